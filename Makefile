@@ -1,0 +1,41 @@
+# bopo: `make run` to try it, `make test` for the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BOPO := $(BIN)/bopo
+RUN_DB ?= sqlite:///bopo-demo.db
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed ## set up, load demo data into an SQLite file and show it
+	BOPO_DATABASE__URL=$(RUN_DB) $(BOPO) init
+	BOPO_DATABASE__URL=$(RUN_DB) BOPO_BACKORDERS__ALLOCATE_EXISTING_POS=true $(BOPO) demo
+	BOPO_DATABASE__URL=$(RUN_DB) $(BOPO) backorders
+
+test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachable)
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed ## ruff and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: $(VENV)/.installed ## format the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(VENV)/.installed ## intake benchmark; writes bench/results.json
+	$(BIN)/python bench/run.py
+
+clean: ## remove the venv and local databases
+	rm -rf $(VENV) bopo-demo.db* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,422 @@
+"""The `bopo` command: thin wrappers that parse, call a service and print.
+
+Exit codes: 0 all fine; 1 something was rejected; 3 bad configuration;
+4 not found; 5 conflict with the current state; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bopo import __version__
+from bopo.config import load_settings
+from bopo.db.migrate import head_revision, is_current, upgrade
+from bopo.errors import BopoError, ConfigError, Conflict, InvalidInput, NotFound
+from bopo.services import catalog, demo, imports, purchasing, sales, worklist
+from bopo.services.context import Context
+from bopo.services.imports import ImportSummary
+
+app = typer.Typer(
+    name="bopo",
+    help="Link back-ordered sales-order lines to undelivered purchase-order lines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(help="Import stock items, purchase orders or sales orders (CSV or JSON).")
+sales_app = typer.Typer(help="Sales orders.")
+purchase_app = typer.Typer(help="Purchase orders.")
+status_app = typer.Typer(help="PO line statuses (system data).")
+config_app = typer.Typer(help="Settings.")
+app.add_typer(import_app, name="import")
+app.add_typer(sales_app, name="sales-orders")
+app.add_typer(purchase_app, name="purchase-orders")
+app.add_typer(status_app, name="statuses")
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+FileArg = Annotated[Path, typer.Argument(help="A .csv or .json file.", show_default=False)]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def actor() -> str:
+    return f"cli:{_user()}"
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", envvar="BOPO_CONFIG", help="The INI file (default ./bopo.ini)."
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = config
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Map bopo's errors to a readable line and an exit code."""
+    try:
+        yield
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[bold red]config:[/] {problem}", highlight=False)
+        raise typer.Exit(3) from None
+    except NotFound as exc:
+        _fail(str(exc), 4)
+    except InvalidInput as exc:
+        for e in exc.errors:
+            err.print(f"[bold red]invalid:[/] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    except Conflict as exc:
+        _fail(str(exc), 5)
+    except BopoError as exc:
+        _fail(str(exc), 1)
+
+
+def _context(tctx: typer.Context, *, migrated: bool = True, check: bool = True) -> Context:
+    settings = load_settings(tctx.obj)
+    context = Context.from_settings(settings)
+    if migrated and not is_current(context.db):
+        _fail(
+            f"the database at {_safe_url(settings.database.url)} is not set up or is out of "
+            "date; run `bopo init`",
+            3,
+        )
+    if check:
+        context.check()
+    return context
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.command()
+def version() -> None:
+    """Print bopo's version."""
+    out.print(__version__)
+
+
+@app.command()
+def init(tctx: typer.Context) -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    with _errors():
+        context = _context(tctx, migrated=False, check=False)
+        upgrade(context.db)
+        out.print(f"database ready at {_safe_url(context.db.url)} (schema {head_revision()})")
+
+
+@app.command("demo")
+def demo_cmd(tctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Load a small, believable data set into an empty database (runs init first)."""
+    with _errors():
+        context = _context(tctx, migrated=False, check=False)
+        upgrade(context.db)
+        results = demo.load_demo(context)
+        if results is None:
+            msg = "the database already has data; demo not loaded"
+            _print_json({"loaded": False, "message": msg}) if as_json else out.print(msg)
+            return
+        if as_json:
+            _print_json({"loaded": True, "orders": [r.as_dict() for r in results]})
+            return
+        out.print(
+            f"demo loaded: {len(results)} sales orders, "
+            f"allocation {'on' if context.settings.backorders.allocate_existing_pos else 'off'}"
+        )
+        for r in results:
+            out.print(
+                f"  {r.source}/{r.number}: "
+                + "; ".join(
+                    f"line {line.line_no} {line.sku} x{line.qty}: {line.describe()}"
+                    for line in r.lines
+                )
+            )
+
+
+# --- imports ---------------------------------------------------------------------------
+
+
+def _run_import(
+    tctx: typer.Context, run: Callable[[Context, Any], ImportSummary], as_json: bool
+) -> None:
+    with _errors():
+        context = _context(tctx)
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal or as_json,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("importing", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            summary = run(context, advance)
+    if as_json:
+        _print_json(summary.as_dict())
+    else:
+        _print_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: ImportSummary) -> None:
+    data = summary.as_dict()
+    table = Table(title=f"import {summary.kind}: {summary.file}", show_header=False)
+    for key, value in data.items():
+        if key in {"kind", "file", "errors", "warnings", "ok"}:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for e in summary.errors:
+        err.print(f"[red]rejected:[/] {e}", highlight=False)
+
+
+@import_app.command("sales-orders")
+def import_sales_orders(tctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
+    """Take the orders in FILE, allocating each in file order."""
+    _run_import(tctx, lambda c, p: imports.import_sales_orders(c, file, progress=p), as_json)
+
+
+@import_app.command("purchase-orders")
+def import_purchase_orders(tctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
+    """Add the purchase orders and lines in FILE (existing lines are left alone)."""
+    _run_import(tctx, lambda c, _p: imports.import_purchase_orders(c, file), as_json)
+
+
+@import_app.command("stock-items")
+def import_stock_items(tctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
+    """Create stock items or set their name and on-hand quantity."""
+    _run_import(tctx, lambda c, _p: imports.import_stock_items(c, file), as_json)
+
+
+# --- worklist --------------------------------------------------------------------------
+
+
+@app.command()
+def allocate(tctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Retry the whole backorder worklist, oldest delivery date first."""
+    with _errors():
+        summary = worklist.allocate_worklist(_context(tctx), actor=actor())
+    if as_json:
+        _print_json(summary.as_dict())
+        return
+    waiting = ", ".join(f"{n} {reason}" for reason, n in summary.still_waiting.items()) or "none"
+    out.print(
+        f"{summary.lines} worklist lines tried: {summary.linked} linked, "
+        f"{summary.from_stock} took stock ({summary.units_from_stock} units); "
+        f"still waiting: {waiting}"
+    )
+
+
+@app.command()
+def backorders(
+    tctx: typer.Context,
+    as_json: JsonOpt = False,
+    sku: Annotated[str | None, typer.Option(help="Only this stock item.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many lines.")] = None,
+) -> None:
+    """The backorder worklist: lines waiting for stock or a PO line, with the reason."""
+    with _errors():
+        lines = worklist.list_backorders(_context(tctx), limit=limit, sku=sku)
+    if as_json:
+        _print_json([line.as_dict() for line in lines])
+        return
+    if not lines:
+        out.print("the worklist is empty: every backorder line is linked")
+        return
+    table = Table(title=f"backorder worklist ({len(lines)} lines)")
+    for col in ("order", "line", "sku", "waiting", "reason", "delivery", "customer"):
+        table.add_column(col, justify="right" if col in {"line", "waiting"} else "left")
+    for line in lines:
+        table.add_row(
+            f"{line.source}/{line.number}",
+            str(line.line_no),
+            line.sku,
+            str(line.waiting),
+            line.reason,
+            line.delivery_date.isoformat(),
+            line.customer_name,
+        )
+    out.print(table)
+
+
+# --- orders ----------------------------------------------------------------------------
+
+
+@sales_app.command("show")
+def sales_order_show(
+    tctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The order number.")],
+    source: Annotated[str | None, typer.Option(help="The source channel.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One sales order and each line's outcome."""
+    with _errors():
+        view = sales.show_sales_order(_context(tctx, check=False), number, source)
+    if as_json:
+        _print_json(view.as_dict())
+        return
+    out.print(
+        f"[bold]{view.source}/{view.number}[/] ({view.status}) for {view.customer_name} "
+        f"<{view.customer_email}>, ordered {view.order_date}, deliver by {view.delivery_date}"
+    )
+    table = Table()
+    for col in ("line", "sku", "qty", "outcome"):
+        table.add_column(col)
+    for line in view.lines:
+        table.add_row(str(line.line_no), line.sku, str(line.qty), line.describe())
+    out.print(table)
+
+
+@purchase_app.command("show")
+def purchase_order_show(
+    tctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The PO number.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One purchase order: each line's quantities, status, due date and linked sales lines."""
+    with _errors():
+        view = purchasing.show_purchase_order(_context(tctx, check=False), number)
+    if as_json:
+        _print_json(view.as_dict())
+        return
+    out.print(f"[bold]{view.number}[/] from {view.supplier_name} ({view.supplier_code})")
+    table = Table()
+    for col in (
+        "line",
+        "sku",
+        "ordered",
+        "delivered",
+        "outstanding",
+        "associated",
+        "free",
+        "status",
+        "due",
+        "linked sales lines",
+    ):
+        table.add_column(col)
+    for line in view.lines:
+        linked = ", ".join(f"{s.source}/{s.number}:{s.line_no} x{s.qty}" for s in line.linked)
+        table.add_row(
+            str(line.line_no),
+            line.sku,
+            str(line.ordered),
+            str(line.delivered),
+            str(line.outstanding),
+            str(line.associated),
+            str(line.free_on_order),
+            line.status or "-",
+            str(line.due_date or "-"),
+            linked or "-",
+        )
+    out.print(table)
+
+
+# --- system data and settings ------------------------------------------------------------
+
+
+@status_app.command("list")
+def statuses_list(tctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The PO line statuses."""
+    with _errors():
+        rows = catalog.list_statuses(_context(tctx, check=False))
+    if as_json:
+        _print_json(
+            [
+                {"code": s.code, "name": s.name, "template": s.template, "po_lines": s.po_lines}
+                for s in rows
+            ]
+        )
+        return
+    table = Table(title="PO line statuses")
+    for col in ("code", "name", "email template", "PO lines"):
+        table.add_column(col)
+    for s in rows:
+        table.add_row(s.code, s.name, s.template or "-", str(s.po_lines))
+    out.print(table)
+
+
+@status_app.command("add")
+def statuses_add(
+    tctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Short code, e.g. 'ON ORDER'.")],
+    name: Annotated[str, typer.Argument(help="Name shown to people.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a PO line status."""
+    with _errors():
+        s = catalog.add_status(_context(tctx, check=False), code, name, actor=actor())
+    if as_json:
+        _print_json({"code": s.code, "name": s.name})
+    else:
+        out.print(f"added PO line status {s.code} ({s.name})")
+
+
+@config_app.command("show")
+def config_show(tctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The settings in effect (file, then environment), secrets masked."""
+    with _errors():
+        settings = load_settings(tctx.obj)
+    data = settings.masked()
+    if as_json:
+        _print_json({"source": settings.source, **data})
+        return
+    out.print(f"# from {settings.source} and BOPO_<SECTION>__<KEY> variables", highlight=False)
+    for section, values in data.items():
+        out.print(f"[bold]\\[{section}][/]", highlight=False)
+        for key, value in values.items():
+            shown = (
+                "" if value is None else str(value).lower() if isinstance(value, bool) else value
+            )
+            out.print(f"{key} = {shown}", highlight=False)
+        out.print()
+
+
+def main() -> None:
+    app()

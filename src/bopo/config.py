@@ -1,0 +1,158 @@
+"""Settings: one INI file, every key overridable by BOPO_<SECTION>__<KEY>.
+
+Parsed once into a frozen Settings object that is passed where it is needed;
+a bad or unknown key is reported by name when bopo starts, not at first use.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bopo.domain.allocation import POLICIES
+from bopo.errors import ConfigError
+
+CONFIG_ENV = "BOPO_CONFIG"
+DEFAULT_FILE = "bopo.ini"
+_ENV_KEY = re.compile(r"^BOPO_([A-Z0-9_]+?)__([A-Z0-9_]+)$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///bopo.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must be an sqlite:/// or postgresql+psycopg:// URL")
+        return v
+
+
+class BackorderSettings(_Section):
+    allocate_existing_pos: bool = False
+    default_po_line_status: str | None = None
+    policy: str = "earliest_due"
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, v: str) -> str:
+        if v not in POLICIES:
+            raise ValueError(f"unknown policy {v!r}; choose one of {', '.join(POLICIES)}")
+        return v
+
+    @field_validator("default_po_line_status")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+
+class EmailSettings(_Section):
+    from_address: str = "orders@example.com"
+    company_name: str = "Our shop"
+    max_attempts: int = Field(default=5, ge=1, le=100)
+
+
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None  # only from BOPO_SMTP__PASSWORD
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    backorders: BackorderSettings = BackorderSettings()
+    email: EmailSettings = EmailSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    server: ServerSettings = ServerSettings()
+    source: str = Field(default="(defaults)", exclude=True)
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """Every setting by section, secrets shown as asterisks."""
+        return {name: getattr(self, name).model_dump(mode="json") for name in _SECTIONS}
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    "database": DatabaseSettings,
+    "backorders": BackorderSettings,
+    "email": EmailSettings,
+    "smtp": SmtpSettings,
+    "server": ServerSettings,
+}
+_SECRETS = {("smtp", "password")}
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the INI (explicit path, else $BOPO_CONFIG, else ./bopo.ini if present) and env."""
+    env = os.environ if env is None else env
+    raw: dict[str, dict[str, str]] = {name: {} for name in _SECTIONS}
+    problems: list[str] = []
+    chosen = path or env.get(CONFIG_ENV)
+    source = "(defaults)"
+    if chosen is None and Path(DEFAULT_FILE).is_file():
+        chosen = DEFAULT_FILE
+    if chosen is not None:
+        file = Path(chosen)
+        if not file.is_file():
+            raise ConfigError([f"config file {str(file)!r} does not exist"])
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(file, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError([f"{file}: {exc}"]) from exc
+        source = str(file)
+        for section in parser.sections():
+            if section not in raw:
+                problems.append(f"[{section}]: unknown section")
+                continue
+            for key, value in parser.items(section):
+                if (section, key) in _SECRETS:
+                    problems.append(
+                        f"[{section}] {key}: not read from the file; "
+                        f"set BOPO_{section.upper()}__{key.upper()} instead"
+                    )
+                    continue
+                raw[section][key] = value
+    for name, value in env.items():
+        match = _ENV_KEY.match(name)
+        if not match:
+            continue
+        section, key = match.group(1).lower(), match.group(2).lower()
+        if section not in raw:
+            problems.append(f"{name}: unknown section [{section}]")
+            continue
+        raw[section][key] = value
+
+    sections: dict[str, _Section] = {}
+    for name, model in _SECTIONS.items():
+        try:
+            sections[name] = model.model_validate(raw[name])
+        except ValidationError as exc:
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"]) or "?"
+                msg = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    msg = "unknown key"
+                shown = raw[name].get(key)
+                value = "" if shown is None or (name, key) in _SECRETS else f" (got {shown!r})"
+                problems.append(f"[{name}] {key}: {msg}{value}")
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**sections, source=source)

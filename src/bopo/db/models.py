@@ -1,0 +1,319 @@
+"""bopo's tables. Quantities are whole units; the CHECKs keep them sane.
+
+`po_lines.qty_associated` is the sum of the line's active associations, kept by
+database triggers (see the first migration), so the CHECK on it lets the
+database itself refuse over-association, whatever the application does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bopo.db.base import Base, UTCDateTime
+
+Code = String(64)
+Name = String(200)
+Email = String(320)
+
+
+class StockItem(Base):
+    __tablename__ = "stock_items"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("assigned >= 0 AND assigned <= on_hand", name="assigned_within_on_hand"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(Code, unique=True)
+    name: Mapped[str] = mapped_column(Name)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    assigned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(Code, unique=True)
+    name: Mapped[str] = mapped_column(Name)
+    email: Mapped[str] = mapped_column(Email)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Supplier(Base):
+    __tablename__ = "suppliers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(Code, unique=True)
+    name: Mapped[str] = mapped_column(Name)
+    email: Mapped[str | None] = mapped_column(Email)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EmailTemplate(Base):
+    __tablename__ = "email_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Name, unique=True)
+    type: Mapped[str] = mapped_column(String(40), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PoLineStatus(Base):
+    __tablename__ = "po_line_statuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(Name)
+    email_template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_templates.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    email_template: Mapped[EmailTemplate | None] = relationship()
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(Code, unique=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    order_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    supplier: Mapped[Supplier] = relationship()
+    lines: Mapped[list[PoLine]] = relationship(
+        back_populates="purchase_order", order_by="PoLine.line_no"
+    )
+
+
+# Open = something still to come. The same predicate defines the partial index
+# the intake's candidate query uses, so keep them together.
+PO_LINE_OPEN_SQL = "qty_delivered + qty_cancelled < qty_ordered"
+
+
+class PoLine(Base):
+    __tablename__ = "po_lines"
+    __table_args__ = (
+        UniqueConstraint("purchase_order_id", "line_no"),
+        CheckConstraint("line_no > 0", name="line_no_positive"),
+        CheckConstraint("qty_ordered > 0", name="qty_ordered_positive"),
+        CheckConstraint("qty_delivered >= 0", name="qty_delivered_not_negative"),
+        CheckConstraint(
+            "qty_cancelled >= 0 AND qty_cancelled <= qty_ordered", name="qty_cancelled_in_range"
+        ),
+        CheckConstraint(
+            "qty_associated >= 0 AND (qty_associated = 0 OR "
+            "qty_associated + qty_delivered + qty_cancelled <= qty_ordered)",
+            name="associated_within_outstanding",
+        ),
+        Index(
+            "ix_po_lines_open_item",
+            "stock_item_id",
+            postgresql_where=text(PO_LINE_OPEN_SQL),
+            sqlite_where=text(PO_LINE_OPEN_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    stock_item_id: Mapped[int] = mapped_column(ForeignKey("stock_items.id"))
+    qty_ordered: Mapped[int] = mapped_column(Integer)
+    qty_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    qty_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    qty_associated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status_id: Mapped[int | None] = mapped_column(ForeignKey("po_line_statuses.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    purchase_order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
+    stock_item: Mapped[StockItem] = relationship()
+    status: Mapped[PoLineStatus | None] = relationship()
+
+    @property
+    def outstanding(self) -> int:
+        return max(0, self.qty_ordered - self.qty_delivered - self.qty_cancelled)
+
+    @property
+    def free_on_order(self) -> int:
+        return max(0, self.outstanding - self.qty_associated)
+
+
+class SalesOrder(Base):
+    __tablename__ = "sales_orders"
+    __table_args__ = (UniqueConstraint("source", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str] = mapped_column(Code)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_date: Mapped[date] = mapped_column(Date)
+    delivery_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list[SoLine]] = relationship(
+        back_populates="sales_order", order_by="SoLine.line_no"
+    )
+
+
+class SoLine(Base):
+    """A sales-order line: qty = shipped + assigned + cancelled + linked or waiting.
+
+    `backorder_reason` is set while the line waits on the worklist, so the
+    worklist is one indexed scan.
+    """
+
+    __tablename__ = "so_lines"
+    __table_args__ = (
+        UniqueConstraint("sales_order_id", "line_no"),
+        CheckConstraint("line_no > 0", name="line_no_positive"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint(
+            "qty_assigned >= 0 AND qty_shipped >= 0 AND qty_cancelled >= 0 "
+            "AND qty_assigned + qty_shipped + qty_cancelled <= qty",
+            name="parts_within_qty",
+        ),
+        Index(
+            "ix_so_lines_worklist_item",
+            "stock_item_id",
+            postgresql_where=text("backorder_reason IS NOT NULL"),
+            sqlite_where=text("backorder_reason IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sales_order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    stock_item_id: Mapped[int] = mapped_column(ForeignKey("stock_items.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    qty_assigned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    qty_shipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    qty_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    backorder_reason: Mapped[str | None] = mapped_column(String(64))
+    backorder_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sales_order: Mapped[SalesOrder] = relationship(back_populates="lines")
+    stock_item: Mapped[StockItem] = relationship()
+
+    @property
+    def remaining(self) -> int:
+        """What is neither shipped, assigned nor cancelled: on order or waiting."""
+        return self.qty - self.qty_shipped - self.qty_assigned - self.qty_cancelled
+
+
+class Association(Base):
+    """A BO/PO association: one SO line's backorder quantity on one PO line."""
+
+    __tablename__ = "associations"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("state IN ('active', 'fulfilled', 'released')", name="state_known"),
+        Index(
+            "uq_associations_active_so_line",
+            "so_line_id",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    so_line_id: Mapped[int] = mapped_column(ForeignKey("so_lines.id"))
+    po_line_id: Mapped[int] = mapped_column(ForeignKey("po_lines.id"), index=True)
+    qty: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    ended_reason: Mapped[str | None] = mapped_column(String(200))
+
+    so_line: Mapped[SoLine] = relationship()
+    po_line: Mapped[PoLine] = relationship()
+
+
+class PendingEmail(Base):
+    """The outbox: a rendered email waiting to be sent (or sent, failed, cancelled)."""
+
+    __tablename__ = "pending_emails"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="state_known"
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        Index("ix_pending_emails_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sales_order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_templates.id", ondelete="SET NULL")
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(Email)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PendingEmailAssociation(Base):
+    """Which associations an email announces."""
+
+    __tablename__ = "pending_email_associations"
+
+    email_id: Mapped[int] = mapped_column(
+        ForeignKey("pending_emails.id", ondelete="CASCADE"), primary_key=True
+    )
+    association_id: Mapped[int] = mapped_column(ForeignKey("associations.id"), primary_key=True)
+
+
+class AuditEvent(Base):
+    """Who changed what, when, with the values before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,152 @@
+"""Queries shared by the use cases.
+
+Locking order, everywhere: stock_items, then po_lines, each by ascending id.
+Every writer that needs both takes them in this order, so concurrent
+transactions wait for each other instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bopo.db.models import AuditEvent, PoLine, PurchaseOrder, StockItem
+from bopo.domain.allocation import PoLineSupply, StockPosition
+
+OUTSTANDING = (PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled).label(
+    "outstanding"
+)
+# Written exactly as the partial index ix_po_lines_open_item is, so both
+# PostgreSQL and SQLite use it.
+IS_OPEN = PoLine.qty_delivered + PoLine.qty_cancelled < PoLine.qty_ordered
+
+
+class StockRow(NamedTuple):
+    id: int
+    sku: str
+    on_hand: int
+    assigned: int
+
+
+class SupplyRow(NamedTuple):
+    id: int
+    stock_item_id: int
+    due_date: date | None
+    outstanding: int
+    qty_associated: int
+    status_id: int | None
+    po_number: str
+    line_no: int
+
+    def supply(self) -> PoLineSupply:
+        return PoLineSupply(
+            self.id,
+            self.stock_item_id,
+            self.due_date,
+            self.outstanding,
+            self.qty_associated,
+            self.status_id,
+        )
+
+
+def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, StockRow]:
+    if not skus:
+        return {}
+    rows = conn.execute(
+        select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned)
+        .where(StockItem.sku.in_(sorted(skus)))
+        .order_by(StockItem.id)
+        .with_for_update()
+    )
+    return {r.sku: StockRow(*r) for r in rows}
+
+
+def lock_stock_by_id(conn: Connection, ids: Collection[int]) -> dict[int, StockRow]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned)
+        .where(StockItem.id.in_(sorted(ids)))
+        .order_by(StockItem.id)
+        .with_for_update()
+    )
+    return {r.id: StockRow(*r) for r in rows}
+
+
+def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
+    """The open PO lines of these items, locked, oldest first."""
+    if not item_ids:
+        return []
+    rows = conn.execute(
+        select(
+            PoLine.id,
+            PoLine.stock_item_id,
+            PoLine.due_date,
+            OUTSTANDING,
+            PoLine.qty_associated,
+            PoLine.status_id,
+            PurchaseOrder.number,
+            PoLine.line_no,
+        )
+        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+        .where(PoLine.stock_item_id.in_(sorted(item_ids)), IS_OPEN)
+        .order_by(PoLine.id)
+        .with_for_update(of=PoLine)
+    )
+    return [SupplyRow(*r) for r in rows]
+
+
+def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:
+    return {r.id: StockPosition(r.id, r.on_hand, r.assigned) for r in rows}
+
+
+def upsert(
+    conn: Connection,
+    model: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str],
+    returning: Sequence[Any] = (),
+) -> Sequence[Row[Any]]:
+    """INSERT ... ON CONFLICT (key) DO UPDATE, on PostgreSQL and SQLite alike."""
+    if not rows:
+        return []
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(model).values(list(rows))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key), set_={c: stmt.excluded[c] for c in update}
+    )
+    if returning:
+        return conn.execute(stmt.returning(*returning)).all()
+    conn.execute(stmt)
+    return []
+
+
+def record_audit(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+    """Append audit events: dicts with at, actor, action, entity, entity_id, before, after."""
+    if events:
+        conn.execute(insert(AuditEvent), list(events))
+
+
+def update_by_id(conn: Connection, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """One executemany UPDATE ... WHERE id = ? for rows of {"id": ..., column: value}."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = [c for c in rows[0] if c != "id"]
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("_id"))
+        .values({c: bindparam(f"_{c}") for c in columns})
+    )
+    conn.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in rows])
+
+
+def pairs(result: Iterable[Any]) -> dict[Any, Any]:
+    """The first two columns of each row as a mapping."""
+    return {row[0]: row[1] for row in result}

@@ -1,0 +1,1 @@
+"""The pure core: rules with no database, clock or I/O."""

@@ -1,0 +1,69 @@
+"""States of bopo's objects and the transitions allowed between them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from bopo.errors import InvalidTransition
+
+
+class AssociationState(StrEnum):
+    ACTIVE = "active"
+    FULFILLED = "fulfilled"
+    RELEASED = "released"
+
+
+class SalesOrderStatus(StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class EmailState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SkipReason(StrEnum):
+    """Why a backorder line sits on the worklist instead of being linked."""
+
+    FEATURE_OFF = "feature off"
+    NO_OPEN_PO = "no open purchase order"
+    NOT_ENOUGH_ON_ORDER = "not enough outstanding on order"
+    NO_STATUS = "purchase order line has no status"
+    RELEASED = "released"
+
+
+_ALLOWED: dict[type[StrEnum], set[tuple[str, str]]] = {
+    AssociationState: {
+        ("active", "fulfilled"),
+        ("active", "released"),
+    },
+    SalesOrderStatus: {
+        ("open", "cancelled"),
+        ("open", "completed"),
+    },
+    EmailState: {
+        ("pending", "sending"),
+        ("pending", "cancelled"),
+        ("sending", "sent"),
+        ("sending", "pending"),  # a failed attempt with attempts left
+        ("sending", "failed"),
+        ("failed", "pending"),  # a person retries it
+        ("failed", "cancelled"),
+    },
+}
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def transition(current: S, wanted: S) -> S:
+    """Return `wanted` if `current -> wanted` is allowed, else raise InvalidTransition."""
+    if (current.value, wanted.value) not in _ALLOWED[type(current)]:
+        raise InvalidTransition(type(current).__name__, current.value, wanted.value)
+    return wanted

@@ -1,0 +1,125 @@
+"""A small, believable data set: a kitchenware shop with goods on order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bopo.db.models import PoLineStatus, StockItem
+from bopo.services import catalog, purchasing
+from bopo.services.context import Context
+from bopo.services.inputs import (
+    NewCustomer,
+    NewPurchaseOrder,
+    NewPurchaseOrderLine,
+    NewSalesOrder,
+    NewSalesOrderLine,
+    NewStockItem,
+)
+from bopo.services.intake import take_orders
+from bopo.services.outcomes import OrderResult
+
+STATUSES = [
+    ("ON ORDER", "On order"),
+    ("CONFIRMED", "Confirmed by supplier"),
+    ("DELAYED", "Delayed by supplier"),
+]
+ITEMS = [
+    ("KET-01", "Enamel kettle, 1.7 l, sage", 4),
+    ("MUG-12", "Stoneware mug, 350 ml", 40),
+    ("PAN-28", "Cast-iron skillet, 28 cm", 0),
+    ("KNF-08", "Chef's knife, 20 cm", 2),
+    ("BRD-40", "Oak chopping board, 40 cm", 0),
+    ("GRN-05", "Hand coffee grinder", 1),
+    ("TEA-02", "Glass teapot, 1 l", 0),
+    ("TWL-03", "Linen tea towels, set of 3", 12),
+]
+# (number, supplier code, supplier name, [(sku, qty, due in days, status)])
+PURCHASE_ORDERS: list[tuple[str, str, str, list[tuple[str, int, int, str | None]]]] = [
+    (
+        "PO-1001",
+        "NORDIC",
+        "Nordic Kitchenware AB",
+        [("PAN-28", 20, 10, "CONFIRMED"), ("KET-01", 12, 14, "ON ORDER")],
+    ),
+    (
+        "PO-1002",
+        "FORGE",
+        "Forge & Field Ltd",
+        [("PAN-28", 10, 5, None), ("BRD-40", 6, 21, "ON ORDER"), ("GRN-05", 4, 7, "DELAYED")],
+    ),
+    ("PO-1003", "GLASSWORKS", "Bohemia Glassworks", [("TEA-02", 3, 12, "ON ORDER")]),
+]
+CUSTOMERS = {
+    "C-ADA": ("Ada Lovelace", "ada@example.com"),
+    "C-GRACE": ("Grace Hopper", "grace@example.com"),
+    "C-ALAN": ("Alan Turing", "alan@example.com"),
+    "C-KATH": ("Katherine Johnson", "katherine@example.com"),
+    "C-EDSGER": ("Edsger Dijkstra", "edsger@example.com"),
+}
+# (source, number, customer, delivery in days, [(sku, qty)])
+SALES_ORDERS: list[tuple[str, str, str, int, list[tuple[str, int]]]] = [
+    ("web", "W-5001", "C-ADA", 3, [("KET-01", 2), ("MUG-12", 4)]),
+    ("web", "W-5002", "C-GRACE", 4, [("PAN-28", 2), ("TWL-03", 1)]),
+    ("marketplace", "M-88120", "C-ALAN", 2, [("PAN-28", 6)]),
+    ("web", "W-5003", "C-KATH", 6, [("KET-01", 3), ("BRD-40", 2)]),
+    ("web", "W-5004", "C-EDSGER", 5, [("TEA-02", 5), ("KNF-08", 1)]),
+    ("marketplace", "M-88121", "C-ADA", 7, [("GRN-05", 3)]),
+    ("web", "W-5005", "C-GRACE", 9, [("KNF-08", 3), ("PAN-28", 4)]),
+    ("web", "W-5006", "C-ALAN", 10, [("BRD-40", 5), ("MUG-12", 6)]),
+]
+
+
+def load_demo(ctx: Context, *, actor: str = "demo") -> list[OrderResult] | None:
+    """Load the demo set into an empty database; None if there is data already."""
+    with ctx.db.read() as conn:
+        if conn.scalar(select(func.count()).select_from(StockItem)):
+            return None
+        have = set(conn.scalars(select(PoLineStatus.code)))
+    today = ctx.clock().date()
+    for code, name in STATUSES:
+        if code not in have:
+            catalog.add_status(ctx, code, name, actor=actor)
+    catalog.upsert_stock_items(
+        ctx, [NewStockItem(sku=s, name=n, on_hand=q) for s, n, q in ITEMS], actor=actor
+    )
+    purchasing.add_purchase_orders(
+        ctx,
+        [
+            NewPurchaseOrder(
+                number=number,
+                supplier_code=code,
+                supplier_name=name,
+                order_date=today,
+                lines=[
+                    NewPurchaseOrderLine(
+                        line_no=i,
+                        sku=sku,
+                        qty=qty,
+                        due_date=today + timedelta(days=due),
+                        status=status,
+                    )
+                    for i, (sku, qty, due, status) in enumerate(lines, 1)
+                ],
+            )
+            for number, code, name, lines in PURCHASE_ORDERS
+        ],
+        actor=actor,
+    )
+    orders = []
+    for source, number, customer, delivery, lines in SALES_ORDERS:
+        name, email = CUSTOMERS[customer]
+        raw: dict[str, Any] = {
+            "source": source,
+            "number": number,
+            "customer": NewCustomer(code=customer, name=name, email=email),
+            "order_date": today,
+            "delivery_date": today + timedelta(days=delivery),
+            "lines": [
+                NewSalesOrderLine(line_no=i, sku=s, qty=q) for i, (s, q) in enumerate(lines, 1)
+            ],
+        }
+        orders.append(NewSalesOrder(**raw))
+    return take_orders(ctx, orders, actor=actor)

@@ -1,0 +1,569 @@
+"""Reading import files (CSV or JSON) into validated inputs, with each problem's place.
+
+A CSV place is the row number a spreadsheet shows (the header is row 1); a JSON
+place is a path such as `orders[3].lines[1]`. A file that cannot be read at
+all (not UTF-8, bad JSON, missing columns) raises FileProblem; anything smaller
+is an ImportIssue against its row or order, and the rest of the file goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import ValidationError
+
+from bopo.errors import BopoError
+from bopo.services.inputs import (
+    NewPurchaseOrder,
+    NewPurchaseOrderLine,
+    NewSalesOrder,
+    NewStockItem,
+)
+
+Format = Literal["csv", "json"]
+T = TypeVar("T")
+
+
+class FileProblem(BopoError):
+    """The file as a whole cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportIssue:
+    field: str
+    message: str
+    row: int | None = None
+    order_number: str | None = None
+    path: str | None = None
+
+    def place(self) -> str:
+        parts = []
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.path:
+            parts.append(self.path)
+        if self.order_number:
+            parts.append(f"order {self.order_number}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.place()
+        return (
+            f"{where}: {self.field}: {self.message}" if where else f"{self.field}: {self.message}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.row is not None:
+            out["row"] = self.row
+        if self.order_number is not None:
+            out["order_number"] = self.order_number
+        if self.path is not None:
+            out["path"] = self.path
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a record came from: a CSV row or a JSON path, and where each of its lines did."""
+
+    row: int | None = None
+    path: str | None = None
+    lines: tuple[Where, ...] = ()
+
+    def line(self, k: int) -> Where:
+        if k < len(self.lines):
+            return self.lines[k]
+        return Where(path=f"{self.path}.lines[{k}]") if self.path else self
+
+    def issue(
+        self, fieldname: str, message: str, number: str | None, line: int | None = None
+    ) -> ImportIssue:
+        at = self if line is None else self.line(line)
+        return ImportIssue(fieldname, message, at.row, number, at.path)
+
+
+@dataclass
+class Parsed(Generic[T]):
+    items: list[tuple[T, Where]] = field(default_factory=list)
+    issues: list[ImportIssue] = field(default_factory=list)
+    rejected: int = 0
+    duplicates: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def file_format(path: str | Path) -> Format:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".json":
+        return "json"
+    raise FileProblem(
+        f"{Path(path).name}: unknown file type {suffix or '(none)'!r}; use .csv or .json"
+    )
+
+
+def read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise FileProblem(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise FileProblem(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise FileProblem(f"{path}: {exc.strerror}") from None
+
+
+# --- pydantic errors, said plainly -------------------------------------------------
+
+_MESSAGES = {
+    "missing": "is required",
+    "string_too_short": "is required",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "extra_forbidden": "is not a known field",
+}
+
+
+def _say(err: Any) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "greater_than":
+        return f"must be more than {ctx['gt']}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind == "too_long":
+        return f"must have at most {ctx['max_length']} entries"
+    return str(err["msg"])
+
+
+def validation_issues(
+    exc: ValidationError, where: Where, number: str | None, names: dict[str, str] | None = None
+) -> list[ImportIssue]:
+    """Turn a pydantic error into issues placed at the row or path of the bad value."""
+    names = names or {}
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        line = None
+        if len(loc) >= 2 and loc[0] == "lines" and loc[1].isdigit():
+            line = int(loc[1])
+            loc = loc[2:]
+        name = ".".join(loc) or "order"
+        out.append(where.issue(names.get(name, name), _say(err), number, line))
+    return out
+
+
+# --- CSV ---------------------------------------------------------------------------
+
+
+def _csv_rows(
+    text: str, required: Sequence[str], known: Sequence[str], warnings: list[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileProblem("the file is empty; expected a header row") from None
+    except csv.Error as exc:
+        raise FileProblem(f"row 1: {exc}") from None
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise FileProblem(
+            f"row 1: missing column(s) {', '.join(missing)}; "
+            f"the header must have {', '.join(required)}"
+        )
+    unknown = [h for h in header if h not in known]
+    if unknown:
+        warnings.append(f"row 1: column(s) {', '.join(unknown)} are not used")
+    width = len(header)
+    row_no = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileProblem(f"row {reader.line_num}: {exc}") from None
+        row_no += 1
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != width:
+            yield row_no, {"__width__": f"has {len(values)} fields; the header has {width}"}
+            continue
+        yield row_no, dict(zip(header, values, strict=True))
+
+
+# --- JSON --------------------------------------------------------------------------
+
+
+def _json_records(text: str, key: str) -> list[Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileProblem(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if isinstance(data, dict) and key in data:
+        data = data[key]
+    if not isinstance(data, list):
+        raise FileProblem(f"expected a JSON list of {key} (or an object with a {key!r} list)")
+    return data
+
+
+# --- sales orders ------------------------------------------------------------------
+
+SO_COLUMNS = (
+    "source",
+    "order_number",
+    "customer_code",
+    "customer_name",
+    "customer_email",
+    "order_date",
+    "delivery_date",
+    "line_no",
+    "sku",
+    "qty",
+)
+_SO_REQUIRED = tuple(c for c in SO_COLUMNS if c != "source")
+_SO_HEAD = (
+    "source",
+    "order_number",
+    "customer_code",
+    "customer_name",
+    "customer_email",
+    "order_date",
+    "delivery_date",
+)
+_SO_NAMES = {
+    "number": "order_number",
+    "customer.code": "customer_code",
+    "customer.name": "customer_name",
+    "customer.email": "customer_email",
+}
+
+
+def _so_dict(head: dict[str, Any], lines: list[Any]) -> dict[str, Any]:
+    source = head.get("source")
+    return {
+        "source": source if isinstance(source, str) and source.strip() else "manual",
+        "number": head.get("order_number"),
+        "customer": head["customer"]
+        if isinstance(head.get("customer"), dict)
+        else {
+            "code": head.get("customer_code"),
+            "name": head.get("customer_name"),
+            "email": head.get("customer_email"),
+        },
+        "order_date": head.get("order_date"),
+        "delivery_date": head.get("delivery_date"),
+        "lines": lines,
+    }
+
+
+def parse_sales_orders(text: str, fmt: Format) -> Parsed[NewSalesOrder]:
+    parsed: Parsed[NewSalesOrder] = Parsed()
+    first: dict[tuple[str, str], tuple[NewSalesOrder, Where]] = {}
+
+    def accept(raw: dict[str, Any], where: Where) -> None:
+        number = raw.get("number") if isinstance(raw.get("number"), str) else None
+        try:
+            order = NewSalesOrder.model_validate(raw)
+        except ValidationError as exc:
+            parsed.issues.extend(validation_issues(exc, where, number, _SO_NAMES))
+            parsed.rejected += 1
+            return
+        key = (order.source, order.number)
+        if key in first:
+            earlier, at = first[key]
+            if earlier == order:
+                parsed.duplicates += 1
+                return
+            parsed.issues.append(
+                where.issue(
+                    "order_number",
+                    f"appears again with other values (first at {at.row or at.path}); not taken",
+                    order.number,
+                )
+            )
+            parsed.rejected += 1
+            return
+        first[key] = (order, where)
+        parsed.items.append((order, where))
+
+    if fmt == "json":
+        for i, rec in enumerate(_json_records(text, "orders")):
+            path = f"orders[{i}]"
+            if not isinstance(rec, dict):
+                parsed.issues.append(ImportIssue("order", "must be an object", path=path))
+                parsed.rejected += 1
+                continue
+            lines = rec.get("lines")
+            accept(
+                _so_dict(rec, lines if isinstance(lines, list) else [])
+                | ({"lines": lines} if not isinstance(lines, list) else {}),
+                Where(path=path),
+            )
+        return parsed
+
+    block: list[tuple[int, dict[str, str]]] = []
+
+    def flush() -> None:
+        if not block:
+            return
+        first_row, head = block[0]
+        problems = []
+        for row_no, row in block[1:]:
+            for col in _SO_HEAD[2:]:
+                if row.get(col, "").strip() != head.get(col, "").strip():
+                    problems.append(
+                        ImportIssue(
+                            col,
+                            f"differs from row {first_row} of the same order",
+                            row_no,
+                            head.get("order_number"),
+                        )
+                    )
+        line_wheres = tuple(Where(row=r) for r, _ in block)
+        seen_nos: dict[str, int] = {}
+        for row_no, row in block:
+            n = row.get("line_no", "").strip()
+            if n in seen_nos:
+                problems.append(
+                    ImportIssue(
+                        "line_no",
+                        f"line {n} appears twice in this order (row {seen_nos[n]})",
+                        row_no,
+                        head.get("order_number"),
+                    )
+                )
+            seen_nos.setdefault(n, row_no)
+        if problems:
+            parsed.issues.extend(problems)
+            parsed.rejected += 1
+        else:
+            lines = [
+                {"line_no": r.get("line_no"), "sku": r.get("sku"), "qty": r.get("qty")}
+                for _, r in block
+            ]
+            accept(_so_dict(head, lines), Where(row=first_row, lines=line_wheres))
+        block.clear()
+
+    for row_no, row in _csv_rows(text, _SO_REQUIRED, SO_COLUMNS, parsed.warnings):
+        if "__width__" in row:
+            flush()
+            parsed.issues.append(ImportIssue("row", row["__width__"], row_no))
+            parsed.rejected += 1
+            continue
+        key = (row.get("source", "").strip() or "manual", row.get("order_number", "").strip())
+        if block and key != (
+            block[0][1].get("source", "").strip() or "manual",
+            block[0][1].get("order_number", "").strip(),
+        ):
+            flush()
+        block.append((row_no, row))
+    flush()
+    return parsed
+
+
+# --- stock items ---------------------------------------------------------------------
+
+STOCK_COLUMNS = ("sku", "name", "on_hand")
+
+
+def parse_stock_items(text: str, fmt: Format) -> Parsed[NewStockItem]:
+    return _parse_flat(text, fmt, NewStockItem, STOCK_COLUMNS, STOCK_COLUMNS, "stock_items")
+
+
+def _parse_flat(
+    text: str,
+    fmt: Format,
+    model: type[Any],
+    required: Sequence[str],
+    known: Sequence[str],
+    key: str,
+) -> Parsed[Any]:
+    parsed: Parsed[Any] = Parsed()
+    records: Iterator[tuple[Where, Any]]
+    if fmt == "json":
+        records = (
+            (Where(path=f"{key}[{i}]"), rec) for i, rec in enumerate(_json_records(text, key))
+        )
+    else:
+        records = (
+            (Where(row=n), row) for n, row in _csv_rows(text, required, known, parsed.warnings)
+        )
+    for where, rec in records:
+        if not isinstance(rec, dict) or "__width__" in rec:
+            msg = rec["__width__"] if isinstance(rec, dict) else "must be an object"
+            parsed.issues.append(where.issue("row", msg, None))
+            parsed.rejected += 1
+            continue
+        try:
+            parsed.items.append(
+                (model.model_validate({k: v for k, v in rec.items() if k in known}), where)
+            )
+        except ValidationError as exc:
+            parsed.issues.extend(validation_issues(exc, where, None))
+            parsed.rejected += 1
+    return parsed
+
+
+# --- purchase orders -------------------------------------------------------------------
+
+PO_COLUMNS = (
+    "po_number",
+    "supplier_code",
+    "line_no",
+    "sku",
+    "qty",
+    "due_date",
+    "status",
+    "supplier_name",
+    "order_date",
+)
+_PO_REQUIRED = ("po_number", "supplier_code", "line_no", "sku", "qty", "due_date")
+
+
+def parse_purchase_orders(text: str, fmt: Format) -> Parsed[NewPurchaseOrder]:
+    """Group line records by PO number; each bad line is refused on its own."""
+    parsed: Parsed[NewPurchaseOrder] = Parsed()
+    records: list[tuple[Where, dict[str, Any]]] = []
+    if fmt == "json":
+        for i, rec in enumerate(_json_records(text, "purchase_orders")):
+            path = f"purchase_orders[{i}]"
+            if not isinstance(rec, dict):
+                parsed.issues.append(ImportIssue("order", "must be an object", path=path))
+                continue
+            raw_lines = rec.get("lines")
+            if not isinstance(raw_lines, list) or not raw_lines:
+                parsed.issues.append(
+                    ImportIssue(
+                        "lines",
+                        "must be a non-empty list",
+                        path=path,
+                        order_number=str(rec.get("po_number") or ""),
+                    )
+                )
+                continue
+            for k, line in enumerate(raw_lines):
+                lpath = f"{path}.lines[{k}]"
+                if not isinstance(line, dict):
+                    parsed.issues.append(ImportIssue("line", "must be an object", path=lpath))
+                    continue
+                records.append(
+                    (
+                        Where(path=lpath),
+                        {
+                            **{
+                                c: rec.get(c)
+                                for c in (
+                                    "po_number",
+                                    "supplier_code",
+                                    "supplier_name",
+                                    "order_date",
+                                )
+                            },
+                            **line,
+                        },
+                    )
+                )
+    else:
+        for n, row in _csv_rows(text, _PO_REQUIRED, PO_COLUMNS, parsed.warnings):
+            if "__width__" in row:
+                parsed.issues.append(ImportIssue("row", row["__width__"], n))
+                continue
+            records.append((Where(row=n), row))
+
+    groups: dict[str, list[tuple[Where, dict[str, Any]]]] = {}
+    for where, rec in records:
+        number = str(rec.get("po_number") or "").strip()
+        supplier = str(rec.get("supplier_code") or "").strip()
+        if not number or not supplier:
+            parsed.issues.append(
+                where.issue(
+                    "po_number" if not number else "supplier_code", "is required", number or None
+                )
+            )
+            continue
+        groups.setdefault(number, []).append((where, rec))
+
+    for number, group in groups.items():
+        head_where, head = group[0]
+        lines: list[NewPurchaseOrderLine] = []
+        line_wheres: list[Where] = []
+        seen: dict[int, Where] = {}
+        for where, rec in group:
+            if (
+                str(rec.get("supplier_code") or "").strip()
+                != str(head.get("supplier_code") or "").strip()
+            ):
+                parsed.issues.append(
+                    where.issue(
+                        "supplier_code",
+                        "differs from the first line of this purchase order",
+                        number,
+                    )
+                )
+                continue
+            try:
+                line = NewPurchaseOrderLine.model_validate(
+                    {k: rec.get(k) for k in ("line_no", "sku", "qty", "due_date", "status")}
+                )
+            except ValidationError as exc:
+                parsed.issues.extend(validation_issues(exc, where, number))
+                continue
+            if line.line_no in seen:
+                parsed.issues.append(
+                    where.issue(
+                        "line_no",
+                        f"line {line.line_no} appears twice in this purchase order",
+                        number,
+                    )
+                )
+                continue
+            seen[line.line_no] = where
+            lines.append(line)
+            line_wheres.append(where)
+        if not lines:
+            parsed.rejected += 1
+            continue
+        try:
+            po = NewPurchaseOrder(
+                number=number,
+                supplier_code=str(head["supplier_code"]).strip(),
+                supplier_name=head.get("supplier_name"),
+                order_date=head.get("order_date"),
+                lines=lines,
+            )
+        except ValidationError as exc:
+            parsed.issues.extend(validation_issues(exc, head_where, number))
+            parsed.rejected += 1
+            continue
+        po_where = Where(
+            row=head_where.row,
+            path=head_where.path.rsplit(".lines", 1)[0] if head_where.path else None,
+            lines=tuple(line_wheres),
+        )
+        parsed.items.append((po, po_where))
+    return parsed

@@ -1,0 +1,178 @@
+"""Imports of stock items, purchase orders and sales orders from CSV or JSON files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bopo.services import catalog, purchasing
+from bopo.services.context import Context
+from bopo.services.files import (
+    FileProblem,
+    ImportIssue,
+    file_format,
+    parse_purchase_orders,
+    parse_sales_orders,
+    parse_stock_items,
+    read_text,
+)
+from bopo.services.intake import take_orders
+from bopo.services.outcomes import OrderResult, OrderStatus
+
+Progress = Callable[[int, int], None]  # (done, total) orders or records
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; `ok` is false when anything was rejected."""
+
+    kind: str
+    file: str
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    orders_taken: int = 0
+    orders_duplicate: int = 0
+    orders_rejected: int = 0
+    lines_from_stock: int = 0
+    lines_linked: int = 0
+    lines_skipped: Counter[str] = field(default_factory=Counter)
+    errors: list[ImportIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    results: list[OrderResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        common = {"kind": self.kind, "file": self.file, "ok": self.ok}
+        if self.kind == "sales-orders":
+            body: dict[str, Any] = {
+                "orders_taken": self.orders_taken,
+                "orders_duplicate": self.orders_duplicate,
+                "orders_rejected": self.orders_rejected,
+                "lines_from_stock": self.lines_from_stock,
+                "lines_linked": self.lines_linked,
+                "lines_skipped": dict(sorted(self.lines_skipped.items())),
+            }
+        else:
+            body = {
+                "records": self.records,
+                "created": self.created,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "rejected": self.rejected,
+            }
+        return (
+            common
+            | body
+            | {
+                "errors": [e.as_dict() for e in self.errors],
+                "warnings": self.warnings,
+            }
+        )
+
+
+def import_sales_orders(
+    ctx: Context, path: str | Path, *, actor: str = "import", progress: Progress | None = None
+) -> ImportSummary:
+    """Take every good order in the file, in file order; report each bad one with its place."""
+    summary = ImportSummary("sales-orders", str(path))
+    try:
+        parsed = parse_sales_orders(read_text(path), file_format(path))
+    except FileProblem as exc:
+        summary.errors.append(ImportIssue("file", str(exc)))
+        return summary
+    summary.errors.extend(parsed.issues)
+    summary.warnings.extend(parsed.warnings)
+    summary.orders_rejected = parsed.rejected
+    summary.orders_duplicate = parsed.duplicates
+    orders = [o for o, _ in parsed.items]
+    total = len(orders)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    if progress:
+        progress(0, total)
+    results = take_orders(ctx, orders, actor=actor, progress=advance)
+    for (order, where), result in zip(parsed.items, results, strict=True):
+        summary.results.append(result)
+        if result.status is OrderStatus.DUPLICATE:
+            summary.orders_duplicate += 1
+        elif result.status is OrderStatus.REJECTED:
+            summary.orders_rejected += 1
+            for err in result.errors:
+                line = _line_index(err.field)
+                fieldname = err.field.rsplit(".", 1)[-1]
+                summary.errors.append(where.issue(fieldname, err.message, order.number, line))
+        else:
+            summary.orders_taken += 1
+            for line_result in result.lines:
+                if line_result.linked_qty:
+                    summary.lines_linked += 1
+                elif line_result.skipped:
+                    summary.lines_skipped[line_result.skipped] += 1
+                else:
+                    summary.lines_from_stock += 1
+    return summary
+
+
+def _line_index(fieldname: str) -> int | None:
+    if fieldname.startswith("lines[") and "]" in fieldname:
+        return int(fieldname[6 : fieldname.index("]")])
+    return None
+
+
+def import_stock_items(ctx: Context, path: str | Path, *, actor: str = "import") -> ImportSummary:
+    summary = ImportSummary("stock-items", str(path))
+    try:
+        parsed = parse_stock_items(read_text(path), file_format(path))
+    except FileProblem as exc:
+        summary.errors.append(ImportIssue("file", str(exc)))
+        return summary
+    summary.errors.extend(parsed.issues)
+    summary.warnings.extend(parsed.warnings)
+    summary.records = len(parsed.items) + parsed.rejected
+    result = catalog.upsert_stock_items(ctx, [i for i, _ in parsed.items], actor=actor)
+    summary.created, summary.updated, summary.unchanged = (
+        result.created,
+        result.updated,
+        result.unchanged,
+    )
+    for n, err in result.errors:
+        summary.errors.append(parsed.items[n][1].issue(err.field, err.message, None))
+    summary.rejected = parsed.rejected + len(result.errors)
+    return summary
+
+
+def import_purchase_orders(
+    ctx: Context, path: str | Path, *, actor: str = "import"
+) -> ImportSummary:
+    summary = ImportSummary("purchase-orders", str(path))
+    try:
+        parsed = parse_purchase_orders(read_text(path), file_format(path))
+    except FileProblem as exc:
+        summary.errors.append(ImportIssue("file", str(exc)))
+        return summary
+    summary.errors.extend(parsed.issues)
+    summary.warnings.extend(parsed.warnings)
+    result = purchasing.add_purchase_orders(ctx, [o for o, _ in parsed.items], actor=actor)
+    for n, k, err in result.errors:
+        order, where = parsed.items[n]
+        summary.errors.append(where.issue(err.field, err.message, order.number, k))
+    summary.records = sum(len(o.lines) for o, _ in parsed.items) + len(parsed.issues)
+    summary.created = result.lines_created
+    summary.unchanged = result.lines_unchanged
+    summary.rejected = len(summary.errors)
+    return summary

@@ -1,0 +1,160 @@
+"""The shapes of new data, validated the same way whatever brings them in
+(CSV or JSON file, API, web form, CLI). Error messages name the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+MAX_QTY = 1_000_000  # per line: anything larger is a typo, and it keeps sums in range
+_WHOLE = re.compile(r"^[+-]?\d+$")
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"must be a whole number, not {value!r}")
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _WHOLE.match(text):
+            raise ValueError(f"must be a whole number, not {value!r}")
+        if len(text) > 12:
+            raise ValueError(f"must be at most {MAX_QTY}")
+        return int(text)
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"must be a date as YYYY-MM-DD, not {value!r}") from None
+    if isinstance(value, date):
+        return value
+    raise ValueError(f"must be a date as YYYY-MM-DD, not {value!r}")
+
+
+def _optional_iso_date(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _iso_date(value)
+
+
+def _email(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("an email address is required")
+    text = value.strip()
+    if not _EMAIL.match(text):
+        raise ValueError(f"not an email address: {value!r}")
+    return text
+
+
+def _blank_is_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+Qty = Annotated[int, BeforeValidator(_whole_number), Field(gt=0, le=MAX_QTY)]
+StockQty = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=1_000_000_000)]
+LineNo = Annotated[int, BeforeValidator(_whole_number), Field(gt=0, le=100_000)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+OptionalIsoDate = Annotated[date | None, BeforeValidator(_optional_iso_date)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+EmailAddress = Annotated[str, BeforeValidator(_email), Field(max_length=320)]
+OptionalCode = Annotated[
+    Annotated[str, Field(max_length=40)] | None, BeforeValidator(_blank_is_none)
+]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _unique_line_numbers(numbers: list[int]) -> None:
+    seen: set[int] = set()
+    for n in numbers:
+        if n in seen:
+            raise ValueError(f"line_no {n} appears more than once")
+        seen.add(n)
+
+
+class NewCustomer(_Input):
+    code: Code
+    name: Name
+    email: EmailAddress
+
+
+class NewSalesOrderLine(_Input):
+    line_no: LineNo
+    sku: Code
+    qty: Qty
+
+
+class NewSalesOrder(_Input):
+    source: Annotated[str, Field(min_length=1, max_length=40)] = "manual"
+    number: Code
+    customer: NewCustomer
+    order_date: IsoDate
+    delivery_date: IsoDate
+    lines: Annotated[list[NewSalesOrderLine], Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_lines(cls, data: Any) -> Any:
+        """Lines given without line_no are numbered 1, 2, ... in the order given."""
+        if isinstance(data, dict) and isinstance(data.get("lines"), list):
+            lines = data["lines"]
+            if all(isinstance(x, dict) and x.get("line_no") in (None, "") for x in lines):
+                data = {**data, "lines": [{**x, "line_no": i} for i, x in enumerate(lines, 1)]}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _unique_line_numbers([line.line_no for line in self.lines])
+        if self.delivery_date < self.order_date:
+            raise ValueError("delivery_date is before order_date")
+        return self
+
+
+class NewStockItem(_Input):
+    sku: Code
+    name: Name
+    on_hand: StockQty = 0
+
+
+class NewPurchaseOrderLine(_Input):
+    line_no: LineNo
+    sku: Code
+    qty: Qty
+    due_date: OptionalIsoDate = None
+    status: OptionalCode = None
+
+
+class NewPurchaseOrder(_Input):
+    number: Code
+    supplier_code: Code
+    supplier_name: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    order_date: OptionalIsoDate = None
+    lines: Annotated[list[NewPurchaseOrderLine], Field(min_length=1, max_length=10_000)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _unique_line_numbers([line.line_no for line in self.lines])
+        return self

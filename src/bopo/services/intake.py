@@ -1,0 +1,389 @@
+"""Sales-order intake: take orders, assign free stock, link backorders to PO lines.
+
+A batch of orders is taken in one transaction, in four steps: lock what the
+batch needs with one query per table, in the fixed order (stock items, then
+PO lines); decide every line in memory with the pure allocation rules, in the
+batch's order; write everything with a handful of bulk statements; audit.
+Each order is whole or absent: if a batch fails in the database, its orders
+are retried one transaction each, and only the one that fails is rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
+from bopo.db.queries import (
+    StockRow,
+    SupplyRow,
+    lock_open_supply,
+    lock_stock_by_sku,
+    record_audit,
+    stock_positions,
+    update_by_id,
+    upsert,
+)
+from bopo.domain.allocation import (
+    AllocationRules,
+    LineDecision,
+    PoLineSupply,
+    StockPosition,
+    allocate_order,
+)
+from bopo.errors import FieldError
+from bopo.services.context import Context
+from bopo.services.inputs import NewSalesOrder
+from bopo.services.linking import NewLink, event, write_links
+from bopo.services.outcomes import LineOutcome, OrderResult, OrderStatus, load_line_outcomes
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500  # orders per transaction when importing
+RETRIES = 3  # for deadlocks and serialization failures the database resolves by aborting one
+
+
+def take_order(ctx: Context, order: NewSalesOrder, *, actor: str) -> OrderResult:
+    """Take one sales order: its own transaction, the outcome per line."""
+    return take_orders(ctx, [order], actor=actor)[0]
+
+
+def take_orders(
+    ctx: Context,
+    orders: Sequence[NewSalesOrder],
+    *,
+    actor: str,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> list[OrderResult]:
+    """Take orders in the order given, each atomically; the same order again is a duplicate."""
+    results: list[OrderResult] = []
+    for start in range(0, len(orders), batch_size):
+        batch = orders[start : start + batch_size]
+        results.extend(_take_batch_or_each(ctx, batch, actor))
+        if progress:
+            progress(len(batch))
+    return results
+
+
+def _take_batch_or_each(
+    ctx: Context, batch: Sequence[NewSalesOrder], actor: str
+) -> list[OrderResult]:
+    try:
+        return _with_retries(ctx, batch, actor)
+    except DBAPIError as exc:
+        if len(batch) == 1:
+            order = batch[0]
+            log.warning("order %s/%s refused by the database: %s", order.source, order.number, exc)
+            return [_rejected(order, [FieldError("order", _db_message(exc))])]
+        log.info("batch of %d refused (%s); taking its orders one by one", len(batch), exc.orig)
+        return [r for order in batch for r in _take_batch_or_each(ctx, [order], actor)]
+
+
+def _with_retries(ctx: Context, batch: Sequence[NewSalesOrder], actor: str) -> list[OrderResult]:
+    for attempt in range(1, RETRIES + 1):
+        try:
+            with ctx.db.write() as conn:
+                return _take_batch(conn, ctx, batch, actor)
+        except OperationalError as exc:
+            if attempt == RETRIES or not _is_transient(exc):
+                raise
+            log.info("retrying a batch after a transient error: %s", exc.orig)
+    raise AssertionError("unreachable")
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def _db_message(exc: DBAPIError) -> str:
+    if isinstance(exc, IntegrityError):
+        return f"refused by the database: {str(exc.orig).splitlines()[0]}"
+    return f"database error: {str(exc.orig).splitlines()[0]}"
+
+
+def _rejected(order: NewSalesOrder, errors: list[FieldError]) -> OrderResult:
+    return OrderResult(order.source, order.number, OrderStatus.REJECTED, errors=tuple(errors))
+
+
+@dataclass
+class _Taken:
+    """An order decided in memory, waiting to be written."""
+
+    index: int
+    order: NewSalesOrder
+    item_ids: list[int]
+    decisions: list[LineDecision]
+    stock_before: dict[int, int]  # item id -> assigned before this order
+    stock_after: dict[int, int]
+
+
+def _take_batch(
+    conn: Connection, ctx: Context, batch: Sequence[NewSalesOrder], actor: str
+) -> list[OrderResult]:
+    now = ctx.clock()
+    rules = ctx.rules(conn)
+    results: list[OrderResult | None] = [None] * len(batch)
+
+    existing = _existing_orders(conn, batch)
+    fresh: list[int] = []
+    seen: set[tuple[str, str]] = set()
+    for i, order in enumerate(batch):
+        key = (order.source, order.number)
+        if key not in existing and key not in seen:
+            fresh.append(i)
+        seen.add(key)
+
+    stock = lock_stock_by_sku(conn, {line.sku for i in fresh for line in batch[i].lines})
+    valid = []
+    for i in fresh:
+        unknown = [
+            FieldError(f"lines[{n}].sku", f"unknown SKU {line.sku!r}", f"line {line.line_no}")
+            for n, line in enumerate(batch[i].lines)
+            if line.sku not in stock
+        ]
+        if unknown:
+            results[i] = _rejected(batch[i], unknown)
+        else:
+            valid.append(i)
+
+    positions = stock_positions(stock.values())
+    original = {item: p.assigned for item, p in positions.items()}
+    supply, labels = _load_supply(conn, rules, batch, valid, stock, positions)
+
+    taken: list[_Taken] = []
+    for i in valid:
+        order = batch[i]
+        item_ids = [stock[line.sku].id for line in order.lines]
+        before = {item: positions[item].assigned for item in item_ids}
+        decisions = allocate_order(
+            [(item, line.qty) for item, line in zip(item_ids, order.lines, strict=True)],
+            positions,
+            supply,
+            rules,
+        )
+        after = {item: positions[item].assigned for item in item_ids}
+        taken.append(_Taken(i, order, item_ids, decisions, before, after))
+
+    if taken:
+        order_ids = _write(conn, taken, positions, original, actor, now)
+        for t, order_id in zip(taken, order_ids, strict=True):
+            results[t.index] = OrderResult(
+                t.order.source,
+                t.order.number,
+                OrderStatus.TAKEN,
+                order_id,
+                tuple(_outcomes(t, labels)),
+            )
+
+    if len(seen) < len(batch) or existing:
+        _fill_duplicates(conn, batch, results, existing)
+    return [r for r in results if r is not None]
+
+
+def _existing_orders(
+    conn: Connection, batch: Sequence[NewSalesOrder]
+) -> dict[tuple[str, str], int]:
+    keys = sorted({(o.source, o.number) for o in batch})
+    rows = conn.execute(
+        select(SalesOrder.source, SalesOrder.number, SalesOrder.id).where(
+            tuple_(SalesOrder.source, SalesOrder.number).in_(keys)
+        )
+    )
+    return {(r.source, r.number): r.id for r in rows}
+
+
+def _load_supply(
+    conn: Connection,
+    rules: AllocationRules,
+    batch: Sequence[NewSalesOrder],
+    valid: list[int],
+    stock: dict[str, StockRow],
+    positions: dict[int, StockPosition],
+) -> tuple[dict[int, list[PoLineSupply]], dict[int, SupplyRow]]:
+    """Lock the open PO lines of only those items the batch cannot serve from stock."""
+    if not rules.enabled:
+        return {}, {}
+    demand: Counter[int] = Counter()
+    for i in valid:
+        for line in batch[i].lines:
+            demand[stock[line.sku].id] += line.qty
+    short = {item for item, qty in demand.items() if qty > positions[item].free}
+    supply: dict[int, list[PoLineSupply]] = defaultdict(list)
+    labels: dict[int, SupplyRow] = {}
+    for row in lock_open_supply(conn, short):
+        supply[row.stock_item_id].append(row.supply())
+        labels[row.id] = row
+    return supply, labels
+
+
+def _write(
+    conn: Connection,
+    taken: list[_Taken],
+    positions: dict[int, StockPosition],
+    original: dict[int, int],
+    actor: str,
+    now: datetime,
+) -> list[int]:
+    """Write the decided orders with bulk statements; return their new ids."""
+    customers: dict[str, dict[str, Any]] = {}
+    for t in taken:
+        c = t.order.customer
+        customers[c.code] = {"code": c.code, "name": c.name, "email": c.email, "created_at": now}
+    customer_ids = {
+        r.code: r.id
+        for r in upsert(
+            conn,
+            Customer,
+            [customers[code] for code in sorted(customers)],
+            key=["code"],
+            update=["name", "email"],
+            returning=[Customer.id, Customer.code],
+        )
+    }
+
+    order_ids = list(
+        conn.scalars(
+            insert(SalesOrder).returning(SalesOrder.id, sort_by_parameter_order=True),
+            [
+                {
+                    "source": t.order.source,
+                    "number": t.order.number,
+                    "customer_id": customer_ids[t.order.customer.code],
+                    "order_date": t.order.order_date,
+                    "delivery_date": t.order.delivery_date,
+                    "status": "open",
+                    "created_at": now,
+                    "created_by": actor,
+                }
+                for t in taken
+            ],
+        )
+    )
+
+    line_rows = []
+    for t, order_id in zip(taken, order_ids, strict=True):
+        for line, item, d in zip(t.order.lines, t.item_ids, t.decisions, strict=True):
+            line_rows.append(
+                {
+                    "sales_order_id": order_id,
+                    "line_no": line.line_no,
+                    "stock_item_id": item,
+                    "qty": line.qty,
+                    "qty_assigned": d.from_stock,
+                    "qty_shipped": 0,
+                    "qty_cancelled": 0,
+                    "backorder_reason": d.skip.value if d.skip else None,
+                    "backorder_since": now if d.skip else None,
+                }
+            )
+    line_ids = list(
+        conn.scalars(insert(SoLine).returning(SoLine.id, sort_by_parameter_order=True), line_rows)
+    )
+
+    audit: list[dict[str, Any]] = []
+    for t, order_id in zip(taken, order_ids, strict=True):
+        for item in dict.fromkeys(t.item_ids):
+            if t.stock_after[item] != t.stock_before[item]:
+                audit.append(
+                    event(
+                        now,
+                        actor,
+                        "stock.assign",
+                        "stock_item",
+                        item,
+                        {"assigned": t.stock_before[item]},
+                        {"assigned": t.stock_after[item], "sales_order_id": order_id},
+                    )
+                )
+    moved = {
+        item: positions[item].assigned
+        for t in taken
+        for item in t.item_ids
+        if positions[item].assigned != original[item]
+    }
+    update_by_id(conn, StockItem, [{"id": i, "assigned": a} for i, a in sorted(moved.items())])
+
+    links = []
+    n = 0
+    for t, order_id in zip(taken, order_ids, strict=True):
+        for d in t.decisions:
+            if d.link:
+                links.append(NewLink(line_ids[n], order_id, d.link))
+            n += 1
+    write_links(conn, links, actor=actor, now=now, audit=audit)
+    record_audit(conn, audit)
+    return order_ids
+
+
+def _outcomes(t: _Taken, labels: dict[int, SupplyRow]) -> list[LineOutcome]:
+    out = []
+    for line, d in zip(t.order.lines, t.decisions, strict=True):
+        if d.link:
+            row = labels[d.link.po_line_id]
+            out.append(
+                LineOutcome(
+                    line.line_no,
+                    line.sku,
+                    line.qty,
+                    d.from_stock,
+                    d.link.qty,
+                    row.po_number,
+                    row.line_no,
+                    d.link.due_date,
+                )
+            )
+        else:
+            out.append(
+                LineOutcome(
+                    line.line_no,
+                    line.sku,
+                    line.qty,
+                    d.from_stock,
+                    skipped=d.skip.value if d.skip else None,
+                )
+            )
+    return out
+
+
+def _fill_duplicates(
+    conn: Connection,
+    batch: Sequence[NewSalesOrder],
+    results: list[OrderResult | None],
+    existing: dict[tuple[str, str], int],
+) -> None:
+    """Duplicates report the order as it already stands; nothing of theirs is written."""
+    ids = dict(existing)
+    for r in results:
+        if r is not None and r.status is OrderStatus.TAKEN and r.id is not None:
+            ids.setdefault((r.source, r.number), r.id)
+    missing = [i for i, r in enumerate(results) if r is None]
+    outcomes = load_line_outcomes(
+        conn, {ids[_key(batch[i])] for i in missing if _key(batch[i]) in ids}
+    )
+    for i in missing:
+        order_id = ids.get(_key(batch[i]))
+        if order_id is None:  # given twice in one call, and the first was rejected
+            results[i] = _rejected(
+                batch[i], [FieldError("number", "given twice; the first was rejected")]
+            )
+        else:
+            results[i] = OrderResult(
+                batch[i].source,
+                batch[i].number,
+                OrderStatus.DUPLICATE,
+                order_id,
+                tuple(outcomes.get(order_id, ())),
+            )
+
+
+def _key(order: NewSalesOrder) -> tuple[str, str]:
+    return (order.source, order.number)

@@ -1,0 +1,117 @@
+"""Writing allocation decisions back: associations, default statuses, their audit.
+
+Shared by intake, the worklist retry and re-allocation, so a link is written
+the same way whatever made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, update
+
+from bopo.db.models import Association, PoLine
+from bopo.domain.allocation import Link
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    so_line_id: int
+    sales_order_id: int
+    link: Link
+
+
+def event(
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An audit row, ready for record_audit."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+    }
+
+
+def write_links(
+    conn: Connection,
+    links: Sequence[NewLink],
+    *,
+    actor: str,
+    now: datetime,
+    audit: list[dict[str, Any]],
+) -> list[int]:
+    """Insert active associations and give PO lines their default status; return the ids.
+
+    The database triggers move each PO line's associated count, and its CHECK
+    refuses the whole statement if any line would be over-associated.
+    """
+    if not links:
+        return []
+    ids = list(
+        conn.scalars(
+            insert(Association).returning(Association.id, sort_by_parameter_order=True),
+            [
+                {
+                    "so_line_id": n.so_line_id,
+                    "po_line_id": n.link.po_line_id,
+                    "qty": n.link.qty,
+                    "state": "active",
+                    "created_at": now,
+                    "created_by": actor,
+                }
+                for n in links
+            ],
+        )
+    )
+    for n, assoc_id in zip(links, ids, strict=True):
+        audit.append(
+            event(
+                now,
+                actor,
+                "association.create",
+                "association",
+                assoc_id,
+                None,
+                {
+                    "state": "active",
+                    "so_line_id": n.so_line_id,
+                    "po_line_id": n.link.po_line_id,
+                    "qty": n.link.qty,
+                    "sales_order_id": n.sales_order_id,
+                },
+            )
+        )
+    defaults = {n.link.po_line_id: n.link.set_status_id for n in links if n.link.set_status_id}
+    if defaults:
+        conn.execute(
+            update(PoLine)
+            .where(PoLine.id == bindparam("_id"), PoLine.status_id.is_(None))
+            .values(status_id=bindparam("_status_id")),
+            [{"_id": i, "_status_id": s} for i, s in sorted(defaults.items())],
+        )
+        for po_line_id, status_id in sorted(defaults.items()):
+            audit.append(
+                event(
+                    now,
+                    actor,
+                    "po_line.status",
+                    "po_line",
+                    po_line_id,
+                    {"status_id": None},
+                    {"status_id": status_id, "default": True},
+                )
+            )
+    return ids

@@ -1,0 +1,154 @@
+"""What happened to each line of a sales order, for callers and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+
+from bopo.db.models import Association, PoLine, PurchaseOrder, SoLine, StockItem
+from bopo.errors import FieldError
+
+
+@dataclass(frozen=True, slots=True)
+class LineOutcome:
+    """One SO line: units from stock, units linked to a PO line, or why it waits."""
+
+    line_no: int
+    sku: str
+    qty: int
+    from_stock: int
+    linked_qty: int = 0
+    po_number: str | None = None
+    po_line_no: int | None = None
+    expected: date | None = None
+    skipped: str | None = None
+    shipped: int = 0
+    cancelled: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return self.qty - self.cancelled - self.from_stock - self.linked_qty
+
+    @property
+    def outcome(self) -> str:
+        if self.linked_qty:
+            return "linked"
+        if self.skipped:
+            return "skipped"
+        if self.cancelled == self.qty:
+            return "cancelled"
+        return "from stock"
+
+    def describe(self) -> str:
+        parts = []
+        if self.from_stock:
+            parts.append(f"{self.from_stock} from stock")
+        if self.linked_qty:
+            when = self.expected.isoformat() if self.expected else "date unknown"
+            parts.append(
+                f"{self.linked_qty} linked to {self.po_number} line {self.po_line_no}"
+                f" (expected {when})"
+            )
+        if self.skipped:
+            parts.append(f"{self.waiting} waiting: {self.skipped}")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} cancelled")
+        return ", ".join(parts) or "nothing to do"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line_no": self.line_no,
+            "sku": self.sku,
+            "qty": self.qty,
+            "outcome": self.outcome,
+            "from_stock": self.from_stock,
+            "linked_qty": self.linked_qty,
+            "po_number": self.po_number,
+            "po_line_no": self.po_line_no,
+            "expected": self.expected.isoformat() if self.expected else None,
+            "skipped": self.skipped,
+            "shipped": self.shipped,
+            "cancelled": self.cancelled,
+        }
+
+
+class OrderStatus(StrEnum):
+    TAKEN = "taken"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    source: str
+    number: str
+    status: OrderStatus
+    id: int | None = None
+    lines: tuple[LineOutcome, ...] = ()
+    errors: tuple[FieldError, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "number": self.number,
+            "status": self.status.value,
+            "id": self.id,
+            "lines": [line.as_dict() for line in self.lines],
+            "errors": [
+                {"place": e.place, "field": e.field, "message": e.message} for e in self.errors
+            ],
+        }
+
+
+def load_line_outcomes(
+    conn: Connection, order_ids: Collection[int]
+) -> dict[int, list[LineOutcome]]:
+    """Each order's lines as they stand now, in one query."""
+    if not order_ids:
+        return {}
+    active = and_(Association.so_line_id == SoLine.id, Association.state == "active")
+    rows = conn.execute(
+        select(
+            SoLine.sales_order_id,
+            SoLine.line_no,
+            StockItem.sku,
+            SoLine.qty,
+            SoLine.qty_assigned,
+            SoLine.qty_shipped,
+            SoLine.qty_cancelled,
+            SoLine.backorder_reason,
+            Association.qty,
+            PurchaseOrder.number,
+            PoLine.line_no,
+            PoLine.due_date,
+        )
+        .join(StockItem, StockItem.id == SoLine.stock_item_id)
+        .outerjoin(Association, active)
+        .outerjoin(PoLine, PoLine.id == Association.po_line_id)
+        .outerjoin(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+        .where(SoLine.sales_order_id.in_(sorted(order_ids)))
+        .order_by(SoLine.sales_order_id, SoLine.line_no)
+    )
+    out: dict[int, list[LineOutcome]] = {i: [] for i in order_ids}
+    for r in rows:
+        out[r[0]].append(
+            LineOutcome(
+                line_no=r[1],
+                sku=r[2],
+                qty=r[3],
+                from_stock=r[4] + r[5],
+                linked_qty=r[8] or 0,
+                po_number=r[9],
+                po_line_no=r[10],
+                expected=r[11],
+                skipped=r[7],
+                shipped=r[5],
+                cancelled=r[6],
+            )
+        )
+    return out

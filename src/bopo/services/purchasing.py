@@ -1,0 +1,345 @@
+"""Purchase orders: bringing them in, and how each line stands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, insert, select
+
+from bopo.db.models import (
+    Association,
+    PoLine,
+    PoLineStatus,
+    PurchaseOrder,
+    SalesOrder,
+    SoLine,
+    StockItem,
+    Supplier,
+)
+from bopo.db.queries import pairs, record_audit, upsert
+from bopo.errors import FieldError, NotFound
+from bopo.services.context import Context
+from bopo.services.inputs import NewPurchaseOrder
+
+
+@dataclass
+class PurchaseOrdersResult:
+    orders_created: int = 0
+    lines_created: int = 0
+    lines_unchanged: int = 0
+    # (index of the order in the input, index of the line or None, error)
+    errors: list[tuple[int, int | None, FieldError]] = field(default_factory=list)
+
+
+def add_purchase_orders(
+    ctx: Context, orders: Sequence[NewPurchaseOrder], *, actor: str
+) -> PurchaseOrdersResult:
+    """Create purchase orders and lines; lines that exist already are left as they are.
+
+    A line is refused on its own (unknown SKU or status, another supplier's PO)
+    and the rest of its order still comes in.
+    """
+    now = ctx.clock()
+    result = PurchaseOrdersResult()
+    with ctx.db.write() as conn:
+        skus = {line.sku for o in orders for line in o.lines}
+        items = pairs(
+            conn.execute(select(StockItem.sku, StockItem.id).where(StockItem.sku.in_(skus)))
+        )
+        codes = {line.status for o in orders for line in o.lines if line.status}
+        statuses = pairs(
+            conn.execute(
+                select(PoLineStatus.code, PoLineStatus.id).where(PoLineStatus.code.in_(codes))
+            )
+        )
+        suppliers: dict[str, dict[str, Any]] = {}
+        for o in orders:
+            if o.supplier_code not in suppliers or o.supplier_name:
+                suppliers[o.supplier_code] = {
+                    "code": o.supplier_code,
+                    "name": o.supplier_name or o.supplier_code,
+                    "created_at": now,
+                }
+        # A file's supplier name only fills in new suppliers; it does not rename.
+        supplier_ids = {
+            r.code: r.id
+            for r in upsert(
+                conn,
+                Supplier,
+                [suppliers[c] for c in sorted(suppliers)],
+                key=["code"],
+                update=["code"],
+                returning=[Supplier.id, Supplier.code],
+            )
+        }
+        numbers = {o.number for o in orders}
+        pos = {
+            r.number: (r.id, r.supplier_id)
+            for r in conn.execute(
+                select(PurchaseOrder.number, PurchaseOrder.id, PurchaseOrder.supplier_id).where(
+                    PurchaseOrder.number.in_(numbers)
+                )
+            )
+        }
+        existing_lines = {
+            (r.purchase_order_id, r.line_no): r
+            for r in conn.execute(
+                select(PoLine).where(PoLine.purchase_order_id.in_([v[0] for v in pos.values()]))
+            )
+        }
+        new_lines: list[dict[str, Any]] = []
+        for n, o in enumerate(orders):
+            supplier_id = supplier_ids[o.supplier_code]
+            if o.number in pos and pos[o.number][1] != supplier_id:
+                result.errors.append(
+                    (
+                        n,
+                        None,
+                        FieldError("supplier_code", f"{o.number} belongs to another supplier"),
+                    )
+                )
+                continue
+            line_errors = []
+            for k, line in enumerate(o.lines):
+                if line.sku not in items:
+                    line_errors.append((n, k, FieldError("sku", f"unknown SKU {line.sku!r}")))
+                elif line.status and line.status not in statuses:
+                    line_errors.append(
+                        (n, k, FieldError("status", f"unknown PO line status {line.status!r}"))
+                    )
+            result.errors.extend(line_errors)
+            bad = {k for _, k, _ in line_errors}
+            good = [(k, line) for k, line in enumerate(o.lines) if k not in bad]
+            if not good:
+                continue
+            if o.number not in pos:
+                po_id = conn.scalar(
+                    insert(PurchaseOrder)
+                    .values(
+                        number=o.number,
+                        supplier_id=supplier_id,
+                        order_date=o.order_date,
+                        created_at=now,
+                    )
+                    .returning(PurchaseOrder.id)
+                )
+                assert po_id is not None
+                pos[o.number] = (po_id, supplier_id)
+                result.orders_created += 1
+            po_id = pos[o.number][0]
+            for k, line in good:
+                old = existing_lines.get((po_id, line.line_no))
+                if old is not None:
+                    if (old.stock_item_id, old.qty_ordered) != (items[line.sku], line.qty):
+                        result.errors.append(
+                            (
+                                n,
+                                k,
+                                FieldError(
+                                    "line_no",
+                                    f"{o.number} line {line.line_no} exists with other "
+                                    "values; change it with the purchase-order commands",
+                                ),
+                            )
+                        )
+                    else:
+                        result.lines_unchanged += 1
+                    continue
+                new_lines.append(
+                    {
+                        "purchase_order_id": po_id,
+                        "line_no": line.line_no,
+                        "stock_item_id": items[line.sku],
+                        "qty_ordered": line.qty,
+                        "qty_delivered": 0,
+                        "qty_cancelled": 0,
+                        "qty_associated": 0,
+                        "due_date": line.due_date,
+                        "status_id": statuses[line.status] if line.status else None,
+                        "created_at": now,
+                    }
+                )
+        if new_lines:
+            ids = conn.scalars(
+                insert(PoLine).returning(PoLine.id, sort_by_parameter_order=True), new_lines
+            ).all()
+            result.lines_created = len(ids)
+            record_audit(
+                conn,
+                [
+                    {
+                        "at": now,
+                        "actor": actor,
+                        "action": "po_line.create",
+                        "entity": "po_line",
+                        "entity_id": i,
+                        "before": None,
+                        "after": {
+                            "qty_ordered": r["qty_ordered"],
+                            "status_id": r["status_id"],
+                            "due_date": r["due_date"].isoformat() if r["due_date"] else None,
+                        },
+                    }
+                    for i, r in zip(ids, new_lines, strict=True)
+                ],
+            )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedSalesLine:
+    source: str
+    number: str
+    line_no: int
+    qty: int
+    delivery_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class PoLineView:
+    id: int
+    line_no: int
+    sku: str
+    item_name: str
+    ordered: int
+    delivered: int
+    cancelled: int
+    associated: int
+    due_date: date | None
+    status: str | None
+    linked: tuple[LinkedSalesLine, ...]
+
+    @property
+    def outstanding(self) -> int:
+        return max(0, self.ordered - self.delivered - self.cancelled)
+
+    @property
+    def free_on_order(self) -> int:
+        return max(0, self.outstanding - self.associated)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line_no": self.line_no,
+            "sku": self.sku,
+            "item_name": self.item_name,
+            "ordered": self.ordered,
+            "delivered": self.delivered,
+            "cancelled": self.cancelled,
+            "outstanding": self.outstanding,
+            "associated": self.associated,
+            "free_on_order": self.free_on_order,
+            "due_date": self.due_date.isoformat() if self.due_date else None,
+            "status": self.status,
+            "linked": [
+                {
+                    "source": s.source,
+                    "number": s.number,
+                    "line_no": s.line_no,
+                    "qty": s.qty,
+                    "delivery_date": s.delivery_date.isoformat(),
+                }
+                for s in self.linked
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseOrderView:
+    id: int
+    number: str
+    supplier_code: str
+    supplier_name: str
+    order_date: date | None
+    lines: tuple[PoLineView, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "supplier_code": self.supplier_code,
+            "supplier_name": self.supplier_name,
+            "order_date": self.order_date.isoformat() if self.order_date else None,
+            "lines": [line.as_dict() for line in self.lines],
+        }
+
+
+def _line_view(r: Any, linked: Sequence[LinkedSalesLine]) -> PoLineView:
+    return PoLineView(
+        id=r.id,
+        line_no=r.line_no,
+        sku=r.sku,
+        item_name=r.name,
+        ordered=r.qty_ordered,
+        delivered=r.qty_delivered,
+        cancelled=r.qty_cancelled,
+        associated=r.qty_associated,
+        due_date=r.due_date,
+        status=r.code,
+        linked=tuple(linked),
+    )
+
+
+def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
+    with ctx.db.read() as conn:
+        head = conn.execute(
+            select(
+                PurchaseOrder.id,
+                PurchaseOrder.number,
+                Supplier.code,
+                Supplier.name,
+                PurchaseOrder.order_date,
+            )
+            .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+            .where(PurchaseOrder.number == number)
+        ).first()
+        if head is None:
+            raise NotFound("purchase order", number)
+        lines = conn.execute(
+            select(
+                PoLine.id,
+                PoLine.line_no,
+                StockItem.sku,
+                StockItem.name,
+                PoLine.qty_ordered,
+                PoLine.qty_delivered,
+                PoLine.qty_cancelled,
+                PoLine.qty_associated,
+                PoLine.due_date,
+                PoLineStatus.code,
+            )
+            .join(StockItem, StockItem.id == PoLine.stock_item_id)
+            .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
+            .where(PoLine.purchase_order_id == head.id)
+            .order_by(PoLine.line_no)
+        ).all()
+        linked: dict[int, list[LinkedSalesLine]] = {}
+        for r in conn.execute(
+            select(
+                Association.po_line_id,
+                SalesOrder.source,
+                SalesOrder.number,
+                SoLine.line_no,
+                Association.qty,
+                SalesOrder.delivery_date,
+            )
+            .join(SoLine, SoLine.id == Association.so_line_id)
+            .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+            .where(
+                and_(
+                    Association.po_line_id.in_([line.id for line in lines]),
+                    Association.state == "active",
+                )
+            )
+            .order_by(SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
+        ):
+            linked.setdefault(r.po_line_id, []).append(LinkedSalesLine(*r[1:]))
+        return PurchaseOrderView(
+            head.id,
+            head.number,
+            head.code,
+            head.name,
+            head.order_date,
+            tuple(_line_view(r, linked.get(r.id, ())) for r in lines),
+        )

@@ -1,0 +1,192 @@
+"""The backorder worklist: lines waiting for stock or a PO line, and retrying them."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
+from bopo.db.queries import (
+    lock_open_supply,
+    lock_stock_by_id,
+    record_audit,
+    stock_positions,
+    update_by_id,
+)
+from bopo.domain.allocation import PoLineSupply, allocate_line
+from bopo.services.context import Context
+from bopo.services.linking import NewLink, event, write_links
+
+# Oldest delivery date first: the order that should ship soonest gets served first.
+WORKLIST_ORDER = (SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
+
+
+@dataclass(frozen=True, slots=True)
+class BackorderLine:
+    so_line_id: int
+    source: str
+    number: str
+    line_no: int
+    sku: str
+    item_name: str
+    waiting: int
+    reason: str
+    since: datetime | None
+    delivery_date: date
+    customer_code: str
+    customer_name: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "number": self.number,
+            "line_no": self.line_no,
+            "sku": self.sku,
+            "item_name": self.item_name,
+            "waiting": self.waiting,
+            "reason": self.reason,
+            "since": self.since.isoformat() if self.since else None,
+            "delivery_date": self.delivery_date.isoformat(),
+            "customer_code": self.customer_code,
+            "customer_name": self.customer_name,
+        }
+
+
+def _remaining() -> Any:
+    return SoLine.qty - SoLine.qty_shipped - SoLine.qty_assigned - SoLine.qty_cancelled
+
+
+def list_backorders(
+    ctx: Context, *, limit: int | None = None, sku: str | None = None
+) -> list[BackorderLine]:
+    """The worklist, oldest delivery date first."""
+    stmt = (
+        select(
+            SoLine.id,
+            SalesOrder.source,
+            SalesOrder.number,
+            SoLine.line_no,
+            StockItem.sku,
+            StockItem.name,
+            _remaining(),
+            SoLine.backorder_reason,
+            SoLine.backorder_since,
+            SalesOrder.delivery_date,
+            Customer.code,
+            Customer.name,
+        )
+        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        .join(StockItem, StockItem.id == SoLine.stock_item_id)
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(SoLine.backorder_reason.is_not(None))
+        .order_by(*WORKLIST_ORDER)
+        .limit(limit)
+    )
+    if sku:
+        stmt = stmt.where(StockItem.sku == sku)
+    with ctx.db.read() as conn:
+        return [BackorderLine(*r) for r in conn.execute(stmt)]
+
+
+@dataclass
+class RetrySummary:
+    lines: int = 0
+    from_stock: int = 0  # lines that took stock (units in units_from_stock)
+    units_from_stock: int = 0
+    linked: int = 0
+    still_waiting: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "lines_from_stock": self.from_stock,
+            "units_from_stock": self.units_from_stock,
+            "lines_linked": self.linked,
+            "still_waiting": dict(sorted(self.still_waiting.items())),
+        }
+
+
+def allocate_worklist(ctx: Context, *, actor: str) -> RetrySummary:
+    """Offer every worklist line free stock, then a PO line, oldest delivery date first."""
+    with ctx.db.write() as conn:
+        return retry_lines(conn, ctx, item_ids=None, actor=actor, now=ctx.clock())
+
+
+def retry_lines(
+    conn: Connection, ctx: Context, *, item_ids: set[int] | None, actor: str, now: datetime
+) -> RetrySummary:
+    """Retry the worklist lines of some items (or all) inside the caller's transaction."""
+    summary = RetrySummary()
+    rules = ctx.rules(conn)
+    waiting_items = select(SoLine.stock_item_id).where(SoLine.backorder_reason.is_not(None))
+    if item_ids is not None:
+        waiting_items = waiting_items.where(SoLine.stock_item_id.in_(sorted(item_ids)))
+    items = set(conn.scalars(waiting_items.distinct()))
+    if not items:
+        return summary
+    stock = lock_stock_by_id(conn, items)
+    positions = stock_positions(stock.values())
+    original = {i: p.assigned for i, p in positions.items()}
+    supply: dict[int, list[PoLineSupply]] = defaultdict(list)
+    if rules.enabled:
+        for row in lock_open_supply(conn, items):
+            supply[row.stock_item_id].append(row.supply())
+    lines = conn.execute(
+        select(
+            SoLine.id,
+            SoLine.sales_order_id,
+            SoLine.stock_item_id,
+            SoLine.backorder_reason,
+            SoLine.qty_assigned,
+            _remaining(),
+        )
+        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        .where(SoLine.backorder_reason.is_not(None), SoLine.stock_item_id.in_(sorted(items)))
+        .order_by(*WORKLIST_ORDER)
+        .with_for_update(of=SoLine)
+    ).all()
+
+    changes: list[dict[str, Any]] = []
+    links: list[NewLink] = []
+    audit: list[dict[str, Any]] = []
+    for line_id, order_id, item, old_reason, assigned, remaining in lines:
+        summary.lines += 1
+        d = allocate_line(remaining, positions[item], supply[item], rules)
+        reason = d.skip.value if d.skip else None
+        if d.from_stock:
+            summary.from_stock += 1
+            summary.units_from_stock += d.from_stock
+            audit.append(
+                event(
+                    now,
+                    actor,
+                    "stock.assign",
+                    "stock_item",
+                    item,
+                    {"assigned": positions[item].assigned - d.from_stock},
+                    {"assigned": positions[item].assigned, "sales_order_id": order_id},
+                )
+            )
+        if d.link:
+            summary.linked += 1
+            links.append(NewLink(line_id, order_id, d.link))
+        elif reason:
+            summary.still_waiting[reason] += 1
+        if d.from_stock or reason != old_reason:
+            changes.append(
+                {"id": line_id, "qty_assigned": assigned + d.from_stock, "backorder_reason": reason}
+            )
+    moved = [
+        {"id": i, "assigned": p.assigned}
+        for i, p in sorted(positions.items())
+        if p.assigned != original[i]
+    ]
+    update_by_id(conn, StockItem, moved)
+    update_by_id(conn, SoLine, changes)
+    write_links(conn, links, actor=actor, now=now, audit=audit)
+    record_audit(conn, audit)
+    return summary

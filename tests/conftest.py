@@ -1,0 +1,139 @@
+"""Databases for the tests: SQLite always, PostgreSQL when a server is reachable.
+
+Each run creates its own uniquely named PostgreSQL database, migrates it once,
+empties it between tests and drops it at the end. SQLite tests copy a migrated
+file. BOPO_REQUIRE_POSTGRES=1 turns a missing server into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
+from bopo.db.engine import Database
+from bopo.db.migrate import upgrade
+from bopo.services.context import Context
+
+PG_ADMIN_URL = os.environ.get(
+    "BOPO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_PG = os.environ.get("BOPO_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+_PG_PROBLEM = _pg_reachable()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _PG_PROBLEM:
+        return f"PostgreSQL tests: SKIPPED, no server at {PG_ADMIN_URL} ({_PG_PROBLEM})"
+    return f"PostgreSQL tests: on, server at {PG_ADMIN_URL}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _PG_PROBLEM and REQUIRE_PG:
+        pytest.exit(
+            f"BOPO_REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {_PG_PROBLEM}", returncode=3
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    if _PG_PROBLEM:
+        pytest.skip(f"PostgreSQL not reachable: {_PG_PROBLEM}")
+    name = f"bopo_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    db.dispose()
+    return path
+
+
+def _empty_pg(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.scalars(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).all()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A freshly migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("runs only against PostgreSQL")
+        path = tmp_path / "bopo.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _empty_pg(url)
+    return url
+
+
+@pytest.fixture
+def make_ctx(db_url: str) -> Iterator[Callable[..., Context]]:
+    """Contexts on the test database; keyword arguments set [backorders] options."""
+    made: list[Context] = []
+
+    def make(**backorders: Any) -> Context:
+        options = {"allocate_existing_pos": True, "default_po_line_status": None} | backorders
+        settings = Settings(
+            database=DatabaseSettings(url=db_url),
+            backorders=BackorderSettings(**options),
+            email=EmailSettings(company_name="Test Shop", from_address="shop@example.com"),
+        )
+        ctx = Context(Database(db_url), settings)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.db.dispose()
+
+
+@pytest.fixture
+def ctx(make_ctx: Callable[..., Context]) -> Context:
+    """Allocation on, no default status."""
+    return make_ctx()

@@ -1,0 +1,74 @@
+"""Short ways to set the scene in tests, through the real services."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from bopo.services import catalog, purchasing
+from bopo.services.context import Context
+from bopo.services.inputs import (
+    NewCustomer,
+    NewPurchaseOrder,
+    NewPurchaseOrderLine,
+    NewSalesOrder,
+    NewSalesOrderLine,
+    NewStockItem,
+)
+
+TODAY = date(2026, 11, 25)
+
+
+def day(n: int) -> date:
+    """A date n days from the tests' fixed today."""
+    return TODAY + timedelta(days=n)
+
+
+def given_stock(ctx: Context, **on_hand: int) -> None:
+    catalog.upsert_stock_items(
+        ctx, [NewStockItem(sku=sku, name=f"Item {sku}", on_hand=n) for sku, n in on_hand.items()],
+        actor="test",
+    )
+
+
+def given_status(ctx: Context, code: str, name: str | None = None) -> None:
+    catalog.add_status(ctx, code, name or code.title(), actor="test")
+
+
+def given_po(ctx: Context, number: str, *lines: tuple[Any, ...], supplier: str = "SUP") -> None:
+    """lines: (sku, qty, due_date, status) with status optional."""
+    purchasing.add_purchase_orders(
+        ctx,
+        [
+            NewPurchaseOrder(
+                number=number,
+                supplier_code=supplier,
+                lines=[
+                    NewPurchaseOrderLine(
+                        line_no=i, sku=line[0], qty=line[1], due_date=line[2],
+                        status=line[3] if len(line) > 3 else None,
+                    )
+                    for i, line in enumerate(lines, 1)
+                ],
+            )
+        ],
+        actor="test",
+    )
+
+
+def order(
+    number: str,
+    *lines: tuple[str, int],
+    delivery: date | None = None,
+    customer: str = "C1",
+    source: str = "web",
+) -> NewSalesOrder:
+    return NewSalesOrder(
+        source=source,
+        number=number,
+        customer=NewCustomer(code=customer, name=f"Customer {customer}",
+                             email=f"{customer.lower()}@example.com"),
+        order_date=TODAY,
+        delivery_date=delivery or day(7),
+        lines=[NewSalesOrderLine(line_no=i, sku=s, qty=q) for i, (s, q) in enumerate(lines, 1)],
+    )
