@@ -27,8 +27,13 @@ class Database:
             self.engine = _sqlite_engine(url, immediate=True)
             self._read_engine = _sqlite_engine(url, immediate=False)
         else:
+            # executemany goes to psycopg as one prepared statement, pipelined; the
+            # multi-VALUES rewrite would build statements psycopg re-parses each time.
             self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                use_insertmanyvalues=False,
             )
             self._read_engine = self.engine
 

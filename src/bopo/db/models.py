@@ -165,7 +165,8 @@ class PoLine(Base):
 
 class SalesOrder(Base):
     __tablename__ = "sales_orders"
-    __table_args__ = (UniqueConstraint("source", "number"),)
+    # number first: lookups by number alone (a person typing one) use the same index.
+    __table_args__ = (UniqueConstraint("number", "source"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(40))

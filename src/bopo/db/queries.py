@@ -7,13 +7,14 @@ transactions wait for each other instead of deadlocking.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, insert, select
 
+from bopo.db.bulk import one_of
 from bopo.db.models import AuditEvent, PoLine, PurchaseOrder, StockItem
 from bopo.domain.allocation import PoLineSupply, StockPosition
 
@@ -30,6 +31,7 @@ class StockRow(NamedTuple):
     sku: str
     on_hand: int
     assigned: int
+    name: str
 
 
 class SupplyRow(NamedTuple):
@@ -57,8 +59,8 @@ def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, Stoc
     if not skus:
         return {}
     rows = conn.execute(
-        select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned)
-        .where(StockItem.sku.in_(sorted(skus)))
+        select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned, StockItem.name)
+        .where(one_of(conn, StockItem.sku, sorted(skus)))
         .order_by(StockItem.id)
         .with_for_update()
     )
@@ -69,8 +71,8 @@ def lock_stock_by_id(conn: Connection, ids: Collection[int]) -> dict[int, StockR
     if not ids:
         return {}
     rows = conn.execute(
-        select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned)
-        .where(StockItem.id.in_(sorted(ids)))
+        select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned, StockItem.name)
+        .where(one_of(conn, StockItem.id, sorted(ids)))
         .order_by(StockItem.id)
         .with_for_update()
     )
@@ -93,7 +95,7 @@ def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[Supply
             PoLine.line_no,
         )
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-        .where(PoLine.stock_item_id.in_(sorted(item_ids)), IS_OPEN)
+        .where(one_of(conn, PoLine.stock_item_id, sorted(item_ids)), IS_OPEN)
         .order_by(PoLine.id)
         .with_for_update(of=PoLine)
     )
@@ -104,47 +106,42 @@ def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:
     return {r.id: StockPosition(r.id, r.on_hand, r.assigned) for r in rows}
 
 
-def upsert(
+@dataclass(frozen=True, slots=True)
+class CodeMerge:
+    """How rows keyed by a unique `code` meet the table: known ids, new codes, changes."""
+
+    ids: dict[str, int]
+    new: list[str]
+    changed: list[dict[str, Any]]
+
+
+def merge_by_code(
     conn: Connection,
     model: Any,
-    rows: Sequence[dict[str, Any]],
+    rows: Mapping[str, Mapping[str, Any]],
     *,
-    key: Sequence[str],
-    update: Sequence[str],
-    returning: Sequence[Any] = (),
-) -> Sequence[Row[Any]]:
-    """INSERT ... ON CONFLICT (key) DO UPDATE, on PostgreSQL and SQLite alike."""
+    update: Sequence[str] = (),
+) -> CodeMerge:
+    """Compare rows by code with what is stored; the caller inserts `new` and updates `changed`."""
     if not rows:
-        return []
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(model).values(list(rows))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key), set_={c: stmt.excluded[c] for c in update}
-    )
-    if returning:
-        return conn.execute(stmt.returning(*returning)).all()
-    conn.execute(stmt)
-    return []
+        return CodeMerge({}, [], [])
+    cols = [getattr(model, c) for c in update]
+    known = conn.execute(
+        select(model.id, model.code, *cols).where(one_of(conn, model.code, sorted(rows)))
+    ).all()
+    ids = {r.code: r.id for r in known}
+    changed = []
+    for r in known:
+        wanted = {c: rows[r.code][c] for c in update}
+        if any(getattr(r, c) != v for c, v in wanted.items()):
+            changed.append({"id": r.id, **wanted})
+    return CodeMerge(ids, sorted(set(rows) - set(ids)), changed)
 
 
 def record_audit(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
     """Append audit events: dicts with at, actor, action, entity, entity_id, before, after."""
     if events:
         conn.execute(insert(AuditEvent), list(events))
-
-
-def update_by_id(conn: Connection, model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """One executemany UPDATE ... WHERE id = ? for rows of {"id": ..., column: value}."""
-    if not rows:
-        return
-    table = model.__table__
-    columns = [c for c in rows[0] if c != "id"]
-    stmt = (
-        table.update()
-        .where(table.c.id == bindparam("_id"))
-        .values({c: bindparam(f"_{c}") for c in columns})
-    )
-    conn.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in rows])
 
 
 def pairs(result: Iterable[Any]) -> dict[Any, Any]:

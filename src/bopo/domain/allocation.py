@@ -112,17 +112,27 @@ def choose_po_line(
     """The PO line that takes the whole `need`, or why there is none."""
     if not rules.enabled:
         return SkipReason.FEATURE_OFF
-    open_lines = [s for s in supplies if s.outstanding > 0]
-    if not open_lines:
-        return SkipReason.NO_OPEN_PO
-    fitting = [s for s in open_lines if s.free_on_order >= need]
-    eligible = [s for s in fitting if s.status_id is not None or rules.default_status_id]
-    if eligible:
-        policy = POLICIES[rules.policy]
-        return min(eligible, key=lambda s: policy(s, need))
-    if fitting:  # a status alone would have made one of them a candidate
+    policy = POLICIES[rules.policy]
+    best: PoLineSupply | None = None
+    best_key: tuple[Any, ...] = ()
+    any_open = any_fit = False
+    for line in supplies:
+        if line.outstanding <= 0:
+            continue
+        any_open = True
+        if line.free_on_order < need:
+            continue
+        any_fit = True
+        if line.status_id is None and not rules.default_status_id:
+            continue
+        key = policy(line, need)
+        if best is None or key < best_key:
+            best, best_key = line, key
+    if best is not None:
+        return best
+    if any_fit:  # a status alone would have made one of them a candidate
         return SkipReason.NO_STATUS
-    return SkipReason.NOT_ENOUGH_ON_ORDER
+    return SkipReason.NOT_ENOUGH_ON_ORDER if any_open else SkipReason.NO_OPEN_PO
 
 
 def allocate_line(

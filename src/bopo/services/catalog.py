@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from bopo.db.models import PoLineStatus, StockItem
-from bopo.db.queries import lock_stock_by_sku, pairs, record_audit, update_by_id
+from bopo.db.bulk import Writes
+from bopo.db.models import AuditEvent, PoLineStatus, StockItem
+from bopo.db.queries import lock_stock_by_sku, record_audit
 from bopo.errors import Conflict, FieldError, InvalidInput
 from bopo.services.context import Context
 from bopo.services.inputs import NewStockItem
+from bopo.services.linking import event
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +37,6 @@ def upsert_stock_items(
     errors: list[tuple[int, FieldError]] = []
     with ctx.db.write() as conn:
         current = lock_stock_by_sku(conn, {i.sku for i in items})
-        names = pairs(
-            conn.execute(
-                select(StockItem.id, StockItem.name).where(
-                    StockItem.id.in_([r.id for r in current.values()])
-                )
-            )
-        )
         last = {item.sku: n for n, item in enumerate(items)}  # the last row for a SKU wins
         new_rows: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
@@ -72,49 +67,45 @@ def upsert_stock_items(
                     )
                 )
                 continue
-            if item.on_hand == row.on_hand and item.name == names[row.id]:
+            if item.on_hand == row.on_hand and item.name == row.name:
                 unchanged += 1
                 continue
             changes.append({"id": row.id, "name": item.name, "on_hand": item.on_hand})
             if item.on_hand != row.on_hand:
                 audit.append(
-                    _event(
+                    event(
                         now,
                         actor,
                         "stock.count",
+                        "stock_item",
                         row.id,
                         {"on_hand": row.on_hand},
                         {"on_hand": item.on_hand},
                     )
                 )
             updated += 1
-        if new_rows:
-            ids = conn.scalars(
-                insert(StockItem).returning(StockItem.id, sort_by_parameter_order=True), new_rows
-            ).all()
-            created = len(ids)
-            audit.extend(
-                _event(now, actor, "stock.create", i, None, {"on_hand": r["on_hand"]})
-                for i, r in zip(ids, new_rows, strict=True)
-                if r["on_hand"]
-            )
-        update_by_id(conn, StockItem, changes)
-        record_audit(conn, audit)
+        writes = Writes(conn)
+        new_ids = writes.reserve_ids({StockItem: len(new_rows)})[StockItem]
+        for new, item_id in zip(new_rows, new_ids, strict=True):
+            new["id"] = item_id
+            if new["on_hand"]:
+                audit.append(
+                    event(
+                        now,
+                        actor,
+                        "stock.create",
+                        "stock_item",
+                        item_id,
+                        None,
+                        {"on_hand": new["on_hand"]},
+                    )
+                )
+        writes.insert(StockItem, new_rows)
+        writes.update_by_id(StockItem, changes)
+        writes.insert(AuditEvent, audit)
+        writes.flush()
+        created = len(new_rows)
     return StockItemsResult(created, updated, unchanged, tuple(errors))
-
-
-def _event(
-    at: Any, actor: str, action: str, item_id: int, before: Any, after: Any
-) -> dict[str, Any]:
-    return {
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "entity": "stock_item",
-        "entity_id": item_id,
-        "before": before,
-        "after": after,
-    }
 
 
 @dataclass(frozen=True, slots=True)

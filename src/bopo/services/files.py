@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -255,6 +256,8 @@ _SO_HEAD = (
     "order_date",
     "delivery_date",
 )
+_SO_ORDER_FIELDS = _SO_HEAD[2:]  # must be the same on every row of an order
+_order_fields = itemgetter(*_SO_ORDER_FIELDS)
 _SO_NAMES = {
     "number": "order_number",
     "customer.code": "customer_code",
@@ -332,41 +335,41 @@ def parse_sales_orders(text: str, fmt: Format) -> Parsed[NewSalesOrder]:
         if not block:
             return
         first_row, head = block[0]
-        problems = []
+        number = head["order_number"].strip()
+        problems: list[ImportIssue] = []
+        wanted = _order_fields(head)
         for row_no, row in block[1:]:
-            for col in _SO_HEAD[2:]:
-                if row.get(col, "").strip() != head.get(col, "").strip():
+            if _order_fields(row) != wanted:  # the cheap test first; the detail only if needed
+                problems.extend(
+                    ImportIssue(
+                        col, f"differs from row {first_row} of the same order", row_no, number
+                    )
+                    for col in _SO_ORDER_FIELDS
+                    if row[col].strip() != head[col].strip()
+                )
+        numbers = [row["line_no"].strip() for _, row in block]
+        if len(set(numbers)) != len(numbers):
+            seen: dict[str, int] = {}
+            for (row_no, _), n in zip(block, numbers, strict=True):
+                if n in seen:
                     problems.append(
                         ImportIssue(
-                            col,
-                            f"differs from row {first_row} of the same order",
+                            "line_no",
+                            f"line {n} appears twice in this order (row {seen[n]})",
                             row_no,
-                            head.get("order_number"),
+                            number,
                         )
                     )
-        line_wheres = tuple(Where(row=r) for r, _ in block)
-        seen_nos: dict[str, int] = {}
-        for row_no, row in block:
-            n = row.get("line_no", "").strip()
-            if n in seen_nos:
-                problems.append(
-                    ImportIssue(
-                        "line_no",
-                        f"line {n} appears twice in this order (row {seen_nos[n]})",
-                        row_no,
-                        head.get("order_number"),
-                    )
-                )
-            seen_nos.setdefault(n, row_no)
+                seen.setdefault(n, row_no)
         if problems:
             parsed.issues.extend(problems)
             parsed.rejected += 1
         else:
-            lines = [
-                {"line_no": r.get("line_no"), "sku": r.get("sku"), "qty": r.get("qty")}
-                for _, r in block
-            ]
-            accept(_so_dict(head, lines), Where(row=first_row, lines=line_wheres))
+            lines = [{"line_no": r["line_no"], "sku": r["sku"], "qty": r["qty"]} for _, r in block]
+            accept(
+                _so_dict(head, lines),
+                Where(row=first_row, lines=tuple(Where(row=r) for r, _ in block)),
+            )
         block.clear()
 
     for row_no, row in _csv_rows(text, _SO_REQUIRED, SO_COLUMNS, parsed.warnings):

@@ -3,7 +3,8 @@
 A batch of orders is taken in one transaction, in four steps: lock what the
 batch needs with one query per table, in the fixed order (stock items, then
 PO lines); decide every line in memory with the pure allocation rules, in the
-batch's order; write everything with a handful of bulk statements; audit.
+batch's order; reserve ids and queue every row; send the writes in bulk.
+A single order costs five round trips or so; a batch of 500 about a dozen.
 Each order is whole or absent: if a batch fails in the database, its orders
 are retried one transaction each, and only the one that fails is rejected.
 """
@@ -17,19 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, tuple_
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
+from bopo.db.bulk import Writes, one_of
+from bopo.db.models import Association, AuditEvent, Customer, SalesOrder, SoLine, StockItem
 from bopo.db.queries import (
     StockRow,
     SupplyRow,
     lock_open_supply,
     lock_stock_by_sku,
-    record_audit,
+    merge_by_code,
     stock_positions,
-    update_by_id,
-    upsert,
 )
 from bopo.domain.allocation import (
     AllocationRules,
@@ -46,7 +46,7 @@ from bopo.services.outcomes import LineOutcome, OrderResult, OrderStatus, load_l
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500  # orders per transaction when importing
+BATCH_SIZE = 2000  # orders per transaction when importing
 RETRIES = 3  # for deadlocks and serialization failures the database resolves by aborting one
 
 
@@ -76,12 +76,15 @@ def take_orders(
 def _take_batch_or_each(
     ctx: Context, batch: Sequence[NewSalesOrder], actor: str
 ) -> list[OrderResult]:
+    """A batch refused for its data is retried order by order; other errors stop the intake."""
     try:
         return _with_retries(ctx, batch, actor)
-    except DBAPIError as exc:
+    except (IntegrityError, DataError) as exc:
         if len(batch) == 1:
             order = batch[0]
-            log.warning("order %s/%s refused by the database: %s", order.source, order.number, exc)
+            log.warning(
+                "order %s/%s refused by the database: %s", order.source, order.number, exc.orig
+            )
             return [_rejected(order, [FieldError("order", _db_message(exc))])]
         log.info("batch of %d refused (%s); taking its orders one by one", len(batch), exc.orig)
         return [r for order in batch for r in _take_batch_or_each(ctx, [order], actor)]
@@ -105,13 +108,18 @@ def _is_transient(exc: DBAPIError) -> bool:
 
 
 def _db_message(exc: DBAPIError) -> str:
+    first = str(exc.orig).splitlines()[0]
     if isinstance(exc, IntegrityError):
-        return f"refused by the database: {str(exc.orig).splitlines()[0]}"
-    return f"database error: {str(exc.orig).splitlines()[0]}"
+        return f"refused by the database: {first}"
+    return f"database error: {first}"
 
 
 def _rejected(order: NewSalesOrder, errors: list[FieldError]) -> OrderResult:
     return OrderResult(order.source, order.number, OrderStatus.REJECTED, errors=tuple(errors))
+
+
+def _key(order: NewSalesOrder) -> tuple[str, str]:
+    return (order.source, order.number)
 
 
 @dataclass
@@ -137,10 +145,9 @@ def _take_batch(
     fresh: list[int] = []
     seen: set[tuple[str, str]] = set()
     for i, order in enumerate(batch):
-        key = (order.source, order.number)
-        if key not in existing and key not in seen:
+        if _key(order) not in existing and _key(order) not in seen:
             fresh.append(i)
-        seen.add(key)
+        seen.add(_key(order))
 
     stock = lock_stock_by_sku(conn, {line.sku for i in fresh for line in batch[i].lines})
     valid = []
@@ -184,7 +191,7 @@ def _take_batch(
                 tuple(_outcomes(t, labels)),
             )
 
-    if len(seen) < len(batch) or existing:
+    if any(r is None for r in results):
         _fill_duplicates(conn, batch, results, existing)
     return [r for r in results if r is not None]
 
@@ -192,13 +199,13 @@ def _take_batch(
 def _existing_orders(
     conn: Connection, batch: Sequence[NewSalesOrder]
 ) -> dict[tuple[str, str], int]:
-    keys = sorted({(o.source, o.number) for o in batch})
+    keys = {_key(o) for o in batch}
     rows = conn.execute(
         select(SalesOrder.source, SalesOrder.number, SalesOrder.id).where(
-            tuple_(SalesOrder.source, SalesOrder.number).in_(keys)
+            one_of(conn, SalesOrder.number, sorted({number for _, number in keys}))
         )
     )
-    return {(r.source, r.number): r.id for r in rows}
+    return {(r.source, r.number): r.id for r in rows if (r.source, r.number) in keys}
 
 
 def _load_supply(
@@ -233,47 +240,60 @@ def _write(
     actor: str,
     now: datetime,
 ) -> list[int]:
-    """Write the decided orders with bulk statements; return their new ids."""
-    customers: dict[str, dict[str, Any]] = {}
-    for t in taken:
-        c = t.order.customer
-        customers[c.code] = {"code": c.code, "name": c.name, "email": c.email, "created_at": now}
-    customer_ids = {
-        r.code: r.id
-        for r in upsert(
-            conn,
-            Customer,
-            [customers[code] for code in sorted(customers)],
-            key=["code"],
-            update=["name", "email"],
-            returning=[Customer.id, Customer.code],
-        )
+    """Queue every row of the decided orders, then send them in bulk; return the order ids."""
+    writes = Writes(conn)
+    customers = {  # the last one given wins
+        t.order.customer.code: {"name": t.order.customer.name, "email": t.order.customer.email}
+        for t in taken
     }
+    merge = merge_by_code(conn, Customer, customers, update=["name", "email"])
+    ids = writes.reserve_ids(
+        {
+            Customer: len(merge.new),
+            SalesOrder: len(taken),
+            SoLine: sum(len(t.decisions) for t in taken),
+            Association: sum(1 for t in taken for d in t.decisions if d.link),
+        }
+    )
+    customer_ids = merge.ids | dict(zip(merge.new, ids[Customer], strict=True))
+    writes.insert(
+        Customer,
+        [
+            {"id": customer_ids[code], "code": code, **customers[code], "created_at": now}
+            for code in merge.new
+        ],
+    )
+    writes.update_by_id(Customer, merge.changed)
 
-    order_ids = list(
-        conn.scalars(
-            insert(SalesOrder).returning(SalesOrder.id, sort_by_parameter_order=True),
-            [
-                {
-                    "source": t.order.source,
-                    "number": t.order.number,
-                    "customer_id": customer_ids[t.order.customer.code],
-                    "order_date": t.order.order_date,
-                    "delivery_date": t.order.delivery_date,
-                    "status": "open",
-                    "created_at": now,
-                    "created_by": actor,
-                }
-                for t in taken
-            ],
-        )
+    order_ids = ids[SalesOrder]
+    writes.insert(
+        SalesOrder,
+        [
+            {
+                "id": order_id,
+                "source": t.order.source,
+                "number": t.order.number,
+                "customer_id": customer_ids[t.order.customer.code],
+                "order_date": t.order.order_date,
+                "delivery_date": t.order.delivery_date,
+                "status": "open",
+                "created_at": now,
+                "created_by": actor,
+            }
+            for t, order_id in zip(taken, order_ids, strict=True)
+        ],
     )
 
-    line_rows = []
+    line_rows: list[dict[str, Any]] = []
+    links: list[NewLink] = []
+    audit: list[dict[str, Any]] = []
+    line_ids = iter(ids[SoLine])
     for t, order_id in zip(taken, order_ids, strict=True):
         for line, item, d in zip(t.order.lines, t.item_ids, t.decisions, strict=True):
+            line_id = next(line_ids)
             line_rows.append(
                 {
+                    "id": line_id,
                     "sales_order_id": order_id,
                     "line_no": line.line_no,
                     "stock_item_id": item,
@@ -285,12 +305,8 @@ def _write(
                     "backorder_since": now if d.skip else None,
                 }
             )
-    line_ids = list(
-        conn.scalars(insert(SoLine).returning(SoLine.id, sort_by_parameter_order=True), line_rows)
-    )
-
-    audit: list[dict[str, Any]] = []
-    for t, order_id in zip(taken, order_ids, strict=True):
+            if d.link:
+                links.append(NewLink(line_id, order_id, d.link))
         for item in dict.fromkeys(t.item_ids):
             if t.stock_after[item] != t.stock_before[item]:
                 audit.append(
@@ -304,23 +320,18 @@ def _write(
                         {"assigned": t.stock_after[item], "sales_order_id": order_id},
                     )
                 )
-    moved = {
-        item: positions[item].assigned
-        for t in taken
-        for item in t.item_ids
-        if positions[item].assigned != original[item]
-    }
-    update_by_id(conn, StockItem, [{"id": i, "assigned": a} for i, a in sorted(moved.items())])
-
-    links = []
-    n = 0
-    for t, order_id in zip(taken, order_ids, strict=True):
-        for d in t.decisions:
-            if d.link:
-                links.append(NewLink(line_ids[n], order_id, d.link))
-            n += 1
-    write_links(conn, links, actor=actor, now=now, audit=audit)
-    record_audit(conn, audit)
+    writes.insert(SoLine, line_rows)
+    writes.update_by_id(
+        StockItem,
+        [
+            {"id": item, "assigned": p.assigned}
+            for item, p in sorted(positions.items())
+            if p.assigned != original[item]
+        ],
+    )
+    write_links(writes, links, ids[Association], actor=actor, now=now, audit=audit)
+    writes.insert(AuditEvent, audit)
+    writes.flush()
     return order_ids
 
 
@@ -366,9 +377,7 @@ def _fill_duplicates(
         if r is not None and r.status is OrderStatus.TAKEN and r.id is not None:
             ids.setdefault((r.source, r.number), r.id)
     missing = [i for i, r in enumerate(results) if r is None]
-    outcomes = load_line_outcomes(
-        conn, {ids[_key(batch[i])] for i in missing if _key(batch[i]) in ids}
-    )
+    outcomes = load_line_outcomes(conn, {ids[k] for i in missing if (k := _key(batch[i])) in ids})
     for i in missing:
         order_id = ids.get(_key(batch[i]))
         if order_id is None:  # given twice in one call, and the first was rejected
@@ -383,7 +392,3 @@ def _fill_duplicates(
                 order_id,
                 tuple(outcomes.get(order_id, ())),
             )
-
-
-def _key(order: NewSalesOrder) -> tuple[str, str]:
-    return (order.source, order.number)

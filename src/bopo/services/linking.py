@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import bindparam, update
 
+from bopo.db.bulk import Writes
 from bopo.db.models import Association, PoLine
 from bopo.domain.allocation import Link
 
@@ -33,7 +34,7 @@ def event(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """An audit row, ready for record_audit."""
+    """An audit row, ready for record_audit or Writes.insert."""
     return {
         "at": at,
         "actor": actor,
@@ -45,36 +46,43 @@ def event(
     }
 
 
+_SET_DEFAULT_STATUS = (
+    update(PoLine)
+    .where(PoLine.id == bindparam("_id"), PoLine.status_id.is_(None))
+    .values(status_id=bindparam("_status_id"))
+)
+
+
 def write_links(
-    conn: Connection,
+    writes: Writes,
     links: Sequence[NewLink],
+    ids: Sequence[int],
     *,
     actor: str,
     now: datetime,
     audit: list[dict[str, Any]],
-) -> list[int]:
-    """Insert active associations and give PO lines their default status; return the ids.
+) -> None:
+    """Queue active associations (with reserved `ids`) and default statuses for PO lines.
 
     The database triggers move each PO line's associated count, and its CHECK
     refuses the whole statement if any line would be over-associated.
     """
     if not links:
-        return []
-    ids = list(
-        conn.scalars(
-            insert(Association).returning(Association.id, sort_by_parameter_order=True),
-            [
-                {
-                    "so_line_id": n.so_line_id,
-                    "po_line_id": n.link.po_line_id,
-                    "qty": n.link.qty,
-                    "state": "active",
-                    "created_at": now,
-                    "created_by": actor,
-                }
-                for n in links
-            ],
-        )
+        return
+    writes.insert(
+        Association,
+        [
+            {
+                "id": assoc_id,
+                "so_line_id": n.so_line_id,
+                "po_line_id": n.link.po_line_id,
+                "qty": n.link.qty,
+                "state": "active",
+                "created_at": now,
+                "created_by": actor,
+            }
+            for n, assoc_id in zip(links, ids, strict=True)
+        ],
     )
     for n, assoc_id in zip(links, ids, strict=True):
         audit.append(
@@ -96,10 +104,9 @@ def write_links(
         )
     defaults = {n.link.po_line_id: n.link.set_status_id for n in links if n.link.set_status_id}
     if defaults:
-        conn.execute(
-            update(PoLine)
-            .where(PoLine.id == bindparam("_id"), PoLine.status_id.is_(None))
-            .values(status_id=bindparam("_status_id")),
+        # Only lines still without a status: the domain gives the default to those alone.
+        writes.execute(
+            _SET_DEFAULT_STATUS,
             [{"_id": i, "_status_id": s} for i, s in sorted(defaults.items())],
         )
         for po_line_id, status_id in sorted(defaults.items()):
@@ -114,4 +121,3 @@ def write_links(
                     {"status_id": status_id, "default": True},
                 )
             )
-    return ids

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, select
 
+from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
     Association,
+    AuditEvent,
     PoLine,
     PoLineStatus,
     PurchaseOrder,
@@ -19,10 +21,11 @@ from bopo.db.models import (
     StockItem,
     Supplier,
 )
-from bopo.db.queries import pairs, record_audit, upsert
+from bopo.db.queries import merge_by_code, pairs
 from bopo.errors import FieldError, NotFound
 from bopo.services.context import Context
-from bopo.services.inputs import NewPurchaseOrder
+from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
+from bopo.services.linking import event
 
 
 @dataclass
@@ -47,146 +50,161 @@ def add_purchase_orders(
     with ctx.db.write() as conn:
         skus = {line.sku for o in orders for line in o.lines}
         items = pairs(
-            conn.execute(select(StockItem.sku, StockItem.id).where(StockItem.sku.in_(skus)))
+            conn.execute(
+                select(StockItem.sku, StockItem.id).where(one_of(conn, StockItem.sku, skus))
+            )
         )
         codes = {line.status for o in orders for line in o.lines if line.status}
         statuses = pairs(
             conn.execute(
-                select(PoLineStatus.code, PoLineStatus.id).where(PoLineStatus.code.in_(codes))
+                select(PoLineStatus.code, PoLineStatus.id).where(
+                    one_of(conn, PoLineStatus.code, codes)
+                )
             )
         )
-        suppliers: dict[str, dict[str, Any]] = {}
-        for o in orders:
-            if o.supplier_code not in suppliers or o.supplier_name:
-                suppliers[o.supplier_code] = {
-                    "code": o.supplier_code,
-                    "name": o.supplier_name or o.supplier_code,
-                    "created_at": now,
-                }
         # A file's supplier name only fills in new suppliers; it does not rename.
-        supplier_ids = {
-            r.code: r.id
-            for r in upsert(
-                conn,
-                Supplier,
-                [suppliers[c] for c in sorted(suppliers)],
-                key=["code"],
-                update=["code"],
-                returning=[Supplier.id, Supplier.code],
-            )
-        }
-        numbers = {o.number for o in orders}
+        names: dict[str, dict[str, Any]] = {}
+        for o in orders:
+            if o.supplier_code not in names or o.supplier_name:
+                names[o.supplier_code] = {"name": o.supplier_name or o.supplier_code}
+        suppliers = merge_by_code(conn, Supplier, names)
         pos = {
-            r.number: (r.id, r.supplier_id)
+            r.number: (r.id, r.supplier_code)
             for r in conn.execute(
-                select(PurchaseOrder.number, PurchaseOrder.id, PurchaseOrder.supplier_id).where(
-                    PurchaseOrder.number.in_(numbers)
-                )
+                select(PurchaseOrder.number, PurchaseOrder.id, Supplier.code.label("supplier_code"))
+                .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+                .where(one_of(conn, PurchaseOrder.number, {o.number for o in orders}))
             )
         }
         existing_lines = {
-            (r.purchase_order_id, r.line_no): r
+            (r.purchase_order_id, r.line_no): (r.stock_item_id, r.qty_ordered)
             for r in conn.execute(
-                select(PoLine).where(PoLine.purchase_order_id.in_([v[0] for v in pos.values()]))
+                select(
+                    PoLine.purchase_order_id,
+                    PoLine.line_no,
+                    PoLine.stock_item_id,
+                    PoLine.qty_ordered,
+                ).where(one_of(conn, PoLine.purchase_order_id, [v[0] for v in pos.values()]))
             )
         }
-        new_lines: list[dict[str, Any]] = []
+        new_orders: dict[str, NewPurchaseOrder] = {}
+        new_lines: list[tuple[str, NewPurchaseOrderLine]] = []
         for n, o in enumerate(orders):
-            supplier_id = supplier_ids[o.supplier_code]
-            if o.number in pos and pos[o.number][1] != supplier_id:
-                result.errors.append(
-                    (
-                        n,
-                        None,
-                        FieldError("supplier_code", f"{o.number} belongs to another supplier"),
-                    )
-                )
+            if o.number in pos and pos[o.number][1] != o.supplier_code:
+                message = f"{o.number} belongs to supplier {pos[o.number][1]}"
+                result.errors.append((n, None, FieldError("supplier_code", message)))
                 continue
-            line_errors = []
             for k, line in enumerate(o.lines):
-                if line.sku not in items:
-                    line_errors.append((n, k, FieldError("sku", f"unknown SKU {line.sku!r}")))
-                elif line.status and line.status not in statuses:
-                    line_errors.append(
-                        (n, k, FieldError("status", f"unknown PO line status {line.status!r}"))
-                    )
-            result.errors.extend(line_errors)
-            bad = {k for _, k, _ in line_errors}
-            good = [(k, line) for k, line in enumerate(o.lines) if k not in bad]
-            if not good:
-                continue
-            if o.number not in pos:
-                po_id = conn.scalar(
-                    insert(PurchaseOrder)
-                    .values(
-                        number=o.number,
-                        supplier_id=supplier_id,
-                        order_date=o.order_date,
-                        created_at=now,
-                    )
-                    .returning(PurchaseOrder.id)
-                )
-                assert po_id is not None
-                pos[o.number] = (po_id, supplier_id)
-                result.orders_created += 1
-            po_id = pos[o.number][0]
-            for k, line in good:
-                old = existing_lines.get((po_id, line.line_no))
-                if old is not None:
-                    if (old.stock_item_id, old.qty_ordered) != (items[line.sku], line.qty):
-                        result.errors.append(
-                            (
-                                n,
-                                k,
-                                FieldError(
-                                    "line_no",
-                                    f"{o.number} line {line.line_no} exists with other "
-                                    "values; change it with the purchase-order commands",
-                                ),
-                            )
-                        )
-                    else:
-                        result.lines_unchanged += 1
-                    continue
-                new_lines.append(
+                problem = _line_problem(o, line, items, statuses, pos, existing_lines)
+                if problem == "same":
+                    result.lines_unchanged += 1
+                elif isinstance(problem, FieldError):
+                    result.errors.append((n, k, problem))
+                else:
+                    new_lines.append((o.number, line))
+                    if o.number not in pos:
+                        new_orders.setdefault(o.number, o)
+
+        writes = Writes(conn)
+        ids = writes.reserve_ids(
+            {Supplier: len(suppliers.new), PurchaseOrder: len(new_orders), PoLine: len(new_lines)}
+        )
+        supplier_ids = suppliers.ids | dict(zip(suppliers.new, ids[Supplier], strict=True))
+        writes.insert(
+            Supplier,
+            [
+                {
+                    "id": supplier_ids[code],
+                    "code": code,
+                    **names[code],
+                    "email": None,
+                    "created_at": now,
+                }
+                for code in suppliers.new
+            ],
+        )
+        po_ids = {number: po[0] for number, po in pos.items()}
+        po_ids.update(zip(new_orders, ids[PurchaseOrder], strict=True))
+        writes.insert(
+            PurchaseOrder,
+            [
+                {
+                    "id": po_ids[number],
+                    "number": number,
+                    "supplier_id": supplier_ids[o.supplier_code],
+                    "order_date": o.order_date,
+                    "created_at": now,
+                    "cancelled_at": None,
+                }
+                for number, o in new_orders.items()
+            ],
+        )
+        line_rows = [
+            {
+                "id": line_id,
+                "purchase_order_id": po_ids[number],
+                "line_no": line.line_no,
+                "stock_item_id": items[line.sku],
+                "qty_ordered": line.qty,
+                "qty_delivered": 0,
+                "qty_cancelled": 0,
+                "qty_associated": 0,
+                "due_date": line.due_date,
+                "status_id": statuses[line.status] if line.status else None,
+                "created_at": now,
+            }
+            for (number, line), line_id in zip(new_lines, ids[PoLine], strict=True)
+        ]
+        writes.insert(PoLine, line_rows)
+        writes.insert(
+            AuditEvent,
+            [
+                event(
+                    now,
+                    actor,
+                    "po_line.create",
+                    "po_line",
+                    r["id"],
+                    None,
                     {
-                        "purchase_order_id": po_id,
-                        "line_no": line.line_no,
-                        "stock_item_id": items[line.sku],
-                        "qty_ordered": line.qty,
-                        "qty_delivered": 0,
-                        "qty_cancelled": 0,
-                        "qty_associated": 0,
-                        "due_date": line.due_date,
-                        "status_id": statuses[line.status] if line.status else None,
-                        "created_at": now,
-                    }
+                        "qty_ordered": r["qty_ordered"],
+                        "status_id": r["status_id"],
+                        "due_date": r["due_date"].isoformat() if r["due_date"] else None,
+                    },
                 )
-        if new_lines:
-            ids = conn.scalars(
-                insert(PoLine).returning(PoLine.id, sort_by_parameter_order=True), new_lines
-            ).all()
-            result.lines_created = len(ids)
-            record_audit(
-                conn,
-                [
-                    {
-                        "at": now,
-                        "actor": actor,
-                        "action": "po_line.create",
-                        "entity": "po_line",
-                        "entity_id": i,
-                        "before": None,
-                        "after": {
-                            "qty_ordered": r["qty_ordered"],
-                            "status_id": r["status_id"],
-                            "due_date": r["due_date"].isoformat() if r["due_date"] else None,
-                        },
-                    }
-                    for i, r in zip(ids, new_lines, strict=True)
-                ],
-            )
+                for r in line_rows
+            ],
+        )
+        writes.flush()
+        result.orders_created = len(new_orders)
+        result.lines_created = len(line_rows)
     return result
+
+
+def _line_problem(
+    order: NewPurchaseOrder,
+    line: NewPurchaseOrderLine,
+    items: dict[str, int],
+    statuses: dict[str, int],
+    pos: dict[str, tuple[int, str]],
+    existing: dict[tuple[int, int], tuple[int, int]],
+) -> FieldError | str | None:
+    """Why a line cannot come in, "same" if it is there already, or None if it is new."""
+    if line.sku not in items:
+        return FieldError("sku", f"unknown SKU {line.sku!r}")
+    if line.status and line.status not in statuses:
+        return FieldError("status", f"unknown PO line status {line.status!r}")
+    if order.number in pos:
+        old = existing.get((pos[order.number][0], line.line_no))
+        if old == (items[line.sku], line.qty):
+            return "same"
+        if old is not None:
+            return FieldError(
+                "line_no",
+                f"{order.number} line {line.line_no} exists with other values; "
+                "change it with the purchase-order commands",
+            )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
-from bopo.db.queries import (
-    lock_open_supply,
-    lock_stock_by_id,
-    record_audit,
-    stock_positions,
-    update_by_id,
-)
+from bopo.db.bulk import Writes
+from bopo.db.models import Association, AuditEvent, Customer, SalesOrder, SoLine, StockItem
+from bopo.db.queries import lock_open_supply, lock_stock_by_id, stock_positions
 from bopo.domain.allocation import PoLineSupply, allocate_line
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
@@ -180,13 +175,18 @@ def retry_lines(
             changes.append(
                 {"id": line_id, "qty_assigned": assigned + d.from_stock, "backorder_reason": reason}
             )
-    moved = [
-        {"id": i, "assigned": p.assigned}
-        for i, p in sorted(positions.items())
-        if p.assigned != original[i]
-    ]
-    update_by_id(conn, StockItem, moved)
-    update_by_id(conn, SoLine, changes)
-    write_links(conn, links, actor=actor, now=now, audit=audit)
-    record_audit(conn, audit)
+    writes = Writes(conn)
+    ids = writes.reserve_ids({Association: len(links)})[Association]
+    writes.update_by_id(
+        StockItem,
+        [
+            {"id": i, "assigned": p.assigned}
+            for i, p in sorted(positions.items())
+            if p.assigned != original[i]
+        ],
+    )
+    writes.update_by_id(SoLine, changes)
+    write_links(writes, links, ids, actor=actor, now=now, audit=audit)
+    writes.insert(AuditEvent, audit)
+    writes.flush()
     return summary

@@ -140,7 +140,7 @@ def upgrade() -> None:
             ["customer_id"], ["customers.id"], name=op.f("fk_sales_orders_customer_id_customers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_orders")),
-        sa.UniqueConstraint("source", "number", name=op.f("uq_sales_orders_source_number")),
+        sa.UniqueConstraint("number", "source", name=op.f("uq_sales_orders_number_source")),
     )
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
         batch_op.create_index(
@@ -404,24 +404,52 @@ def downgrade() -> None:
 
 # Every change to an association moves its PO line's counter; the CHECK on
 # po_lines then refuses any change that would over-associate the line.
+# PostgreSQL: statement-level triggers over transition tables, so a bulk insert
+# of many associations moves each PO line's counter once, not once per row
+# (a row updated again and again in one transaction piles up row versions).
 _PG_FUNCTION = """
 CREATE FUNCTION bopo_count_associations() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state = 'active' THEN
-        UPDATE po_lines SET qty_associated = qty_associated - OLD.qty WHERE id = OLD.po_line_id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state = 'active' THEN
-        UPDATE po_lines SET qty_associated = qty_associated + NEW.qty WHERE id = NEW.po_line_id;
+    IF TG_OP = 'INSERT' THEN
+        UPDATE po_lines p SET qty_associated = p.qty_associated + d.qty
+        FROM (SELECT po_line_id, sum(qty) AS qty FROM new_rows
+              WHERE state = 'active' GROUP BY po_line_id) d
+        WHERE p.id = d.po_line_id;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE po_lines p SET qty_associated = p.qty_associated - d.qty
+        FROM (SELECT po_line_id, sum(qty) AS qty FROM old_rows
+              WHERE state = 'active' GROUP BY po_line_id) d
+        WHERE p.id = d.po_line_id;
+    ELSE
+        UPDATE po_lines p SET qty_associated = p.qty_associated + d.qty
+        FROM (SELECT po_line_id, sum(qty) AS qty FROM (
+                  SELECT po_line_id, qty FROM new_rows WHERE state = 'active'
+                  UNION ALL
+                  SELECT po_line_id, -qty FROM old_rows WHERE state = 'active') x
+              GROUP BY po_line_id HAVING sum(qty) <> 0) d
+        WHERE p.id = d.po_line_id;
     END IF;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql
 """
-_PG_TRIGGER = """
-CREATE TRIGGER trg_associations_count
-AFTER INSERT OR DELETE OR UPDATE OF state, qty, po_line_id ON associations
-FOR EACH ROW EXECUTE FUNCTION bopo_count_associations()
-"""
+_PG_TRIGGERS = [
+    """
+    CREATE TRIGGER trg_associations_insert AFTER INSERT ON associations
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION bopo_count_associations()
+    """,
+    """
+    CREATE TRIGGER trg_associations_update AFTER UPDATE ON associations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION bopo_count_associations()
+    """,
+    """
+    CREATE TRIGGER trg_associations_delete AFTER DELETE ON associations
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION bopo_count_associations()
+    """,
+]
 _SQLITE_TRIGGERS = [
     """
     CREATE TRIGGER trg_associations_insert AFTER INSERT ON associations
@@ -452,7 +480,8 @@ _SQLITE_TRIGGERS = [
 def _create_association_triggers() -> None:
     if op.get_context().dialect.name == "postgresql":
         op.execute(_PG_FUNCTION)
-        op.execute(_PG_TRIGGER)
+        for ddl in _PG_TRIGGERS:
+            op.execute(ddl)
     else:
         for ddl in _SQLITE_TRIGGERS:
             op.execute(ddl)
@@ -460,7 +489,8 @@ def _create_association_triggers() -> None:
 
 def _drop_association_triggers() -> None:
     if op.get_context().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS trg_associations_count ON associations")
+        for name in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS trg_associations_{name} ON associations")
         op.execute("DROP FUNCTION IF EXISTS bopo_count_associations()")
     else:
         for name in ("insert", "update", "delete"):

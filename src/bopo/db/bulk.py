@@ -1,0 +1,287 @@
+"""Bulk writes that cost a round trip or two, not one per row.
+
+Ids are reserved before rows are written (a sequence on PostgreSQL; under
+SQLite's write lock, past the current max), so rows can reference each other
+without RETURNING. On PostgreSQL, large inserts go by COPY and all other
+queued writes go out together in one pipeline, straight through psycopg;
+statements stay small and fixed, because psycopg re-parses (and does not
+cache) any statement with more than 50 parameters. On SQLite, which is
+in-process, each queued write simply runs as an executemany.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from operator import itemgetter
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Date,
+    Executable,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
+
+from bopo.db.base import UTCDateTime
+
+COPY_FROM_ROWS = 50  # fewer rows than this go in the pipeline instead
+
+
+def one_of(conn: Connection, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN values`, as one array parameter on PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(list(values))  # type: ignore[no-any-return]
+
+
+def table_of(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+class Writes:
+    """The queued writes of one transaction; `flush()` sends them in order."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+        self._ops: list[tuple[str, Any, Any]] = []
+        self._sqlite_next: dict[str, int] = {}
+
+    def reserve_ids(self, counts: Mapping[type[Any], int]) -> dict[type[Any], list[int]]:
+        """New primary keys for each model's table, in one round trip."""
+        wanted = {table_of(m): n for m, n in counts.items() if n > 0}
+        by_table: dict[Table, list[int]] = {t: [] for t in wanted}
+        out = {m: by_table.get(table_of(m), []) for m in counts}
+        if not wanted:
+            return out
+        if self.pg:
+            tables = list(wanted)
+            sql = " UNION ALL ".join(
+                f"SELECT {k} AS t, nextval('{t.name}_id_seq') AS id "
+                f"FROM generate_series(1, {int(wanted[t])})"
+                for k, t in enumerate(tables)
+            )
+            for k, new_id in self.conn.execute(text(sql)):
+                by_table[tables[k]].append(new_id)
+            return out
+        for t, n in wanted.items():
+            start = self._sqlite_next.get(t.name)
+            if start is None:
+                last = self.conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t.name}"))
+                start = (last or 0) + 1
+            by_table[t].extend(range(start, start + n))
+            self._sqlite_next[t.name] = start + n
+        return out
+
+    def insert(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+        """Rows as dicts with the same keys, ids included."""
+        if rows:
+            self._ops.append(("insert", table_of(model), rows))
+
+    def update_by_id(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+        """Rows of {"id": ..., column: value, ...}, all with the same columns."""
+        if rows:
+            self._ops.append(("update", table_of(model), rows))
+
+    def execute(self, stmt: Executable, params: Sequence[dict[str, Any]] | None = None) -> None:
+        self._ops.append(("execute", stmt, params))
+
+    def flush(self) -> None:
+        ops, self._ops = self._ops, []
+        if not self.pg:
+            for op in ops:
+                self._sqlite(*op)
+            return
+        pipeline: list[tuple[str, Any, Any]] = []
+        for op in ops:
+            if op[0] == "insert" and len(op[2]) >= COPY_FROM_ROWS:
+                self._pipeline(pipeline)
+                pipeline = []
+                self._copy(op[1], op[2])
+            else:
+                pipeline.append(op)
+        self._pipeline(pipeline)
+
+    # --- SQLite ------------------------------------------------------------------
+
+    def _sqlite(self, kind: str, target: Any, data: Any) -> None:
+        """Rows go to sqlite3's executemany as tuples, converted as SQLAlchemy would store them."""
+        if kind == "execute":
+            self.conn.execute(target, data) if data is not None else self.conn.execute(target)
+            return
+        columns = list(data[0])
+        if kind == "insert":
+            sql = (
+                f"INSERT INTO {target.name} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})"
+            )
+        else:
+            columns = [c for c in columns if c != "id"] + ["id"]
+            sets = ", ".join(f"{c} = ?" for c in columns[:-1])
+            sql = f"UPDATE {target.name} SET {sets} WHERE id = ?"
+        pick = itemgetter(*columns)
+        converted = [
+            (i, _memo(f))
+            for i, c in enumerate(columns)
+            if (f := _SQLITE_STORE.get(type(target.c[c].type))) is not None
+        ]
+        rows: list[Any] = []
+        for row in data:
+            values = pick(row)
+            values = list(values) if len(columns) > 1 else [values]
+            for i, f in converted:
+                if values[i] is not None:
+                    values[i] = f(values[i])
+            rows.append(tuple(values))
+        self.conn.exec_driver_sql(sql, rows)
+
+    # --- PostgreSQL, through psycopg -------------------------------------------
+
+    def _pipeline(self, ops: list[tuple[str, Any, Any]]) -> None:
+        if not ops:
+            return
+        statements = [self._pg_statement(*op) for op in ops]
+        with self._psycopg_errors("pipeline") as raw, raw.pipeline(), raw.cursor() as cur:
+            for sql, params in statements:
+                if params:
+                    cur.executemany(sql, params)
+                else:
+                    cur.execute(sql)
+
+    def _pg_statement(self, kind: str, target: Any, data: Any) -> tuple[str, list[dict[str, Any]]]:
+        if kind == "insert":
+            columns = list(data[0])
+            sql = (
+                f"INSERT INTO {target.name} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(f'%({c})s' for c in columns)})"
+            )
+            return sql, [_adapt(target, row) for row in data]
+        if kind == "update":
+            columns = [c for c in data[0] if c != "id"]
+            sets = ", ".join(f"{c} = %({c})s" for c in columns)
+            sql = f"UPDATE {target.name} SET {sets} WHERE id = %(id)s"
+            return sql, [_adapt(target, row) for row in data]
+        compiled = target.compile(dialect=self.conn.dialect)
+        if data is None:
+            return compiled.string, []
+        return compiled.string, [compiled.construct_params(p) for p in data]
+
+    def _copy(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """COPY in text format, encoded here: far cheaper per row than adapting each value."""
+        columns = list(rows[0])
+        pick = itemgetter(*columns)
+        encoders = [_copy_encoder(table.c[c].type) for c in columns]
+        lines = []
+        for row in rows:
+            values = pick(row) if len(columns) > 1 else (pick(row),)
+            lines.append(
+                "\t".join(
+                    "\\N" if v is None else f(v) for v, f in zip(values, encoders, strict=True)
+                )
+            )
+        lines.append("")
+        with (
+            self._psycopg_errors(f"COPY {table.name}") as raw,
+            raw.cursor() as cur,
+            cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            copy.write("\n".join(lines))
+
+    @contextmanager
+    def _psycopg_errors(self, what: str) -> Iterator[Any]:
+        """The raw psycopg connection; its errors come out as SQLAlchemy's, like all others."""
+        import psycopg
+
+        raw = self.conn.connection.driver_connection
+        try:
+            yield raw
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(what, None, exc, psycopg.Error) from exc
+
+
+def _adapt(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """Values psycopg can send as they are: JSON columns wrapped, the rest unchanged."""
+    from psycopg.types.json import Json
+
+    json_columns = _json_columns(table)
+    if not json_columns:
+        return row
+    return {k: (Json(v) if k in json_columns and v is not None else v) for k, v in row.items()}
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; bopo stores aware UTC timestamps")
+    return value.isoformat()
+
+
+def _copy_encoder(sql_type: Any) -> Callable[[Any], str]:
+    """How a value of this column type is written in COPY's text format."""
+    if isinstance(sql_type, Integer):
+        return str
+    if isinstance(sql_type, UTCDateTime):
+        return _memo(_copy_timestamp)
+    if isinstance(sql_type, Date):
+        return _memo(date.isoformat)
+    if isinstance(sql_type, JSON):
+        return lambda v: json.dumps(v).translate(_COPY_ESCAPES)
+    return _copy_text
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; bopo stores aware UTC timestamps")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# The text SQLAlchemy's SQLite dialect stores for these types, so rows written
+# here read back through the models exactly like rows written by SQLAlchemy.
+_SQLITE_STORE: dict[type[Any], Callable[[Any], Any]] = {
+    Date: date.isoformat,
+    UTCDateTime: _sqlite_datetime,
+    JSON: json.dumps,
+}
+
+
+def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Rows of one batch share most dates and timestamps: convert each value once."""
+    if convert is json.dumps:
+        return convert
+    seen: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        out = seen.get(value)
+        if out is None:
+            out = seen[value] = convert(value)
+        return out
+
+    return cached
+
+
+_JSON_COLUMNS: dict[str, frozenset[str]] = {}
+
+
+def _json_columns(table: Table) -> frozenset[str]:
+    found = _JSON_COLUMNS.get(table.name)
+    if found is None:
+        found = frozenset(c.name for c in table.c if isinstance(c.type, JSON))
+        _JSON_COLUMNS[table.name] = found
+    return found

@@ -1,0 +1,121 @@
+"""Bulk writes read back exactly as SQLAlchemy would have written them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bopo.db.bulk import COPY_FROM_ROWS, Writes
+from bopo.db.models import AuditEvent, Customer, StockItem
+from bopo.services.context import Context
+
+AWKWARD = ["plain", "tab\there", "new\nline", "back\\slash", "quote ' \" ", "Ünïcödé ✓", r"\N"]
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM_ROWS + 5], ids=["pipeline", "copy"])
+def test_rows_written_in_bulk_read_back_unchanged(ctx: Context, count: int) -> None:
+    now = datetime(2026, 11, 25, 10, 30, 15, 123456, tzinfo=UTC)
+    with ctx.db.write() as conn:
+        writes = Writes(conn)
+        ids = writes.reserve_ids({Customer: count, AuditEvent: count})
+        customers = [
+            {
+                "id": i,
+                "code": f"C{i}",
+                "name": AWKWARD[n % len(AWKWARD)],
+                "email": f"c{i}@example.com",
+                "created_at": now + timedelta(seconds=n),
+            }
+            for n, i in enumerate(ids[Customer])
+        ]
+        events = [
+            {
+                "id": i,
+                "at": now,
+                "actor": "test",
+                "action": "x",
+                "entity": "customer",
+                "entity_id": n,
+                "before": None,
+                "after": {
+                    "name": AWKWARD[n % len(AWKWARD)],
+                    "when": date(2026, 1, 2).isoformat(),
+                    "nested": [1, {"a": None}],
+                },
+            }
+            for n, i in enumerate(ids[AuditEvent])
+        ]
+        writes.insert(Customer, customers)
+        writes.insert(AuditEvent, events)
+        writes.flush()
+    with ctx.db.read() as conn:
+        got = conn.execute(
+            select(Customer.id, Customer.name, Customer.created_at).order_by(Customer.id)
+        ).all()
+        audit = conn.execute(
+            select(AuditEvent.before, AuditEvent.after).order_by(AuditEvent.id)
+        ).all()
+    assert [(r.id, r.name, r.created_at) for r in got] == [
+        (c["id"], c["name"], c["created_at"]) for c in customers
+    ]
+    assert [(r.before, r.after) for r in audit] == [(e["before"], e["after"]) for e in events]
+
+
+def test_reserved_ids_do_not_collide_with_rows_inserted_later(ctx: Context) -> None:
+    now = datetime.now(UTC)
+    with ctx.db.write() as conn:
+        writes = Writes(conn)
+        first = writes.reserve_ids({StockItem: 2})[StockItem]
+        second = writes.reserve_ids({StockItem: 2})[StockItem]
+        writes.insert(
+            StockItem,
+            [
+                {
+                    "id": i,
+                    "sku": f"S{i}",
+                    "name": "n",
+                    "on_hand": 0,
+                    "assigned": 0,
+                    "created_at": now,
+                }
+                for i in first + second
+            ],
+        )
+        writes.flush()
+    assert len(set(first + second)) == 4
+    with ctx.db.write() as conn:
+        writes = Writes(conn)
+        third = writes.reserve_ids({StockItem: 1})[StockItem]
+    assert third[0] not in first + second
+
+
+def test_updates_by_id_change_only_the_given_rows(ctx: Context) -> None:
+    now = datetime.now(UTC)
+    with ctx.db.write() as conn:
+        writes = Writes(conn)
+        ids = writes.reserve_ids({StockItem: 3})[StockItem]
+        writes.insert(
+            StockItem,
+            [
+                {
+                    "id": i,
+                    "sku": f"S{i}",
+                    "name": "n",
+                    "on_hand": 10,
+                    "assigned": 0,
+                    "created_at": now,
+                }
+                for i in ids
+            ],
+        )
+        writes.update_by_id(
+            StockItem, [{"id": ids[0], "assigned": 4}, {"id": ids[2], "assigned": 7}]
+        )
+        writes.flush()
+    with ctx.db.read() as conn:
+        assigned = {
+            r.id: r.assigned for r in conn.execute(select(StockItem.id, StockItem.assigned))
+        }
+    assert assigned == {ids[0]: 4, ids[1]: 0, ids[2]: 7}
