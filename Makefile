@@ -17,10 +17,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo runs with allocation to existing POs switched on.
+RUN_ENV := BOPO_DATABASE__URL=$(RUN_DB) BOPO_BACKORDERS__ALLOCATE_EXISTING_POS=true \
+	BOPO_BACKORDERS__DEFAULT_PO_LINE_STATUS="ON ORDER"
+
 run: $(VENV)/.installed ## set up, load demo data into an SQLite file and show it
-	BOPO_DATABASE__URL=$(RUN_DB) $(BOPO) init
-	BOPO_DATABASE__URL=$(RUN_DB) BOPO_BACKORDERS__ALLOCATE_EXISTING_POS=true $(BOPO) demo
-	BOPO_DATABASE__URL=$(RUN_DB) $(BOPO) backorders
+	$(RUN_ENV) $(BOPO) demo
+	$(RUN_ENV) $(BOPO) backorders
 
 test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest

@@ -16,8 +16,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from bopo import __version__
 from bopo.config import load_settings
@@ -45,7 +47,7 @@ app.add_typer(purchase_app, name="purchase-orders")
 app.add_typer(status_app, name="statuses")
 app.add_typer(config_app, name="config")
 
-out = Console()
+out = Console(markup=False)  # data (names, SKUs) may contain [brackets]
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -77,7 +79,7 @@ def _main(
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -88,13 +90,13 @@ def _errors() -> Iterator[None]:
         yield
     except ConfigError as exc:
         for problem in exc.problems:
-            err.print(f"[bold red]config:[/] {problem}", highlight=False)
+            err.print(f"[bold red]config:[/] {escape(problem)}", highlight=False)
         raise typer.Exit(3) from None
     except NotFound as exc:
         _fail(str(exc), 4)
     except InvalidInput as exc:
         for e in exc.errors:
-            err.print(f"[bold red]invalid:[/] {e}", highlight=False)
+            err.print(f"[bold red]invalid:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(1) from None
     except Conflict as exc:
         _fail(str(exc), 5)
@@ -212,9 +214,9 @@ def _print_summary(summary: ImportSummary) -> None:
         table.add_row(key.replace("_", " "), str(value))
     out.print(table)
     for warning in summary.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for e in summary.errors:
-        err.print(f"[red]rejected:[/] {e}", highlight=False)
+        err.print(f"[red]rejected:[/] {escape(str(e))}", highlight=False)
 
 
 @import_app.command("sales-orders")
@@ -303,8 +305,9 @@ def sales_order_show(
         _print_json(view.as_dict())
         return
     out.print(
-        f"[bold]{view.source}/{view.number}[/] ({view.status}) for {view.customer_name} "
-        f"<{view.customer_email}>, ordered {view.order_date}, deliver by {view.delivery_date}"
+        Text(f"{view.source}/{view.number}", style="bold"),
+        f"({view.status}) for {view.customer_name} <{view.customer_email}>, "
+        f"ordered {view.order_date}, deliver by {view.delivery_date}",
     )
     table = Table()
     for col in ("line", "sku", "qty", "outcome"):
@@ -326,7 +329,7 @@ def purchase_order_show(
     if as_json:
         _print_json(view.as_dict())
         return
-    out.print(f"[bold]{view.number}[/] from {view.supplier_name} ({view.supplier_code})")
+    out.print(Text(view.number, style="bold"), f"from {view.supplier_name} ({view.supplier_code})")
     table = Table()
     for col in (
         "line",
@@ -409,7 +412,7 @@ def config_show(tctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     out.print(f"# from {settings.source} and BOPO_<SECTION>__<KEY> variables", highlight=False)
     for section, values in data.items():
-        out.print(f"[bold]\\[{section}][/]", highlight=False)
+        out.print(Text(f"[{section}]", style="bold"), highlight=False)
         for key, value in values.items():
             shown = (
                 "" if value is None else str(value).lower() if isinstance(value, bool) else value

@@ -150,6 +150,8 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 msg = err["msg"]
                 if err["type"] == "extra_forbidden":
                     msg = "unknown key"
+                elif err["type"] == "value_error":
+                    msg = str(err.get("ctx", {}).get("error", msg))
                 shown = raw[name].get(key)
                 value = "" if shown is None or (name, key) in _SECRETS else f" (got {shown!r})"
                 problems.append(f"[{name}] {key}: {msg}{value}")

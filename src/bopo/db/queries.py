@@ -64,7 +64,7 @@ def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, Stoc
         .order_by(StockItem.id)
         .with_for_update()
     )
-    return {r.sku: StockRow(*r) for r in rows}
+    return {r[1]: StockRow(*r) for r in rows.all()}
 
 
 def lock_stock_by_id(conn: Connection, ids: Collection[int]) -> dict[int, StockRow]:
@@ -76,7 +76,7 @@ def lock_stock_by_id(conn: Connection, ids: Collection[int]) -> dict[int, StockR
         .order_by(StockItem.id)
         .with_for_update()
     )
-    return {r.id: StockRow(*r) for r in rows}
+    return {r[0]: StockRow(*r) for r in rows.all()}
 
 
 def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
@@ -99,7 +99,7 @@ def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[Supply
         .order_by(PoLine.id)
         .with_for_update(of=PoLine)
     )
-    return [SupplyRow(*r) for r in rows]
+    return [SupplyRow(*r) for r in rows.all()]
 
 
 def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:

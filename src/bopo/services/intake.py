@@ -46,7 +46,10 @@ from bopo.services.outcomes import LineOutcome, OrderResult, OrderStatus, load_l
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 2000  # orders per transaction when importing
+# Orders per transaction when importing. Each batch locks and loads the open PO
+# lines of its short items afresh; bigger batches load them less often, smaller
+# ones hold PostgreSQL's row locks (and SQLite's write lock) for less time.
+BATCH_SIZE = 2000
 RETRIES = 3  # for deadlocks and serialization failures the database resolves by aborting one
 
 

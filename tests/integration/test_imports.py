@@ -1,0 +1,191 @@
+"""Imports: good orders go in, each bad one is reported with its place and leaves nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bopo.db.models import AuditEvent, Customer, PoLine, SalesOrder, SoLine, StockItem
+from bopo.services.context import Context
+from bopo.services.imports import import_purchase_orders, import_sales_orders, import_stock_items
+from tests.helpers import given_status
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+HEADER = (
+    "source,order_number,customer_code,customer_name,customer_email,order_date,"
+    "delivery_date,line_no,sku,qty\n"
+)
+
+
+def row(
+    number: str,
+    line: int,
+    sku: str,
+    qty: str = "1",
+    *,
+    email: str = "a@example.com",
+    date: str = "2026-12-01",
+) -> str:
+    return f"web,{number},C1,Ada,{email},2026-11-25,{date},{line},{sku},{qty}\n"
+
+
+@pytest.fixture
+def shop(ctx: Context) -> Context:
+    given_status(ctx, "ON ORDER")
+    import_stock_items(ctx, EXAMPLES / "stock_items.csv")
+    import_purchase_orders(ctx, EXAMPLES / "purchase_orders.csv")
+    return ctx
+
+
+def counts(ctx: Context) -> tuple[int, int, int]:
+    with ctx.db.read() as conn:
+        return (
+            conn.scalar(select(func.count()).select_from(SalesOrder)) or 0,
+            conn.scalar(select(func.count()).select_from(SoLine)) or 0,
+            conn.scalar(select(func.sum(StockItem.assigned))) or 0,
+        )
+
+
+def test_the_example_files_import_cleanly(shop: Context) -> None:
+    summary = import_sales_orders(shop, EXAMPLES / "sales_orders.csv")
+    assert summary.ok, summary.errors
+    assert (summary.orders_taken, summary.lines_from_stock, summary.lines_linked) == (3, 1, 2)
+    assert dict(summary.lines_skipped) == {"not enough outstanding on order": 1}
+    again = import_sales_orders(shop, EXAMPLES / "sales_orders.json")
+    assert (again.orders_taken, again.orders_duplicate) == (0, 2)
+
+
+def test_json_example_files_import_cleanly(ctx: Context) -> None:
+    given_status(ctx, "ON ORDER")
+    assert import_stock_items(ctx, EXAMPLES / "stock_items.json").created == 2
+    summary = import_purchase_orders(ctx, EXAMPLES / "purchase_orders.json")
+    assert [e.message for e in summary.errors] == ["unknown SKU 'PAN-28'"]
+    assert summary.created == 1
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "field", "message"),
+    [
+        (row("SO-2", 1, "NOPE"), "sku", "unknown SKU 'NOPE'"),
+        (row("SO-2", 1, "KET-01", "0"), "qty", "must be more than 0"),
+        (row("SO-2", 1, "KET-01", "-2"), "qty", "must be more than 0"),
+        (row("SO-2", 1, "KET-01", "1.5"), "qty", "whole number"),
+        (row("SO-2", 1, "KET-01", "5000000"), "qty", "at most 1000000"),
+        (row("SO-2", 1, "KET-01", date="2026-02-30"), "delivery_date", "YYYY-MM-DD"),
+        (row("SO-2", 1, "KET-01", email=""), "customer_email", "is required"),
+        (
+            row("SO-2", 1, "KET-01", email="not-an-address"),
+            "customer_email",
+            "not a valid email address",
+        ),
+    ],
+    ids=[
+        "unknown sku",
+        "zero",
+        "negative",
+        "fraction",
+        "huge",
+        "bad date",
+        "no email",
+        "bad email",
+    ],
+)
+def test_a_bad_order_is_reported_with_its_row_and_the_good_ones_are_taken(
+    shop: Context, tmp_path: Path, bad_row: str, field: str, message: str
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + row("SO-1", 1, "MUG-12") + bad_row + row("SO-3", 1, "MUG-12"))
+    summary = import_sales_orders(shop, path)
+    assert (summary.orders_taken, summary.orders_rejected) == (2, 1)
+    (error,) = summary.errors
+    assert (error.row, error.order_number, error.field) == (3, "SO-2", field)
+    assert message in error.message
+    assert counts(shop) == (2, 2, 2)
+
+
+def test_a_rejected_order_leaves_nothing_behind(shop: Context, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + row("SO-1", 1, "KET-01", "2") + row("SO-1", 2, "NOPE"))
+    before = counts(shop)
+    with shop.db.read() as conn:
+        audit_before = conn.scalar(select(func.count()).select_from(AuditEvent))
+    summary = import_sales_orders(shop, path)
+    assert (summary.orders_taken, summary.orders_rejected) == (0, 1)
+    assert [(e.row, e.field) for e in summary.errors] == [(3, "sku")]
+    assert counts(shop) == before
+    with shop.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(Customer)) == 0
+        assert conn.scalar(select(func.count()).select_from(AuditEvent)) == audit_before
+        assert conn.scalar(select(func.sum(PoLine.qty_associated))) == 0
+
+
+def test_duplicate_line_numbers_reject_the_order(shop: Context, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + row("SO-1", 1, "MUG-12") + row("SO-1", 1, "KET-01"))
+    summary = import_sales_orders(shop, path)
+    assert [(e.row, e.field) for e in summary.errors] == [(3, "line_no")]
+    assert counts(shop)[0] == 0
+
+
+def test_the_same_order_twice_in_a_file_and_across_files(shop: Context, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        HEADER + row("SO-1", 1, "MUG-12") + row("SO-2", 1, "MUG-12") + row("SO-1", 1, "MUG-12")
+    )
+    first = import_sales_orders(shop, path)
+    assert (first.orders_taken, first.orders_duplicate, first.ok) == (2, 1, True)
+    second = import_sales_orders(shop, path)
+    assert (second.orders_taken, second.orders_duplicate) == (0, 3)
+    assert counts(shop)[:2] == (2, 2)
+
+
+def test_a_malformed_file_is_refused_whole(shop: Context, tmp_path: Path) -> None:
+    for name, content in [
+        ("orders.csv", "order_number,sku\nSO-1,MUG-12\n"),
+        ("orders.json", '{"orders": [ {"order_number": "SO-1" '),
+        ("orders.csv", "\xff\xfe not text"),
+        ("orders.xlsx", "whatever"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(content.encode("latin-1"))
+        summary = import_sales_orders(shop, path)
+        assert not summary.ok
+        assert summary.errors[0].field == "file"
+    assert counts(shop) == (0, 0, 0)
+
+
+def test_stock_import_refuses_on_hand_below_what_is_assigned(shop: Context, tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(HEADER + row("SO-1", 1, "MUG-12", "30"))
+    import_sales_orders(shop, orders)
+    count = tmp_path / "count.csv"
+    count.write_text("sku,name,on_hand\nMUG-12,Mug,10\nKET-01,Kettle,9\n")
+    summary = import_stock_items(shop, count)
+    assert [(e.row, e.field) for e in summary.errors] == [(2, "on_hand")]
+    assert summary.updated == 1
+    with shop.db.read() as conn:
+        assert dict(conn.execute(select(StockItem.sku, StockItem.on_hand)).all())["MUG-12"] == 40
+
+
+def test_purchase_order_rows_with_unknown_status_or_sku_are_refused_alone(
+    shop: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "po.csv"
+    path.write_text(
+        "po_number,supplier_code,line_no,sku,qty,due_date,status\n"
+        "PO-3,NORDIC,1,MUG-12,5,2026-12-10,NOT A STATUS\n"
+        "PO-3,NORDIC,2,NOPE,5,2026-12-10,\n"
+        "PO-3,NORDIC,3,MUG-12,5,2026-12-10,ON ORDER\n"
+        "PO-2001,FORGE,9,MUG-12,5,2026-12-10,\n"
+    )
+    summary = import_purchase_orders(shop, path)
+    assert sorted((e.row, e.field) for e in summary.errors) == [
+        (2, "status"),
+        (3, "sku"),
+        (5, "supplier_code"),
+    ]
+    assert summary.created == 1
+    again = import_purchase_orders(shop, EXAMPLES / "purchase_orders.csv")
+    assert (again.created, again.unchanged, again.ok) == (0, 3, True)

@@ -1,0 +1,86 @@
+"""Settings come from the INI file and BOPO_<SECTION>__<KEY>; bad ones are named at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bopo.config import load_settings
+from bopo.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bopo.ini"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_keep_allocation_to_existing_pos_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={})
+    assert settings.backorders.allocate_existing_pos is False
+    assert settings.backorders.policy == "earliest_due"
+    assert settings.database.url == "sqlite:///bopo.db"
+
+
+def test_the_ini_file_sets_options(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[backorders]\nallocate_existing_pos = true\n"
+        "default_po_line_status = ON ORDER\n[smtp]\nport = 2525\n",
+    )
+    settings = load_settings(path, env={})
+    assert settings.backorders.allocate_existing_pos is True
+    assert settings.backorders.default_po_line_status == "ON ORDER"
+    assert settings.smtp.port == 2525
+    assert settings.source == str(path)
+
+
+def test_environment_variables_override_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[backorders]\nallocate_existing_pos = true\n")
+    settings = load_settings(
+        path, env={"BOPO_BACKORDERS__ALLOCATE_EXISTING_POS": "false", "BOPO_SERVER__PORT": "9000"}
+    )
+    assert settings.backorders.allocate_existing_pos is False
+    assert settings.server.port == 9000
+
+
+def test_bopo_config_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[email]\ncompany_name = Kettle & Co\n")
+    assert load_settings(env={"BOPO_CONFIG": str(path)}).email.company_name == "Kettle & Co"
+
+
+def test_every_bad_value_is_reported_by_section_and_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[backorders]\nallocate_existing_pos = maybe\npolicy = cheapest\n"
+        "[smtp]\nport = seventy\n[nonsense]\nx = 1\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={"BOPO_SERVER__PROT": "1"})
+    text = "\n".join(caught.value.problems)
+    assert "[backorders] allocate_existing_pos" in text
+    assert "'maybe'" in text
+    assert "[backorders] policy: " in text
+    assert "unknown policy 'cheapest'" in text
+    assert "[smtp] port" in text
+    assert "[nonsense]: unknown section" in text
+    assert "[server] prot: unknown key" in text
+
+
+def test_the_smtp_password_is_taken_only_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[smtp]\npassword = hunter2\n")
+    with pytest.raises(ConfigError, match="BOPO_SMTP__PASSWORD"):
+        load_settings(path, env={})
+    settings = load_settings(env={"BOPO_SMTP__PASSWORD": "hunter2"})
+    assert settings.smtp.password is not None
+    assert settings.smtp.password.get_secret_value() == "hunter2"
+    assert "hunter2" not in str(settings.masked())
+
+
+def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.ini", env={})

@@ -1,0 +1,155 @@
+"""Reading import files: every problem is reported with its place; good records go on."""
+
+from __future__ import annotations
+
+import pytest
+
+from bopo.services.files import (
+    FileProblem,
+    file_format,
+    parse_purchase_orders,
+    parse_sales_orders,
+    parse_stock_items,
+)
+
+HEADER = (
+    "source,order_number,customer_code,customer_name,customer_email,order_date,"
+    "delivery_date,line_no,sku,qty\n"
+)
+
+
+def so_csv(*rows: str) -> str:
+    return HEADER + "".join(r + "\n" for r in rows)
+
+
+GOOD = "web,SO-1,C1,Ada,ada@example.com,2026-11-25,2026-12-01,1,KET-01,2"
+
+
+def issues(text: str) -> list[tuple[int | None, str, str]]:
+    return [(i.row, i.field, i.message) for i in parse_sales_orders(text, "csv").issues]
+
+
+def test_rows_of_one_order_become_one_order_with_its_lines() -> None:
+    parsed = parse_sales_orders(
+        so_csv(GOOD, "web,SO-1,C1,Ada,ada@example.com,2026-11-25,2026-12-01,2,MUG-12,1"), "csv"
+    )
+    ((order, where),) = parsed.items
+    assert [(line.line_no, line.sku, line.qty) for line in order.lines] == [
+        (1, "KET-01", 2),
+        (2, "MUG-12", 1),
+    ]
+    assert (where.row, [w.row for w in where.lines]) == (2, [2, 3])
+
+
+@pytest.mark.parametrize(
+    ("qty", "message"),
+    [
+        ("0", "must be more than 0"),
+        ("-3", "must be more than 0"),
+        ("2.5", "whole number"),
+        ("two", "whole number"),
+        ("99999999999999", "at most"),
+        ("", "whole number"),
+    ],
+)
+def test_a_bad_quantity_is_reported_at_its_row(qty: str, message: str) -> None:
+    text = so_csv(GOOD.replace("SO-1", "SO-0"), GOOD.rsplit(",", 1)[0] + f",{qty}")
+    ((row, field, text_),) = issues(text)
+    assert (row, field) == (3, "qty")
+    assert message in text_
+
+
+def test_a_bad_date_is_reported_by_field() -> None:
+    ((row, field, message),) = issues(so_csv(GOOD.replace("2026-12-01", "1st of Dec")))
+    assert (row, field) == (2, "delivery_date")
+    assert "YYYY-MM-DD" in message
+
+
+def test_a_missing_customer_email_is_reported() -> None:
+    ((row, field, _message),) = issues(so_csv(GOOD.replace("ada@example.com", "")))
+    assert (row, field) == (2, "customer_email")
+
+
+def test_duplicate_line_numbers_in_an_order_are_reported_at_the_second_row() -> None:
+    ((row, field, message),) = issues(so_csv(GOOD, GOOD.replace("KET-01", "MUG-12")))
+    assert (row, field) == (3, "line_no")
+    assert "row 2" in message
+
+
+def test_order_fields_that_differ_between_rows_of_one_order_are_reported() -> None:
+    ((row, field, _),) = issues(
+        so_csv(GOOD, GOOD.replace(",1,KET", ",2,KET").replace("Ada,", "Bob,"))
+    )
+    assert (row, field) == (3, "customer_name")
+
+
+def test_the_same_order_twice_in_one_file_is_a_duplicate_if_equal_and_an_error_if_not() -> None:
+    other = "web,SO-2,C1,Ada,ada@example.com,2026-11-25,2026-12-01,1,KET-01,2"
+    same = parse_sales_orders(so_csv(GOOD, other, GOOD), "csv")
+    assert (len(same.items), same.duplicates, same.issues) == (2, 1, [])
+    differs = parse_sales_orders(so_csv(GOOD, other, GOOD.replace(",2", ",5")), "csv")
+    assert (len(differs.items), differs.rejected) == (2, 1)
+    assert differs.issues[0].row == 4
+    assert "appears again" in differs.issues[0].message
+
+
+def test_a_missing_column_rejects_the_file() -> None:
+    with pytest.raises(FileProblem, match=r"missing column.*customer_email"):
+        parse_sales_orders(HEADER.replace("customer_email,", "") + "x\n", "csv")
+
+
+def test_a_row_with_too_many_fields_is_reported() -> None:
+    parsed = parse_sales_orders(so_csv(GOOD + ",extra"), "csv")
+    assert [(i.row, i.field) for i in parsed.issues] == [(2, "row")]
+
+
+def test_malformed_json_rejects_the_file_with_its_position() -> None:
+    with pytest.raises(FileProblem, match="line 2 column"):
+        parse_sales_orders('[{"order_number": "SO-1",\n oops}]', "json")
+
+
+def test_json_orders_have_nested_lines_and_errors_carry_a_path() -> None:
+    text = """{"orders": [
+      {"source": "web", "order_number": "SO-1", "customer_code": "C1", "customer_name": "Ada",
+       "customer_email": "ada@example.com", "order_date": "2026-11-25",
+       "delivery_date": "2026-12-01", "lines": [{"sku": "KET-01", "qty": 2}]},
+      {"source": "web", "order_number": "SO-2", "customer_code": "C1", "customer_name": "Ada",
+       "customer_email": "ada@example.com", "order_date": "2026-11-25",
+       "delivery_date": "2026-12-01",
+       "lines": [{"sku": "KET-01", "qty": 1}, {"sku": "X", "qty": true}]}
+    ]}"""
+    parsed = parse_sales_orders(text, "json")
+    assert [o.number for o, _ in parsed.items] == ["SO-1"]
+    assert parsed.items[0][0].lines[0].line_no == 1  # numbered in the order given
+    (issue,) = parsed.issues
+    assert (issue.path, issue.order_number, issue.field) == ("orders[1].lines[1]", "SO-2", "qty")
+
+
+def test_stock_items_and_their_errors() -> None:
+    parsed = parse_stock_items("sku,name,on_hand\nA,Apple,3\nB,Banana,-1\n", "csv")
+    assert [i.sku for i, _ in parsed.items] == ["A"]
+    assert [(i.row, i.field) for i in parsed.issues] == [(3, "on_hand")]
+
+
+def test_purchase_order_rows_are_grouped_and_a_bad_row_is_refused_alone() -> None:
+    text = (
+        "po_number,supplier_code,line_no,sku,qty,due_date,status\n"
+        "PO-1,SUP,1,A,10,2026-12-05,ON ORDER\n"
+        "PO-1,SUP,2,B,0,2026-12-05,\n"
+        "PO-1,SUP,3,C,5,,\n"
+    )
+    parsed = parse_purchase_orders(text, "csv")
+    ((po, where),) = parsed.items
+    assert [(line.line_no, line.status, line.due_date) for line in po.lines] == [
+        (1, "ON ORDER", po.lines[0].due_date),
+        (3, None, None),
+    ]
+    assert [w.row for w in where.lines] == [2, 4]
+    assert [(i.row, i.field) for i in parsed.issues] == [(3, "qty")]
+
+
+def test_the_file_type_comes_from_the_extension() -> None:
+    assert file_format("orders.CSV") == "csv"
+    assert file_format("x/orders.json") == "json"
+    with pytest.raises(FileProblem, match="unknown file type"):
+        file_format("orders.xlsx")
