@@ -60,7 +60,7 @@ def _print(console: Console, name: str, figures: dict[str, object]) -> None:
     for col in ("figure", "value", "target", ""):
         table.add_column(col)
     for key, value in figures.items():
-        if key.endswith("_target"):
+        if key.endswith("_target") or isinstance(value, dict):  # details go to the JSON only
             continue
         target = figures.get(f"{key}_target")
         verdict = ""

@@ -135,12 +135,16 @@ def version() -> None:
 
 
 @app.command()
-def init(tctx: typer.Context) -> None:
+def init(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Create the database, or upgrade it to the newest schema."""
     with _errors():
         context = _context(tctx, migrated=False, check=False)
         upgrade(context.db)
-        out.print(f"database ready at {_safe_url(context.db.url)} (schema {head_revision()})")
+    url, schema = _safe_url(context.db.url), head_revision()
+    if as_json:
+        _print_json({"database": url, "schema": schema})
+    else:
+        out.print(f"database ready at {url} (schema {schema})")
 
 
 @app.command("demo")

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 # Orders per transaction when importing. Each batch locks and loads the open PO
 # lines of its short items afresh; bigger batches load them less often, smaller
 # ones hold PostgreSQL's row locks (and SQLite's write lock) for less time.
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 RETRIES = 3  # for deadlocks and serialization failures the database resolves by aborting one
 
 
