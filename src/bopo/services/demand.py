@@ -19,7 +19,8 @@ from bopo.domain.statuses import SalesOrderStatus, transition
 from bopo.errors import Conflict, FieldError, InvalidInput
 from bopo.services.context import Context
 from bopo.services.lookup import find_sales_order, order_lines, positive_qty
-from bopo.services.scope import ChangeLog, Released, Scope, SoLineRow, load_scope
+from bopo.services.records import ChangeLog, Released, SoLineRow
+from bopo.services.scope import Scope, load_scope
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from bopo.domain.changes import split_receipt
 from bopo.errors import Conflict
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, positive_qty
-from bopo.services.scope import SalesLineRef, load_scope
+from bopo.services.records import SalesLineRef
+from bopo.services.scope import load_scope
 
 
 @dataclass(frozen=True, slots=True)

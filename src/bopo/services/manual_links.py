@@ -17,7 +17,8 @@ from bopo.domain.allocation import PoLineSupply, fitting_po_lines
 from bopo.errors import Conflict, FieldError, InvalidInput
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
-from bopo.services.scope import ChangeLog, Released, SalesLineRef, load_scope
+from bopo.services.records import ChangeLog, Released, SalesLineRef
+from bopo.services.scope import load_scope
 from bopo.services.worklist import BackorderLine, load_backorders
 
 

@@ -24,15 +24,8 @@ from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.linking import event
 from bopo.services.lookup import find_po_line, positive_qty
-from bopo.services.scope import (
-    LATE,
-    ChangeLog,
-    PoLineRow,
-    Released,
-    SalesLineRef,
-    Scope,
-    load_scope,
-)
+from bopo.services.records import LATE, ChangeLog, PoLineRow, Released, SalesLineRef
+from bopo.services.scope import Scope, load_scope
 
 
 @dataclass(frozen=True, slots=True)
