@@ -186,8 +186,10 @@ class SalesOrder(Base):
 class SoLine(Base):
     """A sales-order line: qty = shipped + assigned + cancelled + linked or waiting.
 
-    `backorder_reason` is set while the line waits on the worklist, so the
-    worklist is one indexed scan.
+    `backorder_reason` is set while the line is on the worklist, so the
+    worklist is one indexed scan: while it waits for stock or a PO line (the
+    reason it was skipped or released), or while it is linked to a PO line
+    now due after the order's delivery date (`late supply`).
     """
 
     __tablename__ = "so_lines"

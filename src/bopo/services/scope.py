@@ -426,13 +426,18 @@ def load_scope(
     po_lines = _lock_po_lines(conn, po_where)
 
     so_where: list[ColumnElement[bool]] = []
+    # Plain id lists (not a subquery), so each arm of the OR uses its index.
+    linked = set(named)
     if targets:
-        linked = select(Association.so_line_id).where(
-            Association.po_line_id.in_(targets), Association.state == "active"
+        linked |= set(
+            conn.scalars(
+                select(Association.so_line_id).where(
+                    Association.po_line_id.in_(targets), Association.state == "active"
+                )
+            )
         )
-        so_where.append(SoLine.id.in_(linked))
-    if named:
-        so_where.append(SoLine.id.in_(named))
+    if linked:
+        so_where.append(SoLine.id.in_(sorted(linked)))
     if worklist:
         so_where.append(
             and_(
