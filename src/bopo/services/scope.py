@@ -243,7 +243,10 @@ class Scope:
     def offer(
         self, lines: Iterable[SoLineRow], rules: AllocationRules, action: str
     ) -> list[Offered]:
-        """Offer each line free stock, then a PO line of its item, oldest delivery date first."""
+        """Offer each line free stock, then a PO line of its item, oldest delivery date first.
+
+        Returns what changed for the lines: stock taken, a new link, or a new reason.
+        """
         supply: dict[int, list[PoLineSupply]] = defaultdict(list)
         for po in sorted(self.po_lines.values(), key=lambda p: p.id):
             supply[po.item_id].append(po.supply)
@@ -263,6 +266,8 @@ class Scope:
                 reason = None
             else:
                 reason = d.skip.value if d.skip and line.remaining else None
+            if not d.from_stock and not d.link and reason == line.reason:
+                continue  # offered, and nothing changed for it
             if reason != line.reason:
                 self.touch_line(line, action)
                 self.set_reason(line, reason)
