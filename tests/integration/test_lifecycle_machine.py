@@ -53,7 +53,7 @@ pick = st.integers(min_value=0, max_value=1_000)
 
 
 def set_po_line_status(ctx: Context, po_number: str, line_no: int, code: str | None) -> None:
-    """Change a PO line's status directly: the status service lives elsewhere."""
+    """Set a PO line's status directly, as a status change would, with its audit row."""
     with ctx.db.write() as conn:
         status_id = (
             conn.scalar(select(PoLineStatus.id).where(PoLineStatus.code == code)) if code else None
