@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from bopo.services import catalog, purchasing
+from sqlalchemy import select
+
+from bopo.db.models import StockItem
+from bopo.services import catalog, purchasing, sales
 from bopo.services.context import Context
 from bopo.services.inputs import (
     NewCustomer,
@@ -15,6 +18,9 @@ from bopo.services.inputs import (
     NewSalesOrderLine,
     NewStockItem,
 )
+from bopo.services.outcomes import LineOutcome
+from bopo.services.purchasing import PoLineView
+from bopo.services.worklist import list_backorders
 
 TODAY = date(2026, 11, 25)
 
@@ -77,3 +83,28 @@ def order(
         delivery_date=delivery or day(7),
         lines=[NewSalesOrderLine(line_no=i, sku=s, qty=q) for i, (s, q) in enumerate(lines, 1)],
     )
+
+
+# --- reading how things stand -----------------------------------------------------------------
+
+
+def stock_of(ctx: Context, sku: str) -> tuple[int, int]:
+    """(on_hand, assigned) of a stock item."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(StockItem.on_hand, StockItem.assigned).where(StockItem.sku == sku)
+        ).one()
+    return row.on_hand, row.assigned
+
+
+def line_of(ctx: Context, number: str, line_no: int = 1) -> LineOutcome:
+    return sales.show_sales_order(ctx, number).lines[line_no - 1]
+
+
+def po_line_of(ctx: Context, number: str, line_no: int = 1) -> PoLineView:
+    return purchasing.show_purchase_order(ctx, number).lines[line_no - 1]
+
+
+def worklist(ctx: Context) -> dict[str, str]:
+    """'SO-1:1' -> reason, for every worklist line."""
+    return {f"{b.number}:{b.line_no}": b.reason for b in list_backorders(ctx)}

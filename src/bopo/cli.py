@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -24,10 +25,25 @@ from rich.text import Text
 from bopo import __version__
 from bopo.config import load_settings
 from bopo.db.migrate import head_revision, is_current, upgrade
-from bopo.errors import BopoError, ConfigError, Conflict, InvalidInput, NotFound
-from bopo.services import catalog, demo, imports, purchasing, sales, worklist
+from bopo.errors import BopoError, ConfigError, Conflict, FieldError, InvalidInput, NotFound
+from bopo.services import (
+    catalog,
+    demand,
+    demo,
+    despatch,
+    goods_in,
+    imports,
+    manual_links,
+    purchasing,
+    sales,
+    supply,
+    worklist,
+)
 from bopo.services.context import Context
+from bopo.services.demand import DemandChangeResult
 from bopo.services.imports import ImportSummary
+from bopo.services.records import ChangeLog
+from bopo.services.supply import SupplyChangeResult
 
 app = typer.Typer(
     name="bopo",
@@ -266,8 +282,14 @@ def backorders(
     as_json: JsonOpt = False,
     sku: Annotated[str | None, typer.Option(help="Only this stock item.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many lines.")] = None,
+    candidates: Annotated[
+        bool, typer.Option("--candidates", help="Show the PO lines that could take each line.")
+    ] = False,
 ) -> None:
     """The backorder worklist: lines waiting for stock or a PO line, with the reason."""
+    if candidates:
+        _candidates(tctx, as_json=as_json, sku=sku, limit=limit)
+        return
     with _errors():
         lines = worklist.list_backorders(_context(tctx), limit=limit, sku=sku)
     if as_json:
@@ -285,9 +307,47 @@ def backorders(
             str(line.line_no),
             line.sku,
             str(line.waiting),
-            line.reason,
+            _reason(line),
             line.delivery_date.isoformat(),
             line.customer_name,
+        )
+    out.print(table)
+
+
+def _reason(line: worklist.BackorderLine) -> str:
+    if line.po_number is None:
+        return line.reason
+    due = line.expected.isoformat() if line.expected else "date unknown"
+    return f"{line.reason} ({line.po_number} line {line.po_line_no}, due {due})"
+
+
+def _candidates(tctx: typer.Context, *, as_json: bool, sku: str | None, limit: int | None) -> None:
+    with _errors():
+        rows = manual_links.list_candidates(_context(tctx), limit=limit, sku=sku)
+    if as_json:
+        _print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        out.print("the worklist is empty: every backorder line is linked")
+        return
+    table = Table(title=f"backorder worklist with candidate PO lines ({len(rows)} lines)")
+    for col in ("order", "line", "sku", "waiting", "reason", "delivery", "could go on"):
+        table.add_column(col, justify="right" if col in {"line", "waiting"} else "left")
+    for r in rows:
+        line = r.line
+        table.add_row(
+            f"{line.source}/{line.number}",
+            str(line.line_no),
+            line.sku,
+            str(line.waiting),
+            _reason(line),
+            line.delivery_date.isoformat(),
+            "\n".join(
+                f"{c.po_number}:{c.line_no} free {c.free_on_order}, due {c.due_date or '-'}, "
+                f"{c.status or 'no status'}"
+                for c in r.candidates
+            )
+            or "-",
         )
     out.print(table)
 
@@ -427,3 +487,274 @@ def config_show(tctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def main() -> None:
     app()
+
+
+# --- goods in, supply and demand changes, manual links, despatch ---------------------------
+
+PoArg = Annotated[str, typer.Argument(help="The PO number.", show_default=False)]
+PoLineArg = Annotated[int, typer.Argument(help="The PO line number.", show_default=False)]
+SoArg = Annotated[str, typer.Argument(help="The sales order number.", show_default=False)]
+SoLineArg = Annotated[int, typer.Argument(help="The sales order line number.", show_default=False)]
+QtyArg = Annotated[int, typer.Argument(help="A quantity.", show_default=False)]
+SourceOpt = Annotated[
+    str | None, typer.Option(help="The order's source channel, when numbers clash.")
+]
+
+
+def _print_log(log: ChangeLog) -> None:
+    for r in log.released:
+        out.print(f"  released {r.line}: {r.qty} of {r.sku} from {r.po_number} line {r.po_line_no}")
+    for o in log.offered:
+        parts = []
+        if o.from_stock:
+            parts.append(f"{o.from_stock} from stock")
+        if o.linked_qty:
+            when = o.expected.isoformat() if o.expected else "date unknown"
+            parts.append(
+                f"{o.linked_qty} linked to {o.po_number} line {o.po_line_no} (expected {when})"
+            )
+        if o.reason:
+            parts.append(f"{o.waiting} waiting: {o.reason}")
+        out.print(f"  re-allocated {o.line}: {', '.join(parts) or 'nothing'}")
+
+
+def _print_supply(result: SupplyChangeResult) -> None:
+    if not result.lines:
+        out.print(f"{result.po_number}: nothing changed")
+    for change in result.lines:
+        moved = ", ".join(
+            f"{k} {change.before[k]} -> {change.after[k]}"
+            for k in change.after
+            if change.before[k] != change.after[k]
+        )
+        out.print(f"{result.po_number} line {change.line_no}: {moved}")
+    _print_log(result.log)
+    for ref in result.late_supply:
+        out.print(f"  late supply: {ref} is on the worklist")
+    for ref in result.on_time_again:
+        out.print(f"  on time again: {ref}")
+
+
+def _print_demand(result: DemandChangeResult) -> None:
+    for c in result.lines:
+        out.print(
+            f"{result.source}/{result.number} line {c.line_no}: {c.given_up} of {c.sku} "
+            f"given up ({c.from_stock} back to stock)"
+        )
+    out.print(f"order is {result.status}")
+    _print_log(result.log)
+
+
+@app.command("receive")
+def receive_cmd(
+    tctx: typer.Context, po: PoArg, line: PoLineArg, qty: QtyArg, as_json: JsonOpt = False
+) -> None:
+    """Goods in: receive QTY on a PO line; linked orders first, then the worklist, then stock."""
+    with _errors():
+        result = goods_in.receive(_context(tctx), po, line, qty, actor=actor())
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    r = result.receipt
+    over = f" ({result.over_delivered} over-delivered)" if result.over_delivered else ""
+    out.print(f"received {r.qty} of {r.sku} on {r.po_number} line {r.po_line_no}{over}")
+    for x in r.lines:
+        out.print(f"  {x.line} ({x.customer_name}): {x.qty}, {x.kind}", highlight=False)
+    out.print(f"  free stock: {r.to_stock}")
+
+
+@app.command()
+def receipts(
+    tctx: typer.Context,
+    po: Annotated[str | None, typer.Option(help="Only this PO.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many receipts.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Released at goods in: each receipt, newest first, and which orders got what."""
+    with _errors():
+        views = goods_in.list_receipts(_context(tctx, check=False), po_number=po, limit=limit)
+    if as_json:
+        _print_json([v.as_dict() for v in views])
+        return
+    if not views:
+        out.print("no receipts")
+        return
+    table = Table(title="released at goods in")
+    for col in ("received", "by", "PO line", "sku", "qty", "to orders", "free stock"):
+        table.add_column(col)
+    for v in views:
+        table.add_row(
+            v.received_at.strftime("%Y-%m-%d %H:%M"),
+            v.received_by,
+            f"{v.po_number}:{v.po_line_no}",
+            v.sku,
+            str(v.qty),
+            "\n".join(f"{x.line} x{x.qty} ({x.kind})" for x in v.lines) or "-",
+            str(v.to_stock),
+        )
+    out.print(table)
+
+
+@app.command("ship")
+def ship_cmd(
+    tctx: typer.Context,
+    number: SoArg,
+    source: SourceOpt = None,
+    line: Annotated[
+        list[int] | None, typer.Option("--line", help="Only this line (repeatable).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Despatch: ship an order's assigned stock (all lines, or those given)."""
+    with _errors():
+        result = despatch.ship(_context(tctx), number, source=source, line_nos=line, actor=actor())
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    for s in result.lines:
+        out.print(f"shipped {result.source}/{result.number} line {s.line_no}: {s.qty} of {s.sku}")
+    out.print(f"order is {result.status}")
+
+
+@app.command("link")
+def link_cmd(
+    tctx: typer.Context,
+    number: SoArg,
+    line: SoLineArg,
+    po: PoArg,
+    po_line: PoLineArg,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Link a worklist line to a PO line that covers its whole backorder quantity."""
+    with _errors():
+        result = manual_links.link_line(
+            _context(tctx), number, line, po, po_line, source=source, actor=actor()
+        )
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    when = result.expected.isoformat() if result.expected else "date unknown"
+    out.print(
+        f"linked {result.line}: {result.qty} of {result.sku} on {result.po_number} "
+        f"line {result.po_line_no} (expected {when})"
+    )
+
+
+@app.command("unlink")
+def unlink_cmd(
+    tctx: typer.Context,
+    number: SoArg,
+    line: SoLineArg,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a line's link; it returns to the worklist."""
+    with _errors():
+        result = manual_links.unlink_line(
+            _context(tctx), number, line, source=source, actor=actor()
+        )
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    r = result.released
+    out.print(f"unlinked {r.line} from {r.po_number} line {r.po_line_no}")
+    _print_log(ChangeLog([], result.log.offered))
+
+
+@purchase_app.command("set-qty")
+def po_set_qty(
+    tctx: typer.Context, po: PoArg, line: PoLineArg, qty: QtyArg, as_json: JsonOpt = False
+) -> None:
+    """Change a PO line's ordered quantity; links that no longer fit are released."""
+    with _errors():
+        result = supply.change_po_line_qty(_context(tctx), po, line, qty, actor=actor())
+    _print_json(result.as_dict()) if as_json else _print_supply(result)
+
+
+@purchase_app.command("set-due")
+def po_set_due(
+    tctx: typer.Context,
+    po: PoArg,
+    line: PoLineArg,
+    due: Annotated[str, typer.Argument(help="YYYY-MM-DD, or 'none'.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a PO line's due date; orders it now makes late go on the worklist."""
+    with _errors():
+        when = _due_date(due)
+        result = supply.change_due_date(_context(tctx), po, line, when, actor=actor())
+    _print_json(result.as_dict()) if as_json else _print_supply(result)
+
+
+def _due_date(text: str) -> date | None:
+    if text.strip().lower() in {"none", ""}:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            [FieldError("due_date", f"not a date as YYYY-MM-DD: {text!r}")]
+        ) from None
+
+
+@purchase_app.command("cancel")
+def po_cancel(
+    tctx: typer.Context,
+    po: PoArg,
+    line: Annotated[int | None, typer.Argument(help="Only this line.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a PO line, or the whole PO; its orders are re-allocated."""
+    with _errors():
+        context = _context(tctx)
+        if line is None:
+            result = supply.cancel_purchase_order(context, po, actor=actor())
+        else:
+            result = supply.cancel_po_line(context, po, line, actor=actor())
+    _print_json(result.as_dict()) if as_json else _print_supply(result)
+
+
+@purchase_app.command("close-short")
+def po_close_short(
+    tctx: typer.Context, po: PoArg, line: PoLineArg, as_json: JsonOpt = False
+) -> None:
+    """Close a part-delivered PO line: nothing more will come."""
+    with _errors():
+        result = supply.close_po_line_short(_context(tctx), po, line, actor=actor())
+    _print_json(result.as_dict()) if as_json else _print_supply(result)
+
+
+@sales_app.command("cancel")
+def so_cancel(
+    tctx: typer.Context,
+    number: SoArg,
+    line: Annotated[int | None, typer.Option("--line", help="Only this line.")] = None,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a sales order, or one line: its stock and quantity on order are freed."""
+    with _errors():
+        context = _context(tctx)
+        if line is None:
+            result = demand.cancel_sales_order(context, number, source=source, actor=actor())
+        else:
+            result = demand.cancel_so_line(context, number, line, source=source, actor=actor())
+    _print_json(result.as_dict()) if as_json else _print_demand(result)
+
+
+@sales_app.command("set-qty")
+def so_set_qty(
+    tctx: typer.Context,
+    number: SoArg,
+    line: SoLineArg,
+    qty: QtyArg,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reduce a sales order line to QTY units in all."""
+    with _errors():
+        result = demand.change_so_line_qty(
+            _context(tctx), number, line, qty, source=source, actor=actor()
+        )
+    _print_json(result.as_dict()) if as_json else _print_demand(result)

@@ -173,8 +173,8 @@ class Writes:
             sql = f"UPDATE {target.name} SET {sets} WHERE id = %(id)s"
             return sql, [_adapt(target, row) for row in data]
         compiled = target.compile(dialect=self.conn.dialect)
-        if data is None:
-            return compiled.string, []
+        if data is None:  # the statement carries its own values
+            return compiled.string, [compiled.construct_params()]
         return compiled.string, [compiled.construct_params(p) for p in data]
 
     def _copy(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:

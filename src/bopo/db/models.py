@@ -187,8 +187,10 @@ class SalesOrder(Base):
 class SoLine(Base):
     """A sales-order line: qty = shipped + assigned + cancelled + linked or waiting.
 
-    `backorder_reason` is set while the line waits on the worklist, so the
-    worklist is one indexed scan.
+    `backorder_reason` is set while the line is on the worklist, so the
+    worklist is one indexed scan: while it waits for stock or a PO line (the
+    reason it was skipped or released), or while it is linked to a PO line
+    now due after the order's delivery date (`late supply`).
     """
 
     __tablename__ = "so_lines"
@@ -318,3 +320,37 @@ class AuditEvent(Base):
     entity_id: Mapped[int] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Receipt(Base):
+    """Goods in on a PO line, and how much of it was left as free stock."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("to_stock >= 0 AND to_stock <= qty", name="to_stock_within_qty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    po_line_id: Mapped[int] = mapped_column(ForeignKey("po_lines.id"), index=True)
+    qty: Mapped[int] = mapped_column(Integer)
+    to_stock: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_by: Mapped[str] = mapped_column(String(64))
+
+
+class ReceiptLine(Base):
+    """What one SO line got from a receipt: as a linked line, or from the worklist."""
+
+    __tablename__ = "receipt_lines"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("kind IN ('linked', 'backorder')", name="kind_known"),
+    )
+
+    receipt_id: Mapped[int] = mapped_column(
+        ForeignKey("receipts.id", ondelete="CASCADE"), primary_key=True
+    )
+    so_line_id: Mapped[int] = mapped_column(ForeignKey("so_lines.id"), primary_key=True)
+    qty: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))

@@ -8,11 +8,11 @@ transactions wait for each other instead of deadlocking.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bopo.db.bulk import one_of
 from bopo.db.models import AuditEvent, PoLine, PurchaseOrder, StockItem
@@ -106,36 +106,57 @@ def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:
     return {r.id: StockPosition(r.id, r.on_hand, r.assigned) for r in rows}
 
 
-@dataclass(frozen=True, slots=True)
-class CodeMerge:
-    """How rows keyed by a unique `code` meet the table: known ids, new codes, changes."""
-
-    ids: dict[str, int]
-    new: list[str]
-    changed: list[dict[str, Any]]
-
-
-def merge_by_code(
+def ensure_codes(
     conn: Connection,
     model: Any,
     rows: Mapping[str, Mapping[str, Any]],
     *,
     update: Sequence[str] = (),
-) -> CodeMerge:
-    """Compare rows by code with what is stored; the caller inserts `new` and updates `changed`."""
+) -> dict[str, int]:
+    """The ids of rows keyed by a unique `code`: missing ones inserted, `update` columns kept up.
+
+    Two transactions may add the same new code at once (two orders of a new
+    customer): ON CONFLICT makes the second wait for the first and reuse its row.
+    """
     if not rows:
-        return CodeMerge({}, [], [])
-    cols = [getattr(model, c) for c in update]
+        return {}
+    table = model.__table__
+    cols = [table.c[c] for c in update]
     known = conn.execute(
-        select(model.id, model.code, *cols).where(one_of(conn, model.code, sorted(rows)))
+        select(table.c.id, table.c.code, *cols).where(one_of(conn, table.c.code, sorted(rows)))
     ).all()
     ids = {r.code: r.id for r in known}
-    changed = []
-    for r in known:
-        wanted = {c: rows[r.code][c] for c in update}
-        if any(getattr(r, c) != v for c, v in wanted.items()):
-            changed.append({"id": r.id, **wanted})
-    return CodeMerge(ids, sorted(set(rows) - set(ids)), changed)
+    changed = [
+        {"_id": r.id, **{f"_{c}": rows[r.code][c] for c in update}}
+        for r in known
+        if any(getattr(r, c) != rows[r.code][c] for c in update)
+    ]
+    if changed:
+        conn.execute(
+            table.update()
+            .where(table.c.id == bindparam("_id"))
+            .values({c: bindparam(f"_{c}") for c in update}),
+            changed,
+        )
+    new = sorted(set(rows) - set(ids))
+    if new:
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = dialect_insert(table)
+        stmt = (
+            stmt.on_conflict_do_update(
+                index_elements=["code"], set_={c: stmt.excluded[c] for c in update}
+            )
+            if update
+            else stmt.on_conflict_do_nothing(index_elements=["code"])
+        )
+        conn.execute(stmt, [{"code": code, **rows[code]} for code in new])
+        ids.update(
+            (r.code, r.id)
+            for r in conn.execute(
+                select(table.c.id, table.c.code).where(one_of(conn, table.c.code, new))
+            )
+        )
+    return ids
 
 
 def record_audit(conn: Connection, events: Sequence[dict[str, Any]]) -> None:

@@ -9,7 +9,7 @@ batch of orders can be allocated one after another in memory, in file order.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -135,6 +135,19 @@ def choose_po_line(
     return SkipReason.NOT_ENOUGH_ON_ORDER if any_open else SkipReason.NO_OPEN_PO
 
 
+def fitting_po_lines(
+    need: int, supplies: Iterable[PoLineSupply], policy: str = "earliest_due"
+) -> list[PoLineSupply]:
+    """Every open PO line that could take the whole `need`, in the policy's order.
+
+    What a person picks from when linking by hand; statuses are not required
+    there, the person decides.
+    """
+    key = POLICIES[policy]
+    fitting = [s for s in supplies if s.outstanding > 0 and s.free_on_order >= need]
+    return sorted(fitting, key=lambda s: key(s, need))
+
+
 def allocate_line(
     qty: int,
     stock: StockPosition,
@@ -164,3 +177,21 @@ def allocate_order(
 ) -> list[LineDecision]:
     """Allocate an order's `(item_id, qty)` lines in line order."""
     return [allocate_line(qty, stock[item], supply.get(item, ()), rules) for item, qty in lines]
+
+
+def offer_again(
+    qty: int,
+    reason: SkipReason | None,
+    stock: StockPosition,
+    supplies: Sequence[PoLineSupply],
+    rules: AllocationRules,
+) -> LineDecision:
+    """Offer a waiting line free stock, then (switch on) a PO line, as at intake.
+
+    With the switch off the line keeps the reason it already waits for (for
+    a released line, `released`): freed quantity on order just waits.
+    """
+    decision = allocate_line(qty, stock, supplies, rules)
+    if decision.skip is SkipReason.FEATURE_OFF and reason is not None:
+        return replace(decision, skip=reason)
+    return decision

@@ -36,6 +36,9 @@ class SkipReason(StrEnum):
     NOT_ENOUGH_ON_ORDER = "not enough outstanding on order"
     NO_STATUS = "purchase order line has no status"
     RELEASED = "released"
+    # The one reason a line is on the worklist while still linked: its PO line
+    # is now due after the order's delivery date, and a person should look.
+    LATE_SUPPLY = "late supply"
 
 
 _ALLOWED: dict[type[StrEnum], set[tuple[str, str]]] = {

@@ -26,9 +26,9 @@ from bopo.db.models import Association, AuditEvent, Customer, SalesOrder, SoLine
 from bopo.db.queries import (
     StockRow,
     SupplyRow,
+    ensure_codes,
     lock_open_supply,
     lock_stock_by_sku,
-    merge_by_code,
     stock_positions,
 )
 from bopo.domain.allocation import (
@@ -246,27 +246,21 @@ def _write(
     """Queue every row of the decided orders, then send them in bulk; return the order ids."""
     writes = Writes(conn)
     customers = {  # the last one given wins
-        t.order.customer.code: {"name": t.order.customer.name, "email": t.order.customer.email}
+        t.order.customer.code: {
+            "name": t.order.customer.name,
+            "email": t.order.customer.email,
+            "created_at": now,
+        }
         for t in taken
     }
-    merge = merge_by_code(conn, Customer, customers, update=["name", "email"])
+    customer_ids = ensure_codes(conn, Customer, customers, update=["name", "email"])
     ids = writes.reserve_ids(
         {
-            Customer: len(merge.new),
             SalesOrder: len(taken),
             SoLine: sum(len(t.decisions) for t in taken),
             Association: sum(1 for t in taken for d in t.decisions if d.link),
         }
     )
-    customer_ids = merge.ids | dict(zip(merge.new, ids[Customer], strict=True))
-    writes.insert(
-        Customer,
-        [
-            {"id": customer_ids[code], "code": code, **customers[code], "created_at": now}
-            for code in merge.new
-        ],
-    )
-    writes.update_by_id(Customer, merge.changed)
 
     order_ids = ids[SalesOrder]
     writes.insert(

@@ -46,15 +46,19 @@ class LineOutcome:
 
     def describe(self) -> str:
         parts = []
-        if self.from_stock:
-            parts.append(f"{self.from_stock} from stock")
+        if self.shipped:
+            parts.append(f"{self.shipped} shipped")
+        if self.from_stock - self.shipped:
+            parts.append(f"{self.from_stock - self.shipped} from stock")
         if self.linked_qty:
             when = self.expected.isoformat() if self.expected else "date unknown"
             parts.append(
                 f"{self.linked_qty} linked to {self.po_number} line {self.po_line_no}"
                 f" (expected {when})"
             )
-        if self.skipped:
+        if self.skipped and self.linked_qty:  # on the worklist while linked: late supply
+            parts.append(self.skipped)
+        elif self.skipped:
             parts.append(f"{self.waiting} waiting: {self.skipped}")
         if self.cancelled:
             parts.append(f"{self.cancelled} cancelled")

@@ -21,7 +21,7 @@ from bopo.db.models import (
     StockItem,
     Supplier,
 )
-from bopo.db.queries import merge_by_code, pairs
+from bopo.db.queries import ensure_codes, pairs
 from bopo.errors import FieldError, NotFound
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
@@ -66,8 +66,12 @@ def add_purchase_orders(
         names: dict[str, dict[str, Any]] = {}
         for o in orders:
             if o.supplier_code not in names or o.supplier_name:
-                names[o.supplier_code] = {"name": o.supplier_name or o.supplier_code}
-        suppliers = merge_by_code(conn, Supplier, names)
+                names[o.supplier_code] = {
+                    "name": o.supplier_name or o.supplier_code,
+                    "email": None,
+                    "created_at": now,
+                }
+        supplier_ids = ensure_codes(conn, Supplier, names)
         pos = {
             r.number: (r.id, r.supplier_code)
             for r in conn.execute(
@@ -106,23 +110,7 @@ def add_purchase_orders(
                         new_orders.setdefault(o.number, o)
 
         writes = Writes(conn)
-        ids = writes.reserve_ids(
-            {Supplier: len(suppliers.new), PurchaseOrder: len(new_orders), PoLine: len(new_lines)}
-        )
-        supplier_ids = suppliers.ids | dict(zip(suppliers.new, ids[Supplier], strict=True))
-        writes.insert(
-            Supplier,
-            [
-                {
-                    "id": supplier_ids[code],
-                    "code": code,
-                    **names[code],
-                    "email": None,
-                    "created_at": now,
-                }
-                for code in suppliers.new
-            ],
-        )
+        ids = writes.reserve_ids({PurchaseOrder: len(new_orders), PoLine: len(new_lines)})
         po_ids = {number: po[0] for number, po in pos.items()}
         po_ids.update(zip(new_orders, ids[PurchaseOrder], strict=True))
         writes.insert(

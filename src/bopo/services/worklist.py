@@ -7,17 +7,33 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from bopo.db.bulk import Writes
-from bopo.db.models import Association, AuditEvent, Customer, SalesOrder, SoLine, StockItem
+from bopo.db.models import (
+    Association,
+    AuditEvent,
+    Customer,
+    PoLine,
+    PurchaseOrder,
+    SalesOrder,
+    SoLine,
+    StockItem,
+)
 from bopo.db.queries import lock_open_supply, lock_stock_by_id, stock_positions
 from bopo.domain.allocation import PoLineSupply, allocate_line
+from bopo.domain.statuses import SkipReason
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
 
 # Oldest delivery date first: the order that should ship soonest gets served first.
 WORKLIST_ORDER = (SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
+# Worklist lines waiting for stock or a PO line; a `late supply` line is on
+# the worklist too, but linked. Both terms keep the partial index usable.
+UNALLOCATED = (
+    SoLine.backorder_reason.is_not(None),
+    SoLine.backorder_reason != SkipReason.LATE_SUPPLY.value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +50,10 @@ class BackorderLine:
     delivery_date: date
     customer_code: str
     customer_name: str
+    # Set for a `late supply` line: still linked, to a PO line now due too late.
+    po_number: str | None = None
+    po_line_no: int | None = None
+    expected: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +68,9 @@ class BackorderLine:
             "delivery_date": self.delivery_date.isoformat(),
             "customer_code": self.customer_code,
             "customer_name": self.customer_name,
+            "po_number": self.po_number,
+            "po_line_no": self.po_line_no,
+            "expected": self.expected.isoformat() if self.expected else None,
         }
 
 
@@ -59,6 +82,15 @@ def list_backorders(
     ctx: Context, *, limit: int | None = None, sku: str | None = None
 ) -> list[BackorderLine]:
     """The worklist, oldest delivery date first."""
+    with ctx.db.read() as conn:
+        return load_backorders(conn, limit=limit, sku=sku)
+
+
+def load_backorders(
+    conn: Connection, *, limit: int | None = None, sku: str | None = None
+) -> list[BackorderLine]:
+    """The worklist inside the caller's transaction; one scan of its partial index."""
+    active = and_(Association.so_line_id == SoLine.id, Association.state == "active")
     stmt = (
         select(
             SoLine.id,
@@ -73,18 +105,23 @@ def list_backorders(
             SalesOrder.delivery_date,
             Customer.code,
             Customer.name,
+            PurchaseOrder.number,
+            PoLine.line_no,
+            PoLine.due_date,
         )
         .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
         .join(StockItem, StockItem.id == SoLine.stock_item_id)
         .join(Customer, Customer.id == SalesOrder.customer_id)
+        .outerjoin(Association, active)
+        .outerjoin(PoLine, PoLine.id == Association.po_line_id)
+        .outerjoin(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(SoLine.backorder_reason.is_not(None))
         .order_by(*WORKLIST_ORDER)
         .limit(limit)
     )
     if sku:
         stmt = stmt.where(StockItem.sku == sku)
-    with ctx.db.read() as conn:
-        return [BackorderLine(*r) for r in conn.execute(stmt)]
+    return [BackorderLine(*r) for r in conn.execute(stmt)]
 
 
 @dataclass
@@ -117,7 +154,7 @@ def retry_lines(
     """Retry the worklist lines of some items (or all) inside the caller's transaction."""
     summary = RetrySummary()
     rules = ctx.rules(conn)
-    waiting_items = select(SoLine.stock_item_id).where(SoLine.backorder_reason.is_not(None))
+    waiting_items = select(SoLine.stock_item_id).where(*UNALLOCATED)
     if item_ids is not None:
         waiting_items = waiting_items.where(SoLine.stock_item_id.in_(sorted(item_ids)))
     items = set(conn.scalars(waiting_items.distinct()))
@@ -140,7 +177,7 @@ def retry_lines(
             _remaining(),
         )
         .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-        .where(SoLine.backorder_reason.is_not(None), SoLine.stock_item_id.in_(sorted(items)))
+        .where(*UNALLOCATED, SoLine.stock_item_id.in_(sorted(items)))
         .order_by(*WORKLIST_ORDER)
         .with_for_update(of=SoLine)
     ).all()

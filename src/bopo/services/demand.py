@@ -1,0 +1,213 @@
+"""Demand changes: cancelling a sales order or one of its lines, reducing a line.
+
+What a line gives up comes off what is not in stock yet first (its waiting
+or linked quantity), then off its assigned stock, so what is here can still
+ship. Stock handed back is offered to the item's waiting lines, oldest
+delivery date first; a link that ends or shrinks frees quantity on order,
+offered (switch on) to the item's unallocated lines, oldest delivery date
+first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bopo.domain.changes import reduce_demand
+from bopo.domain.statuses import SalesOrderStatus, transition
+from bopo.errors import Conflict, FieldError, InvalidInput
+from bopo.services.context import Context
+from bopo.services.lookup import find_sales_order, order_lines, positive_qty
+from bopo.services.records import ChangeLog, Released, SoLineRow
+from bopo.services.scope import Scope, load_scope
+
+
+@dataclass(frozen=True, slots=True)
+class SoLineChange:
+    line_no: int
+    sku: str
+    given_up: int  # units no longer wanted
+    from_stock: int  # of which assigned stock handed back
+    from_backorder: int  # of which waiting or linked units
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line_no": self.line_no,
+            "sku": self.sku,
+            "given_up": self.given_up,
+            "from_stock": self.from_stock,
+            "from_backorder": self.from_backorder,
+        }
+
+
+@dataclass
+class DemandChangeResult:
+    source: str
+    number: str
+    status: str
+    lines: list[SoLineChange] = field(default_factory=list)
+    log: ChangeLog = field(default_factory=ChangeLog)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "number": self.number,
+            "status": self.status,
+            "lines": [c.as_dict() for c in self.lines],
+        } | self.log.as_dict()
+
+
+# How many units a line gives up, or an error; None means "leave this line alone".
+Decide = Callable[[SoLineRow], int | None]
+
+
+def _run(
+    ctx: Context,
+    number: str,
+    source: str | None,
+    line_no: int | None,
+    decide: Decide,
+    *,
+    actor: str,
+    why: str,
+    action: str,
+) -> DemandChangeResult:
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        rules = ctx.rules(conn)
+        order = find_sales_order(conn, number, source)
+        keys = order_lines(conn, order)
+        if line_no is not None:
+            order_lines(conn, order, [line_no])  # NotFound for an unknown line
+        scope = load_scope(
+            conn,
+            now=now,
+            actor=actor,
+            items={k.stock_item_id for k in keys},
+            so_line_ids=[k.id for k in keys],
+            worklist=True,
+            open_supply=rules.enabled,
+        )
+        rows = scope.order_lines(order.id)
+        status = rows[0].order_status
+        whole = line_no is None
+        if whole:
+            transition(SalesOrderStatus(status), SalesOrderStatus.CANCELLED)
+        elif status != SalesOrderStatus.OPEN:
+            raise Conflict(f"sales order {order.source}/{order.number} is {status}")
+        result = DemandChangeResult(order.source, order.number, status)
+        for line in rows:
+            if not whole and line.line_no != line_no:
+                continue
+            by = decide(line)
+            if by:
+                change, released = _give_up(scope, line, by, why, action)
+                result.lines.append(change)
+                if released:
+                    result.log.released.append(released)
+        if whole:
+            result.status = SalesOrderStatus.CANCELLED.value
+        elif all(r.qty == r.shipped + r.cancelled for r in rows):
+            shipped = any(r.shipped for r in rows)
+            result.status = (
+                SalesOrderStatus.COMPLETED if shipped else SalesOrderStatus.CANCELLED
+            ).value
+        if result.status != status:
+            scope.set_order_status(order.id, status, result.status)
+        result.log.offered = scope.offer(
+            scope.waiting({line.item_id for line in rows}), rules, "so_line.reallocate"
+        )
+        scope.flush(conn, stock_action="stock.release", details={"sales_order_id": order.id})
+    return result
+
+
+def _give_up(
+    scope: Scope, line: SoLineRow, by: int, why: str, action: str
+) -> tuple[SoLineChange, Released | None]:
+    cut = reduce_demand(by, backorder=line.remaining, assigned=line.assigned)
+    scope.touch_line(line, action)
+    line.cancelled += by
+    line.assigned -= cut.from_stock
+    scope.stock[line.item_id].assigned -= cut.from_stock
+    released = None
+    if cut.from_backorder and line.link is not None:
+        released = scope.shrink_link(line, cut.from_backorder, why, action)
+    if line.link is None and line.remaining == 0:
+        scope.set_reason(line, None)
+    return SoLineChange(line.line_no, line.sku, by, cut.from_stock, cut.from_backorder), released
+
+
+def cancel_sales_order(
+    ctx: Context, number: str, *, source: str | None = None, actor: str
+) -> DemandChangeResult:
+    """Cancel a whole order: every line gives up what is not shipped."""
+    return _run(
+        ctx,
+        number,
+        source,
+        None,
+        _open_qty,
+        actor=actor,
+        why="sales order cancelled",
+        action="so_line.cancel",
+    )
+
+
+def cancel_so_line(
+    ctx: Context, number: str, line_no: int, *, source: str | None = None, actor: str
+) -> DemandChangeResult:
+    """Cancel one line: it gives up what is not shipped."""
+
+    def decide(line: SoLineRow) -> int:
+        by = _open_qty(line)
+        if not by:
+            raise Conflict(f"{line.ref} has nothing left to cancel")
+        return by
+
+    return _run(
+        ctx,
+        number,
+        source,
+        line_no,
+        decide,
+        actor=actor,
+        why="sales order line cancelled",
+        action="so_line.cancel",
+    )
+
+
+def change_so_line_qty(
+    ctx: Context,
+    number: str,
+    line_no: int,
+    qty: int,
+    *,
+    source: str | None = None,
+    actor: str,
+) -> DemandChangeResult:
+    """Reduce a line to `qty` units in all (shipped ones included)."""
+    qty = positive_qty(qty, allow_zero=True)
+
+    def decide(line: SoLineRow) -> int:
+        current = line.qty - line.cancelled
+        if qty >= current:
+            raise InvalidInput([FieldError("qty", f"can only go down from {current}")])
+        if qty < line.shipped:
+            raise InvalidInput([FieldError("qty", f"is below the {line.shipped} shipped")])
+        return current - qty
+
+    return _run(
+        ctx,
+        number,
+        source,
+        line_no,
+        decide,
+        actor=actor,
+        why=f"sales order line reduced to {qty}",
+        action="so_line.reduce",
+    )
+
+
+def _open_qty(line: SoLineRow) -> int:
+    return line.qty - line.shipped - line.cancelled

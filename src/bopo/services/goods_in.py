@@ -1,0 +1,217 @@
+"""Goods in: receiving quantity on a PO line, sharing out the stock it brings, and
+the "released at goods-in" view of past receipts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from bopo.db.models import (
+    Customer,
+    PoLine,
+    PurchaseOrder,
+    Receipt,
+    ReceiptLine,
+    SalesOrder,
+    SoLine,
+    StockItem,
+)
+from bopo.domain.changes import split_receipt
+from bopo.errors import Conflict
+from bopo.services.context import Context
+from bopo.services.lookup import find_po_line, positive_qty
+from bopo.services.records import SalesLineRef
+from bopo.services.scope import load_scope
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedLine:
+    """What one sales-order line got from a receipt."""
+
+    line: SalesLineRef
+    customer_code: str
+    customer_name: str
+    qty: int
+    kind: str  # "linked": its link to this PO line; "backorder": it waited on the worklist
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.line.as_dict() | {
+            "customer_code": self.customer_code,
+            "customer_name": self.customer_name,
+            "qty": self.qty,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    id: int
+    po_number: str
+    po_line_no: int
+    sku: str
+    qty: int
+    to_stock: int
+    received_at: datetime
+    received_by: str
+    lines: tuple[ReceivedLine, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "po_number": self.po_number,
+            "po_line_no": self.po_line_no,
+            "sku": self.sku,
+            "qty": self.qty,
+            "to_orders": [line.as_dict() for line in self.lines],
+            "to_stock": self.to_stock,
+            "received_at": self.received_at.isoformat(),
+            "received_by": self.received_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptResult:
+    receipt: ReceiptView
+    over_delivered: int  # received beyond what was outstanding; it went to stock like the rest
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.receipt.as_dict() | {"over_delivered": self.over_delivered}
+
+
+def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str) -> ReceiptResult:
+    """Receive `qty` on a PO line: delivered and on-hand go up, then the stock is shared.
+
+    First the SO lines linked to this PO line, oldest delivery date first (a
+    line given all it waits for has its link fulfilled); then the item's
+    unallocated worklist lines, oldest delivery date first; the rest is free
+    stock. Over-delivery is accepted.
+    """
+    qty = positive_qty(qty)
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        key = find_po_line(conn, po_number, line_no)
+        item = key.stock_item_id
+        scope = load_scope(
+            conn, now=now, actor=actor, items={item}, po_line_ids={key.id}, worklist=True
+        )
+        po = scope.po_lines[key.id]
+        if po.closed:
+            how = "closed short" if po.delivered else "cancelled"
+            raise Conflict(f"{po} is {how}: nothing more is expected on it")
+        linked = scope.linked_to(po.id)
+        waiting = scope.waiting({item})
+        split = split_receipt(
+            qty,
+            [line.claim(line.link.qty) for line in linked if line.link],
+            [line.claim() for line in waiting],
+        )
+        over = max(0, qty - po.outstanding)
+
+        scope.touch_po_line(po, "po_line.receive")
+        po.delivered += qty
+        po.sync()
+        scope.stock[item].on_hand += qty
+        for so_line_id, n in split.to_linked:
+            scope.fulfil(scope.so_lines[so_line_id], n, f"received on {po}")
+        for so_line_id, n in split.to_waiting:
+            scope.assign_stock(scope.so_lines[so_line_id], n, "so_line.receive")
+
+        receipt_id = conn.scalar(
+            insert(Receipt)
+            .values(
+                po_line_id=po.id,
+                qty=qty,
+                to_stock=split.to_stock,
+                received_at=now,
+                received_by=actor,
+            )
+            .returning(Receipt.id)
+        )
+        assert receipt_id is not None
+        shares = [(i, n, "linked") for i, n in split.to_linked]
+        shares += [(i, n, "backorder") for i, n in split.to_waiting]
+        if shares:
+            conn.execute(
+                insert(ReceiptLine),
+                [
+                    {"receipt_id": receipt_id, "so_line_id": i, "qty": n, "kind": kind}
+                    for i, n, kind in shares
+                ],
+            )
+        scope.flush(conn, stock_action="stock.receive", details={"receipt_id": receipt_id})
+        view = _load_receipts(conn, ids=[receipt_id])[0]
+    return ReceiptResult(view, over)
+
+
+def list_receipts(
+    ctx: Context, *, po_number: str | None = None, limit: int | None = 50
+) -> list[ReceiptView]:
+    """Receipts newest first, each with which orders got what and what went to free stock."""
+    with ctx.db.read() as conn:
+        return _load_receipts(conn, po_number=po_number, limit=limit)
+
+
+def _load_receipts(
+    conn: Connection,
+    *,
+    ids: Collection[int] | None = None,
+    po_number: str | None = None,
+    limit: int | None = None,
+) -> list[ReceiptView]:
+    stmt = (
+        select(
+            Receipt.id,
+            PurchaseOrder.number,
+            PoLine.line_no,
+            StockItem.sku,
+            Receipt.qty,
+            Receipt.to_stock,
+            Receipt.received_at,
+            Receipt.received_by,
+        )
+        .join(PoLine, PoLine.id == Receipt.po_line_id)
+        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+        .join(StockItem, StockItem.id == PoLine.stock_item_id)
+        .order_by(Receipt.id.desc())
+        .limit(limit)
+    )
+    if ids is not None:
+        stmt = stmt.where(Receipt.id.in_(sorted(ids)))
+    if po_number is not None:
+        stmt = stmt.where(PurchaseOrder.number == po_number)
+    heads = conn.execute(stmt).all()
+    lines: dict[int, list[ReceivedLine]] = defaultdict(list)
+    if heads:
+        for r in conn.execute(
+            select(
+                ReceiptLine.receipt_id,
+                SalesOrder.source,
+                SalesOrder.number,
+                SoLine.line_no,
+                Customer.code,
+                Customer.name,
+                ReceiptLine.qty,
+                ReceiptLine.kind,
+            )
+            .join(SoLine, SoLine.id == ReceiptLine.so_line_id)
+            .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+            .join(Customer, Customer.id == SalesOrder.customer_id)
+            .where(ReceiptLine.receipt_id.in_([h.id for h in heads]))
+            .order_by(
+                ReceiptLine.receipt_id,
+                ReceiptLine.kind.desc(),  # linked lines first, as they were served
+                SalesOrder.delivery_date,
+                SalesOrder.id,
+                SoLine.line_no,
+            )
+        ):
+            lines[r.receipt_id].append(
+                ReceivedLine(SalesLineRef(r.source, r.number, r.line_no), *r[4:])
+            )
+    return [ReceiptView(*h, lines=tuple(lines[h.id])) for h in heads]

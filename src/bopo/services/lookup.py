@@ -1,0 +1,89 @@
+"""Finding the PO line or sales order a caller names by its business keys."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import NamedTuple
+
+from sqlalchemy import Connection, select
+
+from bopo.db.models import PoLine, PurchaseOrder, SalesOrder, SoLine
+from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.inputs import MAX_QTY
+
+
+class PoLineKey(NamedTuple):
+    id: int
+    stock_item_id: int
+    purchase_order_id: int
+
+
+class OrderKey(NamedTuple):
+    id: int
+    source: str
+    number: str
+    status: str
+
+
+class SoLineKey(NamedTuple):
+    id: int
+    line_no: int
+    stock_item_id: int
+
+
+def find_po_line(conn: Connection, po_number: str, line_no: int) -> PoLineKey:
+    row = conn.execute(
+        select(PoLine.id, PoLine.stock_item_id, PoLine.purchase_order_id)
+        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+        .where(PurchaseOrder.number == po_number, PoLine.line_no == line_no)
+    ).first()
+    if row is None:
+        raise NotFound("purchase order line", f"{po_number} line {line_no}")
+    return PoLineKey(*row)
+
+
+def find_sales_order(conn: Connection, number: str, source: str | None) -> OrderKey:
+    """A sales order by number, and by source when two channels share the number."""
+    stmt = select(SalesOrder.id, SalesOrder.source, SalesOrder.number, SalesOrder.status).where(
+        SalesOrder.number == number
+    )
+    if source is not None:
+        stmt = stmt.where(SalesOrder.source == source)
+    rows = conn.execute(stmt).all()
+    if not rows:
+        raise NotFound("sales order", number if source is None else f"{source}/{number}")
+    if len(rows) > 1:
+        sources = ", ".join(sorted(r.source for r in rows))
+        raise Conflict(
+            f"sales order {number!r} exists in several sources ({sources}); say which source"
+        )
+    return OrderKey(*rows[0])
+
+
+def order_lines(
+    conn: Connection, order: OrderKey, line_nos: Collection[int] | None = None
+) -> list[SoLineKey]:
+    """The order's lines (all, or those numbered), each named line required to exist."""
+    rows = [
+        SoLineKey(*r)
+        for r in conn.execute(
+            select(SoLine.id, SoLine.line_no, SoLine.stock_item_id)
+            .where(SoLine.sales_order_id == order.id)
+            .order_by(SoLine.line_no)
+        )
+    ]
+    if line_nos is None:
+        return rows
+    known = {r.line_no for r in rows}
+    missing = sorted(set(line_nos) - known)
+    if missing:
+        raise NotFound("sales order line", f"{order.source}/{order.number} line {missing[0]}")
+    return [r for r in rows if r.line_no in set(line_nos)]
+
+
+def positive_qty(value: int, field: str = "qty", *, allow_zero: bool = False) -> int:
+    """A whole quantity from a caller, refused by field name when it is not one."""
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_QTY:
+        raise InvalidInput([FieldError(field, f"must be a whole number from {low} to {MAX_QTY}")])
+    return value

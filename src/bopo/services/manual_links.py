@@ -1,0 +1,232 @@
+"""Manual association: linking a worklist line to a PO line by hand, unlinking one,
+and the PO lines that could take each worklist line.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
+from bopo.db.queries import IS_OPEN, OUTSTANDING
+from bopo.domain.allocation import PoLineSupply, fitting_po_lines
+from bopo.errors import Conflict, FieldError, InvalidInput
+from bopo.services.context import Context
+from bopo.services.lookup import find_po_line, find_sales_order, order_lines
+from bopo.services.records import ChangeLog, Released, SalesLineRef
+from bopo.services.scope import load_scope
+from bopo.services.worklist import BackorderLine, load_backorders
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    line: SalesLineRef
+    sku: str
+    qty: int
+    po_number: str
+    po_line_no: int
+    expected: date | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.line.as_dict() | {
+            "sku": self.sku,
+            "qty": self.qty,
+            "po_number": self.po_number,
+            "po_line_no": self.po_line_no,
+            "expected": self.expected.isoformat() if self.expected else None,
+        }
+
+
+def link_line(
+    ctx: Context,
+    number: str,
+    line_no: int,
+    po_number: str,
+    po_line_no: int,
+    *,
+    source: str | None = None,
+    actor: str,
+) -> LinkResult:
+    """Link an unallocated SO line's whole backorder quantity to a PO line of its item.
+
+    The PO line's free quantity on order must cover it. A PO line without a
+    status gets the default status, if one is configured. The link is written
+    like any other, so the same back-order email follows.
+    """
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        rules = ctx.rules(conn)
+        order = find_sales_order(conn, number, source)
+        key = order_lines(conn, order, [line_no])[0]
+        po_key = find_po_line(conn, po_number, po_line_no)
+        if po_key.stock_item_id != key.stock_item_id:
+            raise InvalidInput(
+                [FieldError("po_line", f"{po_number} line {po_line_no} is for another item")]
+            )
+        scope = load_scope(
+            conn,
+            now=now,
+            actor=actor,
+            items={key.stock_item_id},
+            so_line_ids={key.id},
+            also_po_line_ids={po_key.id},
+        )
+        line = scope.so_lines[key.id]
+        po = scope.po_lines[po_key.id]
+        if line.order_status != "open":
+            raise Conflict(f"sales order {order.source}/{order.number} is {line.order_status}")
+        if line.link is not None:
+            linked = scope.po_lines[line.link.po_line_id]
+            raise Conflict(f"{line.ref} is linked to {linked} already: unlink it first")
+        need = line.remaining
+        if need == 0:
+            raise Conflict(f"{line.ref} has nothing on backorder")
+        if po.outstanding == 0:
+            raise Conflict(f"{po} has nothing outstanding")
+        if po.supply.free_on_order < need:
+            raise Conflict(
+                f"{po} has {po.supply.free_on_order} free on order; {line.ref} needs {need}"
+            )
+        default = rules.default_status_id if po.supply.status_id is None else None
+        scope.link(line, po, need, default, "so_line.link")
+        scope.flush(conn, stock_action="stock.assign", details={"by_hand": True})
+    return LinkResult(line.ref, line.sku, need, po.po_number, po.line_no, po.due_date)
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkResult:
+    released: Released
+    log: ChangeLog
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"unlinked": self.released.as_dict()} | self.log.as_dict()
+
+
+def unlink_line(
+    ctx: Context, number: str, line_no: int, *, source: str | None = None, actor: str
+) -> UnlinkResult:
+    """Remove a line's link: it returns to the worklist (`released`).
+
+    The quantity it frees on order is offered (switch on) to the item's other
+    waiting lines, oldest delivery date first.
+    """
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        rules = ctx.rules(conn)
+        order = find_sales_order(conn, number, source)
+        key = order_lines(conn, order, [line_no])[0]
+        scope = load_scope(
+            conn,
+            now=now,
+            actor=actor,
+            items={key.stock_item_id},
+            so_line_ids={key.id},
+            worklist=rules.enabled,
+            open_supply=rules.enabled,
+        )
+        line = scope.so_lines[key.id]
+        if line.link is None:
+            raise Conflict(f"{line.ref} is not linked to a PO line")
+        released = scope.release(line, "unlinked by hand", "so_line.unlink")
+        log = ChangeLog([released])
+        if rules.enabled:
+            waiting = scope.waiting({line.item_id}, exclude={line.id})
+            log.offered = scope.offer(waiting, rules, "so_line.reallocate")
+        scope.flush(conn, stock_action="stock.assign", details={"by_hand": True})
+    return UnlinkResult(released, log)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    po_number: str
+    line_no: int
+    due_date: date | None
+    status: str | None
+    outstanding: int
+    free_on_order: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "po_number": self.po_number,
+            "line_no": self.line_no,
+            "due_date": self.due_date.isoformat() if self.due_date else None,
+            "status": self.status,
+            "outstanding": self.outstanding,
+            "free_on_order": self.free_on_order,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineCandidates:
+    line: BackorderLine
+    candidates: tuple[Candidate, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.line.as_dict() | {"candidates": [c.as_dict() for c in self.candidates]}
+
+
+def list_candidates(
+    ctx: Context, *, limit: int | None = None, sku: str | None = None
+) -> list[LineCandidates]:
+    """Each worklist line with the PO lines that could take its whole quantity.
+
+    In the allocation policy's order; a `late supply` line is shown the PO
+    lines other than its own.
+    """
+    policy = ctx.settings.backorders.policy
+    with ctx.db.read() as conn:
+        lines = load_backorders(conn, limit=limit, sku=sku)
+        skus = sorted({line.sku for line in lines})
+        supply: dict[str, list[PoLineSupply]] = defaultdict(list)
+        shown: dict[int, tuple[str, int, str | None]] = {}
+        if skus:
+            for r in conn.execute(
+                select(
+                    PoLine.id,
+                    PoLine.stock_item_id,
+                    PoLine.due_date,
+                    OUTSTANDING,
+                    PoLine.qty_associated,
+                    PoLine.status_id,
+                    StockItem.sku,
+                    PurchaseOrder.number,
+                    PoLine.line_no,
+                    PoLineStatus.code,
+                )
+                .join(StockItem, StockItem.id == PoLine.stock_item_id)
+                .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+                .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
+                .where(StockItem.sku.in_(skus), IS_OPEN)
+                .order_by(PoLine.id)
+            ):
+                supply[r.sku].append(PoLineSupply(*r[:6]))
+                shown[r.id] = (r.number, r.line_no, r.code)
+    out = []
+    for line in lines:
+        own = (line.po_number, line.po_line_no)
+        fits = [
+            s
+            for s in fitting_po_lines(line.waiting, supply[line.sku], policy)
+            if shown[s.po_line_id][:2] != own
+        ]
+        out.append(
+            LineCandidates(
+                line,
+                tuple(
+                    Candidate(
+                        shown[s.po_line_id][0],
+                        shown[s.po_line_id][1],
+                        s.due_date,
+                        shown[s.po_line_id][2],
+                        s.outstanding,
+                        s.free_on_order,
+                    )
+                    for s in fits
+                ),
+            )
+        )
+    return out

@@ -1,0 +1,167 @@
+"""The rows a change works on, and what it reports back about SO lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bopo.domain.allocation import Link, PoLineSupply
+from bopo.domain.changes import Claim, Priority
+from bopo.domain.statuses import AssociationState, SkipReason
+
+LATE = SkipReason.LATE_SUPPLY.value
+
+
+@dataclass(frozen=True, slots=True)
+class SalesLineRef:
+    source: str
+    number: str
+    line_no: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "number": self.number, "line_no": self.line_no}
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.number} line {self.line_no}"
+
+
+@dataclass(slots=True)
+class PoLineRow:
+    id: int
+    item_id: int
+    po_number: str
+    line_no: int
+    ordered: int
+    delivered: int
+    cancelled: int
+    due_date: date | None
+    supply: PoLineSupply  # outstanding, associated and status as allocation sees them
+
+    @property
+    def outstanding(self) -> int:
+        return max(0, self.ordered - self.delivered - self.cancelled)
+
+    @property
+    def closed(self) -> bool:
+        """Cancelled or closed short: nothing more is expected on it."""
+        return self.cancelled > 0
+
+    def sync(self) -> None:
+        self.supply.outstanding = self.outstanding
+        self.supply.due_date = self.due_date
+
+    def __str__(self) -> str:
+        return f"{self.po_number} line {self.line_no}"
+
+
+@dataclass(slots=True)
+class AssocRow:
+    id: int
+    po_line_id: int
+    qty: int
+    state: str = AssociationState.ACTIVE.value
+    ended_reason: str | None = None
+
+
+@dataclass(slots=True)
+class SoLineRow:
+    id: int
+    order_id: int
+    order_status: str
+    source: str
+    number: str
+    line_no: int
+    item_id: int
+    sku: str
+    delivery_date: date
+    qty: int
+    assigned: int
+    shipped: int
+    cancelled: int
+    reason: str | None
+    since: datetime | None
+    link: AssocRow | None = None
+    new_link: Link | None = None  # made in this change; written by write_links
+
+    @property
+    def remaining(self) -> int:
+        """Neither shipped, assigned nor cancelled: linked to a PO line or waiting."""
+        return self.qty - self.shipped - self.assigned - self.cancelled
+
+    @property
+    def priority(self) -> Priority:
+        return (self.delivery_date, self.order_id, self.line_no)
+
+    @property
+    def unallocated(self) -> bool:
+        return self.link is None and self.new_link is None and self.remaining > 0
+
+    @property
+    def ref(self) -> SalesLineRef:
+        return SalesLineRef(self.source, self.number, self.line_no)
+
+    def claim(self, qty: int | None = None) -> Claim:
+        return Claim(self.id, self.remaining if qty is None else qty, self.priority)
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """An association a change ended: the SO line lost its link."""
+
+    line: SalesLineRef
+    sku: str
+    qty: int
+    po_number: str
+    po_line_no: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.line.as_dict() | {
+            "sku": self.sku,
+            "qty": self.qty,
+            "po_number": self.po_number,
+            "po_line_no": self.po_line_no,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """A line offered to the allocation: what it took from stock, its new link or why not."""
+
+    line: SalesLineRef
+    sku: str
+    from_stock: int
+    linked_qty: int = 0
+    po_number: str | None = None
+    po_line_no: int | None = None
+    expected: date | None = None
+    waiting: int = 0
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.line.as_dict() | {
+            "sku": self.sku,
+            "from_stock": self.from_stock,
+            "linked_qty": self.linked_qty,
+            "po_number": self.po_number,
+            "po_line_no": self.po_line_no,
+            "expected": self.expected.isoformat() if self.expected else None,
+            "waiting": self.waiting,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class ChangeLog:
+    """What a change released and how the freed lines were offered again."""
+
+    released: list[Released] = field(default_factory=list)
+    offered: list[Offered] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "released": [r.as_dict() for r in self.released],
+            "reallocated": [o.as_dict() for o in self.offered],
+        }
