@@ -557,7 +557,11 @@ def users_demo_login(tctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     out.print(f"demo login: user [bold]{user}[/], password [bold]{password}[/]", highlight=False)
     out.print(f"API token:  [bold]{token}[/]", highlight=False)
-    out.print(f'try:        curl -H "Authorization: Bearer {token}" <url>/api/me', highlight=False)
+    out.print(
+        f'try:        curl -H "Authorization: Bearer {token}" <url>/api/me',
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _token_dict(t: users.TokenView) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from bopo import __version__
 from bopo.api import errors
@@ -62,7 +63,8 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
-    app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
+    templates = {route.endpoint: route.path for route in app.routes if isinstance(route, APIRoute)}
+    app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -117,9 +117,10 @@ class _WorkCollector(Collector):
 class LatencyMiddleware:
     """Times each request; labels it by route template, so ids do not explode the series."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, templates: dict[Any, str]) -> None:
         self.app = app
         self.metrics = metrics
+        self.templates = templates  # endpoint -> path template, with the router prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,8 +138,8 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route: Any = scope.get("route")
-            template = getattr(route, "path", None) or "(unmatched)"
+            endpoint = getattr(scope.get("route"), "endpoint", None)
+            template = self.templates.get(endpoint, "(unmatched)")
             self.metrics.latency.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - start
             )

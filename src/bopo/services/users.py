@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -102,7 +103,7 @@ def _check_user(name: str, role: str, password: str | None) -> tuple[str, Role]:
     return name, parsed
 
 
-def _view(row: User) -> UserView:
+def _view(row: Any) -> UserView:
     return UserView(
         row.id,
         row.name,
@@ -138,11 +139,11 @@ def add_user(
 
 def list_users(ctx: Context) -> list[UserView]:
     with ctx.db.read() as conn:
-        return [_view(u) for u in conn.execute(select(User).order_by(User.name)).scalars()]
+        return [_view(u) for u in conn.execute(select(User).order_by(User.name))]
 
 
-def _user_row(conn: Connection, name: str) -> User:
-    row = conn.execute(select(User).where(User.name == name)).scalar_one_or_none()
+def _user_row(conn: Connection, name: str) -> Any:
+    row = conn.execute(select(User).where(User.name == name)).first()
     if row is None:
         raise NotFound("user", name)
     return row
@@ -170,7 +171,7 @@ def disable_user(ctx: Context, name: str, *, actor: str) -> UserView:
 def login(ctx: Context, name: str, password: str) -> UserView:
     """Check a user name and password (for sessions in the web UI)."""
     with ctx.db.read() as conn:
-        row = conn.execute(select(User).where(User.name == name.strip())).scalar_one_or_none()
+        row = conn.execute(select(User).where(User.name == name.strip())).first()
     stored = row.password_hash if row is not None else None
     try:
         _hasher.verify(stored or _DUMMY_HASH, password)
@@ -186,7 +187,7 @@ def login(ctx: Context, name: str, password: str) -> UserView:
     return _view(row)
 
 
-def _token_view(row: ApiToken, user: str) -> TokenView:
+def _token_view(row: Any, user: str) -> TokenView:
     return TokenView(
         row.id, user, row.name, row.prefix, row.created_at, row.revoked_at, row.last_used_at
     )
@@ -224,37 +225,39 @@ def create_token(
             conn,
             [event(now, actor, "token.create", "api_token", token_id, None, {"user": owner.name})],
         )
-        row = conn.execute(select(ApiToken).where(ApiToken.id == token_id)).scalar_one()
+        row = conn.execute(select(ApiToken).where(ApiToken.id == token_id)).one()
         return NewToken(_token_view(row, owner.name), secret)
 
 
 def list_tokens(ctx: Context, user: str | None = None) -> list[TokenView]:
-    stmt = select(ApiToken, User.name).join(User, User.id == ApiToken.user_id)
+    stmt = select(ApiToken, User.name.label("user_name")).join(User, User.id == ApiToken.user_id)
     if user is not None:
         stmt = stmt.where(User.name == user)
     with ctx.db.read() as conn:
-        return [_token_view(t, u) for t, u in conn.execute(stmt.order_by(ApiToken.id))]
+        return [_token_view(r, r.user_name) for r in conn.execute(stmt.order_by(ApiToken.id))]
 
 
 def revoke_token(ctx: Context, token_id: int, *, actor: str) -> TokenView:
     """Revoke a token for good; revoking it again changes nothing."""
     now = ctx.clock()
     with ctx.db.write() as conn:
-        found = conn.execute(
-            select(ApiToken, User.name)
+        row = conn.execute(
+            select(ApiToken, User.name.label("user_name"))
             .join(User, User.id == ApiToken.user_id)
             .where(ApiToken.id == token_id)
         ).first()
-        if found is None:
+        if row is None:
             raise NotFound("API token", token_id)
-        row, owner = found
+        owner: str = row.user_name
         if row.revoked_at is None:
             conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=now))
             record_audit(
                 conn,
                 [event(now, actor, "token.revoke", "api_token", token_id, None, {"user": owner})],
             )
-            row = conn.execute(select(ApiToken).where(ApiToken.id == token_id)).scalar_one()
+            return _token_view(
+                conn.execute(select(ApiToken).where(ApiToken.id == token_id)).one(), owner
+            )
         return _token_view(row, owner)
 
 
