@@ -63,7 +63,12 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
-    templates = {route.endpoint: route.path for route in app.routes if isinstance(route, APIRoute)}
+    templates = {
+        route.endpoint: PREFIX + route.path
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    }
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
 
     def openapi() -> dict[str, Any]:
