@@ -201,14 +201,24 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def problem_content_types(schema: dict[str, Any]) -> dict[str, Any]:
-    """Say application/problem+json, not application/json, for every error response."""
+    """Say application/problem+json, not application/json, for every error response,
+    and that a body which cannot be parsed at all gets a 400."""
+    problem_ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
     for path in schema.get("paths", {}).values():
         for operation in path.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "400",
+                    {
+                        "description": "The body cannot be parsed",
+                        "content": {PROBLEM_JSON: dict(problem_ref)},
+                    },
+                )
             for code, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if str(code)[0] in "45" and "application/json" in content:
                     content[PROBLEM_JSON] = content.pop("application/json")
-                    content[PROBLEM_JSON]["schema"] = {"$ref": "#/components/schemas/Problem"}
+                    content[PROBLEM_JSON]["schema"] = problem_ref["schema"]
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -71,5 +72,5 @@ def create_purchase_order(
 ) -> PurchaseOrderRead:
     """Add a purchase order with its lines; unknown SKUs or statuses refuse it whole."""
     view = purchasing.create_purchase_order(ctx, body, actor=user.actor)
-    response.headers["Location"] = f"/api/purchase-orders/{view.number}"
+    response.headers["Location"] = f"/api/purchase-orders/{quote(view.number, safe='')}"
     return PurchaseOrderRead.model_validate(view)

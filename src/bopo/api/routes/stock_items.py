@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -44,7 +45,7 @@ def create_stock_item(
 ) -> StockItemRead:
     """Add a stock item (system data)."""
     item = catalog.create_stock_item(ctx, body, actor=user.actor)
-    response.headers["Location"] = f"/api/stock-items/{item.sku}"
+    response.headers["Location"] = f"/api/stock-items/{quote(item.sku, safe='')}"
     return StockItemRead.model_validate(item)
 
 
