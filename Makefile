@@ -17,10 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(VENV)/.installed ## set up, load demo data into an SQLite file and show it
+run: $(VENV)/.installed ## serve the API on an SQLite file with demo data and a demo login
 	BOPO_DATABASE__URL=$(RUN_DB) $(BOPO) init
 	BOPO_DATABASE__URL=$(RUN_DB) BOPO_BACKORDERS__ALLOCATE_EXISTING_POS=true $(BOPO) demo
-	BOPO_DATABASE__URL=$(RUN_DB) $(BOPO) backorders
+	BOPO_DATABASE__URL=$(RUN_DB) $(BOPO) users demo-login
+	BOPO_DATABASE__URL=$(RUN_DB) BOPO_BACKORDERS__ALLOCATE_EXISTING_POS=true $(BOPO) serve
 
 test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest

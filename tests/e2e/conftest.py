@@ -28,7 +28,8 @@ class Api:
         return {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}
 
     def request(self, method: str, path: str, role: Role | None, **kw: Any) -> httpx.Response:
-        return self.client.request(method, path, headers=self.headers(role), **kw)
+        headers = self.headers(role) | kw.pop("headers", {})
+        return self.client.request(method, path, headers=headers, **kw)
 
     def get(self, path: str, role: Role | None = Role.VIEWER, **kw: Any) -> httpx.Response:
         return self.request("GET", path, role, **kw)

@@ -11,7 +11,7 @@ from bopo.services.intake import take_order
 from tests.e2e.conftest import Api, order_json
 from tests.helpers import day, given_po, given_status, given_stock, order
 
-V, O, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 CSV = (
     "order_number,customer_code,customer_name,customer_email,order_date,delivery_date,"
     "line_no,sku,qty\nF-1,C2,Two,c2@example.com,2026-11-25,2026-12-01,1,A,1\n"
@@ -32,13 +32,13 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
     ("POST", "/api/po-line-statuses", {"json": {"code": "LATE", "name": "Late"}}, A),
     ("GET", "/api/purchase-orders", {}, V),
     ("GET", "/api/purchase-orders/PO-1", {}, V),
-    ("POST", "/api/purchase-orders", {"json": PO}, O),
+    ("POST", "/api/purchase-orders", {"json": PO}, OP),
     ("GET", "/api/sales-orders", {}, V),
     ("GET", "/api/sales-orders/1", {}, V),
-    ("POST", "/api/sales-orders", {"json": order_json("SO-NEW", ("A", 1))}, O),
-    ("POST", "/api/sales-orders/import", {"files": {"file": ("orders.csv", CSV)}}, O),
+    ("POST", "/api/sales-orders", {"json": order_json("SO-NEW", ("A", 1))}, OP),
+    ("POST", "/api/sales-orders/import", {"files": {"file": ("orders.csv", CSV)}}, OP),
     ("GET", "/api/backorders", {}, V),
-    ("POST", "/api/backorders/allocate", {}, O),
+    ("POST", "/api/backorders/allocate", {}, OP),
     ("GET", "/api/me", {}, V),
     ("GET", "/api/settings", {}, A),
     ("GET", "/api/metrics", {}, V),
@@ -64,7 +64,7 @@ def test_each_route_answers_each_role_as_its_rule_says(
         method, path, headers={"Authorization": "Bearer bopo_not-a-real-token"}, **kwargs
     )
     assert bad_token.status_code == 401
-    for role in (V, O, A):
+    for role in (V, OP, A):
         response = api.request(method, path, role, **kwargs)
         if allows(role, least):
             assert response.status_code < 400 or response.status_code in {409, 422}, (

@@ -7,6 +7,7 @@ reachable), with a bounded number of examples per operation.
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
