@@ -176,3 +176,12 @@ def test_the_worklist_is_filtered_and_retried(make_api) -> None:  # type: ignore
     retried = api.post("/api/backorders/allocate").json()
     assert (retried["lines"], retried["lines_linked"]) == (2, 1)
     assert [x["number"] for x in api.get("/api/backorders").json()["items"]] == ["SO-2"]
+
+
+def test_a_file_over_the_size_limit_is_refused(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bopo.api.routes import sales_orders
+
+    monkeypatch.setattr(sales_orders, "MAX_UPLOAD_BYTES", 100)
+    response = api.post("/api/sales-orders/import", files={"file": ("o.csv", "x" * 101)})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"

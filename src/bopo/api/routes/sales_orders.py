@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -68,16 +67,13 @@ def import_sales_orders(ctx: CtxDep, user: Operator, file: UploadFile) -> SalesO
     Each bad order is reported with its place and the good ones are taken; a file
     that cannot be read at all is refused with 422.
     """
-    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
-        raise ApiProblem(413, f"the file is over {MAX_UPLOAD_BYTES} bytes", kind="too-large")
     name = Path(file.filename or "upload").name
     suffix = Path(name).suffix.lower()
     if suffix not in {".csv", ".json"}:
         suffix = _SUFFIX.get((file.content_type or "").split(";")[0].strip(), suffix)
     with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
         path = Path(folder) / f"upload{suffix}"
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
+        _save(file, path)
         summary = imports.import_sales_orders(ctx, path, actor=user.actor)
     data = summary.as_dict() | {"file": name}
     unreadable = [e for e in summary.errors if e.field == "file"]
@@ -89,6 +85,19 @@ def import_sales_orders(ctx: CtxDep, user: Operator, file: UploadFile) -> SalesO
             errors=[ProblemField(field="file", message=e.message) for e in unreadable],
         )
     return SalesOrderImportRead.model_validate(data)
+
+
+def _save(file: UploadFile, path: Path) -> None:
+    """Copy the upload to a file, refusing it once it passes the size limit."""
+    written = 0
+    with path.open("wb") as out:
+        while chunk := file.file.read(1024 * 1024):
+            written += len(chunk)
+            if written > MAX_UPLOAD_BYTES:
+                raise ApiProblem(
+                    413, f"the file is over {MAX_UPLOAD_BYTES} bytes", kind="too-large"
+                )
+            out.write(chunk)
 
 
 @router.get("", response_model=Page[SalesOrderSummaryRead])

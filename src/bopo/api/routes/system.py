@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response
 
 from bopo.api.deps import Admin, CtxDep, Viewer
@@ -10,6 +12,7 @@ from bopo.api.metrics import CONTENT_TYPE, Metrics
 from bopo.api.schemas import Health, MeRead, SettingsRead
 from bopo.services.monitoring import database_problem
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])
 
 
@@ -30,6 +33,7 @@ def health(ctx: CtxDep) -> Health:
     """Whether bopo and its database answer. Needs no token."""
     problem = database_problem(ctx)
     if problem is not None:
+        log.warning("health check: %s", problem)
         raise ApiProblem(503, "the database is not available", kind="unavailable")
     return Health(status="ok", database="ok")
 
