@@ -87,7 +87,7 @@ def test_every_error_is_a_problem_document(api: Api) -> None:
     assert limit["errors"] == [
         {
             "field": "limit",
-            "message": "Input should be greater than or equal to 1",
+            "message": "must be at least 1",
             "location": "query",
         }
     ]

@@ -29,6 +29,7 @@ from bopo.errors import (
     InvalidTransition,
     NotFound,
 )
+from bopo.services.files import _say as plain_message  # the same wording as import reports
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +110,12 @@ def _field_name(loc: Sequence[Any]) -> tuple[str, str | None]:
     return name or (where or "request"), where
 
 
-def _message(err: dict[str, Any]) -> str:
-    if err.get("type") == "value_error" and err.get("ctx", {}).get("error") is not None:
-        return str(err["ctx"]["error"])
-    if err.get("type") == "missing":
-        return "is required"
-    return str(err.get("msg", "is not valid"))
-
-
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = []
     for err in exc.errors():
         name, where = _field_name(err.get("loc", ()))
-        errors.append(ProblemField(field=name, message=_message(err), location=where))
+        errors.append(ProblemField(field=name, message=plain_message(err), location=where))
     return problem(422, "the request is not valid", kind="validation", errors=errors)
 
 
