@@ -21,9 +21,10 @@ $(VENV)/.installed: pyproject.toml
 RUN_ENV := BOPO_DATABASE__URL=$(RUN_DB) BOPO_BACKORDERS__ALLOCATE_EXISTING_POS=true \
 	BOPO_BACKORDERS__DEFAULT_PO_LINE_STATUS="ON ORDER"
 
-run: $(VENV)/.installed ## set up, load demo data into an SQLite file and show it
+run: $(VENV)/.installed ## serve bopo on an SQLite file with demo data and a demo login
 	$(RUN_ENV) $(BOPO) demo
-	$(RUN_ENV) $(BOPO) backorders
+	$(RUN_ENV) $(BOPO) users demo-login
+	$(RUN_ENV) $(BOPO) serve
 
 test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
 
 from bopo.domain.allocation import POLICIES
 from bopo.errors import ConfigError
@@ -85,8 +86,10 @@ class Settings(_Section):
     source: str = Field(default="(defaults)", exclude=True)
 
     def masked(self) -> dict[str, dict[str, Any]]:
-        """Every setting by section, secrets shown as asterisks."""
-        return {name: getattr(self, name).model_dump(mode="json") for name in _SECTIONS}
+        """Every setting by section, secrets (and a password in the database URL) hidden."""
+        data = {name: getattr(self, name).model_dump(mode="json") for name in _SECTIONS}
+        data["database"]["url"] = make_url(self.database.url).render_as_string(hide_password=True)
+        return data
 
 
 _SECTIONS: dict[str, type[_Section]] = {

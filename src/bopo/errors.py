@@ -56,3 +56,13 @@ class ConfigError(BopoError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("bad configuration: " + "; ".join(self.problems))
+
+
+class AuthenticationFailed(BopoError):
+    """Unknown user, wrong password, disabled user, or a token that is not valid.
+
+    Deliberately says no more than that, so it cannot be used to probe for names.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the user name, password or token is not valid")

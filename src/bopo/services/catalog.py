@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
 from bopo.db.bulk import Writes
-from bopo.db.models import AuditEvent, PoLineStatus, StockItem
-from bopo.db.queries import lock_stock_by_sku, record_audit
-from bopo.errors import Conflict, FieldError, InvalidInput
+from bopo.db.models import AuditEvent, PoLine, PoLineStatus, StockItem
+from bopo.db.queries import IS_OPEN, OUTSTANDING, lock_stock_by_sku, record_audit
+from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.inputs import NewStockItem
 from bopo.services.linking import event
+from bopo.services.pages import AnySelect, Page, fetch_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,3 +181,96 @@ def add_status(ctx: Context, code: str, name: str, *, actor: str) -> StatusView:
 
 def _status_id(conn: Connection, code: str) -> int | None:
     return conn.scalar(select(PoLineStatus.id).where(PoLineStatus.code == code))
+
+
+# --- stock items, one at a time and as lists -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StockItemView:
+    id: int
+    sku: str
+    name: str
+    on_hand: int
+    assigned: int
+    on_order: int  # outstanding on open PO lines
+    created_at: datetime
+
+    @property
+    def free(self) -> int:
+        return max(0, self.on_hand - self.assigned)
+
+
+def _stock_query() -> AnySelect:
+    on_order = (
+        select(func.coalesce(func.sum(OUTSTANDING), 0))
+        .where(PoLine.stock_item_id == StockItem.id, IS_OPEN)
+        .scalar_subquery()
+    )
+    return select(
+        StockItem.id,
+        StockItem.sku,
+        StockItem.name,
+        StockItem.on_hand,
+        StockItem.assigned,
+        on_order,
+        StockItem.created_at,
+    )
+
+
+def list_stock_items(
+    ctx: Context,
+    *,
+    sku: str | None = None,
+    q: str | None = None,
+    short: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[StockItemView]:
+    """Stock items by SKU; `sku` is a prefix, `q` a part of the SKU or name,
+    `short` those with no free stock (or, false, those with some)."""
+    stmt = _stock_query().order_by(StockItem.sku)
+    if sku:
+        stmt = stmt.where(StockItem.sku.startswith(sku, autoescape=True))
+    if q:
+        stmt = stmt.where(
+            StockItem.sku.contains(q, autoescape=True) | StockItem.name.contains(q, autoescape=True)
+        )
+    if short is not None:
+        no_free = StockItem.on_hand <= StockItem.assigned
+        stmt = stmt.where(no_free if short else ~no_free)
+    with ctx.db.read() as conn:
+        return fetch_page(conn, stmt, StockItemView, limit=limit, offset=offset)
+
+
+def get_stock_item(ctx: Context, sku: str) -> StockItemView:
+    with ctx.db.read() as conn:
+        row = conn.execute(_stock_query().where(StockItem.sku == sku)).first()
+    if row is None:
+        raise NotFound("stock item", sku)
+    return StockItemView(*row)
+
+
+def create_stock_item(ctx: Context, item: NewStockItem, *, actor: str) -> StockItemView:
+    """A new stock item; its SKU must not exist yet."""
+    with ctx.db.read() as conn:
+        if conn.scalar(select(StockItem.id).where(StockItem.sku == item.sku)) is not None:
+            raise Conflict(f"stock item {item.sku!r} exists already")
+    upsert_stock_items(ctx, [item], actor=actor)
+    return get_stock_item(ctx, item.sku)
+
+
+def update_stock_item(
+    ctx: Context, sku: str, *, name: str | None = None, on_hand: int | None = None, actor: str
+) -> StockItemView:
+    """Rename an item or count its stock; on-hand may not drop below what is assigned."""
+    current = get_stock_item(ctx, sku)
+    changed = NewStockItem(
+        sku=sku,
+        name=current.name if name is None else name,
+        on_hand=current.on_hand if on_hand is None else on_hand,
+    )
+    result = upsert_stock_items(ctx, [changed], actor=actor)
+    if result.errors:
+        raise InvalidInput([err for _, err in result.errors])
+    return get_stock_item(ctx, sku)

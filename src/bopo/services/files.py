@@ -128,6 +128,7 @@ _MESSAGES = {
     "string_too_short": "is required",
     "int_parsing": "must be a whole number",
     "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
     "list_type": "must be a list",
     "dict_type": "must be an object",
     "model_type": "must be an object",

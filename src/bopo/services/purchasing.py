@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, func, select
 
 from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
@@ -21,11 +21,12 @@ from bopo.db.models import (
     StockItem,
     Supplier,
 )
-from bopo.db.queries import ensure_codes, pairs
-from bopo.errors import FieldError, NotFound
+from bopo.db.queries import IS_OPEN, OUTSTANDING, ensure_codes, pairs
+from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
 from bopo.services.linking import event
+from bopo.services.pages import Page, fetch_page
 
 
 @dataclass
@@ -38,12 +39,17 @@ class PurchaseOrdersResult:
 
 
 def add_purchase_orders(
-    ctx: Context, orders: Sequence[NewPurchaseOrder], *, actor: str
+    ctx: Context,
+    orders: Sequence[NewPurchaseOrder],
+    *,
+    actor: str,
+    all_or_nothing: bool = False,
 ) -> PurchaseOrdersResult:
     """Create purchase orders and lines; lines that exist already are left as they are.
 
     A line is refused on its own (unknown SKU or status, another supplier's PO)
-    and the rest of its order still comes in.
+    and the rest of its order still comes in; with `all_or_nothing`, any refusal
+    raises InvalidInput and nothing comes in.
     """
     now = ctx.clock()
     result = PurchaseOrdersResult()
@@ -109,6 +115,13 @@ def add_purchase_orders(
                     if o.number not in pos:
                         new_orders.setdefault(o.number, o)
 
+        if all_or_nothing and result.errors:  # raising rolls back the suppliers added above
+            raise InvalidInput(
+                [
+                    FieldError(err.field if k is None else f"lines[{k}].{err.field}", err.message)
+                    for _, k, err in result.errors
+                ]
+            )
         writes = Writes(conn)
         ids = writes.reserve_ids({PurchaseOrder: len(new_orders), PoLine: len(new_lines)})
         po_ids = {number: po[0] for number, po in pos.items()}
@@ -349,3 +362,98 @@ def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
             head.order_date,
             tuple(_line_view(r, linked.get(r.id, ())) for r in lines),
         )
+
+
+# --- one purchase order by hand, and lists ---------------------------------------------
+
+
+def create_purchase_order(
+    ctx: Context, order: NewPurchaseOrder, *, actor: str
+) -> PurchaseOrderView:
+    """A new purchase order, whole or not at all; its number must not exist yet."""
+    with ctx.db.read() as conn:
+        if conn.scalar(select(PurchaseOrder.id).where(PurchaseOrder.number == order.number)):
+            raise Conflict(f"purchase order {order.number!r} exists already")
+    add_purchase_orders(ctx, [order], actor=actor, all_or_nothing=True)
+    return show_purchase_order(ctx, order.number)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseOrderSummary:
+    id: int
+    number: str
+    supplier_code: str
+    supplier_name: str
+    order_date: date | None
+    created_at: datetime
+    lines: int
+    open_lines: int
+    outstanding: int
+    next_due: date | None
+
+
+def list_purchase_orders(
+    ctx: Context,
+    *,
+    number: str | None = None,
+    supplier: str | None = None,
+    sku: str | None = None,
+    status: str | None = None,
+    open_only: bool | None = None,
+    due_before: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[PurchaseOrderSummary]:
+    """Purchase orders, newest first. `sku`, `status` and `due_before` match any line;
+    `open_only` keeps those with something still to come (false: fully delivered)."""
+    open_line = and_(PoLine.purchase_order_id == PurchaseOrder.id, IS_OPEN)
+    lines = (
+        select(
+            PoLine.purchase_order_id.label("po_id"),
+            func.count().label("lines"),
+            func.count().filter(IS_OPEN).label("open_lines"),
+            func.coalesce(func.sum(OUTSTANDING).filter(IS_OPEN), 0).label("outstanding"),
+            func.min(PoLine.due_date).filter(IS_OPEN).label("next_due"),
+        )
+        .group_by(PoLine.purchase_order_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            PurchaseOrder.id,
+            PurchaseOrder.number,
+            Supplier.code,
+            Supplier.name,
+            PurchaseOrder.order_date,
+            PurchaseOrder.created_at,
+            func.coalesce(lines.c.lines, 0),
+            func.coalesce(lines.c.open_lines, 0),
+            func.coalesce(lines.c.outstanding, 0),
+            lines.c.next_due,
+        )
+        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+        .outerjoin(lines, lines.c.po_id == PurchaseOrder.id)
+        .order_by(PurchaseOrder.id.desc())
+    )
+    any_line = PoLine.purchase_order_id == PurchaseOrder.id
+    if number:
+        stmt = stmt.where(PurchaseOrder.number == number)
+    if supplier:
+        stmt = stmt.where(Supplier.code == supplier)
+    if sku:
+        stmt = stmt.where(
+            exists().where(any_line, PoLine.stock_item_id == StockItem.id, StockItem.sku == sku)
+        )
+    if status:
+        stmt = stmt.where(
+            exists().where(
+                any_line, PoLine.status_id == PoLineStatus.id, PoLineStatus.code == status
+            )
+        )
+    if open_only is not None:
+        has_open = exists().where(open_line)
+        stmt = stmt.where(has_open if open_only else ~has_open)
+    if due_before:
+        stmt = stmt.where(exists().where(open_line, PoLine.due_date <= due_before))
+    with ctx.db.read() as conn:
+        return fetch_page(conn, stmt, PurchaseOrderSummary, limit=limit, offset=offset)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 
-from bopo.db.models import Customer, SalesOrder
+from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
 from bopo.errors import Conflict, NotFound
 from bopo.services.context import Context
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
+from bopo.services.pages import AnySelect, Page, fetch_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,25 +49,29 @@ class SalesOrderView:
         }
 
 
+def _head() -> AnySelect:
+    return select(
+        SalesOrder.id,
+        SalesOrder.source,
+        SalesOrder.number,
+        SalesOrder.status,
+        Customer.code,
+        Customer.name,
+        Customer.email,
+        SalesOrder.order_date,
+        SalesOrder.delivery_date,
+        SalesOrder.created_at,
+        SalesOrder.created_by,
+    ).join(Customer, Customer.id == SalesOrder.customer_id)
+
+
+def _view(head: Any, lines: list[LineOutcome]) -> SalesOrderView:
+    return SalesOrderView(*head, lines=tuple(lines))  # type: ignore[misc]
+
+
 def show_sales_order(ctx: Context, number: str, source: str | None = None) -> SalesOrderView:
     """One order by number (and source, needed when two channels share a number)."""
-    stmt = (
-        select(
-            SalesOrder.id,
-            SalesOrder.source,
-            SalesOrder.number,
-            SalesOrder.status,
-            Customer.code,
-            Customer.name,
-            Customer.email,
-            SalesOrder.order_date,
-            SalesOrder.delivery_date,
-            SalesOrder.created_at,
-            SalesOrder.created_by,
-        )
-        .join(Customer, Customer.id == SalesOrder.customer_id)
-        .where(SalesOrder.number == number)
-    )
+    stmt = _head().where(SalesOrder.number == number)
     if source is not None:
         stmt = stmt.where(SalesOrder.source == source)
     with ctx.db.read() as conn:
@@ -81,4 +86,107 @@ def show_sales_order(ctx: Context, number: str, source: str | None = None) -> Sa
             )
         head = rows[0]
         lines = load_line_outcomes(conn, [head.id])[head.id]
-    return SalesOrderView(*head, lines=tuple(lines))
+    return _view(head, lines)
+
+
+def get_sales_order(ctx: Context, order_id: int) -> SalesOrderView:
+    """One order by its id."""
+    with ctx.db.read() as conn:
+        head = conn.execute(_head().where(SalesOrder.id == order_id)).first()
+        if head is None:
+            raise NotFound("sales order", order_id)
+        lines = load_line_outcomes(conn, [order_id])[order_id]
+    return _view(head, lines)
+
+
+@dataclass(frozen=True, slots=True)
+class SalesOrderSummary:
+    id: int
+    source: str
+    number: str
+    status: str
+    customer_code: str
+    customer_name: str
+    order_date: date
+    delivery_date: date
+    created_at: datetime
+    lines: int
+    waiting_lines: int  # lines on the backorder worklist
+
+
+def list_sales_orders(
+    ctx: Context,
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    number: str | None = None,
+    customer: str | None = None,
+    sku: str | None = None,
+    ordered_from: date | None = None,
+    ordered_to: date | None = None,
+    delivery_from: date | None = None,
+    delivery_to: date | None = None,
+    waiting: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[SalesOrderSummary]:
+    """Sales orders, newest first; dates are inclusive; `sku` matches any line;
+    `waiting` keeps orders with a line on the worklist (false: none)."""
+    lines = (
+        select(
+            SoLine.sales_order_id.label("so_id"),
+            func.count().label("lines"),
+            func.count(SoLine.backorder_reason).label("waiting"),
+        )
+        .group_by(SoLine.sales_order_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            SalesOrder.id,
+            SalesOrder.source,
+            SalesOrder.number,
+            SalesOrder.status,
+            Customer.code,
+            Customer.name,
+            SalesOrder.order_date,
+            SalesOrder.delivery_date,
+            SalesOrder.created_at,
+            func.coalesce(lines.c.lines, 0),
+            func.coalesce(lines.c.waiting, 0),
+        )
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .outerjoin(lines, lines.c.so_id == SalesOrder.id)
+        .order_by(SalesOrder.id.desc())
+    )
+    equal: list[tuple[Any, str | None]] = [
+        (SalesOrder.status, status),
+        (SalesOrder.source, source),
+        (SalesOrder.number, number),
+        (Customer.code, customer),
+    ]
+    for column, value in equal:
+        if value:
+            stmt = stmt.where(column == value)
+    if sku:
+        stmt = stmt.where(
+            exists().where(
+                SoLine.sales_order_id == SalesOrder.id,
+                SoLine.stock_item_id == StockItem.id,
+                StockItem.sku == sku,
+            )
+        )
+    ranges: list[tuple[Any, date | None, date | None]] = [
+        (SalesOrder.order_date, ordered_from, ordered_to),
+        (SalesOrder.delivery_date, delivery_from, delivery_to),
+    ]
+    for column, low, high in ranges:
+        if low:
+            stmt = stmt.where(column >= low)
+        if high:
+            stmt = stmt.where(column <= high)
+    if waiting is not None:
+        has_waiting = func.coalesce(lines.c.waiting, 0) > 0
+        stmt = stmt.where(has_waiting if waiting else ~has_waiting)
+    with ctx.db.read() as conn:
+        return fetch_page(conn, stmt, SalesOrderSummary, limit=limit, offset=offset)

@@ -25,6 +25,7 @@ from bopo.domain.allocation import PoLineSupply, allocate_line
 from bopo.domain.statuses import SkipReason
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
+from bopo.services.pages import Page, fetch_page
 
 # Oldest delivery date first: the order that should ship soonest gets served first.
 WORKLIST_ORDER = (SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
@@ -227,3 +228,54 @@ def retry_lines(
     writes.insert(AuditEvent, audit)
     writes.flush()
     return summary
+
+
+def find_backorders(
+    ctx: Context,
+    *,
+    sku: str | None = None,
+    reason: str | None = None,
+    customer: str | None = None,
+    source: str | None = None,
+    delivery_from: date | None = None,
+    delivery_to: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[BackorderLine]:
+    """One page of the worklist, oldest delivery date first, with the total."""
+    stmt = (
+        select(
+            SoLine.id,
+            SalesOrder.source,
+            SalesOrder.number,
+            SoLine.line_no,
+            StockItem.sku,
+            StockItem.name,
+            _remaining(),
+            SoLine.backorder_reason,
+            SoLine.backorder_since,
+            SalesOrder.delivery_date,
+            Customer.code,
+            Customer.name,
+        )
+        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        .join(StockItem, StockItem.id == SoLine.stock_item_id)
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(SoLine.backorder_reason.is_not(None))
+        .order_by(*WORKLIST_ORDER)
+    )
+    equal: list[tuple[Any, str | None]] = [
+        (StockItem.sku, sku),
+        (SoLine.backorder_reason, reason),
+        (Customer.code, customer),
+        (SalesOrder.source, source),
+    ]
+    for column, value in equal:
+        if value:
+            stmt = stmt.where(column == value)
+    if delivery_from:
+        stmt = stmt.where(SalesOrder.delivery_date >= delivery_from)
+    if delivery_to:
+        stmt = stmt.where(SalesOrder.delivery_date <= delivery_to)
+    with ctx.db.read() as conn:
+        return fetch_page(conn, stmt, BackorderLine, limit=limit, offset=offset)

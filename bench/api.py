@@ -1,0 +1,217 @@
+"""HTTP order intake: `bopo serve --workers 2` on PostgreSQL, 16 clients posting orders.
+
+The load generator runs in its own process and is kept cheap (asyncio, raw
+HTTP/1.1 on keep-alive connections, request bytes built before the clock
+starts), because it shares the machine's cores with the server and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import WORK, Scale, context, database
+from bench.generate import STATUSES, generate
+from bopo.services import catalog, imports, users
+
+CLIENTS = 16
+WORKERS = 2
+LINES = 3
+WARMUP_PER_CLIENT = 10
+TODAY = date(2026, 11, 25)
+
+
+def _load_data(url: str, scale: Scale) -> str:
+    """Stock items and open PO lines; returns an operator's token."""
+    files = generate(WORK / "api", items=scale.items, po_lines=scale.po_lines, orders=0)
+    ctx = context(url)
+    for code in STATUSES:
+        catalog.add_status(ctx, code, code.title(), actor="bench")
+    assert imports.import_stock_items(ctx, files["stock"]).ok
+    assert imports.import_purchase_orders(ctx, files["po"]).ok
+    users.add_user(ctx, "bench", "operator", actor="bench")
+    token = users.create_token(ctx, "bench", actor="bench").secret
+    ctx.db.dispose()
+    return token
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "BOPO_DATABASE__URL": url,
+        "BOPO_BACKORDERS__ALLOCATE_EXISTING_POS": "true",
+        "BOPO_BACKORDERS__DEFAULT_PO_LINE_STATUS": "ON ORDER",
+    }
+    bopo = str(Path(sys.executable).with_name("bopo"))
+    server = subprocess.Popen(
+        [bopo, "serve", "--port", str(port), "--workers", str(WORKERS), "--no-access-log"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise RuntimeError("bopo serve did not come up")
+
+
+def _requests(client: int, count: int, items: int, token: str, port: int) -> list[bytes]:
+    rng = random.Random(client)
+    out = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "source": "bench-http",
+                "number": f"H{client}-{n}",
+                "customer": {
+                    "code": f"HC{client}",
+                    "name": f"Client {client}",
+                    "email": f"client{client}@example.com",
+                },
+                "order_date": TODAY.isoformat(),
+                "delivery_date": (TODAY + timedelta(days=rng.randint(1, 30))).isoformat(),
+                "lines": [
+                    {"line_no": i, "sku": f"SKU-{s:05d}", "qty": rng.randint(1, 3)}
+                    for i, s in enumerate(rng.sample(range(items), LINES), 1)
+                ],
+            },
+            separators=(",", ":"),
+        ).encode()
+        head = (
+            f"POST /api/sales-orders HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        out.append(head + body)
+    return out
+
+
+async def _send_all(
+    port: int, requests: list[bytes], latencies: list[float], codes: Counter[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for request in requests:
+        start = time.perf_counter()
+        writer.write(request)
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - start)
+        codes[status] += 1
+    writer.close()
+
+
+def _load_generator(port: int, token: str, per_client: int, items: int, done: Any) -> None:
+    batches = [
+        _requests(c, WARMUP_PER_CLIENT + per_client, items, token, port) for c in range(CLIENTS)
+    ]
+
+    async def main() -> tuple[float, list[float], Counter[int]]:
+        ignored: list[float] = []
+        warm: Counter[int] = Counter()
+        await asyncio.gather(
+            *(_send_all(port, b[:WARMUP_PER_CLIENT], ignored, warm) for b in batches)
+        )
+        latencies: list[float] = []
+        codes: Counter[int] = Counter()
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(_send_all(port, b[WARMUP_PER_CLIENT:], latencies, codes) for b in batches)
+        )
+        return time.perf_counter() - start, latencies, codes
+
+    seconds, latencies, codes = asyncio.run(main())
+    done.put((seconds, latencies, dict(codes)))
+
+
+def _server_mean_ms(port: int, token: str) -> float | None:
+    """Mean time the workers spent per POST /api/sales-orders, from /api/metrics."""
+    text = httpx.get(
+        f"http://127.0.0.1:{port}/api/metrics",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).text
+    found: dict[str, float] = {}
+    for kind in ("sum", "count"):
+        pattern = (
+            rf'^bopo_http_request_duration_seconds_{kind}\{{[^}}]*method="POST"[^}}]*'
+            rf'route="/api/sales-orders"[^}}]*status="201"[^}}]*\}} (\S+)$'
+        )
+        found[kind] = sum(float(m) for m in re.findall(pattern, text, re.M))
+    return round(1000 * found["sum"] / found["count"], 2) if found["count"] else None
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(scale: Scale) -> dict[str, Any]:
+    orders = max(1_600, scale.orders // 12)
+    per_client = orders // CLIENTS
+    with database("postgresql") as url:
+        token = _load_data(url, scale)
+        port = _free_port()
+        server = _start_server(url, port)
+        try:
+            mp_ctx = mp.get_context("spawn")
+            done = mp_ctx.Queue()
+            loader = mp_ctx.Process(
+                target=_load_generator, args=(port, token, per_client, scale.items, done)
+            )
+            loader.start()
+            seconds, latencies, codes = done.get()
+            loader.join()
+            server_ms = _server_mean_ms(port, token)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    taken = len(latencies)
+    return {
+        "api_orders_per_s": round(taken / seconds),
+        "api_orders_per_s_target": {"min": 400},
+        "api_p50_ms": round(1000 * _percentile(latencies, 0.50), 1),
+        "api_p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
+        "api_p99_ms_target": {"max": 100},
+        "api_detail": {
+            "orders": taken,
+            "lines_per_order": LINES,
+            "clients": CLIENTS,
+            "workers": WORKERS,
+            "seconds": round(seconds, 2),
+            "status_codes": codes,
+            "server_mean_ms_per_order": server_ms,
+        },
+    }

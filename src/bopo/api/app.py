@@ -1,0 +1,91 @@
+"""The FastAPI application: every router under /api, errors as problem+json.
+
+`create_app(settings)` builds one app with its own database context, token
+cache and metrics, so tests and workers never share state through globals.
+`app_from_env()` is the factory `bopo serve --workers N` hands uvicorn: each
+worker process reads the settings again from BOPO_CONFIG and the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from bopo import __version__
+from bopo.api import errors
+from bopo.api.deps import TokenCache
+from bopo.api.metrics import LatencyMiddleware, Metrics
+from bopo.api.routes import ROUTERS
+from bopo.config import Settings, load_settings
+from bopo.services.context import Context
+
+PREFIX = "/api"
+
+DESCRIPTION = """
+Link back-ordered sales-order lines to undelivered purchase-order lines.
+
+Every route but `/api/health` needs a bearer token (`bopo tokens create USER`).
+Roles: **viewer** reads; **operator** also takes orders and works the worklist;
+**admin** also keeps system data and reads settings. Errors are
+`application/problem+json` (RFC 9457); a 422 lists each bad field.
+Lists take `limit` and `offset` and return `total` and `next_offset`.
+"""
+
+
+def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
+    """The API on the database the settings name (or on a context given)."""
+    context = ctx or Context.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if ctx is None:  # ours to close
+            context.db.dispose()
+
+    app = FastAPI(
+        title="bopo",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.ctx = context
+    app.state.tokens = TokenCache()
+    app.state.metrics = Metrics()
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX)
+    templates = {
+        route.endpoint: PREFIX + route.path
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    }
+    app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = errors.problem_content_types(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Build the app from BOPO_CONFIG and BOPO_<SECTION>__<KEY> (uvicorn's factory)."""
+    return create_app(load_settings())

@@ -1,0 +1,27 @@
+"""One router per resource; the app includes every router listed here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bopo.api.routes import (
+    backorders,
+    customers,
+    purchase_orders,
+    sales_orders,
+    statuses,
+    stock_items,
+    suppliers,
+    system,
+)
+
+ROUTERS: list[APIRouter] = [
+    stock_items.router,
+    customers.router,
+    suppliers.router,
+    statuses.router,
+    purchase_orders.router,
+    sales_orders.router,
+    backorders.router,
+    system.router,
+]

@@ -1,0 +1,49 @@
+"""The backorder worklist: lines waiting for stock or a PO line, and retrying them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
+from bopo.api.errors import responses
+from bopo.api.schemas import BackorderRead, Page, RetryRead, page_of
+from bopo.domain.statuses import SkipReason
+from bopo.services import worklist
+
+router = APIRouter(prefix="/backorders", tags=["backorder worklist"], responses=responses(401, 403))
+
+
+@router.get("", response_model=Page[BackorderRead], responses=responses(422))
+def list_backorders(
+    ctx: CtxDep,
+    _: Viewer,
+    paging: PagingDep,
+    sku: Annotated[str | None, Query(max_length=64)] = None,
+    reason: SkipReason | None = None,
+    customer: Annotated[str | None, Query(max_length=64, description="Customer code")] = None,
+    source: Annotated[str | None, Query(max_length=40)] = None,
+    delivery_from: date | None = None,
+    delivery_to: date | None = None,
+) -> dict[str, object]:
+    """Lines waiting on the worklist, oldest delivery date first, each with its reason."""
+    page = worklist.find_backorders(
+        ctx,
+        sku=sku,
+        reason=reason.value if reason else None,
+        customer=customer,
+        source=source,
+        delivery_from=delivery_from,
+        delivery_to=delivery_to,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of(BackorderRead, page)
+
+
+@router.post("/allocate")
+def allocate(ctx: CtxDep, user: Operator) -> RetryRead:
+    """Offer every worklist line free stock, then a PO line, oldest delivery date first."""
+    return RetryRead.model_validate(worklist.allocate_worklist(ctx, actor=user.actor).as_dict())

@@ -1,0 +1,35 @@
+"""Customers: they come in with their sales orders."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from bopo.api.deps import CtxDep, PagingDep, Viewer
+from bopo.api.errors import responses
+from bopo.api.schemas import CustomerRead, Page, page_of
+from bopo.services import parties
+
+router = APIRouter(prefix="/customers", tags=["customers"], responses=responses(401, 403, 422))
+
+
+@router.get("", response_model=Page[CustomerRead])
+def list_customers(
+    ctx: CtxDep,
+    _: Viewer,
+    paging: PagingDep,
+    q: Annotated[str | None, Query(max_length=200, description="Code or name contains")] = None,
+    email: Annotated[str | None, Query(max_length=320, description="This email address")] = None,
+) -> dict[str, object]:
+    """Customers by code, with how many orders each has."""
+    page = parties.list_customers(ctx, q=q, email=email, limit=paging.limit, offset=paging.offset)
+    return page_of(CustomerRead, page)
+
+
+@router.get("/{code}", responses=responses(404))
+def get_customer(
+    ctx: CtxDep, _: Viewer, code: Annotated[str, Path(min_length=1, max_length=64)]
+) -> CustomerRead:
+    """One customer."""
+    return CustomerRead.model_validate(parties.get_customer(ctx, code))

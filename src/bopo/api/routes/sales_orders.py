@@ -1,0 +1,166 @@
+"""Sales orders: take one (with allocation), import a file, list, show."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
+
+from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
+from bopo.api.errors import ApiProblem, ProblemField, responses
+from bopo.api.schemas import (
+    OrderOutcomeRead,
+    Page,
+    SalesOrderCreate,
+    SalesOrderImportRead,
+    SalesOrderRead,
+    SalesOrderSummaryRead,
+    page_of,
+)
+from bopo.domain.statuses import SalesOrderStatus
+from bopo.errors import InvalidInput
+from bopo.services import imports, intake, sales
+from bopo.services.outcomes import OrderStatus
+from bopo.services.sales import SalesOrderView
+
+router = APIRouter(
+    prefix="/sales-orders", tags=["sales orders"], responses=responses(401, 403, 422)
+)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+_SUFFIX = {"text/csv": ".csv", "application/json": ".json"}
+OrderId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="The order's id")]
+Text = Annotated[str | None, Query(max_length=64)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"model": OrderOutcomeRead, "description": "Exists already; nothing changed"}},
+)
+def create_sales_order(
+    ctx: CtxDep, user: Operator, body: SalesOrderCreate, request: Request, response: Response
+) -> OrderOutcomeRead:
+    """Take a sales order: stock first, then a PO line per backorder line; the outcome per line.
+
+    201 when taken; 200 with the order as it stands when the same source and number
+    was taken before (nothing changes); 422 with each problem (an unknown SKU...).
+    """
+    result = intake.take_order(ctx, body, actor=user.actor)
+    request.app.state.metrics.count_order(result)
+    if result.status is OrderStatus.REJECTED:
+        raise InvalidInput(result.errors)
+    if result.status is OrderStatus.DUPLICATE:
+        response.status_code = 200
+    response.headers["Location"] = f"/api/sales-orders/{result.id}"
+    return OrderOutcomeRead.model_validate(result)
+
+
+@router.post("/import", responses=responses(413))
+def import_sales_orders(ctx: CtxDep, user: Operator, file: UploadFile) -> SalesOrderImportRead:
+    """Take the orders in a CSV or JSON file, in file order: the same summary as the CLI.
+
+    Each bad order is reported with its place and the good ones are taken; a file
+    that cannot be read at all is refused with 422.
+    """
+    name = Path(file.filename or "upload").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in {".csv", ".json"}:
+        suffix = _SUFFIX.get((file.content_type or "").split(";")[0].strip(), suffix)
+    with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        _save(file, path)
+        summary = imports.import_sales_orders(ctx, path, actor=user.actor)
+    data = summary.as_dict() | {"file": name}
+    unreadable = [e for e in summary.errors if e.field == "file"]
+    if unreadable:
+        raise ApiProblem(
+            422,
+            f"{name}: the file cannot be read",
+            kind="validation",
+            errors=[ProblemField(field="file", message=e.message) for e in unreadable],
+        )
+    return SalesOrderImportRead.model_validate(data)
+
+
+def _save(file: UploadFile, path: Path) -> None:
+    """Copy the upload to a file, refusing it once it passes the size limit."""
+    written = 0
+    with path.open("wb") as out:
+        while chunk := file.file.read(1024 * 1024):
+            written += len(chunk)
+            if written > MAX_UPLOAD_BYTES:
+                raise ApiProblem(
+                    413, f"the file is over {MAX_UPLOAD_BYTES} bytes", kind="too-large"
+                )
+            out.write(chunk)
+
+
+@router.get("", response_model=Page[SalesOrderSummaryRead])
+def list_sales_orders(
+    ctx: CtxDep,
+    _: Viewer,
+    paging: PagingDep,
+    status: SalesOrderStatus | None = None,
+    source: Annotated[str | None, Query(max_length=40)] = None,
+    number: Text = None,
+    customer: Annotated[str | None, Query(max_length=64, description="Customer code")] = None,
+    sku: Annotated[str | None, Query(max_length=64, description="Has a line of this SKU")] = None,
+    ordered_from: date | None = None,
+    ordered_to: date | None = None,
+    delivery_from: date | None = None,
+    delivery_to: date | None = None,
+    waiting: Annotated[
+        bool | None, Query(description="true: has a line on the backorder worklist")
+    ] = None,
+) -> dict[str, object]:
+    """Sales orders, newest first; date ranges are inclusive."""
+    page = sales.list_sales_orders(
+        ctx,
+        status=status.value if status else None,
+        source=source,
+        number=number,
+        customer=customer,
+        sku=sku,
+        ordered_from=ordered_from,
+        ordered_to=ordered_to,
+        delivery_from=delivery_from,
+        delivery_to=delivery_to,
+        waiting=waiting,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of(SalesOrderSummaryRead, page)
+
+
+@router.get("/{order_id}", responses=responses(404))
+def get_sales_order(ctx: CtxDep, _: Viewer, order_id: OrderId) -> SalesOrderRead:
+    """One sales order and where each line stands."""
+    return _read(sales.get_sales_order(ctx, order_id))
+
+
+def _read(view: SalesOrderView) -> SalesOrderRead:
+    data: dict[str, Any] = {
+        "customer": {
+            "code": view.customer_code,
+            "name": view.customer_name,
+            "email": view.customer_email,
+        }
+    }
+    for key in (
+        "id",
+        "source",
+        "number",
+        "status",
+        "order_date",
+        "delivery_date",
+        "created_at",
+        "created_by",
+        "lines",
+    ):
+        data[key] = getattr(view, key)
+    return SalesOrderRead.model_validate(data)

@@ -1,0 +1,312 @@
+"""The API's JSON shapes. Create and update shapes wrap services/inputs.py, so the
+validation rules live in one place; read shapes are built from the services' views.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bopo.domain.roles import Role
+from bopo.services import inputs
+from bopo.services.pages import Page as ServicePage
+
+T = TypeVar("T")
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(_Read, Generic[T]):
+    """One page of a list; ask for the next with `offset=next_offset`."""
+
+    items: list[T]
+    total: int = Field(description="How many match, in all pages")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="The next page's offset; null on the last page")
+
+
+def page_of(read: type[Any], page: ServicePage[Any]) -> dict[str, Any]:
+    end = page.offset + len(page.items)
+    return {
+        "items": [read.model_validate(item) for item in page.items],
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "next_offset": end if end < page.total else None,
+    }
+
+
+# --- stock items, customers, suppliers, statuses ----------------------------------------
+
+
+class StockItemCreate(inputs.NewStockItem):
+    """A new stock item."""
+
+
+class StockItemUpdate(BaseModel):
+    """New name and/or a stock count; what is left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: inputs.Name | None = None
+    on_hand: inputs.StockQty | None = None
+
+
+class StockItemRead(_Read):
+    id: int
+    sku: str
+    name: str
+    on_hand: int
+    assigned: int
+    free: int
+    on_order: int = Field(description="Outstanding on open PO lines")
+    created_at: datetime
+
+
+class CustomerRead(_Read):
+    id: int
+    code: str
+    name: str
+    email: str
+    created_at: datetime
+    orders: int
+
+
+class SupplierRead(_Read):
+    id: int
+    code: str
+    name: str
+    email: str | None
+    created_at: datetime
+    purchase_orders: int
+
+
+class StatusCreate(BaseModel):
+    """A PO line status; the code is upper-cased."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class StatusRead(_Read):
+    id: int
+    code: str
+    name: str
+    template: str | None = Field(description="The email template's name, if any")
+    po_lines: int = Field(description="PO lines with this status")
+
+
+# --- purchase orders -------------------------------------------------------------------
+
+
+class PurchaseOrderCreate(inputs.NewPurchaseOrder):
+    """A new purchase order with its lines; refused whole if any line is bad."""
+
+
+class LinkedSalesLineRead(_Read):
+    source: str
+    number: str
+    line_no: int
+    qty: int
+    delivery_date: date
+
+
+class PoLineRead(_Read):
+    id: int
+    line_no: int
+    sku: str
+    item_name: str
+    ordered: int
+    delivered: int
+    cancelled: int
+    outstanding: int
+    associated: int
+    free_on_order: int
+    due_date: date | None
+    status: str | None
+    linked: list[LinkedSalesLineRead]
+
+
+class PurchaseOrderRead(_Read):
+    id: int
+    number: str
+    supplier_code: str
+    supplier_name: str
+    order_date: date | None
+    lines: list[PoLineRead]
+
+
+class PurchaseOrderSummaryRead(_Read):
+    id: int
+    number: str
+    supplier_code: str
+    supplier_name: str
+    order_date: date | None
+    created_at: datetime
+    lines: int
+    open_lines: int
+    outstanding: int
+    next_due: date | None
+
+
+# --- sales orders ----------------------------------------------------------------------
+
+
+class SalesOrderCreate(inputs.NewSalesOrder):
+    """A new sales order. Lines may leave out line_no (all of them): they are numbered
+    1, 2, ... The same source + number again changes nothing and returns the order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "web",
+                    "number": "W-9001",
+                    "customer": {
+                        "code": "C-ADA",
+                        "name": "Ada Lovelace",
+                        "email": "ada@example.com",
+                    },
+                    "order_date": "2026-11-25",
+                    "delivery_date": "2026-11-30",
+                    "lines": [
+                        {"line_no": 1, "sku": "KET-01", "qty": 2},
+                        {"line_no": 2, "sku": "PAN-28", "qty": 1},
+                    ],
+                }
+            ]
+        }
+    )
+
+
+class LineOutcomeRead(_Read):
+    line_no: int
+    sku: str
+    qty: int
+    outcome: Literal["from stock", "linked", "skipped", "cancelled"]
+    from_stock: int
+    linked_qty: int
+    po_number: str | None
+    po_line_no: int | None
+    expected: date | None = Field(description="When the linked PO line is due")
+    skipped: str | None = Field(description="Why the line waits on the worklist")
+    waiting: int
+    shipped: int
+    cancelled: int
+
+
+class OrderOutcomeRead(_Read):
+    """What intake did with the order: each line from stock, linked or skipped."""
+
+    id: int
+    source: str
+    number: str
+    status: Literal["taken", "duplicate"]
+    lines: list[LineOutcomeRead]
+
+
+class CustomerRef(_Read):
+    code: str
+    name: str
+    email: str
+
+
+class SalesOrderRead(_Read):
+    id: int
+    source: str
+    number: str
+    status: str
+    customer: CustomerRef
+    order_date: date
+    delivery_date: date
+    created_at: datetime
+    created_by: str
+    lines: list[LineOutcomeRead]
+
+
+class SalesOrderSummaryRead(_Read):
+    id: int
+    source: str
+    number: str
+    status: str
+    customer_code: str
+    customer_name: str
+    order_date: date
+    delivery_date: date
+    created_at: datetime
+    lines: int
+    waiting_lines: int = Field(description="Lines on the backorder worklist")
+
+
+class ImportIssueRead(BaseModel):
+    field: str
+    message: str
+    row: int | None = None
+    order_number: str | None = None
+    path: str | None = None
+
+
+class SalesOrderImportRead(BaseModel):
+    """The same summary `bopo import sales-orders --json` prints."""
+
+    kind: str
+    file: str
+    ok: bool
+    orders_taken: int
+    orders_duplicate: int
+    orders_rejected: int
+    lines_from_stock: int
+    lines_linked: int
+    lines_skipped: dict[str, int]
+    errors: list[ImportIssueRead]
+    warnings: list[str]
+
+
+# --- the worklist ----------------------------------------------------------------------
+
+
+class BackorderRead(_Read):
+    so_line_id: int
+    source: str
+    number: str
+    line_no: int
+    sku: str
+    item_name: str
+    waiting: int
+    reason: str
+    since: datetime | None
+    delivery_date: date
+    customer_code: str
+    customer_name: str
+
+
+class RetryRead(BaseModel):
+    lines: int
+    lines_from_stock: int
+    units_from_stock: int
+    lines_linked: int
+    still_waiting: dict[str, int]
+
+
+# --- the system ------------------------------------------------------------------------
+
+
+class MeRead(_Read):
+    name: str
+    role: Role
+    token_id: int | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+SettingsRead = dict[str, dict[str, Any]]

@@ -1,0 +1,187 @@
+"""Sales orders over HTTP: taking one, taking it again, importing, finding them."""
+
+from __future__ import annotations
+
+import json
+
+from bopo.services.intake import take_order
+from tests.e2e.conftest import Api, order_json
+from tests.helpers import day, given_po, given_status, given_stock, order
+
+
+def _supply(api: Api) -> None:
+    given_stock(api.ctx, A=2, B=10)
+    given_status(api.ctx, "ON ORDER")
+    given_po(api.ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
+
+
+def test_a_new_order_is_taken_with_the_outcome_of_each_line(api: Api) -> None:
+    _supply(api)
+    response = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 5), ("B", 1)))
+    assert response.status_code == 201
+    body = response.json()
+    assert response.headers["location"] == f"/api/sales-orders/{body['id']}"
+    assert body["status"] == "taken"
+    a, b = body["lines"]
+    assert (a["outcome"], a["from_stock"], a["linked_qty"], a["po_number"], a["expected"]) == (
+        "linked",
+        2,
+        3,
+        "PO-1",
+        day(5).isoformat(),
+    )
+    assert (b["outcome"], b["from_stock"]) == ("from stock", 1)
+
+
+def test_the_same_order_again_returns_it_as_it_stands_and_changes_nothing(api: Api) -> None:
+    _supply(api)
+    first = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 5)))
+    again = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 5)))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["status"] == "duplicate"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["lines"] == first.json()["lines"]
+    assert api.get("/api/sales-orders").json()["total"] == 1
+    assert api.get("/api/stock-items/A").json()["assigned"] == 2
+    po_line = api.get("/api/purchase-orders/PO-1").json()["lines"][0]
+    assert po_line["associated"] == 3
+
+
+def test_a_skipped_line_says_why_and_waits_on_the_worklist(api: Api) -> None:
+    given_stock(api.ctx, A=0)
+    body = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 3))).json()
+    assert body["lines"][0]["outcome"] == "skipped"
+    assert body["lines"][0]["skipped"] == "no open purchase order"
+    worklist = api.get("/api/backorders").json()
+    assert [(x["number"], x["waiting"], x["reason"]) for x in worklist["items"]] == [
+        ("SO-1", 3, "no open purchase order")
+    ]
+
+
+def test_an_order_with_an_unknown_sku_is_refused_whole_naming_the_line(api: Api) -> None:
+    given_stock(api.ctx, A=5)
+    response = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 1), ("NOPE", 1)))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["errors"] == [
+        {"field": "lines[1].sku", "message": "unknown SKU 'NOPE'", "location": "line 2"}
+    ]
+    assert api.get("/api/sales-orders").json()["total"] == 0
+    assert api.get("/api/stock-items/A").json()["assigned"] == 0
+
+
+def test_bad_fields_are_each_named_with_their_message(api: Api) -> None:
+    body = order_json("SO-1", ("A", 0), ("B", 1.5))
+    body["customer"]["email"] = "not an address"
+    body["delivery_date"] = "tomorrow"
+    response = api.post("/api/sales-orders", json=body)
+    assert response.status_code == 422
+    fields = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(fields) == {"customer.email", "delivery_date", "lines[0].qty", "lines[1].qty"}
+    assert "email" in fields["customer.email"]
+    assert "YYYY-MM-DD" in fields["delivery_date"]
+    assert "whole number" in fields["lines[1].qty"]
+
+
+def test_lines_without_numbers_are_numbered_in_the_order_given(api: Api) -> None:
+    given_stock(api.ctx, A=5, B=5)
+    body = order_json("SO-1", ("A", 1), ("B", 1))
+    for line in body["lines"]:
+        del line["line_no"]
+    response = api.post("/api/sales-orders", json=body)
+    assert [x["line_no"] for x in response.json()["lines"]] == [1, 2]
+
+
+def test_an_order_is_shown_with_its_customer_and_lines(api: Api) -> None:
+    _supply(api)
+    order_id = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 5))).json()["id"]
+    shown = api.get(f"/api/sales-orders/{order_id}").json()
+    assert shown["customer"] == {"code": "C1", "name": "Customer One", "email": "c1@example.com"}
+    assert shown["created_by"] == "api:operator"
+    assert shown["lines"][0]["po_number"] == "PO-1"
+    assert api.get("/api/sales-orders/999").status_code == 404
+
+
+def test_orders_are_listed_newest_first_and_filtered(api: Api) -> None:
+    given_stock(api.ctx, A=100, B=0)
+    take_order(api.ctx, order("SO-1", ("A", 1), customer="C1", delivery=day(3)), actor="t")
+    take_order(api.ctx, order("SO-2", ("B", 1), customer="C2", delivery=day(9)), actor="t")
+    take_order(api.ctx, order("M-1", ("A", 1), customer="C2", source="market"), actor="t")
+
+    def numbers(query: str) -> list[str]:
+        return [o["number"] for o in api.get(f"/api/sales-orders?{query}").json()["items"]]
+
+    assert numbers("") == ["M-1", "SO-2", "SO-1"]
+    assert numbers("customer=C2") == ["M-1", "SO-2"]
+    assert numbers("sku=B") == ["SO-2"]
+    assert numbers("source=market") == ["M-1"]
+    assert numbers("waiting=true") == ["SO-2"]
+    assert numbers(f"delivery_from={day(4)}&delivery_to={day(9)}") == ["M-1", "SO-2"]
+    assert numbers("status=cancelled") == []
+    page = api.get("/api/sales-orders?limit=2").json()
+    assert (page["total"], len(page["items"]), page["next_offset"]) == (3, 2, 2)
+    last = api.get("/api/sales-orders?limit=2&offset=2").json()
+    assert ([o["number"] for o in last["items"]], last["next_offset"]) == (["SO-1"], None)
+
+
+def _record(body: dict[str, object]) -> dict[str, object]:
+    """An order as the import file format writes it."""
+    return {("order_number" if k == "number" else k): v for k, v in body.items()}
+
+
+def test_a_file_is_imported_with_the_same_summary_as_the_cli(api: Api) -> None:
+    given_stock(api.ctx, A=1)
+    orders = [
+        _record(order_json("F-1", ("A", 1))),
+        _record(order_json("F-2", ("A", 2))),
+        _record(order_json("F-3", ("NOPE", 1))),
+    ]
+    response = api.post(
+        "/api/sales-orders/import",
+        files={"file": ("orders.json", json.dumps(orders), "application/json")},
+    )
+    assert response.status_code == 200
+    summary = response.json()
+    assert summary["file"] == "orders.json"
+    assert (summary["orders_taken"], summary["orders_rejected"], summary["ok"]) == (2, 1, False)
+    assert summary["lines_skipped"] == {"no open purchase order": 1}
+    assert summary["errors"][0]["order_number"] == "F-3"
+    again = api.post(
+        "/api/sales-orders/import",
+        files={"file": ("orders.json", json.dumps(orders[:2]), "application/json")},
+    ).json()
+    assert (again["orders_taken"], again["orders_duplicate"]) == (0, 2)
+
+
+def test_a_file_that_cannot_be_read_is_refused(api: Api) -> None:
+    for name, content in [("orders.json", "{not json"), ("orders.xlsx", "PK..."), ("o.csv", "")]:
+        response = api.post("/api/sales-orders/import", files={"file": (name, content)})
+        assert response.status_code == 422, name
+        assert response.json()["errors"][0]["field"] == "file"
+    assert api.get("/api/sales-orders").json()["total"] == 0
+
+
+def test_the_worklist_is_filtered_and_retried(make_api) -> None:  # type: ignore[no-untyped-def]
+    api: Api = make_api()
+    given_stock(api.ctx, A=0, B=0)
+    take_order(api.ctx, order("SO-1", ("A", 2), customer="C1"), actor="t")
+    take_order(api.ctx, order("SO-2", ("B", 1), customer="C2"), actor="t")
+    assert api.get("/api/backorders?sku=B").json()["total"] == 1
+    assert api.get("/api/backorders?customer=C1").json()["items"][0]["sku"] == "A"
+    assert api.get("/api/backorders?reason=feature off").json()["total"] == 0
+    assert api.get("/api/backorders?reason=bogus").status_code == 422
+    given_status(api.ctx, "ON ORDER")
+    given_po(api.ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
+    retried = api.post("/api/backorders/allocate").json()
+    assert (retried["lines"], retried["lines_linked"]) == (2, 1)
+    assert [x["number"] for x in api.get("/api/backorders").json()["items"]] == ["SO-2"]
+
+
+def test_a_file_over_the_size_limit_is_refused(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bopo.api.routes import sales_orders
+
+    monkeypatch.setattr(sales_orders, "MAX_UPLOAD_BYTES", 100)
+    response = api.post("/api/sales-orders/import", files={"file": ("o.csv", "x" * 101)})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,118 @@
+"""`bopo users`, `bopo tokens` and `bopo serve`, as an operator would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from bopo.cli import app
+from bopo.services import users
+from bopo.services.context import Context
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Context:
+    monkeypatch.setenv("BOPO_DATABASE__URL", ctx.settings.database.url)
+    return ctx
+
+
+def test_users_are_added_listed_and_disabled(env: Context) -> None:
+    added = runner.invoke(app, ["users", "add", "alice", "--role", "operator"])
+    assert added.exit_code == 0, added.output
+    with_password = runner.invoke(
+        app, ["users", "add", "bob", "--password-stdin"], input="a long password\n"
+    )
+    assert with_password.exit_code == 0, with_password.output
+    assert users.login(env, "bob", "a long password").name == "bob"
+    listed = json.loads(runner.invoke(app, ["users", "list", "--json"]).stdout)
+    assert [(u["name"], u["role"], u["password"]) for u in listed] == [
+        ("alice", "operator", False),
+        ("bob", "viewer", True),
+    ]
+    assert runner.invoke(app, ["users", "disable", "alice"]).exit_code == 0
+    assert runner.invoke(app, ["users", "disable", "carol"]).exit_code == 4
+    assert runner.invoke(app, ["users", "add", "bob"]).exit_code == 5
+    bad = runner.invoke(app, ["users", "add", "dave", "--role", "boss"])
+    assert bad.exit_code == 1
+    assert "role" in bad.output
+
+
+def test_a_token_is_printed_once_and_can_be_revoked(env: Context) -> None:
+    runner.invoke(app, ["users", "add", "alice", "--role", "admin"])
+    made = runner.invoke(app, ["tokens", "create", "alice", "--name", "laptop"])
+    assert made.exit_code == 0, made.output
+    secret = made.stdout.strip().splitlines()[-1]
+    assert users.authenticate_token(env, secret).name == "alice"
+    listed = runner.invoke(app, ["tokens", "list", "--json"]).stdout
+    assert secret not in listed
+    token_id = json.loads(listed)[0]["id"]
+    assert runner.invoke(app, ["tokens", "revoke", str(token_id)]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["tokens", "list", "--json"]).stdout)[0]["revoked_at"]
+    assert runner.invoke(app, ["tokens", "revoke", "999"]).exit_code == 4
+
+
+def test_the_demo_login_is_printed_the_same_every_time(env: Context) -> None:
+    first = runner.invoke(app, ["users", "demo-login", "--json"])
+    again = runner.invoke(app, ["users", "demo-login", "--json"])
+    assert first.exit_code == again.exit_code == 0
+    assert json.loads(first.stdout) == json.loads(again.stdout)
+    assert json.loads(first.stdout)["token"] == users.DEMO_TOKEN
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_answers_over_real_http(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bopo.db'}"
+    environ = os.environ | {
+        "BOPO_DATABASE__URL": url,
+        "BOPO_BACKORDERS__ALLOCATE_EXISTING_POS": "true",
+    }
+    bopo = [str(Path(sys.executable).with_name("bopo"))]
+    subprocess.run([*bopo, "demo"], env=environ, check=True, capture_output=True)
+    subprocess.run([*bopo, "users", "demo-login"], env=environ, check=True, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*bopo, "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {users.DEMO_TOKEN}"}
+        with httpx.Client(base_url=base, headers=auth, timeout=10) as client:
+            assert client.get("/api/me").json()["role"] == "admin"
+            assert client.get("/api/backorders").json()["total"] > 0
+            for _ in range(4):  # spread over both workers
+                assert client.get("/api/stock-items/KET-01").status_code == 200
+            metrics = client.get("/api/metrics").text
+        assert 'route="/api/stock-items/{sku}"' in metrics
+        assert "bopo_sales_orders_total" in metrics
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        output = server.communicate(timeout=20)[0].decode()
+    assert "Started parent process" in output or "Uvicorn running" in output
