@@ -11,13 +11,13 @@ in-process, each queued write simply runs as an executemany.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -242,7 +242,7 @@ def _copy_encoder(sql_type: Any) -> Callable[[Any], str]:
     if isinstance(sql_type, Date):
         return _memo(date.isoformat)
     if isinstance(sql_type, JSON):
-        return lambda v: json.dumps(v).translate(_COPY_ESCAPES)
+        return lambda v: _json_text(v).translate(_COPY_ESCAPES)
     return _copy_text
 
 
@@ -254,16 +254,20 @@ def _sqlite_datetime(value: datetime) -> str:
 
 # The text SQLAlchemy's SQLite dialect stores for these types, so rows written
 # here read back through the models exactly like rows written by SQLAlchemy.
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 _SQLITE_STORE: dict[type[Any], Callable[[Any], Any]] = {
     Date: date.isoformat,
     UTCDateTime: _sqlite_datetime,
-    JSON: json.dumps,
+    JSON: _json_text,
 }
 
 
 def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Rows of one batch share most dates and timestamps: convert each value once."""
-    if convert is json.dumps:
+    if convert is _json_text:
         return convert
     seen: dict[Any, Any] = {}
 
