@@ -26,7 +26,8 @@ def day(n: int) -> date:
 
 def given_stock(ctx: Context, **on_hand: int) -> None:
     catalog.upsert_stock_items(
-        ctx, [NewStockItem(sku=sku, name=f"Item {sku}", on_hand=n) for sku, n in on_hand.items()],
+        ctx,
+        [NewStockItem(sku=sku, name=f"Item {sku}", on_hand=n) for sku, n in on_hand.items()],
         actor="test",
     )
 
@@ -45,7 +46,10 @@ def given_po(ctx: Context, number: str, *lines: tuple[Any, ...], supplier: str =
                 supplier_code=supplier,
                 lines=[
                     NewPurchaseOrderLine(
-                        line_no=i, sku=line[0], qty=line[1], due_date=line[2],
+                        line_no=i,
+                        sku=line[0],
+                        qty=line[1],
+                        due_date=line[2],
                         status=line[3] if len(line) > 3 else None,
                     )
                     for i, line in enumerate(lines, 1)
@@ -66,9 +70,40 @@ def order(
     return NewSalesOrder(
         source=source,
         number=number,
-        customer=NewCustomer(code=customer, name=f"Customer {customer}",
-                             email=f"{customer.lower()}@example.com"),
+        customer=NewCustomer(
+            code=customer, name=f"Customer {customer}", email=f"{customer.lower()}@example.com"
+        ),
         order_date=TODAY,
         delivery_date=delivery or day(7),
         lines=[NewSalesOrderLine(line_no=i, sku=s, qty=q) for i, (s, q) in enumerate(lines, 1)],
     )
+
+
+BACK_ORDER_TEXT = """Dear {{ customer.name }},
+
+Items on your order {{ order.number }} are on their way to us:
+{% for line in lines %}
+- {{ line.qty }} x {{ line.item_name }} ({{ line.sku }}), expected {{ line.expected | date }}
+{% endfor %}
+
+{{ company.name }}
+"""
+BACK_ORDER_HTML = """<p>Dear {{ customer.name }},</p>
+<ul>{% for line in lines %}<li>{{ line.qty }} x {{ line.item_name }}</li>{% endfor %}</ul>"""
+
+
+def given_template(
+    ctx: Context,
+    name: str = "Back order",
+    *,
+    subject: str = "Your order {{ order.number }}: expected dates",
+    text: str = BACK_ORDER_TEXT,
+    html: str | None = None,
+    statuses: tuple[str, ...] = (),
+) -> None:
+    """A BACK_ORDER template, attached to the given statuses."""
+    from bopo.services import templates
+
+    templates.add_template(ctx, name, subject, text, html, actor="test")
+    for code in statuses:
+        catalog.set_status_template(ctx, code, name, actor="test")

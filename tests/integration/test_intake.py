@@ -24,5 +24,8 @@ def test_an_out_of_stock_line_is_linked_to_the_earliest_due_po_line(ctx: Context
     result = take_order(ctx, order("SO-1", ("A", 4)), actor="test")
     line = result.lines[0]
     assert (line.from_stock, line.linked_qty, line.po_number, line.expected) == (
-        1, 3, "PO-EARLY", day(5),
+        1,
+        3,
+        "PO-EARLY",
+        day(5),
     )

@@ -1,7 +1,8 @@
-"""Writing allocation decisions back: associations, default statuses, their audit.
+"""Writing allocation decisions back: associations, default statuses, their audit,
+and the back-order emails they cause.
 
-Shared by intake, the worklist retry and re-allocation, so a link is written
-the same way whatever made it.
+Shared by intake, the worklist retry, manual links and re-allocation, so a
+link is written the same way, and announced the same way, whatever made it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from sqlalchemy import Connection, bindparam, insert, update
 
 from bopo.db.models import Association, PoLine
 from bopo.domain.allocation import Link
+from bopo.domain.templating import EmailEvent
+from bopo.services.backorder_emails import queue_backorder_emails
+from bopo.services.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +56,15 @@ def write_links(
     actor: str,
     now: datetime,
     audit: list[dict[str, Any]],
+    ctx: Context,
+    cause: EmailEvent,
 ) -> list[int]:
-    """Insert active associations and give PO lines their default status; return the ids.
+    """Insert active associations, give PO lines their default status, queue the
+    back-order emails (one per sales order and template); return the association ids.
 
     The database triggers move each PO line's associated count, and its CHECK
-    refuses the whole statement if any line would be over-associated.
+    refuses the whole statement if any line would be over-associated. `cause`
+    is recorded on the emails (and shown to templates as `event`).
     """
     if not links:
         return []
@@ -114,4 +122,5 @@ def write_links(
                     {"status_id": status_id, "default": True},
                 )
             )
+    queue_backorder_emails(conn, ctx, ids, event=cause, now=now)
     return ids

@@ -18,6 +18,7 @@ from bopo.db.queries import (
     update_by_id,
 )
 from bopo.domain.allocation import PoLineSupply, allocate_line
+from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
 
@@ -117,9 +118,18 @@ def allocate_worklist(ctx: Context, *, actor: str) -> RetrySummary:
 
 
 def retry_lines(
-    conn: Connection, ctx: Context, *, item_ids: set[int] | None, actor: str, now: datetime
+    conn: Connection,
+    ctx: Context,
+    *,
+    item_ids: set[int] | None,
+    actor: str,
+    now: datetime,
+    cause: EmailEvent = EmailEvent.WORKLIST,
 ) -> RetrySummary:
-    """Retry the worklist lines of some items (or all) inside the caller's transaction."""
+    """Retry the worklist lines of some items (or all) inside the caller's transaction.
+
+    `cause` is what the back-order emails of the new links record.
+    """
     summary = RetrySummary()
     rules = ctx.rules(conn)
     waiting_items = select(SoLine.stock_item_id).where(SoLine.backorder_reason.is_not(None))
@@ -187,6 +197,6 @@ def retry_lines(
     ]
     update_by_id(conn, StockItem, moved)
     update_by_id(conn, SoLine, changes)
-    write_links(conn, links, actor=actor, now=now, audit=audit)
+    write_links(conn, links, actor=actor, now=now, audit=audit, ctx=ctx, cause=cause)
     record_audit(conn, audit)
     return summary
