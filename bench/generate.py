@@ -51,7 +51,7 @@ def generate(
                     skus[n % items],
                     rng.randint(20, 400),
                     (today + timedelta(days=rng.randint(3, 90))).isoformat(),
-                    rng.choice(STATUSES + [""]),
+                    rng.choice([*STATUSES, ""]),
                 ]
             )
     with paths["so"].open("w", newline="") as f:

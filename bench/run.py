@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from bench.common import Scale  # noqa: E402
+from bench.common import Scale
 
-SUITES = ["intake"]
+SUITES = ["intake", "emails"]
 RESULTS = Path(__file__).with_name("results.json")
 
 

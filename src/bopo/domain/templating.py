@@ -16,6 +16,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
@@ -80,6 +81,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+@lru_cache(maxsize=4096)  # a batch of emails shows the same few due dates again and again
 def format_date(value: date | None, fmt: str | None = None) -> str:
     """`{{ line.expected | date }}`: "9 December 2026"; no date: "to be confirmed"."""
     if value is None:
@@ -133,6 +135,7 @@ def _environment(*, html: bool) -> _Sandbox:
 
 _TEXT = _environment(html=False)
 _HTML = _environment(html=True)
+_GLOBALS = dict(_TEXT.globals)  # the same in both environments
 
 
 def _error(part: str, exc: Exception) -> FieldError:
@@ -166,21 +169,31 @@ class CompiledTemplate:
             env = _HTML if part == "body_html" else _TEXT
             try:
                 code = env.compile(text, name=part, filename=part)
-                self._parts[part] = env.template_class.from_code(env, code, env.make_globals(None))
+                self._parts[part] = env.template_class.from_code(env, code, _GLOBALS)
             except TemplateSyntaxError as exc:
                 errors.append(_error(part, exc))
         if errors:
             raise InvalidInput(errors)
 
     def render(self, context: Mapping[str, Any]) -> Rendered:
-        """Render every part; InvalidInput names the part and line that failed."""
+        """Render every part; InvalidInput names the part and line that failed.
+
+        The parts share one read-only namespace (the sandbox's globals plus the
+        context), built once, instead of Jinja copying it for each part.
+        """
+        namespace = {**_GLOBALS, **context}
         out: dict[str, str | None] = {}
         for part, template in self._parts.items():
             if template is None:
                 out[part] = None
                 continue
             try:
-                out[part] = template.render(context)
+                try:
+                    out[part] = "".join(
+                        template.root_render_func(template.new_context(namespace, shared=True))
+                    )
+                except Exception:
+                    template.environment.handle_exception()  # re-raises, at the template's line
             except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
                 raise InvalidInput([_error(part, exc)]) from None
         subject = " ".join((out["subject"] or "").split())  # one header line, no injection
@@ -212,30 +225,28 @@ def validate_template(kind: str, source: TemplateSource) -> CompiledTemplate:
 # --- contexts ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LinkedLine:
-    """One sales-order line as a back-order email announces it."""
-
-    line_no: int
-    sku: str
-    item_name: str
-    qty: int
-    expected: date | None
-    po_number: str
-    po_line_no: int
-    status: str
-
-    def as_context(self) -> dict[str, Any]:
-        return {
-            "line_no": self.line_no,
-            "sku": self.sku,
-            "item_name": self.item_name,
-            "qty": self.qty,
-            "expected": self.expected,
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "status": self.status,
-        }
+def linked_line(
+    *,
+    line_no: int,
+    sku: str,
+    item_name: str,
+    qty: int,
+    expected: date | None,
+    po_number: str,
+    po_line_no: int,
+    status: str,
+) -> dict[str, Any]:
+    """One sales-order line as a back-order email announces it (plain dicts render fastest)."""
+    return {
+        "line_no": line_no,
+        "sku": sku,
+        "item_name": item_name,
+        "qty": qty,
+        "expected": expected,
+        "po_number": po_number,
+        "po_line_no": po_line_no,
+        "status": status,
+    }
 
 
 def backorder_context(
@@ -243,7 +254,7 @@ def backorder_context(
     company: str,
     customer: Mapping[str, str],
     order: Mapping[str, Any],
-    lines: Sequence[LinkedLine],
+    lines: list[dict[str, Any]],
     event: str,
 ) -> dict[str, Any]:
     """What a BACK_ORDER template sees (documented in the README)."""
@@ -260,7 +271,7 @@ def backorder_context(
             "order_date": order["order_date"],
             "delivery_date": order["delivery_date"],
         },
-        "lines": [line.as_context() for line in lines],
+        "lines": lines,
         "event": event,
     }
 
@@ -277,18 +288,25 @@ def sample_context(kind: TemplateType, company: str = "Our shop") -> dict[str, A
             "delivery_date": date(2026, 11, 28),
         },
         lines=[
-            LinkedLine(
-                1, "KET-01", "Enamel kettle, 1.7 l", 2, date(2026, 12, 9), "PO-1001", 2, "On order"
+            linked_line(
+                line_no=1,
+                sku="KET-01",
+                item_name="Enamel kettle, 1.7 l",
+                qty=2,
+                expected=date(2026, 12, 9),
+                po_number="PO-1001",
+                po_line_no=2,
+                status="On order",
             ),
-            LinkedLine(
-                3,
-                "PAN-28",
-                "Cast-iron skillet, 28 cm",
-                1,
-                None,
-                "PO-1002",
-                1,
-                "Confirmed by supplier",
+            linked_line(
+                line_no=3,
+                sku="PAN-28",
+                item_name="Cast-iron skillet, 28 cm",
+                qty=1,
+                expected=None,
+                po_number="PO-1002",
+                po_line_no=1,
+                status="Confirmed by supplier",
             ),
         ],
         event="intake",

@@ -11,13 +11,14 @@ line linked under it) and written with two bulk inserts.
 from __future__ import annotations
 
 import logging
-import uuid
+import secrets
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select, text
 
 from bopo.db.models import (
     Association,
@@ -35,10 +36,10 @@ from bopo.db.models import (
 from bopo.domain.templating import (
     CompiledTemplate,
     EmailEvent,
-    LinkedLine,
     TemplateSource,
     TemplateType,
     backorder_context,
+    linked_line,
 )
 from bopo.errors import InvalidInput
 from bopo.services.context import Context
@@ -49,42 +50,49 @@ log = logging.getLogger(__name__)
 def message_id(from_address: str) -> str:
     """A new, globally unique Message-ID, kept with the email so a resend carries it again."""
     domain = from_address.rpartition("@")[2] or "bopo.invalid"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    return f"<{secrets.token_hex(16)}@{domain}>"
 
 
-def templated_statuses(conn: Connection) -> dict[int, tuple[int, datetime]]:
-    """PO line status id -> (template id, template version) for BACK_ORDER templates."""
-    rows = conn.execute(
-        select(PoLineStatus.id, EmailTemplate.id, EmailTemplate.updated_at)
-        .join(EmailTemplate, EmailTemplate.id == PoLineStatus.email_template_id)
-        .where(EmailTemplate.type == TemplateType.BACK_ORDER.value)
-    )
-    return {r[0]: (r[1], r[2]) for r in rows}
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    id: int
+    version: object  # updated_at, as stored: a new version means a new compiled template
+    name: str
+
+
+# The statements are built once: this runs in every intake transaction, and
+# building a statement costs more than running it. The gate is plain SQL on
+# two small tables, so that orders under no templated status pay next to nothing.
+_GATE = text(
+    "SELECT s.id, t.id, t.updated_at, t.name FROM po_line_statuses s "
+    "JOIN email_templates t ON t.id = s.email_template_id WHERE t.type = :type"
+).bindparams(type=TemplateType.BACK_ORDER.value)
+
+
+def templated_statuses(conn: Connection) -> dict[int, TemplateRef]:
+    """PO line status id -> its BACK_ORDER template."""
+    return {r[0]: TemplateRef(r[1], r[2], r[3]) for r in conn.execute(_GATE)}
 
 
 def compiled_templates(
-    conn: Connection, ctx: Context, versions: Collection[tuple[int, datetime]]
-) -> dict[int, tuple[str, CompiledTemplate]]:
-    """Template id -> (name, compiled), compiling only what the cache lacks (one query)."""
-    missing = [tid for tid, at in versions if (tid, at) not in ctx.templates]
+    conn: Connection, ctx: Context, refs: Collection[TemplateRef]
+) -> dict[int, CompiledTemplate]:
+    """Template id -> compiled; only templates the cache lacks are read (one query)."""
+    missing = [ref.id for ref in refs if (ref.id, ref.version) not in ctx.templates]
     sources: dict[int, TemplateSource] = {}
-    names: dict[int, str] = {}
-    ids = sorted({tid for tid, _ in versions})
-    for r in conn.execute(
-        select(
-            EmailTemplate.id,
-            EmailTemplate.name,
-            EmailTemplate.subject,
-            EmailTemplate.body_text,
-            EmailTemplate.body_html,
-        ).where(EmailTemplate.id.in_(ids))
-    ):
-        names[r.id] = r.name
-        if r.id in missing:
+    if missing:
+        for r in conn.execute(
+            select(
+                EmailTemplate.id,
+                EmailTemplate.subject,
+                EmailTemplate.body_text,
+                EmailTemplate.body_html,
+            ).where(EmailTemplate.id.in_(sorted(missing)))
+        ):
             sources[r.id] = TemplateSource(r.subject, r.body_text, r.body_html)
     return {
-        tid: (names[tid], ctx.templates.get((tid, at), partial(sources.__getitem__, tid)))
-        for tid, at in versions
+        ref.id: ctx.templates.get((ref.id, ref.version), partial(sources.__getitem__, ref.id))
+        for ref in refs
     }
 
 
@@ -112,14 +120,15 @@ def queue_backorder_emails(
     # (sales order id, template id) -> its lines, in order
     groups: dict[tuple[int, int], list[Row[Any]]] = {}
     for r in rows:
-        groups.setdefault((r.order_id, templated[r.status_id][0]), []).append(r)
-    templates = compiled_templates(conn, ctx, {templated[r.status_id] for r in rows})
+        groups.setdefault((r.order_id, templated[r.status_id].id), []).append(r)
+    refs = {ref.id: ref for ref in templated.values()}
+    templates = compiled_templates(conn, ctx, {refs[tid] for _, tid in groups})
 
     settings = ctx.settings.email
     emails: list[dict[str, Any]] = []
     for (order_id, template_id), group in groups.items():
         head = group[0]
-        name, compiled = templates[template_id]
+        name, compiled = refs[template_id].name, templates[template_id]
         email: dict[str, Any] = {
             "sales_order_id": order_id,
             "template_id": template_id,
@@ -154,13 +163,9 @@ def queue_backorder_emails(
             }
         emails.append(email)
 
-    email_ids = list(
-        conn.scalars(
-            insert(PendingEmail).returning(PendingEmail.id, sort_by_parameter_order=True), emails
-        )
-    )
+    email_ids = list(conn.scalars(_INSERT_EMAILS, emails))
     conn.execute(
-        insert(PendingEmailAssociation),
+        _INSERT_LINKS,
         [
             {"email_id": email_id, "association_id": r.association_id}
             for email_id, group in zip(email_ids, groups.values(), strict=True)
@@ -170,44 +175,54 @@ def queue_backorder_emails(
     return email_ids
 
 
+_ANNOUNCED = (
+    select(
+        Association.id.label("association_id"),
+        Association.qty,
+        SalesOrder.id.label("order_id"),
+        SalesOrder.number,
+        SalesOrder.source,
+        SalesOrder.order_date,
+        SalesOrder.delivery_date,
+        Customer.code.label("customer_code"),
+        Customer.name.label("customer_name"),
+        Customer.email,
+        SoLine.line_no,
+        StockItem.sku,
+        StockItem.name.label("item_name"),
+        PoLine.due_date,
+        PurchaseOrder.number.label("po_number"),
+        PoLine.line_no.label("po_line_no"),
+        PoLine.status_id,
+        PoLineStatus.name.label("status_name"),
+    )
+    .join(SoLine, SoLine.id == Association.so_line_id)
+    .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+    .join(Customer, Customer.id == SalesOrder.customer_id)
+    .join(StockItem, StockItem.id == SoLine.stock_item_id)
+    .join(PoLine, PoLine.id == Association.po_line_id)
+    .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+    .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
+    .where(Association.id.in_(bindparam("association_ids", expanding=True)))
+    .order_by(SalesOrder.id, SoLine.line_no, Association.id)
+)
+_ANNOUNCED_UNDER = _ANNOUNCED.where(PoLine.status_id.in_(bindparam("status_ids", expanding=True)))
+_INSERT_EMAILS = insert(PendingEmail).returning(PendingEmail.id, sort_by_parameter_order=True)
+_INSERT_LINKS = insert(PendingEmailAssociation)
+
+
 def _announced(
     conn: Connection, association_ids: Collection[int], status_ids: Collection[int] | None
 ) -> list[Any]:
-    """The lines these associations link, with what a template shows of them."""
-    stmt = (
-        select(
-            Association.id.label("association_id"),
-            Association.qty,
-            SalesOrder.id.label("order_id"),
-            SalesOrder.number,
-            SalesOrder.source,
-            SalesOrder.order_date,
-            SalesOrder.delivery_date,
-            Customer.code.label("customer_code"),
-            Customer.name.label("customer_name"),
-            Customer.email,
-            SoLine.line_no,
-            StockItem.sku,
-            StockItem.name.label("item_name"),
-            PoLine.due_date,
-            PurchaseOrder.number.label("po_number"),
-            PoLine.line_no.label("po_line_no"),
-            PoLine.status_id,
-            PoLineStatus.name.label("status_name"),
+    """The lines these associations link (under these statuses), as templates show them."""
+    if status_ids is None:
+        return list(conn.execute(_ANNOUNCED, {"association_ids": sorted(association_ids)}))
+    return list(
+        conn.execute(
+            _ANNOUNCED_UNDER,
+            {"association_ids": sorted(association_ids), "status_ids": sorted(status_ids)},
         )
-        .join(SoLine, SoLine.id == Association.so_line_id)
-        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-        .join(Customer, Customer.id == SalesOrder.customer_id)
-        .join(StockItem, StockItem.id == SoLine.stock_item_id)
-        .join(PoLine, PoLine.id == Association.po_line_id)
-        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-        .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
-        .where(Association.id.in_(sorted(association_ids)))
-        .order_by(SalesOrder.id, SoLine.line_no, Association.id)
     )
-    if status_ids is not None:
-        stmt = stmt.where(PoLine.status_id.in_(sorted(status_ids)))
-    return list(conn.execute(stmt))
 
 
 def _context(ctx: Context, group: Sequence[Row[Any]], event: str) -> dict[str, Any]:
@@ -222,15 +237,15 @@ def _context(ctx: Context, group: Sequence[Row[Any]], event: str) -> dict[str, A
             "delivery_date": head.delivery_date,
         },
         lines=[
-            LinkedLine(
-                r.line_no,
-                r.sku,
-                r.item_name,
-                r.qty,
-                r.due_date,
-                r.po_number,
-                r.po_line_no,
-                r.status_name or "",
+            linked_line(
+                line_no=r.line_no,
+                sku=r.sku,
+                item_name=r.item_name,
+                qty=r.qty,
+                expected=r.due_date,
+                po_number=r.po_number,
+                po_line_no=r.po_line_no,
+                status=r.status_name or "",
             )
             for r in group
         ],
