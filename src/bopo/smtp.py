@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
 
 from bopo.config import SmtpSettings
 
@@ -24,6 +28,40 @@ class SendFailure(Exception):
         super().__init__(message)
         self.permanent = permanent
         self.connection_lost = connection_lost
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message with its envelope: who it is from and to, as the SMTP server sees it."""
+
+    sender: str
+    recipient: str
+    message: Message
+
+    def as_bytes(self) -> bytes:
+        """The message on the wire: CRLF line ends (smtplib leaves bytes as they are)."""
+        return self.message.as_bytes(policy=_WIRE)
+
+
+_WIRE = compat32.clone(linesep="\r\n")
+# Bodies as quoted-printable UTF-8: readable in the raw message, safe for any server.
+_UTF8 = Charset("utf-8")
+_UTF8.header_encoding = QP
+_UTF8.body_encoding = QP
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # no line breaks: nothing can be added to a header
+
+
+def _text_part(body: str, subtype: str) -> Message:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(body, _UTF8)
+    return part
+
+
+def _header(text: str) -> str:
+    return text if text.isascii() else Header(text, _UTF8).encode()
 
 
 def build_message(
@@ -37,18 +75,25 @@ def build_message(
     body_html: str | None,
     message_id: str,
     date: datetime,
-) -> EmailMessage:
-    """The message as sent: the same bytes-to-be every time, so a resend is recognisable."""
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = Address(display_name=from_name, addr_spec=from_address)
-    msg["To"] = Address(display_name=to_name or "", addr_spec=to_address)
-    msg["Subject"] = subject
+) -> Outgoing:
+    """The message as sent: the same headers every time, so a resend is recognisable.
+
+    Built with the email package's compat32 classes: several times faster than
+    EmailMessage, which matters at hundreds of emails a second.
+    """
+    text = _text_part(body_text, "plain")
+    if body_html:
+        msg: Message = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(_text_part(body_html, "html"))
+    else:
+        msg = text
+    msg["From"] = formataddr((_one_line(from_name), from_address), _UTF8)
+    msg["To"] = formataddr((_one_line(to_name or ""), to_address), _UTF8)
+    msg["Subject"] = _header(_one_line(subject))
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
-    msg.set_content(body_text)
-    if body_html:
-        msg.add_alternative(body_html, subtype="html")
-    return msg
+    return Outgoing(from_address, to_address, msg)
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -91,11 +136,11 @@ class SmtpTransport:
             ) from exc
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, email: Outgoing) -> None:
         if self._smtp is None:
             self._smtp = self._open()
         try:
-            self._smtp.send_message(message)
+            self._smtp.sendmail(email.sender, [email.recipient], email.as_bytes())
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise SendFailure(

@@ -29,23 +29,23 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from bopo.db.models import PendingEmail
 from bopo.domain.statuses import EmailState
 from bopo.services.context import Context
-from bopo.smtp import SendFailure, SmtpTransport, build_message
+from bopo.smtp import Outgoing, SendFailure, SmtpTransport, build_message
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = timedelta(days=1)
+_TAKEN_OVER = "email %d was taken over by another mailer before its result was kept"
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, email: Outgoing) -> None: ...
 
     def close(self) -> None: ...
 
@@ -274,14 +274,14 @@ def _send_batch(
             else:
                 _retry_or_fail(ctx, me, email, str(failure), summary)
         else:
-            _finish(ctx, me, email.id, state="sent", sent_at=ctx.clock())
+            _sent(ctx, me, email.id)
             summary.sent += 1
             reconnected = False
         i += 1
     return True
 
 
-def _message(ctx: Context, email: _Claimed) -> EmailMessage:
+def _message(ctx: Context, email: _Claimed) -> Outgoing:
     cfg = ctx.settings.email
     return build_message(
         from_address=cfg.from_address,
@@ -294,6 +294,29 @@ def _message(ctx: Context, email: _Claimed) -> EmailMessage:
         message_id=email.message_id,
         date=email.created_at,
     )
+
+
+_HELD = and_(
+    PendingEmail.id == bindparam("email_id"),
+    PendingEmail.state == EmailState.SENDING.value,
+    PendingEmail.claimed_by == bindparam("mailer"),
+)
+# Built once: it runs for every email sent.
+_SENT = (
+    update(PendingEmail)
+    .where(_HELD)
+    .values(state=EmailState.SENT.value, sent_at=bindparam("at"), lease_until=None)
+    .values(updated_at=bindparam("at"))
+)
+
+
+def _sent(ctx: Context, me: str, email_id: int) -> None:
+    with ctx.db.write() as conn:
+        done = conn.execute(_SENT, {"email_id": email_id, "mailer": me, "at": ctx.clock()})
+    if not done.rowcount:
+        log.warning(
+            "email %d was taken over by another mailer before its result was kept", email_id
+        )
 
 
 def _finish(ctx: Context, me: str, email_id: int, **values: Any) -> None:

@@ -159,7 +159,7 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
         body_html=full.body_html,
         message_id=full.message_id,
         date=summary.created_at,
-    ).as_string()
+    ).message.as_string()
     return EmailView(
         summary,
         full.to_name,
