@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import BACK_ORDER_HTML, BACK_ORDER_TEXT, order  # the tests' template
-from tests.smtp_sink import SmtpServer
+from tests.smtp_sink import Sink, SmtpServer
 
 from bench.common import WORK, Scale, Timer, database
 from bench.generate import STATUSES, generate
@@ -105,7 +105,7 @@ def _queue_emails(url: str, count: int) -> None:
 
 
 def _mailers(kind: str, count: int, workers: int) -> dict[str, Any]:
-    server = SmtpServer().start()
+    server = SmtpServer(Sink(parse=False)).start()
     try:
         with database(kind) as url:
             _queue_emails(url, count)
@@ -205,16 +205,23 @@ def run(scale: Scale) -> dict[str, Any]:
         WORK / "emails",
         items=scale.items,
         po_lines=scale.po_lines,
-        orders=max(2_000, scale.orders // 5),
+        orders=max(2_000, scale.orders // 10),
     )
     for kind in ("sqlite", "postgresql"):
-        without = _intake(kind, files, scale, with_templates=False)
-        with_ = _intake(kind, files, scale, with_templates=True)
+        # Alternated and run twice, best of two: the machine is shared and noisy.
+        runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+        for _ in range(2):
+            for with_templates in (False, True):
+                runs[with_templates].append(
+                    _intake(kind, files, scale, with_templates=with_templates)
+                )
         for name in ("bulk_lines_per_s", "single_orders_per_s"):
-            cost = round(100 * (1 - with_[name] / without[name]), 1)
-            figures[f"{kind}_intake_{name}_without_templates"] = without[name]
-            figures[f"{kind}_intake_{name}_with_templates"] = with_[name]
-            figures[f"{kind}_intake_{name}_cost_pct"] = cost
+            without = max(r[name] for r in runs[False])
+            with_ = max(r[name] for r in runs[True])
+            figures[f"{kind}_intake_{name}_without_templates"] = without
+            figures[f"{kind}_intake_{name}_with_templates"] = with_
+            figures[f"{kind}_intake_{name}_cost_pct"] = round(100 * (1 - with_ / without), 1)
             figures[f"{kind}_intake_{name}_cost_pct_target"] = {"max": 25}
-        figures[f"{kind}_intake_emails_queued"] = with_["emails_queued_by_bulk"]
+        figures[f"{kind}_intake_emails_queued"] = runs[True][0]["emails_queued_by_bulk"]
+        figures[f"{kind}_intake_single_workers"] = runs[True][0]["single_workers"]
     return figures
