@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import func, select
 
 from bopo.db.models import Association, PendingEmail, PendingEmailAssociation
@@ -203,3 +204,23 @@ def test_detaching_a_template_stops_the_emails(ctx: Context) -> None:
     given_po(ctx, "PO-1", ("A", 20, day(5), "ON ORDER"))
     take_order(ctx, order("SO-1", ("A", 1)), actor="test")
     assert _emails(ctx) == []
+
+
+def test_a_template_that_fails_on_an_order_leaves_a_failed_email_and_takes_the_order(
+    ctx: Context,
+) -> None:
+    from bopo.errors import Conflict
+
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    # Fine for the two-line sample order, a division by zero for a one-line order.
+    given_template(ctx, text="{{ 10 // (lines | length - 1) }} lines", statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 20, day(5), "ON ORDER"))
+    result = take_order(ctx, order("SO-1", ("A", 1)), actor="test")
+    assert result.lines[0].outcome == "linked"
+    [email] = outbox.list_emails(ctx)
+    assert email.state == "failed"
+    assert "did not render" in (email.last_error or "")
+    assert "integer division or modulo by zero" in (email.last_error or "")
+    with pytest.raises(Conflict):
+        outbox.retry_email(ctx, email.id, actor="test")

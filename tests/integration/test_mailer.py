@@ -286,3 +286,20 @@ def test_limit_caps_how_many_are_sent(
     given_orders_with_emails(ctx, *(order(f"SO-{n}", ("KETTLE", 1)) for n in range(5)))
     assert mailer.send_emails(ctx, limit=3).sent == 3
     assert _states(ctx) == {"pending": 2, "sent": 3}
+
+
+def test_an_email_whose_mailers_keep_dying_on_it_fails_after_max_attempts(
+    make_mail_ctx: Callable[..., Context], server: SmtpServer
+) -> None:
+    clock = Clock()
+    ctx = make_mail_ctx(server.port, clock=clock, lease_seconds=60, max_attempts=2)
+    given_orders_with_emails(ctx, order("SO-1", ("KETTLE", 1), customer="ADA"))
+    for n in range(2):
+        assert len(mailer._claim(ctx, f"dead-{n}", None, 10, mailer.SendSummary())) == 1
+        clock.advance(61)
+    summary = mailer.send_emails(ctx)
+    assert (summary.sent, summary.failed) == (0, 1)
+    [email] = outbox.list_emails(ctx)
+    assert email.state == "failed"
+    assert "mailer dead-1 stopped while sending it" in (email.last_error or "")
+    assert server.sink.received == []

@@ -134,3 +134,41 @@ def test_a_mailer_killed_mid_batch_leaves_nothing_lost_and_at_most_one_sent_twic
     twice = [mid for mid, n in delivered.items() if n > 1]
     assert len(twice) <= 1  # only the one in flight when it was killed
     assert max(delivered.values()) <= 2
+
+
+def test_a_looping_mailer_sends_as_emails_come_and_stops_cleanly_on_sigterm(
+    db_url: str, tmp_path: Path
+) -> None:
+    server = SmtpServer().start()
+    ctx = _context(db_url, server.port)
+    try:
+        _queue(ctx, 5)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BOPO_")}
+        env |= {
+            "BOPO_DATABASE__URL": db_url,
+            "BOPO_SMTP__HOST": "127.0.0.1",
+            "BOPO_SMTP__PORT": str(server.port),
+        }
+        loop = subprocess.Popen(
+            [sys.executable, "-m", "bopo", "emails", "send", "--loop", "--interval", "0.2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while len(server.sink.ids()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        given_po(ctx, "PO-2", ("KETTLE", 5, day(9), "ON ORDER"))
+        take_orders(ctx, [order("SO-LATE", ("KETTLE", 1), customer="LATE")], actor="t")
+        while len(server.sink.ids()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        loop.send_signal(signal.SIGTERM)
+        _, stderr = loop.communicate(timeout=10)
+    finally:
+        server.stop()
+    emails = _sent_ids(ctx)
+    ctx.db.dispose()
+    assert loop.returncode == 0, stderr.decode()
+    assert len(server.sink.ids()) == 6
+    assert {state for state, _, _ in emails.values()} == {"sent"}
