@@ -130,6 +130,7 @@ def _environment(*, html: bool) -> _Sandbox:
     )
     env.filters["date"] = format_date
     env.globals["table"] = text_table
+    del env.globals["lipsum"]  # filler text on demand: nothing an email needs
     return env
 
 
