@@ -17,6 +17,7 @@ from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 _MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>\r\n]+>)", re.MULTILINE | re.IGNORECASE)
 
@@ -85,13 +86,32 @@ class Sink:
 class SmtpServer:
     """A Sink served on 127.0.0.1:port; start() and stop() as often as wanted."""
 
-    def __init__(self, sink: Sink | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        sink: Sink | None = None,
+        port: int | None = None,
+        login: tuple[str, str] | None = None,  # (user, password) the server then requires
+    ) -> None:
         self.sink = sink or Sink()
         self.port = port or free_port()
+        self.login = login
         self._controller: Controller | None = None
 
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth: Any
+    ) -> AuthResult:
+        ok = (auth.login.decode(), auth.password.decode()) == self.login
+        return AuthResult(success=ok, handled=False)
+
     def start(self) -> SmtpServer:
-        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = {}
+        if self.login:
+            extra = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,  # a test on loopback: no certificate to hand
+            }
+        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port, **extra)
         self._controller.start()
         return self
 

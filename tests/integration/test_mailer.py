@@ -303,3 +303,33 @@ def test_an_email_whose_mailers_keep_dying_on_it_fails_after_max_attempts(
     assert email.state == "failed"
     assert "mailer dead-1 stopped while sending it" in (email.last_error or "")
     assert server.sink.received == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_mailer_logs_in_with_the_password_from_the_environment(
+    make_mail_ctx: Callable[..., Context], db_url: str
+) -> None:
+    from bopo.config import load_settings
+
+    server = SmtpServer(login=("shop", "s3cret")).start()
+    try:
+        env = {
+            "BOPO_DATABASE__URL": db_url,
+            "BOPO_SMTP__HOST": "127.0.0.1",
+            "BOPO_SMTP__PORT": str(server.port),
+            "BOPO_SMTP__USERNAME": "shop",
+            "BOPO_BACKORDERS__ALLOCATE_EXISTING_POS": "true",
+        }
+        wrong = Context.from_settings(load_settings(env=env | {"BOPO_SMTP__PASSWORD": "nope"}))
+        right = Context.from_settings(load_settings(env=env | {"BOPO_SMTP__PASSWORD": "s3cret"}))
+        given_orders_with_emails(right, order("SO-1", ("KETTLE", 1), customer="ADA"))
+
+        refused = mailer.send_emails(wrong)
+        assert refused.sent == 0
+        assert "535" in (refused.stopped or "")
+        assert mailer.send_emails(right, ids=[e.id for e in outbox.list_emails(right)]).sent == 1
+    finally:
+        server.stop()
+        for ctx in (wrong, right):
+            ctx.db.dispose()
+    assert [r.rcpt_tos for r in server.sink.received] == [["ada@example.com"]]
