@@ -38,7 +38,7 @@ fmt: $(VENV)/.installed ## format the code
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(VENV)/.installed ## intake benchmark; writes bench/results.json
+bench: $(VENV)/.installed ## intake and email benchmarks; writes bench/results.json
 	$(BIN)/python bench/run.py
 
 clean: ## remove the venv and local databases

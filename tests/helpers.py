@@ -108,3 +108,33 @@ def po_line_of(ctx: Context, number: str, line_no: int = 1) -> PoLineView:
 def worklist(ctx: Context) -> dict[str, str]:
     """'SO-1:1' -> reason, for every worklist line."""
     return {f"{b.number}:{b.line_no}": b.reason for b in list_backorders(ctx)}
+
+
+BACK_ORDER_TEXT = """Dear {{ customer.name }},
+
+Items on your order {{ order.number }} are on their way to us:
+{% for line in lines %}
+- {{ line.qty }} x {{ line.item_name }} ({{ line.sku }}), expected {{ line.expected | date }}
+{% endfor %}
+
+{{ company.name }}
+"""
+BACK_ORDER_HTML = """<p>Dear {{ customer.name }},</p>
+<ul>{% for line in lines %}<li>{{ line.qty }} x {{ line.item_name }}</li>{% endfor %}</ul>"""
+
+
+def given_template(
+    ctx: Context,
+    name: str = "Back order",
+    *,
+    subject: str = "Your order {{ order.number }}: expected dates",
+    text: str = BACK_ORDER_TEXT,
+    html: str | None = None,
+    statuses: tuple[str, ...] = (),
+) -> None:
+    """A BACK_ORDER template, attached to the given statuses."""
+    from bopo.services import templates
+
+    templates.add_template(ctx, name, subject, text, html, actor="test")
+    for code in statuses:
+        catalog.set_status_template(ctx, code, name, actor="test")

@@ -61,6 +61,21 @@ class EmailSettings(_Section):
     from_address: str = "orders@example.com"
     company_name: str = "Our shop"
     max_attempts: int = Field(default=5, ge=1, le=100)
+    # The mailer: emails claimed per batch (one SMTP connection each), how long a
+    # claim holds before another mailer may take the emails over, and the wait
+    # before retrying after a transient failure (doubling with each attempt).
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    lease_seconds: int = Field(default=300, ge=1, le=86_400)
+    retry_delay_seconds: int = Field(default=60, ge=0, le=86_400)
+
+    @field_validator("from_address")
+    @classmethod
+    def _an_address(cls, v: str) -> str:
+        v = v.strip()
+        local, _, domain = v.rpartition("@")
+        if not local or "." not in domain or any(c in v for c in " <>,;\r\n"):
+            raise ValueError("must be an email address such as orders@example.com")
+        return v
 
 
 class SmtpSettings(_Section):

@@ -56,6 +56,7 @@ class Writes:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
         self._ops: list[tuple[str, Any, Any]] = []
+        self._after: list[Callable[[], object]] = []
         self._sqlite_next: dict[str, int] = {}
 
     def reserve_ids(self, counts: Mapping[type[Any], int]) -> dict[type[Any], list[int]]:
@@ -97,7 +98,19 @@ class Writes:
     def execute(self, stmt: Executable, params: Sequence[dict[str, Any]] | None = None) -> None:
         self._ops.append(("execute", stmt, params))
 
+    def after_flush(self, step: Callable[[], object]) -> None:
+        """Run `step` once the queued writes are sent (it may read them back)."""
+        self._after.append(step)
+
     def flush(self) -> None:
+        self._send()
+        while self._after:
+            steps, self._after = self._after, []
+            for step in steps:
+                step()
+            self._send()
+
+    def _send(self) -> None:
         ops, self._ops = self._ops, []
         if not self.pg:
             for op in ops:

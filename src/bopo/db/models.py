@@ -281,6 +281,7 @@ class PendingEmail(Base):
     )
     event: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(Email)
+    to_name: Mapped[str | None] = mapped_column(Name)
     subject: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
@@ -291,6 +292,7 @@ class PendingEmail(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failure
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

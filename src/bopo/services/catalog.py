@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from bopo.db.bulk import Writes
 from bopo.db.models import AuditEvent, PoLine, PoLineStatus, StockItem
@@ -274,3 +274,51 @@ def update_stock_item(
     if result.errors:
         raise InvalidInput([err for _, err in result.errors])
     return get_stock_item(ctx, sku)
+
+
+def set_status_template(ctx: Context, code: str, template: str | None, *, actor: str) -> StatusView:
+    """Attach an email template to a PO line status, or detach it (None).
+
+    From then on, linking a sales-order line to a PO line with this status, or
+    giving a PO line this status, queues the template's email (BACK_ORDER type).
+    """
+    from bopo.db.models import EmailTemplate
+
+    code = code.strip().upper()
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        status = conn.execute(
+            select(PoLineStatus.id, PoLineStatus.email_template_id)
+            .where(PoLineStatus.code == code)
+            .with_for_update()
+        ).first()
+        if status is None:
+            raise NotFound("PO line status", code)
+        template_id = None
+        if template is not None:
+            template_id = conn.scalar(
+                select(EmailTemplate.id).where(EmailTemplate.name == template.strip())
+            )
+            if template_id is None:
+                raise NotFound("email template", template)
+        if template_id != status.email_template_id:
+            conn.execute(
+                update(PoLineStatus)
+                .where(PoLineStatus.id == status.id)
+                .values(email_template_id=template_id)
+            )
+            record_audit(
+                conn,
+                [
+                    {
+                        "at": now,
+                        "actor": actor,
+                        "action": "status.template",
+                        "entity": "po_line_status",
+                        "entity_id": status.id,
+                        "before": {"email_template_id": status.email_template_id},
+                        "after": {"email_template_id": template_id},
+                    }
+                ],
+            )
+    return next(s for s in list_statuses(ctx) if s.code == code)

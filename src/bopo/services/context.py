@@ -1,4 +1,4 @@
-"""What every use case needs: the database, the settings, the clock."""
+"""What every use case needs: the database, the settings, the clock, compiled templates."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from bopo.config import Settings
 from bopo.db.engine import Database
 from bopo.db.models import PoLineStatus
 from bopo.domain.allocation import AllocationRules
+from bopo.domain.templating import TemplateCache
 from bopo.errors import ConfigError
 
 
@@ -24,6 +25,7 @@ class Context:
     db: Database
     settings: Settings
     clock: Callable[[], datetime] = utcnow
+    templates: TemplateCache = field(default_factory=TemplateCache, repr=False)
     _default_status_id: int | None = field(default=None, init=False, repr=False)
 
     @classmethod

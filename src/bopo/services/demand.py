@@ -118,7 +118,7 @@ def _run(
         result.log.offered = scope.offer(
             scope.waiting({line.item_id for line in rows}), rules, "so_line.reallocate"
         )
-        scope.flush(conn, stock_action="stock.release", details={"sales_order_id": order.id})
+        scope.flush(conn, ctx, stock_action="stock.release", details={"sales_order_id": order.id})
     return result
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bopo.db.models import PoLineStatus, StockItem
-from bopo.services import catalog, purchasing
+from bopo.services import catalog, purchasing, templates
 from bopo.services.context import Context
 from bopo.services.inputs import (
     NewCustomer,
@@ -25,6 +25,63 @@ STATUSES = [
     ("ON ORDER", "On order"),
     ("CONFIRMED", "Confirmed by supplier"),
     ("DELAYED", "Delayed by supplier"),
+]
+_SIGN_OFF = """
+If you would rather not wait, reply to this email and we will sort it out.
+
+Kind regards,
+{{ company.name }}
+"""
+_HTML_TABLE = """<table>
+  <tr><th align="left">Item</th><th align="right">Qty</th><th align="left">Expected</th></tr>
+{% for line in lines %}
+  <tr><td>{{ line.item_name }} ({{ line.sku }})</td><td align="right">{{ line.qty }}</td>
+      <td>{{ line.expected | date }}</td></tr>
+{% endfor %}
+</table>"""
+# (name, subject, text body, HTML body, statuses it is attached to)
+TEMPLATES: list[tuple[str, str, str, str | None, list[str]]] = [
+    (
+        "Back order: on its way",
+        "Your order {{ order.number }}: {{ lines | length }} item(s) on their way to us",
+        """Dear {{ customer.name }},
+
+Thank you for your order {{ order.number }} of {{ order.order_date | date }}.
+Some items are not on our shelves right now, but they are on order with our
+supplier and set aside for you:
+
+{{ table(lines) }}
+
+We will send them as soon as they arrive.
+"""
+        + _SIGN_OFF,
+        """<p>Dear {{ customer.name }},</p>
+<p>Thank you for your order <b>{{ order.number }}</b> of {{ order.order_date | date }}.
+Some items are not on our shelves right now, but they are on order with our supplier
+and set aside for you:</p>
+"""
+        + _HTML_TABLE
+        + """
+<p>We will send them as soon as they arrive.</p>
+<p>Kind regards,<br>{{ company.name }}</p>""",
+        ["ON ORDER", "CONFIRMED"],
+    ),
+    (
+        "Back order: delayed",
+        "Order {{ order.number }}: a delay from our supplier",
+        """Dear {{ customer.name }},
+
+We are sorry: our supplier has told us that these items on your order
+{{ order.number }} will reach us later than planned.
+
+{% for line in lines %}
+- {{ line.qty }} x {{ line.item_name }}: now expected {{ line.expected | date }}
+{% endfor %}
+"""
+        + _SIGN_OFF,
+        None,
+        ["DELAYED"],
+    ),
 ]
 ITEMS = [
     ("KET-01", "Enamel kettle, 1.7 l, sage", 4),
@@ -82,6 +139,12 @@ def load_demo(ctx: Context, *, actor: str = "demo") -> list[OrderResult] | None:
     for code, name in STATUSES:
         if code not in have:
             catalog.add_status(ctx, code, name, actor=actor)
+    known = set(templates.template_names(ctx))
+    for name, subject, text, html, codes in TEMPLATES:
+        if name not in known:
+            templates.add_template(ctx, name, subject, text, html, actor=actor)
+        for code in codes:
+            catalog.set_status_template(ctx, code, name, actor=actor)
     catalog.upsert_stock_items(
         ctx, [NewStockItem(sku=s, name=n, on_hand=q) for s, n, q in ITEMS], actor=actor
     )

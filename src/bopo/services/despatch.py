@@ -89,5 +89,5 @@ def ship(
         if all(r.qty == r.shipped + r.cancelled for r in rows):
             scope.set_order_status(order.id, status, SalesOrderStatus.COMPLETED.value)
             status = SalesOrderStatus.COMPLETED.value
-        scope.flush(conn, stock_action="stock.ship", details={"sales_order_id": order.id})
+        scope.flush(conn, ctx, stock_action="stock.ship", details={"sales_order_id": order.id})
     return Shipment(order.source, order.number, status, tuple(shipped))

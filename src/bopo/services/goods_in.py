@@ -144,7 +144,7 @@ def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str)
                     for i, n, kind in shares
                 ],
             )
-        scope.flush(conn, stock_action="stock.receive", details={"receipt_id": receipt_id})
+        scope.flush(conn, ctx, stock_action="stock.receive", details={"receipt_id": receipt_id})
         view = _load_receipts(conn, ids=[receipt_id])[0]
     return ReceiptResult(view, over)
 

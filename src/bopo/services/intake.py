@@ -38,6 +38,7 @@ from bopo.domain.allocation import (
     StockPosition,
     allocate_order,
 )
+from bopo.domain.templating import EmailEvent
 from bopo.errors import FieldError
 from bopo.services.context import Context
 from bopo.services.inputs import NewSalesOrder
@@ -184,7 +185,7 @@ def _take_batch(
         taken.append(_Taken(i, order, item_ids, decisions, before, after))
 
     if taken:
-        order_ids = _write(conn, taken, positions, original, actor, now)
+        order_ids = _write(conn, ctx, taken, positions, original, actor, now)
         for t, order_id in zip(taken, order_ids, strict=True):
             results[t.index] = OrderResult(
                 t.order.source,
@@ -237,6 +238,7 @@ def _load_supply(
 
 def _write(
     conn: Connection,
+    ctx: Context,
     taken: list[_Taken],
     positions: dict[int, StockPosition],
     original: dict[int, int],
@@ -326,7 +328,16 @@ def _write(
             if p.assigned != original[item]
         ],
     )
-    write_links(writes, links, ids[Association], actor=actor, now=now, audit=audit)
+    write_links(
+        writes,
+        links,
+        ids[Association],
+        actor=actor,
+        now=now,
+        audit=audit,
+        ctx=ctx,
+        cause=EmailEvent.INTAKE,
+    )
     writes.insert(AuditEvent, audit)
     writes.flush()
     return order_ids

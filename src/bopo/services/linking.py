@@ -1,7 +1,8 @@
-"""Writing allocation decisions back: associations, default statuses, their audit.
+"""Writing allocation decisions back: associations, default statuses, their audit,
+and the back-order emails they cause.
 
-Shared by intake, the worklist retry and re-allocation, so a link is written
-the same way whatever made it.
+Shared by intake, the worklist retry, manual links and re-allocation, so a
+link is written the same way, and announced the same way, whatever made it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from sqlalchemy import bindparam, update
 from bopo.db.bulk import Writes
 from bopo.db.models import Association, PoLine
 from bopo.domain.allocation import Link
+from bopo.domain.templating import EmailEvent
+from bopo.services.backorder_emails import queue_backorder_emails
+from bopo.services.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +65,15 @@ def write_links(
     actor: str,
     now: datetime,
     audit: list[dict[str, Any]],
+    ctx: Context,
+    cause: EmailEvent,
 ) -> None:
-    """Queue active associations (with reserved `ids`) and default statuses for PO lines.
+    """Queue active associations (with reserved `ids`), default statuses for PO lines,
+    and, once those are written, the back-order emails (one per sales order and template).
 
     The database triggers move each PO line's associated count, and its CHECK
-    refuses the whole statement if any line would be over-associated.
+    refuses the whole statement if any line would be over-associated. `cause`
+    is recorded on the emails (and shown to templates as `event`).
     """
     if not links:
         return
@@ -121,3 +129,5 @@ def write_links(
                     {"status_id": status_id, "default": True},
                 )
             )
+    # The emails are rendered from the written rows, so they follow the flush.
+    writes.after_flush(lambda: queue_backorder_emails(writes.conn, ctx, ids, event=cause, now=now))

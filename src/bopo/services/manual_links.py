@@ -14,6 +14,7 @@ from sqlalchemy import select
 from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
 from bopo.db.queries import IS_OPEN, OUTSTANDING
 from bopo.domain.allocation import PoLineSupply, fitting_po_lines
+from bopo.domain.templating import EmailEvent
 from bopo.errors import Conflict, FieldError, InvalidInput
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
@@ -93,7 +94,13 @@ def link_line(
             )
         default = rules.default_status_id if po.supply.status_id is None else None
         scope.link(line, po, need, default, "so_line.link")
-        scope.flush(conn, stock_action="stock.assign", details={"by_hand": True})
+        scope.flush(
+            conn,
+            ctx,
+            stock_action="stock.assign",
+            details={"by_hand": True},
+            cause=EmailEvent.MANUAL_LINK,
+        )
     return LinkResult(line.ref, line.sku, need, po.po_number, po.line_no, po.due_date)
 
 
@@ -136,7 +143,13 @@ def unlink_line(
         if rules.enabled:
             waiting = scope.waiting({line.item_id}, exclude={line.id})
             log.offered = scope.offer(waiting, rules, "so_line.reallocate")
-        scope.flush(conn, stock_action="stock.assign", details={"by_hand": True})
+        scope.flush(
+            conn,
+            ctx,
+            stock_action="stock.assign",
+            details={"by_hand": True},
+            cause=EmailEvent.MANUAL_LINK,
+        )
     return UnlinkResult(released, log)
 
 

@@ -34,6 +34,8 @@ from bopo.db.models import (
 from bopo.db.queries import IS_OPEN, lock_stock_by_id
 from bopo.domain.allocation import AllocationRules, Link, PoLineSupply, StockPosition, offer_again
 from bopo.domain.statuses import AssociationState, SalesOrderStatus, SkipReason, transition
+from bopo.domain.templating import EmailEvent
+from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
 from bopo.services.records import (
     LATE,
@@ -298,7 +300,15 @@ class Scope:
 
     # --- writing it back ------------------------------------------------------------------
 
-    def flush(self, conn: Connection, *, stock_action: str, details: dict[str, Any]) -> None:
+    def flush(
+        self,
+        conn: Connection,
+        ctx: Context,
+        *,
+        stock_action: str,
+        details: dict[str, Any],
+        cause: EmailEvent = EmailEvent.REALLOCATION,
+    ) -> None:
         """Write every change, in the order the CHECKs need, and the audit trail."""
         writes = Writes(conn)
         self._write_ended_links(writes)
@@ -324,7 +334,16 @@ class Scope:
             if s.new_link is not None
         ]
         ids = writes.reserve_ids({Association: len(links)})[Association]
-        write_links(writes, links, ids, actor=self.actor, now=self.now, audit=self.audit)
+        write_links(
+            writes,
+            links,
+            ids,
+            actor=self.actor,
+            now=self.now,
+            audit=self.audit,
+            ctx=ctx,
+            cause=cause,
+        )
         writes.insert(AuditEvent, self.audit)
         writes.flush()
 

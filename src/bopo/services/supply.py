@@ -121,7 +121,7 @@ def _run(
             result.log.offered = scope.offer(scope.waiting(items), rules, "so_line.reallocate")
         if line_no is None:
             _mark_cancelled(conn, scope, po_number, changed=bool(result.lines))
-        scope.flush(conn, stock_action="stock.assign", details={"po_number": po_number})
+        scope.flush(conn, ctx, stock_action="stock.assign", details={"po_number": po_number})
     return result
 
 

@@ -23,6 +23,7 @@ from bopo.db.models import (
 from bopo.db.queries import lock_open_supply, lock_stock_by_id, stock_positions
 from bopo.domain.allocation import PoLineSupply, allocate_line
 from bopo.domain.statuses import SkipReason
+from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
 from bopo.services.pages import Page, fetch_page
@@ -150,9 +151,18 @@ def allocate_worklist(ctx: Context, *, actor: str) -> RetrySummary:
 
 
 def retry_lines(
-    conn: Connection, ctx: Context, *, item_ids: set[int] | None, actor: str, now: datetime
+    conn: Connection,
+    ctx: Context,
+    *,
+    item_ids: set[int] | None,
+    actor: str,
+    now: datetime,
+    cause: EmailEvent = EmailEvent.WORKLIST,
 ) -> RetrySummary:
-    """Retry the worklist lines of some items (or all) inside the caller's transaction."""
+    """Retry the worklist lines of some items (or all) inside the caller's transaction.
+
+    `cause` is what the back-order emails of the new links record.
+    """
     summary = RetrySummary()
     rules = ctx.rules(conn)
     waiting_items = select(SoLine.stock_item_id).where(*UNALLOCATED)
@@ -224,7 +234,7 @@ def retry_lines(
         ],
     )
     writes.update_by_id(SoLine, changes)
-    write_links(writes, links, ids, actor=actor, now=now, audit=audit)
+    write_links(writes, links, ids, actor=actor, now=now, audit=audit, ctx=ctx, cause=cause)
     writes.insert(AuditEvent, audit)
     writes.flush()
     return summary

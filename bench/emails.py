@@ -1,0 +1,227 @@
+"""Emails: the mailer's rate into a local SMTP sink, and what queueing costs intake.
+
+Mailer: emails queued by real intake (one per order), then 1 or 2 mailer
+processes send them all to an aiosmtpd sink running in this process.
+Intake: the same orders taken with no template attached, then, in a fresh
+database, with a BACK_ORDER template on every status (nearly every order
+queues an email): bulk import lines/s and single orders/s, and the cost.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import BACK_ORDER_HTML, BACK_ORDER_TEXT, order  # the tests' template
+from tests.smtp_sink import Sink, SmtpServer
+
+from bench.common import WORK, Scale, Timer, database
+from bench.generate import STATUSES, generate
+from bench.intake import _orders as single_orders
+from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
+from bopo.db.engine import Database
+from bopo.services import catalog, demo, imports, mailer, outbox, purchasing, templates
+from bopo.services.context import Context
+from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine, NewStockItem
+from bopo.services.intake import take_order, take_orders
+
+SINGLE_ORDERS = 1_000
+
+
+def _context(url: str, port: int = 25, **email: Any) -> Context:
+    settings = Settings(
+        database=DatabaseSettings(url=url),
+        backorders=BackorderSettings(allocate_existing_pos=True, default_po_line_status="ON ORDER"),
+        email=EmailSettings(**email),
+        smtp=SmtpSettings(host="127.0.0.1", port=port),
+    )
+    return Context(Database(url), settings)
+
+
+def _attach_templates(ctx: Context) -> None:
+    """The demo's BACK_ORDER template (text with a table, HTML) on every status."""
+    name, subject, text, html, _ = demo.TEMPLATES[0]
+    templates.add_template(ctx, name, subject, text, html, actor="bench")
+    for code in STATUSES:
+        catalog.set_status_template(ctx, code, name, actor="bench")
+
+
+def _setup(url: str, files: dict[str, Path], *, with_templates: bool) -> Context:
+    ctx = _context(url)
+    for code in STATUSES:
+        catalog.add_status(ctx, code, code.title(), actor="bench")
+    if with_templates:
+        _attach_templates(ctx)
+    imports.import_stock_items(ctx, files["stock"])
+    imports.import_purchase_orders(ctx, files["po"])
+    return ctx
+
+
+# --- the mailer -----------------------------------------------------------------------
+
+
+def _mailer_worker(url: str, port: int, batch: int, start: Any, done: Any) -> None:
+    ctx = _context(url, port, batch_size=batch)
+    with ctx.db.read():
+        pass  # connect before the clock starts
+    start.wait()
+    with Timer() as t:
+        summary = mailer.send_emails(ctx)
+    done.put((summary.sent, summary.failed, t.seconds))
+    ctx.db.dispose()
+
+
+def _queue_emails(url: str, count: int) -> None:
+    """`count` orders taken by intake, each linked to a templated PO line: one email each."""
+    ctx = _context(url)
+    catalog.add_status(ctx, "ON ORDER", "On order", actor="bench")
+    templates.add_template(
+        ctx,
+        "Back order",
+        "Your order {{ order.number }}",
+        BACK_ORDER_TEXT,
+        BACK_ORDER_HTML,
+        actor="bench",
+    )
+    catalog.set_status_template(ctx, "ON ORDER", "Back order", actor="bench")
+    catalog.upsert_stock_items(ctx, [NewStockItem(sku="A", name="Kettle")], actor="bench")
+    purchasing.add_purchase_orders(
+        ctx,
+        [
+            NewPurchaseOrder(
+                number="PO-1",
+                supplier_code="S",
+                lines=[NewPurchaseOrderLine(line_no=1, sku="A", qty=count, status="ON ORDER")],
+            )
+        ],
+        actor="bench",
+    )
+    take_orders(
+        ctx, [order(f"SO-{n}", ("A", 1), customer=f"C{n}") for n in range(count)], actor="bench"
+    )
+    assert outbox.count_emails(ctx)["pending"] == count
+    ctx.db.dispose()
+
+
+def _mailers(kind: str, count: int, workers: int) -> dict[str, Any]:
+    server = SmtpServer(Sink(parse=False)).start()
+    try:
+        with database(kind) as url:
+            _queue_emails(url, count)
+            mp_ctx = mp.get_context("spawn")
+            start = mp_ctx.Barrier(workers + 1)
+            done = mp_ctx.Queue()
+            procs = [
+                mp_ctx.Process(target=_mailer_worker, args=(url, server.port, 100, start, done))
+                for _ in range(workers)
+            ]
+            for p in procs:
+                p.start()
+            start.wait()
+            with Timer() as t:
+                results = [done.get() for _ in procs]
+            for p in procs:
+                p.join()
+    finally:
+        server.stop()
+    sent = sum(r[0] for r in results)
+    delivered = server.sink.ids()
+    assert sent == count == len(delivered) == len(set(delivered)), (sent, len(delivered))
+    return {"emails": sent, "seconds": round(t.seconds, 2), "emails_per_s": round(sent / t.seconds)}
+
+
+# --- intake with and without templates ---------------------------------------------------
+
+
+def _single_worker(url: str, worker: int, count: int, items: int, start: Any, done: Any) -> None:
+    ctx = _context(url)
+    orders = single_orders(worker, count, items)
+    take_order(ctx, orders[0], actor="bench")
+    start.wait()
+    with Timer() as t:
+        for o in orders[1:]:
+            take_order(ctx, o, actor="bench")
+    done.put((len(orders) - 1, t.seconds))
+    ctx.db.dispose()
+
+
+def _single(url: str, workers: int, items: int, seed: int) -> float:
+    mp_ctx = mp.get_context("spawn")
+    start = mp_ctx.Barrier(workers + 1)
+    done = mp_ctx.Queue()
+    procs = [
+        mp_ctx.Process(
+            target=_single_worker,
+            args=(url, seed + w, SINGLE_ORDERS // workers, items, start, done),
+        )
+        for w in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    start.wait()
+    with Timer() as t:
+        results = [done.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return sum(n for n, _ in results) / t.seconds
+
+
+def _intake(
+    kind: str, files: dict[str, Path], scale: Scale, *, with_templates: bool
+) -> dict[str, Any]:
+    with database(kind) as url:
+        ctx = _setup(url, files, with_templates=with_templates)
+        with Timer() as t:
+            summary = imports.import_sales_orders(ctx, files["so"])
+        assert summary.ok, summary.errors[:5]
+        lines = (
+            summary.lines_from_stock + summary.lines_linked + sum(summary.lines_skipped.values())
+        )
+        emails = outbox.count_emails(ctx)["pending"]
+        ctx.db.dispose()
+        workers = 4 if kind == "postgresql" else 1
+        single = _single(url, workers, scale.items, seed=100)
+    return {
+        "bulk_lines_per_s": round(lines / t.seconds),
+        "single_orders_per_s": round(single),
+        "single_workers": workers,
+        "emails_queued_by_bulk": emails,
+    }
+
+
+def run(scale: Scale) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    count = max(1_000, scale.orders // 50)
+    for kind, workers in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)):
+        result = _mailers(kind, count, workers)
+        key = f"{kind}_mailer_{workers}x_emails_per_s"
+        figures[key] = result["emails_per_s"]
+        if workers == 1:
+            figures[f"{key}_target"] = {"min": 300}
+        figures[f"{kind}_mailer_{workers}x_detail"] = result
+
+    files = generate(
+        WORK / "emails",
+        items=scale.items,
+        po_lines=scale.po_lines,
+        orders=max(2_000, scale.orders // 10),
+    )
+    for kind in ("sqlite", "postgresql"):
+        # Alternated and run twice, best of two: the machine is shared and noisy.
+        runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+        for _ in range(2):
+            for with_templates in (False, True):
+                runs[with_templates].append(
+                    _intake(kind, files, scale, with_templates=with_templates)
+                )
+        for name in ("bulk_lines_per_s", "single_orders_per_s"):
+            without = max(r[name] for r in runs[False])
+            with_ = max(r[name] for r in runs[True])
+            figures[f"{kind}_intake_{name}_without_templates"] = without
+            figures[f"{kind}_intake_{name}_with_templates"] = with_
+            figures[f"{kind}_intake_{name}_cost_pct"] = round(100 * (1 - with_ / without), 1)
+            figures[f"{kind}_intake_{name}_cost_pct_target"] = {"max": 25}
+        figures[f"{kind}_intake_emails_queued"] = runs[True][0]["emails_queued_by_bulk"]
+        figures[f"{kind}_intake_single_workers"] = runs[True][0]["single_workers"]
+    return figures

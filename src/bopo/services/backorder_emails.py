@@ -1,0 +1,261 @@
+"""Queueing back-order emails, in the caller's transaction, for a set of associations.
+
+Called wherever links are written (through linking.write_links) and when a
+PO line's status changes. Set-based: one query finds the statuses whose
+template is a BACK_ORDER one; when there is none, that is all it costs.
+Otherwise one query loads every announced line, the emails are rendered with
+compiled, cached templates (one per sales order and template, listing every
+line linked under it) and written with two bulk inserts.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, text
+
+from bopo.db.bulk import Writes, one_of
+from bopo.db.models import (
+    Association,
+    Customer,
+    EmailTemplate,
+    PendingEmail,
+    PendingEmailAssociation,
+    PoLine,
+    PoLineStatus,
+    PurchaseOrder,
+    SalesOrder,
+    SoLine,
+    StockItem,
+)
+from bopo.domain.templating import (
+    CompiledTemplate,
+    EmailEvent,
+    TemplateSource,
+    TemplateType,
+    backorder_context,
+    linked_line,
+)
+from bopo.errors import InvalidInput
+from bopo.services.context import Context
+
+log = logging.getLogger(__name__)
+
+
+def message_id(from_address: str) -> str:
+    """A new, globally unique Message-ID, kept with the email so a resend carries it again."""
+    domain = from_address.rpartition("@")[2] or "bopo.invalid"
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    id: int
+    version: object  # updated_at, as stored: a new version means a new compiled template
+    name: str
+
+
+# The statements are built once: this runs in every intake transaction, and
+# building a statement costs more than running it. The gate is plain SQL on
+# two small tables, so that orders under no templated status pay next to nothing.
+_GATE = text(
+    "SELECT s.id, t.id, t.updated_at, t.name FROM po_line_statuses s "
+    "JOIN email_templates t ON t.id = s.email_template_id WHERE t.type = :type"
+).bindparams(type=TemplateType.BACK_ORDER.value)
+
+
+def templated_statuses(conn: Connection) -> dict[int, TemplateRef]:
+    """PO line status id -> its BACK_ORDER template."""
+    return {r[0]: TemplateRef(r[1], r[2], r[3]) for r in conn.execute(_GATE)}
+
+
+def compiled_templates(
+    conn: Connection, ctx: Context, refs: Collection[TemplateRef]
+) -> dict[int, CompiledTemplate]:
+    """Template id -> compiled; only templates the cache lacks are read (one query)."""
+    missing = [ref.id for ref in refs if (ref.id, ref.version) not in ctx.templates]
+    sources: dict[int, TemplateSource] = {}
+    if missing:
+        for r in conn.execute(
+            select(
+                EmailTemplate.id,
+                EmailTemplate.subject,
+                EmailTemplate.body_text,
+                EmailTemplate.body_html,
+            ).where(EmailTemplate.id.in_(sorted(missing)))
+        ):
+            sources[r.id] = TemplateSource(r.subject, r.body_text, r.body_html)
+    return {
+        ref.id: ctx.templates.get((ref.id, ref.version), partial(sources.__getitem__, ref.id))
+        for ref in refs
+    }
+
+
+def queue_backorder_emails(
+    conn: Connection,
+    ctx: Context,
+    association_ids: Collection[int],
+    *,
+    event: EmailEvent,
+    now: datetime,
+) -> list[int]:
+    """Queue one email per sales order and BACK_ORDER template for these associations.
+
+    Only associations whose PO line's status has a BACK_ORDER template are
+    announced. Returns the new emails' ids.
+    """
+    if not association_ids:
+        return []
+    templated = templated_statuses(conn)
+    if not templated:
+        return []
+    rows = _announced(conn, association_ids, templated)
+    if not rows:
+        return []
+    # (sales order id, template id) -> its lines, in order
+    groups: dict[tuple[int, int], list[Row[Any]]] = {}
+    for r in rows:
+        groups.setdefault((r.order_id, templated[r.status_id].id), []).append(r)
+    refs = {ref.id: ref for ref in templated.values()}
+    templates = compiled_templates(conn, ctx, {refs[tid] for _, tid in groups})
+
+    settings = ctx.settings.email
+    emails: list[dict[str, Any]] = []
+    for (order_id, template_id), group in groups.items():
+        head = group[0]
+        name, compiled = refs[template_id].name, templates[template_id]
+        email: dict[str, Any] = {
+            "sales_order_id": order_id,
+            "template_id": template_id,
+            "event": event.value,
+            "to_address": head.email,
+            "to_name": head.customer_name,
+            "message_id": message_id(settings.from_address),
+            "state": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            rendered = compiled.render(_context(ctx, group, event.value))
+        except InvalidInput as exc:
+            # The template passed its check when saved but not on this order's data.
+            # The order still goes in; the email waits, failed, for a person to see.
+            log.warning("template %r did not render for order %s: %s", name, head.number, exc)
+            email |= {
+                "subject": f"(not rendered: template {name})",
+                "body_text": "",
+                "body_html": None,
+                "state": "failed",
+                "last_error": f"template {name!r} did not render: {exc}",
+            }
+        else:
+            email |= {
+                "subject": rendered.subject,
+                "body_text": rendered.body_text,
+                "body_html": rendered.body_html,
+            }
+        emails.append(email)
+
+    writes = Writes(conn)
+    email_ids = writes.reserve_ids({PendingEmail: len(emails)})[PendingEmail]
+    for email, email_id in zip(emails, email_ids, strict=True):
+        email["id"] = email_id
+    writes.insert(PendingEmail, emails)
+    writes.insert(
+        PendingEmailAssociation,
+        [
+            {"email_id": email_id, "association_id": r.association_id}
+            for email_id, group in zip(email_ids, groups.values(), strict=True)
+            for r in group
+        ],
+    )
+    writes.flush()
+    return email_ids
+
+
+_ANNOUNCED = (
+    select(
+        Association.id.label("association_id"),
+        Association.qty,
+        SalesOrder.id.label("order_id"),
+        SalesOrder.number,
+        SalesOrder.source,
+        SalesOrder.order_date,
+        SalesOrder.delivery_date,
+        Customer.code.label("customer_code"),
+        Customer.name.label("customer_name"),
+        Customer.email,
+        SoLine.line_no,
+        StockItem.sku,
+        StockItem.name.label("item_name"),
+        PoLine.due_date,
+        PurchaseOrder.number.label("po_number"),
+        PoLine.line_no.label("po_line_no"),
+        PoLine.status_id,
+        PoLineStatus.name.label("status_name"),
+    )
+    .join(SoLine, SoLine.id == Association.so_line_id)
+    .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+    .join(Customer, Customer.id == SalesOrder.customer_id)
+    .join(StockItem, StockItem.id == SoLine.stock_item_id)
+    .join(PoLine, PoLine.id == Association.po_line_id)
+    .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+    .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
+    .order_by(SalesOrder.id, SoLine.line_no, Association.id)
+)
+
+
+def _announced(
+    conn: Connection, association_ids: Collection[int], status_ids: Collection[int] | None
+) -> list[Any]:
+    """The lines these associations link (under these statuses), as templates show them."""
+    stmt = _ANNOUNCED.where(one_of(conn, Association.id, sorted(association_ids)))
+    if status_ids is not None:
+        stmt = stmt.where(one_of(conn, PoLine.status_id, sorted(status_ids)))
+    return list(conn.execute(stmt))
+
+
+def _context(ctx: Context, group: Sequence[Row[Any]], event: str) -> dict[str, Any]:
+    head = group[0]
+    return backorder_context(
+        company=ctx.settings.email.company_name,
+        customer={"code": head.customer_code, "name": head.customer_name, "email": head.email},
+        order={
+            "number": head.number,
+            "source": head.source,
+            "order_date": head.order_date,
+            "delivery_date": head.delivery_date,
+        },
+        lines=[
+            linked_line(
+                line_no=r.line_no,
+                sku=r.sku,
+                item_name=r.item_name,
+                qty=r.qty,
+                expected=r.due_date,
+                po_number=r.po_number,
+                po_line_no=r.po_line_no,
+                status=r.status_name or "",
+            )
+            for r in group
+        ],
+        event=event,
+    )
+
+
+def load_announcements(
+    conn: Connection, ctx: Context, association_ids: Collection[int], event: str = "preview"
+) -> dict[int, tuple[str, dict[str, Any]]]:
+    """Sales order id -> (customer address, template context) for these associations."""
+    groups: dict[int, list[Row[Any]]] = {}
+    for r in _announced(conn, association_ids, None):
+        groups.setdefault(r.order_id, []).append(r)
+    return {oid: (g[0].email, _context(ctx, g, event)) for oid, g in groups.items()}

@@ -1,0 +1,383 @@
+"""The batch mailer: claim due emails, send them over one SMTP connection, record each.
+
+Claiming is one short transaction: the due emails (pending and past their
+retry time, or `sending` under a lease that has run out) are selected FOR
+UPDATE SKIP LOCKED on PostgreSQL, so mailers running at once each take a
+different batch; on SQLite, BEGIN IMMEDIATE makes claims one at a time. A
+claim marks the emails `sending` with this mailer's name, a lease and one
+more attempt, and commits before anything is sent.
+
+Each email's result is committed on its own right after the server answers,
+so a mailer killed mid-batch leaves only its unfinished emails `sending`;
+when the lease runs out, another mailer takes them over. The one message
+that can go twice is the one the server accepted just before the kill and
+whose result was not yet committed: it goes again with the same Message-ID.
+
+A 5xx answer fails the email at once; a 4xx answer or a lost connection
+puts it back as pending with a growing delay, until `[email] max_attempts`
+then it fails. If the server cannot be reached (even after one reconnect),
+the rest of the batch is put back the same way and the run stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, bindparam, or_, select, update
+
+from bopo.db.models import PendingEmail
+from bopo.domain.statuses import EmailState
+from bopo.services.context import Context
+from bopo.smtp import Outgoing, SendFailure, SmtpTransport, build_message
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = timedelta(days=1)
+_TAKEN_OVER = "email %d was taken over by another mailer before its result was kept"
+
+
+class Transport(Protocol):
+    def send(self, email: Outgoing) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class SendSummary:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0  # back to pending after a transient failure
+    released: int = 0  # claimed but handed back unsent (stopped, lease ending)
+    errors: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run ended early
+
+    def add(self, other: SendSummary) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.retrying += other.retrying
+        self.released += other.released
+        self.errors.extend(other.errors)
+        self.stopped = other.stopped
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "retrying": self.retrying,
+            "released": self.released,
+            "errors": self.errors,
+            "stopped": self.stopped,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    to_address: str
+    to_name: str | None
+    subject: str
+    body_text: str
+    body_html: str | None
+    message_id: str
+    created_at: datetime
+    attempts: int  # counting this one
+    lease_until: datetime
+
+
+def mailer_name() -> str:
+    """Who holds a claim: host, process and a random part."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def send_emails(
+    ctx: Context,
+    *,
+    ids: Collection[int] | None = None,
+    limit: int | None = None,
+    transport: Transport | None = None,
+    mailer: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> SendSummary:
+    """Send due emails (or just `ids`, due or not), batch by batch, until none is left."""
+    me = mailer or mailer_name()
+    own = transport is None
+    smtp: Transport = SmtpTransport(ctx.settings.smtp) if transport is None else transport
+    summary = SendSummary()
+    claimed = 0
+    try:
+        while limit is None or claimed < limit:
+            size = ctx.settings.email.batch_size
+            if limit is not None:
+                size = min(size, limit - claimed)
+            batch = _claim(ctx, me, ids, size, summary)
+            if not batch:
+                break
+            claimed += len(batch)
+            if not _send_batch(ctx, me, smtp, batch, summary, should_stop):
+                break
+    finally:
+        if own:
+            smtp.close()
+    return summary
+
+
+def run_mailer(
+    ctx: Context,
+    *,
+    interval: float,
+    should_stop: Callable[[], bool],
+    on_round: Callable[[SendSummary], None] | None = None,
+    transport: Transport | None = None,
+) -> SendSummary:
+    """Send what is due, wait `interval` seconds, again, until `should_stop()`."""
+    total = SendSummary()
+    while not should_stop():
+        summary = send_emails(ctx, transport=transport, should_stop=should_stop)
+        total.add(summary)
+        if on_round:
+            on_round(summary)
+        waited = 0.0
+        while waited < interval and not should_stop():
+            time.sleep(min(0.2, interval - waited))
+            waited += 0.2
+    return total
+
+
+def _claim(
+    ctx: Context, me: str, ids: Collection[int] | None, size: int, summary: SendSummary
+) -> list[_Claimed]:
+    cfg = ctx.settings.email
+    with ctx.db.write() as conn:
+        now = ctx.clock()
+        pending = PendingEmail.state == EmailState.PENDING.value
+        if ids is None:
+            pending = and_(
+                pending,
+                or_(PendingEmail.next_attempt_at.is_(None), PendingEmail.next_attempt_at <= now),
+            )
+        abandoned = and_(
+            PendingEmail.state == EmailState.SENDING.value, PendingEmail.lease_until < now
+        )
+        stmt = (
+            select(
+                PendingEmail.id,
+                PendingEmail.state,
+                PendingEmail.attempts,
+                PendingEmail.claimed_by,
+                PendingEmail.to_address,
+                PendingEmail.to_name,
+                PendingEmail.subject,
+                PendingEmail.body_text,
+                PendingEmail.body_html,
+                PendingEmail.message_id,
+                PendingEmail.created_at,
+            )
+            .where(or_(pending, abandoned))
+            .order_by(PendingEmail.id)
+            .limit(size)
+            .with_for_update(skip_locked=True)
+        )
+        if ids is not None:
+            stmt = stmt.where(PendingEmail.id.in_(sorted(ids)))
+        rows = conn.execute(stmt).all()
+        # An email whose mailers keep dying on it is not tried for ever.
+        exhausted = [r for r in rows if r.state == "sending" and r.attempts >= cfg.max_attempts]
+        for r in exhausted:
+            error = (
+                f"mailer {r.claimed_by} stopped while sending it; {r.attempts} attempts, giving up"
+            )
+            conn.execute(
+                update(PendingEmail)
+                .where(PendingEmail.id == r.id)
+                .values(state="failed", last_error=error, lease_until=None, updated_at=now)
+            )
+            summary.failed += 1
+            summary.errors.append(f"email {r.id}: {error}")
+        gone = {r.id for r in exhausted}
+        take = [r for r in rows if r.id not in gone]
+        if not take:
+            return []
+        lease_until = now + timedelta(seconds=cfg.lease_seconds)
+        conn.execute(
+            update(PendingEmail)
+            .where(PendingEmail.id.in_([r.id for r in take]))
+            .values(
+                state=EmailState.SENDING.value,
+                claimed_by=me,
+                lease_until=lease_until,
+                attempts=PendingEmail.attempts + 1,
+                updated_at=now,
+            )
+        )
+    return [
+        _Claimed(
+            r.id,
+            r.to_address,
+            r.to_name,
+            r.subject,
+            r.body_text,
+            r.body_html,
+            r.message_id,
+            r.created_at,
+            r.attempts + 1,
+            lease_until,
+        )
+        for r in take
+    ]
+
+
+def _send_batch(
+    ctx: Context,
+    me: str,
+    transport: Transport,
+    batch: Sequence[_Claimed],
+    summary: SendSummary,
+    should_stop: Callable[[], bool] | None,
+) -> bool:
+    """Send a claimed batch; False when the run should end (stopped, server unreachable)."""
+    cfg = ctx.settings.email
+    margin = timedelta(seconds=cfg.lease_seconds / 10)
+    reconnected = False
+    i = 0
+    while i < len(batch):
+        email = batch[i]
+        if should_stop is not None and should_stop():
+            _release(ctx, me, batch[i:], summary)
+            summary.stopped = "stopped"
+            return False
+        if ctx.clock() >= email.lease_until - margin:  # claim afresh rather than overstay
+            _release(ctx, me, batch[i:], summary)
+            return True
+        try:
+            transport.send(_message(ctx, email))
+        except SendFailure as failure:
+            if failure.connection_lost and not reconnected:
+                reconnected = True  # one more go on a new connection
+                continue
+            if failure.connection_lost:
+                for left in batch[i:]:
+                    _retry_or_fail(ctx, me, left, str(failure), summary)
+                summary.stopped = f"server unreachable: {failure}"
+                return False
+            if failure.permanent:
+                _finish(ctx, me, email.id, state="failed", last_error=str(failure))
+                summary.failed += 1
+                summary.errors.append(f"email {email.id}: {failure}")
+            else:
+                _retry_or_fail(ctx, me, email, str(failure), summary)
+        else:
+            _sent(ctx, me, email.id)
+            summary.sent += 1
+            reconnected = False
+        i += 1
+    return True
+
+
+def _message(ctx: Context, email: _Claimed) -> Outgoing:
+    cfg = ctx.settings.email
+    return build_message(
+        from_address=cfg.from_address,
+        from_name=cfg.company_name,
+        to_address=email.to_address,
+        to_name=email.to_name,
+        subject=email.subject,
+        body_text=email.body_text,
+        body_html=email.body_html,
+        message_id=email.message_id,
+        date=email.created_at,
+    )
+
+
+_HELD = and_(
+    PendingEmail.id == bindparam("email_id"),
+    PendingEmail.state == EmailState.SENDING.value,
+    PendingEmail.claimed_by == bindparam("mailer"),
+)
+# Built once: it runs for every email sent.
+_SENT = (
+    update(PendingEmail)
+    .where(_HELD)
+    .values(state=EmailState.SENT.value, sent_at=bindparam("at"), lease_until=None)
+    .values(updated_at=bindparam("at"))
+)
+
+
+def _sent(ctx: Context, me: str, email_id: int) -> None:
+    with ctx.db.write() as conn:
+        done = conn.execute(_SENT, {"email_id": email_id, "mailer": me, "at": ctx.clock()})
+    if not done.rowcount:
+        log.warning(
+            "email %d was taken over by another mailer before its result was kept", email_id
+        )
+
+
+def _finish(ctx: Context, me: str, email_id: int, **values: Any) -> None:
+    """Record one email's result in its own transaction, if this mailer still holds it."""
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        done = conn.execute(
+            update(PendingEmail)
+            .where(
+                PendingEmail.id == email_id,
+                PendingEmail.state == EmailState.SENDING.value,
+                PendingEmail.claimed_by == me,
+            )
+            .values(lease_until=None, updated_at=now, **values)
+        ).rowcount
+    if not done:
+        log.warning(
+            "email %d was taken over by another mailer before its result was kept", email_id
+        )
+
+
+def _retry_or_fail(
+    ctx: Context, me: str, email: _Claimed, error: str, summary: SendSummary
+) -> None:
+    cfg = ctx.settings.email
+    summary.errors.append(f"email {email.id}: {error}")
+    if email.attempts >= cfg.max_attempts:
+        _finish(ctx, me, email.id, state="failed", last_error=error)
+        summary.failed += 1
+        return
+    delay = min(
+        timedelta(seconds=cfg.retry_delay_seconds * 2 ** (email.attempts - 1)), MAX_RETRY_DELAY
+    )
+    _finish(
+        ctx,
+        me,
+        email.id,
+        state="pending",
+        last_error=error,
+        claimed_by=None,
+        next_attempt_at=ctx.clock() + delay,
+    )
+    summary.retrying += 1
+
+
+def _release(ctx: Context, me: str, emails: Sequence[_Claimed], summary: SendSummary) -> None:
+    """Hand claimed emails back unsent, as they were before the claim."""
+    with ctx.db.write() as conn:
+        released = conn.execute(
+            update(PendingEmail)
+            .where(
+                PendingEmail.id.in_([e.id for e in emails]),
+                PendingEmail.state == EmailState.SENDING.value,
+                PendingEmail.claimed_by == me,
+            )
+            .values(
+                state=EmailState.PENDING.value,
+                attempts=PendingEmail.attempts - 1,
+                claimed_by=None,
+                lease_until=None,
+                updated_at=ctx.clock(),
+            )
+        ).rowcount
+    summary.released += released

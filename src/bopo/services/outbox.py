@@ -1,0 +1,220 @@
+"""The pending-email outbox: list, show, cancel, retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from bopo.db.models import EmailTemplate, PendingEmail, PendingEmailAssociation, SalesOrder
+from bopo.db.queries import record_audit
+from bopo.domain.statuses import EmailState, transition
+from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.context import Context
+from bopo.services.linking import event
+from bopo.smtp import build_message
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSummary:
+    id: int
+    state: str
+    to_address: str
+    subject: str
+    sales_order: str | None  # source/number
+    template: str | None
+    event: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "to": self.to_address,
+            "subject": self.subject,
+            "sales_order": self.sales_order,
+            "template": self.template,
+            "event": self.event,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "created_at": self.created_at.isoformat(),
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EmailView:
+    summary: EmailSummary
+    to_name: str | None
+    message_id: str
+    body_text: str
+    body_html: str | None
+    association_ids: tuple[int, ...]
+    claimed_by: str | None
+    lease_until: datetime | None
+    raw: str  # the message as the mailer sends it
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.summary.as_dict() | {
+            "to_name": self.to_name,
+            "message_id": self.message_id,
+            "body_text": self.body_text,
+            "body_html": self.body_html,
+            "association_ids": list(self.association_ids),
+            "claimed_by": self.claimed_by,
+            "lease_until": self.lease_until.isoformat() if self.lease_until else None,
+        }
+
+
+def _summaries() -> Any:
+    return (
+        select(
+            PendingEmail.id,
+            PendingEmail.state,
+            PendingEmail.to_address,
+            PendingEmail.subject,
+            SalesOrder.source + "/" + SalesOrder.number,
+            EmailTemplate.name,
+            PendingEmail.event,
+            PendingEmail.attempts,
+            PendingEmail.last_error,
+            PendingEmail.created_at,
+            PendingEmail.sent_at,
+            PendingEmail.next_attempt_at,
+        )
+        .outerjoin(SalesOrder, SalesOrder.id == PendingEmail.sales_order_id)
+        .outerjoin(EmailTemplate, EmailTemplate.id == PendingEmail.template_id)
+    )
+
+
+def _state(value: str) -> EmailState:
+    try:
+        return EmailState(value)
+    except ValueError:
+        raise InvalidInput(
+            [FieldError("state", f"unknown state {value!r}; use {', '.join(EmailState)}")]
+        ) from None
+
+
+def list_emails(
+    ctx: Context, *, state: str | None = None, limit: int | None = 200
+) -> list[EmailSummary]:
+    """The outbox, oldest first (of a state, when given)."""
+    stmt = _summaries().order_by(PendingEmail.id).limit(limit)
+    if state is not None:
+        stmt = stmt.where(PendingEmail.state == _state(state).value)
+    with ctx.db.read() as conn:
+        return [EmailSummary(*r) for r in conn.execute(stmt)]
+
+
+def count_emails(ctx: Context) -> dict[str, int]:
+    """How many emails are in each state."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(PendingEmail.state, func.count()).group_by(PendingEmail.state)
+        ).all()
+    return {s.value: 0 for s in EmailState} | {r[0]: r[1] for r in rows}
+
+
+def show_email(ctx: Context, email_id: int) -> EmailView:
+    with ctx.db.read() as conn:
+        return _view(conn, ctx, email_id)
+
+
+def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
+    row = conn.execute(_summaries().where(PendingEmail.id == email_id)).first()
+    if row is None:
+        raise NotFound("email", email_id)
+    full = conn.execute(
+        select(
+            PendingEmail.to_name,
+            PendingEmail.message_id,
+            PendingEmail.body_text,
+            PendingEmail.body_html,
+            PendingEmail.claimed_by,
+            PendingEmail.lease_until,
+        ).where(PendingEmail.id == email_id)
+    ).one()
+    associations = conn.scalars(
+        select(PendingEmailAssociation.association_id)
+        .where(PendingEmailAssociation.email_id == email_id)
+        .order_by(PendingEmailAssociation.association_id)
+    ).all()
+    summary = EmailSummary(*row)
+    settings = ctx.settings.email
+    raw = build_message(
+        from_address=settings.from_address,
+        from_name=settings.company_name,
+        to_address=summary.to_address,
+        to_name=full.to_name,
+        subject=summary.subject,
+        body_text=full.body_text,
+        body_html=full.body_html,
+        message_id=full.message_id,
+        date=summary.created_at,
+    ).message.as_string()
+    return EmailView(
+        summary,
+        full.to_name,
+        full.message_id,
+        full.body_text,
+        full.body_html,
+        tuple(associations),
+        full.claimed_by,
+        full.lease_until,
+        raw,
+    )
+
+
+def _change_state(ctx: Context, email_id: int, wanted: EmailState, actor: str) -> EmailView:
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        row = conn.execute(
+            select(PendingEmail.state, PendingEmail.attempts)
+            .where(PendingEmail.id == email_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound("email", email_id)
+        current = EmailState(row.state)
+        if current is EmailState.SENDING:
+            raise Conflict(f"email {email_id} is being sent by a mailer right now")
+        transition(current, wanted)
+        if wanted is EmailState.PENDING and row.attempts == 0:
+            raise Conflict(f"email {email_id} was never rendered; fix its template instead")
+        values: dict[str, Any] = {"state": wanted.value, "updated_at": now}
+        if wanted is EmailState.PENDING:
+            values |= {"attempts": 0, "next_attempt_at": None, "claimed_by": None}
+        conn.execute(update(PendingEmail).where(PendingEmail.id == email_id).values(**values))
+        record_audit(
+            conn,
+            [
+                event(
+                    now,
+                    actor,
+                    f"email.{'cancel' if wanted is EmailState.CANCELLED else 'retry'}",
+                    "pending_email",
+                    email_id,
+                    {"state": current.value, "attempts": row.attempts},
+                    {"state": wanted.value},
+                )
+            ],
+        )
+        return _view(conn, ctx, email_id)
+
+
+def cancel_email(ctx: Context, email_id: int, *, actor: str) -> EmailView:
+    """Cancel a pending (or failed) email: it will not be sent."""
+    return _change_state(ctx, email_id, EmailState.CANCELLED, actor)
+
+
+def retry_email(ctx: Context, email_id: int, *, actor: str) -> EmailView:
+    """Put a failed email back in the queue with its attempts reset."""
+    return _change_state(ctx, email_id, EmailState.PENDING, actor)

@@ -1,0 +1,94 @@
+"""Changing a PO line's status, and telling the customers linked to it.
+
+When the new status has a BACK_ORDER template, every sales order with an
+active association on the line gets one email (listing its lines linked to
+this PO line), queued in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bopo.db.models import Association, PoLine, PoLineStatus, PurchaseOrder
+from bopo.db.queries import record_audit
+from bopo.domain.templating import EmailEvent
+from bopo.errors import NotFound
+from bopo.services.backorder_emails import queue_backorder_emails
+from bopo.services.context import Context
+from bopo.services.linking import event
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    po_number: str
+    line_no: int
+    before: str | None
+    after: str
+    changed: bool
+    emails_queued: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "po_number": self.po_number,
+            "line_no": self.line_no,
+            "before": self.before,
+            "after": self.after,
+            "changed": self.changed,
+            "emails_queued": self.emails_queued,
+        }
+
+
+def set_po_line_status(
+    ctx: Context, po_number: str, line_no: int, status_code: str, *, actor: str
+) -> StatusChange:
+    """Give a PO line a status; setting the status it has already changes nothing."""
+    code = status_code.strip().upper()
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        status = conn.execute(
+            select(PoLineStatus.id, PoLineStatus.code).where(PoLineStatus.code == code)
+        ).first()
+        if status is None:
+            raise NotFound("PO line status", code)
+        line = conn.execute(
+            select(PoLine.id, PoLine.status_id)
+            .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+            .where(PurchaseOrder.number == po_number, PoLine.line_no == line_no)
+            .with_for_update(of=PoLine)
+        ).first()
+        if line is None:
+            raise NotFound("PO line", f"{po_number} line {line_no}")
+        before = (
+            None
+            if line.status_id is None
+            else conn.scalar(select(PoLineStatus.code).where(PoLineStatus.id == line.status_id))
+        )
+        if line.status_id == status.id:
+            return StatusChange(po_number, line_no, before, code, False, 0)
+        conn.execute(update(PoLine).where(PoLine.id == line.id).values(status_id=status.id))
+        record_audit(
+            conn,
+            [
+                event(
+                    now,
+                    actor,
+                    "po_line.status",
+                    "po_line",
+                    line.id,
+                    {"status_id": line.status_id, "status": before},
+                    {"status_id": status.id, "status": code},
+                )
+            ],
+        )
+        # Locked after the PO line, as everywhere, so the set announced is the set linked.
+        linked = conn.scalars(
+            select(Association.id)
+            .where(Association.po_line_id == line.id, Association.state == "active")
+            .order_by(Association.id)
+            .with_for_update()
+        ).all()
+        emails = queue_backorder_emails(conn, ctx, linked, event=EmailEvent.STATUS_CHANGE, now=now)
+    return StatusChange(po_number, line_no, before, code, True, len(emails))

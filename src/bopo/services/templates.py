@@ -1,0 +1,291 @@
+"""Email templates (system data): list, add, edit, preview.
+
+A template is checked before it is saved: it must parse and render against
+a sample context of its type. A refused template changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from bopo.db.models import Association, EmailTemplate, PoLineStatus, SalesOrder, SoLine
+from bopo.db.queries import record_audit
+from bopo.domain.templating import (
+    Rendered,
+    TemplateSource,
+    TemplateType,
+    sample_context,
+    validate_template,
+)
+from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.backorder_emails import load_announcements
+from bopo.services.context import Context
+from bopo.services.linking import event
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateView:
+    id: int
+    name: str
+    type: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    statuses: tuple[str, ...]  # codes of the PO line statuses it is attached to
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "subject": self.subject,
+            "body_text": self.body_text,
+            "body_html": self.body_html,
+            "statuses": list(self.statuses),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    subject: str
+    body_text: str
+    body_html: str | None
+    to: str | None  # the customer's address, when previewed against a real order
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "to": self.to,
+            "subject": self.subject,
+            "body_text": self.body_text,
+            "body_html": self.body_html,
+        }
+
+
+def _views(conn: Connection, name: str | None = None) -> list[TemplateView]:
+    stmt = select(
+        EmailTemplate.id,
+        EmailTemplate.name,
+        EmailTemplate.type,
+        EmailTemplate.subject,
+        EmailTemplate.body_text,
+        EmailTemplate.body_html,
+        EmailTemplate.created_at,
+        EmailTemplate.updated_at,
+    ).order_by(EmailTemplate.name)
+    if name is not None:
+        stmt = stmt.where(EmailTemplate.name == name)
+    rows = conn.execute(stmt).all()
+    used: dict[int | None, list[str]] = {}
+    for tid, code in conn.execute(
+        select(PoLineStatus.email_template_id, PoLineStatus.code)
+        .where(PoLineStatus.email_template_id.in_([r.id for r in rows]))
+        .order_by(PoLineStatus.code)
+    ):
+        used.setdefault(tid, []).append(code)
+    return [
+        TemplateView(
+            r.id,
+            r.name,
+            r.type,
+            r.subject,
+            r.body_text,
+            r.body_html,
+            tuple(used.get(r.id, ())),
+            r.created_at,
+            r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+def list_templates(ctx: Context) -> list[TemplateView]:
+    with ctx.db.read() as conn:
+        return _views(conn)
+
+
+def get_template(ctx: Context, name: str) -> TemplateView:
+    with ctx.db.read() as conn:
+        found = _views(conn, name)
+    if not found:
+        raise NotFound("email template", name)
+    return found[0]
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput([FieldError("name", "must be 1 to 200 characters")])
+    return name
+
+
+def _snapshot(source: TemplateSource, kind: str, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": kind,
+        "subject": source.subject,
+        "body_text": source.body_text,
+        "body_html": source.body_html,
+    }
+
+
+def add_template(
+    ctx: Context,
+    name: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None = None,
+    *,
+    kind: str = TemplateType.BACK_ORDER.value,
+    actor: str,
+) -> TemplateView:
+    """Add a template after checking it parses and renders against a sample."""
+    name = _clean_name(name)
+    kind = kind.strip().upper()
+    source = TemplateSource(subject, body_text, body_html or None)
+    validate_template(kind, source)
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        if conn.scalar(select(EmailTemplate.id).where(EmailTemplate.name == name)) is not None:
+            raise Conflict(f"email template {name!r} exists already")
+        template_id = conn.scalar(
+            insert(EmailTemplate)
+            .values(**_snapshot(source, kind, name), created_at=now, updated_at=now)
+            .returning(EmailTemplate.id)
+        )
+        assert template_id is not None
+        record_audit(
+            conn,
+            [
+                event(
+                    now,
+                    actor,
+                    "template.create",
+                    "email_template",
+                    template_id,
+                    None,
+                    _snapshot(source, kind, name),
+                )
+            ],
+        )
+        return _views(conn, name)[0]
+
+
+def edit_template(
+    ctx: Context,
+    name: str,
+    *,
+    new_name: str | None = None,
+    subject: str | None = None,
+    body_text: str | None = None,
+    body_html: str | None = None,
+    actor: str,
+) -> TemplateView:
+    """Change a template; None keeps a part, an empty body_html removes the HTML body.
+
+    Emails queued already keep the text they were rendered with.
+    """
+    with ctx.db.write() as conn:
+        current = conn.execute(
+            select(
+                EmailTemplate.id,
+                EmailTemplate.type,
+                EmailTemplate.subject,
+                EmailTemplate.body_text,
+                EmailTemplate.body_html,
+            )
+            .where(EmailTemplate.name == name)
+            .with_for_update()
+        ).first()
+        if current is None:
+            raise NotFound("email template", name)
+        before = TemplateSource(current.subject, current.body_text, current.body_html)
+        after = TemplateSource(
+            before.subject if subject is None else subject,
+            before.body_text if body_text is None else body_text,
+            before.body_html if body_html is None else (body_html or None),
+        )
+        renamed = _clean_name(new_name) if new_name is not None else name
+        validate_template(current.type, after)
+        if (after, renamed) == (before, name):
+            return _views(conn, name)[0]
+        if renamed != name and conn.scalar(
+            select(EmailTemplate.id).where(EmailTemplate.name == renamed)
+        ):
+            raise Conflict(f"email template {renamed!r} exists already")
+        now = ctx.clock()
+        conn.execute(
+            update(EmailTemplate)
+            .where(EmailTemplate.id == current.id)
+            .values(**_snapshot(after, current.type, renamed), updated_at=now)
+        )
+        record_audit(
+            conn,
+            [
+                event(
+                    now,
+                    actor,
+                    "template.edit",
+                    "email_template",
+                    current.id,
+                    _snapshot(before, current.type, name),
+                    _snapshot(after, current.type, renamed),
+                )
+            ],
+        )
+        return _views(conn, renamed)[0]
+
+
+def preview_source(ctx: Context, kind: str, source: TemplateSource) -> Preview:
+    """Render an unsaved template against the sample context (a live preview)."""
+    compiled = validate_template(kind.strip().upper(), source)
+    rendered = compiled.render(
+        sample_context(TemplateType(kind.strip().upper()), ctx.settings.email.company_name)
+    )
+    return _preview(rendered, None)
+
+
+def preview_template(
+    ctx: Context, name: str, *, order_number: str | None = None, source: str | None = None
+) -> Preview:
+    """Render a saved template against the sample, or a sales order's linked lines."""
+    view = get_template(ctx, name)
+    template = TemplateSource(view.subject, view.body_text, view.body_html)
+    if order_number is None:
+        return preview_source(ctx, view.type, template)
+    with ctx.db.read() as conn:
+        stmt = select(SalesOrder.id, SalesOrder.source).where(SalesOrder.number == order_number)
+        if source is not None:
+            stmt = stmt.where(SalesOrder.source == source)
+        orders = conn.execute(stmt).all()
+        if not orders:
+            raise NotFound("sales order", order_number)
+        if len(orders) > 1:
+            raise Conflict(f"sales order {order_number!r} exists in several sources; give one")
+        ids = conn.scalars(
+            select(Association.id)
+            .join(SoLine, SoLine.id == Association.so_line_id)
+            .where(SoLine.sales_order_id == orders[0].id, Association.state == "active")
+        ).all()
+        if not ids:
+            raise Conflict(f"sales order {order_number!r} has no linked lines to show")
+        (to, context), *_ = load_announcements(conn, ctx, ids).values()
+    compiled = validate_template(view.type, template)
+    return _preview(compiled.render(context), to)
+
+
+def _preview(rendered: Rendered, to: str | None) -> Preview:
+    return Preview(rendered.subject, rendered.body_text, rendered.body_html, to)
+
+
+def template_names(ctx: Context) -> Sequence[str]:
+    with ctx.db.read() as conn:
+        return conn.scalars(select(EmailTemplate.name).order_by(EmailTemplate.name)).all()

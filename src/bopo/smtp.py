@@ -1,0 +1,173 @@
+"""SMTP: building a queued email into a message, and sending it.
+
+One connection is opened on the first send and reused until closed. Failures
+are sorted for the mailer: a 5xx reply is permanent for that email; a 4xx
+reply, a refused connection or a dropped one is transient. `connection_lost`
+tells the mailer the connection is gone (the next send reconnects).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
+
+from bopo.config import SmtpSettings
+
+
+class SendFailure(Exception):
+    def __init__(self, message: str, *, permanent: bool, connection_lost: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.connection_lost = connection_lost
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message with its envelope: who it is from and to, as the SMTP server sees it."""
+
+    sender: str
+    recipient: str
+    message: Message
+
+    def as_bytes(self) -> bytes:
+        """The message on the wire: CRLF line ends (smtplib leaves bytes as they are)."""
+        return self.message.as_bytes(policy=_WIRE)
+
+
+_WIRE = compat32.clone(linesep="\r\n")
+# Bodies as quoted-printable UTF-8: readable in the raw message, safe for any server.
+_UTF8 = Charset("utf-8")
+_UTF8.header_encoding = QP
+_UTF8.body_encoding = QP
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # no line breaks: nothing can be added to a header
+
+
+def _text_part(body: str, subtype: str) -> Message:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(body, _UTF8)
+    return part
+
+
+def _header(text: str) -> str:
+    return text if text.isascii() else Header(text, _UTF8).encode()
+
+
+def build_message(
+    *,
+    from_address: str,
+    from_name: str,
+    to_address: str,
+    to_name: str | None,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    message_id: str,
+    date: datetime,
+) -> Outgoing:
+    """The message as sent: the same headers every time, so a resend is recognisable.
+
+    Built with the email package's compat32 classes: several times faster than
+    EmailMessage, which matters at hundreds of emails a second.
+    """
+    text = _text_part(body_text, "plain")
+    if body_html:
+        msg: Message = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(_text_part(body_html, "html"))
+    else:
+        msg = text
+    msg["From"] = formataddr((_one_line(from_name), from_address), _UTF8)
+    msg["To"] = formataddr((_one_line(to_name or ""), to_address), _UTF8)
+    msg["Subject"] = _header(_one_line(subject))
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    return Outgoing(from_address, to_address, msg)
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}".strip()
+
+
+class SmtpTransport:
+    """Sends messages over one reused SMTP connection, per the [smtp] settings."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self._settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        s = self._settings
+        try:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            try:
+                if s.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.username:
+                    password = s.password.get_secret_value() if s.password else ""
+                    smtp.login(s.username, password)
+            except BaseException:
+                smtp.close()
+                raise
+        except smtplib.SMTPResponseException as exc:
+            raise SendFailure(
+                f"SMTP {s.host}:{s.port}: {_reply(exc.smtp_code, exc.smtp_error)}",
+                permanent=False,
+                connection_lost=True,
+            ) from exc
+        except OSError as exc:  # refused, unreachable, timed out, TLS, disconnected
+            raise SendFailure(
+                f"SMTP {s.host}:{s.port}: {exc or type(exc).__name__}",
+                permanent=False,
+                connection_lost=True,
+            ) from exc
+        return smtp
+
+    def send(self, email: Outgoing) -> None:
+        if self._smtp is None:
+            self._smtp = self._open()
+        try:
+            self._smtp.sendmail(email.sender, [email.recipient], email.as_bytes())
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise SendFailure(
+                f"recipient refused: {_reply(code, text)}", permanent=500 <= code < 600
+            ) from exc
+        except smtplib.SMTPResponseException as exc:  # sender refused, data refused, ...
+            lost = exc.smtp_code == 421  # the server is closing the connection
+            if lost:
+                self.close()
+            raise SendFailure(
+                _reply(exc.smtp_code, exc.smtp_error),
+                permanent=500 <= exc.smtp_code < 600,
+                connection_lost=lost,
+            ) from exc
+        except OSError as exc:  # disconnected, reset, timed out
+            self.close()
+            raise SendFailure(
+                f"connection lost: {exc or type(exc).__name__}",
+                permanent=False,
+                connection_lost=True,
+            ) from exc
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()

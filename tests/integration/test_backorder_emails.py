@@ -1,0 +1,261 @@
+"""Back-order emails are queued with the links that cause them, in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from bopo.db.models import Association, PendingEmail, PendingEmailAssociation
+from bopo.services import catalog, outbox, worklist
+from bopo.services.context import Context
+from bopo.services.intake import take_order, take_orders
+from bopo.services.status_change import set_po_line_status
+from tests.helpers import day, given_po, given_status, given_stock, given_template, order
+
+
+def _emails(ctx: Context) -> list[outbox.EmailView]:
+    return [outbox.show_email(ctx, e.id) for e in outbox.list_emails(ctx)]
+
+
+def test_an_order_linked_under_a_templated_status_queues_one_email_listing_every_line(
+    ctx: Context,
+) -> None:
+    given_stock(ctx, KETTLE=0, PAN=0, MUG=5)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("KETTLE", 10, day(5), "ON ORDER"), ("PAN", 10, day(9), "ON ORDER"))
+
+    take_order(
+        ctx, order("SO-1", ("KETTLE", 2), ("MUG", 1), ("PAN", 3), customer="ADA"), actor="test"
+    )
+
+    [email] = _emails(ctx)
+    assert email.summary.state == "pending"
+    assert email.summary.to_address == "ada@example.com"
+    assert email.summary.subject == "Your order SO-1: expected dates"
+    assert email.summary.event == "intake"
+    assert email.summary.sales_order == "web/SO-1"
+    assert "2 x Item KETTLE (KETTLE), expected 30 November 2026" in email.body_text
+    assert "3 x Item PAN (PAN), expected 4 December 2026" in email.body_text
+    assert "MUG" not in email.body_text  # taken from stock: nothing to announce
+    assert len(email.association_ids) == 2
+    assert email.message_id.startswith("<")
+    assert email.message_id.endswith("@example.com>")
+
+
+def test_no_email_when_the_status_has_no_template(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_status(ctx, "CONFIRMED")
+    given_template(ctx, statuses=("CONFIRMED",))
+    given_po(ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
+    result = take_order(ctx, order("SO-1", ("A", 2)), actor="test")
+    assert result.lines[0].outcome == "linked"
+    assert _emails(ctx) == []
+
+
+def test_lines_under_two_templates_give_two_emails_and_each_order_its_own(ctx: Context) -> None:
+    given_stock(ctx, A=0, B=0)
+    given_status(ctx, "ON ORDER")
+    given_status(ctx, "DELAYED")
+    given_template(ctx, "On order", statuses=("ON ORDER",))
+    given_template(ctx, "Delayed", subject="Delayed: {{ order.number }}", statuses=("DELAYED",))
+    given_po(ctx, "PO-1", ("A", 10, day(5), "ON ORDER"), ("B", 10, day(30), "DELAYED"))
+
+    take_orders(
+        ctx,
+        [
+            order("SO-1", ("A", 1), ("B", 1), customer="ADA"),
+            order("SO-2", ("A", 1), customer="BOB"),
+        ],
+        actor="test",
+    )
+
+    emails = _emails(ctx)
+    assert sorted((e.summary.sales_order, e.summary.template) for e in emails) == [
+        ("web/SO-1", "Delayed"),
+        ("web/SO-1", "On order"),
+        ("web/SO-2", "On order"),
+    ]
+    assert all(len(e.association_ids) == 1 for e in emails)
+
+
+def test_the_default_status_given_at_link_time_counts(make_ctx: Callable[..., Context]) -> None:
+    ctx = make_ctx(default_po_line_status=None)
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 10, day(5)))  # no status on the line
+    ctx = make_ctx(default_po_line_status="ON ORDER")
+    take_order(ctx, order("SO-1", ("A", 2)), actor="test")
+    assert len(_emails(ctx)) == 1
+
+
+def test_a_worklist_retry_that_links_a_line_queues_its_email(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    take_order(ctx, order("SO-1", ("A", 2)), actor="test")  # nothing on order yet
+    assert _emails(ctx) == []
+    given_po(ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
+    worklist.allocate_worklist(ctx, actor="test")
+    [email] = _emails(ctx)
+    assert email.summary.event == "worklist"
+
+
+def test_an_order_refused_by_the_database_leaves_no_email_behind(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
+    result = take_order(ctx, order("SO-1", ("A", 2), ("NOPE", 1)), actor="test")
+    assert result.status == "rejected"
+    assert _emails(ctx) == []
+
+
+def test_changing_a_po_line_status_to_a_templated_one_emails_each_linked_order(
+    ctx: Context,
+) -> None:
+    given_stock(ctx, A=0, B=0)
+    given_status(ctx, "ON ORDER")
+    given_status(ctx, "DELAYED")
+    given_template(ctx, "Delayed", subject="{{ order.number }} is delayed", statuses=("DELAYED",))
+    given_po(ctx, "PO-1", ("A", 20, day(5), "ON ORDER"), ("B", 20, day(5), "ON ORDER"))
+    take_orders(
+        ctx,
+        [
+            order("SO-1", ("A", 1), ("B", 1), customer="ADA"),
+            order("SO-2", ("A", 2), customer="BOB"),
+            order("SO-3", ("B", 2), customer="CY"),
+        ],
+        actor="test",
+    )
+    assert _emails(ctx) == []
+
+    change = set_po_line_status(ctx, "PO-1", 1, "delayed", actor="test")
+
+    assert (change.before, change.after, change.emails_queued) == ("ON ORDER", "DELAYED", 2)
+    emails = _emails(ctx)
+    assert sorted(e.summary.subject for e in emails) == ["SO-1 is delayed", "SO-2 is delayed"]
+    assert {e.summary.event for e in emails} == {"status_change"}
+    so1 = next(e for e in emails if e.summary.sales_order == "web/SO-1")
+    assert "Item A" in so1.body_text
+    assert "Item B" not in so1.body_text
+
+
+def test_setting_the_status_a_line_already_has_sends_nothing_again(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "DELAYED")
+    given_template(ctx, statuses=("DELAYED",))
+    given_po(ctx, "PO-1", ("A", 20, day(5), "DELAYED"))
+    take_order(ctx, order("SO-1", ("A", 1)), actor="test")
+    change = set_po_line_status(ctx, "PO-1", 1, "DELAYED", actor="test")
+    assert not change.changed
+    assert len(_emails(ctx)) == 1  # the one from intake
+
+
+def test_a_status_change_on_a_line_with_no_links_queues_nothing(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_status(ctx, "DELAYED")
+    given_template(ctx, statuses=("DELAYED",))
+    given_po(ctx, "PO-1", ("A", 20, day(5), "ON ORDER"))
+    assert set_po_line_status(ctx, "PO-1", 1, "DELAYED", actor="test").emails_queued == 0
+
+
+def test_a_template_of_another_type_sends_nothing(ctx: Context) -> None:
+    """Only BACK_ORDER templates are sent on links; others are left to their own features."""
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 20, day(5), "ON ORDER"))
+    with ctx.db.write() as conn:  # a type added later, e.g. a despatch note
+        from bopo.db.models import EmailTemplate
+
+        conn.execute(EmailTemplate.__table__.update().values(type="DESPATCH"))
+    take_order(ctx, order("SO-1", ("A", 1)), actor="test")
+    assert _emails(ctx) == []
+
+
+def test_each_announced_association_is_recorded_with_its_email(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 100, day(5), "ON ORDER"))
+    take_orders(
+        ctx, [order(f"SO-{n}", ("A", 1), customer=f"C{n}") for n in range(30)], actor="test"
+    )
+    with ctx.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(PendingEmail)) == 30
+        assert conn.scalar(
+            select(func.count()).select_from(PendingEmailAssociation)
+        ) == conn.scalar(select(func.count()).select_from(Association))
+        ids = conn.scalars(select(PendingEmail.message_id)).all()
+    assert len(set(ids)) == 30
+
+
+def test_detaching_a_template_stops_the_emails(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    catalog.set_status_template(ctx, "ON ORDER", None, actor="test")
+    given_po(ctx, "PO-1", ("A", 20, day(5), "ON ORDER"))
+    take_order(ctx, order("SO-1", ("A", 1)), actor="test")
+    assert _emails(ctx) == []
+
+
+def test_a_template_that_fails_on_an_order_leaves_a_failed_email_and_takes_the_order(
+    ctx: Context,
+) -> None:
+    from bopo.errors import Conflict
+
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    # Fine for the two-line sample order, a division by zero for a one-line order.
+    given_template(ctx, text="{{ 10 // (lines | length - 1) }} lines", statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 20, day(5), "ON ORDER"))
+    result = take_order(ctx, order("SO-1", ("A", 1)), actor="test")
+    assert result.lines[0].outcome == "linked"
+    [email] = outbox.list_emails(ctx)
+    assert email.state == "failed"
+    assert "did not render" in (email.last_error or "")
+    assert "integer division or modulo by zero" in (email.last_error or "")
+    with pytest.raises(Conflict):
+        outbox.retry_email(ctx, email.id, actor="test")
+
+
+def test_a_manual_link_queues_the_same_email(ctx: Context) -> None:
+    from bopo.services.manual_links import link_line
+
+    given_stock(ctx, KETTLE=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    take_order(ctx, order("SO-1", ("KETTLE", 2)), actor="test")  # no PO yet: waits
+    given_po(ctx, "PO-1", ("KETTLE", 10, day(5), "ON ORDER"))
+    assert _emails(ctx) == []
+
+    link_line(ctx, "SO-1", 1, "PO-1", 1, actor="alice")
+
+    [email] = _emails(ctx)
+    assert (email.summary.event, email.summary.sales_order) == ("manual_link", "web/SO-1")
+    assert "2 x Item KETTLE (KETTLE)" in email.body_text
+
+
+def test_a_line_re_linked_after_a_po_is_cancelled_gets_a_new_email(ctx: Context) -> None:
+    from bopo.services.supply import cancel_purchase_order
+
+    given_stock(ctx, KETTLE=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-EARLY", ("KETTLE", 5, day(3), "ON ORDER"))
+    given_po(ctx, "PO-LATE", ("KETTLE", 5, day(20), "ON ORDER"))
+    take_order(ctx, order("SO-1", ("KETTLE", 2)), actor="test")
+
+    cancel_purchase_order(ctx, "PO-EARLY", actor="buyer")
+
+    events = sorted(e.summary.event for e in _emails(ctx))
+    assert events == ["intake", "reallocation"]
+    again = next(e for e in _emails(ctx) if e.summary.event == "reallocation")
+    assert "expected 15 December 2026" in again.body_text

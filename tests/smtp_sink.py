@@ -1,0 +1,121 @@
+"""A real SMTP server for the tests (aiosmtpd), that records what it accepts.
+
+It can refuse chosen recipients (permanently or for now) and be started and
+stopped on a fixed port, to play a mail server that goes down and comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+_MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>\r\n]+>)", re.MULTILINE | re.IGNORECASE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    def part(self, subtype: str) -> str:
+        body = self.message.get_body(preferencelist=(subtype,))
+        assert body is not None, f"no text/{subtype} part"
+        return str(body.get_content())  # type: ignore[attr-defined]
+
+
+@dataclass
+class Sink:
+    """The handler: accepts everything except the refused recipients."""
+
+    refuse: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
+    delay: float = 0.0  # seconds before accepting each message
+    parse: bool = True  # False: keep only the Message-IDs (a sink for benchmarks)
+    received: list[Received] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(  # aiosmtpd calls hooks by these names
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        data = envelope.original_content or envelope.content
+        found = _MESSAGE_ID.search(data)
+        with self.lock:
+            self.message_ids.append(found.group(1).decode() if found else "")
+            if self.parse:
+                message = message_from_bytes(data, policy=default)
+                self.received.append(
+                    Received(envelope.mail_from, list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
+                )
+        return "250 Message accepted for delivery"
+
+    def ids(self) -> list[str]:
+        """The Message-ID of every message accepted, in order, repeats included."""
+        with self.lock:
+            return list(self.message_ids)
+
+
+class SmtpServer:
+    """A Sink served on 127.0.0.1:port; start() and stop() as often as wanted."""
+
+    def __init__(
+        self,
+        sink: Sink | None = None,
+        port: int | None = None,
+        login: tuple[str, str] | None = None,  # (user, password) the server then requires
+    ) -> None:
+        self.sink = sink or Sink()
+        self.port = port or free_port()
+        self.login = login
+        self._controller: Controller | None = None
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth: Any
+    ) -> AuthResult:
+        ok = (auth.login.decode(), auth.password.decode()) == self.login
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> SmtpServer:
+        extra: dict[str, Any] = {}
+        if self.login:
+            extra = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,  # a test on loopback: no certificate to hand
+            }
+        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port, **extra)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -1,0 +1,137 @@
+"""User templates render in a sandbox: data in, text out, nothing else."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bopo.domain.templating import (
+    CompiledTemplate,
+    TemplateSource,
+    TemplateType,
+    format_date,
+    sample_context,
+    text_table,
+    validate_template,
+)
+from bopo.errors import InvalidInput
+
+SAMPLE = sample_context(TemplateType.BACK_ORDER, "Kitchen & Co")
+
+
+def render(subject: str = "Hi", text: str = "Body", html: str | None = None) -> list[str | None]:
+    rendered = CompiledTemplate(TemplateSource(subject, text, html)).render(SAMPLE)
+    return [rendered.subject, rendered.body_text, rendered.body_html]
+
+
+def refusal(text: str, part: str = "body_text") -> str:
+    source = TemplateSource(
+        text if part == "subject" else "Hi",
+        text if part == "body_text" else "Body",
+        text if part == "body_html" else None,
+    )
+    with pytest.raises(InvalidInput) as caught:
+        validate_template("BACK_ORDER", source)
+    [error] = caught.value.errors
+    assert error.field == part
+    return error.message
+
+
+def test_a_template_sees_the_company_customer_order_and_lines() -> None:
+    _, text, _ = render(
+        text="{{ company.name }}: {{ customer.name }} <{{ customer.email }}> {{ customer.code }}, "
+        "{{ order.number }} of {{ order.order_date }} by {{ order.delivery_date | date }}; "
+        "{% for l in lines %}[{{ l.sku }} {{ l.item_name }} x{{ l.qty }} "
+        "{{ l.expected | date }} {{ l.po_number }}]{% endfor %}"
+    )
+    assert text == (
+        "Kitchen & Co: Ada Lovelace <ada@example.com> C-SAMPLE, W-1001 of 2026-11-25 by "
+        "28 November 2026; [KET-01 Enamel kettle, 1.7 l x2 9 December 2026 PO-1001]"
+        "[PAN-28 Cast-iron skillet, 28 cm x1 to be confirmed PO-1002]"
+    )
+
+
+def test_the_table_helper_lines_up_the_lines_in_plain_text() -> None:
+    assert text_table(SAMPLE["lines"]).splitlines() == [
+        "Item    Description               Qty  Expected",
+        "KET-01  Enamel kettle, 1.7 l        2  9 December 2026",
+        "PAN-28  Cast-iron skillet, 28 cm    1  to be confirmed",
+    ]
+    _, text, _ = render(text="{{ table(lines, ['sku', 'po_number']) }}")
+    assert text.splitlines()[0] == "Item    PO"
+
+
+def test_a_date_can_be_formatted_as_the_template_wants() -> None:
+    assert format_date(date(2026, 12, 9), "%d/%m/%Y") == "09/12/2026"
+    assert render(text="{{ order.order_date | date('%Y') }}")[1] == "2026"
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ lines.__class__ }}",
+        "{{ table.__globals__ }}",
+        "{{ customer.__init__.__globals__ }}",
+        "{{ cycler.__init__.__globals__.os }}",
+        "{{ self._TemplateReference__context }}",
+        "{{ lines.append(1) }}",
+        "{{ customer.update({'name': 'x'}) }}",
+        "{{ 'x' * 1000000 }}",
+        "{{ 9 ** 999999 }}",
+    ],
+)
+def test_a_template_cannot_reach_python_internals_or_change_its_data(attack: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        render(text=attack)
+    assert "unsafe" in str(caught.value) or "too large" in str(caught.value)
+
+
+def test_html_bodies_are_escaped_and_text_bodies_are_not() -> None:
+    context = SAMPLE | {"customer": SAMPLE["customer"] | {"name": "<b>Tom & Jerry</b>"}}
+    compiled = CompiledTemplate(
+        TemplateSource("{{ customer.name }}", "{{ customer.name }}", "<p>{{ customer.name }}</p>")
+    )
+    rendered = compiled.render(context)
+    assert rendered.body_html == "<p>&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;</p>"
+    assert rendered.body_text == "<b>Tom & Jerry</b>"
+    assert rendered.subject == "<b>Tom & Jerry</b>"
+
+
+def test_a_subject_is_one_line_whatever_the_data() -> None:
+    context = SAMPLE | {"customer": SAMPLE["customer"] | {"name": "Ada\r\nBcc: x@evil.example"}}
+    rendered = CompiledTemplate(TemplateSource("Hi {{ customer.name }}\n", "b")).render(context)
+    assert rendered.subject == "Hi Ada Bcc: x@evil.example"
+
+
+def test_a_misspelt_name_is_refused_with_its_line() -> None:
+    assert refusal("Dear {{ customer.name }},\n\n{{ custmer.name }}") == (
+        "line 3: 'custmer' is undefined"
+    )
+
+
+def test_a_template_that_does_not_parse_is_refused_with_its_line() -> None:
+    message = refusal("<p>\n{% for line in lines %}\n{{ line.sku }}", part="body_html")
+    assert message.startswith("line 3: Unexpected end of template")
+
+
+def test_a_template_that_fails_on_a_line_without_a_date_is_refused() -> None:
+    assert "line 1" in refusal("{% for l in lines %}{{ l.expected.year }}{% endfor %}")
+
+
+def test_a_subject_error_names_the_subject() -> None:
+    assert (
+        refusal("{{ order.nmber }}", part="subject")
+        == "line 1: 'dict object' has no attribute 'nmber'"
+    )
+
+
+def test_an_unknown_type_and_empty_parts_are_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_template("INVOICE", TemplateSource("s", "b"))
+    assert caught.value.errors[0].field == "type"
+    with pytest.raises(InvalidInput) as caught:
+        validate_template("BACK_ORDER", TemplateSource(" ", ""))
+    assert [e.field for e in caught.value.errors] == ["subject", "body_text"]
