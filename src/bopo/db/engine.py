@@ -66,6 +66,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports touch many index pages
         cur.close()
 
     @event.listens_for(engine, "begin")
