@@ -79,11 +79,19 @@ def lock_stock_by_id(conn: Connection, ids: Collection[int]) -> dict[int, StockR
     return {r[0]: StockRow(*r) for r in rows.all()}
 
 
-def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
-    """The open PO lines of these items, locked, oldest first."""
+def lock_open_supply(
+    conn: Connection, item_ids: Collection[int], *, lock: bool = True
+) -> list[SupplyRow]:
+    """The open PO lines of these items, oldest first; locked unless `lock` is false.
+
+    Intake reads them unlocked: it holds the locks of their stock items, and
+    every change to a PO line's quantities or links is made under its stock
+    item's lock, so what it reads stays true until it commits. Locking them
+    too would write a row lock into every candidate line of a bulk import.
+    """
     if not item_ids:
         return []
-    rows = conn.execute(
+    stmt = (
         select(
             PoLine.id,
             PoLine.stock_item_id,
@@ -97,9 +105,10 @@ def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[Supply
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(one_of(conn, PoLine.stock_item_id, sorted(item_ids)), IS_OPEN)
         .order_by(PoLine.id)
-        .with_for_update(of=PoLine)
     )
-    return [SupplyRow(*r) for r in rows.all()]
+    if lock:
+        stmt = stmt.with_for_update(of=PoLine)
+    return [SupplyRow(*r) for r in conn.execute(stmt).all()]
 
 
 def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:

@@ -22,7 +22,7 @@ from bopo.services.files import (
     read_text,
 )
 from bopo.services.intake import take_orders
-from bopo.services.outcomes import OrderResult, OrderStatus
+from bopo.services.outcomes import FROM_STOCK, LINKED, OrderResult, OrderStatus
 
 Progress = Callable[[int, int], None]  # (done, total) orders or records
 
@@ -131,7 +131,7 @@ def _import_sales_orders(
 
     if progress:
         progress(0, total)
-    results = take_orders(ctx, orders, actor=actor, progress=advance)
+    results = take_orders(ctx, orders, actor=actor, progress=advance, detail=False)
     for (order, where), result in zip(parsed.items, results, strict=True):
         summary.results.append(result)
         if result.status is OrderStatus.DUPLICATE:
@@ -144,13 +144,13 @@ def _import_sales_orders(
                 summary.errors.append(where.issue(fieldname, err.message, order.number, line))
         else:
             summary.orders_taken += 1
-            for line_result in result.lines:
-                if line_result.linked_qty:
+            for kind in result.kinds:
+                if kind == LINKED:
                     summary.lines_linked += 1
-                elif line_result.skipped:
-                    summary.lines_skipped[line_result.skipped] += 1
-                else:
+                elif kind == FROM_STOCK:
                     summary.lines_from_stock += 1
+                else:
+                    summary.lines_skipped[kind] += 1
     return summary
 
 

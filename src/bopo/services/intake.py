@@ -43,7 +43,14 @@ from bopo.errors import FieldError
 from bopo.services.context import Context
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.linking import NewLink, event, write_links
-from bopo.services.outcomes import LineOutcome, OrderResult, OrderStatus, load_line_outcomes
+from bopo.services.outcomes import (
+    FROM_STOCK,
+    LINKED,
+    LineOutcome,
+    OrderResult,
+    OrderStatus,
+    load_line_outcomes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +73,28 @@ def take_orders(
     actor: str,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    detail: bool = True,
 ) -> list[OrderResult]:
-    """Take orders in the order given, each atomically; the same order again is a duplicate."""
+    """Take orders in the order given, each atomically; the same order again is a duplicate.
+
+    Without `detail`, a taken order's result says each line's outcome in one
+    word (`kinds`) instead of in full (`lines`): what a bulk import needs.
+    """
     results: list[OrderResult] = []
     for start in range(0, len(orders), batch_size):
         batch = orders[start : start + batch_size]
-        results.extend(_take_batch_or_each(ctx, batch, actor))
+        results.extend(_take_batch_or_each(ctx, batch, actor, detail))
         if progress:
             progress(len(batch))
     return results
 
 
 def _take_batch_or_each(
-    ctx: Context, batch: Sequence[NewSalesOrder], actor: str
+    ctx: Context, batch: Sequence[NewSalesOrder], actor: str, detail: bool = True
 ) -> list[OrderResult]:
     """A batch refused for its data is retried order by order; other errors stop the intake."""
     try:
-        return _with_retries(ctx, batch, actor)
+        return _with_retries(ctx, batch, actor, detail)
     except (IntegrityError, DataError) as exc:
         if len(batch) == 1:
             order = batch[0]
@@ -91,14 +103,16 @@ def _take_batch_or_each(
             )
             return [_rejected(order, [FieldError("order", _db_message(exc))])]
         log.info("batch of %d refused (%s); taking its orders one by one", len(batch), exc.orig)
-        return [r for order in batch for r in _take_batch_or_each(ctx, [order], actor)]
+        return [r for order in batch for r in _take_batch_or_each(ctx, [order], actor, detail)]
 
 
-def _with_retries(ctx: Context, batch: Sequence[NewSalesOrder], actor: str) -> list[OrderResult]:
+def _with_retries(
+    ctx: Context, batch: Sequence[NewSalesOrder], actor: str, detail: bool
+) -> list[OrderResult]:
     for attempt in range(1, RETRIES + 1):
         try:
             with ctx.db.write() as conn:
-                return _take_batch(conn, ctx, batch, actor)
+                return _take_batch(conn, ctx, batch, actor, detail)
         except OperationalError as exc:
             if attempt == RETRIES or not _is_transient(exc):
                 raise
@@ -139,7 +153,7 @@ class _Taken:
 
 
 def _take_batch(
-    conn: Connection, ctx: Context, batch: Sequence[NewSalesOrder], actor: str
+    conn: Connection, ctx: Context, batch: Sequence[NewSalesOrder], actor: str, detail: bool
 ) -> list[OrderResult]:
     now = ctx.clock()
     rules = ctx.rules(conn)
@@ -187,12 +201,12 @@ def _take_batch(
     if taken:
         order_ids = _write(conn, ctx, taken, positions, original, actor, now)
         for t, order_id in zip(taken, order_ids, strict=True):
+            kinds = tuple(
+                LINKED if d.link else d.skip.value if d.skip else FROM_STOCK for d in t.decisions
+            )
+            lines = tuple(_outcomes(t, labels)) if detail else ()
             results[t.index] = OrderResult(
-                t.order.source,
-                t.order.number,
-                OrderStatus.TAKEN,
-                order_id,
-                tuple(_outcomes(t, labels)),
+                t.order.source, t.order.number, OrderStatus.TAKEN, order_id, lines, kinds=kinds
             )
 
     if any(r is None for r in results):
@@ -230,7 +244,7 @@ def _load_supply(
     short = {item for item, qty in demand.items() if qty > positions[item].free}
     supply: dict[int, list[PoLineSupply]] = defaultdict(list)
     labels: dict[int, SupplyRow] = {}
-    for row in lock_open_supply(conn, short):
+    for row in lock_open_supply(conn, short, lock=False):
         supply[row.stock_item_id].append(row.supply())
         labels[row.id] = row
     return supply, labels

@@ -81,6 +81,10 @@ class LineOutcome:
         }
 
 
+FROM_STOCK = "from stock"
+LINKED = "linked"
+
+
 class OrderStatus(StrEnum):
     TAKEN = "taken"
     DUPLICATE = "duplicate"
@@ -95,6 +99,9 @@ class OrderResult:
     id: int | None = None
     lines: tuple[LineOutcome, ...] = ()
     errors: tuple[FieldError, ...] = field(default=())
+    # Each line's outcome in one word ("from stock", "linked") or its skip reason;
+    # all a bulk import reports, so it can leave `lines` empty.
+    kinds: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
