@@ -88,12 +88,10 @@ def list_backorders(
         return load_backorders(conn, limit=limit, sku=sku)
 
 
-def load_backorders(
-    conn: Connection, *, limit: int | None = None, sku: str | None = None
-) -> list[BackorderLine]:
-    """The worklist inside the caller's transaction; one scan of its partial index."""
+def _worklist() -> Any:
+    """Every worklist line, oldest delivery date first; one scan of the partial index."""
     active = and_(Association.so_line_id == SoLine.id, Association.state == "active")
-    stmt = (
+    return (
         select(
             SoLine.id,
             SalesOrder.source,
@@ -119,8 +117,14 @@ def load_backorders(
         .outerjoin(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(SoLine.backorder_reason.is_not(None))
         .order_by(*WORKLIST_ORDER)
-        .limit(limit)
     )
+
+
+def load_backorders(
+    conn: Connection, *, limit: int | None = None, sku: str | None = None
+) -> list[BackorderLine]:
+    """The worklist inside the caller's transaction."""
+    stmt = _worklist().limit(limit)
     if sku:
         stmt = stmt.where(StockItem.sku == sku)
     return [BackorderLine(*r) for r in conn.execute(stmt)]
@@ -253,27 +257,7 @@ def find_backorders(
     offset: int = 0,
 ) -> Page[BackorderLine]:
     """One page of the worklist, oldest delivery date first, with the total."""
-    stmt = (
-        select(
-            SoLine.id,
-            SalesOrder.source,
-            SalesOrder.number,
-            SoLine.line_no,
-            StockItem.sku,
-            StockItem.name,
-            _remaining(),
-            SoLine.backorder_reason,
-            SoLine.backorder_since,
-            SalesOrder.delivery_date,
-            Customer.code,
-            Customer.name,
-        )
-        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-        .join(StockItem, StockItem.id == SoLine.stock_item_id)
-        .join(Customer, Customer.id == SalesOrder.customer_id)
-        .where(SoLine.backorder_reason.is_not(None))
-        .order_by(*WORKLIST_ORDER)
-    )
+    stmt = _worklist()
     equal: list[tuple[Any, str | None]] = [
         (StockItem.sku, sku),
         (SoLine.backorder_reason, reason),
