@@ -88,7 +88,11 @@ def list_backorders(
 
 
 def load_backorders(
-    conn: Connection, *, limit: int | None = None, sku: str | None = None
+    conn: Connection,
+    *,
+    limit: int | None = None,
+    sku: str | None = None,
+    so_line_id: int | None = None,
 ) -> list[BackorderLine]:
     """The worklist inside the caller's transaction; one scan of its partial index."""
     active = and_(Association.so_line_id == SoLine.id, Association.state == "active")
@@ -122,6 +126,8 @@ def load_backorders(
     )
     if sku:
         stmt = stmt.where(StockItem.sku == sku)
+    if so_line_id is not None:
+        stmt = stmt.where(SoLine.id == so_line_id)
     return [BackorderLine(*r) for r in conn.execute(stmt)]
 
 
