@@ -16,6 +16,7 @@ from bopo.services.supply import (
     cancel_po_line,
     cancel_purchase_order,
     change_due_date,
+    change_po_line,
     change_po_line_qty,
     close_po_line_short,
 )
@@ -204,3 +205,18 @@ def test_each_supply_change_is_audited_with_who_made_it(ctx: Context) -> None:
         "po_line.qty",
         "so_line.release",
     ]
+
+
+def test_a_quantity_and_a_due_date_change_together_or_not_at_all(ctx: Context) -> None:
+    three_orders_on_po1(ctx)
+    result = change_po_line(ctx, "PO-1", 1, qty=7, due_date=day(8), actor="buyer")
+    assert [r.line.number for r in result.log.released] == ["SO-D9"]
+    assert [r.number for r in result.late_supply] == ["SO-D3", "SO-D6"]
+    assert (po_line_of(ctx, "PO-1").ordered, po_line_of(ctx, "PO-1").due_date) == (7, day(8))
+
+    receive(ctx, "PO-1", 1, 2, actor="goods-in")
+    with pytest.raises(Conflict, match="nothing outstanding"):  # the date cannot move then
+        change_po_line(ctx, "PO-1", 1, qty=2, due_date=None, actor="buyer")
+    assert (po_line_of(ctx, "PO-1").ordered, po_line_of(ctx, "PO-1").due_date) == (7, day(8))
+    with pytest.raises(InvalidInput, match="qty"):
+        change_po_line(ctx, "PO-1", 1, actor="buyer")

@@ -5,10 +5,10 @@ the "released at goods-in" view of past receipts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select
 
@@ -23,9 +23,10 @@ from bopo.db.models import (
     StockItem,
 )
 from bopo.domain.changes import split_receipt
-from bopo.errors import Conflict
+from bopo.errors import Conflict, NotFound
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, positive_qty
+from bopo.services.pages import AnySelect, Page, fetch_page
 from bopo.services.records import SalesLineRef
 from bopo.services.scope import load_scope
 
@@ -157,14 +158,40 @@ def list_receipts(
         return _load_receipts(conn, po_number=po_number, limit=limit)
 
 
-def _load_receipts(
-    conn: Connection,
-    *,
-    ids: Collection[int] | None = None,
-    po_number: str | None = None,
-    limit: int | None = None,
-) -> list[ReceiptView]:
-    stmt = (
+def find_receipts(
+    ctx: Context, *, po_number: str | None = None, limit: int = 50, offset: int = 0
+) -> Page[ReceiptView]:
+    """One page of receipts, newest first, with the total: "released at goods-in"."""
+    stmt = _heads()
+    if po_number is not None:
+        stmt = stmt.where(PurchaseOrder.number == po_number)
+    with ctx.db.read() as conn:
+        heads = fetch_page(conn, stmt, _Head, limit=limit, offset=offset)
+        return Page(_with_lines(conn, heads.items), heads.total, heads.limit, heads.offset)
+
+
+def get_receipt(ctx: Context, receipt_id: int) -> ReceiptView:
+    """One receipt by its id."""
+    with ctx.db.read() as conn:
+        found = _load_receipts(conn, ids=[receipt_id])
+    if not found:
+        raise NotFound("receipt", receipt_id)
+    return found[0]
+
+
+class _Head(NamedTuple):
+    id: int
+    po_number: str
+    po_line_no: int
+    sku: str
+    qty: int
+    to_stock: int
+    received_at: datetime
+    received_by: str
+
+
+def _heads() -> AnySelect:
+    return (
         select(
             Receipt.id,
             PurchaseOrder.number,
@@ -179,13 +206,26 @@ def _load_receipts(
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .join(StockItem, StockItem.id == PoLine.stock_item_id)
         .order_by(Receipt.id.desc())
-        .limit(limit)
     )
+
+
+def _load_receipts(
+    conn: Connection,
+    *,
+    ids: Collection[int] | None = None,
+    po_number: str | None = None,
+    limit: int | None = None,
+) -> list[ReceiptView]:
+    stmt = _heads().limit(limit)
     if ids is not None:
         stmt = stmt.where(Receipt.id.in_(sorted(ids)))
     if po_number is not None:
         stmt = stmt.where(PurchaseOrder.number == po_number)
-    heads = conn.execute(stmt).all()
+    return _with_lines(conn, [_Head(*h) for h in conn.execute(stmt)])
+
+
+def _with_lines(conn: Connection, heads: Sequence[_Head]) -> list[ReceiptView]:
+    """The receipts with the sales-order lines each one served."""
     lines: dict[int, list[ReceivedLine]] = defaultdict(list)
     if heads:
         for r in conn.execute(

@@ -9,7 +9,9 @@ from sqlalchemy import Connection, select
 
 from bopo.db.models import PoLine, PurchaseOrder, SalesOrder, SoLine
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.context import Context
 from bopo.services.inputs import MAX_QTY
+from bopo.services.records import SalesLineRef
 
 
 class PoLineKey(NamedTuple):
@@ -58,6 +60,36 @@ def find_sales_order(conn: Connection, number: str, source: str | None) -> Order
             f"sales order {number!r} exists in several sources ({sources}); say which source"
         )
     return OrderKey(*rows[0])
+
+
+def sales_order_key(ctx: Context, order_id: int) -> OrderKey:
+    """The source and number of the order the API names by id.
+
+    Neither ever changes, so a caller may look them up first and then call a
+    service that names the order by them.
+    """
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(SalesOrder.id, SalesOrder.source, SalesOrder.number, SalesOrder.status).where(
+                SalesOrder.id == order_id
+            )
+        ).first()
+    if row is None:
+        raise NotFound("sales order", order_id)
+    return OrderKey(*row)
+
+
+def sales_line_ref(ctx: Context, so_line_id: int) -> SalesLineRef:
+    """The order source, number and line number of the SO line the API names by id."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(SalesOrder.source, SalesOrder.number, SoLine.line_no)
+            .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+            .where(SoLine.id == so_line_id)
+        ).first()
+    if row is None:
+        raise NotFound("sales order line", so_line_id)
+    return SalesLineRef(*row)
 
 
 def order_lines(

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
 from bopo.db.queries import IS_OPEN, OUTSTANDING
 from bopo.domain.allocation import PoLineSupply, fitting_po_lines
 from bopo.domain.templating import EmailEvent
-from bopo.errors import Conflict, FieldError, InvalidInput
+from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
 from bopo.services.records import ChangeLog, Released, SalesLineRef
@@ -114,12 +114,19 @@ class UnlinkResult:
 
 
 def unlink_line(
-    ctx: Context, number: str, line_no: int, *, source: str | None = None, actor: str
+    ctx: Context,
+    number: str,
+    line_no: int,
+    *,
+    source: str | None = None,
+    association_id: int | None = None,
+    actor: str,
 ) -> UnlinkResult:
     """Remove a line's link: it returns to the worklist (`released`).
 
     The quantity it frees on order is offered (switch on) to the item's other
-    waiting lines, oldest delivery date first.
+    waiting lines, oldest delivery date first. With `association_id`, only
+    that link is removed: a caller who named it never removes a newer one.
     """
     now = ctx.clock()
     with ctx.db.write() as conn:
@@ -138,6 +145,8 @@ def unlink_line(
         line = scope.so_lines[key.id]
         if line.link is None:
             raise Conflict(f"{line.ref} is not linked to a PO line")
+        if association_id is not None and line.link.id != association_id:
+            raise Conflict(f"association {association_id} is no longer the link of {line.ref}")
         released = scope.release(line, "unlinked by hand", "so_line.unlink")
         log = ChangeLog([released])
         if rules.enabled:
@@ -190,34 +199,48 @@ def list_candidates(
     In the allocation policy's order; a `late supply` line is shown the PO
     lines other than its own.
     """
-    policy = ctx.settings.backorders.policy
     with ctx.db.read() as conn:
         lines = load_backorders(conn, limit=limit, sku=sku)
-        skus = sorted({line.sku for line in lines})
-        supply: dict[str, list[PoLineSupply]] = defaultdict(list)
-        shown: dict[int, tuple[str, int, str | None]] = {}
-        if skus:
-            for r in conn.execute(
-                select(
-                    PoLine.id,
-                    PoLine.stock_item_id,
-                    PoLine.due_date,
-                    OUTSTANDING,
-                    PoLine.qty_associated,
-                    PoLine.status_id,
-                    StockItem.sku,
-                    PurchaseOrder.number,
-                    PoLine.line_no,
-                    PoLineStatus.code,
-                )
-                .join(StockItem, StockItem.id == PoLine.stock_item_id)
-                .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-                .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
-                .where(StockItem.sku.in_(skus), IS_OPEN)
-                .order_by(PoLine.id)
-            ):
-                supply[r.sku].append(PoLineSupply(*r[:6]))
-                shown[r.id] = (r.number, r.line_no, r.code)
+        return _with_candidates(conn, lines, ctx.settings.backorders.policy)
+
+
+def line_candidates(ctx: Context, so_line_id: int) -> LineCandidates:
+    """One worklist line (by SO line id) with the PO lines that could take it."""
+    with ctx.db.read() as conn:
+        lines = load_backorders(conn, so_line_id=so_line_id)
+        if not lines:
+            raise NotFound("worklist line", so_line_id)
+        return _with_candidates(conn, lines, ctx.settings.backorders.policy)[0]
+
+
+def _with_candidates(
+    conn: Connection, lines: list[BackorderLine], policy: str
+) -> list[LineCandidates]:
+    skus = sorted({line.sku for line in lines})
+    supply: dict[str, list[PoLineSupply]] = defaultdict(list)
+    shown: dict[int, tuple[str, int, str | None]] = {}
+    if skus:
+        for r in conn.execute(
+            select(
+                PoLine.id,
+                PoLine.stock_item_id,
+                PoLine.due_date,
+                OUTSTANDING,
+                PoLine.qty_associated,
+                PoLine.status_id,
+                StockItem.sku,
+                PurchaseOrder.number,
+                PoLine.line_no,
+                PoLineStatus.code,
+            )
+            .join(StockItem, StockItem.id == PoLine.stock_item_id)
+            .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+            .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
+            .where(StockItem.sku.in_(skus), IS_OPEN)
+            .order_by(PoLine.id)
+        ):
+            supply[r.sku].append(PoLineSupply(*r[:6]))
+            shown[r.id] = (r.number, r.line_no, r.code)
     out = []
     for line in lines:
         own = (line.po_number, line.po_line_no)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -165,16 +166,7 @@ def _open(po: PoLineRow) -> None:
         raise Conflict(f"{po} is {how} already")
 
 
-def change_po_line_qty(
-    ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str
-) -> SupplyChangeResult:
-    """Set a PO line's ordered quantity; links that no longer fit are released.
-
-    A larger quantity frees quantity on order, which is offered to the item's
-    waiting lines.
-    """
-    qty = positive_qty(qty)
-
+def _set_qty(qty: int) -> Change:
     def change(scope: Scope, po: PoLineRow) -> list[Released]:
         _open(po)
         if qty < po.delivered:
@@ -188,7 +180,18 @@ def change_po_line_qty(
         po.ordered = qty
         return released
 
-    return _run(ctx, po_number, line_no, change, actor=actor)
+    return change
+
+
+def change_po_line_qty(
+    ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str
+) -> SupplyChangeResult:
+    """Set a PO line's ordered quantity; links that no longer fit are released.
+
+    A larger quantity frees quantity on order, which is offered to the item's
+    waiting lines.
+    """
+    return _run(ctx, po_number, line_no, _set_qty(positive_qty(qty)), actor=actor)
 
 
 def _closer(how: str) -> Change:
@@ -232,18 +235,14 @@ def cancel_purchase_order(ctx: Context, po_number: str, *, actor: str) -> Supply
     return _run(ctx, po_number, None, change, actor=actor)
 
 
-def change_due_date(
-    ctx: Context, po_number: str, line_no: int, due_date: date | None, *, actor: str
-) -> SupplyChangeResult:
-    """Move a PO line's due date; every expected date shown follows it.
+class _Keep(Enum):
+    KEEP = "keep"
 
-    A linked order whose delivery date is now before the due date goes on the
-    worklist as `late supply` (still linked) for a person to look at; one no
-    longer late leaves it.
-    """
-    flagged: list[SalesLineRef] = []
-    cleared: list[SalesLineRef] = []
 
+KEEP = _Keep.KEEP  # change_po_line: leave the due date as it is
+
+
+def _set_due(due_date: date | None, result: SupplyChangeResult) -> Change:
     def change(scope: Scope, po: PoLineRow) -> list[Released]:
         _open(po)
         if po.outstanding == 0:
@@ -257,14 +256,56 @@ def change_due_date(
             if late and line.reason != LATE:
                 scope.touch_line(line, "so_line.late_supply")
                 scope.set_reason(line, LATE)
-                flagged.append(line.ref)
+                result.late_supply.append(line.ref)
             elif not late and line.reason == LATE:
                 scope.touch_line(line, "so_line.on_time")
                 scope.set_reason(line, None)
-                cleared.append(line.ref)
+                result.on_time_again.append(line.ref)
         return []
 
-    result = _run(ctx, po_number, line_no, change, actor=actor, reallocate=False)
-    result.late_supply = flagged
-    result.on_time_again = cleared
-    return result
+    return change
+
+
+def change_due_date(
+    ctx: Context, po_number: str, line_no: int, due_date: date | None, *, actor: str
+) -> SupplyChangeResult:
+    """Move a PO line's due date; every expected date shown follows it.
+
+    A linked order whose delivery date is now before the due date goes on the
+    worklist as `late supply` (still linked) for a person to look at; one no
+    longer late leaves it.
+    """
+    return change_po_line(ctx, po_number, line_no, due_date=due_date, actor=actor)
+
+
+def change_po_line(
+    ctx: Context,
+    po_number: str,
+    line_no: int,
+    *,
+    qty: int | None = None,
+    due_date: date | _Keep | None = KEEP,
+    actor: str,
+) -> SupplyChangeResult:
+    """Set a PO line's ordered quantity and/or due date in one transaction.
+
+    The quantity first (links that no longer fit are released), then the due
+    date (the links left are flagged `late supply` or cleared); released lines
+    are offered again as by change_po_line_qty. None and KEEP leave a value as
+    it is; a due date of None clears it.
+    """
+    changes: list[Change] = []
+    result = SupplyChangeResult(po_number)
+    if qty is not None:
+        changes.append(_set_qty(positive_qty(qty)))
+    if not isinstance(due_date, _Keep):
+        changes.append(_set_due(due_date, result))
+    if not changes:
+        raise InvalidInput([FieldError("qty", "give a quantity, a due date or both")])
+
+    def change(scope: Scope, po: PoLineRow) -> list[Released]:
+        return [r for step in changes for r in step(scope, po)]
+
+    done = _run(ctx, po_number, line_no, change, actor=actor, reallocate=qty is not None)
+    done.late_supply, done.on_time_again = result.late_supply, result.on_time_again
+    return done

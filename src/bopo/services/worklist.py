@@ -121,12 +121,18 @@ def _worklist() -> Any:
 
 
 def load_backorders(
-    conn: Connection, *, limit: int | None = None, sku: str | None = None
+    conn: Connection,
+    *,
+    limit: int | None = None,
+    sku: str | None = None,
+    so_line_id: int | None = None,
 ) -> list[BackorderLine]:
     """The worklist inside the caller's transaction."""
     stmt = _worklist().limit(limit)
     if sku:
         stmt = stmt.where(StockItem.sku == sku)
+    if so_line_id is not None:
+        stmt = stmt.where(SoLine.id == so_line_id)
     return [BackorderLine(*r) for r in conn.execute(stmt)]
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bopo.api.routes import (
+    associations,
     backorders,
     customers,
     purchase_orders,
+    receipts,
     sales_orders,
     statuses,
     stock_items,
@@ -23,5 +25,7 @@ ROUTERS: list[APIRouter] = [
     purchase_orders.router,
     sales_orders.router,
     backorders.router,
+    receipts.router,
+    associations.router,
     system.router,
 ]

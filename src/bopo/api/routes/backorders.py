@@ -1,17 +1,19 @@
-"""The backorder worklist: lines waiting for stock or a PO line, and retrying them."""
+"""The backorder worklist: lines waiting for stock or a PO line, retrying them, and the
+PO lines that could take a line."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import BackorderRead, Page, RetryRead, page_of
+from bopo.api.schemas_lifecycle import LineCandidatesRead
 from bopo.domain.statuses import SkipReason
-from bopo.services import worklist
+from bopo.services import manual_links, worklist
 
 router = APIRouter(prefix="/backorders", tags=["backorder worklist"], responses=responses(401, 403))
 
@@ -47,3 +49,13 @@ def list_backorders(
 def allocate(ctx: CtxDep, user: Operator) -> RetryRead:
     """Offer every worklist line free stock, then a PO line, oldest delivery date first."""
     return RetryRead.model_validate(worklist.allocate_worklist(ctx, actor=user.actor).as_dict())
+
+
+@router.get("/{so_line_id}/candidates", responses=responses(404, 422))
+def line_candidates(
+    ctx: CtxDep,
+    _: Viewer,
+    so_line_id: Annotated[int, Path(ge=1, le=2_147_483_647, description="The worklist line")],
+) -> LineCandidatesRead:
+    """The PO lines that could take a worklist line's whole quantity, in the policy's order."""
+    return LineCandidatesRead.model_validate(manual_links.line_candidates(ctx, so_line_id))

@@ -1,4 +1,5 @@
-"""Purchase orders: list, show with each line's position, create."""
+"""Purchase orders: list, show with each line's position, create; change, cancel or close
+lines, cancel a whole PO, and receive goods on a line."""
 
 from __future__ import annotations
 
@@ -17,13 +18,20 @@ from bopo.api.schemas import (
     PurchaseOrderSummaryRead,
     page_of,
 )
-from bopo.services import purchasing
+from bopo.api.schemas_lifecycle import (
+    PoLineUpdate,
+    ReceiptCreate,
+    ReceiptResultRead,
+    SupplyChangeRead,
+)
+from bopo.services import goods_in, purchasing, supply
 
 router = APIRouter(
     prefix="/purchase-orders", tags=["purchase orders"], responses=responses(401, 403, 422)
 )
 
 Number = Annotated[str, Path(min_length=1, max_length=64, description="The PO number")]
+LineNo = Annotated[int, Path(ge=1, le=100_000, description="The PO line's number")]
 Code = Annotated[str | None, Query(max_length=64)]
 
 
@@ -74,3 +82,59 @@ def create_purchase_order(
     view = purchasing.create_purchase_order(ctx, body, actor=user.actor)
     response.headers["Location"] = f"/api/purchase-orders/{quote(view.number, safe='')}"
     return PurchaseOrderRead.model_validate(view)
+
+
+@router.patch("/{number}/lines/{line_no}", responses=responses(404, 409))
+def update_po_line(
+    ctx: CtxDep, user: Operator, number: Number, line_no: LineNo, body: PoLineUpdate
+) -> SupplyChangeRead:
+    """Change a PO line's quantity and/or due date; links that no longer fit are re-allocated."""
+    result = supply.change_po_line(
+        ctx,
+        number,
+        line_no,
+        qty=body.qty,
+        due_date=body.due_date if body.due_date_given else supply.KEEP,
+        actor=user.actor,
+    )
+    return SupplyChangeRead.model_validate(result.as_dict())
+
+
+@router.post("/{number}/lines/{line_no}/cancel", responses=responses(404, 409))
+def cancel_po_line(
+    ctx: CtxDep, user: Operator, number: Number, line_no: LineNo
+) -> SupplyChangeRead:
+    """Cancel an undelivered PO line; its links are released and offered to other PO lines."""
+    result = supply.cancel_po_line(ctx, number, line_no, actor=user.actor)
+    return SupplyChangeRead.model_validate(result.as_dict())
+
+
+@router.post("/{number}/lines/{line_no}/close-short", responses=responses(404, 409))
+def close_po_line_short(
+    ctx: CtxDep, user: Operator, number: Number, line_no: LineNo
+) -> SupplyChangeRead:
+    """Close a part-delivered PO line: nothing more comes; its links are re-allocated."""
+    result = supply.close_po_line_short(ctx, number, line_no, actor=user.actor)
+    return SupplyChangeRead.model_validate(result.as_dict())
+
+
+@router.post("/{number}/cancel", responses=responses(404, 409))
+def cancel_purchase_order(ctx: CtxDep, user: Operator, number: Number) -> SupplyChangeRead:
+    """Cancel every open line of a PO (lines with deliveries close short); links re-allocated."""
+    result = supply.cancel_purchase_order(ctx, number, actor=user.actor)
+    return SupplyChangeRead.model_validate(result.as_dict())
+
+
+@router.post("/{number}/lines/{line_no}/receipts", status_code=201, responses=responses(404, 409))
+def receive_goods(
+    ctx: CtxDep,
+    user: Operator,
+    number: Number,
+    line_no: LineNo,
+    body: ReceiptCreate,
+    response: Response,
+) -> ReceiptResultRead:
+    """Receive goods on a PO line: linked orders first, then the worklist, the rest to stock."""
+    result = goods_in.receive(ctx, number, line_no, body.qty, actor=user.actor)
+    response.headers["Location"] = f"/api/receipts/{result.receipt.id}"
+    return ReceiptResultRead.model_validate(result.as_dict())

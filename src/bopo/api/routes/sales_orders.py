@@ -1,4 +1,5 @@
-"""Sales orders: take one (with allocation), import a file, list, show."""
+"""Sales orders: take one (with allocation), import a file, list, show; cancel an order or
+a line, reduce a line, ship."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
@@ -21,9 +22,16 @@ from bopo.api.schemas import (
     SalesOrderSummaryRead,
     page_of,
 )
+from bopo.api.schemas_lifecycle import (
+    DemandChangeRead,
+    ShipmentCreate,
+    ShipmentRead,
+    SoLineUpdate,
+)
 from bopo.domain.statuses import SalesOrderStatus
 from bopo.errors import InvalidInput
-from bopo.services import imports, intake, sales
+from bopo.services import demand, despatch, imports, intake, sales
+from bopo.services.lookup import OrderKey, sales_order_key
 from bopo.services.outcomes import OrderStatus
 from bopo.services.sales import SalesOrderView
 
@@ -34,6 +42,7 @@ router = APIRouter(
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 _SUFFIX = {"text/csv": ".csv", "application/json": ".json"}
 OrderId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="The order's id")]
+LineNo = Annotated[int, PathParam(ge=1, le=100_000, description="The line's number")]
 Text = Annotated[str | None, Query(max_length=64)]
 
 
@@ -164,3 +173,57 @@ def _read(view: SalesOrderView) -> SalesOrderRead:
     ):
         data[key] = getattr(view, key)
     return SalesOrderRead.model_validate(data)
+
+
+def _order(ctx: CtxDep, order_id: OrderId) -> OrderKey:
+    # The changes below name an order by source and number, which never change.
+    return sales_order_key(ctx, order_id)
+
+
+# Declared after the caller's role, so a request without the role never learns what exists.
+Order = Annotated[OrderKey, Depends(_order)]
+
+
+@router.post("/{order_id}/cancel", responses=responses(404, 409))
+def cancel_sales_order(ctx: CtxDep, user: Operator, order: Order) -> DemandChangeRead:
+    """Cancel an order: its stock and quantity on order are offered to waiting lines."""
+    result = demand.cancel_sales_order(ctx, order.number, source=order.source, actor=user.actor)
+    return DemandChangeRead.model_validate(result.as_dict() | {"id": order.id})
+
+
+@router.post("/{order_id}/lines/{line_no}/cancel", responses=responses(404, 409))
+def cancel_so_line(ctx: CtxDep, user: Operator, order: Order, line_no: LineNo) -> DemandChangeRead:
+    """Cancel one line: its stock and quantity on order are offered to waiting lines."""
+    result = demand.cancel_so_line(
+        ctx, order.number, line_no, source=order.source, actor=user.actor
+    )
+    return DemandChangeRead.model_validate(result.as_dict() | {"id": order.id})
+
+
+@router.patch("/{order_id}/lines/{line_no}", responses=responses(404, 409))
+def update_so_line(
+    ctx: CtxDep, user: Operator, order: Order, line_no: LineNo, body: SoLineUpdate
+) -> DemandChangeRead:
+    """Reduce a line to `qty` in all: what is not in stock yet goes first, then its stock."""
+    result = demand.change_so_line_qty(
+        ctx, order.number, line_no, body.qty, source=order.source, actor=user.actor
+    )
+    return DemandChangeRead.model_validate(result.as_dict() | {"id": order.id})
+
+
+@router.post("/{order_id}/ship", responses=responses(404, 409))
+def ship_sales_order(
+    ctx: CtxDep,
+    user: Operator,
+    order: Order,
+    body: Annotated[ShipmentCreate | None, Body()] = None,
+) -> ShipmentRead:
+    """Ship the assigned stock of an order's lines (all, or those given): on-hand goes down."""
+    shipment = despatch.ship(
+        ctx,
+        order.number,
+        source=order.source,
+        line_nos=body.lines if body else None,
+        actor=user.actor,
+    )
+    return ShipmentRead.model_validate(shipment.as_dict() | {"id": order.id})
