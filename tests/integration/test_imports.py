@@ -189,3 +189,48 @@ def test_purchase_order_rows_with_unknown_status_or_sku_are_refused_alone(
     assert summary.created == 1
     again = import_purchase_orders(shop, EXAMPLES / "purchase_orders.csv")
     assert (again.created, again.unchanged, again.ok) == (0, 3, True)
+
+
+def test_a_long_file_is_taken_in_batches_and_reported_in_file_order(
+    shop: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bopo.services import imports
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 3)  # chunks while reading ahead
+    monkeypatch.setattr("bopo.services.intake.BATCH_SIZE", 3)
+    rows = [row(f"SO-{n:02d}", 1, "MUG-12") for n in range(10)]
+    rows[4] = row("SO-04", 1, "NOPE")
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + "".join(rows))
+    seen: list[tuple[int, int]] = []
+    summary = import_sales_orders(
+        shop, path, progress=lambda done, total: seen.append((done, total))
+    )
+    assert (summary.orders_taken, summary.orders_rejected) == (9, 1)
+    assert [(e.row, e.order_number) for e in summary.errors] == [(6, "SO-04")]
+    assert [r.number for r in summary.results] == [f"SO-{n:02d}" for n in range(10)]
+    assert seen[-1] == (10, 10)
+
+
+@pytest.mark.postgres_only
+def test_when_taking_fails_midway_the_reader_stops_too(
+    shop: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from bopo.services import imports
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> list[object]:
+        calls.append(1)
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(imports, "take_orders", failing)
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + "".join(row(f"SO-{n}", 1, "MUG-12") for n in range(50)))
+    with pytest.raises(RuntimeError, match="went away"):
+        import_sales_orders(shop, path)
+    assert calls == [1]
+    assert not any(t.name == "bopo-import-parse" for t in threading.enumerate())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -287,9 +287,16 @@ def _so_dict(head: dict[str, Any], lines: list[Any]) -> dict[str, Any]:
     }
 
 
-def parse_sales_orders(text: str, fmt: Format) -> Parsed[NewSalesOrder]:
+def parse_sales_orders(
+    text: str,
+    fmt: Format,
+    emit: Callable[[NewSalesOrder, Where], object] | None = None,
+) -> Parsed[NewSalesOrder]:
+    """Good orders go to `emit` as they are read (by default into `items`), in file order."""
     parsed: Parsed[NewSalesOrder] = Parsed()
     first: dict[tuple[str, str], tuple[NewSalesOrder, Where]] = {}
+    if emit is None:
+        emit = lambda order, where: parsed.items.append((order, where))  # noqa: E731
 
     def accept(raw: dict[str, Any], where: Where) -> None:
         number = raw.get("number") if isinstance(raw.get("number"), str) else None
@@ -315,7 +322,7 @@ def parse_sales_orders(text: str, fmt: Format) -> Parsed[NewSalesOrder]:
             parsed.rejected += 1
             return
         first[key] = (order, where)
-        parsed.items.append((order, where))
+        emit(order, where)
 
     if fmt == "json":
         for i, rec in enumerate(_json_records(text, "orders")):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,14 +16,18 @@ from bopo.services import catalog, purchasing
 from bopo.services.context import Context
 from bopo.services.files import (
     FileProblem,
+    Format,
     ImportIssue,
+    Parsed,
+    Where,
     file_format,
     parse_purchase_orders,
     parse_sales_orders,
     parse_stock_items,
     read_text,
 )
-from bopo.services.intake import take_orders
+from bopo.services.inputs import NewSalesOrder
+from bopo.services.intake import BATCH_SIZE, take_orders
 from bopo.services.outcomes import FROM_STOCK, LINKED, OrderResult, OrderStatus
 
 Progress = Callable[[int, int], None]  # (done, total) orders or records
@@ -110,29 +116,106 @@ def _import_sales_orders(
     ctx: Context, path: str | Path, actor: str, progress: Progress | None
 ) -> ImportSummary:
     summary = ImportSummary("sales-orders", str(path))
+    done = 0
     try:
-        parsed = parse_sales_orders(read_text(path), file_format(path))
+        text, fmt = read_text(path), file_format(path)
+        estimate = max(1, text.count("\n") // 3) if fmt == "csv" else 0
+        if progress:
+            progress(0, estimate)
+        with ExitStack() as stack:
+            if ctx.db.is_sqlite:
+                parsed = parse_sales_orders(text, fmt)
+                chunks: Iterable[list[tuple[NewSalesOrder, Where]]] = [parsed.items]
+            else:
+                reader = stack.enter_context(_ReadAhead(text, fmt, BATCH_SIZE))
+                chunks = reader
+            for chunk in chunks:
+                results = take_orders(ctx, [o for o, _ in chunk], actor=actor, detail=False)
+                _tally(summary, chunk, results)
+                done += len(chunk)
+                if progress:
+                    progress(done, max(done, estimate))
+            if not ctx.db.is_sqlite:
+                parsed = reader.parsed
     except FileProblem as exc:
         summary.errors.append(ImportIssue("file", str(exc)))
         return summary
-    summary.errors.extend(parsed.issues)
-    summary.warnings.extend(parsed.warnings)
-    summary.orders_rejected = parsed.rejected
-    summary.orders_duplicate = parsed.duplicates
-    orders = [o for o, _ in parsed.items]
-    total = len(orders)
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
-
     if progress:
-        progress(0, total)
-    results = take_orders(ctx, orders, actor=actor, progress=advance, detail=False)
-    for (order, where), result in zip(parsed.items, results, strict=True):
+        progress(done, done)
+    summary.errors[:0] = parsed.issues
+    summary.warnings.extend(parsed.warnings)
+    summary.orders_rejected += parsed.rejected
+    summary.orders_duplicate += parsed.duplicates
+    return summary
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _ReadAhead:
+    """Orders in chunks, parsed in a thread while the caller takes the previous chunk.
+
+    On a database server, intake spends much of its time waiting for the
+    server (with the interpreter lock released), and the parse fills that
+    wait. Not for SQLite: it releases the lock for every row it writes, and a
+    busy parser would make each row wait for it to be handed back.
+    """
+
+    _DONE = object()
+
+    def __init__(self, text: str, fmt: Format, size: int) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=2)
+        self._text, self._fmt, self._size = text, fmt, size
+        self._stop = threading.Event()
+        self.parsed: Parsed[NewSalesOrder] = Parsed()
+        self._thread = threading.Thread(target=self._run, name="bopo-import-parse", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """If the taking stopped early, let the parser stop too instead of waiting forever."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with suppress(queue.Empty):
+                self._queue.get(timeout=0.1)
+
+    def _run(self) -> None:
+        chunk: list[tuple[NewSalesOrder, Where]] = []
+
+        def emit(order: NewSalesOrder, where: Where) -> None:
+            if self._stop.is_set():
+                raise _Stopped
+            chunk.append((order, where))
+            if len(chunk) >= self._size:
+                self._queue.put(chunk.copy())
+                chunk.clear()
+
+        try:
+            self.parsed = parse_sales_orders(self._text, self._fmt, emit)
+            if chunk:
+                self._queue.put(chunk)
+            self._queue.put(self._DONE)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            self._queue.put(exc)
+
+    def __iter__(self) -> Iterator[list[tuple[NewSalesOrder, Where]]]:
+        while (item := self._queue.get()) is not self._DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+
+def _tally(
+    summary: ImportSummary,
+    chunk: list[tuple[NewSalesOrder, Where]],
+    results: list[OrderResult],
+) -> None:
+    for (order, where), result in zip(chunk, results, strict=True):
         summary.results.append(result)
         if result.status is OrderStatus.DUPLICATE:
             summary.orders_duplicate += 1
@@ -151,7 +234,6 @@ def _import_sales_orders(
                     summary.lines_from_stock += 1
                 else:
                     summary.lines_skipped[kind] += 1
-    return summary
 
 
 def _line_index(fieldname: str) -> int | None:
