@@ -1,4 +1,5 @@
-"""The FastAPI application: every router under /api, errors as problem+json.
+"""The FastAPI application: every router under /api, errors as problem+json, and the
+web UI's pages (bopo.web) beside them.
 
 `create_app(settings)` builds one app with its own database context, token
 cache and metrics, so tests and workers never share state through globals.
@@ -23,6 +24,7 @@ from bopo.api.metrics import LatencyMiddleware, Metrics
 from bopo.api.routes import ROUTERS
 from bopo.config import Settings, load_settings
 from bopo.services.context import Context
+from bopo.web import app as web
 
 PREFIX = "/api"
 
@@ -63,12 +65,8 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
-    templates = {
-        route.endpoint: PREFIX + route.path
-        for router in ROUTERS
-        for route in router.routes
-        if isinstance(route, APIRoute)
-    }
+    web.install(app, context)  # the pages, on the same context and services
+    templates = {route.endpoint: route.path for route in app.routes if isinstance(route, APIRoute)}
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
 
     def openapi() -> dict[str, Any]:

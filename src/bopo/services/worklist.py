@@ -242,7 +242,11 @@ def find_backorders(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[BackorderLine]:
-    """One page of the worklist, oldest delivery date first, with the total."""
+    """One page of the worklist, oldest delivery date first, with the total.
+
+    A `late supply` line comes with the PO line it is still linked to.
+    """
+    active = and_(Association.so_line_id == SoLine.id, Association.state == "active")
     stmt = (
         select(
             SoLine.id,
@@ -257,10 +261,16 @@ def find_backorders(
             SalesOrder.delivery_date,
             Customer.code,
             Customer.name,
+            PurchaseOrder.number,
+            PoLine.line_no,
+            PoLine.due_date,
         )
         .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
         .join(StockItem, StockItem.id == SoLine.stock_item_id)
         .join(Customer, Customer.id == SalesOrder.customer_id)
+        .outerjoin(Association, active)
+        .outerjoin(PoLine, PoLine.id == Association.po_line_id)
+        .outerjoin(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(SoLine.backorder_reason.is_not(None))
         .order_by(*WORKLIST_ORDER)
     )
