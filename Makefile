@@ -30,13 +30,13 @@ test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachab
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed ## ruff and mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 fmt: $(VENV)/.installed ## format the code
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
 
 bench: $(VENV)/.installed ## intake benchmark; writes bench/results.json
 	$(BIN)/python bench/run.py

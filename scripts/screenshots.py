@@ -15,12 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.browser import chromium, serving, sign_in  # noqa: E402
+
 from bopo.api.app import create_app  # noqa: E402
 from bopo.config import BackorderSettings, DatabaseSettings, Settings  # noqa: E402
 from bopo.db.migrate import upgrade  # noqa: E402
 from bopo.services import demo, goods_in, users  # noqa: E402
 from bopo.services.context import Context  # noqa: E402
-from tests.e2e.browser import chromium, serving, sign_in  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 # (file name, path, width): laptop width, and one page at tablet width
