@@ -20,6 +20,10 @@ Day = Callable[[date | None], str]
 
 
 def _counted(counter: Counter[str]) -> str:
+    """'not enough outstanding on order' for one reason; '2 no open purchase order,
+    1 not enough outstanding on order' for several."""
+    if len(counter) == 1:
+        return next(iter(counter))
     return ", ".join(f"{n:,} {why}" for why, n in counter.most_common())
 
 
