@@ -25,6 +25,7 @@ from bopo.api.routes import ROUTERS
 from bopo.config import Settings, load_settings
 from bopo.services.context import Context
 from bopo.web import app as web
+from bopo.web.routes import ROUTERS as WEB_ROUTERS
 
 PREFIX = "/api"
 
@@ -66,7 +67,13 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     web.install(app, context)  # the pages, on the same context and services
-    templates = {route.endpoint: route.path for route in app.routes if isinstance(route, APIRoute)}
+    templates = {
+        route.endpoint: prefix + route.path
+        for routers, prefix in ((ROUTERS, PREFIX), (WEB_ROUTERS, ""))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    }
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
 
     def openapi() -> dict[str, Any]:
