@@ -634,8 +634,8 @@ def users_demo_login(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json({"user": user, "password": password, "token": token})
         return
-    out.print(f"demo login: user [bold]{user}[/], password [bold]{password}[/]", highlight=False)
-    out.print(f"API token:  [bold]{token}[/]", highlight=False)
+    out.print(f"demo login: user {user}, password {password}", highlight=False)
+    out.print(f"API token:  {token}", highlight=False)
     out.print(
         f'try:        curl -H "Authorization: Bearer {token}" <url>/api/me',
         highlight=False,
