@@ -87,10 +87,12 @@ def make_filters(clock: Callable[[], datetime]) -> dict[str, Callable[..., str]]
         return f"{day(t.date())}, {t:%H:%M}"
 
     def age(t: datetime | None) -> str:
-        """How long ago: '3 days', '5 h', '12 min'."""
+        """How long ago: '3 days', '5 h', '12 min', 'just now'."""
         if t is None:
             return NONE
         seconds = max(0, int((clock() - t).total_seconds()))
+        if seconds < 60:
+            return "just now"
         if seconds < 3600:
             return f"{seconds // 60} min"
         if seconds < 2 * 86400:
