@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 RUN_ENV := BOPO_DATABASE__URL=$(RUN_DB) BOPO_BACKORDERS__ALLOCATE_EXISTING_POS=true \
 	BOPO_BACKORDERS__DEFAULT_PO_LINE_STATUS="ON ORDER"
 
-run: $(VENV)/.installed ## serve bopo on an SQLite file with demo data and a demo login
+run: $(VENV)/.installed ## demo data in an SQLite file, a demo login, and bopo at http://127.0.0.1:8000/
 	$(RUN_ENV) $(BOPO) demo
 	$(RUN_ENV) $(BOPO) users demo-login
 	$(RUN_ENV) $(BOPO) serve
@@ -30,13 +30,13 @@ test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachab
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed ## ruff and mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 fmt: $(VENV)/.installed ## format the code
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
 
 bench: $(VENV)/.installed ## intake and email benchmarks; writes bench/results.json
 	$(BIN)/python bench/run.py

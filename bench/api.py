@@ -61,6 +61,7 @@ def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
         "BOPO_DATABASE__URL": url,
         "BOPO_BACKORDERS__ALLOCATE_EXISTING_POS": "true",
         "BOPO_BACKORDERS__DEFAULT_PO_LINE_STATUS": "ON ORDER",
+        "BOPO_SERVER__SECRET_KEY": "bench-" + "k" * 40,
     }
     bopo = str(Path(sys.executable).with_name("bopo"))
     server = subprocess.Popen(

@@ -508,20 +508,31 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
-    """Serve the REST API under /api (OpenAPI docs at /docs)."""
+    """Serve the web UI at / and the REST API under /api (OpenAPI docs at /docs)."""
     import os
     import shutil
     import tempfile
 
     import uvicorn
 
+    from bopo.web.app import check_secret_key
+
     with _errors():
         context = _context(tctx)
         settings = context.settings
         context.db.dispose()
+        check_secret_key(settings, workers=workers)
     host = host or settings.server.host
     port = port or settings.server.port
-    out.print(f"bopo API at http://{host}:{port}/api (docs at http://{host}:{port}/docs)")
+    out.print(f"bopo at http://{host}:{port}/ (sign in there; dashboard first)", highlight=False)
+    out.print(
+        f"API at http://{host}:{port}/api (docs at http://{host}:{port}/docs)", highlight=False
+    )
+    if settings.server.secret_key is None:
+        err.print(
+            "[yellow]note:[/] no BOPO_SERVER__SECRET_KEY: web sessions end when bopo stops",
+            highlight=False,
+        )
     if workers == 1:
         from bopo.api.app import create_app
 

@@ -90,6 +90,17 @@ class SmtpSettings(_Section):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Signs the web UI's session cookies; only from BOPO_SERVER__SECRET_KEY. Without
+    # it `bopo serve` makes one per process, which is refused where that would log
+    # people out at random (several workers, PostgreSQL): see web/app.py.
+    secret_key: SecretStr | None = None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return v
 
 
 class Settings(_Section):
@@ -114,7 +125,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "smtp": SmtpSettings,
     "server": ServerSettings,
 }
-_SECRETS = {("smtp", "password")}
+_SECRETS = {("smtp", "password"), ("server", "secret_key")}
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

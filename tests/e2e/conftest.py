@@ -1,9 +1,14 @@
-"""An API on each test database, with a user and token for every role."""
+"""The API and the web UI on each test database, with a user for every role."""
 
 from __future__ import annotations
 
+import html
+import os
+import re
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +19,7 @@ from bopo.api.app import create_app
 from bopo.domain.roles import Role
 from bopo.services import users
 from bopo.services.context import Context
+from tests.e2e.browser import CHROMIUM, chromium, serving, sign_in
 
 
 @dataclass
@@ -82,3 +88,161 @@ def order_json(number: str, *lines: tuple[str, int], **extra: Any) -> dict[str, 
         "lines": [{"line_no": i, "sku": s, "qty": q} for i, (s, q) in enumerate(lines, 1)],
     }
     return body | extra
+
+
+# --- the web UI ---------------------------------------------------------------------------
+
+PASSWORDS = {role: f"{role.value}-password" for role in Role}
+
+
+def users_with_passwords(ctx: Context) -> None:
+    """A user named after each role, signing in with PASSWORDS[role]."""
+    for role in Role:
+        users.add_user(ctx, role.value, role, password=PASSWORDS[role], actor="test")
+
+
+@dataclass
+class Web:
+    """A browser-like client on the pages: a session cookie, CSRF tokens, flash messages."""
+
+    client: TestClient
+    ctx: Context
+
+    def csrf(self) -> str:
+        page = self.client.get("/login" if not self.client.cookies else "/system")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert found, "no CSRF token on the page"
+        return found.group(1)
+
+    def sign_in(self, role: Role) -> None:
+        self.client.cookies.clear()
+        answer = self.post(
+            "/login", {"name": role.value, "password": PASSWORDS[role]}, token=self.csrf()
+        )
+        assert answer.status_code == 303, answer.text
+
+    def post(
+        self, path: str, data: dict[str, Any], *, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        """POST a form with the session's CSRF token (or the one given); redirects not followed."""
+        body = {"csrf_token": token if token is not None else self.csrf()} | data
+        return self.client.post(path, data=body, follow_redirects=False, **kw)
+
+    def act(self, path: str, data: dict[str, Any], **kw: Any) -> list[str]:
+        """POST a form, follow the redirect, return the messages the next page shows."""
+        answer = self.post(path, data, **kw)
+        assert answer.status_code == 303, answer.text
+        return flashes(self.client.get(answer.headers["location"]).text)
+
+
+def flashes(html_text: str) -> list[str]:
+    """The messages at the top of a page, as text."""
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", m)).strip()
+        for m in re.findall(
+            r'<p class="flash [a-z]+" role="(?:status|alert)">(.*?)</p>', html_text, re.S
+        )
+    ]
+
+
+@pytest.fixture
+def make_web(make_ctx: Callable[..., Context]) -> Iterator[Callable[..., Web]]:
+    """Web clients on the test database, a user for each role; kwargs set [backorders]."""
+    clients: list[TestClient] = []
+
+    def make(**backorders: Any) -> Web:
+        ctx = make_ctx(**backorders)
+        client = TestClient(create_app(ctx.settings, ctx=ctx))
+        client.__enter__()
+        clients.append(client)
+        users_with_passwords(ctx)
+        return Web(client, ctx)
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def web(make_web: Callable[..., Web]) -> Web:
+    """Allocation on, no default status; nobody signed in yet."""
+    return make_web()
+
+
+# --- the browser -------------------------------------------------------------------------
+
+REQUIRE_BROWSER = os.environ.get("BOPO_REQUIRE_BROWSER") == "1"
+RESULTS = Path(__file__).resolve().parents[2] / "test-results"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test, so a fixture can tell that it failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless; skipped (visibly) where it is not installed."""
+    if not CHROMIUM.exists():
+        why = f"no {CHROMIUM}: browser tests need `apt-get install chromium`"
+        if REQUIRE_BROWSER:
+            pytest.fail(f"BOPO_REQUIRE_BROWSER=1 but {why}", pytrace=False)
+        pytest.skip(why)
+    with chromium() as launched:
+        yield launched
+
+
+@dataclass
+class Site:
+    """bopo served on a free port against the test database."""
+
+    base: str
+    ctx: Context
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@pytest.fixture
+def make_site(make_ctx: Callable[..., Context]) -> Iterator[Callable[..., Site]]:
+    with ExitStack() as stack:
+
+        def make(**backorders: Any) -> Site:
+            ctx = make_ctx(**backorders)
+            users_with_passwords(ctx)
+            base = stack.enter_context(serving(create_app(ctx.settings, ctx=ctx)))
+            return Site(base, ctx)
+
+        yield make
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser tab; `page.problems` collects console errors and failed loads.
+
+    A test that fails leaves a screenshot under test-results/.
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    problems: list[str] = []
+    tab.on(
+        "console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None
+    )
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on("dialog", lambda d: d.accept())
+    tab.problems = problems
+    yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        RESULTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
+        tab.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
+    context.close()
+
+
+def sign_in_as(page: Any, site: Site, role: Role) -> None:
+    sign_in(page, site.base, role.value, PASSWORDS[role])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -83,6 +84,7 @@ def test_serve_with_two_workers_answers_over_real_http(tmp_path: Path) -> None:
     environ = os.environ | {
         "BOPO_DATABASE__URL": url,
         "BOPO_BACKORDERS__ALLOCATE_EXISTING_POS": "true",
+        "BOPO_SERVER__SECRET_KEY": "k" * 40,
     }
     bopo = [str(Path(sys.executable).with_name("bopo"))]
     subprocess.run([*bopo, "demo"], env=environ, check=True, capture_output=True)
@@ -112,7 +114,29 @@ def test_serve_with_two_workers_answers_over_real_http(tmp_path: Path) -> None:
             metrics = client.get("/api/metrics").text
         assert 'route="/api/stock-items/{sku}"' in metrics
         assert "bopo_sales_orders_total" in metrics
+        with httpx.Client(base_url=base, timeout=10) as browser:  # a session, on both workers
+            token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+            assert token is not None
+            form = {"name": users.DEMO_USER, "password": users.DEMO_PASSWORD}
+            assert browser.post("/login", data=form | {"csrf_token": token[1]}).status_code == 303
+            for _ in range(4):
+                assert browser.get("/").status_code == 200
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=20)[0].decode()
     assert "Started parent process" in output or "Uvicorn running" in output
+
+
+def test_serve_refuses_several_workers_without_a_secret_key_for_the_sessions(
+    tmp_path: Path,
+) -> None:
+    environ = {k: v for k, v in os.environ.items() if k != "BOPO_SERVER__SECRET_KEY"}
+    environ["BOPO_DATABASE__URL"] = f"sqlite:///{tmp_path / 'bopo.db'}"
+    bopo = [str(Path(sys.executable).with_name("bopo"))]
+    subprocess.run([*bopo, "init"], env=environ, check=True, capture_output=True)
+    done = subprocess.run(
+        [*bopo, "serve", "--workers", "2"], env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3
+    assert "[server] secret_key: not set" in done.stderr
+    assert "BOPO_SERVER__SECRET_KEY" in done.stderr

@@ -8,6 +8,7 @@ import pytest
 
 from bopo.config import load_settings
 from bopo.errors import ConfigError
+from bopo.web.app import check_secret_key
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -84,3 +85,44 @@ def test_the_smtp_password_is_taken_only_from_the_environment(tmp_path: Path) ->
 def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.ini", env={})
+
+
+KEY = "s3cret-" + "x" * 40
+
+
+def test_the_session_secret_comes_only_from_the_environment_and_is_masked(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(env={"BOPO_SERVER__SECRET_KEY": KEY})
+    assert settings.server.secret_key is not None
+    assert settings.server.secret_key.get_secret_value() == KEY
+    assert KEY not in str(settings.masked())
+    path = write(tmp_path, f"[server]\nsecret_key = {KEY}\n")
+    with pytest.raises(ConfigError, match="set BOPO_SERVER__SECRET_KEY instead"):
+        load_settings(path, env={})
+
+
+def test_a_short_session_secret_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"\[server\] secret_key: must be at least 32"):
+        load_settings(env={"BOPO_SERVER__SECRET_KEY": "short"})
+
+
+@pytest.mark.parametrize(
+    ("url", "workers", "refused"),
+    [
+        ("sqlite:///bopo.db", 1, False),  # a laptop: a key per process will do
+        ("sqlite:///bopo.db", 2, True),  # workers must share one key
+        ("postgresql+psycopg://db/bopo", 1, True),  # production: sessions must outlive restarts
+    ],
+)
+def test_serving_without_a_session_secret_is_refused_where_sessions_are_shared(
+    url: str, workers: int, refused: bool
+) -> None:
+    settings = load_settings(env={"BOPO_DATABASE__URL": url})
+    if refused:
+        with pytest.raises(ConfigError, match="secret_key: not set"):
+            check_secret_key(settings, workers=workers)
+    else:
+        check_secret_key(settings, workers=workers)
+    with_key = load_settings(env={"BOPO_DATABASE__URL": url, "BOPO_SERVER__SECRET_KEY": KEY})
+    check_secret_key(with_key, workers=workers)

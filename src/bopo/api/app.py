@@ -1,4 +1,5 @@
-"""The FastAPI application: every router under /api, errors as problem+json.
+"""The FastAPI application: every router under /api, errors as problem+json, and the
+web UI's pages (bopo.web) beside them.
 
 `create_app(settings)` builds one app with its own database context, token
 cache and metrics, so tests and workers never share state through globals.
@@ -23,6 +24,8 @@ from bopo.api.metrics import LatencyMiddleware, Metrics
 from bopo.api.routes import ROUTERS
 from bopo.config import Settings, load_settings
 from bopo.services.context import Context
+from bopo.web import app as web
+from bopo.web.routes import ROUTERS as WEB_ROUTERS
 
 PREFIX = "/api"
 
@@ -63,9 +66,11 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    web.install(app, context)  # the pages, on the same context and services
     templates = {
-        route.endpoint: PREFIX + route.path
-        for router in ROUTERS
+        route.endpoint: prefix + route.path
+        for routers, prefix in ((ROUTERS, PREFIX), (WEB_ROUTERS, ""))
+        for router in routers
         for route in router.routes
         if isinstance(route, APIRoute)
     }

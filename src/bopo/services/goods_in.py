@@ -151,11 +151,16 @@ def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str)
 
 
 def list_receipts(
-    ctx: Context, *, po_number: str | None = None, limit: int | None = 50
+    ctx: Context,
+    *,
+    po_number: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = 50,
 ) -> list[ReceiptView]:
-    """Receipts newest first, each with which orders got what and what went to free stock."""
+    """Receipts newest first (those from `since` on), each with which orders got what
+    and what went to free stock."""
     with ctx.db.read() as conn:
-        return _load_receipts(conn, po_number=po_number, limit=limit)
+        return _load_receipts(conn, po_number=po_number, since=since, limit=limit)
 
 
 def find_receipts(
@@ -214,6 +219,7 @@ def _load_receipts(
     *,
     ids: Collection[int] | None = None,
     po_number: str | None = None,
+    since: datetime | None = None,
     limit: int | None = None,
 ) -> list[ReceiptView]:
     stmt = _heads().limit(limit)
@@ -221,6 +227,8 @@ def _load_receipts(
         stmt = stmt.where(Receipt.id.in_(sorted(ids)))
     if po_number is not None:
         stmt = stmt.where(PurchaseOrder.number == po_number)
+    if since is not None:
+        stmt = stmt.where(Receipt.received_at >= since)
     return _with_lines(conn, [_Head(*h) for h in conn.execute(stmt)])
 
 

@@ -5,6 +5,7 @@ and the PO lines that could take each worklist line.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -15,12 +16,13 @@ from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
 from bopo.db.queries import IS_OPEN, OUTSTANDING
 from bopo.domain.allocation import PoLineSupply, fitting_po_lines
 from bopo.domain.templating import EmailEvent
-from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.errors import BopoError, Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
+from bopo.services.pages import Page
 from bopo.services.records import ChangeLog, Released, SalesLineRef
 from bopo.services.scope import load_scope
-from bopo.services.worklist import BackorderLine, load_backorders
+from bopo.services.worklist import BackorderLine, find_backorders, load_backorders
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +215,37 @@ def line_candidates(ctx: Context, so_line_id: int) -> LineCandidates:
         return _with_candidates(conn, lines, ctx.settings.backorders.policy)[0]
 
 
+def find_candidates(
+    ctx: Context,
+    *,
+    sku: str | None = None,
+    reason: str | None = None,
+    customer: str | None = None,
+    source: str | None = None,
+    delivery_from: date | None = None,
+    delivery_to: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[LineCandidates]:
+    """One page of the worklist (as `find_backorders`), each line with its candidates."""
+    page = find_backorders(
+        ctx,
+        sku=sku,
+        reason=reason,
+        customer=customer,
+        source=source,
+        delivery_from=delivery_from,
+        delivery_to=delivery_to,
+        limit=limit,
+        offset=offset,
+    )
+    with ctx.db.read() as conn:
+        items = _with_candidates(conn, page.items, ctx.settings.backorders.policy)
+    return Page(items, page.total, page.limit, page.offset)
+
+
 def _with_candidates(
-    conn: Connection, lines: list[BackorderLine], policy: str
+    conn: Connection, lines: Sequence[BackorderLine], policy: str
 ) -> list[LineCandidates]:
     skus = sorted({line.sku for line in lines})
     supply: dict[str, list[PoLineSupply]] = defaultdict(list)
@@ -266,3 +297,57 @@ def _with_candidates(
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRequest:
+    """One worklist line and the PO line a person chose for it."""
+
+    line: SalesLineRef
+    po_number: str
+    po_line_no: int
+
+
+@dataclass
+class LinkBatch:
+    """What linking several lines by hand did: each linked, or why not."""
+
+    linked: list[LinkResult] = field(default_factory=list)
+    refused: list[tuple[SalesLineRef, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "linked": [r.as_dict() for r in self.linked],
+            "refused": [ref.as_dict() | {"reason": why} for ref, why in self.refused],
+        }
+
+
+def link_lines(ctx: Context, requests: Sequence[LinkRequest], *, actor: str) -> LinkBatch:
+    """Link several worklist lines by hand, each in its own transaction.
+
+    A line that cannot be linked (taken meanwhile, not enough free on order)
+    is reported with the reason and the others go on.
+    """
+    batch = LinkBatch()
+    for req in requests:
+        try:
+            batch.linked.append(
+                link_line(
+                    ctx,
+                    req.line.number,
+                    req.line.line_no,
+                    req.po_number,
+                    req.po_line_no,
+                    source=req.line.source,
+                    actor=actor,
+                )
+            )
+        except (Conflict, InvalidInput, NotFound) as exc:
+            batch.refused.append((req.line, _plain(exc)))
+    return batch
+
+
+def _plain(exc: BopoError) -> str:
+    if isinstance(exc, InvalidInput):
+        return "; ".join(e.message for e in exc.errors)
+    return str(exc)

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 
 from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
 from bopo.errors import Conflict, NotFound
 from bopo.services.context import Context
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
-from bopo.services.pages import AnySelect, Page, fetch_page
+from bopo.services.pages import MAX_LIMIT, AnySelect, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,50 +131,29 @@ def list_sales_orders(
     offset: int = 0,
 ) -> Page[SalesOrderSummary]:
     """Sales orders, newest first; dates are inclusive; `sku` matches any line;
-    `waiting` keeps orders with a line on the worklist (false: none)."""
-    lines = (
-        select(
-            SoLine.sales_order_id.label("so_id"),
-            func.count().label("lines"),
-            func.count(SoLine.backorder_reason).label("waiting"),
-        )
-        .group_by(SoLine.sales_order_id)
-        .subquery()
-    )
-    stmt = (
-        select(
-            SalesOrder.id,
-            SalesOrder.source,
-            SalesOrder.number,
-            SalesOrder.status,
-            Customer.code,
-            Customer.name,
-            SalesOrder.order_date,
-            SalesOrder.delivery_date,
-            SalesOrder.created_at,
-            func.coalesce(lines.c.lines, 0),
-            func.coalesce(lines.c.waiting, 0),
-        )
-        .join(Customer, Customer.id == SalesOrder.customer_id)
-        .outerjoin(lines, lines.c.so_id == SalesOrder.id)
-        .order_by(SalesOrder.id.desc())
-    )
+    `waiting` keeps orders with a line on the worklist (false: none).
+
+    Every filter is a condition on the orders table alone, so counting them
+    joins nothing; the lines are counted for the page's orders only.
+    """
+    where: list[Any] = []
     equal: list[tuple[Any, str | None]] = [
         (SalesOrder.status, status),
         (SalesOrder.source, source),
         (SalesOrder.number, number),
-        (Customer.code, customer),
     ]
     for column, value in equal:
         if value:
-            stmt = stmt.where(column == value)
+            where.append(column == value)
+    if customer:
+        where.append(
+            SalesOrder.customer_id
+            == select(Customer.id).where(Customer.code == customer).scalar_subquery()
+        )
     if sku:
-        stmt = stmt.where(
-            exists().where(
-                SoLine.sales_order_id == SalesOrder.id,
-                SoLine.stock_item_id == StockItem.id,
-                StockItem.sku == sku,
-            )
+        item = select(StockItem.id).where(StockItem.sku == sku).scalar_subquery()
+        where.append(
+            SalesOrder.id.in_(select(SoLine.sales_order_id).where(SoLine.stock_item_id == item))
         )
     ranges: list[tuple[Any, date | None, date | None]] = [
         (SalesOrder.order_date, ordered_from, ordered_to),
@@ -182,11 +161,52 @@ def list_sales_orders(
     ]
     for column, low, high in ranges:
         if low:
-            stmt = stmt.where(column >= low)
+            where.append(column >= low)
         if high:
-            stmt = stmt.where(column <= high)
+            where.append(column <= high)
     if waiting is not None:
-        has_waiting = func.coalesce(lines.c.waiting, 0) > 0
-        stmt = stmt.where(has_waiting if waiting else ~has_waiting)
+        # The worklist's partial index holds exactly the lines with a reason.
+        on_worklist = SalesOrder.id.in_(
+            select(SoLine.sales_order_id).where(SoLine.backorder_reason.is_not(None))
+        )
+        where.append(on_worklist if waiting else ~on_worklist)
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
     with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, SalesOrderSummary, limit=limit, offset=offset)
+        total = conn.scalar(select(func.count()).select_from(SalesOrder).where(*where)) or 0
+        heads = (
+            conn.execute(
+                select(
+                    SalesOrder.id,
+                    SalesOrder.source,
+                    SalesOrder.number,
+                    SalesOrder.status,
+                    Customer.code,
+                    Customer.name,
+                    SalesOrder.order_date,
+                    SalesOrder.delivery_date,
+                    SalesOrder.created_at,
+                )
+                .join(Customer, Customer.id == SalesOrder.customer_id)
+                .where(*where)
+                .order_by(SalesOrder.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            if total
+            else []
+        )
+        counts = (
+            {
+                r[0]: (r[1], r[2])
+                for r in conn.execute(
+                    select(SoLine.sales_order_id, func.count(), func.count(SoLine.backorder_reason))
+                    .where(SoLine.sales_order_id.in_([h.id for h in heads]))
+                    .group_by(SoLine.sales_order_id)
+                )
+            }
+            if heads
+            else {}
+        )
+    items = [SalesOrderSummary(*h, *counts.get(h.id, (0, 0))) for h in heads]
+    return Page(items, total, limit, offset)

@@ -187,6 +187,15 @@ def login(ctx: Context, name: str, password: str) -> UserView:
     return _view(row)
 
 
+def session_user(ctx: Context, user_id: int) -> UserView:
+    """The user behind a web session, checked on every page: a disabled user is out at once."""
+    with ctx.db.read() as conn:
+        row = conn.execute(select(User).where(User.id == user_id)).first()
+    if row is None or row.disabled_at is not None or row.password_hash is None:
+        raise AuthenticationFailed()
+    return _view(row)
+
+
 def _token_view(row: Any, user: str) -> TokenView:
     return TokenView(
         row.id, user, row.name, row.prefix, row.created_at, row.revoked_at, row.last_used_at

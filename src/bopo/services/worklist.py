@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 
-from bopo.db.bulk import Writes
+from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
     Association,
     AuditEvent,
@@ -26,7 +27,7 @@ from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
-from bopo.services.pages import Page, fetch_page
+from bopo.services.pages import MAX_LIMIT, Page
 
 # Oldest delivery date first: the order that should ship soonest gets served first.
 WORKLIST_ORDER = (SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
@@ -126,13 +127,16 @@ def load_backorders(
     limit: int | None = None,
     sku: str | None = None,
     so_line_id: int | None = None,
+    ids: Collection[int] | None = None,
 ) -> list[BackorderLine]:
-    """The worklist inside the caller's transaction."""
+    """The worklist (or those of its lines with these ids) inside the caller's transaction."""
     stmt = _worklist().limit(limit)
     if sku:
         stmt = stmt.where(StockItem.sku == sku)
     if so_line_id is not None:
         stmt = stmt.where(SoLine.id == so_line_id)
+    if ids is not None:
+        stmt = stmt.where(one_of(conn, SoLine.id, sorted(ids)))
     return [BackorderLine(*r) for r in conn.execute(stmt)]
 
 
@@ -262,20 +266,53 @@ def find_backorders(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[BackorderLine]:
-    """One page of the worklist, oldest delivery date first, with the total."""
-    stmt = _worklist()
-    equal: list[tuple[Any, str | None]] = [
-        (StockItem.sku, sku),
-        (SoLine.backorder_reason, reason),
-        (Customer.code, customer),
-        (SalesOrder.source, source),
-    ]
-    for column, value in equal:
-        if value:
-            stmt = stmt.where(column == value)
+    """One page of the worklist, oldest delivery date first, with the total.
+
+    A `late supply` line comes with the PO line it is still linked to. The
+    count and the ordering touch only the tables the filters need (the
+    worklist's partial index and the orders); the page's lines are then read
+    whole by id.
+    """
+    where: list[Any] = [SoLine.backorder_reason.is_not(None)]
+    if reason:
+        where.append(SoLine.backorder_reason == reason)
+    if sku:
+        where.append(
+            SoLine.stock_item_id
+            == select(StockItem.id).where(StockItem.sku == sku).scalar_subquery()
+        )
+    by_order: list[Any] = []
+    if customer:
+        by_order.append(
+            SalesOrder.customer_id
+            == select(Customer.id).where(Customer.code == customer).scalar_subquery()
+        )
+    if source:
+        by_order.append(SalesOrder.source == source)
     if delivery_from:
-        stmt = stmt.where(SalesOrder.delivery_date >= delivery_from)
+        by_order.append(SalesOrder.delivery_date >= delivery_from)
     if delivery_to:
-        stmt = stmt.where(SalesOrder.delivery_date <= delivery_to)
+        by_order.append(SalesOrder.delivery_date <= delivery_to)
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    counted = select(func.count()).select_from(SoLine).where(*where)
+    if by_order:
+        counted = counted.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id).where(*by_order)
     with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, BackorderLine, limit=limit, offset=offset)
+        total = conn.scalar(counted) or 0
+        ids = (
+            list(
+                conn.scalars(
+                    select(SoLine.id)
+                    .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+                    .where(*where, *by_order)
+                    .order_by(*WORKLIST_ORDER)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            )
+            if total
+            else []
+        )
+        items = load_backorders(conn, ids=ids) if ids else []
+    return Page(items, total, limit, offset)

@@ -1,0 +1,105 @@
+"""Web pages on the benchmark data set: every page's server time, on SQLite and PostgreSQL.
+
+Loads 5,000 items, 20,000 PO lines and 100,000 orders (allocation on), then
+20% more orders with allocation off so that the worklist holds tens of
+thousands of lines, and times each page (request to last byte, in process,
+so the figure is bopo's own time: queries and rendering) five times.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+import warnings
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.common import WORK, Scale, context, database
+from bench.generate import STATUSES, generate
+from bopo.api.app import create_app
+from bopo.services import catalog, imports, users
+
+TARGET_MS = 300
+TIMES = 5
+
+
+def pages(scale: Scale) -> list[str]:
+    po = f"PO-{scale.po_lines // 20:06d}"
+    so = f"SO-{scale.orders // 2:07d}"
+    return [
+        "/",
+        "/purchase-orders",
+        "/purchase-orders?state=open&due_before=2026-12-31",
+        f"/purchase-orders/{po}",
+        "/sales-orders",
+        f"/sales-orders?offset={scale.orders // 2}",
+        "/sales-orders?waiting=yes",
+        "/sales-orders?sku=SKU-00042",
+        f"/sales-orders/by-number?number={so}&source=web",
+        "/worklist",
+        f"/worklist?offset={scale.orders // 4}",
+        "/worklist?reason=feature+off&source=shop",
+        "/goods-in",
+        "/system",
+        "/settings",
+    ]
+
+
+def _load(url: str, scale: Scale) -> None:
+    files = generate(WORK / "web", items=scale.items, po_lines=scale.po_lines, orders=scale.orders)
+    more = generate(
+        WORK / "web-off", items=scale.items, po_lines=0, orders=scale.orders // 5, seed=8
+    )
+    shop = more["so"].read_text().replace("\nweb,", "\nshop,")
+    more["so"].write_text(shop)
+    ctx = context(url)
+    for code in STATUSES:
+        catalog.add_status(ctx, code, code.title(), actor="bench")
+    assert imports.import_stock_items(ctx, files["stock"]).ok
+    assert imports.import_purchase_orders(ctx, files["po"]).ok
+    assert imports.import_sales_orders(ctx, files["so"]).ok
+    off = context(url, allocate_existing_pos=False)
+    assert imports.import_sales_orders(off, more["so"]).ok
+    users.add_user(ctx, "bench", "admin", password="bench-password", actor="bench")
+    if not url.startswith("sqlite"):
+        with ctx.db.write() as conn:  # as autovacuum would shortly after a bulk load
+            conn.execute(text("ANALYZE"))
+    ctx.db.dispose()
+    off.db.dispose()
+
+
+def _time_pages(url: str, scale: Scale) -> dict[str, float]:
+    from fastapi.testclient import TestClient
+
+    ctx = context(url)
+    client = TestClient(create_app(ctx.settings, ctx=ctx))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    form = {"name": "bench", "password": "bench-password", "csrf_token": token[1]}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    out = {}
+    for path in pages(scale):
+        spent = []
+        for _ in range(TIMES):
+            start = time.perf_counter()
+            answer = client.get(path)
+            spent.append(1000 * (time.perf_counter() - start))
+            assert answer.status_code == 200, (path, answer.status_code)
+        out[path] = round(statistics.median(spent), 1)
+    ctx.db.dispose()
+    return out
+
+
+def run(scale: Scale) -> dict[str, Any]:
+    warnings.simplefilter("ignore", DeprecationWarning)
+    figures: dict[str, Any] = {}
+    for kind in ("sqlite", "postgresql"):
+        with database(kind) as url:
+            _load(url, scale)
+            timings = _time_pages(url, scale)
+        figures[f"web_{kind}_slowest_page_ms"] = max(timings.values())
+        figures[f"web_{kind}_slowest_page_ms_target"] = {"max": TARGET_MS}
+        figures[f"web_{kind}_pages_ms"] = timings  # median of five, per page
+    return figures

@@ -1,0 +1,90 @@
+"""Screenshots of the main pages for the README: `python scripts/screenshots.py`.
+
+Loads the demo data into a throw-away SQLite database, receives some goods so
+the dashboard has something to say, serves bopo and photographs each page
+with the system's Chromium into docs/screenshots/. Run it again after
+changing a page, so the pictures stay current.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.browser import chromium, serving, sign_in  # noqa: E402
+
+from bopo.api.app import create_app  # noqa: E402
+from bopo.config import BackorderSettings, DatabaseSettings, Settings  # noqa: E402
+from bopo.db.migrate import upgrade  # noqa: E402
+from bopo.services import demo, goods_in, purchasing, users  # noqa: E402
+from bopo.services.context import Context  # noqa: E402
+from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+# (file name, path, width): laptop width, and one page at tablet width
+PAGES = [
+    ("dashboard", "/", 1280),
+    ("purchase-orders", "/purchase-orders", 1280),
+    ("purchase-order", "/purchase-orders/PO-1002", 1280),
+    ("sales-orders", "/sales-orders", 1280),
+    ("sales-order", "/sales-orders/by-number?number=W-5003&source=web", 1280),
+    ("new-sales-order", "/sales-orders/new", 1280),
+    ("worklist", "/worklist", 1280),
+    ("goods-in", "/goods-in", 1280),
+    ("import", "/import", 1280),
+    ("settings", "/settings", 1280),
+    ("worklist-tablet", "/worklist", 820),
+]
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/screens.db"
+        settings = Settings(
+            database=DatabaseSettings(url=url),
+            backorders=BackorderSettings(
+                allocate_existing_pos=True, default_po_line_status="ON ORDER"
+            ),
+        )
+        ctx = Context.from_settings(settings)
+        upgrade(ctx.db)
+        demo.load_demo(ctx)
+        name, password, _ = users.ensure_demo_login(ctx)
+        goods_in.receive(ctx, "PO-1001", 1, 8, actor="web:demo")
+        # A PO placed since the orders came in: the worklist shows it as a candidate.
+        soon = ctx.clock().date() + timedelta(days=8)
+        purchasing.add_purchase_orders(
+            ctx,
+            [
+                NewPurchaseOrder(
+                    number="PO-1004",
+                    supplier_code="FORGE",
+                    lines=[
+                        NewPurchaseOrderLine(line_no=1, sku="KNF-08", qty=6, due_date=soon),
+                        NewPurchaseOrderLine(
+                            line_no=2, sku="BRD-40", qty=10, due_date=soon, status="ON ORDER"
+                        ),
+                    ],
+                )
+            ],
+            actor="web:demo",
+        )
+        with serving(create_app(settings, ctx=ctx)) as base, chromium() as browser:
+            for file, path, width in PAGES:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                sign_in(page, base, name, password)
+                page.goto(base + path)
+                page.screenshot(path=str(OUT / f"{file}.png"), full_page=True)
+                page.close()
+                print(f"wrote {OUT / file}.png")
+        ctx.db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""How the work stands today, on one page: supply, the worklist, emails, goods in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from sqlalchemy import distinct, func, select
+
+from bopo.db.models import PendingEmail, PoLine, Receipt, SalesOrder, SoLine
+from bopo.db.queries import IS_OPEN, pairs
+from bopo.services.context import Context
+from bopo.services.goods_in import ReceiptView, list_receipts
+
+RECENT_RECEIPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    allocation_on: bool  # the feature switch, [backorders] allocate_existing_pos
+    policy: str
+    default_status: str | None
+    open_purchase_orders: int  # with something still to come
+    open_po_lines: int
+    overdue_po_lines: int  # open, due before today
+    open_sales_orders: int
+    worklist: dict[str, int]  # lines by reason
+    emails: dict[str, int]  # the outbox by state
+    receipts_today: int
+    units_today: int
+    recent_receipts: tuple[ReceiptView, ...]  # today's, newest first
+
+    @property
+    def worklist_total(self) -> int:
+        return sum(self.worklist.values())
+
+
+def overview(ctx: Context) -> Overview:
+    """The dashboard's figures; each one query, none of them scans the orders' lines."""
+    today = ctx.clock().date()
+    midnight = datetime.combine(today, time(), tzinfo=UTC)
+    with ctx.db.read() as conn:
+        open_pos, open_lines, overdue = conn.execute(
+            select(
+                func.count(distinct(PoLine.purchase_order_id)),
+                func.count(),
+                func.count().filter(PoLine.due_date < today),
+            ).where(IS_OPEN)
+        ).one()
+        open_orders = conn.scalar(
+            select(func.count()).select_from(SalesOrder).where(SalesOrder.status == "open")
+        )
+        worklist = pairs(
+            conn.execute(
+                select(SoLine.backorder_reason, func.count())
+                .where(SoLine.backorder_reason.is_not(None))
+                .group_by(SoLine.backorder_reason)
+            )
+        )
+        emails = pairs(
+            conn.execute(select(PendingEmail.state, func.count()).group_by(PendingEmail.state))
+        )
+        receipts, units = conn.execute(
+            select(func.count(), func.coalesce(func.sum(Receipt.qty), 0)).where(
+                Receipt.received_at >= midnight
+            )
+        ).one()
+    cfg = ctx.settings.backorders
+    return Overview(
+        allocation_on=cfg.allocate_existing_pos,
+        policy=cfg.policy,
+        default_status=cfg.default_po_line_status,
+        open_purchase_orders=open_pos,
+        open_po_lines=open_lines,
+        overdue_po_lines=overdue,
+        open_sales_orders=open_orders or 0,
+        worklist=dict(sorted(worklist.items(), key=lambda kv: -kv[1])),
+        emails=emails,
+        receipts_today=receipts,
+        units_today=units,
+        recent_receipts=tuple(list_receipts(ctx, since=midnight, limit=RECENT_RECEIPTS)),
+    )

@@ -1,0 +1,174 @@
+"""What an action did, in a sentence or two for the message at the top of the next page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+
+from bopo.services.demand import DemandChangeResult
+from bopo.services.despatch import Shipment
+from bopo.services.goods_in import ReceiptResult
+from bopo.services.manual_links import LinkBatch, LinkResult, UnlinkResult
+from bopo.services.outcomes import OrderResult
+from bopo.services.records import ChangeLog
+from bopo.services.supply import SupplyChangeResult
+from bopo.services.worklist import RetrySummary
+from bopo.web.forms import plural
+
+Day = Callable[[date | None], str]
+
+
+def _counted(counter: Counter[str]) -> str:
+    """'not enough outstanding on order' for one reason; '2 no open purchase order,
+    1 not enough outstanding on order' for several."""
+    if len(counter) == 1:
+        return next(iter(counter))
+    return ", ".join(f"{n:,} {why}" for why, n in counter.most_common())
+
+
+def order_taken(r: OrderResult, day: Day) -> str:
+    """'W-1 taken: 1 line from stock, 1 linked (PO-1 line 2, expected Fri 5 Dec),
+    1 skipped: no open purchase order.'"""
+    stock = [line for line in r.lines if line.outcome == "from stock"]
+    linked = [line for line in r.lines if line.linked_qty]
+    skipped = Counter(line.skipped for line in r.lines if line.skipped and not line.linked_qty)
+    parts = []
+    if stock:
+        parts.append(f"{plural(len(stock), 'line')} from stock")
+    if linked:
+        where = "; ".join(
+            f"{line.po_number} line {line.po_line_no}, expected {day(line.expected)}"
+            for line in linked
+        )
+        parts.append(f"{len(linked)} linked ({where})")
+    if skipped:
+        parts.append(f"{sum(skipped.values())} skipped: {_counted(Counter(skipped))}")
+    return f"Sales order {r.number} taken: " + ", ".join(parts) + "."
+
+
+def link(r: LinkResult, day: Day) -> str:
+    return (
+        f"Linked {r.line} ({r.qty:,} of {r.sku}) to {r.po_number} line {r.po_line_no}, "
+        f"expected {day(r.expected)}."
+    )
+
+
+def link_batch(b: LinkBatch) -> str:
+    """'3 lines linked, 1 skipped: PO-1 line 2 has 3 free on order; W-1 line 1 needs 5.'"""
+    text = f"{plural(len(b.linked), 'line')} linked"
+    if b.refused:
+        reasons = "; ".join(f"{ref}: {why}" for ref, why in b.refused)
+        text += f", {len(b.refused)} skipped: {reasons}"
+    return text + "."
+
+
+def retry(s: RetrySummary) -> str:
+    if not s.lines:
+        return "The worklist has no lines waiting for stock or a PO line."
+    text = (
+        f"{plural(s.lines, 'worklist line')} tried: {s.linked:,} linked, "
+        f"{s.from_stock:,} took stock ({plural(s.units_from_stock, 'unit')})"
+    )
+    if s.still_waiting:
+        text += f"; still waiting: {_counted(s.still_waiting)}"
+    return text + "."
+
+
+def _log(log: ChangeLog, day: Day) -> str:
+    parts = []
+    if log.released:
+        parts.append(
+            f"{plural(len(log.released), 'link')} released ("
+            + ", ".join(f"{r.line}: {r.qty:,}" for r in log.released)
+            + ")"
+        )
+    relinked = [o for o in log.offered if o.linked_qty]
+    stocked = [o for o in log.offered if o.from_stock and not o.linked_qty]
+    waiting = Counter(o.reason for o in log.offered if o.reason and not o.linked_qty)
+    if relinked:
+        parts.append(
+            "re-linked "
+            + ", ".join(
+                f"{o.line} to {o.po_number} line {o.po_line_no} (expected {day(o.expected)})"
+                for o in relinked
+            )
+        )
+    if stocked:
+        parts.append(f"{plural(len(stocked), 'line')} took stock")
+    if waiting:
+        parts.append(f"waiting: {_counted(Counter(waiting))}")
+    return "; ".join(parts)
+
+
+_NAMES = {"ordered": "ordered", "cancelled": "cancelled", "due_date": "due"}
+
+
+def supply_change(r: SupplyChangeResult, day: Day) -> str:
+    if not r.lines:
+        return f"{r.po_number}: nothing to change."
+    changes = []
+    for c in r.lines:
+        moved = []
+        for key, name in _NAMES.items():
+            if c.before[key] != c.after[key]:
+                if key == "due_date":
+                    old, new = (
+                        day(date.fromisoformat(v)) if v else "no date"
+                        for v in (c.before[key], c.after[key])
+                    )
+                else:
+                    old, new = f"{c.before[key]:,}", f"{c.after[key]:,}"
+                moved.append(f"{name} {old} → {new}")
+        changes.append(f"{r.po_number} line {c.line_no}: {', '.join(moved)}")
+    text = "; ".join(changes)
+    more = _log(r.log, day)
+    if r.late_supply:
+        more += ("; " if more else "") + (
+            f"{plural(len(r.late_supply), 'order line')} now late, on the worklist: "
+            + ", ".join(str(x) for x in r.late_supply)
+        )
+    if r.on_time_again:
+        more += ("; " if more else "") + (
+            "on time again: " + ", ".join(str(x) for x in r.on_time_again)
+        )
+    return f"{text}. {more[0].upper() + more[1:]}." if more else f"{text}."
+
+
+def receipt(r: ReceiptResult) -> str:
+    """'Received 10 of PAN-28 on PO-1001 line 1: 6 to web/W-5002 line 1, 4 to free stock.'"""
+    v = r.receipt
+    parts = [
+        f"{line.qty:,} to {line.line}"
+        + (" (from the worklist)" if line.kind == "backorder" else "")
+        for line in v.lines
+    ]
+    if v.to_stock:
+        parts.append(f"{v.to_stock:,} to free stock")
+    text = f"Received {v.qty:,} of {v.sku} on {v.po_number} line {v.po_line_no}: {', '.join(parts)}"
+    if r.over_delivered:
+        text += f" ({r.over_delivered:,} more than was outstanding)"
+    return text + "."
+
+
+def demand_change(r: DemandChangeResult, day: Day) -> str:
+    lines = ", ".join(
+        f"line {c.line_no} gave up {c.given_up:,} of {c.sku}"
+        + (f" ({c.from_stock:,} back to stock)" if c.from_stock else "")
+        for c in r.lines
+    )
+    text = f"{r.source}/{r.number}: {lines or 'nothing to give up'}; the order is {r.status}"
+    more = _log(r.log, day)
+    return f"{text}. {more[0].upper() + more[1:]}." if more else f"{text}."
+
+
+def unlink(r: UnlinkResult, day: Day) -> str:
+    u = r.released
+    text = f"Unlinked {u.line} from {u.po_number} line {u.po_line_no}; it waits on the worklist"
+    more = _log(ChangeLog([], r.log.offered), day)
+    return f"{text}. {more[0].upper() + more[1:]}." if more else f"{text}."
+
+
+def shipment(s: Shipment) -> str:
+    lines = ", ".join(f"line {x.line_no}: {x.qty:,} of {x.sku}" for x in s.lines)
+    return f"Shipped {s.source}/{s.number} ({lines}); the order is {s.status}."

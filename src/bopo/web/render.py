@@ -1,0 +1,160 @@
+"""Rendering pages: one Jinja2 environment (autoescaped), filters that format for people,
+and the navigation every page shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from bopo.domain.roles import Role, allows
+from bopo.services.pages import Page
+from bopo.web.session import context_of, csrf_token, flash, take_flashes
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    path: str
+    label: str
+    least: Role  # the least role that sees it
+    key: str  # matches a page's `section`
+
+
+# One place for the menu: a page that comes later adds its entry here.
+NAV: list[NavItem] = [
+    NavItem("/", "Dashboard", Role.VIEWER, "dashboard"),
+    NavItem("/purchase-orders", "Purchase orders", Role.VIEWER, "purchase-orders"),
+    NavItem("/sales-orders", "Sales orders", Role.VIEWER, "sales-orders"),
+    NavItem("/worklist", "Worklist", Role.VIEWER, "worklist"),
+    NavItem("/goods-in", "Goods in", Role.VIEWER, "goods-in"),
+    NavItem("/import", "Import", Role.OPERATOR, "import"),
+    NavItem("/system", "System data", Role.VIEWER, "system"),
+    NavItem("/settings", "Settings", Role.ADMIN, "settings"),
+]
+
+NONE = "\u2013"  # an en dash where there is no value
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def qty(n: int | None) -> str:
+    """1234 -> '1,234'."""
+    return NONE if n is None else f"{n:,}"
+
+
+def make_filters(clock: Callable[[], datetime]) -> dict[str, Callable[..., str]]:
+    """Filters that know today (from the services' clock, so tests can fix it)."""
+
+    def day(d: date | None) -> str:
+        """'Wed 2 Dec' this year, '2 Dec 2027' another year; a dash for no date."""
+        if d is None:
+            return NONE
+        if isinstance(d, datetime):
+            d = d.date()
+        if d.year == clock().year:
+            return f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}"
+        return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+    def relday(d: date | None) -> str:
+        """'today', 'tomorrow', 'in 3 days', '2 days ago'."""
+        if d is None:
+            return "no date"
+        n = (d - clock().date()).days
+        if n == 0:
+            return "today"
+        if n == 1:
+            return "tomorrow"
+        if n == -1:
+            return "yesterday"
+        return f"in {n} days" if n > 0 else f"{-n} days ago"
+
+    def stamp(t: datetime | None) -> str:
+        """'25 Nov, 14:03' (UTC)."""
+        if t is None:
+            return NONE
+        return f"{day(t.date())}, {t:%H:%M}"
+
+    def age(t: datetime | None) -> str:
+        """How long ago: '3 days', '5 h', '12 min', 'just now'."""
+        if t is None:
+            return NONE
+        seconds = max(0, int((clock() - t).total_seconds()))
+        if seconds < 60:
+            return "just now"
+        if seconds < 3600:
+            return f"{seconds // 60} min"
+        if seconds < 2 * 86400:
+            return f"{seconds // 3600} h"
+        return f"{seconds // 86400} days"
+
+    return {"day": day, "relday": relday, "stamp": stamp, "age": age, "qty": qty}
+
+
+def make_env(clock: Callable[[], datetime]) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(make_filters(clock))
+    return env
+
+
+def page_link(request: Request, **changes: Any) -> str:
+    """This page's URL with some query parameters changed (None drops one)."""
+    params = dict(request.query_params) | changes
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return request.url.path + ("?" + urlencode(kept) if kept else "")
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    env: Environment = request.app.state.web_env
+    user = getattr(request.state, "user", None)
+    ctx = context_of(request)
+    data = {
+        "request": request,
+        "user": user,
+        "nav": [n for n in NAV if user is not None and allows(user.role, n.least)],
+        "section": "",
+        "flashes": take_flashes(request),
+        "csrf": csrf_token(request),
+        "today": ctx.clock().date(),
+        "allocation_on": ctx.settings.backorders.allocate_existing_pos,
+        "page_link": lambda **kw: page_link(request, **kw),
+    } | values
+    return HTMLResponse(env.get_template(template).render(data), status_code=status)
+
+
+def redirect(
+    url: str, message: str | None = None, kind: str = "ok", *, request: Request
+) -> RedirectResponse:
+    """Post/Redirect/Get, with a message for the page it goes to."""
+    if message:
+        flash(request, kind, message)
+    return RedirectResponse(url, status_code=303)
+
+
+def pager(page: Page[Any]) -> dict[str, int | None]:
+    """Where this page sits in the list, for the pager macro."""
+    last = page.offset + len(page.items)
+    return {
+        "first": page.offset + 1 if page.items else 0,
+        "last": last,
+        "total": page.total,
+        "prev": max(0, page.offset - page.limit) if page.offset else None,
+        "next": last if last < page.total else None,
+    }

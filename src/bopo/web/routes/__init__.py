@@ -1,0 +1,27 @@
+"""One router per page group; web/app.py includes every router listed here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bopo.web.routes import (
+    auth,
+    dashboard,
+    goods_in,
+    imports,
+    purchase_orders,
+    sales_orders,
+    system,
+    worklist,
+)
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    dashboard.router,
+    purchase_orders.router,
+    sales_orders.router,
+    worklist.router,
+    goods_in.router,
+    imports.router,
+    system.router,
+]

@@ -1,0 +1,46 @@
+"""Signing in and out with a user name and password (users made by `bopo users add`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from bopo.errors import AuthenticationFailed
+from bopo.services import users
+from bopo.web.render import redirect, render
+from bopo.web.session import USER_KEY, Form, context_of, sign_in, sign_out
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    if isinstance(request.session.get(USER_KEY), int):
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", next=safe_next(next), name="", error=None)
+
+
+@router.post("/login")
+def login(request: Request, form: Form) -> Response:
+    name = str(form.get("name") or "")[:64]
+    password = str(form.get("password") or "")[:1024]
+    target = safe_next(str(form.get("next") or "/"))
+    try:
+        user = users.login(context_of(request), name, password)
+    except AuthenticationFailed as exc:
+        return render(request, "login.html", 401, next=target, name=name, error=str(exc))
+    sign_in(request, user)
+    return redirect(target, f"Signed in as {user.name} ({user.role.value}).", request=request)
+
+
+@router.post("/logout")
+def logout(request: Request, form: Form) -> RedirectResponse:
+    sign_out(request)
+    return redirect("/login", "Signed out.", request=request)

@@ -1,0 +1,90 @@
+"""Import: upload a CSV or JSON file and see what each row or order came to."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import UploadFile
+
+from bopo.domain.roles import Role, allows
+from bopo.services import imports
+from bopo.web.render import render
+from bopo.web.session import Form, Operator, context_of
+
+router = APIRouter(prefix="/import", include_in_schema=False)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# kind -> (label, the least role, the import)
+KINDS = {
+    "sales-orders": ("Sales orders", Role.OPERATOR, imports.import_sales_orders),
+    "purchase-orders": ("Purchase orders", Role.OPERATOR, imports.import_purchase_orders),
+    "stock-items": ("Stock items (a stock count)", Role.ADMIN, imports.import_stock_items),
+}
+
+
+def _kinds(role: Role) -> dict[str, str]:
+    return {k: label for k, (label, least, _) in KINDS.items() if allows(role, least)}
+
+
+@router.get("")
+def upload_page(request: Request, user: Operator) -> HTMLResponse:
+    return render(
+        request,
+        "import.html",
+        section="import",
+        kinds=_kinds(user.role),
+        kind="sales-orders",
+        summary=None,
+        error=None,
+    )
+
+
+@router.post("")
+def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
+    """Run the import on the file sent and show its report on the page."""
+    kind = str(form.get("kind") or "")
+    upload = form.get("file")
+
+    def again(error: str, status: int) -> HTMLResponse:
+        return render(
+            request,
+            "import.html",
+            status,
+            section="import",
+            kinds=_kinds(user.role),
+            kind=kind,
+            summary=None,
+            error=error,
+        )
+
+    if kind not in _kinds(user.role):
+        return again("Choose what the file holds.", 422)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return again("Choose a file to import.", 422)
+    name = Path(upload.filename).name
+    suffix = Path(name).suffix.lower()
+    if suffix not in {".csv", ".json"}:
+        return again(f"{name}: the file must end in .csv or .json.", 422)
+    with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        written = 0
+        with path.open("wb") as out:
+            while chunk := upload.file.read(1024 * 1024):
+                written += len(chunk)
+                if written > MAX_UPLOAD_BYTES:
+                    return again(f"{name} is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB.", 413)
+                out.write(chunk)
+        summary = KINDS[kind][2](context_of(request), path, actor=user.actor)
+    return render(
+        request,
+        "import.html",
+        section="import",
+        kinds=_kinds(user.role),
+        kind=kind,
+        summary=summary,
+        file=name,
+        error=None,
+    )

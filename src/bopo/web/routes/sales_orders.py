@@ -1,0 +1,241 @@
+"""Sales orders: the list, one order with each line's outcome, a new order by form, and
+cancelling, unlinking and shipping.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from bopo.domain.statuses import SalesOrderStatus
+from bopo.errors import FieldError, InvalidInput
+from bopo.services import demand, despatch, intake, manual_links, sales
+from bopo.services.files import _say as plain_message  # the import reports' wording
+from bopo.services.inputs import NewSalesOrder
+from bopo.services.outcomes import OrderStatus
+from bopo.web import messages
+from bopo.web.forms import act, query_date, whole
+from bopo.web.render import pager, redirect, render
+from bopo.web.session import Form, Operator, Viewer, context_of
+
+router = APIRouter(prefix="/sales-orders", include_in_schema=False)
+PAGE_SIZE = 50
+FORM_LINES = 5  # empty line rows on a new form; "add a line" adds more
+Text = Annotated[str | None, Query(max_length=64)]
+STATUSES = [s.value for s in SalesOrderStatus]
+
+
+def so_url(order_id: int | None) -> str:
+    return f"/sales-orders/{order_id}"
+
+
+@router.get("")
+def list_page(
+    request: Request,
+    user: Viewer,
+    number: Text = None,
+    customer: Text = None,
+    source: Annotated[str | None, Query(max_length=40)] = None,
+    sku: Text = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    waiting: Annotated[str | None, Query(pattern="^(yes|no)?$")] = None,
+    delivery_from: Annotated[str | None, Query(max_length=10)] = None,
+    delivery_to: Annotated[str | None, Query(max_length=10)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> HTMLResponse:
+    page = sales.list_sales_orders(
+        context_of(request),
+        number=number or None,
+        customer=customer or None,
+        source=source or None,
+        sku=sku or None,
+        status=status if status in STATUSES else None,
+        waiting={"yes": True, "no": False}.get(waiting or ""),
+        delivery_from=query_date(delivery_from),
+        delivery_to=query_date(delivery_to),
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    return render(
+        request,
+        "sales_orders.html",
+        section="sales-orders",
+        page=page,
+        pager=pager(page),
+        statuses=STATUSES,
+        filters={
+            "number": number or "",
+            "customer": customer or "",
+            "source": source or "",
+            "sku": sku or "",
+            "status": status or "",
+            "waiting": waiting or "",
+            "delivery_from": delivery_from or "",
+            "delivery_to": delivery_to or "",
+        },
+        so_url=so_url,
+    )
+
+
+def _blank(request: Request) -> dict[str, Any]:
+    today = context_of(request).clock().date()
+    return {
+        "source": "manual",
+        "number": "",
+        "customer_code": "",
+        "customer_name": "",
+        "customer_email": "",
+        "order_date": today.isoformat(),
+        "delivery_date": (today + timedelta(days=3)).isoformat(),
+        "lines": [{"sku": "", "qty": ""} for _ in range(FORM_LINES)],
+    }
+
+
+@router.get("/new")
+def new_page(request: Request, user: Operator) -> HTMLResponse:
+    return render(
+        request, "sales_order_new.html", section="sales-orders", values=_blank(request), errors=[]
+    )
+
+
+def _values(form: FormData) -> dict[str, Any]:
+    """The form as typed, to show again with the errors."""
+    values: dict[str, Any] = {
+        key: str(form.get(key) or "").strip()
+        for key in (
+            "source",
+            "number",
+            "customer_code",
+            "customer_name",
+            "customer_email",
+            "order_date",
+            "delivery_date",
+        )
+    }
+    skus = [str(s).strip() for s in form.getlist("sku")][:1000]
+    qtys = [str(q).strip() for q in form.getlist("qty")][:1000]
+    values["lines"] = [{"sku": s, "qty": q} for s, q in zip(skus, qtys, strict=False)]
+    return values
+
+
+def _order(values: dict[str, Any]) -> NewSalesOrder:
+    """The typed order: rows left empty are dropped, each problem named by field."""
+    lines = [line for line in values["lines"] if line["sku"] or line["qty"]]
+    raw = {
+        "source": values["source"] or "manual",
+        "number": values["number"],
+        "customer": {
+            "code": values["customer_code"],
+            "name": values["customer_name"],
+            "email": values["customer_email"],
+        },
+        "order_date": values["order_date"],
+        "delivery_date": values["delivery_date"],
+        "lines": [
+            {"line_no": n, "sku": line["sku"], "qty": line["qty"]}
+            for n, line in enumerate(lines, 1)
+        ],
+    }
+    try:
+        return NewSalesOrder.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput([_field_error(err) for err in exc.errors()]) from None
+
+
+def _field_error(err: Any) -> FieldError:
+    """("lines", 0, "qty") -> qty on line 1; ("customer", "email") -> customer email."""
+    loc = [str(p) for p in err["loc"]]
+    place = ""
+    if len(loc) >= 2 and loc[0] == "lines" and loc[1].isdigit():
+        place, loc = f"line {int(loc[1]) + 1}", loc[2:]
+    name = " ".join(loc).replace("_", " ") or "order"
+    return FieldError(name, plain_message(err), place)
+
+
+@router.post("/new")
+def create(request: Request, user: Operator, form: Form) -> Response:
+    ctx = context_of(request)
+    values = _values(form)
+    try:
+        order = _order(values)
+    except InvalidInput as exc:
+        return render(
+            request,
+            "sales_order_new.html",
+            422,
+            section="sales-orders",
+            values=values,
+            errors=exc.errors,
+        )
+    result = intake.take_order(ctx, order, actor=user.actor)
+    if result.status is OrderStatus.REJECTED:
+        return render(
+            request,
+            "sales_order_new.html",
+            422,
+            section="sales-orders",
+            values=values,
+            errors=list(result.errors),
+        )
+    if result.status is OrderStatus.DUPLICATE:
+        return redirect(
+            so_url(result.id),
+            f"{result.source}/{result.number} was taken before; nothing changed.",
+            "warn",
+            request=request,
+        )
+    day = request.app.state.web_env.filters["day"]
+    return redirect(so_url(result.id), messages.order_taken(result, day), request=request)
+
+
+@router.get("/by-number")
+def by_number(
+    request: Request,
+    user: Viewer,
+    number: Annotated[str, Query(max_length=64)],
+    source: Annotated[str | None, Query(max_length=40)] = None,
+) -> RedirectResponse:
+    """A link by business key (from a PO or a receipt) to the order's page."""
+    view = sales.show_sales_order(context_of(request), number, source)
+    return RedirectResponse(so_url(view.id), status_code=303)
+
+
+@router.get("/{order_id:int}")
+def detail_page(request: Request, user: Viewer, order_id: int) -> HTMLResponse:
+    view = sales.get_sales_order(context_of(request), order_id)
+    return render(request, "sales_order.html", section="sales-orders", so=view)
+
+
+ACTIONS = ("cancel", "cancel-line", "unlink", "ship")
+
+
+@router.post("/{order_id:int}")
+def act_on(request: Request, user: Operator, form: Form, order_id: int) -> RedirectResponse:
+    """Every change to an order posts here with an `action`; back to it with what it did."""
+    ctx = context_of(request)
+    day = request.app.state.web_env.filters["day"]
+    action = str(form.get("action") or "")
+
+    def run() -> str:
+        if action not in ACTIONS:
+            raise InvalidInput([FieldError("action", f"unknown action {action!r}")])
+        so = sales.get_sales_order(ctx, order_id)
+        number, source, actor = so.number, so.source, user.actor
+        if action == "cancel":
+            result = demand.cancel_sales_order(ctx, number, source=source, actor=actor)
+            return messages.demand_change(result, day)
+        if action == "ship":
+            return messages.shipment(despatch.ship(ctx, number, source=source, actor=actor))
+        line_no = whole(form, "line_no", high=100_000)
+        if action == "cancel-line":
+            result = demand.cancel_so_line(ctx, number, line_no, source=source, actor=actor)
+            return messages.demand_change(result, day)
+        unlinked = manual_links.unlink_line(ctx, number, line_no, source=source, actor=actor)
+        return messages.unlink(unlinked, day)
+
+    return act(request, so_url(order_id), run)

@@ -1,0 +1,129 @@
+"""The main flows by clicking, in Chromium, against bopo served on the test database."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from bopo.domain.roles import Role, allows
+from bopo.services.intake import take_order
+from tests.e2e.conftest import Site, sign_in_as
+from tests.e2e.test_web_pages import PAGES
+from tests.helpers import day, given_po, given_status, given_stock, line_of, order
+
+V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+
+
+def _scene(site: Site) -> None:
+    given_stock(site.ctx, A=5, B=0)
+    given_status(site.ctx, "ON ORDER")
+    given_po(site.ctx, "PO-1", ("A", 10, day(5), "ON ORDER"), ("B", 2, day(9)))
+    take_order(site.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked
+    take_order(site.ctx, order("SO-2", ("B", 2)), actor="test")  # PO line has no status
+
+
+def test_every_page_loads_for_each_role_without_console_errors(make_site: Any, page: Any) -> None:
+    site = make_site()
+    _scene(site)
+    for role in Role:
+        page.context.clear_cookies()
+        sign_in_as(page, site, role)
+        for path, least in PAGES:
+            if not allows(role, least):
+                continue
+            answer = page.goto(site.url(path))
+            assert answer.status == 200, f"{path} as {role.value}"
+            expect(page.locator("h1")).to_be_visible()
+    assert page.problems == []
+
+
+def test_an_operator_signs_in_takes_an_order_by_form_and_sees_its_lines_linked(
+    make_site: Any, page: Any
+) -> None:
+    site = make_site()
+    _scene(site)
+    page.goto(site.url("/sales-orders"))
+    expect(page).to_have_url(re.compile(r"/login\?next=/sales-orders$"))
+    page.get_by_label("User name").fill("operator")
+    page.get_by_label("Password").fill("operator-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sales orders")).to_be_visible()
+
+    page.get_by_role("link", name="New sales order").click()
+    page.get_by_label("Order number").fill("WEB-1")
+    page.get_by_label("Customer code").fill("C7")
+    page.get_by_label("Name").fill("Customer Seven")
+    page.get_by_label("Email").fill("seven@example.com")
+    page.get_by_label("SKU of line 1").fill("A")
+    page.get_by_label("Quantity of line 1").fill("4")
+    page.get_by_role("button", name="Add a line").click()
+    page.get_by_label("SKU of line 6").fill("A")
+    page.get_by_label("Quantity of line 6").fill("2")
+    page.get_by_role("button", name="Take the order").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Sales order WEB-1 taken: 2 linked")
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("linked to PO-1 line 1")
+    expect(rows.nth(1)).to_contain_text("linked to PO-1 line 1")
+    assert line_of(site.ctx, "WEB-1", 2).linked_qty == 2
+    assert page.problems == []
+
+
+def test_an_operator_links_a_worklist_line_by_hand(make_site: Any, page: Any) -> None:
+    site = make_site()
+    _scene(site)
+    sign_in_as(page, site, OP)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Link web/SO-2 line 1 to PO-1 line 2").click()
+
+    expect(page.get_by_role("status")).to_have_text(
+        "Linked web/SO-2 line 1 (2 of B) to PO-1 line 2, expected Fri 4 Dec."
+    )
+    expect(page.get_by_text("The worklist is empty.")).to_be_visible()
+    assert line_of(site.ctx, "SO-2").linked_qty == 2
+    assert page.problems == []
+
+
+def test_goods_received_at_the_po_release_the_linked_backorder(make_site: Any, page: Any) -> None:
+    site = make_site()
+    _scene(site)
+    sign_in_as(page, site, OP)
+    page.goto(site.url("/purchase-orders"))
+    page.get_by_role("link", name="PO-1").click()
+    page.get_by_text("Change line 1").click()
+    page.get_by_label("Quantity to receive on line 1").fill("3")
+    page.get_by_role("button", name="Receive", exact=True).click()
+
+    expect(page.get_by_role("status")).to_have_text(
+        "Received 3 of A on PO-1 line 1: 3 to web/SO-1 line 1."
+    )
+    page.get_by_role("link", name="web/SO-1").first.click()
+    line = page.locator("tbody tr").first
+    expect(line).to_contain_text("8 from stock")
+    expect(line).not_to_contain_text("linked")
+    assert page.problems == []
+
+
+def test_a_viewer_sees_no_actions_and_a_forged_one_is_refused(make_site: Any, page: Any) -> None:
+    site = make_site()
+    _scene(site)
+    sign_in_as(page, site, V)
+    page.goto(site.url("/purchase-orders/PO-1"))
+    expect(page.get_by_text("Change line 1")).to_have_count(0)
+    page.goto(site.url("/worklist"))
+    expect(page.get_by_role("button", name=re.compile("^Link"))).to_have_count(0)
+    page.goto(site.url("/"))
+    expect(page.get_by_role("link", name="New sales order")).to_have_count(0)
+
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    answer = page.request.post(
+        site.url("/purchase-orders/PO-1"),
+        form={"csrf_token": token, "action": "receive", "line_no": "1", "qty": "3"},
+        max_redirects=0,
+    )
+    assert answer.status == 403
+    assert line_of(site.ctx, "SO-1").linked_qty == 3

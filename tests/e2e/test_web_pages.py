@@ -1,0 +1,309 @@
+"""The web pages over HTTP: signing in, roles, CSRF, escaping, and what each action says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bopo.domain.roles import Role, allows
+from bopo.services import users
+from bopo.services.intake import take_order
+from tests.e2e.conftest import Web, flashes
+from tests.helpers import day, given_po, given_status, given_stock, line_of, order, po_line_of
+
+V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+
+# Every page, and the least role that may see it.
+PAGES: list[tuple[str, Role]] = [
+    ("/", V),
+    ("/purchase-orders", V),
+    ("/purchase-orders/PO-1", V),
+    ("/sales-orders", V),
+    ("/sales-orders/1", V),
+    ("/sales-orders/new", OP),
+    ("/worklist", V),
+    ("/goods-in", V),
+    ("/import", OP),
+    ("/system", V),
+    ("/settings", A),
+]
+
+# Every action, a form for it, and the least role that may do it.
+ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
+    ("/purchase-orders/PO-1", {"action": "receive", "line_no": 1, "qty": 1}, OP),
+    ("/purchase-orders/PO-1", {"action": "qty", "line_no": 1, "qty": 9}, OP),
+    ("/purchase-orders/PO-1", {"action": "due", "line_no": 1, "due_date": "2026-12-24"}, OP),
+    ("/purchase-orders/PO-1", {"action": "cancel-line", "line_no": 1}, OP),
+    ("/purchase-orders/PO-1", {"action": "cancel-po"}, OP),
+    ("/sales-orders/1", {"action": "cancel"}, OP),
+    ("/sales-orders/1", {"action": "unlink", "line_no": 1}, OP),
+    ("/sales-orders/1", {"action": "ship"}, OP),
+    ("/sales-orders/new", {"number": "X-1"}, OP),
+    ("/worklist/retry", {}, OP),
+    ("/worklist/link", {"source": "web", "number": "SO-2", "line_no": 1}, OP),
+    ("/worklist/link-selected", {}, OP),
+    ("/goods-in", {"po_number": "PO-1", "line_no": 1, "qty": 1}, OP),
+    ("/system/statuses", {"code": "LATE", "name": "Late"}, A),
+]
+
+
+def _scene(web: Web) -> None:
+    given_stock(web.ctx, A=5, B=0)
+    given_status(web.ctx, "ON ORDER")
+    given_po(web.ctx, "PO-1", ("A", 10, day(5), "ON ORDER"), ("B", 2, day(9), "ON ORDER"))
+    take_order(web.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked
+    take_order(web.ctx, order("SO-2", ("B", 4)), actor="test")  # B: not enough on order
+
+
+def test_someone_not_signed_in_is_sent_to_the_login_page_from_every_page(web: Web) -> None:
+    _scene(web)
+    for path, _ in PAGES:
+        answer = web.client.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/login"), path
+
+
+def test_a_wrong_password_is_refused_and_opens_no_session(web: Web) -> None:
+    answer = web.post("/login", {"name": "operator", "password": "not it"}, token=web.csrf())
+    assert answer.status_code == 401
+    assert "not valid" in answer.text
+    assert web.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_signing_in_goes_back_to_the_page_asked_for_but_never_to_another_site(web: Web) -> None:
+    token = web.csrf()
+    form = {"name": "viewer", "password": "viewer-password"}
+    answer = web.post("/login", form | {"next": "/worklist?sku=A"}, token=token)
+    assert answer.headers["location"] == "/worklist?sku=A"
+    web.client.cookies.clear()
+    answer = web.post("/login", form | {"next": "//evil.example/x"}, token=web.csrf())
+    assert answer.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_each_page_answers_each_role_as_its_rule_says(web: Web, role: Role) -> None:
+    _scene(web)
+    web.sign_in(role)
+    for path, least in PAGES:
+        answer = web.client.get(path)
+        expected = 200 if allows(role, least) else 403
+        assert answer.status_code == expected, f"{path} as {role.value}"
+
+
+def test_the_menu_shows_a_role_only_the_pages_it_may_open(web: Web) -> None:
+    web.sign_in(V)
+    menu = web.client.get("/").text.split("</nav>")[0]
+    assert 'href="/worklist"' in menu
+    assert 'href="/import"' not in menu
+    assert 'href="/settings"' not in menu
+
+
+@pytest.mark.parametrize(("path", "form", "least"), ACTIONS, ids=lambda v: str(v))
+def test_a_viewer_cannot_act_and_nothing_changes(
+    web: Web, path: str, form: dict[str, Any], least: Role
+) -> None:
+    _scene(web)
+    web.sign_in(V)
+    answer = web.post(path, form)
+    assert answer.status_code == 403
+    assert line_of(web.ctx, "SO-1").linked_qty == 3
+    assert po_line_of(web.ctx, "PO-1").delivered == 0
+
+
+def test_an_operator_may_not_keep_system_data(web: Web) -> None:
+    web.sign_in(OP)
+    assert web.post("/system/statuses", {"code": "LATE", "name": "Late"}).status_code == 403
+
+
+def test_a_form_without_the_session_csrf_token_changes_nothing(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    for token in ("", "forged-token"):
+        answer = web.post(
+            "/purchase-orders/PO-1", {"action": "receive", "line_no": 1, "qty": 3}, token=token
+        )
+        assert answer.status_code == 303
+        assert "nothing was changed" in " ".join(flashes(web.client.get("/").text))
+    assert po_line_of(web.ctx, "PO-1").delivered == 0
+
+
+def test_a_disabled_user_is_signed_out_at_the_next_click(web: Web) -> None:
+    web.sign_in(OP)
+    assert web.client.get("/").status_code == 200
+    users.disable_user(web.ctx, "operator", actor="test")
+    assert web.client.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_the_session_cookie_is_http_only_and_pages_carry_a_strict_security_policy(
+    web: Web,
+) -> None:
+    answer = web.client.get("/login")
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    assert "content-security-policy" not in web.client.get("/api/health").headers
+
+
+def test_what_people_typed_is_shown_escaped(web: Web) -> None:
+    given_stock(web.ctx, A=5)
+    evil = order("SO-<b>", ("A", 1))
+    evil = evil.model_copy(
+        update={"customer": evil.customer.model_copy(update={"name": "<script>x()</script>"})}
+    )
+    result = take_order(web.ctx, evil, actor="test")
+    web.sign_in(V)
+    text = web.client.get(f"/sales-orders/{result.id}").text
+    assert "<script>x()" not in text
+    assert "&lt;script&gt;x()&lt;/script&gt;" in text
+    assert "SO-&lt;b&gt;" in text
+
+
+def test_an_unknown_page_or_order_gets_an_error_page_and_the_api_keeps_problem_json(
+    web: Web,
+) -> None:
+    web.sign_in(V)
+    for path in ("/no-such-page", "/sales-orders/999", "/purchase-orders/PO-NONE"):
+        answer = web.client.get(path)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("text/html")
+    assert web.client.get("/api/nothing").headers["content-type"] == "application/problem+json"
+
+
+# --- what each action says --------------------------------------------------------------------
+
+
+def test_taking_an_order_by_form_says_what_each_line_came_to(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    form = {
+        "number": "F-1",
+        "source": "phone",
+        "customer_code": "C9",
+        "customer_name": "Nine",
+        "customer_email": "nine@example.com",
+        "order_date": "2026-11-25",
+        "delivery_date": "2026-12-01",
+        "sku": ["A", "B", ""],
+        "qty": ["2", "3", ""],
+    }
+    said = web.act("/sales-orders/new", form)
+    assert said == [
+        "Sales order F-1 taken: 1 linked (PO-1 line 1, expected Mon 30 Nov), "
+        "1 skipped: not enough outstanding on order."
+    ]
+
+
+def test_a_bad_order_form_names_each_bad_field_and_takes_nothing(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    form = {
+        "number": "F-2",
+        "customer_code": "C9",
+        "customer_name": "Nine",
+        "customer_email": "not-an-email",
+        "order_date": "2026-11-25",
+        "delivery_date": "2026-11-20",
+        "sku": ["A", "NOPE"],
+        "qty": ["0", "1"],
+    }
+    answer = web.post("/sales-orders/new", form)
+    assert answer.status_code == 422
+    assert "customer email: not a valid email address" in answer.text
+    assert "line 1: qty: must be more than 0" in answer.text
+    assert 'value="not-an-email"' in answer.text  # the form comes back as typed
+    form |= {"customer_email": "nine@example.com", "delivery_date": "2026-12-01", "qty": ["1", "1"]}
+    answer = web.post("/sales-orders/new", form)
+    assert answer.status_code == 422
+    assert "unknown SKU" in answer.text
+    assert web.client.get("/sales-orders?number=F-2").text.count("No sales orders match") == 1
+
+
+def test_receiving_goods_says_who_got_them(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    said = web.act("/purchase-orders/PO-1", {"action": "receive", "line_no": 1, "qty": 5})
+    assert said == ["Received 5 of A on PO-1 line 1: 3 to web/SO-1 line 1, 2 to free stock."]
+    assert line_of(web.ctx, "SO-1").linked_qty == 0
+
+
+def test_changing_a_po_line_says_what_moved_and_which_links_it_released(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    said = web.act("/purchase-orders/PO-1", {"action": "qty", "line_no": 1, "qty": 2})
+    assert said == [
+        "PO-1 line 1: ordered 10 → 2. 1 link released (web/SO-1 line 1: 3); "
+        "waiting: not enough outstanding on order."
+    ]
+    said = web.act("/purchase-orders/PO-1", {"action": "due", "line_no": 1, "due_date": ""})
+    assert said == ["PO-1 line 1: due Mon 30 Nov → no date."]
+    said = web.act("/purchase-orders/PO-1", {"action": "qty", "line_no": 1, "qty": "ten"})
+    assert said == ["qty: must be a whole number, not 'ten'"]
+
+
+def test_linking_the_ticked_worklist_lines_says_how_many_and_why_not_the_rest(web: Web) -> None:
+    given_stock(web.ctx, A=0)
+    given_po(web.ctx, "PO-9", ("A", 4, day(5)))  # no status: intake skips it
+    for n in (1, 2, 3):
+        take_order(web.ctx, order(f"SO-{n}", ("A", 2), delivery=day(n)), actor="test")
+    web.sign_in(OP)
+    pick = '["web", "SO-{}", 1, "PO-9", 1]'
+    said = web.act("/worklist/link-selected", {"pick": [pick.format(n) for n in (1, 2, 3)]})
+    assert said == [
+        "2 lines linked, 1 skipped: web/SO-3 line 1: PO-9 line 1 has 0 free on order; "
+        "web/SO-3 line 1 needs 2."
+    ]
+
+
+def test_retrying_the_worklist_says_what_it_did(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    said = web.act("/worklist/retry", {"back": "/worklist"})
+    assert said == [
+        "1 worklist line tried: 0 linked, 0 took stock (0 units); "
+        "still waiting: not enough outstanding on order."
+    ]
+
+
+def test_cancelling_an_order_says_what_each_line_gave_up(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    order_id = web.client.get("/sales-orders/by-number?number=SO-1", follow_redirects=False)
+    said = web.act(order_id.headers["location"], {"action": "cancel"})
+    assert said == [
+        "web/SO-1: line 1 gave up 8 of A (5 back to stock); the order is cancelled. "
+        "1 link released (web/SO-1 line 1: 3)."
+    ]
+
+
+def test_the_import_page_reports_each_bad_row_and_takes_the_good_orders(web: Web) -> None:
+    given_stock(web.ctx, A=5)
+    web.sign_in(OP)
+    csv_text = (
+        "order_number,customer_code,customer_name,customer_email,order_date,delivery_date,"
+        "line_no,sku,qty\n"
+        "I-1,C1,One,c1@example.com,2026-11-25,2026-12-01,1,A,2\n"
+        "I-2,C2,Two,c2@example.com,2026-11-25,2026-12-01,1,NOPE,1\n"
+    )
+    answer = web.post(
+        "/import",
+        {"kind": "sales-orders"},
+        files={"file": ("orders.csv", csv_text.encode(), "text/csv")},
+    )
+    assert answer.status_code == 200
+    assert "1 orders taken, 0 already there, 1 rejected" in answer.text
+    assert "row 3" in answer.text
+    assert "unknown SKU" in answer.text
+    assert line_of(web.ctx, "I-1").from_stock == 2
+
+
+def test_an_operator_may_not_import_stock_counts(web: Web) -> None:
+    web.sign_in(OP)
+    answer = web.post(
+        "/import",
+        {"kind": "stock-items"},
+        files={"file": ("items.csv", b"sku,name,on_hand\nZ,Zed,5\n", "text/csv")},
+    )
+    assert answer.status_code == 422
+    assert "Choose what the file holds" in answer.text

@@ -1,0 +1,125 @@
+"""The queries behind the pages: the dashboard's figures, a worklist page with its
+candidates, paged sales orders, and linking several lines by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from bopo.services import dashboard, manual_links, sales, supply, worklist
+from bopo.services.context import Context
+from bopo.services.goods_in import receive
+from bopo.services.intake import take_order
+from bopo.services.manual_links import LinkRequest
+from bopo.services.records import SalesLineRef
+from tests.helpers import TODAY, day, given_po, given_status, given_stock, line_of, order
+
+
+def _at_noon(ctx: Context) -> Context:
+    ctx.clock = lambda: datetime.combine(TODAY, time(12), tzinfo=UTC)
+    return ctx
+
+
+def test_the_dashboard_counts_open_supply_the_worklist_and_todays_goods_in(ctx: Context) -> None:
+    _at_noon(ctx)
+    given_stock(ctx, A=0, B=0)
+    given_status(ctx, "ON ORDER")
+    given_po(ctx, "PO-1", ("A", 10, day(-2), "ON ORDER"), ("B", 1, day(5), "ON ORDER"))
+    given_po(ctx, "PO-2", ("A", 3, day(4), "ON ORDER"))
+    take_order(ctx, order("SO-1", ("A", 4)), actor="t")
+    take_order(ctx, order("SO-2", ("B", 3)), actor="t")
+    receive(ctx, "PO-2", 1, 3, actor="t")  # PO-2 is fully delivered
+
+    o = dashboard.overview(ctx)
+
+    assert (o.open_purchase_orders, o.open_po_lines, o.overdue_po_lines) == (1, 2, 1)
+    assert o.worklist == {"not enough outstanding on order": 1}
+    assert o.open_sales_orders == 2
+    assert (o.receipts_today, o.units_today) == (1, 3)
+    assert [r.po_number for r in o.recent_receipts] == ["PO-2"]
+    assert o.allocation_on
+
+
+def test_a_worklist_page_is_in_delivery_order_with_the_total_and_each_lines_candidates(
+    ctx: Context,
+) -> None:
+    given_stock(ctx, A=0)
+    given_po(ctx, "PO-9", ("A", 5, day(6)))  # no status: intake passes it by
+    for n, delivery in ((1, 9), (2, 3), (3, 6)):
+        take_order(ctx, order(f"SO-{n}", ("A", n), delivery=day(delivery)), actor="t")
+
+    first = manual_links.find_candidates(ctx, limit=2)
+    second = manual_links.find_candidates(ctx, limit=2, offset=2)
+
+    assert first.total == 3
+    assert [c.line.number for c in first.items + second.items] == ["SO-2", "SO-3", "SO-1"]
+    assert [[(x.po_number, x.free_on_order) for x in c.candidates] for c in first.items] == [
+        [("PO-9", 5)],
+        [("PO-9", 5)],
+    ]
+    assert worklist.find_backorders(ctx, delivery_to=day(6)).total == 2
+    assert worklist.find_backorders(ctx, source="shop").total == 0
+
+
+def test_a_late_supply_line_comes_with_its_po_line_and_is_offered_only_others(
+    ctx: Context,
+) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_po(ctx, "PO-1", ("A", 5, day(2), "ON ORDER"), ("A", 5, day(3), "ON ORDER"))
+    take_order(ctx, order("SO-1", ("A", 2), delivery=day(4)), actor="t")
+    supply.change_due_date(ctx, "PO-1", 1, day(10), actor="t")
+
+    (late,) = manual_links.find_candidates(ctx).items
+
+    assert (late.line.reason, late.line.po_number, late.line.po_line_no) == (
+        "late supply",
+        "PO-1",
+        1,
+    )
+    assert late.line.expected == day(10)
+    assert [(c.po_number, c.line_no) for c in late.candidates] == [("PO-1", 2)]
+
+
+def test_sales_orders_are_paged_newest_first_and_filtered_by_the_worklist(ctx: Context) -> None:
+    given_stock(ctx, A=10, B=0)
+    for n in range(1, 6):
+        take_order(ctx, order(f"SO-{n}", ("A" if n % 2 else "B", 1)), actor="t")
+
+    page = sales.list_sales_orders(ctx, limit=2, offset=2)
+    waiting = sales.list_sales_orders(ctx, waiting=True)
+    served = sales.list_sales_orders(ctx, waiting=False)
+
+    assert (page.total, [s.number for s in page.items]) == (5, ["SO-3", "SO-2"])
+    assert [(s.number, s.lines, s.waiting_lines) for s in waiting.items] == [
+        ("SO-4", 1, 1),
+        ("SO-2", 1, 1),
+    ]
+    assert [s.number for s in served.items] == ["SO-5", "SO-3", "SO-1"]
+    assert sales.list_sales_orders(ctx, sku="B", customer="C1").total == 2
+    assert sales.list_sales_orders(ctx, customer="NOBODY").total == 0
+
+
+def test_linking_several_lines_links_each_that_fits_and_says_why_not_the_others(
+    ctx: Context,
+) -> None:
+    given_stock(ctx, A=0)
+    given_po(ctx, "PO-9", ("A", 3, day(6)))
+    for n in (1, 2):
+        take_order(ctx, order(f"SO-{n}", ("A", 2)), actor="t")
+
+    batch = manual_links.link_lines(
+        ctx,
+        [
+            LinkRequest(SalesLineRef("web", "SO-1", 1), "PO-9", 1),
+            LinkRequest(SalesLineRef("web", "SO-2", 1), "PO-9", 1),
+            LinkRequest(SalesLineRef("web", "SO-404", 1), "PO-9", 1),
+        ],
+        actor="t",
+    )
+
+    assert [r.line.number for r in batch.linked] == ["SO-1"]
+    assert [(ref.number, why) for ref, why in batch.refused] == [
+        ("SO-2", "PO-9 line 1 has 1 free on order; web/SO-2 line 1 needs 2"),
+        ("SO-404", "sales order 'web/SO-404' not found"),
+    ]
+    assert line_of(ctx, "SO-2").linked_qty == 0
