@@ -16,10 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bopo.api.app import create_app
+from bopo.config import SmtpSettings
 from bopo.domain.roles import Role
 from bopo.services import users
 from bopo.services.context import Context
 from tests.e2e.browser import CHROMIUM, chromium, serving, sign_in
+from tests.smtp_sink import free_port
 
 
 @dataclass
@@ -57,11 +59,17 @@ def users_for_every_role(ctx: Context) -> dict[Role, str]:
 
 @pytest.fixture
 def make_api(make_ctx: Callable[..., Context]) -> Iterator[Callable[..., Api]]:
-    """APIs on the test database; keyword arguments set [backorders] options."""
+    """APIs on the test database; keyword arguments set [backorders] options.
+
+    SMTP goes to `smtp_port` on 127.0.0.1, by default a port nobody listens on,
+    so that no test sends mail anywhere by accident.
+    """
     clients: list[TestClient] = []
 
-    def make(**backorders: Any) -> Api:
+    def make(*, smtp_port: int | None = None, **backorders: Any) -> Api:
         ctx = make_ctx(**backorders)
+        smtp = SmtpSettings(host="127.0.0.1", port=smtp_port or free_port(), timeout=5)
+        ctx.settings = ctx.settings.model_copy(update={"smtp": smtp})
         client = TestClient(create_app(ctx.settings, ctx=ctx))
         client.__enter__()
         clients.append(client)

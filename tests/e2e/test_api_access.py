@@ -11,7 +11,7 @@ from bopo.domain.roles import Role, allows
 from bopo.services.goods_in import receive
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Api, order_json
-from tests.helpers import day, given_po, given_status, given_stock, order
+from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 
 V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 CSV = (
@@ -20,6 +20,7 @@ CSV = (
 )
 PO = {"number": "PO-NEW", "supplier_code": "SUP", "lines": [{"line_no": 1, "sku": "A", "qty": 5}]}
 LINK = {"so_line_id": 2, "po_number": "PO-1", "po_line_no": 1}
+SOURCE = {"subject": "Order {{ order.number }}", "body_text": "Dear {{ customer.name }}"}
 
 # (method, path, request keyword arguments, the least role allowed)
 ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
@@ -45,6 +46,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
     ("PATCH", "/api/sales-orders/1/lines/1", {"json": {"qty": 6}}, OP),
     ("POST", "/api/sales-orders/1/ship", {"json": {"lines": [1]}}, OP),
     ("PATCH", "/api/purchase-orders/PO-1/lines/1", {"json": {"qty": 9}}, OP),
+    ("PATCH", "/api/purchase-orders/PO-1/lines/1", {"json": {"status": "LATE"}}, OP),
     ("POST", "/api/purchase-orders/PO-1/lines/1/cancel", {}, OP),
     ("POST", "/api/purchase-orders/PO-1/lines/1/close-short", {}, OP),
     ("POST", "/api/purchase-orders/PO-1/cancel", {}, OP),
@@ -58,6 +60,18 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
     ("GET", "/api/associations/1", {}, V),
     ("POST", "/api/associations", {"json": LINK}, OP),
     ("DELETE", "/api/associations/1", {}, OP),
+    ("GET", "/api/email-templates", {}, V),
+    ("GET", "/api/email-templates/Back%20order", {}, V),
+    ("POST", "/api/email-templates", {"json": SOURCE | {"name": "New"}}, A),
+    ("PATCH", "/api/email-templates/Back%20order", {"json": {"subject": "Hi"}}, A),
+    ("GET", "/api/email-templates/Back%20order/preview", {"params": {"order_id": 1}}, V),
+    ("POST", "/api/email-templates/preview", {"json": SOURCE}, A),
+    ("PATCH", "/api/po-line-statuses/LATE", {"json": {"template": "Back order"}}, A),
+    ("GET", "/api/emails", {}, V),
+    ("GET", "/api/emails/1", {}, V),
+    ("POST", "/api/emails/1/cancel", {}, OP),
+    ("POST", "/api/emails/1/retry", {}, OP),
+    ("POST", "/api/emails/send", {"json": {"limit": 10}}, OP),  # SMTP: a closed port
     ("GET", "/api/me", {}, V),
     ("GET", "/api/settings", {}, A),
     ("GET", "/api/metrics", {}, V),
@@ -67,8 +81,10 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
 def _scene(api: Api) -> None:
     given_stock(api.ctx, A=5)
     given_status(api.ctx, "ON ORDER")
+    given_status(api.ctx, "LATE")
+    given_template(api.ctx, "Back order", statuses=("ON ORDER",))
     given_po(api.ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
-    take_order(api.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked
+    take_order(api.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked: email 1
     take_order(api.ctx, order("SO-2", ("A", 50)), actor="test")  # waits on the worklist
     receive(api.ctx, "PO-1", 1, 1, actor="test")  # receipt 1
 

@@ -258,7 +258,7 @@ def test_bad_input_is_refused_as_problem_json_naming_each_field(shop: Api) -> No
     assert "whole number" in fields(shop.post(f"{po_line}/receipts", json={"qty": 1.5}))["qty"]
     assert set(fields(shop.post(f"{po_line}/receipts", json={"qty": 1, "extra": 1}))) == {"extra"}
     assert fields(shop.patch(po_line, Role.OPERATOR, json={})) == {
-        "body": "give qty, due_date or both"
+        "body": "give qty, due_date, status or several of them"
     }
     assert (
         "YYYY-MM-DD"

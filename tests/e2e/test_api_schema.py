@@ -1,7 +1,9 @@
 """Schemathesis against /openapi.json: whatever it sends, no 5xx and no schema violation.
 
 Runs on SQLite and PostgreSQL with the demo data, as an admin (so every route is
-reachable), with a bounded number of examples per operation.
+reachable), with a bounded number of examples per operation. SMTP points at a
+local port nobody listens on, with a short timeout: `POST /api/emails/send` is
+run like every other route, and answers that the server cannot be reached.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from schemathesis.checks import (
 )
 
 from bopo.api.app import create_app
-from bopo.config import BackorderSettings, DatabaseSettings, Settings
+from bopo.config import BackorderSettings, DatabaseSettings, Settings, SmtpSettings
 from bopo.db.engine import Database
 from bopo.services import demo, users
 from bopo.services.context import Context
 from tests.conftest import _empty_pg
+from tests.smtp_sink import free_port
 
 EXAMPLES = 25  # per operation: the whole run stays well under a minute
 CHECKS = (
@@ -55,6 +58,7 @@ def demo_app(
         Settings(
             database=DatabaseSettings(url=url),
             backorders=BackorderSettings(allocate_existing_pos=True),
+            smtp=SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2),
         ),
     )
     demo.load_demo(ctx)

@@ -135,3 +135,10 @@ def test_an_unknown_type_and_empty_parts_are_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
         validate_template("BACK_ORDER", TemplateSource(" ", ""))
     assert [e.field for e in caught.value.errors] == ["subject", "body_text"]
+
+
+def test_a_template_nested_or_recursing_without_end_is_refused_not_a_crash() -> None:
+    assert refusal("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}") == "nested too deeply"
+    assert refusal("{% if 1 %}" * 3000 + "x" + "{% endif %}" * 3000) == "nested too deeply"
+    endless = "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"
+    assert refusal(endless, part="body_html") == "recurses too deeply"

@@ -33,8 +33,9 @@ DESCRIPTION = """
 Link back-ordered sales-order lines to undelivered purchase-order lines.
 
 Every route but `/api/health` needs a bearer token (`bopo tokens create USER`).
-Roles: **viewer** reads; **operator** also takes orders and works the worklist;
-**admin** also keeps system data and reads settings. Errors are
+Roles: **viewer** reads; **operator** also takes orders, works the worklist and
+sends or cancels emails; **admin** also keeps system data (statuses, email
+templates) and reads settings. Errors are
 `application/problem+json` (RFC 9457); a 422 lists each bad field.
 Lists take `limit` and `offset` and return `total` and `next_offset`.
 """

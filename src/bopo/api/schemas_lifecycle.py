@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bopo.api.schemas import BackorderRead
 from bopo.domain.statuses import AssociationState
@@ -29,7 +29,13 @@ class _Read(BaseModel):
 
 
 class PoLineUpdate(_Body):
-    """A new ordered quantity and/or due date, changed together; what is left out stays."""
+    """A new ordered quantity, due date and/or status; what is left out stays.
+
+    Quantity and due date change together in one transaction; a status given
+    with them is set in a second one, after them, so the emails it queues
+    announce the links that still fit, with the new due date. An unknown
+    status refuses the whole request before anything changes.
+    """
 
     qty: inputs.Qty | None = Field(
         default=None,
@@ -38,11 +44,22 @@ class PoLineUpdate(_Body):
     due_date: inputs.OptionalIsoDate = Field(
         default=None, description="The new due date; null clears it"
     )
+    status: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None,
+        description="A PO line status code; its BACK_ORDER template emails each linked customer",
+    )
+
+    @field_validator("status")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("a PO line's status can be changed, not removed")
+        return value
 
     @model_validator(mode="after")
     def _something(self) -> Self:
-        if self.qty is None and "due_date" not in self.model_fields_set:
-            raise ValueError("give qty, due_date or both")
+        if self.qty is None and self.status is None and "due_date" not in self.model_fields_set:
+            raise ValueError("give qty, due_date, status or several of them")
         return self
 
     @property
@@ -133,6 +150,22 @@ class SupplyChangeRead(_Read):
         description="Linked lines now due after their delivery date (on the worklist)"
     )
     on_time_again: list[SalesLineRefRead]
+
+
+class PoLineStatusChangeRead(_Read):
+    before: str | None
+    after: str
+    changed: bool = Field(description="false: the line had this status already")
+    emails_queued: int
+
+
+class PoLineUpdateRead(SupplyChangeRead):
+    """What a PO line change did, the status change included."""
+
+    status: PoLineStatusChangeRead | None = Field(description="null: no status was given")
+    emails_queued: int = Field(
+        description="Emails the status change queued (re-allocated lines' emails not counted)"
+    )
 
 
 class SoLineChangeRead(_Read):

@@ -173,6 +173,8 @@ class CompiledTemplate:
                 self._parts[part] = env.template_class.from_code(env, code, _GLOBALS)
             except TemplateSyntaxError as exc:
                 errors.append(_error(part, exc))
+            except RecursionError:  # thousands of nested brackets or blocks
+                errors.append(FieldError(part, "nested too deeply"))
         if errors:
             raise InvalidInput(errors)
 
@@ -195,6 +197,8 @@ class CompiledTemplate:
                     )
                 except Exception:
                     template.environment.handle_exception()  # re-raises, at the template's line
+            except RecursionError:  # a macro that calls itself without end
+                raise InvalidInput([FieldError(part, "recurses too deeply")]) from None
             except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
                 raise InvalidInput([_error(part, exc)]) from None
         subject = " ".join((out["subject"] or "").split())  # one header line, no injection

@@ -8,11 +8,12 @@ an unlink names the association it means, so it never removes a newer one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from bopo.db.models import Association, PoLine, PurchaseOrder, SalesOrder, SoLine, StockItem
 from bopo.errors import Conflict, NotFound
@@ -110,6 +111,14 @@ def get_association(ctx: Context, association_id: int) -> AssociationView:
     if row is None:
         raise NotFound("association", association_id)
     return AssociationView(*row)
+
+
+def load_associations(conn: Connection, ids: Collection[int]) -> list[AssociationView]:
+    """These associations, by id, inside the caller's transaction."""
+    if not ids:
+        return []
+    stmt = _select().where(Association.id.in_(sorted(ids))).order_by(Association.id)
+    return [AssociationView(*row) for row in conn.execute(stmt)]
 
 
 def link(

@@ -1,9 +1,12 @@
-"""The pending-email outbox: list, show, cancel, retry."""
+"""The pending-email outbox: list, show, cancel, retry, and send now."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import decode_header, make_header
+from email.message import Message
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -11,9 +14,13 @@ from sqlalchemy import Connection, func, select, update
 from bopo.db.models import EmailTemplate, PendingEmail, PendingEmailAssociation, SalesOrder
 from bopo.db.queries import record_audit
 from bopo.domain.statuses import EmailState, transition
+from bopo.domain.templating import EmailEvent
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.associations import AssociationView, load_associations
 from bopo.services.context import Context
 from bopo.services.linking import event
+from bopo.services.mailer import SendSummary, Transport, send_emails
+from bopo.services.pages import Page, fetch_page
 from bopo.smtp import build_message
 
 
@@ -31,6 +38,7 @@ class EmailSummary:
     created_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime | None
+    sales_order_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +47,7 @@ class EmailSummary:
             "to": self.to_address,
             "subject": self.subject,
             "sales_order": self.sales_order,
+            "sales_order_id": self.sales_order_id,
             "template": self.template,
             "event": self.event,
             "attempts": self.attempts,
@@ -60,6 +69,8 @@ class EmailView:
     claimed_by: str | None
     lease_until: datetime | None
     raw: str  # the message as the mailer sends it
+    headers: tuple[tuple[str, str], ...] = ()  # the message's own, decoded for reading
+    associations: tuple[AssociationView, ...] = ()  # what it announces, as they stand now
 
     def as_dict(self) -> dict[str, Any]:
         return self.summary.as_dict() | {
@@ -70,6 +81,8 @@ class EmailView:
             "association_ids": list(self.association_ids),
             "claimed_by": self.claimed_by,
             "lease_until": self.lease_until.isoformat() if self.lease_until else None,
+            "headers": [{"name": k, "value": v} for k, v in self.headers],
+            "associations": [a.as_dict() for a in self.associations],
         }
 
 
@@ -88,6 +101,7 @@ def _summaries() -> Any:
             PendingEmail.created_at,
             PendingEmail.sent_at,
             PendingEmail.next_attempt_at,
+            PendingEmail.sales_order_id,
         )
         .outerjoin(SalesOrder, SalesOrder.id == PendingEmail.sales_order_id)
         .outerjoin(EmailTemplate, EmailTemplate.id == PendingEmail.template_id)
@@ -112,6 +126,36 @@ def list_emails(
         stmt = stmt.where(PendingEmail.state == _state(state).value)
     with ctx.db.read() as conn:
         return [EmailSummary(*r) for r in conn.execute(stmt)]
+
+
+def _event(value: str) -> EmailEvent:
+    try:
+        return EmailEvent(value)
+    except ValueError:
+        raise InvalidInput(
+            [FieldError("event", f"unknown event {value!r}; use {', '.join(EmailEvent)}")]
+        ) from None
+
+
+def find_emails(
+    ctx: Context,
+    *,
+    state: str | None = None,
+    sales_order_id: int | None = None,
+    event: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[EmailSummary]:
+    """One page of the outbox in the order the mailer sends it (oldest first), with the total."""
+    stmt = _summaries().order_by(PendingEmail.id)
+    if state is not None:
+        stmt = stmt.where(PendingEmail.state == _state(state).value)
+    if sales_order_id is not None:
+        stmt = stmt.where(PendingEmail.sales_order_id == sales_order_id)
+    if event is not None:
+        stmt = stmt.where(PendingEmail.event == _event(event).value)
+    with ctx.db.read() as conn:
+        return fetch_page(conn, stmt, EmailSummary, limit=limit, offset=offset)
 
 
 def count_emails(ctx: Context) -> dict[str, int]:
@@ -149,7 +193,7 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
     ).all()
     summary = EmailSummary(*row)
     settings = ctx.settings.email
-    raw = build_message(
+    message = build_message(
         from_address=settings.from_address,
         from_name=settings.company_name,
         to_address=summary.to_address,
@@ -159,7 +203,7 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
         body_html=full.body_html,
         message_id=full.message_id,
         date=summary.created_at,
-    ).message.as_string()
+    ).message
     return EmailView(
         summary,
         full.to_name,
@@ -169,8 +213,22 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
         tuple(associations),
         full.claimed_by,
         full.lease_until,
-        raw,
+        message.as_string(),
+        _readable_headers(message),
+        tuple(load_associations(conn, associations)),
     )
+
+
+def _readable_headers(message: Message) -> tuple[tuple[str, str], ...]:
+    """The headers as a mail program shows them: encoded words decoded."""
+    return tuple((name, _decoded(value)) for name, value in message.items())
+
+
+def _decoded(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, ValueError):  # text that only looks encoded: shown as it is
+        return value
 
 
 def _change_state(ctx: Context, email_id: int, wanted: EmailState, actor: str) -> EmailView:
@@ -218,3 +276,49 @@ def cancel_email(ctx: Context, email_id: int, *, actor: str) -> EmailView:
 def retry_email(ctx: Context, email_id: int, *, actor: str) -> EmailView:
     """Put a failed email back in the queue with its attempts reset."""
     return _change_state(ctx, email_id, EmailState.PENDING, actor)
+
+
+# --- sending now, for someone waiting on the answer ------------------------------------
+
+_WAITING = (EmailState.PENDING.value, EmailState.SENDING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    """What a send did, and how many of the emails asked for are still to go."""
+
+    summary: SendSummary
+    left: int  # pending (due later, or not reached) or being sent by a mailer
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.summary.as_dict() | {"left": self.left}
+
+
+def send_now(
+    ctx: Context,
+    *,
+    ids: Collection[int] | None = None,
+    limit: int | None = None,
+    transport: Transport | None = None,
+) -> SendReport:
+    """Run the mailer once over the due emails (or just `ids`, due or not), then count
+    what is left. An unknown id is refused before anything is sent; an id that is not
+    pending (sent, cancelled, failed) is left alone.
+
+    A server that cannot be reached is not an error here: the summary says so
+    (`stopped`) and the emails stay pending with their last error, as with the
+    batch mailer.
+    """
+    wanted = sorted(set(ids)) if ids is not None else None
+    if wanted is not None:
+        with ctx.db.read() as conn:
+            known = set(conn.scalars(select(PendingEmail.id).where(PendingEmail.id.in_(wanted))))
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            raise NotFound("email", missing[0])
+    summary = send_emails(ctx, ids=wanted, limit=limit, transport=transport)
+    left = select(func.count()).select_from(PendingEmail).where(PendingEmail.state.in_(_WAITING))
+    if wanted is not None:
+        left = left.where(PendingEmail.id.in_(wanted))
+    with ctx.db.read() as conn:
+        return SendReport(summary, conn.scalar(left) or 0)

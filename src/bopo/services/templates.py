@@ -60,10 +60,12 @@ class Preview:
     body_text: str
     body_html: str | None
     to: str | None  # the customer's address, when previewed against a real order
+    order: str | None = None  # that order, as source/number
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "to": self.to,
+            "order": self.order,
             "subject": self.subject,
             "body_text": self.body_text,
             "body_html": self.body_html,
@@ -244,46 +246,87 @@ def edit_template(
         return _views(conn, renamed)[0]
 
 
-def preview_source(ctx: Context, kind: str, source: TemplateSource) -> Preview:
-    """Render an unsaved template against the sample context (a live preview)."""
-    compiled = validate_template(kind.strip().upper(), source)
-    rendered = compiled.render(
-        sample_context(TemplateType(kind.strip().upper()), ctx.settings.email.company_name)
-    )
-    return _preview(rendered, None)
+def preview_source(
+    ctx: Context,
+    kind: str,
+    source: TemplateSource,
+    *,
+    order_id: int | None = None,
+    order_number: str | None = None,
+    order_source: str | None = None,
+) -> Preview:
+    """Render a template, saved or not, as a customer would get it: against a sales
+    order's linked lines (by id, or by number and source), else the sample context."""
+    kind = kind.strip().upper()
+    compiled = validate_template(kind, source)
+    if order_id is None and order_number is None:
+        if order_source is not None:
+            raise InvalidInput([FieldError("order_source", "give order_number with it")])
+        context = sample_context(TemplateType(kind), ctx.settings.email.company_name)
+        return _preview(compiled.render(context), None, None)
+    with ctx.db.read() as conn:
+        to, order, context = _order_context(conn, ctx, order_id, order_number, order_source)
+    return _preview(compiled.render(context), to, order)
 
 
 def preview_template(
-    ctx: Context, name: str, *, order_number: str | None = None, source: str | None = None
+    ctx: Context,
+    name: str,
+    *,
+    order_number: str | None = None,
+    source: str | None = None,
+    order_id: int | None = None,
 ) -> Preview:
     """Render a saved template against the sample, or a sales order's linked lines."""
     view = get_template(ctx, name)
-    template = TemplateSource(view.subject, view.body_text, view.body_html)
-    if order_number is None:
-        return preview_source(ctx, view.type, template)
-    with ctx.db.read() as conn:
-        stmt = select(SalesOrder.id, SalesOrder.source).where(SalesOrder.number == order_number)
+    return preview_source(
+        ctx,
+        view.type,
+        TemplateSource(view.subject, view.body_text, view.body_html),
+        order_id=order_id,
+        order_number=order_number,
+        order_source=source,
+    )
+
+
+def _order_context(
+    conn: Connection,
+    ctx: Context,
+    order_id: int | None,
+    number: str | None,
+    source: str | None,
+) -> tuple[str, str, dict[str, Any]]:
+    """(customer address, source/number, template context) of an order's linked lines."""
+    stmt = select(SalesOrder.id, SalesOrder.source, SalesOrder.number)
+    if order_id is not None:
+        if number is not None or source is not None:
+            raise InvalidInput(
+                [FieldError("order_id", "give order_id, or order_number and order_source")]
+            )
+        stmt = stmt.where(SalesOrder.id == order_id)
+    else:
+        stmt = stmt.where(SalesOrder.number == number)
         if source is not None:
             stmt = stmt.where(SalesOrder.source == source)
-        orders = conn.execute(stmt).all()
-        if not orders:
-            raise NotFound("sales order", order_number)
-        if len(orders) > 1:
-            raise Conflict(f"sales order {order_number!r} exists in several sources; give one")
-        ids = conn.scalars(
-            select(Association.id)
-            .join(SoLine, SoLine.id == Association.so_line_id)
-            .where(SoLine.sales_order_id == orders[0].id, Association.state == "active")
-        ).all()
-        if not ids:
-            raise Conflict(f"sales order {order_number!r} has no linked lines to show")
-        (to, context), *_ = load_announcements(conn, ctx, ids).values()
-    compiled = validate_template(view.type, template)
-    return _preview(compiled.render(context), to)
+    orders = conn.execute(stmt).all()
+    if not orders:
+        raise NotFound("sales order", order_id if order_id is not None else number)
+    if len(orders) > 1:
+        raise Conflict(f"sales order {number!r} exists in several sources; give one")
+    found = orders[0]
+    ids = conn.scalars(
+        select(Association.id)
+        .join(SoLine, SoLine.id == Association.so_line_id)
+        .where(SoLine.sales_order_id == found.id, Association.state == "active")
+    ).all()
+    if not ids:
+        raise Conflict(f"sales order {found.number!r} has no linked lines to show")
+    (to, context), *_ = load_announcements(conn, ctx, ids).values()
+    return to, f"{found.source}/{found.number}", context
 
 
-def _preview(rendered: Rendered, to: str | None) -> Preview:
-    return Preview(rendered.subject, rendered.body_text, rendered.body_html, to)
+def _preview(rendered: Rendered, to: str | None, order: str | None) -> Preview:
+    return Preview(rendered.subject, rendered.body_text, rendered.body_html, to, order)
 
 
 def template_names(ctx: Context) -> Sequence[str]:

@@ -8,6 +8,8 @@ from bopo.api.routes import (
     associations,
     backorders,
     customers,
+    email_templates,
+    emails,
     purchase_orders,
     receipts,
     sales_orders,
@@ -27,5 +29,7 @@ ROUTERS: list[APIRouter] = [
     backorders.router,
     receipts.router,
     associations.router,
+    email_templates.router,
+    emails.router,
     system.router,
 ]

@@ -20,11 +20,12 @@ from bopo.api.schemas import (
 )
 from bopo.api.schemas_lifecycle import (
     PoLineUpdate,
+    PoLineUpdateRead,
     ReceiptCreate,
     ReceiptResultRead,
     SupplyChangeRead,
 )
-from bopo.services import goods_in, purchasing, supply
+from bopo.services import goods_in, po_line_update, purchasing, supply
 
 router = APIRouter(
     prefix="/purchase-orders", tags=["purchase orders"], responses=responses(401, 403, 422)
@@ -87,17 +88,18 @@ def create_purchase_order(
 @router.patch("/{number}/lines/{line_no}", responses=responses(404, 409))
 def update_po_line(
     ctx: CtxDep, user: Operator, number: Number, line_no: LineNo, body: PoLineUpdate
-) -> SupplyChangeRead:
-    """Change a PO line's quantity and/or due date; links that no longer fit are re-allocated."""
-    result = supply.change_po_line(
+) -> PoLineUpdateRead:
+    """Change a PO line's quantity, due date and/or status; says how many emails were queued."""
+    result = po_line_update.update_po_line(
         ctx,
         number,
         line_no,
         qty=body.qty,
         due_date=body.due_date if body.due_date_given else supply.KEEP,
+        status=body.status,
         actor=user.actor,
     )
-    return SupplyChangeRead.model_validate(result.as_dict())
+    return PoLineUpdateRead.model_validate(result.as_dict())
 
 
 @router.post("/{number}/lines/{line_no}/cancel", responses=responses(404, 409))

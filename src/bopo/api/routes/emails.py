@@ -1,0 +1,69 @@
+"""The pending-email outbox: list, show, cancel, retry, and send now over SMTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query
+
+from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
+from bopo.api.errors import responses
+from bopo.api.schemas import Page, page_of
+from bopo.api.schemas_emails import EmailRead, EmailSend, EmailSummaryRead, SendRead
+from bopo.domain.statuses import EmailState
+from bopo.domain.templating import EmailEvent
+from bopo.services import outbox
+
+router = APIRouter(prefix="/emails", tags=["emails"], responses=responses(401, 403, 422))
+
+EmailId = Annotated[int, Path(ge=1, le=2_147_483_647, description="The email's id")]
+
+
+@router.get("", response_model=Page[EmailSummaryRead])
+def list_emails(
+    ctx: CtxDep,
+    _: Viewer,
+    paging: PagingDep,
+    state: EmailState | None = None,
+    sales_order_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    event: Annotated[EmailEvent | None, Query(description="What queued the email")] = None,
+) -> dict[str, object]:
+    """The outbox in the order the mailer sends it, oldest first."""
+    page = outbox.find_emails(
+        ctx,
+        state=state.value if state else None,
+        sales_order_id=sales_order_id,
+        event=event.value if event else None,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of(EmailSummaryRead, page)
+
+
+@router.post("/send", responses=responses(404))
+def send_emails(
+    ctx: CtxDep, _: Operator, body: Annotated[EmailSend | None, Body()] = None
+) -> SendRead:
+    """Send due emails now (or those given) over SMTP, and wait for the result."""
+    report = outbox.send_now(
+        ctx, ids=body.ids if body else None, limit=body.limit if body else None
+    )
+    return SendRead.model_validate(report.as_dict())
+
+
+@router.get("/{email_id}", responses=responses(404))
+def get_email(ctx: CtxDep, _: Viewer, email_id: EmailId) -> EmailRead:
+    """One email: its headers and bodies as sent, its attempts and last error, its links."""
+    return EmailRead.model_validate(outbox.show_email(ctx, email_id).as_dict())
+
+
+@router.post("/{email_id}/cancel", responses=responses(404, 409))
+def cancel_email(ctx: CtxDep, user: Operator, email_id: EmailId) -> EmailRead:
+    """Cancel a pending or failed email: it will not be sent."""
+    return EmailRead.model_validate(outbox.cancel_email(ctx, email_id, actor=user.actor).as_dict())
+
+
+@router.post("/{email_id}/retry", responses=responses(404, 409))
+def retry_email(ctx: CtxDep, user: Operator, email_id: EmailId) -> EmailRead:
+    """Put a failed email back in the queue, its attempts reset."""
+    return EmailRead.model_validate(outbox.retry_email(ctx, email_id, actor=user.actor).as_dict())
