@@ -234,3 +234,22 @@ def test_when_taking_fails_midway_the_reader_stops_too(
         import_sales_orders(shop, path)
     assert calls == [1]
     assert not any(t.name == "bopo-import-parse" for t in threading.enumerate())
+
+
+@pytest.mark.postgres_only
+def test_a_large_import_leaves_the_planner_fresh_statistics(
+    shop: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from bopo.services import imports
+
+    monkeypatch.setattr(imports, "ANALYZE_AFTER", 2)
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + "".join(row(f"SO-{n}", 1, "MUG-12") for n in range(3)))
+    import_sales_orders(shop, path)
+    with shop.db.read() as conn:
+        analyzed = conn.scalar(
+            text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'sales_orders'")
+        )
+    assert analyzed is not None

@@ -49,6 +49,17 @@ class Database:
         with self._read_engine.connect() as conn, conn.begin():
             yield conn
 
+    def refresh_statistics(self, *tables: str) -> None:
+        """ANALYZE tables that just grew a lot (PostgreSQL).
+
+        Until autovacuum catches up, the planner still sees them as they were
+        and may scan where it should use an index: every order taken meanwhile
+        would pay for it. SQLite keeps no such statistics.
+        """
+        if not self.is_sqlite:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self._read_engine is not self.engine:

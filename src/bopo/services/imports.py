@@ -146,7 +146,13 @@ def _import_sales_orders(
     summary.warnings.extend(parsed.warnings)
     summary.orders_rejected += parsed.rejected
     summary.orders_duplicate += parsed.duplicates
+    if summary.orders_taken >= ANALYZE_AFTER:
+        ctx.db.refresh_statistics("sales_orders", "so_lines", "associations", "customers")
     return summary
+
+
+# After this many new rows, the planner gets fresh statistics (see Database).
+ANALYZE_AFTER = 10_000
 
 
 class _Stopped(Exception):
@@ -283,4 +289,6 @@ def import_purchase_orders(
     summary.created = result.lines_created
     summary.unchanged = result.lines_unchanged
     summary.rejected = len(summary.errors)
+    if summary.created >= ANALYZE_AFTER:
+        ctx.db.refresh_statistics("purchase_orders", "po_lines", "suppliers")
     return summary
