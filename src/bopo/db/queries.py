@@ -67,23 +67,28 @@ def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, Stoc
     return {r[1]: StockRow(*r) for r in rows.all()}
 
 
-def lock_stock_by_id(conn: Connection, ids: Collection[int]) -> dict[int, StockRow]:
+def lock_stock_by_id(
+    conn: Connection, ids: Collection[int], *, lock: bool = True
+) -> dict[int, StockRow]:
+    """Stock items by id, locked (lock=False: only read, for a what-if)."""
     if not ids:
         return {}
-    rows = conn.execute(
+    stmt = (
         select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned, StockItem.name)
         .where(one_of(conn, StockItem.id, sorted(ids)))
         .order_by(StockItem.id)
-        .with_for_update()
     )
+    rows = conn.execute(stmt.with_for_update() if lock else stmt)
     return {r[0]: StockRow(*r) for r in rows.all()}
 
 
-def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
-    """The open PO lines of these items, locked, oldest first."""
+def lock_open_supply(
+    conn: Connection, item_ids: Collection[int], *, lock: bool = True
+) -> list[SupplyRow]:
+    """The open PO lines of these items, locked (lock=False: only read), oldest first."""
     if not item_ids:
         return []
-    rows = conn.execute(
+    stmt = (
         select(
             PoLine.id,
             PoLine.stock_item_id,
@@ -97,8 +102,8 @@ def lock_open_supply(conn: Connection, item_ids: Collection[int]) -> list[Supply
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(one_of(conn, PoLine.stock_item_id, sorted(item_ids)), IS_OPEN)
         .order_by(PoLine.id)
-        .with_for_update(of=PoLine)
     )
+    rows = conn.execute(stmt.with_for_update(of=PoLine) if lock else stmt)
     return [SupplyRow(*r) for r in rows.all()]
 
 
