@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bopo.domain.allocation import (
+    AllocationRules,
     LineDecision,
     Link,
-    AllocationRules,
     PoLineSupply,
     StockPosition,
     allocate_line,
