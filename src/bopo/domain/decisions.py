@@ -230,7 +230,7 @@ def explain(record: DecisionRecord, label: Callable[[int], str]) -> str:
     def named(c: Candidate) -> str:
         return f"{label(c.po_line_id)} (due {short_date(c.due_date, year=year)})"
 
-    when = f"{_OCCASION[record.kind]} ({short_date(record.at.date())} {record.at.year})"
+    when = f"{_OCCASION[record.kind]} ({short_date(record.at.date())})"
     if record.kind in (DecisionKind.GOODS_IN_LINKED, DecisionKind.GOODS_IN_WAITING):
         c = record.candidates[0]
         how = (
