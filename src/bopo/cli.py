@@ -1366,6 +1366,8 @@ def _print_what_if(answer: whatif.WhatIf) -> None:
             f"  {x.line} would be late: expected {x.expected or 'no date'}, "
             f"deliver by {x.delivery_date}"
         )
+    for ref in answer.late_supply:
+        out.print(f"  {ref} would go on the worklist as late supply")
     for x in answer.on_time_again:
         out.print(f"  {x.line} would be on time again (deliver by {x.delivery_date})")
     for sv in answer.served:

@@ -338,10 +338,10 @@ def check_books(conn: Connection, *, split: bool = False) -> None:
 
     # Every link was decided somewhere, and the decision was recorded with its PO line.
     chosen = {
-        (r.so_line_id, c[0])
+        (r.so_line_id, r.candidates[k])
         for r in conn.execute(select(AllocationDecision.so_line_id, AllocationDecision.candidates))
-        for c in r.candidates
-        if c[3] > 0
+        for k in range(0, len(r.candidates), 4)
+        if r.candidates[k + 3] > 0
     }
     for links in active.values():
         for a in links:

@@ -10,7 +10,7 @@ from bopo.errors import Conflict
 from bopo.services import outbox, templates
 from bopo.services.context import Context
 from bopo.services.intake import take_orders
-from bopo.services.supply import cancel_purchase_order
+from bopo.services.supply import cancel_purchase_order, change_due_date
 from bopo.services.whatif import (
     what_if_cancel,
     what_if_due_date,
@@ -132,3 +132,16 @@ def test_an_answer_with_nothing_in_it_says_so(ctx: Context) -> None:
     answer = what_if_due_date(ctx, "PO-2", 1, day(16))
     assert answer.nothing
     assert answer.as_dict()["change"] == "PO-2 line 1 due 2026-12-11"
+
+
+def test_what_if_a_late_order_slips_further(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    first = what_if_due_date(ctx, "PO-1", 1, day(7))
+    assert [r.number for r in first.late_supply] == ["SO-D5"]  # it goes on the worklist
+    change_due_date(ctx, "PO-1", 1, day(7), actor="buyer")
+
+    further = what_if_due_date(ctx, "PO-1", 1, day(8))
+    assert [(x.line.number, x.expected) for x in further.late] == [("SO-D5", day(8))]
+    assert further.late_supply == []  # on the worklist already
+    back = what_if_due_date(ctx, "PO-1", 1, day(5))
+    assert refs(back.on_time_again) == ["SO-D5"]

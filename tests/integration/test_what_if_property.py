@@ -305,6 +305,11 @@ def _late(state: State, line_id: int) -> bool:
     return any(d is not None and d > line.delivery_date for d in dues)
 
 
+def _expected(state: State, line_id: int) -> date | None:
+    dues = [state.po[p].due_date for p in state.links[line_id]]
+    return max((d for d in dues if d is not None), default=None)
+
+
 def _waiting(state: State, line_id: int) -> bool:
     reason = state.lines[line_id].backorder_reason
     return not state.links[line_id] and reason is not None and reason != "late supply"
@@ -318,7 +323,8 @@ def _parts(state: State, line_id: int) -> tuple[tuple[Any, ...], ...]:
 
 
 def observed(before: State, after: State) -> dict[str, Any]:
-    out: dict[str, Any] = {k: [] for k in ("relinked", "to_worklist", "late", "on_time", "served")}
+    keys = ("relinked", "to_worklist", "late", "late_supply", "on_time", "served")
+    out: dict[str, Any] = {k: [] for k in keys}
     for i, line in sorted(after.lines.items(), key=lambda kv: (kv[1].number, kv[1].line_no)):
         ref = (line.number, line.line_no)
         b = before.lines[i]
@@ -328,10 +334,14 @@ def observed(before: State, after: State) -> dict[str, Any]:
         if _waiting(after, i) and remaining and not _waiting(before, i):
             out["to_worklist"].append((ref, remaining, line.backorder_reason))
         if after.links[i] and line.status == "open":
-            if _late(after, i) and not _late(before, i):
-                out["late"].append(ref)
+            expected, was = _expected(after, i), _expected(before, i)
+            later = expected is not None and was is not None and expected > was
+            if _late(after, i) and (not _late(before, i) or later):
+                out["late"].append((ref, expected))
             elif _late(before, i) and not _late(after, i):
                 out["on_time"].append(ref)
+        if line.backorder_reason == "late supply" and b.backorder_reason != "late supply":
+            out["late_supply"].append(ref)
         if line.qty_assigned > b.qty_assigned:
             out["served"].append((ref, line.qty_assigned - b.qty_assigned))
     emails = []
@@ -366,7 +376,8 @@ def answered(w: whatif.WhatIf) -> dict[str, Any]:
     return {
         "relinked": [(ref(r.line), parts(r.before), parts(r.after)) for r in w.relinked],
         "to_worklist": [(ref(r.line), r.waiting, r.reason) for r in w.to_worklist],
-        "late": [ref(r.line) for r in w.late],
+        "late": [(ref(r.line), r.expected) for r in w.late],
+        "late_supply": [ref(r) for r in w.late_supply],
         "on_time": [ref(r.line) for r in w.on_time_again],
         "served": [(ref(r.line), r.qty) for r in w.served],
         "emails": sorted(

@@ -251,4 +251,4 @@ def test_a_split_never_uses_a_po_line_without_status_when_there_is_no_default() 
 def test_a_decision_keeps_the_open_po_lines_it_looked_at_as_they_were() -> None:
     lines = [po_line(1, outstanding=10, associated=4), po_line(2, outstanding=0)]
     d = allocate_line(5, StockPosition(1, 0, 0), lines, ON)
-    assert d.considered == ((1, D0, 6),)  # free before the decision took 5 of it
+    assert list(d.considered) == [(1, D0, 6)]  # free before the decision took 5 of it

@@ -72,16 +72,19 @@ def test_the_record_is_a_few_short_codes_and_a_small_array() -> None:
         2,
         None,
     )
-    # the chosen first, with what it took; due dates as day numbers
-    assert row["candidates"] == [[2, 20792, 5, 4], [1, 20807, 10, 0]]
-    assert len(orjson.dumps(row["candidates"])) < 40
+    # in the order looked at, with what each took; due dates as days ahead
+    assert row["candidates"] == [1, 25, 10, 0, 2, 10, 5, 4]
+    assert [c.po_line_id for c in read(row).candidates] == [2, 1]  # shown: the chosen first
+    assert len(orjson.dumps(row["candidates"])) <= 24
 
 
 def test_only_the_first_candidates_are_kept_and_the_count_of_all() -> None:
     many = [supply(i, 1, date(2026, 12, i)) for i in range(1, 21)]
+    many.append(supply(30, 9, date(2026, 12, 28)))
     row = decide(5, many, ON)
-    assert (len(row["candidates"]), row["considered"]) == (MAX_CANDIDATES, 20)
-    assert "(12 more open PO lines not listed.)" in explain(read(row), lambda i: f"PO-{i} line 1")
+    assert (len(row["candidates"]), row["considered"]) == (4 * MAX_CANDIDATES, 21)
+    assert row["candidates"][:4] == [30, 33, 9, 5]  # the chosen one is always kept
+    assert "(13 more open PO lines not listed.)" in explain(read(row), lambda i: f"PO-{i} line 1")
 
 
 def test_a_skip_says_which_po_lines_fell_short() -> None:

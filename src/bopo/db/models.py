@@ -408,8 +408,8 @@ class AllocationDecision(Base):
     kind: I intake, W worklist retry, M by hand, R re-allocation, L/B goods in.
     policy: E earliest_due, O oldest_first, B best_fit, with S when splitting was on.
     reason: the skip reason's code when nothing was linked.
-    candidates: [[po_line_id, due_day, free, taken], ...] as seen at that moment,
-    at most 8 of the `considered` open PO lines.
+    candidates: [po_line_id, due_day, free, taken, ...] (four numbers per PO line) as
+    seen at that moment, at most 8 of the `considered` open PO lines.
     """
 
     __tablename__ = "allocation_decisions"
@@ -422,5 +422,5 @@ class AllocationDecision(Base):
     need: Mapped[int] = mapped_column(Integer)
     from_stock: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(1))
-    candidates: Mapped[list[list[int | None]]] = mapped_column(JSON)
+    candidates: Mapped[list[int | None]] = mapped_column(JSON)
     considered: Mapped[int] = mapped_column(SmallInteger)

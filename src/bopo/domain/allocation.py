@@ -109,7 +109,7 @@ class LineDecision:
     from_stock: int
     links: tuple[Link, ...] = ()
     skip: SkipReason | None = None
-    considered: tuple[Seen, ...] = ()
+    considered: Sequence[Seen] = ()
 
     @property
     def backorder(self) -> int:
@@ -121,9 +121,15 @@ class LineDecision:
 
 
 def choose_po_line(
-    need: int, supplies: Iterable[PoLineSupply], rules: AllocationRules
+    need: int,
+    supplies: Iterable[PoLineSupply],
+    rules: AllocationRules,
+    seen: list[Seen] | None = None,
 ) -> PoLineSupply | SkipReason:
-    """The PO line that takes the whole `need`, or why there is none."""
+    """The PO line that takes the whole `need`, or why there is none.
+
+    `seen`, when given, collects every open PO line looked at, as it was.
+    """
     if not rules.enabled:
         return SkipReason.FEATURE_OFF
     policy = POLICIES[rules.policy]
@@ -134,7 +140,10 @@ def choose_po_line(
         if line.outstanding <= 0:
             continue
         any_open = True
-        if line.free_on_order < need:
+        free = line.outstanding - line.associated
+        if seen is not None:
+            seen.append((line.po_line_id, line.due_date, free if free > 0 else 0))
+        if free < need:
             continue
         any_fit = True
         if line.status_id is None and not rules.default_status_id:
@@ -216,8 +225,8 @@ def allocate_line(
         return LineDecision(qty, from_stock)
     if not rules.enabled:
         return LineDecision(qty, from_stock, skip=SkipReason.FEATURE_OFF)
-    seen = tuple((s.po_line_id, s.due_date, s.free_on_order) for s in supplies if s.outstanding > 0)
-    choice = choose_po_line(need, supplies, rules)
+    seen: list[Seen] = []
+    choice = choose_po_line(need, supplies, rules, seen)
     if not isinstance(choice, SkipReason):
         return LineDecision(qty, from_stock, (_take(choice, need, rules),), considered=seen)
     if rules.allow_split and choice is not SkipReason.NO_OPEN_PO:

@@ -2,12 +2,13 @@
 
 A record is one row per decided SO line, kept small because intake writes one
 for nearly every back-ordered line: one-letter codes for the kind, policy and
-reason, and the PO lines looked at as a short JSON array of
-`[po_line_id, due_day, free, taken]` (due_day: days since 1970-01-01, null for
-no date; free: free on order at that moment; taken: what the decision linked
-to it). Only the first MAX_CANDIDATES, in the policy's order, are kept;
+reason, and the PO lines looked at as one flat JSON array of numbers, four per
+PO line: `po_line_id, due_in, free, taken` (due_in: the due date as days
+after the day of the decision, which keeps it to a digit or two; null for no
+date; free: free on order at that moment; taken: what the decision linked
+to it). At most MAX_CANDIDATES are kept (the chosen always);
 `considered` says how many there were. Goods-in records reuse the shape:
-`[po_line_id, due_day, qty received, qty this line got]`.
+`po_line_id, due_in, qty received, qty this line got`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from bopo.domain.allocation import POLICIES, LineDecision, PoLineSupply, Seen
 from bopo.domain.statuses import SkipReason
 
 MAX_CANDIDATES = 8
-EPOCH = date(1970, 1, 1)
 
 
 class DecisionKind(StrEnum):
@@ -51,39 +52,63 @@ REASON_CODES: Mapping[SkipReason, str] = {
 _REASONS = {v: k for k, v in REASON_CODES.items()}
 
 
-def day_number(value: date | None) -> int | None:
-    return None if value is None else (value - EPOCH).days
+def days_after(value: date | None, day: date) -> int | None:
+    """A due date as stored: days after the decision's day (negative when before)."""
+    return None if value is None else value.toordinal() - day.toordinal()
 
 
-def from_day_number(value: int | None) -> date | None:
-    return None if value is None else EPOCH + timedelta(days=value)
+def from_days_after(value: int | None, day: date) -> date | None:
+    return None if value is None else day + timedelta(days=value)
 
 
+@lru_cache(maxsize=32)
 def policy_code(policy: str, allow_split: bool) -> str:
     return POLICY_CODES[policy] + (SPLIT_CODE if allow_split else "")
 
 
 def candidates(
-    decision: LineDecision, need: int, policy: str
-) -> tuple[list[list[int | None]], int]:
-    """The PO lines a decision looked at, as stored: the chosen first, then those
-    that also fitted (in the policy's order), then those that did not (earliest due
-    first); at most MAX_CANDIDATES of them, and how many there were."""
+    decision: LineDecision, need: int, policy: str, day: int
+) -> tuple[list[int | None], int]:
+    """The PO lines a decision looked at, as stored, and how many there were.
+
+    Kept in the order looked at (oldest PO line first), which costs nothing on
+    the intake path; only when there are more than MAX_CANDIDATES are they
+    sorted (the chosen first, then those that also fitted, in the policy's
+    order, then the others, earliest due first) and cut.
+    """
     seen = decision.considered
-    if not seen:
-        return [], 0
     taken = {link.po_line_id: link.qty for link in decision.links}
-    key = POLICIES[policy]
+    if len(seen) > MAX_CANDIDATES:
+        key = POLICIES[policy]
 
-    def order(s: Seen) -> tuple[Any, ...]:
-        po_line_id, due, free = s
-        fits = free >= need
-        rank = key(PoLineSupply(po_line_id, 0, due, free, 0, None), need) if fits else ()
-        return (po_line_id not in taken, not fits, rank, due is None, due or date.min, po_line_id)
+        def order(s: Seen) -> tuple[Any, ...]:
+            po_line_id, due, free = s
+            fits = free >= need
+            rank = key(PoLineSupply(po_line_id, 0, due, free, 0, None), need) if fits else ()
+            return (po_line_id not in taken, not fits, rank, due is None, due or date.min)
 
-    chosen = sorted(seen, key=order) if len(seen) > 1 else list(seen)
-    rows = [[s[0], day_number(s[1]), s[2], taken.get(s[0], 0)] for s in chosen[:MAX_CANDIDATES]]
-    return rows, min(len(seen), 32_767)
+        seen = sorted(seen, key=order)[:MAX_CANDIDATES]
+    get = taken.get
+    flat: list[int | None] = []
+    for i, d, f in seen:
+        flat += (i, None if d is None else d.toordinal() - day, f, get(i, 0))
+    return flat, min(len(decision.considered), 32_767)
+
+
+def _one_link(decision: LineDecision, day: int) -> list[int | None]:
+    """candidates() for the common case, a few PO lines and one link, built quickly:
+    this runs for nearly every line taken in."""
+    link = decision.links[0]
+    chosen, qty = link.po_line_id, link.qty
+    flat: list[int | None] = []
+    for i, d, f in decision.considered:
+        flat += (
+            i,
+            None if d is None else d.toordinal() - day,
+            f,
+            qty if i == chosen else 0,
+        )
+    return flat
 
 
 def decision_row(
@@ -97,19 +122,29 @@ def decision_row(
 ) -> dict[str, Any]:
     """One allocation_decisions row: what the line took from stock, and how the rest
     (its backorder quantity) was placed on order or why it was not."""
-    need = decision.backorder
-    rows, count = candidates(decision, need, policy)
+    need = decision.qty - decision.from_stock
+    links = decision.links
+    seen = decision.considered
+    day = at.toordinal()
+    if len(links) == 1 and len(seen) <= MAX_CANDIDATES:
+        flat, count = _one_link(decision, day), len(seen)
+    else:
+        flat, count = candidates(decision, need, policy, day)
+    skip = decision.skip
     return {
         "so_line_id": so_line_id,
         "at": at,
-        "kind": kind.value,
+        "kind": _KIND_CODES[kind],
         "policy": policy_code(policy, allow_split),
         "need": need,
         "from_stock": decision.from_stock,
-        "reason": REASON_CODES[decision.skip] if decision.skip and not decision.links else None,
-        "candidates": rows,
+        "reason": REASON_CODES[skip] if skip and not links else None,
+        "candidates": flat,
         "considered": count,
     }
+
+
+_KIND_CODES: Mapping[DecisionKind, str] = {k: k.value for k in DecisionKind}
 
 
 def receipt_row(
@@ -132,7 +167,7 @@ def receipt_row(
         "need": waited,
         "from_stock": got,
         "reason": None,
-        "candidates": [[po_line_id, day_number(due_date), received, got]],
+        "candidates": [po_line_id, days_after(due_date, at.date()), received, got],
         "considered": 1,
     }
 
@@ -169,9 +204,17 @@ class DecisionRecord:
         need: int,
         from_stock: int,
         reason: str | None,
-        candidates: Sequence[Sequence[Any]] | None,
+        candidates: Sequence[Any] | None,
         considered: int,
     ) -> DecisionRecord:
+        flat = list(candidates or ())
+        day = at.date()
+        found = [
+            Candidate(
+                int(flat[k]), from_days_after(flat[k + 1], day), int(flat[k + 2]), int(flat[k + 3])
+            )
+            for k in range(0, len(flat) - 3, 4)
+        ]
         return cls(
             at,
             DecisionKind(kind),
@@ -179,10 +222,7 @@ class DecisionRecord:
             need,
             from_stock,
             _REASONS[reason] if reason else None,
-            tuple(
-                Candidate(int(c[0]), from_day_number(c[1]), int(c[2]), int(c[3]))
-                for c in candidates or ()
-            ),
+            tuple(_shown_in_order(found, need, _POLICY_NAMES.get(policy[:1]))),
             considered,
         )
 
@@ -197,6 +237,24 @@ class DecisionRecord:
     @property
     def split_allowed(self) -> bool:
         return self.policy.endswith(SPLIT_CODE) and len(self.policy) > 1
+
+
+def _shown_in_order(found: list[Candidate], need: int, policy: str | None) -> list[Candidate]:
+    """The chosen first (earliest due first), then those that also fitted in the
+    policy's order, then those that did not, earliest due first."""
+
+    def by_due(c: Candidate) -> tuple[Any, ...]:
+        return (c.due_date is None, c.due_date or date.min, c.po_line_id)
+
+    key = POLICIES.get(policy or "earliest_due", POLICIES["earliest_due"])
+
+    def by_policy(c: Candidate) -> tuple[Any, ...]:
+        return key(PoLineSupply(c.po_line_id, 0, c.due_date, c.free, 0, None), need)
+
+    chosen = sorted((c for c in found if c.taken), key=by_due)
+    fitted = sorted((c for c in found if not c.taken and c.free >= need), key=by_policy)
+    short = sorted((c for c in found if not c.taken and c.free < need), key=by_due)
+    return chosen + fitted + short
 
 
 def short_date(value: date | None, *, year: int | None = None) -> str:

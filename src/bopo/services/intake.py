@@ -379,7 +379,22 @@ def _write(
 def _outcomes(t: _Taken, labels: dict[int, SupplyRow]) -> list[LineOutcome]:
     out = []
     for line, d in zip(t.order.lines, t.decisions, strict=True):
-        if d.links:
+        if len(d.links) == 1:
+            x = d.links[0]
+            row = labels[x.po_line_id]
+            out.append(
+                LineOutcome(
+                    line.line_no,
+                    line.sku,
+                    line.qty,
+                    d.from_stock,
+                    x.qty,
+                    row.po_number,
+                    row.line_no,
+                    x.due_date,
+                )
+            )
+        elif d.links:
             parts = [
                 LinkedPart(
                     labels[x.po_line_id].po_number, labels[x.po_line_id].line_no, x.qty, x.due_date

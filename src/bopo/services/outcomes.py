@@ -38,7 +38,8 @@ class LineOutcome:
 
     A line split over several PO lines names the first in `po_number` and
     `po_line_no`, gives the latest date in `expected` (when all of it is
-    expected) and lists every part in `parts`.
+    expected) and keeps every part in `split`; `parts` lists the part or parts
+    of any linked line.
     """
 
     line_no: int
@@ -52,7 +53,15 @@ class LineOutcome:
     skipped: str | None = None
     shipped: int = 0
     cancelled: int = 0
-    parts: tuple[LinkedPart, ...] = ()
+    split: tuple[LinkedPart, ...] = ()  # only for a line linked to several PO lines
+
+    @property
+    def parts(self) -> tuple[LinkedPart, ...]:
+        if self.split:
+            return self.split
+        if self.linked_qty and self.po_number is not None and self.po_line_no is not None:
+            return (LinkedPart(self.po_number, self.po_line_no, self.linked_qty, self.expected),)
+        return ()
 
     @property
     def waiting(self) -> int:
@@ -74,13 +83,13 @@ class LineOutcome:
             parts.append(f"{self.shipped} shipped")
         if self.from_stock - self.shipped:
             parts.append(f"{self.from_stock - self.shipped} from stock")
-        if len(self.parts) > 1:
+        if self.split:
             pieces = ", ".join(
                 f"{p.qty} to {p.po_number} line {p.po_line_no} (expected "
                 f"{p.expected.isoformat() if p.expected else 'date unknown'})"
-                for p in self.parts
+                for p in self.split
             )
-            parts.append(f"{self.linked_qty} linked in {len(self.parts)} parts: {pieces}")
+            parts.append(f"{self.linked_qty} linked in {len(self.split)} parts: {pieces}")
         elif self.linked_qty:
             when = self.expected.isoformat() if self.expected else "date unknown"
             parts.append(
@@ -122,7 +131,7 @@ def linked_parts(parts: list[LinkedPart]) -> dict[str, Any]:
         "po_number": parts[0].po_number,
         "po_line_no": parts[0].po_line_no,
         "expected": max((p.expected for p in parts if p.expected), default=None),
-        "parts": tuple(parts),
+        "split": tuple(parts) if len(parts) > 1 else (),
     }
 
 

@@ -5,13 +5,15 @@ without locks, lets the same code the change itself runs change them in memory
 (bopo.services.supply, goods_in, the lifecycle engine's Scope.offer), and then
 reads the answer off the changed rows instead of writing them: the orders that
 would be linked or re-linked (to what), sent to the worklist, made late against
-their delivery date (or on time again), given stock, and the emails that would
+their delivery date (or later still, or on time again; and those a due date
+puts on the worklist as `late supply`), given stock, and the emails that would
 be queued. Nothing is flushed, so nothing is written.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -148,7 +150,8 @@ class WhatIf:
     change: str
     relinked: list[Relinked] = field(default_factory=list)
     to_worklist: list[ToWorklist] = field(default_factory=list)
-    late: list[Lateness] = field(default_factory=list)
+    late: list[Lateness] = field(default_factory=list)  # late, or later still
+    late_supply: list[SalesLineRef] = field(default_factory=list)  # put on the worklist for it
     on_time_again: list[Lateness] = field(default_factory=list)
     served: list[Served] = field(default_factory=list)
     emails: list[EmailPreview] = field(default_factory=list)
@@ -159,6 +162,7 @@ class WhatIf:
             self.relinked
             or self.to_worklist
             or self.late
+            or self.late_supply
             or self.on_time_again
             or self.served
             or self.emails
@@ -170,6 +174,7 @@ class WhatIf:
             "relinked": [r.as_dict() for r in self.relinked],
             "to_worklist": [r.as_dict() for r in self.to_worklist],
             "late": [r.as_dict() for r in self.late],
+            "late_supply": [r.as_dict() for r in self.late_supply],
             "on_time_again": [r.as_dict() for r in self.on_time_again],
             "served": [r.as_dict() for r in self.served],
             "emails": [e.as_dict() for e in self.emails],
@@ -313,16 +318,24 @@ def _answer(
             answer.to_worklist.append(ToWorklist(line.ref, line.sku, line.remaining, line.reason))
         if after and line.order_status == "open":
             late_now, late_before = scope.is_late(line), scope.was_late(line)
-            dues = [d for p in after if (d := scope.po_lines[p].due_date) is not None]
-            expected = max(dues, default=None)
-            if late_now and not late_before:
+            expected = _latest(scope.po_lines[p].due_date for p in after)
+            was = _latest(scope.due_before(p) for p in before.links)
+            later = expected is not None and was is not None and expected > was
+            if late_now and (not late_before or later):
                 answer.late.append(Lateness(line.ref, line.delivery_date, expected))
             elif late_before and not late_now:
                 answer.on_time_again.append(Lateness(line.ref, line.delivery_date, expected))
+        if line.reason == LATE and before.reason != LATE:
+            answer.late_supply.append(line.ref)
         if line.assigned > before.assigned:
             answer.served.append(Served(line.ref, line.sku, line.assigned - before.assigned))
     answer.emails = _emails(conn, scope, cause) + [_notice(n) for n in notices]
     return answer
+
+
+def _latest(dates: Iterable[date | None]) -> date | None:
+    """When all of a line is expected: its latest known due date."""
+    return max((d for d in dates if d is not None), default=None)
 
 
 def _part(scope: Scope, po_line_id: int, qty: int, due: date | None) -> Part:
