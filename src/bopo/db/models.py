@@ -408,14 +408,18 @@ class AllocationDecision(Base):
     kind: I intake, W worklist retry, M by hand, R re-allocation, L/B goods in.
     policy: E earliest_due, O oldest_first, B best_fit, with S when splitting was on.
     reason: the skip reason's code when nothing was linked.
-    candidates: [po_line_id, due_day, free, taken, ...] (four numbers per PO line) as
-    seen at that moment, at most 8 of the `considered` open PO lines.
+    candidates: [po_line_id, due_in, free, taken, ...] (four numbers per PO line, due_in
+    in days after the decision's day) as seen at that moment, at most 8 of the
+    `considered` open PO lines.
+
+    A log, like audit_log: no foreign key, so intake pays no check per row (SO
+    lines are never deleted).
     """
 
     __tablename__ = "allocation_decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    so_line_id: Mapped[int] = mapped_column(ForeignKey("so_lines.id"), index=True)
+    so_line_id: Mapped[int] = mapped_column(Integer, index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(1))
     policy: Mapped[str] = mapped_column(String(2))

@@ -38,11 +38,6 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=1), nullable=True),
         sa.Column("candidates", sa.JSON(), nullable=False),
         sa.Column("considered", sa.SmallInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["so_line_id"],
-            ["so_lines.id"],
-            name=op.f("fk_allocation_decisions_so_line_id_so_lines"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_allocation_decisions")),
     )
     op.create_index(
@@ -94,11 +89,8 @@ def downgrade() -> None:
         sqlite_where=sa.text(ACTIVE),
     )
     if op.get_context().dialect.name == "sqlite":
-        op.execute("PRAGMA foreign_keys=OFF")
-        with op.batch_alter_table("sales_orders", schema=None) as batch_op:
-            batch_op.drop_constraint(op.f("ck_sales_orders_priority_known"), type_="check")
-            batch_op.drop_column("priority")
-        op.execute("PRAGMA foreign_keys=ON")
+        # The CHECK belongs to the column (see upgrade), so SQLite drops both in place.
+        op.execute("ALTER TABLE sales_orders DROP COLUMN priority")
     else:
         op.drop_constraint(op.f("ck_sales_orders_priority_known"), "sales_orders", type_="check")
         op.drop_column("sales_orders", "priority")
