@@ -55,9 +55,10 @@ def _storage(conn: Connection, kind: str) -> int:
 
 
 def _measure_storage(ctx: Context, kind: str) -> dict[str, Any]:
+    if kind == "postgresql":  # statistics, as autovacuum would have gathered by now
+        with ctx.db.write() as conn:
+            conn.execute(text("ANALYZE"))
     with ctx.db.read() as conn:
-        if kind == "postgresql":
-            conn.execute(text("ANALYZE allocation_decisions"))
         decisions = conn.scalar(select(func.count()).select_from(AllocationDecision)) or 0
         orders = conn.scalar(select(func.count()).select_from(SalesOrder)) or 0
         size = _storage(conn, kind)
