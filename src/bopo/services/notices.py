@@ -153,6 +153,17 @@ def plan_notices(
     for m in moved:
         by_order[m.sales_order_id].append(m)
     orders = sorted(by_order)
+    if lock:
+        # One change at a time plans an order's notices: two PO lines of one order
+        # moving at once must not both find no notice and each queue one. (Locked
+        # after the associations; writers that lock sales orders hold their stock
+        # items first, as this one does.)
+        conn.execute(
+            select(SalesOrder.id)
+            .where(one_of(conn, SalesOrder.id, orders))
+            .order_by(SalesOrder.id)
+            .with_for_update()
+        ).all()
     notices: dict[int, list[_Notice]] = defaultdict(list)
     for r in conn.execute(
         select(
