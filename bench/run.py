@@ -23,7 +23,7 @@ from rich.table import Table
 
 from bench.common import Scale
 
-SUITES = ["intake", "emails", "goods_in", "api", "web"]
+SUITES = ["intake", "emails", "goods_in", "api", "web", "promise"]
 RESULTS = Path(__file__).with_name("results.json")
 
 

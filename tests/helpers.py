@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bopo.db.models import StockItem
+from bopo.domain.statuses import Priority
 from bopo.services import catalog, purchasing, sales
 from bopo.services.context import Context
 from bopo.services.inputs import (
@@ -72,9 +73,11 @@ def order(
     delivery: date | None = None,
     customer: str = "C1",
     source: str = "web",
+    priority: str = "normal",
 ) -> NewSalesOrder:
     return NewSalesOrder(
         source=source,
+        priority=Priority(priority),
         number=number,
         customer=NewCustomer(
             code=customer, name=f"Customer {customer}", email=f"{customer.lower()}@example.com"

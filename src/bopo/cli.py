@@ -31,6 +31,7 @@ from bopo.services import (
     demand,
     demo,
     despatch,
+    explain,
     goods_in,
     imports,
     mailer,
@@ -42,6 +43,7 @@ from bopo.services import (
     supply,
     templates,
     users,
+    whatif,
     worklist,
 )
 from bopo.services.context import Context
@@ -376,7 +378,8 @@ def sales_order_show(
     out.print(
         Text(f"{view.source}/{view.number}", style="bold"),
         f"({view.status}) for {view.customer_name} <{view.customer_email}>, "
-        f"ordered {view.order_date}, deliver by {view.delivery_date}",
+        f"ordered {view.order_date}, deliver by {view.delivery_date}, "
+        f"priority {view.priority}",
     )
     table = Table()
     for col in ("line", "sku", "qty", "outcome"):
@@ -1096,6 +1099,9 @@ def _print_supply(result: SupplyChangeResult) -> None:
         out.print(f"  late supply: {ref} is on the worklist")
     for ref in result.on_time_again:
         out.print(f"  on time again: {ref}")
+    for n in result.notices:
+        held = f", held until {n.send_after:%Y-%m-%d %H:%M}" if n.send_after else ""
+        out.print(f"  due-date notice to {n.to} ({n.source}/{n.number}): {n.action}{held}")
 
 
 def _print_demand(result: DemandChangeResult) -> None:
@@ -1321,3 +1327,146 @@ def so_set_qty(
             _context(tctx), number, line, qty, source=source, actor=actor()
         )
     _print_json(result.as_dict()) if as_json else _print_demand(result)
+
+
+# --- explain, what-if, priority -------------------------------------------------------------
+
+whatif_app = typer.Typer(
+    help="What a change would do, worked out without changing anything.", no_args_is_help=True
+)
+app.add_typer(whatif_app, name="what-if")
+
+
+@app.command("explain")
+def explain_cmd(
+    tctx: typer.Context,
+    number: SoArg,
+    line: Annotated[int | None, typer.Argument(help="Only this line.", show_default=False)] = None,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why each line of a sales order got what it got: every allocation decision, in words."""
+    with _errors():
+        result = explain.explain_order(_context(tctx, check=False), number, line, source=source)
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    out.print(
+        Text(f"{result.source}/{result.number}", style="bold"),
+        f"priority {result.priority}, deliver by {result.delivery_date}",
+    )
+    for explained in result.lines:
+        out.print(explained.text)
+
+
+def _print_what_if(answer: whatif.WhatIf) -> None:
+    out.print(Text(f"what if: {answer.change}", style="bold"))
+    if answer.nothing:
+        out.print("  no order would be affected, and no email queued")
+    for r in answer.relinked:
+        before = ", ".join(f"{p.po_number} line {p.po_line_no}" for p in r.before) or "nothing"
+        after = "; ".join(
+            f"{p.qty} on {p.po_number} line {p.po_line_no} (expected {p.expected or 'no date'})"
+            for p in r.after
+        )
+        out.print(f"  {r.line} would be linked to {after} (now: {before})")
+    for w in answer.to_worklist:
+        out.print(f"  {w.line} would wait on the worklist: {w.waiting} of {w.sku}, {w.reason}")
+    for x in answer.late:
+        out.print(
+            f"  {x.line} would be late: expected {x.expected or 'no date'}, "
+            f"deliver by {x.delivery_date}"
+        )
+    for ref in answer.late_supply:
+        out.print(f"  {ref} would go on the worklist as late supply")
+    for x in answer.on_time_again:
+        out.print(f"  {x.line} would be on time again (deliver by {x.delivery_date})")
+    for sv in answer.served:
+        out.print(f"  {sv.line} would get {sv.qty} of {sv.sku}")
+    for e in answer.emails:
+        held = f", held until {e.send_after:%Y-%m-%d %H:%M}" if e.send_after else ""
+        what = {"merged": f"added to unsent email {e.email_id}", "cancelled": "cancelled"}.get(
+            e.action, "queued"
+        )
+        out.print(
+            f"  email to {e.to} ({e.source}/{e.number}, template {e.template or '-'}): {what}{held}"
+        )
+
+
+@whatif_app.command("due-date")
+def what_if_due_date_cmd(
+    tctx: typer.Context,
+    po: PoArg,
+    line: PoLineArg,
+    due: Annotated[str, typer.Argument(help="YYYY-MM-DD, or 'none'.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """A PO line's due date moved: orders made late, notices that would go."""
+    with _errors():
+        answer = whatif.what_if_due_date(_context(tctx), po, line, _due_date(due))
+    _print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+
+
+@whatif_app.command("set-qty")
+def what_if_qty_cmd(
+    tctx: typer.Context, po: PoArg, line: PoLineArg, qty: QtyArg, as_json: JsonOpt = False
+) -> None:
+    """A PO line's ordered quantity changed (cut): orders re-linked or sent to the worklist."""
+    with _errors():
+        answer = whatif.what_if_po_line_qty(_context(tctx), po, line, qty)
+    _print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+
+
+@whatif_app.command("cancel")
+def what_if_cancel_cmd(
+    tctx: typer.Context,
+    po: PoArg,
+    line: Annotated[int | None, typer.Argument(help="Only this line.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A PO (or one line) cancelled: where its orders would go."""
+    with _errors():
+        answer = whatif.what_if_cancel(_context(tctx), po, line)
+    _print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+
+
+@whatif_app.command("receive")
+def what_if_receive_cmd(
+    tctx: typer.Context, po: PoArg, line: PoLineArg, qty: QtyArg, as_json: JsonOpt = False
+) -> None:
+    """QTY received on a PO line: which orders would get the stock."""
+    with _errors():
+        answer = whatif.what_if_receipt(_context(tctx), po, line, qty)
+    _print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+
+
+@whatif_app.command("switch-on")
+def what_if_switch_on_cmd(tctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Allocation to existing POs switched on: what today's worklist would be linked to."""
+    with _errors():
+        answer = whatif.what_if_switch_on(_context(tctx))
+    _print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+
+
+@sales_app.command("set-priority")
+def so_set_priority(
+    tctx: typer.Context,
+    number: SoArg,
+    priority: Annotated[
+        str, typer.Argument(help="low, normal, high or urgent.", show_default=False)
+    ],
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give a sales order another priority: goods in and re-allocation serve it by it."""
+    with _errors():
+        result = sales.set_order_priority(
+            _context(tctx), number, priority, source=source, actor=actor()
+        )
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    if result.changed:
+        out.print(f"{result.source}/{result.number}: priority {result.before} -> {result.after}")
+    else:
+        out.print(f"{result.source}/{result.number}: priority is {result.after} already")

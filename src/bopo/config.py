@@ -43,6 +43,14 @@ class BackorderSettings(_Section):
     allocate_existing_pos: bool = False
     default_po_line_status: str | None = None
     policy: str = "earliest_due"
+    # One SO line may be covered by several PO lines (earliest due first) when no
+    # single one can take it; off: whole or skip.
+    allow_split: bool = False
+    # Due-date notices: a move later by at least this many days tells the customers
+    # linked to the PO line (BACK_ORDER_UPDATE), at most once per sales order per
+    # notify_min_interval_hours (later moves wait and are merged into one email).
+    notify_delay_days: int = Field(default=1, ge=1, le=3650)
+    notify_min_interval_hours: float = Field(default=24, ge=0, le=24 * 365)
 
     @field_validator("policy")
     @classmethod

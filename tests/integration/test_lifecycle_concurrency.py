@@ -11,10 +11,10 @@ from collections.abc import Callable
 import pytest
 
 from bopo.errors import BopoError
-from bopo.services import demand, despatch, goods_in, manual_links, supply
+from bopo.services import demand, despatch, goods_in, manual_links, supply, templates
 from bopo.services.context import Context
 from bopo.services.intake import take_order
-from tests.helpers import day, given_po, given_status, given_stock, order
+from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.integration.test_lifecycle_machine import check_books
 
 WORKERS = 4
@@ -27,6 +27,10 @@ def test_concurrent_changes_keep_the_books_straight(make_ctx: Callable[..., Cont
     setup = make_ctx()
     given_stock(setup, A=5, B=2)
     given_status(setup, "ON ORDER")
+    given_template(setup, statuses=("ON ORDER",))
+    templates.add_template(  # due-date notices lock sales orders and pending emails too
+        setup, "Delay", "New dates", "{{ table(lines) }}", kind="BACK_ORDER_UPDATE", actor="t"
+    )
     for n in range(1, 7):
         given_po(setup, f"PO-{n}", ("A", 12, day(n), "ON ORDER"), ("B", 8, day(9 - n), "ON ORDER"))
     failures: list[BaseException] = []

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from bopo.config import BackorderSettings, DatabaseSettings, Settings
 from bopo.db.engine import Database
 from bopo.db.models import (
+    AllocationDecision,
     Association,
     AuditEvent,
     PoLine,
@@ -39,7 +40,16 @@ from bopo.db.models import (
     StockItem,
 )
 from bopo.errors import BopoError
-from bopo.services import catalog, demand, despatch, goods_in, manual_links, supply, worklist
+from bopo.services import (
+    catalog,
+    demand,
+    despatch,
+    goods_in,
+    manual_links,
+    sales,
+    supply,
+    worklist,
+)
 from bopo.services.context import Context
 from bopo.services.inputs import NewStockItem
 from bopo.services.intake import take_order
@@ -47,6 +57,7 @@ from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, order
 
 SKUS = ("A", "B")
+PRIORITIES = ("low", "normal", "normal", "high", "urgent")
 STATUSES = ("ON ORDER", "DELAYED")
 LATE = "late supply"
 pick = st.integers(min_value=0, max_value=1_000)
@@ -87,19 +98,22 @@ class Lifecycle(RuleBasedStateMachine):
         self.orders: list[str] = []
         self.lines: dict[str, int] = {}  # order number -> line count
         self.pos: list[tuple[str, int]] = []  # (PO number, line count)
+        self.split = False
 
     @property
     def c(self) -> Context:
         assert self.ctx is not None
         return self.ctx
 
-    @initialize(enabled=st.booleans(), default_status=st.booleans())
-    def set_the_scene(self, enabled: bool, default_status: bool) -> None:
+    @initialize(enabled=st.booleans(), default_status=st.booleans(), split=st.booleans())
+    def set_the_scene(self, enabled: bool, default_status: bool, split: bool) -> None:
+        self.split = split
         settings_ = Settings(
             database=DatabaseSettings(url=self.url),
             backorders=BackorderSettings(
                 allocate_existing_pos=enabled,
                 default_po_line_status="ON ORDER" if default_status else None,
+                allow_split=split,
             ),
         )
         for code in STATUSES:
@@ -132,10 +146,12 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(
         lines=st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 5)), min_size=1, max_size=2),
         delivery=st.integers(0, 15),
+        priority=st.sampled_from(PRIORITIES),
     )
-    def take_an_order(self, lines: list[tuple[str, int]], delivery: int) -> None:
+    def take_an_order(self, lines: list[tuple[str, int]], delivery: int, priority: str) -> None:
         number = f"SO-{len(self.orders) + 1}"
-        take_order(self.c, order(number, *lines, delivery=day(delivery)), actor="import")
+        new = order(number, *lines, delivery=day(delivery), priority=priority)
+        take_order(self.c, new, actor="import")
         self.orders.append(number)
         self.lines[number] = len(lines)
 
@@ -161,6 +177,12 @@ class Lifecycle(RuleBasedStateMachine):
             )
         qty = max(0, (current or 0) - less)
         self._try(lambda: demand.change_so_line_qty(self.c, number, n, qty, actor="clerk"))
+
+    @precondition(lambda self: self.orders)
+    @rule(i=pick, priority=st.sampled_from(PRIORITIES))
+    def push_an_order_forward_or_back(self, i: int, priority: str) -> None:
+        number, _ = self._so(i, 0)
+        sales.set_order_priority(self.c, number, priority, actor="clerk")
 
     @precondition(lambda self: self.orders)
     @rule(i=pick)
@@ -259,18 +281,17 @@ class Lifecycle(RuleBasedStateMachine):
         if self.ctx is None:
             return
         with self.c.db.read() as conn:
-            check_books(conn)
+            check_books(conn, split=self.split)
 
 
-def check_books(conn: Connection) -> None:
+def check_books(conn: Connection, *, split: bool = False) -> None:
     items = {r.id: r for r in conn.execute(select(StockItem))}
     po_lines = {r.id: r for r in conn.execute(select(PoLine))}
     orders = {r.id: r for r in conn.execute(select(SalesOrder))}
     so_lines = {r.id: r for r in conn.execute(select(SoLine))}
-    active = {
-        r.so_line_id: r
-        for r in conn.execute(select(Association).where(Association.state == "active"))
-    }
+    active: dict[int, list[Any]] = defaultdict(list)  # SO line -> its active links
+    for r in conn.execute(select(Association).where(Association.state == "active")):
+        active[r.so_line_id].append(r)
 
     assigned: dict[int, int] = defaultdict(int)
     for s in so_lines.values():
@@ -281,33 +302,50 @@ def check_books(conn: Connection) -> None:
         assert item.assigned == assigned[item.id], f"item {item.sku}: assigned out of step"
 
     associated: dict[int, int] = defaultdict(int)
-    for a in active.values():
-        associated[a.po_line_id] += a.qty
+    for links in active.values():
+        assert len({a.po_line_id for a in links}) == len(links), "two links to one PO line"
+        for a in links:
+            associated[a.po_line_id] += a.qty
     for p in po_lines.values():
         outstanding = max(0, p.qty_ordered - p.qty_delivered - p.qty_cancelled)
         assert p.qty_associated == associated[p.id]
         assert associated[p.id] <= outstanding, f"PO line {p.id} over-associated"
 
     for s in so_lines.values():
-        link = active.get(s.id)
+        links = active.get(s.id, [])
         remaining = s.qty - s.qty_shipped - s.qty_assigned - s.qty_cancelled
-        linked = link.qty if link else 0
-        waiting = remaining if link is None and s.backorder_reason not in (None, LATE) else 0
+        linked = sum(a.qty for a in links)
+        waiting = remaining if not links and s.backorder_reason not in (None, LATE) else 0
         where = f"SO line {s.id} ({s.backorder_reason})"
         assert s.qty == s.qty_shipped + s.qty_assigned + s.qty_cancelled + linked + waiting, where
-        if link is not None:
-            po = po_lines[link.po_line_id]
-            assert po.stock_item_id == s.stock_item_id
-            assert po.qty_cancelled == 0, f"{where}: linked to a cancelled PO line"
+        if len(links) > 1:
+            assert split, f"{where}: split over several PO lines with allow_split off"
+        if links:
+            delivery = orders[s.sales_order_id].delivery_date
+            for link in links:
+                po = po_lines[link.po_line_id]
+                assert po.stock_item_id == s.stock_item_id
+                assert po.qty_cancelled == 0, f"{where}: linked to a cancelled PO line"
             assert orders[s.sales_order_id].status == "open", f"{where}: its order is closed"
             assert s.backorder_reason in (None, LATE), where
             if s.backorder_reason == LATE:
-                assert po.due_date is not None
-                assert po.due_date > orders[s.sales_order_id].delivery_date
+                dues = [po_lines[link.po_line_id].due_date for link in links]
+                assert any(d is not None and d > delivery for d in dues), where
         elif remaining == 0:
             assert s.backorder_reason is None, where
         if orders[s.sales_order_id].status != "open":
             assert remaining == 0 or orders[s.sales_order_id].status == "open", where
+
+    # Every link was decided somewhere, and the decision was recorded with its PO line.
+    chosen = {
+        (r.so_line_id, r.candidates[k])
+        for r in conn.execute(select(AllocationDecision.so_line_id, AllocationDecision.candidates))
+        for k in range(0, len(r.candidates), 4)
+        if r.candidates[k + 3] > 0
+    }
+    for links in active.values():
+        for a in links:
+            assert (a.so_line_id, a.po_line_id) in chosen, f"association {a.id} has no record"
 
     received = dict(
         conn.execute(

@@ -83,7 +83,8 @@ def test_the_database_refuses_to_over_associate_a_po_line(make_ctx) -> None:  # 
     assert _associated(ctx) == 7
 
 
-def test_one_active_association_per_sales_order_line(ctx: Context) -> None:
+def test_one_active_association_per_sales_order_line_and_po_line(ctx: Context) -> None:
+    """A split line may have several active associations, never two on one PO line."""
     so_line, po_line = _so_line(ctx)  # linked by intake already
     with pytest.raises(IntegrityError):
         _associate(ctx, so_line, po_line, 1)

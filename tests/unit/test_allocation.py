@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from bopo.domain.allocation import (
     AllocationRules,
+    LineDecision,
+    Link,
     PoLineSupply,
     StockPosition,
     allocate_line,
@@ -34,10 +36,16 @@ def po_line(
     return PoLineSupply(id_, item, due, outstanding, associated, status)
 
 
+def link_of(decision: LineDecision) -> Link | None:
+    """The decision's one link (None when it has none)."""
+    assert len(decision.links) <= 1, decision.links
+    return decision.links[0] if decision.links else None
+
+
 def test_free_stock_is_taken_first() -> None:
     stock = StockPosition(1, on_hand=10, assigned=0)
     decision = allocate_line(4, stock, [po_line(1)], ON)
-    assert (decision.from_stock, decision.link, decision.skip) == (4, None, None)
+    assert (decision.from_stock, link_of(decision), decision.skip) == (4, None, None)
     assert stock.assigned == 4
 
 
@@ -46,8 +54,9 @@ def test_partial_stock_is_taken_and_the_rest_is_linked() -> None:
     line = po_line(7)
     decision = allocate_line(5, stock, [line], ON)
     assert decision.from_stock == 2
-    assert decision.link is not None
-    assert (decision.link.po_line_id, decision.link.qty) == (7, 3)
+    link = link_of(decision)
+    assert link is not None
+    assert (link.po_line_id, link.qty) == (7, 3)
     assert line.associated == 3
 
 
@@ -104,12 +113,12 @@ def test_a_po_line_without_status_is_no_candidate_unless_there_is_a_default() ->
 
 def test_the_default_status_is_given_to_a_po_line_without_one() -> None:
     bare, statused = po_line(1, status=None), po_line(2, status=5, due=D0 + timedelta(days=1))
-    first = allocate_line(4, StockPosition(1, 0, 0), [bare, statused], ON_WITH_DEFAULT)
-    assert first.link is not None
-    assert (first.link.po_line_id, first.link.set_status_id) == (1, 99)
-    second = allocate_line(4, StockPosition(1, 0, 0), [bare, statused], ON_WITH_DEFAULT)
-    assert second.link is not None
-    assert second.link.set_status_id is None  # it has the status now
+    first = link_of(allocate_line(4, StockPosition(1, 0, 0), [bare, statused], ON_WITH_DEFAULT))
+    assert first is not None
+    assert (first.po_line_id, first.set_status_id) == (1, 99)
+    second = link_of(allocate_line(4, StockPosition(1, 0, 0), [bare, statused], ON_WITH_DEFAULT))
+    assert second is not None
+    assert second.set_status_id is None  # it has the status now
 
 
 def test_the_best_fit_policy_keeps_big_lots_for_big_orders() -> None:
@@ -122,10 +131,9 @@ def test_lines_of_one_order_share_stock_and_supply_in_line_order() -> None:
     stock = {1: StockPosition(1, on_hand=3, assigned=0)}
     supply = {1: [po_line(1, outstanding=4)]}
     first, second, third = allocate_order([(1, 2), (1, 4), (1, 3)], stock, supply, ON)
-    assert (first.from_stock, first.link) == (2, None)
+    assert (first.from_stock, first.links) == (2, ())
     assert second.from_stock == 1
-    assert second.link is not None
-    assert second.link.qty == 3
+    assert [link.qty for link in second.links] == [3]
     assert (third.from_stock, third.skip) == (0, SkipReason.NOT_ENOUGH_ON_ORDER)
 
 
@@ -149,6 +157,7 @@ rules = st.builds(
     enabled=st.booleans(),
     default_status_id=st.one_of(st.none(), st.just(9)),
     policy=st.sampled_from(["earliest_due", "oldest_first", "best_fit"]),
+    allow_split=st.booleans(),
 )
 
 
@@ -177,12 +186,14 @@ def test_every_line_ends_assigned_linked_or_skipped_with_a_reason(
     stock = StockPosition(1, on_hand, 0)
     for qty in quantities:
         d = allocate_line(qty, stock, lines, rules_)
-        linked = d.link.qty if d.link else 0
-        assert d.from_stock + linked + (d.backorder if d.skip else 0) == qty
-        assert (d.backorder == 0) == (d.link is None and d.skip is None)
-        assert not (d.link and d.skip)
-        if d.link:
-            assert d.link.qty == d.backorder  # whole, never split
+        assert d.from_stock + d.linked + (d.backorder if d.skip else 0) == qty
+        assert (d.backorder == 0) == (not d.links and d.skip is None)
+        assert not (d.links and d.skip)
+        if d.links:
+            assert d.linked == d.backorder  # the whole backorder, never a part of it
+        if not rules_.allow_split:
+            assert len(d.links) <= 1
+        assert len({link.po_line_id for link in d.links}) == len(d.links)
 
 
 @given(supplies, st.integers(1, 30))
@@ -199,3 +210,45 @@ def test_the_chosen_po_line_is_the_earliest_due_one_that_fits(spec, need) -> Non
         return (line.due_date is None, line.due_date or date.min, line.po_line_id)
 
     assert key(choice) == min(key(line) for line in fitting)
+
+
+# --- split ---------------------------------------------------------------------------
+
+SPLIT = AllocationRules(enabled=True, allow_split=True)
+
+
+def test_with_split_a_line_no_single_po_line_covers_is_split_earliest_due_first() -> None:
+    late = po_line(1, due=D0 + timedelta(days=20), outstanding=3)
+    early = po_line(2, due=D0 + timedelta(days=5), outstanding=2)
+    later_still = po_line(3, due=D0 + timedelta(days=30), outstanding=9, associated=8)
+    d = allocate_line(5, StockPosition(1, 0, 0), [late, early, later_still], SPLIT)
+    assert [(x.po_line_id, x.qty, x.due_date) for x in d.links] == [
+        (2, 2, D0 + timedelta(days=5)),
+        (1, 3, D0 + timedelta(days=20)),
+    ]
+    assert (early.associated, late.associated, later_still.associated) == (2, 3, 8)
+
+
+def test_with_split_a_line_one_po_line_covers_is_still_linked_whole() -> None:
+    small_early, big_late = po_line(1, outstanding=3), po_line(2, due=D0 + timedelta(days=9))
+    d = allocate_line(5, StockPosition(1, 0, 0), [small_early, big_late], SPLIT)
+    assert [(x.po_line_id, x.qty) for x in d.links] == [(2, 5)]
+
+
+def test_with_split_lines_that_together_fall_short_leave_the_line_waiting_whole() -> None:
+    lines = [po_line(1, outstanding=2), po_line(2, outstanding=2)]
+    d = allocate_line(5, StockPosition(1, 0, 0), lines, SPLIT)
+    assert (d.links, d.skip) == ((), SkipReason.NOT_ENOUGH_ON_ORDER)
+    assert [line.associated for line in lines] == [0, 0]
+
+
+def test_a_split_never_uses_a_po_line_without_status_when_there_is_no_default() -> None:
+    lines = [po_line(1, outstanding=3, status=None), po_line(2, outstanding=3)]
+    d = allocate_line(5, StockPosition(1, 0, 0), lines, SPLIT)
+    assert d.skip is SkipReason.NOT_ENOUGH_ON_ORDER
+
+
+def test_a_decision_keeps_the_open_po_lines_it_looked_at_as_they_were() -> None:
+    lines = [po_line(1, outstanding=10, associated=4), po_line(2, outstanding=0)]
+    d = allocate_line(5, StockPosition(1, 0, 0), lines, ON)
+    assert list(d.considered) == [(1, D0, 6)]  # free before the decision took 5 of it

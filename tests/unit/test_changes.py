@@ -13,14 +13,22 @@ from bopo.domain.allocation import (
     fitting_po_lines,
     offer_again,
 )
-from bopo.domain.changes import Claim, is_late, keep_what_fits, reduce_demand, split_receipt
+from bopo.domain.changes import (
+    Claim,
+    is_late,
+    keep_what_fits,
+    reduce_demand,
+    serving_order,
+    split_receipt,
+)
 from bopo.domain.statuses import SkipReason
 
 TODAY = date(2026, 11, 25)
 
 
-def claim(line: int, qty: int, delivery_in: int) -> Claim:
-    return Claim(line, qty, (TODAY + timedelta(days=delivery_in), line, 1))
+def claim(line: int, qty: int, delivery_in: int, rank: int = 1) -> Claim:
+    """SO line `line` asking for qty, delivery in so many days, priority rank (1 normal)."""
+    return Claim(line, qty, serving_order(rank, TODAY + timedelta(days=delivery_in), line, 1))
 
 
 def ids(claims: list[Claim]) -> list[int]:
@@ -33,6 +41,20 @@ def ids(claims: list[Claim]) -> list[int]:
 def test_a_po_line_that_still_covers_its_links_keeps_them_all() -> None:
     kept, released = keep_what_fits([claim(1, 3, 5), claim(2, 4, 2)], 7)
     assert (ids(kept), released) == ([2, 1], [])
+
+
+def test_a_higher_priority_keeps_its_link_over_an_earlier_delivery_date() -> None:
+    urgent_late = claim(1, 3, 9, rank=3)
+    normal_soon = claim(2, 3, 1)
+    kept, released = keep_what_fits([urgent_late, normal_soon], 3)
+    assert (ids(kept), ids(released)) == ([1], [2])
+
+
+def test_goods_in_serves_the_higher_priority_first_then_the_delivery_date() -> None:
+    split = split_receipt(
+        4, linked=[], waiting=[claim(1, 3, 1), claim(2, 3, 9, rank=2), claim(3, 3, 2, rank=0)]
+    )
+    assert split.to_waiting == ((2, 3), (1, 1))
 
 
 def test_the_latest_delivery_date_loses_its_link_first() -> None:
@@ -56,8 +78,8 @@ def test_a_cancelled_po_line_releases_every_link() -> None:
 
 
 def test_same_delivery_date_the_newer_order_goes_first() -> None:
-    a = Claim(10, 2, (TODAY, 1, 1))
-    b = Claim(11, 2, (TODAY, 2, 1))
+    a = Claim(10, 2, serving_order(1, TODAY, 1, 1))
+    b = Claim(11, 2, serving_order(1, TODAY, 2, 1))
     _, released = keep_what_fits([a, b], 2)
     assert ids(released) == [11]
 
@@ -122,7 +144,7 @@ def test_candidates_are_the_po_lines_with_enough_free_on_order_earliest_due_firs
 def test_with_the_switch_off_a_released_line_keeps_its_reason() -> None:
     stock = StockPosition(1, on_hand=0, assigned=0)
     d = offer_again(3, SkipReason.RELEASED, stock, [supply(1, 10, 0, 3)], AllocationRules())
-    assert (d.link, d.skip) == (None, SkipReason.RELEASED)
+    assert (d.links, d.skip) == ((), SkipReason.RELEASED)
 
 
 def test_with_the_switch_on_a_released_line_finds_another_po_line() -> None:
@@ -130,5 +152,4 @@ def test_with_the_switch_on_a_released_line_finds_another_po_line() -> None:
     rules = AllocationRules(enabled=True, default_status_id=7)
     d = offer_again(3, SkipReason.RELEASED, stock, [supply(1, 10, 0, 3)], rules)
     assert d.from_stock == 1
-    assert d.link is not None
-    assert (d.link.po_line_id, d.link.qty, d.link.set_status_id) == (1, 2, 7)
+    assert [(x.po_line_id, x.qty, x.set_status_id) for x in d.links] == [(1, 2, 7)]

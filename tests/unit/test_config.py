@@ -126,3 +126,23 @@ def test_serving_without_a_session_secret_is_refused_where_sessions_are_shared(
         check_secret_key(settings, workers=workers)
     with_key = load_settings(env={"BOPO_DATABASE__URL": url, "BOPO_SERVER__SECRET_KEY": KEY})
     check_secret_key(with_key, workers=workers)
+
+
+def test_split_is_off_and_notices_wait_a_day_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = load_settings(env={}).backorders
+    assert (cfg.allow_split, cfg.notify_delay_days, cfg.notify_min_interval_hours) == (
+        False,
+        1,
+        24,
+    )
+
+
+def test_split_and_notice_settings_are_read_and_a_bad_one_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "[backorders]\nallow_split = true\nnotify_min_interval_hours = 6\n")
+    cfg = load_settings(path, env={"BOPO_BACKORDERS__NOTIFY_DELAY_DAYS": "3"}).backorders
+    assert (cfg.allow_split, cfg.notify_delay_days, cfg.notify_min_interval_hours) == (True, 3, 6)
+    with pytest.raises(ConfigError, match=r"\[backorders\] notify_delay_days"):
+        load_settings(path, env={"BOPO_BACKORDERS__NOTIFY_DELAY_DAYS": "0"})

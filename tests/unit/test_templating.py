@@ -142,3 +142,22 @@ def test_a_template_nested_or_recursing_without_end_is_refused_not_a_crash() -> 
     assert refusal("{% if 1 %}" * 3000 + "x" + "{% endif %}" * 3000) == "nested too deeply"
     endless = "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"
     assert refusal(endless, part="body_html") == "recurses too deeply"
+
+
+def test_a_due_date_notice_shows_the_date_given_before_and_the_new_one() -> None:
+    source = TemplateSource(
+        "New dates for {{ order.number }}",
+        "{% for l in lines %}{{ l.sku }}: {{ l.previous_expected | date }} -> "
+        "{{ l.expected | date }}\n{% endfor %}{{ table(lines, ['sku', 'previous_expected']) }}",
+    )
+    compiled = validate_template("BACK_ORDER_UPDATE", source)
+    text = compiled.render(sample_context(TemplateType.BACK_ORDER_UPDATE)).body_text
+    assert "KET-01: 2 December 2026 -> 9 December 2026" in text
+    assert "Was expected" in text
+    earlier = compiled.render(sample_context(TemplateType.BACK_ORDER_EARLIER)).body_text
+    assert "KET-01: 16 December 2026 -> 9 December 2026" in earlier
+
+
+def test_a_back_order_template_sees_no_earlier_date() -> None:
+    text = render(text="{{ lines[0].previous_expected | date }}")[1]
+    assert text == "to be confirmed"

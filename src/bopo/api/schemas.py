@@ -180,10 +180,18 @@ class SalesOrderCreate(inputs.NewSalesOrder):
                         {"line_no": 1, "sku": "KET-01", "qty": 2},
                         {"line_no": 2, "sku": "PAN-28", "qty": 1},
                     ],
+                    "priority": "normal",
                 }
             ]
         }
     )
+
+
+class LinkedPartRead(_Read):
+    po_number: str
+    po_line_no: int
+    qty: int
+    expected: date | None
 
 
 class LineOutcomeRead(_Read):
@@ -200,6 +208,10 @@ class LineOutcomeRead(_Read):
     waiting: int
     shipped: int
     cancelled: int
+    parts: list[LinkedPartRead] = Field(
+        default_factory=list,
+        description="Each PO line the line is linked to; several when it is split",
+    )
 
 
 class OrderOutcomeRead(_Read):
@@ -228,6 +240,7 @@ class SalesOrderRead(_Read):
     delivery_date: date
     created_at: datetime
     created_by: str
+    priority: Literal["low", "normal", "high", "urgent"]
     lines: list[LineOutcomeRead]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -166,7 +167,10 @@ class PoLine(Base):
 class SalesOrder(Base):
     __tablename__ = "sales_orders"
     # number first: lookups by number alone (a person typing one) use the same index.
-    __table_args__ = (UniqueConstraint("number", "source"),)
+    __table_args__ = (
+        UniqueConstraint("number", "source"),
+        CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(40))
@@ -177,6 +181,8 @@ class SalesOrder(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
+    # The rank of bopo.domain.statuses.Priority: 0 low, 1 normal, 2 high, 3 urgent.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[SoLine]] = relationship(
@@ -232,15 +238,20 @@ class SoLine(Base):
 
 
 class Association(Base):
-    """A BO/PO association: one SO line's backorder quantity on one PO line."""
+    """A BO/PO association: one SO line's backorder quantity on one PO line.
+
+    A line has one active association, or (with `allow_split`) one per PO line
+    covering part of it; the index keeps them to one per SO line and PO line.
+    """
 
     __tablename__ = "associations"
     __table_args__ = (
         CheckConstraint("qty > 0", name="qty_positive"),
         CheckConstraint("state IN ('active', 'fulfilled', 'released')", name="state_known"),
         Index(
-            "uq_associations_active_so_line",
+            "uq_associations_active_so_line_po_line",
             "so_line_id",
+            "po_line_id",
             unique=True,
             postgresql_where=text("state = 'active'"),
             sqlite_where=text("state = 'active'"),
@@ -306,6 +317,8 @@ class PendingEmailAssociation(Base):
         ForeignKey("pending_emails.id", ondelete="CASCADE"), primary_key=True
     )
     association_id: Mapped[int] = mapped_column(ForeignKey("associations.id"), primary_key=True)
+    # Due-date notices: the date the customer had been given for this line before.
+    previous_due: Mapped[date | None] = mapped_column(Date)
 
 
 class AuditEvent(Base):
@@ -387,3 +400,31 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AllocationDecision(Base):
+    """Why an SO line got what it got: one compact row per decision (bopo.domain.decisions).
+
+    kind: I intake, W worklist retry, M by hand, R re-allocation, L/B goods in.
+    policy: E earliest_due, O oldest_first, B best_fit, with S when splitting was on.
+    reason: the skip reason's code when nothing was linked.
+    candidates: [po_line_id, due_in, free, taken, ...] (four numbers per PO line, due_in
+    in days after the decision's day) as seen at that moment, at most 8 of the
+    `considered` open PO lines.
+
+    A log, like audit_log: no foreign key, so intake pays no check per row (SO
+    lines are never deleted).
+    """
+
+    __tablename__ = "allocation_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    so_line_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(1))
+    policy: Mapped[str] = mapped_column(String(2))
+    need: Mapped[int] = mapped_column(Integer)
+    from_stock: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(1))
+    candidates: Mapped[list[int | None]] = mapped_column(JSON)
+    considered: Mapped[int] = mapped_column(SmallInteger)

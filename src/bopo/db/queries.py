@@ -67,15 +67,18 @@ def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, Stoc
     return {r[1]: StockRow(*r) for r in rows.all()}
 
 
-def lock_stock_by_id(conn: Connection, ids: Collection[int]) -> dict[int, StockRow]:
+def lock_stock_by_id(
+    conn: Connection, ids: Collection[int], *, lock: bool = True
+) -> dict[int, StockRow]:
+    """Stock items by id, locked (lock=False: only read, for a what-if)."""
     if not ids:
         return {}
-    rows = conn.execute(
+    stmt = (
         select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned, StockItem.name)
         .where(one_of(conn, StockItem.id, sorted(ids)))
         .order_by(StockItem.id)
-        .with_for_update()
     )
+    rows = conn.execute(stmt.with_for_update() if lock else stmt)
     return {r[0]: StockRow(*r) for r in rows.all()}
 
 

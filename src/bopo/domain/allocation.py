@@ -1,4 +1,5 @@
-"""Intake allocation: free stock first, then one PO line for the whole backorder.
+"""Intake allocation: free stock first, then one PO line for the whole backorder
+(or, with `allow_split`, several PO lines that together cover it).
 
 Everything here works on plain objects the caller loaded. The caller keeps the
 underlying rows locked while it decides, so the counts passed in stay true
@@ -84,6 +85,7 @@ class AllocationRules:
     enabled: bool = False
     default_status_id: int | None = None
     policy: str = "earliest_due"
+    allow_split: bool = False  # several PO lines may cover one line when no single one can
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +96,40 @@ class Link:
     set_status_id: int | None = None  # the default status given to a PO line that had none
 
 
+# A PO line as the decision saw it: (po_line_id, due date, free on order), before it chose.
+Seen = tuple[int, date | None, int]
+
+
 @dataclass(frozen=True, slots=True)
 class LineDecision:
+    """What a line got: stock, then links to PO lines (one, or several parts when split),
+    or the reason it waits. `considered` keeps the open PO lines it looked at."""
+
     qty: int
     from_stock: int
-    link: Link | None = None
+    links: tuple[Link, ...] = ()
     skip: SkipReason | None = None
+    considered: Sequence[Seen] = ()
 
     @property
     def backorder(self) -> int:
         return self.qty - self.from_stock
 
+    @property
+    def linked(self) -> int:
+        return sum(link.qty for link in self.links)
+
 
 def choose_po_line(
-    need: int, supplies: Iterable[PoLineSupply], rules: AllocationRules
+    need: int,
+    supplies: Iterable[PoLineSupply],
+    rules: AllocationRules,
+    seen: list[Seen] | None = None,
 ) -> PoLineSupply | SkipReason:
-    """The PO line that takes the whole `need`, or why there is none."""
+    """The PO line that takes the whole `need`, or why there is none.
+
+    `seen`, when given, collects every open PO line looked at, as it was.
+    """
     if not rules.enabled:
         return SkipReason.FEATURE_OFF
     policy = POLICIES[rules.policy]
@@ -120,7 +140,10 @@ def choose_po_line(
         if line.outstanding <= 0:
             continue
         any_open = True
-        if line.free_on_order < need:
+        free = line.outstanding - line.associated
+        if seen is not None:
+            seen.append((line.po_line_id, line.due_date, free if free > 0 else 0))
+        if free < need:
             continue
         any_fit = True
         if line.status_id is None and not rules.default_status_id:
@@ -148,25 +171,70 @@ def fitting_po_lines(
     return sorted(fitting, key=lambda s: key(s, need))
 
 
+def split_over(
+    need: int, supplies: Iterable[PoLineSupply], rules: AllocationRules
+) -> list[tuple[PoLineSupply, int]]:
+    """PO lines that together take the whole `need`, earliest due first; [] if they cannot.
+
+    Used only when no single PO line covers the need. Each part takes what its
+    PO line has free; the last one takes what is left.
+    """
+    usable = sorted(
+        (
+            s
+            for s in supplies
+            if s.outstanding > 0
+            and s.free_on_order > 0
+            and (s.status_id is not None or rules.default_status_id)
+        ),
+        key=lambda s: earliest_due(s, need),
+    )
+    parts = []
+    left = need
+    for line in usable:
+        take = min(left, line.free_on_order)
+        parts.append((line, take))
+        left -= take
+        if left == 0:
+            return parts
+    return []
+
+
+def _take(line: PoLineSupply, qty: int, rules: AllocationRules) -> Link:
+    line.associated += qty
+    set_status = None
+    if line.status_id is None:
+        set_status = line.status_id = rules.default_status_id
+    return Link(line.po_line_id, qty, line.due_date, set_status)
+
+
 def allocate_line(
     qty: int,
     stock: StockPosition,
     supplies: Sequence[PoLineSupply],
     rules: AllocationRules,
 ) -> LineDecision:
-    """Take free stock for `qty`, then link the rest whole to one PO line or skip it."""
+    """Take free stock for `qty`, then link the rest whole to one PO line or skip it.
+
+    With `allow_split`, a rest no single PO line can take is split over several
+    (earliest due first) when together they cover all of it; otherwise it waits.
+    """
     from_stock = stock.take(qty)
     need = qty - from_stock
     if need == 0:
         return LineDecision(qty, from_stock)
-    choice = choose_po_line(need, supplies, rules)
-    if isinstance(choice, SkipReason):
-        return LineDecision(qty, from_stock, skip=choice)
-    choice.associated += need
-    set_status = None
-    if choice.status_id is None:
-        set_status = choice.status_id = rules.default_status_id
-    return LineDecision(qty, from_stock, Link(choice.po_line_id, need, choice.due_date, set_status))
+    if not rules.enabled:
+        return LineDecision(qty, from_stock, skip=SkipReason.FEATURE_OFF)
+    seen: list[Seen] = []
+    choice = choose_po_line(need, supplies, rules, seen)
+    if not isinstance(choice, SkipReason):
+        return LineDecision(qty, from_stock, (_take(choice, need, rules),), considered=seen)
+    if rules.allow_split and choice is not SkipReason.NO_OPEN_PO:
+        parts = split_over(need, supplies, rules)
+        if parts:
+            links = tuple(_take(line, n, rules) for line, n in parts)
+            return LineDecision(qty, from_stock, links, considered=seen)
+    return LineDecision(qty, from_stock, skip=choice, considered=seen)
 
 
 def allocate_order(

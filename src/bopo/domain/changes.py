@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-Priority = tuple[date, int, int]  # (delivery date, sales order id, line no): smallest first
+# (-priority rank, delivery date, sales order id, line no): smallest first
+Priority = tuple[int, date, int, int]
+
+
+def serving_order(rank: int, delivery_date: date, order_id: int, line_no: int) -> Priority:
+    """The sort key that puts the line to serve first first."""
+    return (-rank, delivery_date, order_id, line_no)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +33,10 @@ class Claim:
 def keep_what_fits(claims: Iterable[Claim], capacity: int) -> tuple[list[Claim], list[Claim]]:
     """Split a PO line's associations into those it keeps and those it releases.
 
-    Oldest delivery date first, each association stays while it still fits in
-    `capacity` (the line's new outstanding quantity); the rest are released,
-    latest delivery date first. So the latest-due orders lose their link, and
+    Highest priority, then oldest delivery date first, each association stays
+    while it still fits in `capacity` (the line's new outstanding quantity); the
+    rest are released, lowest priority and latest delivery date first. So the
+    least pressing orders lose their link, and
     nothing that still fits is released only to be linked again.
     """
     kept: list[Claim] = []
@@ -57,9 +64,9 @@ class ReceiptSplit:
 def split_receipt(qty: int, linked: Iterable[Claim], waiting: Iterable[Claim]) -> ReceiptSplit:
     """Share a receipt: the PO line's linked SO lines first, then the item's waiting lines.
 
-    Each group is served oldest delivery date first; the last line served may
-    get part of what it needs. Whatever is left (over-delivery included) is
-    free stock.
+    Each group is served highest priority, then oldest delivery date first;
+    the last line served may get part of what it needs. Whatever is left
+    (over-delivery included) is free stock.
     """
     left = qty
     served: list[list[tuple[int, int]]] = [[], []]

@@ -20,6 +20,31 @@ class SalesOrderStatus(StrEnum):
     COMPLETED = "completed"
 
 
+class Priority(StrEnum):
+    """How urgently a sales order should be served, apart from its delivery date.
+
+    Goods in, re-allocation and the worklist serve the highest priority first,
+    then the earliest delivery date. Stored as its rank (0-3), so it sorts.
+    """
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_RANKS[self]
+
+    @classmethod
+    def of_rank(cls, rank: int) -> Priority:
+        return _PRIORITIES[rank]
+
+
+_PRIORITIES = list(Priority)
+_PRIORITY_RANKS = {p: i for i, p in enumerate(_PRIORITIES)}
+
+
 class EmailState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"

@@ -31,6 +31,15 @@ class TemplateType(StrEnum):
     """What a template is for; each type has its own context."""
 
     BACK_ORDER = "BACK_ORDER"
+    # A PO line's due date moved: later (by at least [backorders] notify_delay_days),
+    # or earlier when a template of that type exists. Each line shows its old date
+    # as `previous_expected`.
+    BACK_ORDER_UPDATE = "BACK_ORDER_UPDATE"
+    BACK_ORDER_EARLIER = "BACK_ORDER_EARLIER"
+
+
+# The types used for due-date notices; one template of each type is used (the oldest).
+NOTICE_TYPES = (TemplateType.BACK_ORDER_UPDATE, TemplateType.BACK_ORDER_EARLIER)
 
 
 class EmailEvent(StrEnum):
@@ -41,6 +50,7 @@ class EmailEvent(StrEnum):
     MANUAL_LINK = "manual_link"  # an operator linked a line by hand
     REALLOCATION = "reallocation"  # a released line found another PO line
     STATUS_CHANGE = "status_change"  # the PO line's status changed
+    DUE_DATE = "due_date"  # the PO line's due date moved (a BACK_ORDER_UPDATE/EARLIER notice)
 
 
 PARTS = ("subject", "body_text", "body_html")
@@ -96,8 +106,10 @@ TABLE_COLUMNS: Mapping[str, str] = {
     "item_name": "Description",
     "qty": "Qty",
     "expected": "Expected",
+    "previous_expected": "Was expected",
     "po_number": "PO",
 }
+_DATE_COLUMNS = frozenset({"expected", "previous_expected"})
 
 
 def text_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -108,7 +120,7 @@ def text_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None 
         raise ValueError(f"table(): unknown column {unknown[0]!r}; use {', '.join(TABLE_COLUMNS)}")
     cells = [[TABLE_COLUMNS[c] for c in cols]]
     for row in rows:
-        cells.append([format_date(row[c]) if c == "expected" else str(row[c]) for c in cols])
+        cells.append([format_date(row[c]) if c in _DATE_COLUMNS else str(row[c]) for c in cols])
     widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
     lines = []
     for r in cells:
@@ -240,14 +252,19 @@ def linked_line(
     po_number: str,
     po_line_no: int,
     status: str,
+    previous_expected: date | None = None,
 ) -> dict[str, Any]:
-    """One sales-order line as a back-order email announces it (plain dicts render fastest)."""
+    """One sales-order line as a back-order email announces it (plain dicts render fastest).
+
+    `previous_expected` is the date the customer was told before (due-date notices).
+    """
     return {
         "line_no": line_no,
         "sku": sku,
         "item_name": item_name,
         "qty": qty,
         "expected": expected,
+        "previous_expected": previous_expected,
         "po_number": po_number,
         "po_line_no": po_line_no,
         "status": status,
@@ -282,8 +299,13 @@ def backorder_context(
 
 
 def sample_context(kind: TemplateType, company: str = "Our shop") -> dict[str, Any]:
-    """A believable context to check and preview templates with; one line has no date."""
-    return backorder_context(
+    """A believable context to check and preview templates with; one line has no date.
+
+    For due-date notices, each line also has the date given before.
+    """
+    later = kind is TemplateType.BACK_ORDER_UPDATE
+    earlier = kind is TemplateType.BACK_ORDER_EARLIER
+    context = backorder_context(
         company=company,
         customer={"code": "C-SAMPLE", "name": "Ada Lovelace", "email": "ada@example.com"},
         order={
@@ -302,6 +324,9 @@ def sample_context(kind: TemplateType, company: str = "Our shop") -> dict[str, A
                 po_number="PO-1001",
                 po_line_no=2,
                 status="On order",
+                previous_expected=(
+                    date(2026, 12, 2) if later else date(2026, 12, 16) if earlier else None
+                ),
             ),
             linked_line(
                 line_no=3,
@@ -312,10 +337,12 @@ def sample_context(kind: TemplateType, company: str = "Our shop") -> dict[str, A
                 po_number="PO-1002",
                 po_line_no=1,
                 status="Confirmed by supplier",
+                previous_expected=date(2026, 12, 1) if later else None,
             ),
         ],
-        event="intake",
+        event="due_date" if later or earlier else "intake",
     )
+    return context
 
 
 class TemplateCache:

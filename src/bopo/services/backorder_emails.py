@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -115,7 +115,7 @@ def queue_backorder_emails(
     templated = templated_statuses(conn)
     if not templated:
         return []
-    rows = _announced(conn, association_ids, templated)
+    rows = announced(conn, association_ids, templated)
     if not rows:
         return []
     # (sales order id, template id) -> its lines, in order
@@ -144,7 +144,7 @@ def queue_backorder_emails(
             "updated_at": now,
         }
         try:
-            rendered = compiled.render(_context(ctx, group, event.value))
+            rendered = compiled.render(email_context(ctx, group, event.value))
         except InvalidInput as exc:
             # The template passed its check when saved but not on this order's data.
             # The order still goes in; the email waits, failed, for a person to see.
@@ -213,7 +213,7 @@ _ANNOUNCED = (
 )
 
 
-def _announced(
+def announced(
     conn: Connection, association_ids: Collection[int], status_ids: Collection[int] | None
 ) -> list[Any]:
     """The lines these associations link (under these statuses), as templates show them."""
@@ -223,7 +223,14 @@ def _announced(
     return list(conn.execute(stmt))
 
 
-def _context(ctx: Context, group: Sequence[Row[Any]], event: str) -> dict[str, Any]:
+def email_context(
+    ctx: Context,
+    group: Sequence[Row[Any]],
+    event: str,
+    previous: Mapping[int, date | None] | None = None,
+) -> dict[str, Any]:
+    """The template context for one sales order's lines; `previous` gives each
+    association's earlier expected date (due-date notices)."""
     head = group[0]
     return backorder_context(
         company=ctx.settings.email.company_name,
@@ -244,6 +251,7 @@ def _context(ctx: Context, group: Sequence[Row[Any]], event: str) -> dict[str, A
                 po_number=r.po_number,
                 po_line_no=r.po_line_no,
                 status=r.status_name or "",
+                previous_expected=previous.get(r.association_id) if previous else None,
             )
             for r in group
         ],
@@ -256,6 +264,6 @@ def load_announcements(
 ) -> dict[int, tuple[str, dict[str, Any]]]:
     """Sales order id -> (customer address, template context) for these associations."""
     groups: dict[int, list[Row[Any]]] = {}
-    for r in _announced(conn, association_ids, None):
+    for r in announced(conn, association_ids, None):
         groups.setdefault(r.order_id, []).append(r)
-    return {oid: (g[0].email, _context(ctx, g, event)) for oid, g in groups.items()}
+    return {oid: (g[0].email, email_context(ctx, g, event)) for oid, g in groups.items()}

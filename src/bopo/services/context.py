@@ -49,6 +49,7 @@ class Context:
             enabled=cfg.allocate_existing_pos,
             default_status_id=self._default_status_id if cfg.default_po_line_status else None,
             policy=cfg.policy,
+            allow_split=cfg.allow_split,
         )
 
     def check(self) -> None:

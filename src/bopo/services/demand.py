@@ -1,11 +1,11 @@
 """Demand changes: cancelling a sales order or one of its lines, reducing a line.
 
 What a line gives up comes off what is not in stock yet first (its waiting
-or linked quantity), then off its assigned stock, so what is here can still
-ship. Stock handed back is offered to the item's waiting lines, oldest
-delivery date first; a link that ends or shrinks frees quantity on order,
-offered (switch on) to the item's unallocated lines, oldest delivery date
-first.
+or linked quantity, the latest-due part of a split line first), then off its
+assigned stock, so what is here can still ship. Stock handed back is offered
+to the item's waiting lines, oldest delivery date first; a link that ends or
+shrinks frees quantity on order, offered (switch on) to the item's
+unallocated lines, oldest delivery date first.
 """
 
 from __future__ import annotations
@@ -104,8 +104,7 @@ def _run(
             if by:
                 change, released = _give_up(scope, line, by, why, action)
                 result.lines.append(change)
-                if released:
-                    result.log.released.append(released)
+                result.log.released.extend(released)
         if whole:
             result.status = SalesOrderStatus.CANCELLED.value
         elif all(r.qty == r.shipped + r.cancelled for r in rows):
@@ -124,16 +123,16 @@ def _run(
 
 def _give_up(
     scope: Scope, line: SoLineRow, by: int, why: str, action: str
-) -> tuple[SoLineChange, Released | None]:
+) -> tuple[SoLineChange, list[Released]]:
     cut = reduce_demand(by, backorder=line.remaining, assigned=line.assigned)
     scope.touch_line(line, action)
     line.cancelled += by
     line.assigned -= cut.from_stock
     scope.stock[line.item_id].assigned -= cut.from_stock
-    released = None
-    if cut.from_backorder and line.link is not None:
-        released = scope.shrink_link(line, cut.from_backorder, why, action)
-    if line.link is None and line.remaining == 0:
+    released = []
+    if cut.from_backorder and line.links:
+        released = scope.give_up_on_order(line, cut.from_backorder, why, action)
+    if not line.links and line.remaining == 0:
         scope.set_reason(line, None)
     return SoLineChange(line.line_no, line.sku, by, cut.from_stock, cut.from_backorder), released
 

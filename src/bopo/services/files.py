@@ -248,8 +248,9 @@ SO_COLUMNS = (
     "line_no",
     "sku",
     "qty",
+    "priority",
 )
-_SO_REQUIRED = tuple(c for c in SO_COLUMNS if c != "source")
+_SO_REQUIRED = tuple(c for c in SO_COLUMNS if c not in ("source", "priority"))
 _SO_HEAD = (
     "source",
     "order_number",
@@ -284,6 +285,7 @@ def _so_dict(head: dict[str, Any], lines: list[Any]) -> dict[str, Any]:
         "order_date": head.get("order_date"),
         "delivery_date": head.get("delivery_date"),
         "lines": lines,
+        "priority": head.get("priority"),
     }
 
 
@@ -348,6 +350,7 @@ def parse_sales_orders(
         number = head["order_number"].strip()
         problems: list[ImportIssue] = []
         wanted = _order_fields(head)
+        priority = head.get("priority", "").strip()
         for row_no, row in block[1:]:
             if _order_fields(row) != wanted:  # the cheap test first; the detail only if needed
                 problems.extend(
@@ -356,6 +359,15 @@ def parse_sales_orders(
                     )
                     for col in _SO_ORDER_FIELDS
                     if row[col].strip() != head[col].strip()
+                )
+            if row.get("priority", "").strip() != priority:
+                problems.append(
+                    ImportIssue(
+                        "priority",
+                        f"differs from row {first_row} of the same order",
+                        row_no,
+                        number,
+                    )
                 )
         numbers = [row["line_no"].strip() for _, row in block]
         if len(set(numbers)) != len(numbers):

@@ -22,13 +22,14 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
-from bopo.domain.changes import split_receipt
+from bopo.domain.changes import ReceiptSplit, split_receipt
+from bopo.domain.decisions import receipt_row
 from bopo.errors import Conflict, NotFound
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, positive_qty
 from bopo.services.pages import AnySelect, Page, fetch_page
-from bopo.services.records import SalesLineRef
-from bopo.services.scope import load_scope
+from bopo.services.records import PoLineRow, SalesLineRef
+from bopo.services.scope import Scope, load_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,49 +86,96 @@ class ReceiptResult:
         return self.receipt.as_dict() | {"over_delivered": self.over_delivered}
 
 
+@dataclass
+class PlannedReceipt:
+    """A receipt shared out in memory: the changed scope and where the units went."""
+
+    scope: Scope
+    po: PoLineRow
+    qty: int
+    split: ReceiptSplit
+    over: int
+
+
+def plan_receipt(
+    conn: Connection,
+    po_number: str,
+    line_no: int,
+    qty: int,
+    *,
+    actor: str,
+    now: datetime,
+    lock: bool = True,
+) -> PlannedReceipt:
+    """What receiving `qty` on a PO line does, decided in memory (nothing is written)."""
+    qty = positive_qty(qty)
+    key = find_po_line(conn, po_number, line_no)
+    item = key.stock_item_id
+    scope = load_scope(
+        conn, now=now, actor=actor, items={item}, po_line_ids={key.id}, worklist=True, lock=lock
+    )
+    po = scope.po_lines[key.id]
+    if po.closed:
+        how = "closed short" if po.delivered else "cancelled"
+        raise Conflict(f"{po} is {how}: nothing more is expected on it")
+    linked = scope.linked_to(po.id)
+    waiting = scope.waiting({item})
+    split = split_receipt(
+        qty,
+        [line.claim(line.links[po.id].qty) for line in linked],
+        [line.claim() for line in waiting],
+    )
+    over = max(0, qty - po.outstanding)
+
+    scope.touch_po_line(po, "po_line.receive")
+    po.delivered += qty
+    po.sync()
+    scope.stock[item].on_hand += qty
+    for so_line_id, n in split.to_linked:
+        line = scope.so_lines[so_line_id]
+        waited = line.links[po.id].qty
+        scope.fulfil(line, po.id, n, f"received on {po}")
+        scope.decisions.append(_record(scope, line.id, po, qty, waited, n, linked=True))
+    for so_line_id, n in split.to_waiting:
+        line = scope.so_lines[so_line_id]
+        waited = line.remaining
+        scope.assign_stock(line, n, "so_line.receive")
+        scope.decisions.append(_record(scope, line.id, po, qty, waited, n, linked=False))
+    return PlannedReceipt(scope, po, qty, split, over)
+
+
+def _record(
+    scope: Scope, so_line_id: int, po: PoLineRow, qty: int, waited: int, got: int, *, linked: bool
+) -> dict[str, Any]:
+    return receipt_row(
+        so_line_id=so_line_id,
+        at=scope.now,
+        linked=linked,
+        waited=waited,
+        got=got,
+        po_line_id=po.id,
+        due_date=po.due_date,
+        received=qty,
+    )
+
+
 def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str) -> ReceiptResult:
     """Receive `qty` on a PO line: delivered and on-hand go up, then the stock is shared.
 
-    First the SO lines linked to this PO line, oldest delivery date first (a
-    line given all it waits for has its link fulfilled); then the item's
-    unallocated worklist lines, oldest delivery date first; the rest is free
-    stock. Over-delivery is accepted.
+    First the SO lines linked to this PO line, highest priority then oldest
+    delivery date first (a line given all it waits for has its link
+    fulfilled); then the item's unallocated worklist lines, in the same order;
+    the rest is free stock. Over-delivery is accepted.
     """
-    qty = positive_qty(qty)
     now = ctx.clock()
     with ctx.db.write() as conn:
-        key = find_po_line(conn, po_number, line_no)
-        item = key.stock_item_id
-        scope = load_scope(
-            conn, now=now, actor=actor, items={item}, po_line_ids={key.id}, worklist=True
-        )
-        po = scope.po_lines[key.id]
-        if po.closed:
-            how = "closed short" if po.delivered else "cancelled"
-            raise Conflict(f"{po} is {how}: nothing more is expected on it")
-        linked = scope.linked_to(po.id)
-        waiting = scope.waiting({item})
-        split = split_receipt(
-            qty,
-            [line.claim(line.link.qty) for line in linked if line.link],
-            [line.claim() for line in waiting],
-        )
-        over = max(0, qty - po.outstanding)
-
-        scope.touch_po_line(po, "po_line.receive")
-        po.delivered += qty
-        po.sync()
-        scope.stock[item].on_hand += qty
-        for so_line_id, n in split.to_linked:
-            scope.fulfil(scope.so_lines[so_line_id], n, f"received on {po}")
-        for so_line_id, n in split.to_waiting:
-            scope.assign_stock(scope.so_lines[so_line_id], n, "so_line.receive")
-
+        planned = plan_receipt(conn, po_number, line_no, qty, actor=actor, now=now)
+        po, split, scope = planned.po, planned.split, planned.scope
         receipt_id = conn.scalar(
             insert(Receipt)
             .values(
                 po_line_id=po.id,
-                qty=qty,
+                qty=planned.qty,
                 to_stock=split.to_stock,
                 received_at=now,
                 received_by=actor,
@@ -147,7 +195,7 @@ def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str)
             )
         scope.flush(conn, ctx, stock_action="stock.receive", details={"receipt_id": receipt_id})
         view = _load_receipts(conn, ids=[receipt_id])[0]
-    return ReceiptResult(view, over)
+    return ReceiptResult(view, planned.over)
 
 
 def list_receipts(
@@ -254,6 +302,7 @@ def _with_lines(conn: Connection, heads: Sequence[_Head]) -> list[ReceiptView]:
             .order_by(
                 ReceiptLine.receipt_id,
                 ReceiptLine.kind.desc(),  # linked lines first, as they were served
+                SalesOrder.priority.desc(),
                 SalesOrder.delivery_date,
                 SalesOrder.id,
                 SoLine.line_no,

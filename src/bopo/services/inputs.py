@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from bopo.domain.statuses import Priority
+
 MAX_QTY = 1_000_000  # per line: anything larger is a typo, and it keeps sums in range
 EMAIL_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$"
 
@@ -45,6 +47,17 @@ def _optional_iso_date(value: Any) -> Any:
     return _iso_date(value)
 
 
+def _priority(value: Any) -> Any:
+    """A priority by name, any case; blank or missing is normal."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return Priority.NORMAL
+    if isinstance(value, str) and value.strip().lower() in Priority.__members__.values():
+        return Priority(value.strip().lower())
+    if isinstance(value, Priority):
+        return value
+    raise ValueError(f"must be one of {', '.join(Priority)}, not {value!r}")
+
+
 def _blank_is_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
@@ -59,6 +72,7 @@ OptionalIsoDate = Annotated[date | None, BeforeValidator(_optional_iso_date)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 EmailAddress = Annotated[str, Field(min_length=1, max_length=320, pattern=EMAIL_PATTERN)]
+OrderPriority = Annotated[Priority, BeforeValidator(_priority)]
 OptionalCode = Annotated[
     Annotated[str, Field(max_length=40)] | None, BeforeValidator(_blank_is_none)
 ]
@@ -97,6 +111,7 @@ class NewSalesOrder(_Input):
     order_date: IsoDate
     delivery_date: IsoDate
     lines: Annotated[list[NewSalesOrderLine], Field(min_length=1, max_length=1000)]
+    priority: OrderPriority = Priority.NORMAL
 
     @model_validator(mode="before")
     @classmethod

@@ -3,7 +3,8 @@
 A batch of orders is taken in one transaction, in four steps: lock what the
 batch needs with one query per table, in the fixed order (stock items, then
 PO lines); decide every line in memory with the pure allocation rules, in the
-batch's order; reserve ids and queue every row; send the writes in bulk.
+batch's order; reserve ids and queue every row (decision records included);
+send the writes in bulk.
 A single order costs five round trips or so; a batch of 500 about a dozen.
 Each order is whole or absent: if a batch fails in the database, its orders
 are retried one transaction each, and only the one that fails is rejected.
@@ -22,7 +23,15 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from bopo.db.bulk import Writes, one_of
-from bopo.db.models import Association, AuditEvent, Customer, SalesOrder, SoLine, StockItem
+from bopo.db.models import (
+    AllocationDecision,
+    Association,
+    AuditEvent,
+    Customer,
+    SalesOrder,
+    SoLine,
+    StockItem,
+)
 from bopo.db.queries import (
     StockRow,
     SupplyRow,
@@ -38,6 +47,8 @@ from bopo.domain.allocation import (
     StockPosition,
     allocate_order,
 )
+from bopo.domain.decisions import DecisionKind, decision_row
+from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
 from bopo.errors import FieldError
 from bopo.services.context import Context
@@ -47,8 +58,10 @@ from bopo.services.outcomes import (
     FROM_STOCK,
     LINKED,
     LineOutcome,
+    LinkedPart,
     OrderResult,
     OrderStatus,
+    linked_parts,
     load_line_outcomes,
 )
 
@@ -199,10 +212,10 @@ def _take_batch(
         taken.append(_Taken(i, order, item_ids, decisions, before, after))
 
     if taken:
-        order_ids = _write(conn, ctx, taken, positions, original, actor, now)
+        order_ids = _write(conn, ctx, rules, taken, positions, original, actor, now)
         for t, order_id in zip(taken, order_ids, strict=True):
             kinds = tuple(
-                LINKED if d.link else d.skip.value if d.skip else FROM_STOCK for d in t.decisions
+                LINKED if d.links else d.skip.value if d.skip else FROM_STOCK for d in t.decisions
             )
             lines = tuple(_outcomes(t, labels)) if detail else ()
             results[t.index] = OrderResult(
@@ -253,6 +266,7 @@ def _load_supply(
 def _write(
     conn: Connection,
     ctx: Context,
+    rules: AllocationRules,
     taken: list[_Taken],
     positions: dict[int, StockPosition],
     original: dict[int, int],
@@ -274,7 +288,7 @@ def _write(
         {
             SalesOrder: len(taken),
             SoLine: sum(len(t.decisions) for t in taken),
-            Association: sum(1 for t in taken for d in t.decisions if d.link),
+            Association: sum(len(d.links) for t in taken for d in t.decisions),
         }
     )
 
@@ -292,6 +306,7 @@ def _write(
                 "status": "open",
                 "created_at": now,
                 "created_by": actor,
+                "priority": t.order.priority.rank,
             }
             for t, order_id in zip(taken, order_ids, strict=True)
         ],
@@ -300,6 +315,7 @@ def _write(
     line_rows: list[dict[str, Any]] = []
     links: list[NewLink] = []
     audit: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     line_ids = iter(ids[SoLine])
     for t, order_id in zip(taken, order_ids, strict=True):
         for line, item, d in zip(t.order.lines, t.item_ids, t.decisions, strict=True):
@@ -318,8 +334,19 @@ def _write(
                     "backorder_since": now if d.skip else None,
                 }
             )
-            if d.link:
-                links.append(NewLink(line_id, order_id, d.link))
+            if d.links:
+                links.extend(NewLink(line_id, order_id, link) for link in d.links)
+            if d.considered or (d.skip and d.skip is not SkipReason.FEATURE_OFF):
+                records.append(
+                    decision_row(
+                        so_line_id=line_id,
+                        at=now,
+                        kind=DecisionKind.INTAKE,
+                        policy=rules.policy,
+                        allow_split=rules.allow_split,
+                        decision=d,
+                    )
+                )
         for item in dict.fromkeys(t.item_ids):
             if t.stock_after[item] != t.stock_before[item]:
                 audit.append(
@@ -353,6 +380,7 @@ def _write(
         cause=EmailEvent.INTAKE,
     )
     writes.insert(AuditEvent, audit)
+    writes.insert(AllocationDecision, records)
     writes.flush()
     return order_ids
 
@@ -360,19 +388,30 @@ def _write(
 def _outcomes(t: _Taken, labels: dict[int, SupplyRow]) -> list[LineOutcome]:
     out = []
     for line, d in zip(t.order.lines, t.decisions, strict=True):
-        if d.link:
-            row = labels[d.link.po_line_id]
+        if len(d.links) == 1:
+            x = d.links[0]
+            row = labels[x.po_line_id]
             out.append(
                 LineOutcome(
                     line.line_no,
                     line.sku,
                     line.qty,
                     d.from_stock,
-                    d.link.qty,
+                    x.qty,
                     row.po_number,
                     row.line_no,
-                    d.link.due_date,
+                    x.due_date,
                 )
+            )
+        elif d.links:
+            parts = [
+                LinkedPart(
+                    labels[x.po_line_id].po_number, labels[x.po_line_id].line_no, x.qty, x.due_date
+                )
+                for x in d.links
+            ]
+            out.append(
+                LineOutcome(line.line_no, line.sku, line.qty, d.from_stock, **linked_parts(parts))
             )
         else:
             out.append(

@@ -70,6 +70,7 @@ def link_line(
             raise InvalidInput(
                 [FieldError("po_line", f"{po_number} line {po_line_no} is for another item")]
             )
+        # The item's open PO lines come too: the decision record keeps what else fitted.
         scope = load_scope(
             conn,
             now=now,
@@ -77,13 +78,14 @@ def link_line(
             items={key.stock_item_id},
             so_line_ids={key.id},
             also_po_line_ids={po_key.id},
+            open_supply=True,
         )
         line = scope.so_lines[key.id]
         po = scope.po_lines[po_key.id]
         if line.order_status != "open":
             raise Conflict(f"sales order {order.source}/{order.number} is {line.order_status}")
-        if line.link is not None:
-            linked = scope.po_lines[line.link.po_line_id]
+        if line.links:
+            linked = ", ".join(str(scope.po_lines[p]) for p in sorted(line.links))
             raise Conflict(f"{line.ref} is linked to {linked} already: unlink it first")
         need = line.remaining
         if need == 0:
@@ -95,7 +97,7 @@ def link_line(
                 f"{po} has {po.supply.free_on_order} free on order; {line.ref} needs {need}"
             )
         default = rules.default_status_id if po.supply.status_id is None else None
-        scope.link(line, po, need, default, "so_line.link")
+        scope.link(line, po, need, default, "so_line.link", policy=rules.policy)
         scope.flush(
             conn,
             ctx,
@@ -108,7 +110,7 @@ def link_line(
 
 @dataclass(frozen=True, slots=True)
 class UnlinkResult:
-    released: Released
+    released: Released  # the (first) link removed; a split line's every part is in log
     log: ChangeLog
 
     def as_dict(self) -> dict[str, Any]:
@@ -124,7 +126,8 @@ def unlink_line(
     association_id: int | None = None,
     actor: str,
 ) -> UnlinkResult:
-    """Remove a line's link: it returns to the worklist (`released`).
+    """Remove a line's link (every part of a split line): it returns to the worklist
+    (`released`).
 
     The quantity it frees on order is offered (switch on) to the item's other
     waiting lines, oldest delivery date first. With `association_id`, only
@@ -145,12 +148,12 @@ def unlink_line(
             open_supply=rules.enabled,
         )
         line = scope.so_lines[key.id]
-        if line.link is None:
+        if not line.links:
             raise Conflict(f"{line.ref} is not linked to a PO line")
-        if association_id is not None and line.link.id != association_id:
+        if association_id is not None and association_id not in {a.id for a in line.links.values()}:
             raise Conflict(f"association {association_id} is no longer the link of {line.ref}")
         released = scope.release(line, "unlinked by hand", "so_line.unlink")
-        log = ChangeLog([released])
+        log = ChangeLog(released)
         if rules.enabled:
             waiting = scope.waiting({line.item_id}, exclude={line.id})
             log.offered = scope.offer(waiting, rules, "so_line.reallocate")
@@ -161,7 +164,7 @@ def unlink_line(
             details={"by_hand": True},
             cause=EmailEvent.MANUAL_LINK,
         )
-    return UnlinkResult(released, log)
+    return UnlinkResult(released[0], log)
 
 
 @dataclass(frozen=True, slots=True)

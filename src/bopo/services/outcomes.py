@@ -15,8 +15,32 @@ from bopo.errors import FieldError
 
 
 @dataclass(frozen=True, slots=True)
+class LinkedPart:
+    """Units of an SO line linked to one PO line (a split line has several parts)."""
+
+    po_number: str
+    po_line_no: int
+    qty: int
+    expected: date | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "po_number": self.po_number,
+            "po_line_no": self.po_line_no,
+            "qty": self.qty,
+            "expected": self.expected.isoformat() if self.expected else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class LineOutcome:
-    """One SO line: units from stock, units linked to a PO line, or why it waits."""
+    """One SO line: units from stock, units linked to a PO line, or why it waits.
+
+    A line split over several PO lines names the first in `po_number` and
+    `po_line_no`, gives the latest date in `expected` (when all of it is
+    expected) and keeps every part in `split`; `parts` lists the part or parts
+    of any linked line.
+    """
 
     line_no: int
     sku: str
@@ -29,6 +53,15 @@ class LineOutcome:
     skipped: str | None = None
     shipped: int = 0
     cancelled: int = 0
+    split: tuple[LinkedPart, ...] = ()  # only for a line linked to several PO lines
+
+    @property
+    def parts(self) -> tuple[LinkedPart, ...]:
+        if self.split:
+            return self.split
+        if self.linked_qty and self.po_number is not None and self.po_line_no is not None:
+            return (LinkedPart(self.po_number, self.po_line_no, self.linked_qty, self.expected),)
+        return ()
 
     @property
     def waiting(self) -> int:
@@ -50,7 +83,14 @@ class LineOutcome:
             parts.append(f"{self.shipped} shipped")
         if self.from_stock - self.shipped:
             parts.append(f"{self.from_stock - self.shipped} from stock")
-        if self.linked_qty:
+        if self.split:
+            pieces = ", ".join(
+                f"{p.qty} to {p.po_number} line {p.po_line_no} (expected "
+                f"{p.expected.isoformat() if p.expected else 'date unknown'})"
+                for p in self.split
+            )
+            parts.append(f"{self.linked_qty} linked in {len(self.split)} parts: {pieces}")
+        elif self.linked_qty:
             when = self.expected.isoformat() if self.expected else "date unknown"
             parts.append(
                 f"{self.linked_qty} linked to {self.po_number} line {self.po_line_no}"
@@ -78,11 +118,25 @@ class LineOutcome:
             "skipped": self.skipped,
             "shipped": self.shipped,
             "cancelled": self.cancelled,
+            "parts": [p.as_dict() for p in self.parts],
         }
 
 
 FROM_STOCK = "from stock"
 LINKED = "linked"
+
+
+def linked_parts(parts: list[LinkedPart]) -> dict[str, Any]:
+    """LineOutcome's link fields for these parts: first PO line, total, latest date."""
+    if not parts:
+        return {}
+    return {
+        "linked_qty": sum(p.qty for p in parts),
+        "po_number": parts[0].po_number,
+        "po_line_no": parts[0].po_line_no,
+        "expected": max((p.expected for p in parts if p.expected), default=None),
+        "split": tuple(parts) if len(parts) > 1 else (),
+    }
 
 
 class OrderStatus(StrEnum):
@@ -143,23 +197,25 @@ def load_line_outcomes(
         .outerjoin(PoLine, PoLine.id == Association.po_line_id)
         .outerjoin(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(SoLine.sales_order_id.in_(sorted(order_ids)))
-        .order_by(SoLine.sales_order_id, SoLine.line_no)
+        .order_by(SoLine.sales_order_id, SoLine.line_no, Association.id)
     )
-    out: dict[int, list[LineOutcome]] = {i: [] for i in order_ids}
+    grouped: dict[tuple[int, int], tuple[Any, list[LinkedPart]]] = {}
     for r in rows:
+        _, parts = grouped.setdefault((r[0], r[1]), (r, []))
+        if r[8]:
+            parts.append(LinkedPart(r[9], r[10], r[8], r[11]))
+    out: dict[int, list[LineOutcome]] = {i: [] for i in order_ids}
+    for r, parts in grouped.values():
         out[r[0]].append(
             LineOutcome(
                 line_no=r[1],
                 sku=r[2],
                 qty=r[3],
                 from_stock=r[4] + r[5],
-                linked_qty=r[8] or 0,
-                po_number=r[9],
-                po_line_no=r[10],
-                expected=r[11],
                 skipped=r[7],
                 shipped=r[5],
                 cancelled=r[6],
+                **linked_parts(parts),
             )
         )
     return out

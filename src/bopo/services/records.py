@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bopo.domain.allocation import Link, PoLineSupply
-from bopo.domain.changes import Claim, Priority
+from bopo.domain.changes import Claim, Priority, serving_order
 from bopo.domain.statuses import AssociationState, SkipReason
 
 LATE = SkipReason.LATE_SUPPLY.value
@@ -81,21 +81,27 @@ class SoLineRow:
     cancelled: int
     reason: str | None
     since: datetime | None
-    link: AssocRow | None = None
-    new_link: Link | None = None  # made in this change; written by write_links
+    rank: int  # the order's priority rank (bopo.domain.statuses.Priority)
+    # Active links by PO line id: one, or (allow_split) one per PO line covering a part.
+    links: dict[int, AssocRow] = field(default_factory=dict)
+    new_links: list[Link] = field(default_factory=list)  # made in this change; see write_links
 
     @property
     def remaining(self) -> int:
-        """Neither shipped, assigned nor cancelled: linked to a PO line or waiting."""
+        """Neither shipped, assigned nor cancelled: linked to PO lines or waiting."""
         return self.qty - self.shipped - self.assigned - self.cancelled
 
     @property
+    def linked(self) -> int:
+        return sum(link.qty for link in self.links.values())
+
+    @property
     def priority(self) -> Priority:
-        return (self.delivery_date, self.order_id, self.line_no)
+        return serving_order(self.rank, self.delivery_date, self.order_id, self.line_no)
 
     @property
     def unallocated(self) -> bool:
-        return self.link is None and self.new_link is None and self.remaining > 0
+        return not self.links and not self.new_links and self.remaining > 0
 
     @property
     def ref(self) -> SalesLineRef:
@@ -128,7 +134,11 @@ class Released:
 
 @dataclass(frozen=True, slots=True)
 class Offered:
-    """A line offered to the allocation: what it took from stock, its new link or why not."""
+    """A line offered to the allocation: what it took from stock, its new link or why not.
+
+    A line split over several PO lines names the first in `po_number`/`po_line_no`,
+    the latest date in `expected`, and lists every part in `parts`.
+    """
 
     line: SalesLineRef
     sku: str
@@ -139,6 +149,7 @@ class Offered:
     expected: date | None = None
     waiting: int = 0
     reason: str | None = None
+    parts: tuple[tuple[str, int, int, date | None], ...] = ()  # (PO, line, qty, expected)
 
     def as_dict(self) -> dict[str, Any]:
         return self.line.as_dict() | {
@@ -150,6 +161,15 @@ class Offered:
             "expected": self.expected.isoformat() if self.expected else None,
             "waiting": self.waiting,
             "reason": self.reason,
+            "parts": [
+                {
+                    "po_number": po,
+                    "po_line_no": n,
+                    "qty": qty,
+                    "expected": due.isoformat() if due else None,
+                }
+                for po, n, qty, due in self.parts
+            ],
         }
 
 

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
-from bopo.errors import Conflict, NotFound
+from bopo.db.queries import record_audit
+from bopo.domain.statuses import Priority
+from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
+from bopo.services.linking import event
+from bopo.services.lookup import find_sales_order
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
 from bopo.services.pages import MAX_LIMIT, AnySelect, Page
 
@@ -29,6 +33,7 @@ class SalesOrderView:
     created_at: datetime
     created_by: str
     lines: tuple[LineOutcome, ...]
+    priority: str = Priority.NORMAL.value
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +41,7 @@ class SalesOrderView:
             "source": self.source,
             "number": self.number,
             "status": self.status,
+            "priority": self.priority,
             "customer": {
                 "code": self.customer_code,
                 "name": self.customer_name,
@@ -62,11 +68,15 @@ def _head() -> AnySelect:
         SalesOrder.delivery_date,
         SalesOrder.created_at,
         SalesOrder.created_by,
+        SalesOrder.priority,
     ).join(Customer, Customer.id == SalesOrder.customer_id)
 
 
 def _view(head: Any, lines: list[LineOutcome]) -> SalesOrderView:
-    return SalesOrderView(*head, lines=tuple(lines))  # type: ignore[misc]
+    *fields, rank = head
+    return SalesOrderView(  # type: ignore[misc]
+        *fields, lines=tuple(lines), priority=Priority.of_rank(rank).value
+    )
 
 
 def show_sales_order(ctx: Context, number: str, source: str | None = None) -> SalesOrderView:
@@ -210,3 +220,63 @@ def list_sales_orders(
         )
     items = [SalesOrderSummary(*h, *counts.get(h.id, (0, 0))) for h in heads]
     return Page(items, total, limit, offset)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityChange:
+    source: str
+    number: str
+    before: str
+    after: str
+    changed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "number": self.number,
+            "before": self.before,
+            "after": self.after,
+            "changed": self.changed,
+        }
+
+
+def set_order_priority(
+    ctx: Context, number: str, priority: str, *, source: str | None = None, actor: str
+) -> PriorityChange:
+    """Give a sales order another priority (low, normal, high, urgent).
+
+    Nothing moves at once: the next goods in, re-allocation or worklist retry
+    serves it in its new place.
+    """
+    try:
+        wanted = Priority(priority.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            [FieldError("priority", f"must be one of {', '.join(Priority)}, not {priority!r}")]
+        ) from None
+    with ctx.db.write() as conn:
+        order = find_sales_order(conn, number, source)
+        rank = conn.scalar(
+            select(SalesOrder.priority).where(SalesOrder.id == order.id).with_for_update()
+        )
+        before = Priority.of_rank(rank or 0)
+        if before is wanted:
+            return PriorityChange(order.source, order.number, before.value, wanted.value, False)
+        conn.execute(
+            update(SalesOrder).where(SalesOrder.id == order.id).values(priority=wanted.rank)
+        )
+        record_audit(
+            conn,
+            [
+                event(
+                    ctx.clock(),
+                    actor,
+                    "sales_order.priority",
+                    "sales_order",
+                    order.id,
+                    {"priority": before.value},
+                    {"priority": wanted.value},
+                )
+            ],
+        )
+    return PriorityChange(order.source, order.number, before.value, wanted.value, True)

@@ -1,21 +1,28 @@
 """The rows a goods-in, supply or demand change touches: locked, changed in memory, written back.
 
-A change works on a scope: some stock items, PO lines (the ones changed, and
-with re-allocation every open line of those items), SO lines (those linked to
-the changed PO lines, those named, and the items' worklist lines) and the
-active associations between them. `load_scope` locks them in the fixed order
-(stock items, PO lines, SO lines, associations, each by ascending id); the
-service changes the rows in memory, asking the pure rules in bopo.domain what
-to do; `Scope.flush` writes every difference with a few bulk statements, in
-the order the CHECKs need (associations end or shrink before a PO line's
-delivered or cancelled quantity rises; new links come last, through
-`write_links`), and audits each changed row.
+A change works on a scope: some stock items, PO lines (the ones changed, those
+the scope's SO lines are linked to, and with re-allocation every open line of
+those items), SO lines (those linked to the changed PO lines, those named, and
+the items' worklist lines) and every active association of those SO lines.
+`load_scope` locks them in the fixed order (stock items, PO lines, SO lines,
+associations, each by ascending id); the service changes the rows in memory,
+asking the pure rules in bopo.domain what to do; `Scope.flush` writes every
+difference with a few bulk statements, in the order the CHECKs need
+(associations end or shrink before a PO line's delivered or cancelled quantity
+rises; new links come last, through `write_links`), and audits each changed
+row and records each allocation decision. A what-if loads the same scope
+without locks, changes it the same way and never flushes it.
+
+A line's backorder quantity is linked whole or waits: with `allow_split` it
+may be linked in parts to several PO lines (one active association each), and
+when one part has to go, the whole line is released and offered again.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +30,7 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
+    AllocationDecision,
     Association,
     AuditEvent,
     PoLine,
@@ -32,7 +40,16 @@ from bopo.db.models import (
     StockItem,
 )
 from bopo.db.queries import IS_OPEN, lock_stock_by_id
-from bopo.domain.allocation import AllocationRules, Link, PoLineSupply, StockPosition, offer_again
+from bopo.domain.allocation import (
+    AllocationRules,
+    LineDecision,
+    Link,
+    PoLineSupply,
+    StockPosition,
+    offer_again,
+)
+from bopo.domain.changes import is_late
+from bopo.domain.decisions import DecisionKind, decision_row
 from bopo.domain.statuses import AssociationState, SalesOrderStatus, SkipReason, transition
 from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
@@ -65,6 +82,15 @@ _PO_FIELDS = ("qty_ordered", "qty_delivered", "qty_cancelled", "due_date")
 _SO_FIELDS = ("qty_assigned", "qty_shipped", "qty_cancelled", "backorder_reason", "backorder_since")
 
 
+@dataclass(frozen=True, slots=True)
+class LineBefore:
+    """An SO line as it stood when the scope was loaded."""
+
+    assigned: int
+    reason: str | None
+    links: dict[int, int]  # PO line id -> linked quantity
+
+
 class Scope:
     """Locked rows of one change, their state before it, and what it did to them."""
 
@@ -83,13 +109,16 @@ class Scope:
         self.po_lines = po_lines
         self.so_lines = so_lines
         self.audit: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []  # allocation_decisions rows
         self._orig_stock = {i: (s.on_hand, s.assigned) for i, s in stock.items()}
         self._orig_po = {i: self._po_values(p) for i, p in po_lines.items()}
         self._orig_so = {i: self._so_values(s) for i, s in so_lines.items()}
-        self._orig_assoc = {
-            s.link.id: (s.link.qty, s.link.state) for s in so_lines.values() if s.link
+        self._assocs = {a.id: a for s in so_lines.values() for a in s.links.values()}
+        self._orig_assoc = {a.id: (a.qty, a.state) for a in self._assocs.values()}
+        self._before = {
+            s.id: LineBefore(s.assigned, s.reason, {p: a.qty for p, a in s.links.items()})
+            for s in so_lines.values()
         }
-        self._assocs = {s.link.id: s.link for s in so_lines.values() if s.link}
         self._line_action: dict[int, str] = {}
         self._po_action: dict[int, str] = {}
         self._order_status: dict[int, tuple[str, str]] = {}
@@ -104,19 +133,28 @@ class Scope:
 
     # --- reading the scope --------------------------------------------------------------
 
+    def before(self, line_id: int) -> LineBefore:
+        return self._before[line_id]
+
+    def due_before(self, po_line_id: int) -> date | None:
+        due: date | None = self._orig_po[po_line_id][3]
+        return due
+
+    def was_late(self, line: SoLineRow) -> bool:
+        """Late before the change: a PO line it was linked to was due after delivery."""
+        return any(
+            is_late(self.due_before(p), line.delivery_date) for p in self._before[line.id].links
+        )
+
     def linked_to(self, po_line_id: int) -> list[SoLineRow]:
-        """The SO lines actively linked to a PO line, oldest delivery date first."""
-        lines = [
-            s
-            for s in self.so_lines.values()
-            if s.link and s.link.state == "active" and s.link.po_line_id == po_line_id
-        ]
+        """The SO lines actively linked to a PO line, first to serve first."""
+        lines = [s for s in self.so_lines.values() if po_line_id in s.links]
         return sorted(lines, key=lambda s: s.priority)
 
     def waiting(
         self, item_ids: Collection[int], *, exclude: Collection[int] = ()
     ) -> list[SoLineRow]:
-        """Unallocated worklist lines of these items, oldest delivery date first."""
+        """Unallocated worklist lines of these items, first to serve first."""
         lines = [
             s
             for s in self.so_lines.values()
@@ -132,6 +170,20 @@ class Scope:
         return sorted(
             (s for s in self.so_lines.values() if s.order_id == order_id),
             key=lambda s: s.line_no,
+        )
+
+    def is_late(self, line: SoLineRow) -> bool:
+        """Some PO line it is linked to is due after the order's delivery date."""
+        return any(
+            is_late(self.po_lines[p].due_date, line.delivery_date) for p in line.links
+        ) or any(is_late(n.due_date, line.delivery_date) for n in line.new_links)
+
+    def seen(self, item_id: int) -> tuple[tuple[int, date | None, int], ...]:
+        """The item's open PO lines as a decision sees them now: (id, due, free)."""
+        return tuple(
+            (p.id, p.due_date, p.supply.free_on_order)
+            for p in sorted(self.po_lines.values(), key=lambda p: p.id)
+            if p.item_id == item_id and p.supply.outstanding > 0
         )
 
     # --- changing it ----------------------------------------------------------------------
@@ -151,14 +203,14 @@ class Scope:
             line.since = None
         line.reason = reason
 
-    def _end_link(self, line: SoLineRow, state: AssociationState, why: str) -> AssocRow:
-        link = line.link
-        assert link is not None
+    def _end_link(
+        self, line: SoLineRow, po_line_id: int, state: AssociationState, why: str
+    ) -> AssocRow:
+        link = line.links.pop(po_line_id)
         link.state = transition(AssociationState(link.state), state).value
         link.ended_reason = why
-        po = self.po_lines[link.po_line_id]
+        po = self.po_lines[po_line_id]
         po.supply.associated -= link.qty
-        line.link = None
         self.audit.append(
             event(
                 self.now,
@@ -178,24 +230,40 @@ class Scope:
         )
         return link
 
-    def release(self, line: SoLineRow, why: str, action: str) -> Released:
-        """End a line's link; it waits on the worklist (`released`) until offered again."""
-        self.touch_line(line, action)
-        link = self._end_link(line, AssociationState.RELEASED, why)
+    def _released(self, line: SoLineRow, link: AssocRow, why: str) -> Released:
         po = self.po_lines[link.po_line_id]
-        self.set_reason(line, SkipReason.RELEASED.value if line.remaining else None)
         return Released(line.ref, line.sku, link.qty, po.po_number, po.line_no, why)
 
-    def shrink_link(self, line: SoLineRow, by: int, why: str, action: str) -> Released | None:
-        """Take `by` units off a line's link; a link left with nothing is released."""
-        link = line.link
-        assert link is not None
-        assert 0 < by <= link.qty
-        if by == link.qty:
-            return self.release(line, why, action)
+    def _after_part_ended(self, line: SoLineRow) -> None:
+        """A link ended: a line left without links waits (or is done); one still linked
+        stays on the worklist as late supply only while a part is still late."""
+        if not line.links:
+            self.set_reason(line, SkipReason.RELEASED.value if line.remaining else None)
+        elif line.reason == LATE and not self.is_late(line):
+            self.set_reason(line, None)
+
+    def release(self, line: SoLineRow, why: str, action: str) -> list[Released]:
+        """End all a line's links; it waits on the worklist (`released`) until offered again."""
         self.touch_line(line, action)
+        ended = [
+            self._end_link(line, p, AssociationState.RELEASED, why) for p in sorted(line.links)
+        ]
+        self._after_part_ended(line)
+        return [self._released(line, link, why) for link in ended]
+
+    def shrink_link(
+        self, line: SoLineRow, po_line_id: int, by: int, why: str, action: str
+    ) -> Released | None:
+        """Take `by` units off a line's link to a PO line; a link left with nothing ends."""
+        link = line.links[po_line_id]
+        assert 0 < by <= link.qty
+        self.touch_line(line, action)
+        if by == link.qty:
+            ended = self._end_link(line, po_line_id, AssociationState.RELEASED, why)
+            self._after_part_ended(line)
+            return self._released(line, ended, why)
         link.qty -= by
-        self.po_lines[link.po_line_id].supply.associated -= by
+        self.po_lines[po_line_id].supply.associated -= by
         self.audit.append(
             event(
                 self.now,
@@ -209,23 +277,41 @@ class Scope:
         )
         return None
 
-    def fulfil(self, line: SoLineRow, qty: int, why: str) -> None:
-        """Give a linked line `qty` of stock its PO line brought; all of it ends the link."""
-        link = line.link
-        assert link is not None
+    def give_up_on_order(self, line: SoLineRow, by: int, why: str, action: str) -> list[Released]:
+        """The line wants `by` fewer units on order: its latest-due links shrink first."""
+        released = []
+        parts = sorted(
+            line.links,
+            key=lambda p: (self.po_lines[p].due_date is not None, self.po_lines[p].due_date, p),
+            reverse=True,
+        )
+        for po_line_id in parts:
+            if by == 0:
+                break
+            take = min(by, line.links[po_line_id].qty)
+            gone = self.shrink_link(line, po_line_id, take, why, action)
+            if gone is not None:
+                released.append(gone)
+            by -= take
+        return released
+
+    def fulfil(self, line: SoLineRow, po_line_id: int, qty: int, why: str) -> None:
+        """Give a linked line `qty` of the stock its PO line brought; all of it ends the link."""
+        link = line.links[po_line_id]
         assert 0 < qty <= link.qty
         self.touch_line(line, "so_line.receive")
         self.stock[line.item_id].assigned += qty
         line.assigned += qty
         if qty == link.qty:
-            self._end_link(line, AssociationState.FULFILLED, why)
-            self.set_reason(line, None)
+            self._end_link(line, po_line_id, AssociationState.FULFILLED, why)
+            if not line.links or (line.reason == LATE and not self.is_late(line)):
+                self.set_reason(line, None)
         else:
-            self.shrink_link(line, qty, why, "so_line.receive")
+            self.shrink_link(line, po_line_id, qty, why, "so_line.receive")
 
     def assign_stock(self, line: SoLineRow, qty: int, action: str) -> None:
         """Give a waiting line `qty` of stock; it leaves the worklist when nothing is left."""
-        assert line.link is None
+        assert not line.links
         assert 0 < qty <= line.remaining
         self.touch_line(line, action)
         self.stock[line.item_id].assigned += qty
@@ -234,15 +320,34 @@ class Scope:
             self.set_reason(line, None)
 
     def link(
-        self, line: SoLineRow, po: PoLineRow, qty: int, set_status_id: int | None, action: str
+        self,
+        line: SoLineRow,
+        po: PoLineRow,
+        qty: int,
+        set_status_id: int | None,
+        action: str,
+        *,
+        policy: str = "earliest_due",
     ) -> None:
-        """Link a line to a PO line (written by write_links, so its email follows)."""
+        """Link a line by hand to a PO line (written by write_links, so its email follows)."""
+        seen = self.seen(line.item_id)
         self.touch_line(line, action)
         po.supply.associated += qty
         if set_status_id is not None:
             po.supply.status_id = set_status_id
-        line.new_link = Link(po.id, qty, po.due_date, set_status_id)
+        new = Link(po.id, qty, po.due_date, set_status_id)
+        line.new_links.append(new)
         self.set_reason(line, None)
+        self.decisions.append(
+            decision_row(
+                so_line_id=line.id,
+                at=self.now,
+                kind=DecisionKind.MANUAL,
+                policy=policy,
+                allow_split=False,
+                decision=LineDecision(qty, 0, (new,), considered=seen),
+            )
+        )
 
     def set_order_status(self, order_id: int, current: str, wanted: str) -> None:
         transition(SalesOrderStatus(current), SalesOrderStatus(wanted))
@@ -252,11 +357,16 @@ class Scope:
                 line.order_status = wanted
 
     def offer(
-        self, lines: Iterable[SoLineRow], rules: AllocationRules, action: str
+        self,
+        lines: Iterable[SoLineRow],
+        rules: AllocationRules,
+        action: str,
+        kind: DecisionKind = DecisionKind.REALLOCATION,
     ) -> list[Offered]:
-        """Offer each line free stock, then a PO line of its item, oldest delivery date first.
+        """Offer each line free stock, then PO lines of its item, first to serve first.
 
-        Returns what changed for the lines: stock taken, a new link, or a new reason.
+        Returns what changed for the lines: stock taken, new links, or a new reason;
+        each such change is recorded as a decision of `kind`.
         """
         supply: dict[int, list[PoLineSupply]] = defaultdict(list)
         for po in sorted(self.po_lines.values(), key=lambda p: p.id):
@@ -271,29 +381,49 @@ class Scope:
             if d.from_stock:
                 self.touch_line(line, action)
                 line.assigned += d.from_stock  # the stock position took it already
-            if d.link:
+            if d.links:
                 self.touch_line(line, action)
-                line.new_link = d.link
+                line.new_links.extend(d.links)
                 reason = None
             else:
                 reason = d.skip.value if d.skip and line.remaining else None
-            if not d.from_stock and not d.link and reason == line.reason:
+            if not d.from_stock and not d.links and reason == line.reason:
                 continue  # offered, and nothing changed for it
             if reason != line.reason:
                 self.touch_line(line, action)
                 self.set_reason(line, reason)
-            target = self.po_lines[d.link.po_line_id] if d.link else None
+            self.decisions.append(
+                decision_row(
+                    so_line_id=line.id,
+                    at=self.now,
+                    kind=kind,
+                    policy=rules.policy,
+                    allow_split=rules.allow_split,
+                    decision=d,
+                )
+            )
+            first = d.links[0] if d.links else None
+            target = self.po_lines[first.po_line_id] if first else None
             out.append(
                 Offered(
                     line.ref,
                     line.sku,
                     d.from_stock,
-                    d.link.qty if d.link else 0,
+                    d.linked,
                     target.po_number if target else None,
                     target.line_no if target else None,
-                    d.link.due_date if d.link else None,
-                    0 if d.link else line.remaining,
+                    max((x.due_date for x in d.links if x.due_date), default=None),
+                    0 if d.links else line.remaining,
                     reason,
+                    parts=tuple(
+                        (
+                            self.po_lines[x.po_line_id].po_number,
+                            self.po_lines[x.po_line_id].line_no,
+                            x.qty,
+                            x.due_date,
+                        )
+                        for x in d.links
+                    ),
                 )
             )
         return out
@@ -329,9 +459,9 @@ class Scope:
                 )
             )
         links = [
-            NewLink(s.id, s.order_id, s.new_link)
+            NewLink(s.id, s.order_id, link)
             for s in sorted(self.so_lines.values(), key=lambda s: s.priority)
-            if s.new_link is not None
+            for link in s.new_links
         ]
         ids = writes.reserve_ids({Association: len(links)})[Association]
         write_links(
@@ -345,6 +475,7 @@ class Scope:
             cause=cause,
         )
         writes.insert(AuditEvent, self.audit)
+        writes.insert(AllocationDecision, self.decisions)
         writes.flush()
 
     def _write_ended_links(self, writes: Writes) -> None:
@@ -413,6 +544,9 @@ class Scope:
         writes.update_by_id(SoLine, rows)
 
 
+_ACTIVE = Association.state == "active"
+
+
 def load_scope(
     conn: Connection,
     *,
@@ -424,56 +558,60 @@ def load_scope(
     also_po_line_ids: Collection[int] = (),
     worklist: bool = False,
     open_supply: bool = False,
+    lock: bool = True,
 ) -> Scope:
     """Lock and load a change's rows, in the fixed order.
 
     items: the stock items involved (every PO and SO line given must be of
     one of them). po_line_ids: PO lines whose linked SO lines come too.
-    so_line_ids: SO lines named by the caller (the PO lines they are linked
-    to are locked, not those lines' other links). also_po_line_ids: PO lines
-    locked without their links. worklist: the items' unallocated worklist
-    lines. open_supply: every open PO line of the items, for re-allocation.
+    so_line_ids: SO lines named by the caller. Every active link of the SO
+    lines loaded comes with them, and the PO lines they are linked to are
+    locked. also_po_line_ids: PO lines locked without their links. worklist:
+    the items' unallocated worklist lines. open_supply: every open PO line of
+    the items, for re-allocation. lock=False reads the same rows without
+    locking them (a what-if).
     """
     stock = {
         r.id: StockPosition(r.id, r.on_hand, r.assigned)
-        for r in lock_stock_by_id(conn, items).values()
+        for r in lock_stock_by_id(conn, items, lock=lock).values()
     }
     item_list = sorted(items)
     targets = sorted(set(po_line_ids))
     named = sorted(set(so_line_ids))
-    # Every writer of associations holds the item's stock row first, so now
-    # that those are locked, a named line's link cannot change under us.
-    via_named: set[int] = set()
-    if named:
-        via_named = set(
-            conn.scalars(
-                select(Association.po_line_id).where(
-                    Association.so_line_id.in_(named), Association.state == "active"
+    # Every writer of associations holds the item's stock row first, so now that
+    # those are locked, the links of these lines cannot change under us.
+    links: list[Any] = []
+    if targets or named:
+        arms: list[ColumnElement[bool]] = []
+        if targets:
+            arms.append(
+                Association.so_line_id.in_(
+                    select(Association.so_line_id).where(
+                        Association.po_line_id.in_(targets), _ACTIVE
+                    )
                 )
             )
+        if named:
+            arms.append(Association.so_line_id.in_(named))
+        links = list(
+            conn.execute(
+                select(Association.so_line_id, Association.po_line_id).where(_ACTIVE, or_(*arms))
+            )
         )
+    linked = {a.so_line_id for a in links}
 
     po_where: list[ColumnElement[bool]] = []
-    locked = set(targets) | via_named | set(also_po_line_ids)
+    locked = set(targets) | {a.po_line_id for a in links} | set(also_po_line_ids)
     if locked:
         po_where.append(PoLine.id.in_(sorted(locked)))
     if open_supply:
         po_where.append(and_(PoLine.stock_item_id.in_(item_list), IS_OPEN))
-    po_lines = _lock_po_lines(conn, po_where)
+    po_lines = _lock_po_lines(conn, po_where, lock)
 
     so_where: list[ColumnElement[bool]] = []
     # Plain id lists (not a subquery), so each arm of the OR uses its index.
-    linked = set(named)
-    if targets:
-        linked |= set(
-            conn.scalars(
-                select(Association.so_line_id).where(
-                    Association.po_line_id.in_(targets), Association.state == "active"
-                )
-            )
-        )
-    if linked:
-        so_where.append(SoLine.id.in_(sorted(linked)))
+    if linked | set(named):
+        so_where.append(SoLine.id.in_(sorted(linked | set(named))))
     if worklist:
         so_where.append(
             and_(
@@ -482,29 +620,26 @@ def load_scope(
                 SoLine.backorder_reason != LATE,
             )
         )
-    so_lines = _lock_so_lines(conn, so_where)
+    so_lines = _lock_so_lines(conn, so_where, lock)
 
-    link_where: list[ColumnElement[bool]] = []
-    if targets:
-        link_where.append(Association.po_line_id.in_(targets))
-    if named:
-        link_where.append(Association.so_line_id.in_(named))
-    if link_where:
-        for a in conn.execute(
+    if linked:
+        stmt = (
             select(Association.id, Association.so_line_id, Association.po_line_id, Association.qty)
-            .where(Association.state == "active", or_(*link_where))
+            .where(_ACTIVE, Association.so_line_id.in_(sorted(linked)))
             .order_by(Association.id)
-            .with_for_update()
-        ):
-            so_lines[a.so_line_id].link = AssocRow(a.id, a.po_line_id, a.qty)
+        )
+        for a in conn.execute(stmt.with_for_update() if lock else stmt):
+            so_lines[a.so_line_id].links[a.po_line_id] = AssocRow(a.id, a.po_line_id, a.qty)
     return Scope(now=now, actor=actor, stock=stock, po_lines=po_lines, so_lines=so_lines)
 
 
-def _lock_po_lines(conn: Connection, where: list[ColumnElement[bool]]) -> dict[int, PoLineRow]:
+def _lock_po_lines(
+    conn: Connection, where: list[ColumnElement[bool]], lock: bool
+) -> dict[int, PoLineRow]:
     if not where:
         return {}
     out = {}
-    for r in conn.execute(
+    stmt = (
         select(
             PoLine.id,
             PoLine.stock_item_id,
@@ -520,8 +655,8 @@ def _lock_po_lines(conn: Connection, where: list[ColumnElement[bool]]) -> dict[i
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(or_(*where))
         .order_by(PoLine.id)
-        .with_for_update(of=PoLine)
-    ):
+    )
+    for r in conn.execute(stmt.with_for_update(of=PoLine) if lock else stmt):
         outstanding = max(0, r.qty_ordered - r.qty_delivered - r.qty_cancelled)
         supply = PoLineSupply(
             r.id, r.stock_item_id, r.due_date, outstanding, r.qty_associated, r.status_id
@@ -540,10 +675,12 @@ def _lock_po_lines(conn: Connection, where: list[ColumnElement[bool]]) -> dict[i
     return out
 
 
-def _lock_so_lines(conn: Connection, where: list[ColumnElement[bool]]) -> dict[int, SoLineRow]:
+def _lock_so_lines(
+    conn: Connection, where: list[ColumnElement[bool]], lock: bool
+) -> dict[int, SoLineRow]:
     if not where:
         return {}
-    rows = conn.execute(
+    stmt = (
         select(
             SoLine.id,
             SoLine.sales_order_id,
@@ -560,15 +697,15 @@ def _lock_so_lines(conn: Connection, where: list[ColumnElement[bool]]) -> dict[i
             SoLine.qty_cancelled,
             SoLine.backorder_reason,
             SoLine.backorder_since,
+            SalesOrder.priority,
         )
         .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
         .join(StockItem, StockItem.id == SoLine.stock_item_id)
         .where(or_(*where))
         .order_by(SoLine.id)
-        .with_for_update(of=SoLine)
     )
     out = {}
-    for r in rows:
+    for r in conn.execute(stmt.with_for_update(of=SoLine) if lock else stmt):
         values: tuple[Any, ...] = tuple(r)
         out[r.id] = SoLineRow(*values)
     return out

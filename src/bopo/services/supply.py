@@ -13,18 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from bopo.db.models import PoLine, PurchaseOrder
-from bopo.domain.changes import is_late, keep_what_fits
+from bopo.domain.allocation import AllocationRules
+from bopo.domain.changes import keep_what_fits
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.linking import event
 from bopo.services.lookup import find_po_line, positive_qty
+from bopo.services.notices import Moved, NoticePlan, plan_notices, write_notices
 from bopo.services.records import LATE, ChangeLog, PoLineRow, Released, SalesLineRef
 from bopo.services.scope import Scope, load_scope
 
@@ -48,6 +50,7 @@ class SupplyChangeResult:
     log: ChangeLog = field(default_factory=ChangeLog)
     late_supply: list[SalesLineRef] = field(default_factory=list)  # flagged by a due date
     on_time_again: list[SalesLineRef] = field(default_factory=list)
+    notices: list[NoticePlan] = field(default_factory=list)  # due-date emails queued or changed
 
     def as_dict(self) -> dict[str, Any]:
         return (
@@ -56,6 +59,7 @@ class SupplyChangeResult:
             | {
                 "late_supply": [r.as_dict() for r in self.late_supply],
                 "on_time_again": [r.as_dict() for r in self.on_time_again],
+                "notices": [n.as_dict() for n in self.notices],
             }
         )
 
@@ -73,6 +77,85 @@ def _values(po: PoLineRow) -> dict[str, Any]:
 Change = Callable[[Scope, PoLineRow], list[Released]]
 
 
+@dataclass
+class PlannedSupplyChange:
+    """A supply change decided in memory: the scope changed, what it reports, and what
+    is still to write besides the scope (a whole-PO cancel's stamp, due-date notices)."""
+
+    scope: Scope
+    result: SupplyChangeResult
+    cancel_po_id: int | None = None
+    notices: list[NoticePlan] = field(default_factory=list)
+
+
+def _plan(
+    conn: Connection,
+    ctx: Context,
+    rules: AllocationRules,
+    po_number: str,
+    line_no: int | None,
+    change: Change,
+    *,
+    actor: str,
+    now: datetime,
+    reallocate: bool = True,
+    lock: bool = True,
+) -> PlannedSupplyChange:
+    """Load one PO line (or every line of the PO), change each, then re-allocate.
+
+    Nothing is written: `_apply` writes the plan; a what-if (lock=False) reads it.
+    """
+    result = SupplyChangeResult(po_number)
+    realloc = reallocate and rules.enabled
+    if line_no is not None:
+        key = find_po_line(conn, po_number, line_no)
+        ids, items = {key.id}, {key.stock_item_id}
+    else:
+        rows = conn.execute(
+            select(PoLine.id, PoLine.stock_item_id)
+            .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+            .where(PurchaseOrder.number == po_number)
+        ).all()
+        if not rows:
+            raise NotFound("purchase order", po_number)
+        ids, items = {r.id for r in rows}, {r.stock_item_id for r in rows}
+    scope = load_scope(
+        conn,
+        now=now,
+        actor=actor,
+        items=items,
+        po_line_ids=ids,
+        worklist=realloc,
+        open_supply=realloc,
+        lock=lock,
+    )
+    released: list[Released] = []
+    for po_id in sorted(ids, key=lambda i: scope.po_lines[i].line_no):
+        po = scope.po_lines[po_id]
+        before = _values(po)
+        released += change(scope, po)
+        po.sync()
+        if _values(po) != before:
+            result.lines.append(PoLineChange(po.line_no, before, _values(po)))
+    result.log.released = released
+    if realloc and result.lines:
+        result.log.offered = scope.offer(scope.waiting(items), rules, "so_line.reallocate")
+    planned = PlannedSupplyChange(scope, result)
+    if line_no is None:
+        planned.cancel_po_id = _cancellable(conn, po_number, changed=bool(result.lines))
+    return planned
+
+
+def _apply(conn: Connection, ctx: Context, planned: PlannedSupplyChange) -> None:
+    scope = planned.scope
+    if planned.cancel_po_id is not None:
+        _mark_cancelled(conn, scope, planned.cancel_po_id)
+    scope.flush(
+        conn, ctx, stock_action="stock.assign", details={"po_number": planned.result.po_number}
+    )
+    write_notices(conn, ctx, planned.notices, now=scope.now, actor=scope.actor)
+
+
 def _run(
     ctx: Context,
     po_number: str,
@@ -82,52 +165,25 @@ def _run(
     actor: str,
     reallocate: bool = True,
 ) -> SupplyChangeResult:
-    """Lock one PO line (or every line of the PO), change each, then re-allocate."""
-    now = ctx.clock()
-    result = SupplyChangeResult(po_number)
     with ctx.db.write() as conn:
-        rules = ctx.rules(conn)
-        realloc = reallocate and rules.enabled
-        if line_no is not None:
-            key = find_po_line(conn, po_number, line_no)
-            ids, items = {key.id}, {key.stock_item_id}
-        else:
-            rows = conn.execute(
-                select(PoLine.id, PoLine.stock_item_id)
-                .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-                .where(PurchaseOrder.number == po_number)
-            ).all()
-            if not rows:
-                raise NotFound("purchase order", po_number)
-            ids, items = {r.id for r in rows}, {r.stock_item_id for r in rows}
-        scope = load_scope(
+        planned = _plan(
             conn,
-            now=now,
+            ctx,
+            ctx.rules(conn),
+            po_number,
+            line_no,
+            change,
             actor=actor,
-            items=items,
-            po_line_ids=ids,
-            worklist=realloc,
-            open_supply=realloc,
+            now=ctx.clock(),
+            reallocate=reallocate,
         )
-        released: list[Released] = []
-        for po_id in sorted(ids, key=lambda i: scope.po_lines[i].line_no):
-            po = scope.po_lines[po_id]
-            before = _values(po)
-            released += change(scope, po)
-            po.sync()
-            if _values(po) != before:
-                result.lines.append(PoLineChange(po.line_no, before, _values(po)))
-        result.log.released = released
-        if realloc and result.lines:
-            result.log.offered = scope.offer(scope.waiting(items), rules, "so_line.reallocate")
-        if line_no is None:
-            _mark_cancelled(conn, scope, po_number, changed=bool(result.lines))
-        scope.flush(conn, ctx, stock_action="stock.assign", details={"po_number": po_number})
-    return result
+        _apply(conn, ctx, planned)
+    return planned.result
 
 
-def _mark_cancelled(conn: Connection, scope: Scope, po_number: str, *, changed: bool) -> None:
-    """Stamp a whole-PO cancel; read after the lines are locked, so two cancels cannot both pass."""
+def _cancellable(conn: Connection, po_number: str, *, changed: bool) -> int:
+    """The PO to stamp cancelled; read after its lines are locked, so two cancels
+    cannot both pass."""
     row = conn.execute(
         select(PurchaseOrder.id, PurchaseOrder.cancelled_at).where(
             PurchaseOrder.number == po_number
@@ -137,8 +193,12 @@ def _mark_cancelled(conn: Connection, scope: Scope, po_number: str, *, changed: 
         raise Conflict(f"purchase order {po_number} is cancelled already")
     if not changed:
         raise Conflict(f"purchase order {po_number} has nothing outstanding")
+    return int(row.id)
+
+
+def _mark_cancelled(conn: Connection, scope: Scope, po_id: int) -> None:
     conn.execute(
-        update(PurchaseOrder).where(PurchaseOrder.id == row.id).values(cancelled_at=scope.now)
+        update(PurchaseOrder).where(PurchaseOrder.id == po_id).values(cancelled_at=scope.now)
     )
     scope.audit.append(
         event(
@@ -146,7 +206,7 @@ def _mark_cancelled(conn: Connection, scope: Scope, po_number: str, *, changed: 
             scope.actor,
             "purchase_order.cancel",
             "purchase_order",
-            row.id,
+            po_id,
             {"cancelled_at": None},
             {"cancelled_at": scope.now.isoformat()},
         )
@@ -156,8 +216,13 @@ def _mark_cancelled(conn: Connection, scope: Scope, po_number: str, *, changed: 
 def _fit(scope: Scope, po: PoLineRow, capacity: int, why: str) -> list[Released]:
     """Release the links that no longer fit in `capacity`, latest delivery date first."""
     linked = scope.linked_to(po.id)
-    _, drop = keep_what_fits([s.claim(s.link.qty) for s in linked if s.link], capacity)
-    return [scope.release(scope.so_lines[c.so_line_id], why, "so_line.release") for c in drop]
+    _, drop = keep_what_fits([s.claim(s.links[po.id].qty) for s in linked], capacity)
+    released: list[Released] = []
+    for c in drop:
+        line = scope.so_lines[c.so_line_id]
+        if po.id in line.links:  # not released already with another part of the line
+            released += scope.release(line, why, "so_line.release")
+    return released
 
 
 def _open(po: PoLineRow) -> None:
@@ -166,7 +231,7 @@ def _open(po: PoLineRow) -> None:
         raise Conflict(f"{po} is {how} already")
 
 
-def _set_qty(qty: int) -> Change:
+def _qty_change(qty: int) -> Change:
     def change(scope: Scope, po: PoLineRow) -> list[Released]:
         _open(po)
         if qty < po.delivered:
@@ -181,17 +246,6 @@ def _set_qty(qty: int) -> Change:
         return released
 
     return change
-
-
-def change_po_line_qty(
-    ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str
-) -> SupplyChangeResult:
-    """Set a PO line's ordered quantity; links that no longer fit are released.
-
-    A larger quantity frees quantity on order, which is offered to the item's
-    waiting lines.
-    """
-    return _run(ctx, po_number, line_no, _set_qty(positive_qty(qty)), actor=actor)
 
 
 def _closer(how: str) -> Change:
@@ -212,6 +266,123 @@ def _closer(how: str) -> Change:
     return change
 
 
+def _whole_po(scope: Scope, po: PoLineRow) -> list[Released]:
+    if po.closed or po.outstanding == 0:
+        return []
+    return _closer("close_short" if po.delivered else "cancel")(scope, po)
+
+
+def plan_po_line_qty(
+    conn: Connection,
+    ctx: Context,
+    rules: AllocationRules,
+    po_number: str,
+    line_no: int,
+    qty: int,
+    *,
+    actor: str,
+    now: datetime,
+    lock: bool = True,
+) -> PlannedSupplyChange:
+    """What setting a PO line's ordered quantity does, decided in memory."""
+    change = _qty_change(positive_qty(qty))
+    return _plan(conn, ctx, rules, po_number, line_no, change, actor=actor, now=now, lock=lock)
+
+
+def plan_cancel(
+    conn: Connection,
+    ctx: Context,
+    rules: AllocationRules,
+    po_number: str,
+    line_no: int | None,
+    *,
+    actor: str,
+    now: datetime,
+    lock: bool = True,
+) -> PlannedSupplyChange:
+    """What cancelling a PO line (or, line_no None, the whole PO) does, decided in memory."""
+    change = _whole_po if line_no is None else _closer("cancel")
+    return _plan(conn, ctx, rules, po_number, line_no, change, actor=actor, now=now, lock=lock)
+
+
+def plan_due_date(
+    conn: Connection,
+    ctx: Context,
+    rules: AllocationRules,
+    po_number: str,
+    line_no: int,
+    due_date: date | None,
+    *,
+    actor: str,
+    now: datetime,
+    lock: bool = True,
+) -> PlannedSupplyChange:
+    """What moving a PO line's due date does: late supply flags and due-date notices."""
+    flagged: list[SalesLineRef] = []
+    cleared: list[SalesLineRef] = []
+    moved: list[Moved] = []
+
+    def change(scope: Scope, po: PoLineRow) -> list[Released]:
+        _open(po)
+        if po.outstanding == 0:
+            raise Conflict(f"{po} has nothing outstanding")
+        if due_date == po.due_date:
+            return []
+        scope.touch_po_line(po, "po_line.due_date")
+        before, po.due_date = po.due_date, due_date
+        for line in scope.linked_to(po.id):
+            moved.append(Moved(line.links[po.id].id, line.order_id, before, due_date))
+            late = scope.is_late(line)
+            if late and line.reason != LATE:
+                scope.touch_line(line, "so_line.late_supply")
+                scope.set_reason(line, LATE)
+                flagged.append(line.ref)
+            elif not late and line.reason == LATE:
+                scope.touch_line(line, "so_line.on_time")
+                scope.set_reason(line, None)
+                cleared.append(line.ref)
+        return []
+
+    planned = _plan(
+        conn,
+        ctx,
+        rules,
+        po_number,
+        line_no,
+        change,
+        actor=actor,
+        now=now,
+        reallocate=False,
+        lock=lock,
+    )
+    planned.result.late_supply = flagged
+    planned.result.on_time_again = cleared
+    planned.notices = plan_notices(conn, ctx, moved, now=now, lock=lock)
+    planned.result.notices = planned.notices
+    return planned
+
+
+def _run_plan(
+    ctx: Context, plan: Callable[[Connection, AllocationRules], PlannedSupplyChange]
+) -> SupplyChangeResult:
+    with ctx.db.write() as conn:
+        planned = plan(conn, ctx.rules(conn))
+        _apply(conn, ctx, planned)
+    return planned.result
+
+
+def change_po_line_qty(
+    ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str
+) -> SupplyChangeResult:
+    """Set a PO line's ordered quantity; links that no longer fit are released.
+
+    A larger quantity frees quantity on order, which is offered to the item's
+    waiting lines.
+    """
+    qty = positive_qty(qty)
+    return _run(ctx, po_number, line_no, _qty_change(qty), actor=actor)
+
+
 def cancel_po_line(ctx: Context, po_number: str, line_no: int, *, actor: str) -> SupplyChangeResult:
     """Cancel an undelivered PO line; its links are released and re-allocated."""
     return _run(ctx, po_number, line_no, _closer("cancel"), actor=actor)
@@ -226,44 +397,7 @@ def close_po_line_short(
 
 def cancel_purchase_order(ctx: Context, po_number: str, *, actor: str) -> SupplyChangeResult:
     """Cancel every open line of a PO (a line with deliveries is closed short)."""
-
-    def change(scope: Scope, po: PoLineRow) -> list[Released]:
-        if po.closed or po.outstanding == 0:
-            return []
-        return _closer("close_short" if po.delivered else "cancel")(scope, po)
-
-    return _run(ctx, po_number, None, change, actor=actor)
-
-
-class _Keep(Enum):
-    KEEP = "keep"
-
-
-KEEP = _Keep.KEEP  # change_po_line: leave the due date as it is
-
-
-def _set_due(due_date: date | None, result: SupplyChangeResult) -> Change:
-    def change(scope: Scope, po: PoLineRow) -> list[Released]:
-        _open(po)
-        if po.outstanding == 0:
-            raise Conflict(f"{po} has nothing outstanding")
-        if due_date == po.due_date:
-            return []
-        scope.touch_po_line(po, "po_line.due_date")
-        po.due_date = due_date
-        for line in scope.linked_to(po.id):
-            late = is_late(due_date, line.delivery_date)
-            if late and line.reason != LATE:
-                scope.touch_line(line, "so_line.late_supply")
-                scope.set_reason(line, LATE)
-                result.late_supply.append(line.ref)
-            elif not late and line.reason == LATE:
-                scope.touch_line(line, "so_line.on_time")
-                scope.set_reason(line, None)
-                result.on_time_again.append(line.ref)
-        return []
-
-    return change
+    return _run(ctx, po_number, None, _whole_po, actor=actor)
 
 
 def change_due_date(
@@ -273,9 +407,22 @@ def change_due_date(
 
     A linked order whose delivery date is now before the due date goes on the
     worklist as `late supply` (still linked) for a person to look at; one no
-    longer late leaves it.
+    longer late leaves it. Customers linked to the line hear of a move by a
+    due-date notice (see bopo.services.notices).
     """
-    return change_po_line(ctx, po_number, line_no, due_date=due_date, actor=actor)
+    return _run_plan(
+        ctx,
+        lambda conn, rules: plan_due_date(
+            conn, ctx, rules, po_number, line_no, due_date, actor=actor, now=ctx.clock()
+        ),
+    )
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP  # change_po_line: leave the due date as it is
 
 
 def change_po_line(
@@ -289,23 +436,34 @@ def change_po_line(
 ) -> SupplyChangeResult:
     """Set a PO line's ordered quantity and/or due date in one transaction.
 
-    The quantity first (links that no longer fit are released), then the due
-    date (the links left are flagged `late supply` or cleared); released lines
-    are offered again as by change_po_line_qty. None and KEEP leave a value as
-    it is; a due date of None clears it.
+    The quantity first (links that no longer fit are released and offered
+    again), then the due date (the links left are flagged `late supply` or
+    cleared, and their customers hear of the move). None and KEEP leave a
+    value as it is; a due date of None clears it.
     """
-    changes: list[Change] = []
-    result = SupplyChangeResult(po_number)
-    if qty is not None:
-        changes.append(_set_qty(positive_qty(qty)))
-    if not isinstance(due_date, _Keep):
-        changes.append(_set_due(due_date, result))
-    if not changes:
+    if qty is None and isinstance(due_date, _Keep):
         raise InvalidInput([FieldError("qty", "give a quantity, a due date or both")])
-
-    def change(scope: Scope, po: PoLineRow) -> list[Released]:
-        return [r for step in changes for r in step(scope, po)]
-
-    done = _run(ctx, po_number, line_no, change, actor=actor, reallocate=qty is not None)
-    done.late_supply, done.on_time_again = result.late_supply, result.on_time_again
-    return done
+    if isinstance(due_date, _Keep):
+        assert qty is not None
+        return change_po_line_qty(ctx, po_number, line_no, qty, actor=actor)
+    if qty is None:
+        return change_due_date(ctx, po_number, line_no, due_date, actor=actor)
+    new_qty, new_due = positive_qty(qty), due_date
+    with ctx.db.write() as conn:
+        rules, now = ctx.rules(conn), ctx.clock()
+        first = plan_po_line_qty(
+            conn, ctx, rules, po_number, line_no, new_qty, actor=actor, now=now
+        )
+        _apply(conn, ctx, first)
+        then = plan_due_date(conn, ctx, rules, po_number, line_no, new_due, actor=actor, now=now)
+        _apply(conn, ctx, then)
+    result = first.result
+    befores = {c.line_no: c.before for c in result.lines}
+    result.lines = [
+        PoLineChange(c.line_no, befores.get(c.line_no, c.before), c.after)
+        for c in then.result.lines
+    ] or result.lines
+    result.late_supply = then.result.late_supply
+    result.on_time_again = then.result.on_time_again
+    result.notices = then.result.notices
+    return result

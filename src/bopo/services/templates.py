@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 from bopo.db.models import Association, EmailTemplate, PoLineStatus, SalesOrder, SoLine
 from bopo.db.queries import record_audit
 from bopo.domain.templating import (
+    NOTICE_TYPES,
     Rendered,
     TemplateSource,
     TemplateType,
@@ -158,6 +159,10 @@ def add_template(
     with ctx.db.write() as conn:
         if conn.scalar(select(EmailTemplate.id).where(EmailTemplate.name == name)) is not None:
             raise Conflict(f"email template {name!r} exists already")
+        if kind in NOTICE_TYPES:  # due-date notices use the one template of their type
+            other = conn.scalar(select(EmailTemplate.name).where(EmailTemplate.type == kind))
+            if other is not None:
+                raise Conflict(f"there is a {kind} template already ({other!r}): edit that one")
         template_id = conn.scalar(
             insert(EmailTemplate)
             .values(**_snapshot(source, kind, name), created_at=now, updated_at=now)

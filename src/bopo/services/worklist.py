@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
+    AllocationDecision,
     Association,
     AuditEvent,
     Customer,
@@ -23,14 +24,21 @@ from bopo.db.models import (
 )
 from bopo.db.queries import lock_open_supply, lock_stock_by_id, stock_positions
 from bopo.domain.allocation import PoLineSupply, allocate_line
+from bopo.domain.decisions import DecisionKind, decision_row
 from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
 from bopo.services.pages import MAX_LIMIT, Page
 
-# Oldest delivery date first: the order that should ship soonest gets served first.
-WORKLIST_ORDER = (SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
+# Highest priority first, then the oldest delivery date: the order that should ship
+# soonest gets served first (bopo.domain.changes.serving_order, in SQL).
+WORKLIST_ORDER = (
+    SalesOrder.priority.desc(),
+    SalesOrder.delivery_date,
+    SalesOrder.id,
+    SoLine.line_no,
+)
 # Worklist lines waiting for stock or a PO line; a `late supply` line is on
 # the worklist too, but linked. Both terms keep the partial index usable.
 UNALLOCATED = (
@@ -84,14 +92,26 @@ def _remaining() -> Any:
 def list_backorders(
     ctx: Context, *, limit: int | None = None, sku: str | None = None
 ) -> list[BackorderLine]:
-    """The worklist, oldest delivery date first."""
+    """The worklist, highest priority and oldest delivery date first."""
     with ctx.db.read() as conn:
         return load_backorders(conn, limit=limit, sku=sku)
 
 
 def _worklist() -> Any:
-    """Every worklist line, oldest delivery date first; one scan of the partial index."""
-    active = and_(Association.so_line_id == SoLine.id, Association.state == "active")
+    """Every worklist line in serving order; one scan of the partial index.
+
+    A `late supply` line split over several PO lines shows the latest-due part.
+    """
+    latest_part = (
+        select(Association.id)
+        .join(PoLine, PoLine.id == Association.po_line_id)
+        .where(Association.so_line_id == SoLine.id, Association.state == "active")
+        .order_by(PoLine.due_date.desc().nulls_last(), Association.id)
+        .limit(1)
+        .correlate(SoLine)
+        .scalar_subquery()
+    )
+    active = and_(Association.so_line_id == SoLine.id, Association.id == latest_part)
     return (
         select(
             SoLine.id,
@@ -159,7 +179,8 @@ class RetrySummary:
 
 
 def allocate_worklist(ctx: Context, *, actor: str) -> RetrySummary:
-    """Offer every worklist line free stock, then a PO line, oldest delivery date first."""
+    """Offer every worklist line free stock, then a PO line, highest priority and oldest
+    delivery date first."""
     with ctx.db.write() as conn:
         return retry_lines(conn, ctx, item_ids=None, actor=actor, now=ctx.clock())
 
@@ -210,10 +231,22 @@ def retry_lines(
     changes: list[dict[str, Any]] = []
     links: list[NewLink] = []
     audit: list[dict[str, Any]] = []
+    decisions: list[dict[str, Any]] = []
     for line_id, order_id, item, old_reason, assigned, remaining in lines:
         summary.lines += 1
         d = allocate_line(remaining, positions[item], supply[item], rules)
         reason = d.skip.value if d.skip else None
+        if d.from_stock or d.links or reason != old_reason:  # only what changed is recorded
+            decisions.append(
+                decision_row(
+                    so_line_id=line_id,
+                    at=now,
+                    kind=DecisionKind.WORKLIST,
+                    policy=rules.policy,
+                    allow_split=rules.allow_split,
+                    decision=d,
+                )
+            )
         if d.from_stock:
             summary.from_stock += 1
             summary.units_from_stock += d.from_stock
@@ -228,9 +261,9 @@ def retry_lines(
                     {"assigned": positions[item].assigned, "sales_order_id": order_id},
                 )
             )
-        if d.link:
+        if d.links:
             summary.linked += 1
-            links.append(NewLink(line_id, order_id, d.link))
+            links.extend(NewLink(line_id, order_id, link) for link in d.links)
         elif reason:
             summary.still_waiting[reason] += 1
         if d.from_stock or reason != old_reason:
@@ -250,6 +283,7 @@ def retry_lines(
     writes.update_by_id(SoLine, changes)
     write_links(writes, links, ids, actor=actor, now=now, audit=audit, ctx=ctx, cause=cause)
     writes.insert(AuditEvent, audit)
+    writes.insert(AllocationDecision, decisions)
     writes.flush()
     return summary
 
@@ -266,7 +300,8 @@ def find_backorders(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[BackorderLine]:
-    """One page of the worklist, oldest delivery date first, with the total.
+    """One page of the worklist, highest priority and oldest delivery date first, with
+    the total.
 
     A `late supply` line comes with the PO line it is still linked to. The
     count and the ordering touch only the tables the filters need (the

@@ -169,6 +169,7 @@ def _read(view: SalesOrderView) -> SalesOrderRead:
         "delivery_date",
         "created_at",
         "created_by",
+        "priority",
         "lines",
     ):
         data[key] = getattr(view, key)

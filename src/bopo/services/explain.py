@@ -1,0 +1,176 @@
+"""Why a sales order's lines got what they got: their decision records, in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bopo.db.models import AllocationDecision, PoLine, PurchaseOrder, SalesOrder
+from bopo.domain.decisions import DecisionKind, DecisionRecord, explain
+from bopo.domain.statuses import Priority
+from bopo.services.context import Context
+from bopo.services.lookup import find_sales_order, order_lines
+from bopo.services.outcomes import LineOutcome, load_line_outcomes
+
+_KIND_NAMES = {
+    DecisionKind.INTAKE: "intake",
+    DecisionKind.WORKLIST: "worklist",
+    DecisionKind.MANUAL: "manual_link",
+    DecisionKind.REALLOCATION: "reallocation",
+    DecisionKind.GOODS_IN_LINKED: "goods_in",
+    DecisionKind.GOODS_IN_WAITING: "goods_in",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    """One recorded decision: in words, and the figures it was made on."""
+
+    record: DecisionRecord
+    text: str
+    labels: dict[int, str]  # PO line id -> "PO-2 line 1"
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "at": r.at.isoformat(),
+            "kind": _KIND_NAMES[r.kind],
+            "policy": r.policy_name,
+            "split_allowed": r.split_allowed,
+            "need": r.need,
+            "from_stock": r.from_stock,
+            "reason": r.reason.value if r.reason else None,
+            "candidates": [
+                {
+                    "po_line": self.labels.get(c.po_line_id, f"PO line {c.po_line_id}"),
+                    "due_date": c.due_date.isoformat() if c.due_date else None,
+                    "free": c.free,
+                    "taken": c.taken,
+                }
+                for c in r.candidates
+            ],
+            "considered": r.considered,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineExplanation:
+    line: LineOutcome  # where it stands now
+    decisions: tuple[DecisionView, ...]  # oldest first
+
+    @property
+    def text(self) -> str:
+        now = (
+            f"Line {self.line.line_no} ({self.line.sku} x{self.line.qty}): {self.line.describe()}."
+        )
+        if not self.decisions:
+            return f"{now} No allocation decision was recorded for it."
+        return "\n".join([now, *(f"- {d.text}" for d in self.decisions)])
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.line.as_dict() | {
+            "now": self.line.describe(),
+            "decisions": [d.as_dict() for d in self.decisions],
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExplanation:
+    source: str
+    number: str
+    priority: str
+    delivery_date: date
+    lines: tuple[LineExplanation, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "number": self.number,
+            "priority": self.priority,
+            "delivery_date": self.delivery_date.isoformat(),
+            "lines": [line.as_dict() for line in self.lines],
+        }
+
+
+def explain_order(
+    ctx: Context, number: str, line_no: int | None = None, *, source: str | None = None
+) -> OrderExplanation:
+    """Every line of a sales order (or the one numbered): where it stands, and each
+    allocation decision made for it, oldest first, said in words."""
+    with ctx.db.read() as conn:
+        order = find_sales_order(conn, number, source)
+        keys = order_lines(conn, order, None if line_no is None else [line_no])
+        head = conn.execute(
+            select(SalesOrder.delivery_date, SalesOrder.priority).where(SalesOrder.id == order.id)
+        ).one()
+        outcomes = {o.line_no: o for o in load_line_outcomes(conn, [order.id])[order.id]}
+        records: dict[int, list[DecisionRecord]] = {k.id: [] for k in keys}
+        for r in conn.execute(
+            select(
+                AllocationDecision.so_line_id,
+                AllocationDecision.at,
+                AllocationDecision.kind,
+                AllocationDecision.policy,
+                AllocationDecision.need,
+                AllocationDecision.from_stock,
+                AllocationDecision.reason,
+                AllocationDecision.candidates,
+                AllocationDecision.considered,
+            )
+            .where(AllocationDecision.so_line_id.in_(sorted(records)))
+            .order_by(AllocationDecision.id)
+        ):
+            records[r.so_line_id].append(
+                DecisionRecord.from_row(
+                    at=r.at,
+                    kind=r.kind,
+                    policy=r.policy,
+                    need=r.need,
+                    from_stock=r.from_stock,
+                    reason=r.reason,
+                    candidates=r.candidates,
+                    considered=r.considered,
+                )
+            )
+        labels = _labels(
+            conn, {c.po_line_id for rs in records.values() for r in rs for c in r.candidates}
+        )
+    return OrderExplanation(
+        order.source,
+        order.number,
+        Priority.of_rank(head.priority).value,
+        head.delivery_date,
+        tuple(
+            LineExplanation(
+                outcomes[k.line_no],
+                tuple(_view(r, labels) for r in records[k.id]),
+            )
+            for k in keys
+        ),
+    )
+
+
+def _view(record: DecisionRecord, labels: dict[int, str]) -> DecisionView:
+    def label(po_line_id: int) -> str:
+        return labels.get(po_line_id, f"PO line {po_line_id}")
+
+    shown = {c.po_line_id: label(c.po_line_id) for c in record.candidates}
+    return DecisionView(record, explain(record, label), shown)
+
+
+def _labels(conn: Connection, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {
+        r.id: f"{r.number} line {r.line_no}"
+        for r in conn.execute(
+            select(PoLine.id, PurchaseOrder.number, PoLine.line_no)
+            .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+            .where(PoLine.id.in_(sorted(ids)))
+        )
+    }

@@ -1,0 +1,147 @@
+"""What happens if this shipment is late? What-if answers, and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bopo.errors import Conflict
+from bopo.services import outbox, templates
+from bopo.services.context import Context
+from bopo.services.intake import take_orders
+from bopo.services.supply import cancel_purchase_order, change_due_date
+from bopo.services.whatif import (
+    what_if_cancel,
+    what_if_due_date,
+    what_if_po_line_qty,
+    what_if_receipt,
+    what_if_switch_on,
+)
+from tests.helpers import (
+    day,
+    given_po,
+    given_status,
+    given_stock,
+    given_template,
+    order,
+    po_line_of,
+)
+
+
+def refs(items: list) -> list[str]:  # type: ignore[type-arg]
+    return [x.line.number for x in items]
+
+
+def two_orders_on_po1(ctx: Context) -> None:
+    """PO-1: 10 of A due 29 Nov, for SO-D5 (3, ships 30 Nov) and SO-D9 (4, ships 4 Dec).
+    PO-2: 5 of A due 10 Dec."""
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 10, day(4), "ON ORDER"))
+    given_po(ctx, "PO-2", ("A", 5, day(15), "ON ORDER"))
+    take_orders(
+        ctx,
+        [
+            order("SO-D5", ("A", 3), delivery=day(5), customer="ADA"),
+            order("SO-D9", ("A", 4), delivery=day(9), customer="BOB"),
+        ],
+        actor="web",
+    )
+
+
+def test_what_if_a_shipment_is_a_week_late(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    templates.add_template(
+        ctx, "Delay", "New date", "{{ table(lines) }}", kind="BACK_ORDER_UPDATE", actor="t"
+    )
+    emails_before = len(outbox.list_emails(ctx))
+
+    answer = what_if_due_date(ctx, "PO-1", 1, day(7))
+
+    assert [(x.line.number, x.expected) for x in answer.late] == [("SO-D5", day(7))]
+    assert [(e.number, e.to, e.template, e.action) for e in answer.emails] == [
+        ("SO-D5", "ada@example.com", "Delay", "queued"),
+        ("SO-D9", "bob@example.com", "Delay", "queued"),
+    ]
+    assert (answer.relinked, answer.to_worklist) == ([], [])
+    # and nothing was changed
+    assert po_line_of(ctx, "PO-1").due_date == day(4)
+    assert len(outbox.list_emails(ctx)) == emails_before
+
+
+def test_what_if_a_po_is_cancelled(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    answer = what_if_cancel(ctx, "PO-1")
+
+    [moved] = answer.relinked
+    assert (moved.line.number, [p.po_number for p in moved.before]) == ("SO-D5", ["PO-1"])
+    assert [(p.po_number, p.qty, p.expected) for p in moved.after] == [("PO-2", 3, day(15))]
+    assert [(w.line.number, w.reason) for w in answer.to_worklist] == [
+        ("SO-D9", "not enough outstanding on order")
+    ]
+    assert refs(answer.late) == ["SO-D5"]  # PO-2 comes after it should ship
+    assert [(e.number, e.event) for e in answer.emails] == [("SO-D5", "reallocation")]
+    assert po_line_of(ctx, "PO-1").cancelled == 0
+
+
+def test_what_if_a_po_line_is_cut(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    answer = what_if_po_line_qty(ctx, "PO-1", 1, 4)
+    assert refs(answer.relinked) == ["SO-D9"]
+    assert answer.relinked[0].after[0].po_number == "PO-2"
+    assert po_line_of(ctx, "PO-1").ordered == 10
+
+
+def test_what_if_goods_arrive(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    answer = what_if_receipt(ctx, "PO-1", 1, 5)
+    assert [(s.line.number, s.qty) for s in answer.served] == [("SO-D5", 3), ("SO-D9", 2)]
+    assert po_line_of(ctx, "PO-1").delivered == 0
+
+
+def test_what_if_the_switch_were_turned_on_over_todays_worklist(
+    make_ctx: Callable[..., Context],
+) -> None:
+    off = make_ctx(allocate_existing_pos=False)
+    two_orders_on_po1(off)
+    answer = what_if_switch_on(off)
+    assert [(r.line.number, r.after[0].po_number) for r in answer.relinked] == [
+        ("SO-D5", "PO-1"),
+        ("SO-D9", "PO-1"),
+    ]
+    assert [(e.number, e.event) for e in answer.emails] == [
+        ("SO-D5", "worklist"),
+        ("SO-D9", "worklist"),
+    ]
+    assert po_line_of(off, "PO-1").associated == 0
+
+
+def test_what_if_refuses_what_the_change_would_refuse(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    cancel_purchase_order(ctx, "PO-1", actor="buyer")
+    with pytest.raises(Conflict, match="cancelled already"):
+        what_if_cancel(ctx, "PO-1")
+    with pytest.raises(Conflict):
+        what_if_receipt(ctx, "PO-1", 1, 3)
+
+
+def test_an_answer_with_nothing_in_it_says_so(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    answer = what_if_due_date(ctx, "PO-2", 1, day(16))
+    assert answer.nothing
+    assert answer.as_dict()["change"] == "PO-2 line 1 due 2026-12-11"
+
+
+def test_what_if_a_late_order_slips_further(ctx: Context) -> None:
+    two_orders_on_po1(ctx)
+    first = what_if_due_date(ctx, "PO-1", 1, day(7))
+    assert [r.number for r in first.late_supply] == ["SO-D5"]  # it goes on the worklist
+    change_due_date(ctx, "PO-1", 1, day(7), actor="buyer")
+
+    further = what_if_due_date(ctx, "PO-1", 1, day(8))
+    assert [(x.line.number, x.expected) for x in further.late] == [("SO-D5", day(8))]
+    assert further.late_supply == []  # on the worklist already
+    back = what_if_due_date(ctx, "PO-1", 1, day(5))
+    assert refs(back.on_time_again) == ["SO-D5"]
