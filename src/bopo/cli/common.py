@@ -1,0 +1,147 @@
+"""The `bopo` command's shared parts: the app, its sub-commands, output, error mapping.
+
+Exit codes: 0 all fine; 1 something was rejected; 3 bad configuration;
+4 not found; 5 conflict with the current state; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from bopo.config import load_settings
+from bopo.db.migrate import is_current
+from bopo.errors import BopoError, ConfigError, Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.context import Context
+
+app = typer.Typer(
+    name="bopo",
+    help="Link back-ordered sales-order lines to undelivered purchase-order lines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(help="Import stock items, purchase orders or sales orders (CSV or JSON).")
+sales_app = typer.Typer(help="Sales orders.")
+purchase_app = typer.Typer(help="Purchase orders.")
+status_app = typer.Typer(help="PO line statuses (system data).")
+config_app = typer.Typer(help="Settings.")
+app.add_typer(import_app, name="import")
+app.add_typer(sales_app, name="sales-orders")
+app.add_typer(purchase_app, name="purchase-orders")
+app.add_typer(status_app, name="statuses")
+app.add_typer(config_app, name="config")
+
+out = Console(markup=False)  # data (names, SKUs) may contain [brackets]
+err = Console(stderr=True)
+
+PoArg = Annotated[str, typer.Argument(help="The PO number.", show_default=False)]
+PoLineArg = Annotated[int, typer.Argument(help="The PO line number.", show_default=False)]
+SoArg = Annotated[str, typer.Argument(help="The sales order number.", show_default=False)]
+SoLineArg = Annotated[int, typer.Argument(help="The sales order line number.", show_default=False)]
+QtyArg = Annotated[int, typer.Argument(help="A quantity.", show_default=False)]
+SourceOpt = Annotated[
+    str | None, typer.Option(help="The order's source channel, when numbers clash.")
+]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+FileArg = Annotated[Path, typer.Argument(help="A .csv or .json file.", show_default=False)]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def actor() -> str:
+    return f"cli:{_user()}"
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", envvar="BOPO_CONFIG", help="The INI file (default ./bopo.ini)."
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = config
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def handled_errors() -> Iterator[None]:
+    """Map bopo's errors to a readable line and an exit code."""
+    try:
+        yield
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[bold red]config:[/] {escape(problem)}", highlight=False)
+        raise typer.Exit(3) from None
+    except NotFound as exc:
+        fail(str(exc), 4)
+    except InvalidInput as exc:
+        for e in exc.errors:
+            err.print(f"[bold red]invalid:[/] {escape(str(e))}", highlight=False)
+        raise typer.Exit(1) from None
+    except Conflict as exc:
+        fail(str(exc), 5)
+    except BopoError as exc:
+        fail(str(exc), 1)
+
+
+def open_context(tctx: typer.Context, *, migrated: bool = True, check: bool = True) -> Context:
+    settings = load_settings(tctx.obj)
+    context = Context.from_settings(settings)
+    if migrated and not is_current(context.db):
+        fail(
+            f"the database at {safe_url(settings.database.url)} is not set up or is out of "
+            "date; run `bopo init`",
+            3,
+        )
+    if check:
+        context.check()
+    return context
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def run() -> None:
+    app()
+
+
+def parse_due_date(text: str) -> date | None:
+    if text.strip().lower() in {"none", ""}:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            [FieldError("due_date", f"not a date as YYYY-MM-DD: {text!r}")]
+        ) from None
