@@ -69,7 +69,8 @@ def _run_import(
 
 def _print_summary(summary: ImportSummary) -> None:
     data = summary.as_dict()
-    table = Table(title=f"import {summary.kind}: {summary.file}", show_header=False)
+    out.print(f"import {summary.kind}: {summary.file}", highlight=False)
+    table = Table(show_header=False)
     for key, value in data.items():
         if key in {"kind", "file", "errors", "warnings", "ok"}:
             continue
@@ -142,7 +143,7 @@ def backorders(
     if not lines:
         out.print("the worklist is empty: every backorder line is linked")
         return
-    table = Table(title=f"backorder worklist ({len(lines)} lines)")
+    table = Table(title=f"backorder worklist ({len(lines)} line{'s' if len(lines) != 1 else ''})")
     for col in ("order", "line", "sku", "waiting", "reason", "delivery", "customer"):
         table.add_column(col, justify="right" if col in {"line", "waiting"} else "left")
     for line in lines:
