@@ -221,6 +221,8 @@ def test_the_new_pages_fit_a_tablet_and_every_action_is_reached_by_keyboard(
             page.goto(site.url(path))
             wide = page.evaluate("document.documentElement.scrollWidth")
             assert wide <= 820, f"{path} is {wide} px wide"
+            menu = page.get_by_role("navigation", name="Main")
+            expect(menu.get_by_role("link", name="Settings")).to_be_in_viewport(ratio=1)
         page.goto(site.url("/emails"))
         reached = set()
         for _ in range(40):
