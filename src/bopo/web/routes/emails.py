@@ -26,13 +26,15 @@ PAGE_SIZE = 50
 # batch mailer's work (bopo emails send), and the message says how many are left.
 SEND_AT_ONCE = 100
 STATES = [s.value for s in EmailState]
-EVENTS = {
+LABELS = {
     EmailEvent.INTAKE.value: "new order",
     EmailEvent.WORKLIST.value: "worklist retry",
     EmailEvent.MANUAL_LINK.value: "linked by hand",
     EmailEvent.REALLOCATION.value: "re-allocated",
     EmailEvent.STATUS_CHANGE.value: "PO line status",
 }
+# Why an email was queued, for people; an event added later shows by its own name.
+EVENTS = {e.value: LABELS.get(e.value, e.value.replace("_", " ")) for e in EmailEvent}
 ALL = "all"
 
 

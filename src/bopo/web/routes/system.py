@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from bopo.domain.templating import TemplateType
 from bopo.services import catalog, templates
 from bopo.web.forms import act, text
 from bopo.web.render import render
@@ -23,6 +24,7 @@ def system_page(request: Request, user: Viewer) -> HTMLResponse:
         section="system",
         statuses=catalog.list_statuses(ctx),
         templates=templates.list_templates(ctx),
+        sent_by_statuses=TemplateType.BACK_ORDER.value,
         default_status=ctx.settings.backorders.default_po_line_status,
     )
 
