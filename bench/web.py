@@ -1,9 +1,12 @@
 """Web pages on the benchmark data set: every page's server time, on SQLite and PostgreSQL.
 
-Loads 5,000 items, 20,000 PO lines and 100,000 orders (allocation on), then
-20% more orders with allocation off so that the worklist holds tens of
-thousands of lines, and times each page (request to last byte, in process,
-so the figure is bopo's own time: queries and rendering) five times.
+Loads 5,000 items, 20,000 PO lines and 100,000 orders (allocation on, with a
+BACK_ORDER template on every status, so nearly every order queues an email),
+then 20% more orders with allocation off so that the worklist holds tens of
+thousands of lines. The outbox is then spread over the states a mailer leaves
+(most sent, some failed with an error, a few cancelled, the rest pending).
+Times each page (request to last byte, in process, so the figure is bopo's
+own time: queries and rendering) five times.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from sqlalchemy import text
 from bench.common import WORK, Scale, context, database
 from bench.generate import STATUSES, generate
 from bopo.api.app import create_app
-from bopo.services import catalog, imports, users
+from bopo.services import catalog, demo, imports, templates, users
 
 TARGET_MS = 300
 TIMES = 5
 
 
-def pages(scale: Scale) -> list[str]:
+def pages(scale: Scale, email_id: int, email_order: int) -> list[str]:
     po = f"PO-{scale.po_lines // 20:06d}"
     so = f"SO-{scale.orders // 2:07d}"
     return [
@@ -42,9 +45,27 @@ def pages(scale: Scale) -> list[str]:
         f"/worklist?offset={scale.orders // 4}",
         "/worklist?reason=feature+off&source=shop",
         "/goods-in",
+        "/emails",
+        f"/emails?offset={scale.orders // 10}",
+        f"/emails?state=sent&offset={scale.orders // 5}",
+        "/emails?state=failed",
+        "/emails?state=all&event=intake",
+        f"/emails?state=all&order={email_order}",
+        f"/emails/{email_id}",
         "/system",
+        "/system/templates/1",
         "/settings",
     ]
+
+
+# The outbox as a mailer leaves it: by email id, most sent, some failed, a few cancelled.
+SPREAD = [
+    "UPDATE pending_emails SET state = 'sent', attempts = 1, sent_at = created_at "
+    "WHERE id % 10 < 6",
+    "UPDATE pending_emails SET state = 'failed', attempts = 5, "
+    "last_error = 'recipient refused: 550 no such mailbox' WHERE id % 50 = 7",
+    "UPDATE pending_emails SET state = 'cancelled' WHERE id % 100 = 9",
+]
 
 
 def _load(url: str, scale: Scale) -> None:
@@ -55,14 +76,20 @@ def _load(url: str, scale: Scale) -> None:
     shop = more["so"].read_text().replace("\nweb,", "\nshop,")
     more["so"].write_text(shop)
     ctx = context(url)
+    name, subject, body_text, body_html, _ = demo.TEMPLATES[0]
+    templates.add_template(ctx, name, subject, body_text, body_html, actor="bench")
     for code in STATUSES:
         catalog.add_status(ctx, code, code.title(), actor="bench")
+        catalog.set_status_template(ctx, code, name, actor="bench")
     assert imports.import_stock_items(ctx, files["stock"]).ok
     assert imports.import_purchase_orders(ctx, files["po"]).ok
     assert imports.import_sales_orders(ctx, files["so"]).ok
     off = context(url, allocate_existing_pos=False)
     assert imports.import_sales_orders(off, more["so"]).ok
     users.add_user(ctx, "bench", "admin", password="bench-password", actor="bench")
+    with ctx.db.write() as conn:
+        for statement in SPREAD:
+            conn.execute(text(statement))
     if not url.startswith("sqlite"):
         with ctx.db.write() as conn:  # as autovacuum would shortly after a bulk load
             conn.execute(text("ANALYZE"))
@@ -79,8 +106,15 @@ def _time_pages(url: str, scale: Scale) -> dict[str, float]:
     assert token is not None
     form = {"name": "bench", "password": "bench-password", "csrf_token": token[1]}
     assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    with ctx.db.read() as conn:  # an email half-way down the outbox, and its order
+        email_id, email_order = conn.execute(
+            text(
+                "SELECT id, sales_order_id FROM pending_emails "
+                "WHERE id >= (SELECT max(id) / 2 FROM pending_emails) ORDER BY id LIMIT 1"
+            )
+        ).one()
     out = {}
-    for path in pages(scale):
+    for path in pages(scale, email_id, email_order):
         spent = []
         for _ in range(TIMES):
             start = time.perf_counter()

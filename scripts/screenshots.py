@@ -1,9 +1,10 @@
 """Screenshots of the main pages for the README: `python scripts/screenshots.py`.
 
-Loads the demo data into a throw-away SQLite database, receives some goods so
-the dashboard has something to say, serves bopo and photographs each page
-with the system's Chromium into docs/screenshots/. Run it again after
-changing a page, so the pictures stay current.
+Loads the demo data into a throw-away SQLite database, receives some goods and
+sends a few emails to a local test mail server (one address refused) so the
+dashboard and the outbox have something to say, serves bopo and photographs
+each page with the system's Chromium into docs/screenshots/. Run it again
+after changing a page, so the pictures stay current.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.browser import chromium, serving, sign_in  # noqa: E402
+from tests.smtp_sink import Sink, SmtpServer  # noqa: E402
 
 from bopo.api.app import create_app  # noqa: E402
-from bopo.config import BackorderSettings, DatabaseSettings, Settings  # noqa: E402
+from bopo.config import BackorderSettings, DatabaseSettings, Settings, SmtpSettings  # noqa: E402
 from bopo.db.migrate import upgrade  # noqa: E402
-from bopo.services import demo, goods_in, purchasing, users  # noqa: E402
+from bopo.services import demo, goods_in, outbox, purchasing, users  # noqa: E402
 from bopo.services.context import Context  # noqa: E402
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine  # noqa: E402
 
@@ -36,14 +38,22 @@ PAGES = [
     ("new-sales-order", "/sales-orders/new", 1280),
     ("worklist", "/worklist", 1280),
     ("goods-in", "/goods-in", 1280),
+    ("emails", "/emails", 1280),
+    ("email", "/emails/5", 1280),
+    ("emails-failed", "/emails?state=failed", 1280),
+    ("system", "/system", 1280),
+    ("email-template", "/system/templates/1", 1280),
     ("import", "/import", 1280),
     ("settings", "/settings", 1280),
     ("worklist-tablet", "/worklist", 820),
+    ("email-template-tablet", "/system/templates/1", 820),
 ]
+REFUSED = "alan@example.com"  # the demo customer whose mail server says no
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    mail = SmtpServer(Sink(refuse={REFUSED: "550 5.1.1 mailbox unavailable"})).start()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/screens.db"
         settings = Settings(
@@ -51,6 +61,7 @@ def main() -> None:
             backorders=BackorderSettings(
                 allocate_existing_pos=True, default_po_line_status="ON ORDER"
             ),
+            smtp=SmtpSettings(host="127.0.0.1", port=mail.port),
         )
         ctx = Context.from_settings(settings)
         upgrade(ctx.db)
@@ -75,15 +86,20 @@ def main() -> None:
             ],
             actor="web:demo",
         )
+        outbox.send_now(ctx, limit=3)  # the oldest three: sent, or refused
         with serving(create_app(settings, ctx=ctx)) as base, chromium() as browser:
             for file, path, width in PAGES:
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 sign_in(page, base, name, password)
                 page.goto(base + path)
+                # The whole page in the viewport: Chromium leaves frames below it unpainted.
+                height = page.evaluate("document.documentElement.scrollHeight")
+                page.set_viewport_size({"width": width, "height": height})
                 page.screenshot(path=str(OUT / f"{file}.png"), full_page=True)
                 page.close()
                 print(f"wrote {OUT / file}.png")
         ctx.db.dispose()
+    mail.stop()
 
 
 if __name__ == "__main__":

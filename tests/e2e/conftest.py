@@ -67,9 +67,7 @@ def make_api(make_ctx: Callable[..., Context]) -> Iterator[Callable[..., Api]]:
     clients: list[TestClient] = []
 
     def make(*, smtp_port: int | None = None, **backorders: Any) -> Api:
-        ctx = make_ctx(**backorders)
-        smtp = SmtpSettings(host="127.0.0.1", port=smtp_port or free_port(), timeout=5)
-        ctx.settings = ctx.settings.model_copy(update={"smtp": smtp})
+        ctx = with_smtp(make_ctx(**backorders), smtp_port)
         client = TestClient(create_app(ctx.settings, ctx=ctx))
         client.__enter__()
         clients.append(client)
@@ -153,13 +151,22 @@ def flashes(html_text: str) -> list[str]:
     ]
 
 
+def with_smtp(ctx: Context, port: int | None) -> Context:
+    """Mail to 127.0.0.1:port; by default a port nobody listens on, so that no test sends
+    mail anywhere by accident."""
+    smtp = SmtpSettings(host="127.0.0.1", port=port or free_port(), timeout=5)
+    ctx.settings = ctx.settings.model_copy(update={"smtp": smtp})
+    return ctx
+
+
 @pytest.fixture
 def make_web(make_ctx: Callable[..., Context]) -> Iterator[Callable[..., Web]]:
-    """Web clients on the test database, a user for each role; kwargs set [backorders]."""
+    """Web clients on the test database, a user for each role; kwargs set [backorders],
+    `smtp_port` where mail goes (see with_smtp)."""
     clients: list[TestClient] = []
 
-    def make(**backorders: Any) -> Web:
-        ctx = make_ctx(**backorders)
+    def make(*, smtp_port: int | None = None, **backorders: Any) -> Web:
+        ctx = with_smtp(make_ctx(**backorders), smtp_port)
         client = TestClient(create_app(ctx.settings, ctx=ctx))
         client.__enter__()
         clients.append(client)
@@ -218,8 +225,8 @@ class Site:
 def make_site(make_ctx: Callable[..., Context]) -> Iterator[Callable[..., Site]]:
     with ExitStack() as stack:
 
-        def make(**backorders: Any) -> Site:
-            ctx = make_ctx(**backorders)
+        def make(*, smtp_port: int | None = None, **backorders: Any) -> Site:
+            ctx = with_smtp(make_ctx(**backorders), smtp_port)
             users_with_passwords(ctx)
             base = stack.enter_context(serving(create_app(ctx.settings, ctx=ctx)))
             return Site(base, ctx)

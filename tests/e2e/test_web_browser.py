@@ -11,7 +11,16 @@ from bopo.domain.roles import Role, allows
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Site, sign_in_as
 from tests.e2e.test_web_pages import PAGES
-from tests.helpers import day, given_po, given_status, given_stock, line_of, order
+from tests.helpers import (
+    BACK_ORDER_HTML,
+    day,
+    given_po,
+    given_status,
+    given_stock,
+    given_template,
+    line_of,
+    order,
+)
 
 V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
@@ -19,8 +28,9 @@ V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 def _scene(site: Site) -> None:
     given_stock(site.ctx, A=5, B=0)
     given_status(site.ctx, "ON ORDER")
+    given_template(site.ctx, "Back order", html=BACK_ORDER_HTML, statuses=("ON ORDER",))
     given_po(site.ctx, "PO-1", ("A", 10, day(5), "ON ORDER"), ("B", 2, day(9)))
-    take_order(site.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked
+    take_order(site.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked: email 1
     take_order(site.ctx, order("SO-2", ("B", 2)), actor="test")  # PO line has no status
 
 

@@ -7,10 +7,19 @@ from typing import Any
 import pytest
 
 from bopo.domain.roles import Role, allows
-from bopo.services import users
+from bopo.services import catalog, outbox, templates, users
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Web, flashes
-from tests.helpers import day, given_po, given_status, given_stock, line_of, order, po_line_of
+from tests.helpers import (
+    day,
+    given_po,
+    given_status,
+    given_stock,
+    given_template,
+    line_of,
+    order,
+    po_line_of,
+)
 
 V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
@@ -24,8 +33,13 @@ PAGES: list[tuple[str, Role]] = [
     ("/sales-orders/new", OP),
     ("/worklist", V),
     ("/goods-in", V),
+    ("/emails", V),
+    ("/emails?state=all&order=1", V),
+    ("/emails/1", V),
     ("/import", OP),
     ("/system", V),
+    ("/system/templates/1", V),
+    ("/system/templates/new", A),
     ("/settings", A),
 ]
 
@@ -44,16 +58,40 @@ ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
     ("/worklist/link", {"source": "web", "number": "SO-2", "line_no": 1}, OP),
     ("/worklist/link-selected", {}, OP),
     ("/goods-in", {"po_number": "PO-1", "line_no": 1, "qty": 1}, OP),
+    ("/purchase-orders/PO-1", {"action": "status", "line_no": 2, "status": "CONFIRMED"}, OP),
+    ("/emails/send", {"all": "1"}, OP),
+    ("/emails/send", {"id": "1"}, OP),
+    ("/emails/1", {"action": "send"}, OP),
+    ("/emails/1", {"action": "cancel"}, OP),
+    ("/emails/1", {"action": "retry"}, OP),
     ("/system/statuses", {"code": "LATE", "name": "Late"}, A),
+    ("/system/statuses/template", {"code": "ON ORDER", "template": ""}, A),
+    ("/system/templates/new", {"name": "T2", "subject": "S", "body_text": "B"}, A),
+    ("/system/templates/1", {"name": "Back order", "subject": "Changed", "body_text": "B"}, A),
+    ("/system/templates/preview", {"subject": "S", "body_text": "B"}, A),
 ]
 
 
 def _scene(web: Web) -> None:
     given_stock(web.ctx, A=5, B=0)
     given_status(web.ctx, "ON ORDER")
+    given_status(web.ctx, "CONFIRMED")
+    given_template(web.ctx, "Back order", statuses=("ON ORDER",))
     given_po(web.ctx, "PO-1", ("A", 10, day(5), "ON ORDER"), ("B", 2, day(9), "ON ORDER"))
-    take_order(web.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked
+    take_order(web.ctx, order("SO-1", ("A", 8)), actor="test")  # 5 from stock, 3 linked: email 1
     take_order(web.ctx, order("SO-2", ("B", 4)), actor="test")  # B: not enough on order
+
+
+def _how_things_stand(web: Web) -> tuple[object, ...]:
+    """What a refused action must leave as it was."""
+    return (
+        line_of(web.ctx, "SO-1").linked_qty,
+        po_line_of(web.ctx, "PO-1").delivered,
+        po_line_of(web.ctx, "PO-1", 2).status,
+        [(e.id, e.state, e.attempts) for e in outbox.list_emails(web.ctx)],
+        [t.as_dict() for t in templates.list_templates(web.ctx)],
+        [(s.code, s.template) for s in catalog.list_statuses(web.ctx)],
+    )
 
 
 def test_someone_not_signed_in_is_sent_to_the_login_page_from_every_page(web: Web) -> None:
@@ -104,16 +142,34 @@ def test_a_viewer_cannot_act_and_nothing_changes(
     web: Web, path: str, form: dict[str, Any], least: Role
 ) -> None:
     _scene(web)
+    before = _how_things_stand(web)
     web.sign_in(V)
     answer = web.post(path, form)
     assert answer.status_code == 403
-    assert line_of(web.ctx, "SO-1").linked_qty == 3
-    assert po_line_of(web.ctx, "PO-1").delivered == 0
+    assert _how_things_stand(web) == before
+
+
+@pytest.mark.parametrize(("path", "form", "least"), ACTIONS, ids=lambda v: str(v))
+def test_no_action_runs_without_the_session_csrf_token(
+    web: Web, path: str, form: dict[str, Any], least: Role
+) -> None:
+    _scene(web)
+    before = _how_things_stand(web)
+    web.sign_in(A)
+    answer = web.post(path, form, token="forged-token")
+    assert answer.status_code == 303
+    assert "nothing was changed" in " ".join(flashes(web.client.get("/").text))
+    assert _how_things_stand(web) == before
 
 
 def test_an_operator_may_not_keep_system_data(web: Web) -> None:
+    _scene(web)
+    before = _how_things_stand(web)
     web.sign_in(OP)
-    assert web.post("/system/statuses", {"code": "LATE", "name": "Late"}).status_code == 403
+    for path, form, least in ACTIONS:
+        if least is A:
+            assert web.post(path, form).status_code == 403, path
+    assert _how_things_stand(web) == before
 
 
 def test_a_form_without_the_session_csrf_token_changes_nothing(web: Web) -> None:

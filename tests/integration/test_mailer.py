@@ -333,3 +333,21 @@ def test_the_mailer_logs_in_with_the_password_from_the_environment(
         for ctx in (wrong, right):
             ctx.db.dispose()
     assert [r.rcpt_tos for r in server.sink.received] == [["ada@example.com"]]
+
+
+def test_a_server_without_the_login_the_settings_ask_for_stops_the_run_and_keeps_the_emails(
+    make_mail_ctx: Callable[..., Context], server: SmtpServer
+) -> None:
+    ctx = make_mail_ctx(server.port)
+    ctx.settings = ctx.settings.model_copy(
+        update={"smtp": ctx.settings.smtp.model_copy(update={"username": "shop"})}
+    )
+    given_orders_with_emails(ctx, order("SO-1", ("KETTLE", 1), customer="ADA"))
+
+    summary = mailer.send_emails(ctx)  # the test server offers no AUTH on a plain connection
+
+    assert summary.sent == 0
+    assert "AUTH extension not supported" in (summary.stopped or "")
+    [email] = outbox.list_emails(ctx)
+    assert (email.state, email.attempts) == ("pending", 1)
+    assert server.sink.received == []

@@ -1,17 +1,27 @@
 """The queries behind the pages: the dashboard's figures, a worklist page with its
-candidates, paged sales orders, and linking several lines by hand."""
+candidates, paged sales orders, linking several lines by hand, the outbox a page at a
+time, and the orders a template is previewed against."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from bopo.services import dashboard, manual_links, sales, supply, worklist
+from bopo.services import dashboard, manual_links, outbox, sales, supply, templates, worklist
 from bopo.services.context import Context
 from bopo.services.goods_in import receive
 from bopo.services.intake import take_order
 from bopo.services.manual_links import LinkRequest
 from bopo.services.records import SalesLineRef
-from tests.helpers import TODAY, day, given_po, given_status, given_stock, line_of, order
+from tests.helpers import (
+    TODAY,
+    day,
+    given_po,
+    given_status,
+    given_stock,
+    given_template,
+    line_of,
+    order,
+)
 
 
 def _at_noon(ctx: Context) -> Context:
@@ -123,3 +133,52 @@ def test_linking_several_lines_links_each_that_fits_and_says_why_not_the_others(
         ("SO-404", "sales order 'web/SO-404' not found"),
     ]
     assert line_of(ctx, "SO-2").linked_qty == 0
+
+
+def _emails_for_five_orders(ctx: Context) -> None:
+    """SO-1..SO-5 each linked under a templated status; SO-2's email is then cancelled."""
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, "Back order", statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 50, day(5), "ON ORDER"))
+    for n in range(1, 6):
+        take_order(ctx, order(f"SO-{n}", ("A", 1), customer=f"C{n}"), actor="t")
+    outbox.cancel_email(ctx, 2, actor="t")
+
+
+def test_the_outbox_is_paged_oldest_first_with_each_emails_order_and_template(
+    ctx: Context,
+) -> None:
+    _emails_for_five_orders(ctx)
+
+    page = outbox.find_emails(ctx, state="pending", limit=2, offset=1)
+    everything = outbox.find_emails(ctx, limit=10)
+
+    assert page.total == 4
+    assert [(e.id, e.sales_order, e.template) for e in page.items] == [
+        (3, "web/SO-3", "Back order"),
+        (4, "web/SO-4", "Back order"),
+    ]
+    assert [e.state for e in everything.items] == ["pending", "cancelled", *["pending"] * 3]
+    assert outbox.find_emails(ctx, state="pending", offset=4).items == []
+    so5 = sales.show_sales_order(ctx, "SO-5").id
+    assert [e.id for e in outbox.find_emails(ctx, sales_order_id=so5).items] == [5]
+
+
+def test_templates_are_previewed_against_the_orders_linked_last_and_found_by_id(
+    ctx: Context,
+) -> None:
+    _emails_for_five_orders(ctx)
+    supply.cancel_po_line(ctx, "PO-1", 1, actor="t")  # every link released
+    given_po(ctx, "PO-2", ("A", 50, day(9), "ON ORDER"))
+    take_order(ctx, order("SO-6", ("A", 1), customer="C6"), actor="t")
+    take_order(ctx, order("SO-7", ("A", 1), customer="C7"), actor="t")
+
+    choices = templates.preview_orders(ctx, limit=5)
+
+    assert [(c.number, c.customer_name) for c in choices] == [
+        ("SO-7", "Customer C7"),
+        ("SO-6", "Customer C6"),
+    ]
+    made = templates.get_template(ctx, "Back order")
+    assert templates.get_template_by_id(ctx, made.id) == made

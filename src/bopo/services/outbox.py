@@ -146,8 +146,13 @@ def find_emails(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[EmailSummary]:
-    """One page of the outbox in the order the mailer sends it (oldest first), with the total."""
-    stmt = _summaries().order_by(PendingEmail.id)
+    """One page of the outbox in the order the mailer sends it (oldest first), with the total.
+
+    Every filter is on the outbox table alone: the page's ids are counted and sliced
+    there (an index scan on state, id), and only the page's rows are joined to their
+    orders and templates, however deep the page.
+    """
+    stmt = select(PendingEmail.id).order_by(PendingEmail.id)
     if state is not None:
         stmt = stmt.where(PendingEmail.state == _state(state).value)
     if sales_order_id is not None:
@@ -155,7 +160,12 @@ def find_emails(
     if event is not None:
         stmt = stmt.where(PendingEmail.event == _event(event).value)
     with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, EmailSummary, limit=limit, offset=offset)
+        ids = fetch_page(conn, stmt, int, limit=limit, offset=offset)
+        found = {}
+        if ids.items:
+            for r in conn.execute(_summaries().where(PendingEmail.id.in_(ids.items))):
+                found[r.id] = EmailSummary(*r)
+    return Page([found[i] for i in ids.items], ids.total, ids.limit, ids.offset)
 
 
 def count_emails(ctx: Context) -> dict[str, int]:

@@ -13,7 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from bopo.db.models import Association, EmailTemplate, PoLineStatus, SalesOrder, SoLine
+from bopo.db.models import (
+    Association,
+    Customer,
+    EmailTemplate,
+    PoLineStatus,
+    SalesOrder,
+    SoLine,
+)
 from bopo.db.queries import record_audit
 from bopo.domain.templating import (
     NOTICE_TYPES,
@@ -73,7 +80,9 @@ class Preview:
         }
 
 
-def _views(conn: Connection, name: str | None = None) -> list[TemplateView]:
+def _views(
+    conn: Connection, name: str | None = None, template_id: int | None = None
+) -> list[TemplateView]:
     stmt = select(
         EmailTemplate.id,
         EmailTemplate.name,
@@ -86,6 +95,8 @@ def _views(conn: Connection, name: str | None = None) -> list[TemplateView]:
     ).order_by(EmailTemplate.name)
     if name is not None:
         stmt = stmt.where(EmailTemplate.name == name)
+    if template_id is not None:
+        stmt = stmt.where(EmailTemplate.id == template_id)
     rows = conn.execute(stmt).all()
     used: dict[int | None, list[str]] = {}
     for tid, code in conn.execute(
@@ -120,6 +131,15 @@ def get_template(ctx: Context, name: str) -> TemplateView:
         found = _views(conn, name)
     if not found:
         raise NotFound("email template", name)
+    return found[0]
+
+
+def get_template_by_id(ctx: Context, template_id: int) -> TemplateView:
+    """A template by its id, which stays the same when it is renamed (the web UI's links)."""
+    with ctx.db.read() as conn:
+        found = _views(conn, template_id=template_id)
+    if not found:
+        raise NotFound("email template", template_id)
     return found[0]
 
 
@@ -332,6 +352,38 @@ def _order_context(
 
 def _preview(rendered: Rendered, to: str | None, order: str | None) -> Preview:
     return Preview(rendered.subject, rendered.body_text, rendered.body_html, to, order)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChoice:
+    """A sales order a template can be previewed against."""
+
+    source: str
+    number: str
+    customer_name: str
+
+
+def preview_orders(ctx: Context, *, limit: int = 10) -> list[OrderChoice]:
+    """The sales orders most recently linked to a PO line (and still linked), newest first.
+
+    Walks the associations backwards by id and stops once it has `limit` orders,
+    so it costs the same however many orders there are.
+    """
+    stmt = (
+        select(SalesOrder.id, SalesOrder.source, SalesOrder.number, Customer.name)
+        .select_from(Association)
+        .join(SoLine, SoLine.id == Association.so_line_id)
+        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(Association.state == "active")
+        .order_by(Association.id.desc())
+        .limit(limit * 5)  # an order with several linked lines shows up more than once
+    )
+    seen: dict[int, OrderChoice] = {}
+    with ctx.db.read() as conn:
+        for order_id, source, number, customer in conn.execute(stmt):
+            seen.setdefault(order_id, OrderChoice(source, number, customer))
+    return list(seen.values())[:limit]
 
 
 def template_names(ctx: Context) -> Sequence[str]:

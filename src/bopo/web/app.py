@@ -29,7 +29,7 @@ from bopo.config import Settings
 from bopo.errors import BopoError, ConfigError, NotFound
 from bopo.services.context import Context
 from bopo.web.forms import say
-from bopo.web.render import STATIC, make_env, render
+from bopo.web.render import PAGE_CSP, STATIC, make_env, render
 from bopo.web.routes import ROUTERS
 from bopo.web.session import CsrfFailed, Forbidden, LoginRequired, current_user, flash
 
@@ -38,13 +38,8 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "bopo_session"
 SESSION_SECONDS = 16 * 3600  # a long working day; then sign in again
 NOT_PAGES = ("/api/", "/docs", "/openapi.json")
-# Every asset is bopo's own: nothing from another origin, no inline script.
 SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    ),
+    (b"content-security-policy", PAGE_CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
@@ -71,7 +66,8 @@ def is_page(request: Request) -> bool:
 
 
 class SecurityHeaders:
-    """Adds the headers above to the web pages (not to the API or its docs)."""
+    """Adds the headers above to the web pages (not to the API or its docs); a page that
+    sets its own Content-Security-Policy keeps it (render(csp=...))."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -84,7 +80,9 @@ class SecurityHeaders:
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = list(message.get("headers", []))
+                own = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [h for h in SECURITY_HEADERS if h[0] not in own]
             await send(message)
 
         await self.app(scope, receive, sending)

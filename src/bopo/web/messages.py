@@ -10,7 +10,9 @@ from bopo.services.demand import DemandChangeResult
 from bopo.services.despatch import Shipment
 from bopo.services.goods_in import ReceiptResult
 from bopo.services.manual_links import LinkBatch, LinkResult, UnlinkResult
+from bopo.services.outbox import SendReport
 from bopo.services.outcomes import OrderResult
+from bopo.services.po_line_update import PoLineUpdate
 from bopo.services.records import ChangeLog
 from bopo.services.supply import SupplyChangeResult
 from bopo.services.worklist import RetrySummary
@@ -172,3 +174,65 @@ def unlink(r: UnlinkResult, day: Day) -> str:
 def shipment(s: Shipment) -> str:
     lines = ", ".join(f"line {x.line_no}: {x.qty:,} of {x.sku}" for x in s.lines)
     return f"Shipped {s.source}/{s.number} ({lines}); the order is {s.status}."
+
+
+UNREACHABLE = "server unreachable: "
+SHOWN_ERRORS = 5
+
+
+def sending(r: SendReport, *, due_only: bool) -> tuple[str, str]:
+    """(kind, text): '3 sent, 1 failed: email 7: recipient refused: 550 no such mailbox.'
+
+    An unreachable server is said plainly, not as one error per email; `due_only` is a
+    "send all due" click, where `left` counts what waits for later.
+    """
+    s = r.summary
+    if s.stopped and s.stopped.startswith(UNREACHABLE):
+        kept = s.retrying + s.released
+        text = (
+            f"{s.sent:,} sent. The mail server could not be reached "
+            f"({s.stopped.removeprefix(UNREACHABLE)}): "
+            f"{plural(kept, 'email')} {'stays' if kept == 1 else 'stay'} pending, "
+            "to be tried again later"
+        )
+        if s.failed:
+            text += f"; {s.failed:,} failed after their last attempt"
+        return "error", text + "."
+    if not (s.sent or s.failed or s.retrying):
+        if not due_only:
+            return "warn", "Nothing was sent: none of those emails is pending any more."
+        text = "Nothing was sent: no email is due."
+        if r.left:
+            text += f" {plural(r.left, 'email')} wait for their next attempt or another mailer."
+        return "warn", text
+    parts = [f"{s.sent:,} sent"]
+    if s.failed:
+        parts.append(f"{s.failed:,} failed")
+    if s.retrying:
+        parts.append(f"{s.retrying:,} to be tried again later")
+    text = ", ".join(parts)
+    if s.errors:
+        text += ": " + "; ".join(s.errors[:SHOWN_ERRORS])
+        if len(s.errors) > SHOWN_ERRORS:
+            text += f"; and {len(s.errors) - SHOWN_ERRORS:,} more"
+    text += "."
+    if due_only and r.left:
+        text += (
+            f" {plural(r.left, 'email')} still to go: send again, or leave them to the "
+            "batch mailer (bopo emails send)."
+        )
+    return ("ok" if not (s.failed or s.retrying) else "warn"), text
+
+
+def status_set(r: PoLineUpdate, template: str | None) -> str:
+    """'PO-1 line 1: status ON ORDER → CONFIRMED; 2 emails queued.'"""
+    s = r.status
+    assert s is not None
+    if not s.changed:
+        return f"{s.po_number} line {s.line_no} has the status {s.after} already; nothing changed."
+    text = f"{s.po_number} line {s.line_no}: status {s.before or 'none'} → {s.after}; "
+    if template is None:
+        return text + f"no email queued ({s.after} has no email template)."
+    if not s.emails_queued:
+        return text + "no email queued (no sales order is linked to it)."
+    return text + f"{plural(s.emails_queued, 'email')} queued to the customers linked to it."

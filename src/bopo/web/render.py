@@ -39,10 +39,22 @@ NAV: list[NavItem] = [
     NavItem("/sales-orders", "Sales orders", Role.VIEWER, "sales-orders"),
     NavItem("/worklist", "Worklist", Role.VIEWER, "worklist"),
     NavItem("/goods-in", "Goods in", Role.VIEWER, "goods-in"),
+    NavItem("/emails", "Emails", Role.VIEWER, "emails"),
     NavItem("/import", "Import", Role.OPERATOR, "import"),
     NavItem("/system", "System data", Role.VIEWER, "system"),
     NavItem("/settings", "Settings", Role.ADMIN, "settings"),
 ]
+
+# Every asset is bopo's own: nothing from another origin, no inline script.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Pages that show an email's HTML body in an <iframe sandbox srcdoc>. The frame inherits
+# this policy: the sandbox stops its scripts and forms, the policy stops it loading
+# anything from elsewhere (images, stylesheets, fonts, frames). Inline styles are allowed,
+# as emails are styled that way and the preview should look as the customer will see it.
+EMAIL_FRAME_CSP = PAGE_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 NONE = "\u2013"  # an en dash where there is no value
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -121,7 +133,10 @@ def page_link(request: Request, **changes: Any) -> str:
     return request.url.path + ("?" + urlencode(kept) if kept else "")
 
 
-def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, status: int = 200, *, csp: str | None = None, **values: Any
+) -> HTMLResponse:
+    """A page; `csp` replaces the usual Content-Security-Policy (EMAIL_FRAME_CSP)."""
     env: Environment = request.app.state.web_env
     user = getattr(request.state, "user", None)
     ctx = context_of(request)
@@ -136,7 +151,10 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         "allocation_on": ctx.settings.backorders.allocate_existing_pos,
         "page_link": lambda **kw: page_link(request, **kw),
     } | values
-    return HTMLResponse(env.get_template(template).render(data), status_code=status)
+    response = HTMLResponse(env.get_template(template).render(data), status_code=status)
+    if csp is not None:
+        response.headers["content-security-policy"] = csp
+    return response
 
 
 def redirect(

@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from bopo.web.routes import (
     auth,
     dashboard,
+    email_templates,
+    emails,
     goods_in,
     imports,
     purchase_orders,
@@ -22,6 +24,8 @@ ROUTERS: list[APIRouter] = [
     sales_orders.router,
     worklist.router,
     goods_in.router,
+    emails.router,
     imports.router,
     system.router,
+    email_templates.router,
 ]

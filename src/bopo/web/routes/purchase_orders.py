@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import catalog, goods_in, purchasing, supply
+from bopo.services import catalog, goods_in, po_line_update, purchasing, supply
 from bopo.web import messages
 from bopo.web.forms import act, optional_date, query_date, text, whole
 from bopo.web.render import pager, render
@@ -78,11 +78,12 @@ def detail_page(request: Request, user: Viewer, number: str) -> HTMLResponse:
         section="purchase-orders",
         po=po,
         receipts=receipts,
+        statuses=catalog.list_statuses(ctx),
         po_url=po_url,
     )
 
 
-ACTIONS = ("receive", "qty", "due", "cancel-line", "close-short", "cancel-po")
+ACTIONS = ("receive", "qty", "due", "status", "cancel-line", "close-short", "cancel-po")
 
 
 @router.post("/{number:path}")
@@ -103,6 +104,13 @@ def act_on(request: Request, user: Operator, form: Form, number: str) -> Redirec
         if action == "receive":
             qty = whole(form, "qty")
             return messages.receipt(goods_in.receive(ctx, number, line_no, qty, actor=user.actor))
+        if action == "status":
+            code = text(form, "status", max_length=40).upper()
+            sends = {s.code: s.template for s in catalog.list_statuses(ctx)}.get(code)
+            changed = po_line_update.update_po_line(
+                ctx, number, line_no, status=code, actor=user.actor
+            )
+            return messages.status_set(changed, sends)
         if action == "qty":
             qty = whole(form, "qty")
             result = supply.change_po_line_qty(ctx, number, line_no, qty, actor=user.actor)

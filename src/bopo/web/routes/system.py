@@ -1,11 +1,13 @@
-"""System data (PO line statuses) and the settings in effect."""
+"""System data (PO line statuses, which email template each sends, the email templates)
+and the settings in effect."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from bopo.services import catalog
+from bopo.domain.templating import TemplateType
+from bopo.services import catalog, templates
 from bopo.web.forms import act, text
 from bopo.web.render import render
 from bopo.web.session import Admin, Form, Viewer, context_of
@@ -21,6 +23,8 @@ def system_page(request: Request, user: Viewer) -> HTMLResponse:
         "system.html",
         section="system",
         statuses=catalog.list_statuses(ctx),
+        templates=templates.list_templates(ctx),
+        sent_by_statuses=TemplateType.BACK_ORDER.value,
         default_status=ctx.settings.backorders.default_po_line_status,
     )
 
@@ -36,6 +40,25 @@ def add_status(request: Request, user: Admin, form: Form) -> RedirectResponse:
         return f"Added the PO line status {made.code} ({made.name})."
 
     return act(request, "/system", run)
+
+
+@router.post("/system/statuses/template")
+def set_template(request: Request, user: Admin, form: Form) -> RedirectResponse:
+    """Choose the email template a PO line status sends, or none."""
+    ctx = context_of(request)
+
+    def run() -> str:
+        code = text(form, "code", max_length=40)
+        chosen = text(form, "template", required=False) or None
+        view = catalog.set_status_template(ctx, code, chosen, actor=user.actor)
+        if view.template is None:
+            return f"{view.code} sends no email now."
+        return (
+            f"{view.code} now sends the email template {view.template}: to each customer "
+            "whose back order is linked to a PO line with this status."
+        )
+
+    return act(request, "/system#statuses", run)
 
 
 @router.get("/settings")

@@ -38,6 +38,78 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // The email template editor's live preview: <form data-preview="URL"> is posted there
+  // (CSRF token included) 400 ms after the last change; the JSON answer fills the preview
+  // pane (p-note, p-to, p-subject, p-text, p-html, p-nohtml) and each field's error
+  // (data-error-for). Only the answer to the latest change is shown.
+  document.querySelectorAll("form[data-preview]").forEach((form) => {
+    const pane = (id) => document.getElementById(id);
+    let timer = 0;
+    let asked = 0;
+
+    const show = (answer) => {
+      form.querySelectorAll("[data-error-for]").forEach((box) => {
+        const message = answer.errors[box.dataset.errorFor] || "";
+        box.textContent = message;
+        box.hidden = !message;
+        const input = form.elements.namedItem(box.dataset.errorFor);
+        if (input instanceof HTMLElement) {
+          if (message) {
+            input.setAttribute("aria-invalid", "true");
+          } else {
+            input.removeAttribute("aria-invalid");
+          }
+        }
+      });
+      pane("p-note").textContent = answer.note;
+      pane("p-mail").classList.toggle("stale", !answer.ok);
+      if (!answer.ok) {
+        return; // the last preview that rendered stays, dimmed
+      }
+      pane("p-to").textContent = answer.to || "the sample customer";
+      pane("p-subject").textContent = answer.subject;
+      pane("p-text").textContent = answer.body_text;
+      const frame = pane("p-html");
+      const html = answer.body_html;
+      frame.hidden = html === null;
+      pane("p-nohtml").hidden = html !== null;
+      if (html !== null && frame.srcdoc !== html) {
+        frame.srcdoc = html; // sandboxed: no script runs, nothing loads from elsewhere
+      }
+    };
+
+    const ask = async () => {
+      const mine = ++asked;
+      try {
+        const response = await fetch(form.dataset.preview, {
+          method: "POST",
+          body: new FormData(form),
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        const type = response.headers.get("content-type") || "";
+        if (!response.ok || !type.startsWith("application/json")) {
+          throw new Error(`answer ${response.status}`);
+        }
+        const answer = await response.json();
+        if (mine === asked) {
+          show(answer);
+        }
+      } catch (error) {
+        if (mine === asked) {
+          pane("p-note").textContent =
+            "The preview could not be updated (signed out, or bopo cannot be reached): reload the page.";
+          pane("p-mail").classList.add("stale");
+        }
+      }
+    };
+
+    form.addEventListener("input", () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(ask, 400);
+    });
+  });
+
   // "/" jumps to the page's main search field, as in many tools.
   document.addEventListener("keydown", (event) => {
     const target = event.target;
