@@ -20,6 +20,7 @@ CSV = (
 )
 PO = {"number": "PO-NEW", "supplier_code": "SUP", "lines": [{"line_no": 1, "sku": "A", "qty": 5}]}
 LINK = {"so_line_id": 2, "po_number": "PO-1", "po_line_no": 1}
+WHAT_IF_LINE = "/api/what-if/purchase-orders/PO-1/lines/1"
 SOURCE = {"subject": "Order {{ order.number }}", "body_text": "Dear {{ customer.name }}"}
 
 # (method, path, request keyword arguments, the least role allowed)
@@ -72,6 +73,15 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
     ("POST", "/api/emails/1/cancel", {}, OP),
     ("POST", "/api/emails/1/retry", {}, OP),
     ("POST", "/api/emails/send", {"json": {"limit": 10}}, OP),  # SMTP: a closed port
+    ("GET", "/api/sales-orders/1/explain", {"params": {"line_no": 1}}, V),
+    ("PATCH", "/api/sales-orders/1", {"json": {"priority": "urgent"}}, OP),
+    ("POST", f"{WHAT_IF_LINE}/due-date", {"json": {"due_date": "2026-12-20"}}, V),
+    ("POST", f"{WHAT_IF_LINE}/qty", {"json": {"qty": 2}}, V),
+    ("POST", f"{WHAT_IF_LINE}/cancel", {}, V),
+    ("POST", f"{WHAT_IF_LINE}/close-short", {}, V),
+    ("POST", f"{WHAT_IF_LINE}/receipts", {"json": {"qty": 2}}, V),
+    ("POST", "/api/what-if/purchase-orders/PO-1/cancel", {}, V),
+    ("POST", "/api/what-if/switch-on", {}, V),
     ("GET", "/api/me", {}, V),
     ("GET", "/api/settings", {}, A),
     ("GET", "/api/metrics", {}, V),

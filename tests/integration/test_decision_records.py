@@ -59,8 +59,24 @@ def test_explain_says_why_an_order_got_its_po_line_and_what_else_fitted(ctx: Con
     line = explain_order(ctx, "SO-1").lines[0]
     assert line.text.startswith("Line 1 (A x4): 4 linked to PO-2 line 1 (expected 2026-12-05).")
     assert line.as_dict()["decisions"][0]["candidates"] == [
-        {"po_line": "PO-2 line 1", "due_date": "2026-12-05", "free": 5, "taken": 4},
-        {"po_line": "PO-1 line 1", "due_date": "2026-12-20", "free": 10, "taken": 0},
+        {
+            "po_line": "PO-2 line 1",
+            "po_number": "PO-2",
+            "po_line_no": 1,
+            "due_date": "2026-12-05",
+            "free": 5,
+            "taken": 4,
+            "chosen": True,
+        },
+        {
+            "po_line": "PO-1 line 1",
+            "po_number": "PO-1",
+            "po_line_no": 1,
+            "due_date": "2026-12-20",
+            "free": 10,
+            "taken": 0,
+            "chosen": False,
+        },
     ]
 
 

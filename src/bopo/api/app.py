@@ -33,7 +33,8 @@ DESCRIPTION = """
 Link back-ordered sales-order lines to undelivered purchase-order lines.
 
 Every route but `/api/health` needs a bearer token (`bopo tokens create USER`).
-Roles: **viewer** reads; **operator** also takes orders, works the worklist and
+Roles: **viewer** reads, explains orders and asks what a change would do
+(`/api/what-if/...`); **operator** also takes orders, works the worklist and
 sends or cancels emails; **admin** also keeps system data (statuses, email
 templates) and reads settings. Errors are
 `application/problem+json` (RFC 9457); a 422 lists each bad field.

@@ -256,6 +256,7 @@ class SalesOrderSummaryRead(_Read):
     created_at: datetime
     lines: int
     waiting_lines: int = Field(description="Lines on the backorder worklist")
+    priority: Literal["low", "normal", "high", "urgent"]
 
 
 class ImportIssueRead(BaseModel):

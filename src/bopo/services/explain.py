@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -32,9 +32,11 @@ class DecisionView:
     record: DecisionRecord
     text: str
     labels: dict[int, str]  # PO line id -> "PO-2 line 1"
+    keys: dict[int, tuple[str, int]] = field(default_factory=dict)  # -> ("PO-2", 1)
 
     def as_dict(self) -> dict[str, Any]:
         r = self.record
+        unknown = (None, None)  # a PO line no longer found: its label says which id it was
         return {
             "at": r.at.isoformat(),
             "kind": _KIND_NAMES[r.kind],
@@ -46,9 +48,12 @@ class DecisionView:
             "candidates": [
                 {
                     "po_line": self.labels.get(c.po_line_id, f"PO line {c.po_line_id}"),
+                    "po_number": self.keys.get(c.po_line_id, unknown)[0],
+                    "po_line_no": self.keys.get(c.po_line_id, unknown)[1],
                     "due_date": c.due_date.isoformat() if c.due_date else None,
                     "free": c.free,
                     "taken": c.taken,
+                    "chosen": c.taken > 0,
                 }
                 for c in r.candidates
             ],
@@ -73,6 +78,7 @@ class LineExplanation:
 
     def as_dict(self) -> dict[str, Any]:
         return self.line.as_dict() | {
+            "waiting": self.line.waiting,
             "now": self.line.describe(),
             "decisions": [d.as_dict() for d in self.decisions],
             "text": self.text,
@@ -137,7 +143,7 @@ def explain_order(
                     considered=r.considered,
                 )
             )
-        labels = _labels(
+        po_keys = _po_keys(
             conn, {c.po_line_id for rs in records.values() for r in rs for c in r.candidates}
         )
     return OrderExplanation(
@@ -148,26 +154,29 @@ def explain_order(
         tuple(
             LineExplanation(
                 outcomes[k.line_no],
-                tuple(_view(r, labels) for r in records[k.id]),
+                tuple(_view(r, po_keys) for r in records[k.id]),
             )
             for k in keys
         ),
     )
 
 
-def _view(record: DecisionRecord, labels: dict[int, str]) -> DecisionView:
+def _view(record: DecisionRecord, keys: dict[int, tuple[str, int]]) -> DecisionView:
     def label(po_line_id: int) -> str:
-        return labels.get(po_line_id, f"PO line {po_line_id}")
+        key = keys.get(po_line_id)
+        return f"{key[0]} line {key[1]}" if key else f"PO line {po_line_id}"
 
-    shown = {c.po_line_id: label(c.po_line_id) for c in record.candidates}
-    return DecisionView(record, explain(record, label), shown)
+    seen = [c.po_line_id for c in record.candidates]
+    found = {i: keys[i] for i in seen if i in keys}
+    return DecisionView(record, explain(record, label), {i: label(i) for i in seen}, found)
 
 
-def _labels(conn: Connection, ids: set[int]) -> dict[int, str]:
+def _po_keys(conn: Connection, ids: set[int]) -> dict[int, tuple[str, int]]:
+    """PO line id -> (PO number, line number)."""
     if not ids:
         return {}
     return {
-        r.id: f"{r.number} line {r.line_no}"
+        r.id: (r.number, r.line_no)
         for r in conn.execute(
             select(PoLine.id, PurchaseOrder.number, PoLine.line_no)
             .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)

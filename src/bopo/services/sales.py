@@ -122,6 +122,7 @@ class SalesOrderSummary:
     created_at: datetime
     lines: int
     waiting_lines: int  # lines on the backorder worklist
+    priority: str = Priority.NORMAL.value
 
 
 def list_sales_orders(
@@ -137,11 +138,13 @@ def list_sales_orders(
     delivery_from: date | None = None,
     delivery_to: date | None = None,
     waiting: bool | None = None,
+    priority: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[SalesOrderSummary]:
     """Sales orders, newest first; dates are inclusive; `sku` matches any line;
-    `waiting` keeps orders with a line on the worklist (false: none).
+    `waiting` keeps orders with a line on the worklist (false: none); `priority`
+    is low, normal, high or urgent.
 
     Every filter is a condition on the orders table alone, so counting them
     joins nothing; the lines are counted for the page's orders only.
@@ -180,6 +183,8 @@ def list_sales_orders(
             select(SoLine.sales_order_id).where(SoLine.backorder_reason.is_not(None))
         )
         where.append(on_worklist if waiting else ~on_worklist)
+    if priority:
+        where.append(SalesOrder.priority == _priority(priority).rank)
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     with ctx.db.read() as conn:
@@ -196,6 +201,7 @@ def list_sales_orders(
                     SalesOrder.order_date,
                     SalesOrder.delivery_date,
                     SalesOrder.created_at,
+                    SalesOrder.priority,
                 )
                 .join(Customer, Customer.id == SalesOrder.customer_id)
                 .where(*where)
@@ -218,8 +224,24 @@ def list_sales_orders(
             if heads
             else {}
         )
-    items = [SalesOrderSummary(*h, *counts.get(h.id, (0, 0))) for h in heads]
+    items = [_summary(h, counts.get(h.id, (0, 0))) for h in heads]
     return Page(items, total, limit, offset)
+
+
+def _summary(h: Any, counts: tuple[int, int]) -> SalesOrderSummary:
+    return SalesOrderSummary(
+        h.id,
+        h.source,
+        h.number,
+        h.status,
+        h.code,
+        h.name,
+        h.order_date,
+        h.delivery_date,
+        h.created_at,
+        *counts,
+        priority=Priority.of_rank(h.priority).value,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,12 +270,7 @@ def set_order_priority(
     Nothing moves at once: the next goods in, re-allocation or worklist retry
     serves it in its new place.
     """
-    try:
-        wanted = Priority(priority.strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            [FieldError("priority", f"must be one of {', '.join(Priority)}, not {priority!r}")]
-        ) from None
+    wanted = _priority(priority)
     with ctx.db.write() as conn:
         order = find_sales_order(conn, number, source)
         rank = conn.scalar(
@@ -280,3 +297,12 @@ def set_order_priority(
             ],
         )
     return PriorityChange(order.source, order.number, before.value, wanted.value, True)
+
+
+def _priority(name: str) -> Priority:
+    try:
+        return Priority(name.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            [FieldError("priority", f"must be one of {', '.join(Priority)}, not {name!r}")]
+        ) from None

@@ -305,6 +305,22 @@ def plan_cancel(
     return _plan(conn, ctx, rules, po_number, line_no, change, actor=actor, now=now, lock=lock)
 
 
+def plan_close_short(
+    conn: Connection,
+    ctx: Context,
+    rules: AllocationRules,
+    po_number: str,
+    line_no: int,
+    *,
+    actor: str,
+    now: datetime,
+    lock: bool = True,
+) -> PlannedSupplyChange:
+    """What closing a part-delivered PO line short does, decided in memory."""
+    change = _closer("close_short")
+    return _plan(conn, ctx, rules, po_number, line_no, change, actor=actor, now=now, lock=lock)
+
+
 def plan_due_date(
     conn: Connection,
     ctx: Context,

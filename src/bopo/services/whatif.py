@@ -237,6 +237,23 @@ def what_if_cancel(ctx: Context, po_number: str, line_no: int | None = None) -> 
         return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, [])
 
 
+def what_if_close_short(ctx: Context, po_number: str, line_no: int) -> WhatIf:
+    """A part-delivered PO line closed short: nothing more comes on it."""
+    with ctx.db.read() as conn:
+        planned = supply.plan_close_short(
+            conn,
+            ctx,
+            ctx.rules(conn),
+            po_number,
+            line_no,
+            actor=ACTOR,
+            now=ctx.clock(),
+            lock=False,
+        )
+        change = f"{po_number} line {line_no} closed short"
+        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, [])
+
+
 def what_if_receipt(ctx: Context, po_number: str, line_no: int, qty: int) -> WhatIf:
     """`qty` received on a PO line: which orders get the stock."""
     with ctx.db.read() as conn:

@@ -10,6 +10,7 @@ from bopo.api.routes import (
     customers,
     email_templates,
     emails,
+    promise,
     purchase_orders,
     receipts,
     sales_orders,
@@ -31,5 +32,7 @@ ROUTERS: list[APIRouter] = [
     associations.router,
     email_templates.router,
     emails.router,
+    promise.explain_router,
+    promise.what_if_router,
     system.router,
 ]

@@ -1,5 +1,5 @@
-"""Sales orders: take one (with allocation), import a file, list, show; cancel an order or
-a line, reduce a line, ship."""
+"""Sales orders: take one (with allocation), import a file, list, show; change its
+priority, cancel an order or a line, reduce a line, ship."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from bopo.api.schemas_lifecycle import (
     ShipmentRead,
     SoLineUpdate,
 )
-from bopo.domain.statuses import SalesOrderStatus
+from bopo.api.schemas_promise import PriorityChangeRead, SalesOrderUpdate
+from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import InvalidInput
 from bopo.services import demand, despatch, imports, intake, sales
 from bopo.services.lookup import OrderKey, sales_order_key
@@ -126,6 +127,7 @@ def list_sales_orders(
     waiting: Annotated[
         bool | None, Query(description="true: has a line on the backorder worklist")
     ] = None,
+    priority: Priority | None = None,
 ) -> dict[str, object]:
     """Sales orders, newest first; date ranges are inclusive."""
     page = sales.list_sales_orders(
@@ -140,6 +142,7 @@ def list_sales_orders(
         delivery_from=delivery_from,
         delivery_to=delivery_to,
         waiting=waiting,
+        priority=priority.value if priority else None,
         limit=paging.limit,
         offset=paging.offset,
     )
@@ -183,6 +186,17 @@ def _order(ctx: CtxDep, order_id: OrderId) -> OrderKey:
 
 # Declared after the caller's role, so a request without the role never learns what exists.
 Order = Annotated[OrderKey, Depends(_order)]
+
+
+@router.patch("/{order_id}", responses=responses(404))
+def update_sales_order(
+    ctx: CtxDep, user: Operator, order: Order, body: SalesOrderUpdate
+) -> PriorityChangeRead:
+    """Change an order's priority; nothing moves at once, the next allocation serves it so."""
+    change = sales.set_order_priority(
+        ctx, order.number, body.priority.value, source=order.source, actor=user.actor
+    )
+    return PriorityChangeRead.model_validate(change.as_dict() | {"id": order.id})
 
 
 @router.post("/{order_id}/cancel", responses=responses(404, 409))
