@@ -13,7 +13,7 @@ be queued. Nothing is flushed, so nothing is written.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -184,74 +184,35 @@ class WhatIf:
 # --- the questions -----------------------------------------------------------------------
 
 
+def _supply_change(ctx: Context, change: str, plan: Callable[..., Any], *args: Any) -> WhatIf:
+    """Plan a supply change without locks or writes, and read its effects off the plan."""
+    with ctx.db.read() as conn:
+        planned = plan(conn, ctx, ctx.rules(conn), *args, actor=ACTOR, now=ctx.clock(), lock=False)
+        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, planned.notices)
+
+
 def what_if_due_date(ctx: Context, po_number: str, line_no: int, due_date: date | None) -> WhatIf:
     """A PO line's due date moved: which orders turn late (or on time), which notices go."""
-    with ctx.db.read() as conn:
-        planned = supply.plan_due_date(
-            conn,
-            ctx,
-            ctx.rules(conn),
-            po_number,
-            line_no,
-            due_date,
-            actor=ACTOR,
-            now=ctx.clock(),
-            lock=False,
-        )
-        change = f"{po_number} line {line_no} due {_iso(due_date) or 'no date'}"
-        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, planned.notices)
+    change = f"{po_number} line {line_no} due {_iso(due_date) or 'no date'}"
+    return _supply_change(ctx, change, supply.plan_due_date, po_number, line_no, due_date)
 
 
 def what_if_po_line_qty(ctx: Context, po_number: str, line_no: int, qty: int) -> WhatIf:
     """A PO line's ordered quantity set to `qty` (a cut releases what no longer fits)."""
-    with ctx.db.read() as conn:
-        planned = supply.plan_po_line_qty(
-            conn,
-            ctx,
-            ctx.rules(conn),
-            po_number,
-            line_no,
-            qty,
-            actor=ACTOR,
-            now=ctx.clock(),
-            lock=False,
-        )
-        change = f"{po_number} line {line_no} ordered quantity {qty}"
-        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, [])
+    change = f"{po_number} line {line_no} ordered quantity {qty}"
+    return _supply_change(ctx, change, supply.plan_po_line_qty, po_number, line_no, qty)
 
 
 def what_if_cancel(ctx: Context, po_number: str, line_no: int | None = None) -> WhatIf:
     """A PO line, or (line_no None) the whole PO, cancelled."""
-    with ctx.db.read() as conn:
-        planned = supply.plan_cancel(
-            conn,
-            ctx,
-            ctx.rules(conn),
-            po_number,
-            line_no,
-            actor=ACTOR,
-            now=ctx.clock(),
-            lock=False,
-        )
-        change = f"{po_number}{'' if line_no is None else f' line {line_no}'} cancelled"
-        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, [])
+    change = f"{po_number}{'' if line_no is None else f' line {line_no}'} cancelled"
+    return _supply_change(ctx, change, supply.plan_cancel, po_number, line_no)
 
 
 def what_if_close_short(ctx: Context, po_number: str, line_no: int) -> WhatIf:
     """A part-delivered PO line closed short: nothing more comes on it."""
-    with ctx.db.read() as conn:
-        planned = supply.plan_close_short(
-            conn,
-            ctx,
-            ctx.rules(conn),
-            po_number,
-            line_no,
-            actor=ACTOR,
-            now=ctx.clock(),
-            lock=False,
-        )
-        change = f"{po_number} line {line_no} closed short"
-        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, [])
+    change = f"{po_number} line {line_no} closed short"
+    return _supply_change(ctx, change, supply.plan_close_short, po_number, line_no)
 
 
 def what_if_receipt(ctx: Context, po_number: str, line_no: int, qty: int) -> WhatIf:
