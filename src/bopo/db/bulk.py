@@ -45,6 +45,32 @@ def one_of(conn: Connection, column: Any, values: Collection[Any]) -> ColumnElem
     return column.in_(list(values))  # type: ignore[no-any-return]
 
 
+def fetch_all(conn: Connection, statements: Sequence[Any]) -> list[list[Any]]:
+    """Run independent SELECTs and return each one's rows (with attribute access).
+
+    On PostgreSQL they go out together in one pipeline: one round trip, not one each.
+    """
+    if conn.dialect.name != "postgresql":
+        return [list(conn.execute(stmt).all()) for stmt in statements]
+    import psycopg
+    from psycopg.rows import namedtuple_row
+
+    compiled = [stmt.compile(dialect=conn.dialect) for stmt in statements]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursors = [raw.cursor(row_factory=namedtuple_row) for _ in compiled]
+    try:
+        with raw.pipeline():
+            for cur, c in zip(cursors, compiled, strict=True):
+                cur.execute(c.string, c.construct_params())
+        return [cur.fetchall() for cur in cursors]
+    except psycopg.Error as exc:
+        raise DBAPIError.instance("pipelined SELECTs", None, exc, psycopg.Error) from exc
+    finally:
+        for cur in cursors:
+            cur.close()
+
+
 def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 

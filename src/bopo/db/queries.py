@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Select, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bopo.db.bulk import one_of
@@ -24,6 +24,9 @@ OUTSTANDING = (PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled)
 # Written exactly as the partial index ix_po_lines_open_item is, so both
 # PostgreSQL and SQLite use it.
 IS_OPEN = PoLine.qty_delivered + PoLine.qty_cancelled < PoLine.qty_ordered
+
+
+AnySelect = Select[*tuple[Any, ...]]
 
 
 class StockRow(NamedTuple):
@@ -55,16 +58,25 @@ class SupplyRow(NamedTuple):
         )
 
 
-def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, StockRow]:
-    if not skus:
-        return {}
-    rows = conn.execute(
+def stock_by_sku_locked(conn: Connection, skus: Collection[str]) -> AnySelect:
+    """The statement behind lock_stock_by_sku, to run with others (bulk.fetch_all)."""
+    return (
         select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned, StockItem.name)
         .where(one_of(conn, StockItem.sku, sorted(skus)))
         .order_by(StockItem.id)
         .with_for_update()
     )
-    return {r[1]: StockRow(*r) for r in rows.all()}
+
+
+def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, StockRow]:
+    if not skus:
+        return {}
+    return stock_rows(conn.execute(stock_by_sku_locked(conn, skus)).all())
+
+
+def stock_rows(rows: Iterable[Any]) -> dict[str, StockRow]:
+    """By SKU, the rows of stock_by_sku_locked."""
+    return {r[1]: StockRow(*r) for r in rows}
 
 
 def lock_stock_by_id(
@@ -118,25 +130,34 @@ def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:
     return {r.id: StockPosition(r.id, r.on_hand, r.assigned) for r in rows}
 
 
+def by_code(
+    conn: Connection, model: Any, codes: Collection[str], *, update: Sequence[str] = ()
+) -> AnySelect:
+    """The stored rows (id, code and the `update` columns) among these codes."""
+    table = model.__table__
+    cols = [table.c[c] for c in update]
+    return select(table.c.id, table.c.code, *cols).where(one_of(conn, table.c.code, sorted(codes)))
+
+
 def ensure_codes(
     conn: Connection,
     model: Any,
     rows: Mapping[str, Mapping[str, Any]],
     *,
     update: Sequence[str] = (),
+    known: Sequence[Any] | None = None,
 ) -> dict[str, int]:
     """The ids of rows keyed by a unique `code`: missing ones inserted, `update` columns kept up.
 
     Two transactions may add the same new code at once (two orders of a new
     customer): ON CONFLICT makes the second wait for the first and reuse its row.
+    `known` is what by_code already found, when the caller ran it with other reads.
     """
     if not rows:
         return {}
     table = model.__table__
-    cols = [table.c[c] for c in update]
-    known = conn.execute(
-        select(table.c.id, table.c.code, *cols).where(one_of(conn, table.c.code, sorted(rows)))
-    ).all()
+    if known is None:
+        known = conn.execute(by_code(conn, model, rows, update=update)).all()
     ids = {r.code: r.id for r in known}
     changed = [
         {"_id": r.id, **{f"_{c}": rows[r.code][c] for c in update}}

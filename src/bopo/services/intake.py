@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from bopo.db.bulk import Writes, one_of
+from bopo.db.bulk import Writes, fetch_all, one_of
 from bopo.db.models import (
     AllocationDecision,
     Association,
@@ -35,10 +35,12 @@ from bopo.db.models import (
 from bopo.db.queries import (
     StockRow,
     SupplyRow,
+    by_code,
     ensure_codes,
     lock_open_supply,
-    lock_stock_by_sku,
+    stock_by_sku_locked,
     stock_positions,
+    stock_rows,
 )
 from bopo.domain.allocation import (
     AllocationRules,
@@ -71,6 +73,7 @@ log = logging.getLogger(__name__)
 # lines of its short items afresh; bigger batches load them less often, smaller
 # ones hold PostgreSQL's row locks (and SQLite's write lock) for less time.
 BATCH_SIZE = 5000
+CUSTOMER_FIELDS = ("name", "email")  # kept up to date from the orders
 RETRIES = 3  # for deadlocks and serialization failures the database resolves by aborting one
 
 
@@ -172,7 +175,20 @@ def _take_batch(
     rules = ctx.rules(conn)
     results: list[OrderResult | None] = [None] * len(batch)
 
-    existing = _existing_orders(conn, batch)
+    # One round trip for the reads that do not depend on each other: orders that
+    # exist already, the stock items (locked), the customers as stored.
+    keys = {_key(o) for o in batch}
+    existing_rows, stock_found, known_customers = fetch_all(
+        conn,
+        [
+            select(SalesOrder.source, SalesOrder.number, SalesOrder.id).where(
+                one_of(conn, SalesOrder.number, sorted({number for _, number in keys}))
+            ),
+            stock_by_sku_locked(conn, {line.sku for order in batch for line in order.lines}),
+            by_code(conn, Customer, {o.customer.code for o in batch}, update=CUSTOMER_FIELDS),
+        ],
+    )
+    existing = {(r.source, r.number): r.id for r in existing_rows if (r.source, r.number) in keys}
     fresh: list[int] = []
     seen: set[tuple[str, str]] = set()
     for i, order in enumerate(batch):
@@ -180,7 +196,7 @@ def _take_batch(
             fresh.append(i)
         seen.add(_key(order))
 
-    stock = lock_stock_by_sku(conn, {line.sku for i in fresh for line in batch[i].lines})
+    stock = stock_rows(stock_found)
     valid = []
     for i in fresh:
         unknown = [
@@ -212,7 +228,9 @@ def _take_batch(
         taken.append(_Taken(i, order, item_ids, decisions, before, after))
 
     if taken:
-        order_ids = _write(conn, ctx, rules, taken, positions, original, actor, now)
+        order_ids = _write(
+            conn, ctx, rules, taken, positions, original, known_customers, actor, now
+        )
         for t, order_id in zip(taken, order_ids, strict=True):
             kinds = tuple(
                 LINKED if d.links else d.skip.value if d.skip else FROM_STOCK for d in t.decisions
@@ -225,18 +243,6 @@ def _take_batch(
     if any(r is None for r in results):
         _fill_duplicates(conn, batch, results, existing)
     return [r for r in results if r is not None]
-
-
-def _existing_orders(
-    conn: Connection, batch: Sequence[NewSalesOrder]
-) -> dict[tuple[str, str], int]:
-    keys = {_key(o) for o in batch}
-    rows = conn.execute(
-        select(SalesOrder.source, SalesOrder.number, SalesOrder.id).where(
-            one_of(conn, SalesOrder.number, sorted({number for _, number in keys}))
-        )
-    )
-    return {(r.source, r.number): r.id for r in rows if (r.source, r.number) in keys}
 
 
 def _load_supply(
@@ -270,6 +276,7 @@ def _write(
     taken: list[_Taken],
     positions: dict[int, StockPosition],
     original: dict[int, int],
+    known_customers: Sequence[Any],
     actor: str,
     now: datetime,
 ) -> list[int]:
@@ -283,7 +290,9 @@ def _write(
         }
         for t in taken
     }
-    customer_ids = ensure_codes(conn, Customer, customers, update=["name", "email"])
+    customer_ids = ensure_codes(
+        conn, Customer, customers, update=CUSTOMER_FIELDS, known=known_customers
+    )
     ids = writes.reserve_ids(
         {
             SalesOrder: len(taken),
