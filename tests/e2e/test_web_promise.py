@@ -429,6 +429,9 @@ def test_switching_allocation_on_is_previewed_over_todays_worklist(
     assert foretold["relinked"] == {D5, D9}
     assert foretold["emails"] == {"queued web/SO-D5", "queued web/SO-D9"}
     said = text_of(answer.text)
+    assert (
+        "Nothing has changed yet. It would link 2 waiting order lines and queue 2 emails." in said
+    )
     assert "allocate_existing_pos = true" in said
     assert "A on PO-1 line 1" not in said  # nothing to confirm here: it is a setting
     assert "confirm" not in answer.text

@@ -251,16 +251,22 @@ def priority(r: PriorityChange) -> str:
 
 
 def what_if(w: WhatIf) -> str:
-    """'It would re-link 1 order line, send 1 to the worklist and queue 2 emails.'"""
+    """'Nothing has changed yet. It would re-link 1 order line, send 1 order line to the
+    worklist and queue 2 emails.'"""
     parts = []
-    if w.relinked:
-        parts.append(f"re-link {plural(len(w.relinked), 'order line')}")
+    linked = sum(1 for r in w.relinked if not r.before)
+    if linked:
+        parts.append(f"link {plural(linked, 'waiting order line')}")
+    if len(w.relinked) > linked:
+        parts.append(f"re-link {plural(len(w.relinked) - linked, 'order line')}")
     if w.to_worklist:
         parts.append(f"send {plural(len(w.to_worklist), 'order line')} to the worklist")
     if w.late:
         parts.append(f"make {plural(len(w.late), 'order line')} late (or later)")
     if w.late_supply:
-        parts.append(f"put {plural(len(w.late_supply), 'order line')} on the worklist as late")
+        parts.append(
+            f"put {plural(len(w.late_supply), 'order line')} on the worklist as late supply"
+        )
     if w.on_time_again:
         parts.append(f"bring {plural(len(w.on_time_again), 'order line')} back on time")
     if w.served:
