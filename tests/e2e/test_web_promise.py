@@ -22,6 +22,7 @@ from bopo.db.models import PendingEmail, SalesOrder
 from bopo.domain.roles import Role
 from bopo.services import sales, templates
 from bopo.services.intake import take_order
+from bopo.web.routes import what_if
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 
@@ -490,3 +491,18 @@ def test_a_preview_with_nothing_to_say_says_so_and_still_offers_the_change(web: 
         "/purchase-orders/PO-2",
         {"action": "due", "line_no": "1", "due_date": day(25).isoformat()},
     )
+
+
+def test_a_preview_touching_many_orders_lists_the_first_and_counts_the_rest(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(what_if, "SHOWN", 1)
+    shop(web)
+    web.sign_in(OP)
+    page = web.post(PO1, {"action": "receive", "line_no": 1, "qty": 8}).text
+    served = re.search(r'<section data-kind="served".*?</section>', page, re.S)
+    assert served
+    assert shown(served.group(0))["served"] == {D5}
+    said = text_of(served.group(0))
+    assert "Given stock (2)" in said
+    assert "And 1 more, not listed." in said

@@ -29,6 +29,8 @@ from bopo.web.routes.purchase_orders import po_url
 from bopo.web.session import Admin, Form, Operator, context_of
 
 router = APIRouter(prefix="/what-if", include_in_schema=False)
+# Rows listed per kind; a change touching more lists the first ones and counts the rest.
+SHOWN = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,7 @@ def _show(
         po=po,
         switch=switch,
         events=EVENTS,
+        shown=SHOWN,
     )
 
 
