@@ -131,16 +131,25 @@ def _when(day: Day, value: Any) -> str:
 
 
 def _show(
-    request: Request, asked: Asked, *, section: str, back: str, po: str | None, switch: bool = False
+    request: Request,
+    asked: Asked,
+    *,
+    section: str,
+    crumbs: list[tuple[str, str]],
+    back: str,
+    still: str = "",
+    switch: bool = False,
 ) -> HTMLResponse:
+    """The preview page; `still` says what the action does even when no order is touched."""
     return render(
         request,
         "what_if.html",
         section=section,
         asked=asked,
         summary=messages.what_if(asked.answer),
+        crumbs=crumbs,
         back=back,
-        po=po,
+        still=still,
         switch=switch,
         events=EVENTS,
         shown=SHOWN,
@@ -156,7 +165,14 @@ def preview_po(request: Request, user: Operator, form: Form, number: str) -> Res
         asked = _ask_po(request, number, form, day)
     except BopoError as exc:
         return redirect(po_url(number), say(exc), "error", request=request)
-    return _show(request, asked, section="purchase-orders", back=po_url(number), po=number)
+    return _show(
+        request,
+        asked,
+        section="purchase-orders",
+        crumbs=[("/purchase-orders", "Purchase orders"), (po_url(number), number)],
+        back=po_url(number),
+        still="The purchase order itself would still change.",
+    )
 
 
 @router.post("/goods-in")
@@ -169,7 +185,14 @@ def preview_receipt(request: Request, user: Operator, form: Form) -> Response:
         asked = _ask_receipt(request, number, line_no, whole(form, "qty"), "/goods-in", fields)
     except BopoError as exc:
         return redirect("/goods-in", say(exc), "error", request=request)
-    return _show(request, asked, section="goods-in", back="/goods-in", po=number)
+    return _show(
+        request,
+        asked,
+        section="goods-in",
+        crumbs=[("/goods-in", "Goods in")],
+        back="/goods-in",
+        still="The goods would still come in, to free stock.",
+    )
 
 
 @router.get("/switch-on")
@@ -178,4 +201,11 @@ def preview_switch_on(request: Request, user: Admin) -> HTMLResponse:
     switch is an INI setting, so there is nothing to confirm here: the page says how."""
     answer = whatif.what_if_switch_on(context_of(request))
     asked = Asked("What if allocation to existing purchase orders were switched on?", answer, None)
-    return _show(request, asked, section="settings", back="/settings", po=None, switch=True)
+    return _show(
+        request,
+        asked,
+        section="settings",
+        crumbs=[("/settings", "Settings")],
+        back="/settings",
+        switch=True,
+    )
