@@ -74,7 +74,7 @@ def test_an_operator_signs_in_takes_an_order_by_form_and_sees_its_lines_linked(
     page.get_by_role("button", name="Take the order").click()
 
     expect(page.get_by_role("status")).to_contain_text("Sales order WEB-1 taken: 2 linked")
-    rows = page.locator("tbody tr")
+    rows = page.get_by_role("table", name="Each line and where it stands").locator("tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("linked to PO-1 line 1")
     expect(rows.nth(1)).to_contain_text("linked to PO-1 line 1")

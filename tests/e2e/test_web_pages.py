@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bopo.domain.roles import Role, allows
-from bopo.services import catalog, outbox, templates, users
+from bopo.services import catalog, outbox, sales, templates, users
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import (
@@ -29,6 +29,7 @@ PAGES: list[tuple[str, Role]] = [
     ("/purchase-orders", V),
     ("/purchase-orders/PO-1", V),
     ("/sales-orders", V),
+    ("/sales-orders?priority=urgent&waiting=yes", V),
     ("/sales-orders/1", V),
     ("/sales-orders/new", OP),
     ("/worklist", V),
@@ -41,6 +42,7 @@ PAGES: list[tuple[str, Role]] = [
     ("/system/templates/1", V),
     ("/system/templates/new", A),
     ("/settings", A),
+    ("/what-if/switch-on", A),
 ]
 
 # Every action, a form for it, and the least role that may do it.
@@ -53,11 +55,19 @@ ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
     ("/sales-orders/1", {"action": "cancel"}, OP),
     ("/sales-orders/1", {"action": "unlink", "line_no": 1}, OP),
     ("/sales-orders/1", {"action": "ship"}, OP),
+    ("/sales-orders/1", {"action": "priority", "priority": "urgent"}, OP),
     ("/sales-orders/new", {"number": "X-1"}, OP),
     ("/worklist/retry", {}, OP),
     ("/worklist/link", {"source": "web", "number": "SO-2", "line_no": 1}, OP),
     ("/worklist/link-selected", {}, OP),
     ("/goods-in", {"po_number": "PO-1", "line_no": 1, "qty": 1}, OP),
+    (
+        "/what-if/purchase-orders/PO-1",
+        {"action": "due", "line_no": 1, "due_date": "2026-12-24"},
+        OP,
+    ),
+    ("/what-if/purchase-orders/PO-1", {"action": "cancel-po"}, OP),
+    ("/what-if/goods-in", {"po_number": "PO-1", "line_no": 1, "qty": 1}, OP),
     ("/purchase-orders/PO-1", {"action": "status", "line_no": 2, "status": "CONFIRMED"}, OP),
     ("/emails/send", {"all": "1"}, OP),
     ("/emails/send", {"id": "1"}, OP),
@@ -86,6 +96,7 @@ def _how_things_stand(web: Web) -> tuple[object, ...]:
     """What a refused action must leave as it was."""
     return (
         line_of(web.ctx, "SO-1").linked_qty,
+        sales.show_sales_order(web.ctx, "SO-1").priority,
         po_line_of(web.ctx, "PO-1").delivered,
         po_line_of(web.ctx, "PO-1", 2).status,
         [(e.id, e.state, e.attempts) for e in outbox.list_emails(web.ctx)],

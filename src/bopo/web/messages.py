@@ -14,7 +14,9 @@ from bopo.services.outbox import SendReport
 from bopo.services.outcomes import OrderResult
 from bopo.services.po_line_update import PoLineUpdate
 from bopo.services.records import ChangeLog
+from bopo.services.sales import PriorityChange
 from bopo.services.supply import SupplyChangeResult
+from bopo.services.whatif import WhatIf
 from bopo.services.worklist import RetrySummary
 from bopo.web.forms import plural
 
@@ -236,3 +238,48 @@ def status_set(r: PoLineUpdate, template: str | None) -> str:
     if not s.emails_queued:
         return text + "no email queued (no sales order is linked to it)."
     return text + f"{plural(s.emails_queued, 'email')} queued to the customers linked to it."
+
+
+def priority(r: PriorityChange) -> str:
+    """'web/SO-1: priority normal → urgent. ...'"""
+    if not r.changed:
+        return f"{r.source}/{r.number} is {r.after} already; nothing changed."
+    return (
+        f"{r.source}/{r.number}: priority {r.before} → {r.after}. Nothing moves at once: "
+        "the next goods in, re-allocation or worklist retry serves it in its new place."
+    )
+
+
+def what_if(w: WhatIf) -> str:
+    """'Nothing has changed yet. It would re-link 1 order line, send 1 order line to the
+    worklist and queue 2 emails.'"""
+    parts = []
+    linked = sum(1 for r in w.relinked if not r.before)
+    if linked:
+        parts.append(f"link {plural(linked, 'waiting order line')}")
+    if len(w.relinked) > linked:
+        parts.append(f"re-link {plural(len(w.relinked) - linked, 'order line')}")
+    if w.to_worklist:
+        parts.append(f"send {plural(len(w.to_worklist), 'order line')} to the worklist")
+    if w.late:
+        parts.append(f"make {plural(len(w.late), 'order line')} late (or later)")
+    if w.late_supply:
+        parts.append(
+            f"put {plural(len(w.late_supply), 'order line')} on the worklist as late supply"
+        )
+    if w.on_time_again:
+        parts.append(f"bring {plural(len(w.on_time_again), 'order line')} back on time")
+    if w.served:
+        parts.append(f"give {plural(len(w.served), 'order line')} stock")
+    emails = Counter(e.action for e in w.emails)
+    for action, verb, what in (
+        ("queued", "queue", "email"),
+        ("merged", "change", "unsent email"),
+        ("cancelled", "cancel", "unsent email"),
+    ):
+        if emails[action]:
+            parts.append(f"{verb} {plural(emails[action], what)}")
+    if not parts:
+        return "Nothing has changed yet, and it would touch no order and send no email."
+    said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Nothing has changed yet. It would {said}."

@@ -14,6 +14,7 @@ from bopo.web.routes import (
     purchase_orders,
     sales_orders,
     system,
+    what_if,
     worklist,
 )
 
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     imports.router,
     system.router,
     email_templates.router,
+    what_if.router,
 ]

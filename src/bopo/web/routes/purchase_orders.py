@@ -80,6 +80,7 @@ def detail_page(request: Request, user: Viewer, number: str) -> HTMLResponse:
         receipts=receipts,
         statuses=catalog.list_statuses(ctx),
         po_url=po_url,
+        preview_url="/what-if" + po_url(number),
     )
 
 

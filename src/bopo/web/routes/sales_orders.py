@@ -12,14 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from bopo.domain.statuses import SalesOrderStatus
+from bopo.domain.decisions import DecisionKind
+from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import demand, despatch, intake, manual_links, sales
+from bopo.services import demand, despatch, explain, intake, manual_links, sales
 from bopo.services.files import _say as plain_message  # the import reports' wording
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.outcomes import OrderStatus
 from bopo.web import messages
-from bopo.web.forms import act, query_date, whole
+from bopo.web.forms import act, query_date, text, whole
 from bopo.web.render import pager, redirect, render
 from bopo.web.session import Form, Operator, Viewer, context_of
 
@@ -28,6 +29,8 @@ PAGE_SIZE = 50
 FORM_LINES = 5  # empty line rows on a new form; "add a line" adds more
 Text = Annotated[str | None, Query(max_length=64)]
 STATUSES = [s.value for s in SalesOrderStatus]
+PRIORITIES = [p.value for p in Priority]
+GOODS_IN = {DecisionKind.GOODS_IN_LINKED, DecisionKind.GOODS_IN_WAITING}
 
 
 def so_url(order_id: int | None) -> str:
@@ -44,6 +47,7 @@ def list_page(
     sku: Text = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     waiting: Annotated[str | None, Query(pattern="^(yes|no)?$")] = None,
+    priority: Annotated[str | None, Query(max_length=16)] = None,
     delivery_from: Annotated[str | None, Query(max_length=10)] = None,
     delivery_to: Annotated[str | None, Query(max_length=10)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -56,6 +60,7 @@ def list_page(
         sku=sku or None,
         status=status if status in STATUSES else None,
         waiting={"yes": True, "no": False}.get(waiting or ""),
+        priority=priority if priority in PRIORITIES else None,
         delivery_from=query_date(delivery_from),
         delivery_to=query_date(delivery_to),
         limit=PAGE_SIZE,
@@ -68,6 +73,7 @@ def list_page(
         page=page,
         pager=pager(page),
         statuses=STATUSES,
+        priorities=PRIORITIES,
         filters={
             "number": number or "",
             "customer": customer or "",
@@ -75,6 +81,7 @@ def list_page(
             "sku": sku or "",
             "status": status or "",
             "waiting": waiting or "",
+            "priority": priority if priority in PRIORITIES else "",
             "delivery_from": delivery_from or "",
             "delivery_to": delivery_to or "",
         },
@@ -92,6 +99,7 @@ def _blank(request: Request) -> dict[str, Any]:
         "customer_email": "",
         "order_date": today.isoformat(),
         "delivery_date": (today + timedelta(days=3)).isoformat(),
+        "priority": Priority.NORMAL.value,
         "lines": [{"sku": "", "qty": ""} for _ in range(FORM_LINES)],
     }
 
@@ -99,7 +107,12 @@ def _blank(request: Request) -> dict[str, Any]:
 @router.get("/new")
 def new_page(request: Request, user: Operator) -> HTMLResponse:
     return render(
-        request, "sales_order_new.html", section="sales-orders", values=_blank(request), errors=[]
+        request,
+        "sales_order_new.html",
+        section="sales-orders",
+        values=_blank(request),
+        errors=[],
+        priorities=PRIORITIES,
     )
 
 
@@ -115,6 +128,7 @@ def _values(form: FormData) -> dict[str, Any]:
             "customer_email",
             "order_date",
             "delivery_date",
+            "priority",
         )
     }
     skus = [str(s).strip() for s in form.getlist("sku")][:1000]
@@ -136,6 +150,7 @@ def _order(values: dict[str, Any]) -> NewSalesOrder:
         },
         "order_date": values["order_date"],
         "delivery_date": values["delivery_date"],
+        "priority": values["priority"],
         "lines": [
             {"line_no": n, "sku": line["sku"], "qty": line["qty"]}
             for n, line in enumerate(lines, 1)
@@ -171,6 +186,7 @@ def create(request: Request, user: Operator, form: Form) -> Response:
             section="sales-orders",
             values=values,
             errors=exc.errors,
+            priorities=PRIORITIES,
         )
     result = intake.take_order(ctx, order, actor=user.actor)
     if result.status is OrderStatus.REJECTED:
@@ -181,6 +197,7 @@ def create(request: Request, user: Operator, form: Form) -> Response:
             section="sales-orders",
             values=values,
             errors=list(result.errors),
+            priorities=PRIORITIES,
         )
     if result.status is OrderStatus.DUPLICATE:
         return redirect(
@@ -205,13 +222,29 @@ def by_number(
     return RedirectResponse(so_url(view.id), status_code=303)
 
 
+# Up to this many lines, each line's "why" is shown open; a longer order shows them closed.
+OPEN_WHY = 3
+
+
 @router.get("/{order_id:int}")
 def detail_page(request: Request, user: Viewer, order_id: int) -> HTMLResponse:
-    view = sales.get_sales_order(context_of(request), order_id)
-    return render(request, "sales_order.html", section="sales-orders", so=view)
+    """The order, each line's outcome, and why: every allocation decision made for it."""
+    ctx = context_of(request)
+    view = sales.get_sales_order(ctx, order_id)
+    why = explain.explain_order(ctx, view.number, source=view.source)
+    return render(
+        request,
+        "sales_order.html",
+        section="sales-orders",
+        so=view,
+        why={x.line.line_no: x for x in why.lines},
+        open_why=len(view.lines) <= OPEN_WHY,
+        goods_in=GOODS_IN,
+        priorities=PRIORITIES,
+    )
 
 
-ACTIONS = ("cancel", "cancel-line", "unlink", "ship")
+ACTIONS = ("cancel", "cancel-line", "unlink", "ship", "priority")
 
 
 @router.post("/{order_id:int}")
@@ -231,6 +264,10 @@ def act_on(request: Request, user: Operator, form: Form, order_id: int) -> Redir
             return messages.demand_change(result, day)
         if action == "ship":
             return messages.shipment(despatch.ship(ctx, number, source=source, actor=actor))
+        if action == "priority":
+            wanted = text(form, "priority", max_length=16)
+            changed = sales.set_order_priority(ctx, number, wanted, source=source, actor=actor)
+            return messages.priority(changed)
         line_no = whole(form, "line_no", high=100_000)
         if action == "cancel-line":
             result = demand.cancel_so_line(ctx, number, line_no, source=source, actor=actor)

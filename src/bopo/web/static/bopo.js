@@ -110,6 +110,23 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // A link to a closed <details> (a sales-order line's "Why?") opens it: on arrival by
+  // such an address, and on each click of such a link.
+  const openTarget = (hash) => {
+    const id = decodeURIComponent(hash.slice(1));
+    const target = id ? document.getElementById(id) : null;
+    if (target instanceof HTMLDetailsElement) {
+      target.open = true;
+    }
+  };
+  openTarget(window.location.hash);
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a[href^="#"]') : null;
+    if (link) {
+      openTarget(link.getAttribute("href"));
+    }
+  });
+
   // "/" jumps to the page's main search field, as in many tools.
   document.addEventListener("keydown", (event) => {
     const target = event.target;
