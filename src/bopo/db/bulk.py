@@ -45,24 +45,47 @@ def one_of(conn: Connection, column: Any, values: Collection[Any]) -> ColumnElem
     return column.in_(list(values))  # type: ignore[no-any-return]
 
 
-def fetch_all(conn: Connection, statements: Sequence[Any]) -> list[list[Any]]:
-    """Run independent SELECTs and return each one's rows (with attribute access).
+def in_list(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
+    """`column IN :name`, the list given when the statement runs (an array on PostgreSQL).
 
-    On PostgreSQL they go out together in one pipeline: one round trip, not one each.
+    Unlike one_of, the statement does not carry the values, so it can be built once.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+
+# Compiled forms of long-lived statements; each entry holds its statement, so
+# an id cannot be reused by another statement while the entry exists.
+_COMPILED: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+
+def fetch_all(
+    conn: Connection, queries: Sequence[tuple[Any, Mapping[str, Any]]]
+) -> list[list[Any]]:
+    """Run independent SELECTs (statement, parameters) and return each one's rows.
+
+    On PostgreSQL they go out together in one pipeline: one round trip, not one
+    each. The statements must be long-lived (built once, e.g. with in_list):
+    their compiled form is kept.
     """
     if conn.dialect.name != "postgresql":
-        return [list(conn.execute(stmt).all()) for stmt in statements]
+        return [list(conn.execute(stmt, dict(params)).all()) for stmt, params in queries]
     import psycopg
     from psycopg.rows import namedtuple_row
 
-    compiled = [stmt.compile(dialect=conn.dialect) for stmt in statements]
     raw = conn.connection.driver_connection
     assert raw is not None
-    cursors = [raw.cursor(row_factory=namedtuple_row) for _ in compiled]
+    cursors = [raw.cursor(row_factory=namedtuple_row) for _ in queries]
     try:
         with raw.pipeline():
-            for cur, c in zip(cursors, compiled, strict=True):
-                cur.execute(c.string, c.construct_params())
+            for cur, (stmt, params) in zip(cursors, queries, strict=True):
+                key = (id(stmt), conn.dialect.name)
+                held, compiled = _COMPILED.get(key, (None, None))
+                if held is not stmt:
+                    compiled = stmt.compile(dialect=conn.dialect)
+                    _COMPILED[key] = (stmt, compiled)
+                cur.execute(compiled.string, compiled.construct_params(dict(params)))
         return [cur.fetchall() for cur in cursors]
     except psycopg.Error as exc:
         raise DBAPIError.instance("pipelined SELECTs", None, exc, psycopg.Error) from exc

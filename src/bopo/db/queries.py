@@ -7,6 +7,7 @@ transactions wait for each other instead of deadlocking.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple
@@ -14,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Select, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bopo.db.bulk import one_of
+from bopo.db.bulk import in_list, one_of
 from bopo.db.models import AuditEvent, PoLine, PurchaseOrder, StockItem
 from bopo.domain.allocation import PoLineSupply, StockPosition
 
@@ -58,11 +59,12 @@ class SupplyRow(NamedTuple):
         )
 
 
-def stock_by_sku_locked(conn: Connection, skus: Collection[str]) -> AnySelect:
-    """The statement behind lock_stock_by_sku, to run with others (bulk.fetch_all)."""
+@functools.cache
+def stock_by_sku_sql(dialect: str) -> Any:
+    """Stock items by SKU (parameter `skus`), locked in id order; built once per dialect."""
     return (
         select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned, StockItem.name)
-        .where(one_of(conn, StockItem.sku, sorted(skus)))
+        .where(in_list(dialect, StockItem.sku, "skus"))
         .order_by(StockItem.id)
         .with_for_update()
     )
@@ -71,11 +73,12 @@ def stock_by_sku_locked(conn: Connection, skus: Collection[str]) -> AnySelect:
 def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, StockRow]:
     if not skus:
         return {}
-    return stock_rows(conn.execute(stock_by_sku_locked(conn, skus)).all())
+    stmt = stock_by_sku_sql(conn.dialect.name)
+    return stock_rows(conn.execute(stmt, {"skus": sorted(skus)}).all())
 
 
 def stock_rows(rows: Iterable[Any]) -> dict[str, StockRow]:
-    """By SKU, the rows of stock_by_sku_locked."""
+    """By SKU, the rows of stock_by_sku_sql."""
     return {r[1]: StockRow(*r) for r in rows}
 
 
@@ -130,13 +133,12 @@ def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:
     return {r.id: StockPosition(r.id, r.on_hand, r.assigned) for r in rows}
 
 
-def by_code(
-    conn: Connection, model: Any, codes: Collection[str], *, update: Sequence[str] = ()
-) -> AnySelect:
-    """The stored rows (id, code and the `update` columns) among these codes."""
+@functools.cache
+def by_code_sql(dialect: str, model: Any, update: tuple[str, ...] = ()) -> Any:
+    """Stored rows (id, code and the `update` columns) by code (parameter `codes`)."""
     table = model.__table__
     cols = [table.c[c] for c in update]
-    return select(table.c.id, table.c.code, *cols).where(one_of(conn, table.c.code, sorted(codes)))
+    return select(table.c.id, table.c.code, *cols).where(in_list(dialect, table.c.code, "codes"))
 
 
 def ensure_codes(
@@ -151,13 +153,14 @@ def ensure_codes(
 
     Two transactions may add the same new code at once (two orders of a new
     customer): ON CONFLICT makes the second wait for the first and reuse its row.
-    `known` is what by_code already found, when the caller ran it with other reads.
+    `known` is what by_code_sql already found, when the caller ran it with other reads.
     """
     if not rows:
         return {}
     table = model.__table__
     if known is None:
-        known = conn.execute(by_code(conn, model, rows, update=update)).all()
+        stmt = by_code_sql(conn.dialect.name, model, tuple(update))
+        known = conn.execute(stmt, {"codes": sorted(rows)}).all()
     ids = {r.code: r.id for r in known}
     changed = [
         {"_id": r.id, **{f"_{c}": rows[r.code][c] for c in update}}

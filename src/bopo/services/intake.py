@@ -12,6 +12,7 @@ are retried one transaction each, and only the one that fails is rejected.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from bopo.db.bulk import Writes, fetch_all, one_of
+from bopo.db.bulk import Writes, fetch_all, in_list
 from bopo.db.models import (
     AllocationDecision,
     Association,
@@ -35,10 +36,10 @@ from bopo.db.models import (
 from bopo.db.queries import (
     StockRow,
     SupplyRow,
-    by_code,
+    by_code_sql,
     ensure_codes,
     lock_open_supply,
-    stock_by_sku_locked,
+    stock_by_sku_sql,
     stock_positions,
     stock_rows,
 )
@@ -156,6 +157,17 @@ def _key(order: NewSalesOrder) -> tuple[str, str]:
     return (order.source, order.number)
 
 
+@functools.cache
+def _reads(dialect: str) -> tuple[Any, Any, Any]:
+    """The reads every batch starts with, built once: orders that exist already,
+    the stock items (locked, in id order), the customers as stored."""
+    existing = select(SalesOrder.source, SalesOrder.number, SalesOrder.id).where(
+        in_list(dialect, SalesOrder.number, "numbers")
+    )
+    customers = by_code_sql(dialect, Customer, CUSTOMER_FIELDS)
+    return existing, stock_by_sku_sql(dialect), customers
+
+
 @dataclass
 class _Taken:
     """An order decided in memory, waiting to be written."""
@@ -178,14 +190,13 @@ def _take_batch(
     # One round trip for the reads that do not depend on each other: orders that
     # exist already, the stock items (locked), the customers as stored.
     keys = {_key(o) for o in batch}
+    existing_sql, stock_sql, customers_sql = _reads(conn.dialect.name)
     existing_rows, stock_found, known_customers = fetch_all(
         conn,
         [
-            select(SalesOrder.source, SalesOrder.number, SalesOrder.id).where(
-                one_of(conn, SalesOrder.number, sorted({number for _, number in keys}))
-            ),
-            stock_by_sku_locked(conn, {line.sku for order in batch for line in order.lines}),
-            by_code(conn, Customer, {o.customer.code for o in batch}, update=CUSTOMER_FIELDS),
+            (existing_sql, {"numbers": sorted({number for _, number in keys})}),
+            (stock_sql, {"skus": sorted({line.sku for order in batch for line in order.lines})}),
+            (customers_sql, {"codes": sorted({o.customer.code for o in batch})}),
         ],
     )
     existing = {(r.source, r.number): r.id for r in existing_rows if (r.source, r.number) in keys}
