@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bopo.db.models import Association, PendingEmail, PendingEmailAssociation
+from bopo.domain.templating import EmailEvent
 from bopo.services import catalog, outbox, worklist
+from bopo.services.backorder_emails import queue_backorder_emails
 from bopo.services.context import Context
 from bopo.services.intake import take_order, take_orders
 from bopo.services.status_change import set_po_line_status
@@ -259,3 +261,74 @@ def test_a_line_re_linked_after_a_po_is_cancelled_gets_a_new_email(ctx: Context)
     assert events == ["intake", "reallocation"]
     again = next(e for e in _emails(ctx) if e.summary.event == "reallocation")
     assert "expected 15 December 2026" in again.body_text
+
+
+EVERY_FIELD = """{{ event }} {{ company.name }} {{ customer.code }} {{ customer.name }}
+{{ customer.email }} {{ order.number }} {{ order.source }} {{ order.order_date | date }}
+{{ order.delivery_date | date }}
+{% for line in lines %}{{ line.line_no }} {{ line.sku }} {{ line.item_name }} {{ line.qty }}
+{{ line.expected | date }} {{ line.po_number }}/{{ line.po_line_no }} {{ line.status }}
+{% endfor %}"""
+
+
+@pytest.mark.parametrize("allow_split", [False, True])
+def test_intake_emails_read_as_those_rendered_from_the_stored_rows(
+    make_ctx: Callable[..., Context], allow_split: bool
+) -> None:
+    """Intake renders from what it holds in memory; the same links, read back from
+    the database, must render to the very same emails."""
+    ctx = make_ctx(default_po_line_status="ON ORDER", allow_split=allow_split)
+    given_stock(ctx, A=1, B=0, C=0)
+    given_status(ctx, "ON ORDER", "On order with the supplier")
+    given_status(ctx, "LATE", "Running late")
+    given_template(ctx, "On order", text=EVERY_FIELD, statuses=("ON ORDER",))
+    given_template(ctx, "Late", subject="Late: {{ order.number }}", text=EVERY_FIELD)
+    catalog.set_status_template(ctx, "LATE", "Late", actor="test")
+    given_po(ctx, "PO-1", ("A", 3, day(4)), ("B", 2, day(9), "LATE"), ("C", 5, day(2), "ON ORDER"))
+    given_po(ctx, "PO-2", ("B", 6, day(12), "ON ORDER"))
+
+    taken = take_orders(
+        ctx,
+        [
+            order("SO-1", ("C", 2), ("A", 3), ("B", 3), customer="ADA"),
+            order("SO-2", ("B", 1), ("X", 1), customer="BOB"),  # unknown SKU: rejected
+            order("SO-3", ("A", 1), ("C", 1), ("B", 2), customer="ADA"),
+        ],
+        actor="test",
+    )
+    assert [r.status.value for r in taken] == ["taken", "rejected", "taken"]
+
+    def rendered(ids: list[int]) -> set[tuple[object, ...]]:
+        with ctx.db.read() as conn:
+            links = conn.execute(
+                select(PendingEmailAssociation.email_id, PendingEmailAssociation.association_id)
+            ).all()
+            by_email: dict[int, set[int]] = {}
+            for email_id, assoc_id in links:
+                by_email.setdefault(email_id, set()).add(assoc_id)
+            rows = conn.execute(
+                select(
+                    PendingEmail.id,
+                    PendingEmail.sales_order_id,
+                    PendingEmail.template_id,
+                    PendingEmail.event,
+                    PendingEmail.to_address,
+                    PendingEmail.to_name,
+                    PendingEmail.subject,
+                    PendingEmail.body_text,
+                    PendingEmail.body_html,
+                    PendingEmail.state,
+                ).where(PendingEmail.id.in_(ids))
+            ).all()
+            return {(*r[1:], frozenset(by_email[r.id])) for r in rows}
+
+    from_intake = [e.summary.id for e in _emails(ctx)]
+    with ctx.db.read() as conn:
+        association_ids = list(conn.scalars(select(Association.id)))
+    with ctx.db.write() as conn:
+        from_rows = queue_backorder_emails(
+            conn, ctx, association_ids, event=EmailEvent.INTAKE, now=ctx.clock()
+        )
+    intake_emails = rendered(from_intake)
+    assert len(intake_emails) == 3  # both orders on order, one of them late too
+    assert intake_emails == rendered(from_rows)

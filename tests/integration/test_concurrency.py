@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
 
-from bopo.db.models import Association, PoLine, SalesOrder, SoLine, StockItem
+from bopo.db.models import (
+    Association,
+    PendingEmailAssociation,
+    PoLine,
+    SalesOrder,
+    SoLine,
+    StockItem,
+)
+from bopo.db.queries import lock_stock_by_sku
 from bopo.services.context import Context
 from bopo.services.intake import take_order
 from bopo.services.outcomes import OrderStatus
-from tests.helpers import day, given_po, given_status, given_stock, order
+from bopo.services.status_change import set_po_line_status
+from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 
 SKUS = ["A", "B", "C"]
 
@@ -117,3 +127,27 @@ def test_concurrent_writers_on_either_database_are_serialised_safely(make_ctx) -
     statuses = _run(ctx, threads=4, per_thread=60)
     assert statuses.count(OrderStatus.TAKEN) == 240
     _check_books(ctx, 240)
+
+
+@pytest.mark.postgres_only
+def test_a_status_change_waits_for_an_intake_holding_the_stock_item(make_ctx) -> None:  # type: ignore[no-untyped-def]
+    """Intake emails by the status it read under the stock item's lock; a change to a
+    templated status emails the links it sees. The change must wait for the intake,
+    or a link made under the old status would never be announced."""
+    ctx = make_ctx()
+    given_stock(ctx, A=0)
+    given_status(ctx, "QUIET")
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_po(ctx, "PO-1", ("A", 50, day(9), "QUIET"))
+
+    with ThreadPoolExecutor(1) as pool, ctx.db.write() as conn:
+        lock_stock_by_sku(conn, {"A"})  # as intake holds it while it decides and writes
+        change = pool.submit(set_po_line_status, ctx, "PO-1", 1, "ON ORDER", actor="test")
+        time.sleep(0.5)
+        assert not change.done()
+    assert change.result().changed
+
+    take_order(ctx, order("SO-1", ("A", 1)), actor="test")  # linked under the new status
+    with ctx.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(PendingEmailAssociation)) == 1

