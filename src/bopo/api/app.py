@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -48,6 +49,10 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Requests beyond these threads wait their turn, first come first served
+        # (imports have threads of their own: bopo.threads).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = context.settings.server.request_threads
         yield
         if ctx is None:  # ours to close
             context.db.dispose()

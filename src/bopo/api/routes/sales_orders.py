@@ -35,6 +35,7 @@ from bopo.services import demand, despatch, imports, intake, sales
 from bopo.services.lookup import OrderKey, sales_order_key
 from bopo.services.outcomes import OrderStatus
 from bopo.services.sales import SalesOrderView
+from bopo.threads import in_import_thread
 
 router = APIRouter(
     prefix="/sales-orders", tags=["sales orders"], responses=responses(401, 403, 422)
@@ -71,7 +72,9 @@ def create_sales_order(
 
 
 @router.post("/import", responses=responses(413))
-def import_sales_orders(ctx: CtxDep, user: Operator, file: UploadFile) -> SalesOrderImportRead:
+async def import_sales_orders(
+    ctx: CtxDep, user: Operator, file: UploadFile, request: Request
+) -> SalesOrderImportRead:
     """Take the orders in a CSV or JSON file, in file order: the same summary as the CLI.
 
     Each bad order is reported with its place and the good ones are taken; a file
@@ -81,10 +84,14 @@ def import_sales_orders(ctx: CtxDep, user: Operator, file: UploadFile) -> SalesO
     suffix = Path(name).suffix.lower()
     if suffix not in {".csv", ".json"}:
         suffix = _SUFFIX.get((file.content_type or "").split(";")[0].strip(), suffix)
-    with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        _save(file, path)
-        summary = imports.import_sales_orders(ctx, path, actor=user.actor)
+
+    def save_and_import() -> imports.ImportSummary:
+        with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
+            path = Path(folder) / f"upload{suffix}"
+            _save(file, path)
+            return imports.import_sales_orders(ctx, path, actor=user.actor)
+
+    summary = await in_import_thread(request, save_and_import)
     data = summary.as_dict() | {"file": name}
     unreadable = [e for e in summary.errors if e.field == "file"]
     if unreadable:

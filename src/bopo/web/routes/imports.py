@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -11,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from bopo.domain.roles import Role, allows
 from bopo.services import imports
+from bopo.threads import in_import_thread
 from bopo.web.render import render
 from bopo.web.session import Form, Operator, context_of
 
@@ -43,7 +45,7 @@ def upload_page(request: Request, user: Operator) -> HTMLResponse:
 
 
 @router.post("")
-def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
+async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
     """Run the import on the file sent and show its report on the page."""
     kind = str(form.get("kind") or "")
     upload = form.get("file")
@@ -68,16 +70,24 @@ def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
     suffix = Path(name).suffix.lower()
     if suffix not in {".csv", ".json"}:
         return again(f"{name}: the file must end in .csv or .json.", 422)
-    with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        written = 0
-        with path.open("wb") as out:
-            while chunk := upload.file.read(1024 * 1024):
-                written += len(chunk)
-                if written > MAX_UPLOAD_BYTES:
-                    return again(f"{name} is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB.", 413)
-                out.write(chunk)
-        summary = KINDS[kind][2](context_of(request), path, actor=user.actor)
+    ctx, run = context_of(request), KINDS[kind][2]
+
+    def save_and_import() -> Any:
+        """The report, or None for a file over the limit."""
+        with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
+            path = Path(folder) / f"upload{suffix}"
+            written = 0
+            with path.open("wb") as out:
+                while chunk := upload.file.read(1024 * 1024):
+                    written += len(chunk)
+                    if written > MAX_UPLOAD_BYTES:
+                        return None
+                    out.write(chunk)
+            return run(ctx, path, actor=user.actor)
+
+    summary = await in_import_thread(request, save_and_import)
+    if summary is None:
+        return again(f"{name} is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB.", 413)
     return render(
         request,
         "import.html",
