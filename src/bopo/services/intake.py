@@ -285,11 +285,15 @@ class _Supply:
     lines: dict[int, list[PoLineSupply]]  # as allocation left them: default statuses given
     gate: Sequence[Any]  # rows of backorder_emails.GATE
 
-    def announcing(self) -> tuple[dict[int, int | None], dict[int, TemplateRef]]:
-        """Each PO line's status now, and the statuses whose template announces a link."""
-        by_status = templated(self.gate) if self.lines else {}
-        status = {s.po_line_id: s.status_id for ss in self.lines.values() for s in ss}
-        return status, by_status
+    @functools.cached_property
+    def templates(self) -> dict[int, TemplateRef]:
+        """Status id -> the BACK_ORDER template that announces a link under it."""
+        return templated(self.gate) if self.lines else {}
+
+    @functools.cached_property
+    def status(self) -> dict[int, int | None]:
+        """Each PO line's status as allocation left it (default statuses given)."""
+        return {s.po_line_id: s.status_id for ss in self.lines.values() for s in ss}
 
     @functools.cached_property
     def status_names(self) -> dict[int, str]:
@@ -345,7 +349,7 @@ def _write(
     customer_ids = ensure_codes(
         conn, Customer, customers, update=CUSTOMER_FIELDS, known=known_customers
     )
-    status, by_status = against.announcing()
+    status, by_status = against.status, against.templates
     emails = {  # (order, template): one email each, counted here to reserve their ids
         (t.index, by_status[s].id)
         for t in taken
@@ -452,7 +456,7 @@ def _write(
         cause=None,
     )
     if emails:
-        rows = _announced(links, ids[Association], linked, against, status, by_status, customers)
+        rows = _announced(links, ids[Association], linked, against, customers)
         groups = group_announced(rows, by_status)
         write_emails(
             writes, ctx, groups, by_status, ids[PendingEmail], event=EmailEvent.INTAKE, now=now
@@ -468,16 +472,14 @@ def _announced(
     association_ids: Sequence[int],
     linked: list[tuple[NewSalesOrder, NewSalesOrderLine]],
     against: _Supply,
-    status: dict[int, int | None],
-    by_status: dict[int, TemplateRef],
     customers: dict[str, dict[str, Any]],
 ) -> list[Announced]:
     """The links an email announces, as templates show them, from what intake holds:
     no query. In the order `announced` reads them back: order, line, link."""
     rows = []
     for n, association_id, (order, line) in zip(links, association_ids, linked, strict=True):
-        status_id = status[n.link.po_line_id]
-        if status_id not in by_status:
+        status_id = against.status[n.link.po_line_id]
+        if status_id not in against.templates:
             continue
         po_line = against.labels[n.link.po_line_id]
         customer = customers[order.customer.code]  # as stored: the batch's last word
