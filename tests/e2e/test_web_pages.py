@@ -130,6 +130,25 @@ def test_signing_in_goes_back_to_the_page_asked_for_but_never_to_another_site(we
     assert answer.headers["location"] == "/"
 
 
+def test_guessing_a_password_is_slowed_down_after_a_few_tries(web: Web) -> None:
+    token = web.csrf()
+    wrong = {"name": "admin", "password": "guess"}
+    for _ in range(5):
+        assert web.post("/login", wrong, token=token).status_code == 401
+    assert web.post("/login", wrong, token=token).status_code == 401  # the sixth is checked
+    right = {"name": "admin", "password": "admin-password"}
+    answer = web.post("/login", right, token=token)
+    assert answer.status_code == 429  # refused unchecked until the wait is over
+    assert answer.headers["retry-after"] == "30"
+    assert "Too many failed sign-ins: try again in 30 seconds." in answer.text
+    other = {"name": "viewer", "password": "viewer-password"}
+    assert web.post("/login", other, token=token).status_code == 303  # others still sign in
+    throttles = web.client.app.state.sign_in_throttles  # type: ignore[attr-defined]
+    later = throttles.names.clock() + 31
+    throttles.names.clock = throttles.addresses.clock = lambda: later
+    assert web.post("/login", right, token=token).status_code == 303
+
+
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_each_page_answers_each_role_as_its_rule_says(web: Web, role: Role) -> None:
     _scene(web)

@@ -32,6 +32,7 @@ from bopo.web.forms import say
 from bopo.web.render import PAGE_CSP, STATIC, make_env, render
 from bopo.web.routes import ROUTERS
 from bopo.web.session import CsrfFailed, Forbidden, LoginRequired, current_user, flash
+from bopo.web.throttle import SignInThrottles
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Add the pages, their static files and error pages to the app."""
     key = ctx.settings.server.secret_key
     app.state.web_env = make_env(ctx.clock)
+    app.state.sign_in_throttles = SignInThrottles.default()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)
