@@ -58,3 +58,12 @@ def test_one_address_gets_more_free_failures_than_one_name() -> None:
     for n in range(31):
         throttles.failed(f"user{n}", "10.0.0.2")
     assert throttles.wait("carol", "10.0.0.2") > 0  # one address trying many names
+
+
+def test_a_guesser_who_never_stops_keeps_waiting_the_longest() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(5, first_wait=30, longest=900, clock=clock)
+    for _ in range(2000):  # each try made as soon as it is allowed
+        clock.now += throttle.wait("admin")
+        throttle.failed("admin")
+    assert throttle.wait("admin") == 900

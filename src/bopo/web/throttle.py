@@ -58,7 +58,8 @@ class LoginThrottle:
             f.count += 1
             f.last = now
             if f.count > self.free:
-                f.until = now + min(self.longest, self.first_wait * 2 ** (f.count - self.free - 1))
+                doublings = min(f.count - self.free - 1, 32)  # long past `longest` by then
+                f.until = now + min(self.longest, self.first_wait * 2**doublings)
             self._keys[key] = f
             if len(self._keys) > KEYS_KEPT:
                 self._keys.popitem(last=False)
