@@ -102,7 +102,8 @@ class ServerSettings(_Section):
     # one of them at a time: beyond a few, more only lengthen the slowest
     # responses (measured: p99 70 ms with 3, 150-190 ms with 40, on 2 cores).
     request_threads: int = Field(default=3, ge=1, le=64)
-    import_threads: int = Field(default=2, ge=1, le=16)  # file imports, apart: they run long
+    # Requests that run long (imports, sending emails now) have threads of their own.
+    long_threads: int = Field(default=2, ge=1, le=16)
     # Signs the web UI's session cookies; only from BOPO_SERVER__SECRET_KEY. Without
     # it `bopo serve` makes one per process, which is refused where that would log
     # people out at random (several workers, PostgreSQL): see web/app.py.

@@ -1,9 +1,10 @@
 """Where a request's blocking work runs, for the API and the web pages alike.
 
 Every synchronous route runs on the worker's default thread pool, which the app
-bounds to `[server] request_threads` at start-up. File imports run for seconds
-or minutes, so they get threads of their own (`[server] import_threads`): a
-few uploads at once never hold up orders and pages.
+bounds to `[server] request_threads` at start-up. Requests that run long (a
+file import, sending emails while the user waits on the SMTP server) get
+threads of their own, `[server] long_threads`: a few of them at once never hold
+up orders and pages.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ from starlette.requests import Request
 T = TypeVar("T")
 
 
-async def in_import_thread(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(*args)` on the threads kept for imports; waits for a free one."""
+async def in_long_thread(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn(*args, **kwargs)` on the threads kept for long requests; waits for a free one."""
     state = request.app.state
-    limiter = getattr(state, "import_threads", None)
+    limiter = getattr(state, "long_threads", None)
     if limiter is None:  # made on first use: the limiter belongs to the running event loop
-        limiter = state.import_threads = anyio.CapacityLimiter(
-            state.ctx.settings.server.import_threads
-        )
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
+        limiter = state.long_threads = anyio.CapacityLimiter(state.ctx.settings.server.long_threads)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=limiter)

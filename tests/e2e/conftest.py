@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio.from_thread
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -47,6 +49,27 @@ class Api:
 
     def patch(self, path: str, role: Role | None = Role.ADMIN, **kw: Any) -> httpx.Response:
         return self.request("PATCH", path, role, **kw)
+
+
+def watch_threads(
+    monkeypatch: pytest.MonkeyPatch, api: Api, module: Any, name: str
+) -> list[tuple[int, int, int]]:
+    """Calls of module.name will note, as they start, the request threads there are and
+    how many are busy, and how many of the long-request threads are busy."""
+    seen: list[tuple[int, int, int]] = []
+    real = getattr(module, name)
+
+    def threads() -> tuple[int, int, int]:
+        requests = anyio.to_thread.current_default_thread_limiter()
+        long = api.client.app.state.long_threads  # type: ignore[attr-defined]
+        return requests.total_tokens, requests.borrowed_tokens, long.borrowed_tokens
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(anyio.from_thread.run_sync(threads))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, watched)
+    return seen
 
 
 def users_for_every_role(ctx: Context) -> dict[Role, str]:

@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 
 from bopo.domain.roles import Role
-from tests.e2e.conftest import Api, order_json
+from bopo.services import outbox
+from tests.e2e.conftest import Api, order_json, watch_threads
 from tests.helpers import day, given_po, given_status, given_stock
 from tests.smtp_sink import SmtpServer
 
@@ -401,3 +402,11 @@ def test_a_viewer_reads_the_outbox_and_templates_but_cannot_act(shop: Api) -> No
     templates = {s["code"]: s["template"] for s in ok(shop.get("/api/po-line-statuses"))}
     assert templates == {"CONFIRMED": None, "ON ORDER": "Back order"}
     assert [t["name"] for t in ok(shop.get("/api/email-templates"))] == ["Back order"]
+
+
+def test_sending_now_waits_for_the_smtp_server_on_a_thread_of_its_own(
+    shop: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = watch_threads(monkeypatch, shop, outbox, "send_now")
+    assert shop.post("/api/emails/send").status_code == 200
+    assert seen == [(3, 0, 1)]  # no request thread held while the SMTP server answers

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import anyio.from_thread
-import anyio.to_thread
 import pytest
 
 from bopo.services import imports
 from bopo.services.intake import take_order
-from tests.e2e.conftest import Api, order_json
+from tests.e2e.conftest import Api, order_json, watch_threads
 from tests.helpers import day, given_po, given_status, given_stock, order
 
 
@@ -164,26 +161,14 @@ def test_requests_share_a_few_threads_and_imports_have_their_own(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A long import must not take a thread that orders and pages are waiting for."""
-    seen: list[tuple[int, int, int]] = []
-    real_import = imports.import_sales_orders
-
-    def watched(*args: Any, **kwargs: Any) -> Any:
-        def threads() -> tuple[int, int, int]:
-            requests = anyio.to_thread.current_default_thread_limiter()
-            imports_ = api.client.app.state.import_threads  # type: ignore[attr-defined]
-            return requests.total_tokens, requests.borrowed_tokens, imports_.borrowed_tokens
-
-        seen.append(anyio.from_thread.run_sync(threads))
-        return real_import(*args, **kwargs)
-
-    monkeypatch.setattr(imports, "import_sales_orders", watched)
+    seen = watch_threads(monkeypatch, api, imports, "import_sales_orders")
     given_stock(api.ctx, A=1)
     response = api.post(
         "/api/sales-orders/import",
         files={"file": ("o.json", json.dumps([_record(order_json("F-1", ("A", 1)))]))},
     )
     assert response.json()["orders_taken"] == 1
-    # 3 request threads ([server] request_threads), none of them busy; 1 import thread busy
+    # 3 request threads ([server] request_threads), none of them busy; 1 long thread busy
     assert seen == [(3, 0, 1)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
@@ -13,6 +13,7 @@ from bopo.api.schemas_emails import EmailRead, EmailSend, EmailSummaryRead, Send
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.services import outbox
+from bopo.threads import in_long_thread
 
 router = APIRouter(prefix="/emails", tags=["emails"], responses=responses(401, 403, 422))
 
@@ -41,12 +42,16 @@ def list_emails(
 
 
 @router.post("/send", responses=responses(404))
-def send_emails(
-    ctx: CtxDep, _: Operator, body: Annotated[EmailSend | None, Body()] = None
+async def send_emails(
+    ctx: CtxDep, _: Operator, request: Request, body: Annotated[EmailSend | None, Body()] = None
 ) -> SendRead:
     """Send due emails now (or those given) over SMTP, and wait for the result."""
-    report = outbox.send_now(
-        ctx, ids=body.ids if body else None, limit=body.limit if body else None
+    report = await in_long_thread(
+        request,
+        outbox.send_now,
+        ctx,
+        ids=body.ids if body else None,
+        limit=body.limit if body else None,
     )
     return SendRead.model_validate(report.as_dict())
 

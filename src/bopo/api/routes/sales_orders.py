@@ -35,7 +35,7 @@ from bopo.services import demand, despatch, imports, intake, sales
 from bopo.services.lookup import OrderKey, sales_order_key
 from bopo.services.outcomes import OrderStatus
 from bopo.services.sales import SalesOrderView
-from bopo.threads import in_import_thread
+from bopo.threads import in_long_thread
 
 router = APIRouter(
     prefix="/sales-orders", tags=["sales orders"], responses=responses(401, 403, 422)
@@ -91,7 +91,7 @@ async def import_sales_orders(
             _save(file, path)
             return imports.import_sales_orders(ctx, path, actor=user.actor)
 
-    summary = await in_import_thread(request, save_and_import)
+    summary = await in_long_thread(request, save_and_import)
     data = summary.as_dict() | {"file": name}
     unreadable = [e for e in summary.errors if e.field == "file"]
     if unreadable:

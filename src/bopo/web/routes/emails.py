@@ -8,12 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.errors import BopoError, FieldError, InvalidInput
 from bopo.services import outbox, sales
+from bopo.threads import in_long_thread
 from bopo.web import messages
 from bopo.web.forms import act, say
 from bopo.web.render import EMAIL_FRAME_CSP, pager, redirect, render
@@ -113,7 +115,7 @@ def _ids(form: FormData) -> list[int]:
 
 
 @router.post("/send")
-def send(request: Request, user: Operator, form: Form) -> RedirectResponse:
+async def send(request: Request, user: Operator, form: Form) -> RedirectResponse:
     """Send the ticked emails, or (the "all" button) every due one up to SEND_AT_ONCE."""
     ctx = context_of(request)
     back = _back(form)
@@ -122,7 +124,9 @@ def send(request: Request, user: Operator, form: Form) -> RedirectResponse:
         ids = None if due_only else _ids(form)
         if ids == []:
             raise InvalidInput([FieldError("emails", "tick the emails to send first")])
-        report = outbox.send_now(ctx, ids=ids, limit=SEND_AT_ONCE if due_only else None)
+        report = await in_long_thread(
+            request, outbox.send_now, ctx, ids=ids, limit=SEND_AT_ONCE if due_only else None
+        )
     except BopoError as exc:
         return redirect(back, say(exc), "error", request=request)
     kind, text = messages.sending(report, due_only=due_only)
@@ -133,14 +137,14 @@ ACTIONS = ("send", "cancel", "retry")
 
 
 @router.post("/{email_id:int}")
-def act_on(request: Request, user: Operator, form: Form, email_id: int) -> RedirectResponse:
+async def act_on(request: Request, user: Operator, form: Form, email_id: int) -> RedirectResponse:
     """Send one email now, cancel it, or put a failed one back in the queue."""
     ctx = context_of(request)
     back = _back(form, f"/emails/{email_id}")
     action = str(form.get("action") or "")
     if action == "send":
         try:
-            report = outbox.send_now(ctx, ids=[email_id])
+            report = await in_long_thread(request, outbox.send_now, ctx, ids=[email_id])
         except BopoError as exc:
             return redirect(back, say(exc), "error", request=request)
         kind, text = messages.sending(report, due_only=False)
@@ -158,4 +162,4 @@ def act_on(request: Request, user: Operator, form: Form, email_id: int) -> Redir
             "reset: send it now, or the batch mailer will."
         )
 
-    return act(request, back, run)
+    return await run_in_threadpool(act, request, back, run)

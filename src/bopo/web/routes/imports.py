@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from bopo.domain.roles import Role, allows
 from bopo.services import imports
-from bopo.threads import in_import_thread
+from bopo.threads import in_long_thread
 from bopo.web.render import render
 from bopo.web.session import Form, Operator, context_of
 
@@ -85,7 +85,7 @@ async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
                     out.write(chunk)
             return run(ctx, path, actor=user.actor)
 
-    summary = await in_import_thread(request, save_and_import)
+    summary = await in_long_thread(request, save_and_import)
     if summary is None:
         return again(f"{name} is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB.", 413)
     return render(
