@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -84,34 +84,48 @@ class _WorkCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         counts = work_counts(self.ctx)
-        orders = CounterMetricFamily(
-            "bopo_sales_orders", "Sales orders taken, by current status", labels=["status"]
+        emails = {s: counts.emails.get(s, 0) for s in EMAIL_STATES}  # every state, even at 0
+        yield _family(
+            CounterMetricFamily,
+            "bopo_sales_orders",
+            "Sales orders taken, by current status",
+            "status",
+            dict(sorted(counts.orders.items())),
         )
-        for status, n in sorted(counts.orders.items()):
-            orders.add_metric([status], n)
-        yield orders
-        links = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "bopo_associations",
             "BO/PO associations made (lines linked), by current state",
-            labels=["state"],
+            "state",
+            dict(sorted(counts.associations.items())),
         )
-        for state, n in sorted(counts.associations.items()):
-            links.add_metric([state], n)
-        yield links
-        waiting = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "bopo_worklist_lines",
             "Sales-order lines skipped and waiting on the backorder worklist, by reason",
-            labels=["reason"],
+            "reason",
+            dict(sorted(counts.worklist.items())),
         )
-        for reason, n in sorted(counts.worklist.items()):
-            waiting.add_metric([reason], n)
-        yield waiting
-        emails = GaugeMetricFamily(
-            "bopo_emails", "Emails in the outbox, by state", labels=["state"]
+        yield _family(
+            GaugeMetricFamily, "bopo_emails", "Emails in the outbox, by state", "state", emails
         )
-        for state in ("pending", "sending", "sent", "failed", "cancelled"):
-            emails.add_metric([state], counts.emails.get(state, 0))
-        yield emails
+
+
+EMAIL_STATES = ("pending", "sending", "sent", "failed", "cancelled")
+
+
+def _family(
+    kind: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    help_text: str,
+    label: str,
+    values: Mapping[str, int],
+) -> Metric:
+    """One metric with a sample per label value, in the order given."""
+    family = kind(name, help_text, labels=[label])
+    for value, n in values.items():
+        family.add_metric([value], n)
+    return family
 
 
 class LatencyMiddleware:

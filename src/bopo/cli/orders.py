@@ -143,10 +143,16 @@ def backorders(
     if not lines:
         out.print("the worklist is empty: every backorder line is linked")
         return
-    table = Table(title=f"backorder worklist ({len(lines)} line{'s' if len(lines) != 1 else ''})")
-    for col in ("order", "line", "sku", "waiting", "reason", "delivery", "customer"):
+    title = f"backorder worklist ({len(lines)} line{'s' if len(lines) != 1 else ''})"
+    _print_worklist(title, "customer", [(line, line.customer_name) for line in lines])
+
+
+def _print_worklist(title: str, last: str, rows: list[tuple[worklist.BackorderLine, str]]) -> None:
+    """The worklist as a table: each line's place, wait and reason, then `last`."""
+    table = Table(title=title)
+    for col in ("order", "line", "sku", "waiting", "reason", "delivery", last):
         table.add_column(col, justify="right" if col in {"line", "waiting"} else "left")
-    for line in lines:
+    for line, extra in rows:
         table.add_row(
             f"{line.source}/{line.number}",
             str(line.line_no),
@@ -154,7 +160,7 @@ def backorders(
             str(line.waiting),
             _reason(line),
             line.delivery_date.isoformat(),
-            line.customer_name,
+            extra,
         )
     out.print(table)
 
@@ -175,26 +181,22 @@ def _candidates(tctx: typer.Context, *, as_json: bool, sku: str | None, limit: i
     if not rows:
         out.print("the worklist is empty: every backorder line is linked")
         return
-    table = Table(title=f"backorder worklist with candidate PO lines ({len(rows)} lines)")
-    for col in ("order", "line", "sku", "waiting", "reason", "delivery", "could go on"):
-        table.add_column(col, justify="right" if col in {"line", "waiting"} else "left")
-    for r in rows:
-        line = r.line
-        table.add_row(
-            f"{line.source}/{line.number}",
-            str(line.line_no),
-            line.sku,
-            str(line.waiting),
-            _reason(line),
-            line.delivery_date.isoformat(),
-            "\n".join(
-                f"{c.po_number}:{c.line_no} free {c.free_on_order}, due {c.due_date or '-'}, "
-                f"{c.status or 'no status'}"
-                for c in r.candidates
+    _print_worklist(
+        f"backorder worklist with candidate PO lines ({len(rows)} lines)",
+        "could go on",
+        [
+            (
+                r.line,
+                "\n".join(
+                    f"{c.po_number}:{c.line_no} free {c.free_on_order}, due {c.due_date or '-'}, "
+                    f"{c.status or 'no status'}"
+                    for c in r.candidates
+                )
+                or "-",
             )
-            or "-",
-        )
-    out.print(table)
+            for r in rows
+        ],
+    )
 
 
 # --- orders ----------------------------------------------------------------------------
