@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Sett
 from bopo.db.engine import Database
 from bopo.db.migrate import upgrade
 from bopo.services.context import Context
+from tests.clock import Clock
 
 PG_ADMIN_URL = os.environ.get(
     "BOPO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("BOPO_REQUIRE_POSTGRES") == "1"
+# BOPO_TEST_CALENDAR=2031-07-01 runs the tests with the machine's calendar moved to that day
+# (time ticking on from there): a test or a code path that reads the real date fails there.
+CALENDAR = os.environ.get("BOPO_TEST_CALENDAR")
 
 
 def _pg_reachable() -> str | None:
@@ -43,10 +48,23 @@ def _pg_reachable() -> str | None:
 _PG_PROBLEM = _pg_reachable()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    if _PG_PROBLEM:
-        return f"PostgreSQL tests: SKIPPED, no server at {PG_ADMIN_URL} ({_PG_PROBLEM})"
-    return f"PostgreSQL tests: on, server at {PG_ADMIN_URL}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [
+        f"PostgreSQL tests: SKIPPED, no server at {PG_ADMIN_URL} ({_PG_PROBLEM})"
+        if _PG_PROBLEM
+        else f"PostgreSQL tests: on, server at {PG_ADMIN_URL}"
+    ]
+    if CALENDAR:
+        lines.append(f"The machine's calendar is moved to {CALENDAR} (BOPO_TEST_CALENDAR)")
+    return lines
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if CALENDAR:
+        import time_machine
+
+        when = datetime.combine(date.fromisoformat(CALENDAR), time(10, 30), tzinfo=UTC)
+        time_machine.travel(when, tick=True).start()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -54,6 +72,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(
             f"BOPO_REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {_PG_PROBLEM}", returncode=3
         )
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Contexts made from settings (the CLI, an app without a context) run on the tests'
+    clock too: no test reads the calendar of the machine it runs on."""
+
+    def from_settings(cls: type[Context], settings: Settings) -> Context:
+        return cls(Database(settings.database.url), settings, clock=Clock(ticking=True))
+
+    monkeypatch.setattr(Context, "from_settings", classmethod(from_settings))
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +153,7 @@ def make_ctx(db_url: str) -> Iterator[Callable[..., Context]]:
             backorders=BackorderSettings(**options),
             email=EmailSettings(company_name="Test Shop", from_address="shop@example.com"),
         )
-        ctx = Context(Database(db_url), settings)
+        ctx = Context(Database(db_url), settings, clock=Clock(ticking=True))
         made.append(ctx)
         return ctx
 

@@ -22,8 +22,7 @@ from bopo.services.inputs import (
 from bopo.services.outcomes import LineOutcome
 from bopo.services.purchasing import PoLineView
 from bopo.services.worklist import list_backorders
-
-TODAY = date(2026, 11, 25)
+from tests.clock import TODAY
 
 
 def day(n: int) -> date:

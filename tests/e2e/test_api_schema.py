@@ -28,6 +28,7 @@ from bopo.config import BackorderSettings, DatabaseSettings, Settings, SmtpSetti
 from bopo.db.engine import Database
 from bopo.services import demo, users
 from bopo.services.context import Context
+from tests.clock import Clock
 from tests.conftest import _empty_pg
 from tests.smtp_sink import free_port
 
@@ -60,6 +61,7 @@ def demo_app(
             backorders=BackorderSettings(allocate_existing_pos=True),
             smtp=SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2),
         ),
+        clock=Clock(ticking=True),
     )
     demo.load_demo(ctx)
     users.ensure_demo_login(ctx)

@@ -21,7 +21,7 @@ def test_settings_are_shown_to_admins_with_secrets_masked(api: Api) -> None:
             "smtp": SmtpSettings(username="mailer", password=SecretStr("s3cret")),
         }
     )
-    app = create_app(settings, ctx=Context(api.ctx.db, settings))
+    app = create_app(settings, ctx=Context(api.ctx.db, settings, clock=api.ctx.clock))
     with TestClient(app) as client:
         response = client.get("/api/settings", headers=api.headers(Role.ADMIN))
     shown = response.json()
@@ -61,7 +61,7 @@ def test_metrics_count_orders_links_worklist_emails_and_latency(api: Api) -> Non
 def test_health_says_when_the_database_is_gone(api: Api) -> None:
     assert api.get("/api/health", None).status_code == 200
     gone = Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing")  # nothing listens
-    app = create_app(api.ctx.settings, ctx=Context(gone, api.ctx.settings))
+    app = create_app(api.ctx.settings, ctx=Context(gone, api.ctx.settings, clock=api.ctx.clock))
     with TestClient(app) as client:
         response = client.get("/api/health")
     gone.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,27 +15,14 @@ from bopo.services import mailer, outbox, templates
 from bopo.services.context import Context
 from bopo.services.intake import take_order
 from bopo.services.supply import change_due_date
+from tests.clock import T0, Clock
 from tests.helpers import day, given_po, given_status, given_stock, order
 from tests.smtp_sink import SmtpServer
 
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 NOTICE = """Dear {{ customer.name }},
 {% for line in lines %}
 {{ line.sku }}: was {{ line.previous_expected | date }}, now {{ line.expected | date }}
 {% endfor %}"""
-
-
-class Clock:
-    """Simulated time: the test moves it by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, hours: float) -> None:
-        self.now += timedelta(hours=hours)
 
 
 @pytest.fixture
@@ -175,21 +162,21 @@ def test_at_most_one_notice_per_order_a_day_the_rest_held_back_and_merged(
     mailer.send_emails(ctx)
     assert len(smtp.sink.received) == 2  # Ada and Bob hear at once
 
-    clock.advance(2)  # 11:00: it slips again
+    clock.advance(hours=2)  # 11:00: it slips again
     result = change_due_date(ctx, "PO-1", 1, day(15), actor="buyer")
     held = T0 + timedelta(hours=24)
     assert [(n.number, n.action, n.send_after) for n in result.notices] == [
         ("SO-ADA", "new", held),
         ("SO-BOB", "new", held),
     ]
-    clock.advance(3)  # 14:00: Ada's other line slips too
+    clock.advance(hours=3)  # 14:00: Ada's other line slips too
     result = change_due_date(ctx, "PO-1", 2, day(10), actor="buyer")
     assert [(n.number, n.action) for n in result.notices] == [("SO-ADA", "merged")]
-    clock.advance(18)  # 08:00 next day: not yet
+    clock.advance(hours=18)  # 08:00 next day: not yet
     mailer.send_emails(ctx)
     assert len(smtp.sink.received) == 2
 
-    clock.advance(1)  # 09:00: a day after the first notice
+    clock.advance(hours=1)  # 09:00: a day after the first notice
     mailer.send_emails(ctx)
     assert len(smtp.sink.received) == 4
     ada = next(r for r in smtp.sink.received[2:] if r.rcpt_tos == ["ada@example.com"])
@@ -197,7 +184,7 @@ def test_at_most_one_notice_per_order_a_day_the_rest_held_back_and_merged(
     assert "A: was 7 December 2026, now 10 December 2026" in text
     assert "B: was 2 December 2026, now 5 December 2026" in text
 
-    clock.advance(6)  # 15:00: one more slip waits a day after the last notice went
+    clock.advance(hours=6)  # 15:00: one more slip waits a day after the last notice went
     result = change_due_date(ctx, "PO-1", 1, day(16), actor="buyer")
     assert {n.send_after for n in result.notices} == {T0 + timedelta(hours=48)}
 

@@ -53,6 +53,7 @@ from bopo.services import (
 from bopo.services.context import Context
 from bopo.services.inputs import NewStockItem
 from bopo.services.intake import take_order
+from tests.clock import Clock
 from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, order
 
@@ -117,8 +118,8 @@ class Lifecycle(RuleBasedStateMachine):
             ),
         )
         for code in STATUSES:
-            given_status(Context(Database(self.url), settings_), code)
-        self.ctx = Context(Database(self.url), settings_)
+            given_status(Context(Database(self.url), settings_, clock=Clock(ticking=True)), code)
+        self.ctx = Context(Database(self.url), settings_, clock=Clock(ticking=True))
         given_stock(self.c, A=3, B=0)
         given_po(self.c, "PO-1", ("A", 6, day(5), "ON ORDER"), ("B", 4, day(3)))
         given_po(self.c, "PO-2", ("A", 4, day(10), "DELAYED"))

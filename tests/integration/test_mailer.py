@@ -13,9 +13,10 @@ from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Sett
 from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
 from bopo.services import mailer, outbox
-from bopo.services.context import Context, utcnow
+from bopo.services.context import Context
 from bopo.services.intake import take_orders
 from bopo.services.outcomes import OrderResult
+from tests.clock import Clock
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import Sink, SmtpServer, free_port
 
@@ -23,19 +24,6 @@ HTML = """<p>Dear {{ customer.name }},</p>
 <table>{% for line in lines %}
 <tr><td>{{ line.item_name }}</td><td>{{ line.qty }}</td><td>{{ line.expected | date }}</td></tr>
 {% endfor %}</table>"""
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> Any:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -49,7 +37,7 @@ def server() -> Iterator[SmtpServer]:
 def make_mail_ctx(db_url: str) -> Iterator[Callable[..., Context]]:
     made: list[Context] = []
 
-    def make(port: int, clock: Callable[[], Any] = utcnow, **email: Any) -> Context:
+    def make(port: int, clock: Callable[[], Any] | None = None, **email: Any) -> Context:
         settings = Settings(
             database=DatabaseSettings(url=db_url),
             backorders=BackorderSettings(allocate_existing_pos=True),
@@ -63,7 +51,7 @@ def make_mail_ctx(db_url: str) -> Iterator[Callable[..., Context]]:
             ),
             smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5),
         )
-        ctx = Context(Database(db_url), settings, clock=clock)
+        ctx = Context(Database(db_url), settings, clock=clock or Clock(ticking=True))
         made.append(ctx)
         return ctx
 
@@ -206,9 +194,9 @@ def test_a_temporary_refusal_is_retried_later_and_fails_after_max_attempts(
         assert email.next_attempt_at == clock.now + timedelta(seconds=60)
 
         assert mailer.send_emails(ctx).retrying == 0  # not due yet
-        clock.advance(61)
+        clock.advance(seconds=61)
         assert mailer.send_emails(ctx).retrying == 1
-        clock.advance(121)  # the delay doubles
+        clock.advance(seconds=121)  # the delay doubles
         assert mailer.send_emails(ctx).failed == 1
     finally:
         server.stop()
@@ -271,7 +259,7 @@ def test_emails_held_by_a_mailer_that_died_are_taken_over_when_its_lease_ends(
     assert len(claimed) == 2  # ... and the mailer dies before sending
 
     assert mailer.send_emails(ctx).sent == 0  # still leased
-    clock.advance(301)
+    clock.advance(seconds=301)
     assert mailer.send_emails(ctx).sent == 2
     with ctx.db.read() as conn:
         rows = conn.execute(select(PendingEmail.attempts, PendingEmail.claimed_by)).all()
@@ -296,7 +284,7 @@ def test_an_email_whose_mailers_keep_dying_on_it_fails_after_max_attempts(
     given_orders_with_emails(ctx, order("SO-1", ("KETTLE", 1), customer="ADA"))
     for n in range(2):
         assert len(mailer._claim(ctx, f"dead-{n}", None, 10, mailer.SendSummary())) == 1
-        clock.advance(61)
+        clock.advance(seconds=61)
     summary = mailer.send_emails(ctx)
     assert (summary.sent, summary.failed) == (0, 1)
     [email] = outbox.list_emails(ctx)

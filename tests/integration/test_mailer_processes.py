@@ -19,6 +19,7 @@ from bopo.db.models import PendingEmail
 from bopo.services import mailer
 from bopo.services.context import Context
 from bopo.services.intake import take_orders
+from tests.clock import Clock
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import Sink, SmtpServer
 
@@ -30,7 +31,7 @@ def _context(db_url: str, port: int, **email: object) -> Context:
         email=EmailSettings(**email),  # type: ignore[arg-type]
         smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5),
     )
-    return Context(Database(db_url), settings)
+    return Context(Database(db_url), settings, clock=Clock(ticking=True))
 
 
 def _queue(ctx: Context, count: int) -> None:

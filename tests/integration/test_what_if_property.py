@@ -11,7 +11,7 @@ import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,20 +38,12 @@ from bopo.errors import BopoError
 from bopo.services import goods_in, mailer, supply, templates, whatif, worklist
 from bopo.services.context import Context
 from bopo.services.intake import take_order
+from tests.clock import Clock
 from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import SmtpServer
 
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 SKUS = ("A", "B")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
