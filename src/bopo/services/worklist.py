@@ -219,6 +219,7 @@ def retry_lines(
             SoLine.sales_order_id,
             SoLine.stock_item_id,
             SoLine.backorder_reason,
+            SoLine.backorder_since,
             SoLine.qty_assigned,
             _remaining(),
         )
@@ -232,7 +233,7 @@ def retry_lines(
     links: list[NewLink] = []
     audit: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
-    for line_id, order_id, item, old_reason, assigned, remaining in lines:
+    for line_id, order_id, item, old_reason, since, assigned, remaining in lines:
         summary.lines += 1
         d = allocate_line(remaining, positions[item], supply[item], rules)
         reason = d.skip.value if d.skip else None
@@ -268,7 +269,13 @@ def retry_lines(
             summary.still_waiting[reason] += 1
         if d.from_stock or reason != old_reason:
             changes.append(
-                {"id": line_id, "qty_assigned": assigned + d.from_stock, "backorder_reason": reason}
+                {
+                    "id": line_id,
+                    "qty_assigned": assigned + d.from_stock,
+                    "backorder_reason": reason,
+                    # off the worklist, no longer waiting; still on it, waiting since then
+                    "backorder_since": since if reason else None,
+                }
             )
     writes = Writes(conn)
     ids = writes.reserve_ids({Association: len(links)})[Association]
