@@ -65,11 +65,19 @@ def test_a_token_is_printed_once_and_can_be_revoked(env: Context) -> None:
 
 
 def test_the_demo_login_is_printed_the_same_every_time(env: Context) -> None:
+    assert runner.invoke(app, ["demo"]).exit_code == 0
     first = runner.invoke(app, ["users", "demo-login", "--json"])
     again = runner.invoke(app, ["users", "demo-login", "--json"])
     assert first.exit_code == again.exit_code == 0
     assert json.loads(first.stdout) == json.loads(again.stdout)
     assert json.loads(first.stdout)["token"] == users.DEMO_TOKEN
+
+
+def test_the_demo_login_is_refused_on_a_database_the_demo_did_not_load(env: Context) -> None:
+    refused = runner.invoke(app, ["users", "demo-login"])
+    assert refused.exit_code == 5
+    assert "not loaded by `bopo demo`" in refused.output
+    assert users.list_users(env) == []
 
 
 def _free_port() -> int:

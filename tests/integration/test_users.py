@@ -10,8 +10,9 @@ from sqlalchemy import select
 from bopo.db.models import ApiToken, AuditEvent, User
 from bopo.domain.roles import Role, allows
 from bopo.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from bopo.services import users
+from bopo.services import demo, users
 from bopo.services.context import Context
+from tests.helpers import given_stock
 
 
 def test_a_user_signs_in_with_the_right_password_only(ctx: Context) -> None:
@@ -116,6 +117,7 @@ def test_users_and_tokens_leave_an_audit_trail(ctx: Context) -> None:
 
 
 def test_the_demo_login_is_made_once_and_works(ctx: Context) -> None:
+    demo.load_demo(ctx)
     first = users.ensure_demo_login(ctx)
     again = users.ensure_demo_login(ctx)
     assert first == again
@@ -123,6 +125,14 @@ def test_the_demo_login_is_made_once_and_works(ctx: Context) -> None:
     assert users.login(ctx, name, password).role is Role.ADMIN
     assert users.authenticate_token(ctx, token).name == name
     assert len(users.list_users(ctx)) == len(users.list_tokens(ctx)) == 1
+
+
+def test_there_is_no_demo_login_on_a_database_the_demo_did_not_load(ctx: Context) -> None:
+    given_stock(ctx, A=5)  # a shop's own data
+    with pytest.raises(Conflict, match="not loaded by `bopo demo`"):
+        users.ensure_demo_login(ctx)
+    assert users.list_users(ctx) == []
+    assert users.list_tokens(ctx) == []
 
 
 def test_each_role_may_do_what_the_roles_below_it_may() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from bopo.db.models import PoLineStatus, StockItem
+from bopo.db.models import AuditEvent, PoLineStatus, StockItem
 from bopo.services import catalog, purchasing, templates
 from bopo.services.context import Context
 from bopo.services.inputs import (
@@ -19,7 +19,9 @@ from bopo.services.inputs import (
     NewStockItem,
 )
 from bopo.services.intake import take_orders
+from bopo.services.linking import event
 from bopo.services.outcomes import OrderResult
+from bopo.services.users import DEMO_LOADED
 
 STATUSES = [
     ("ON ORDER", "On order"),
@@ -185,4 +187,11 @@ def load_demo(ctx: Context, *, actor: str = "demo") -> list[OrderResult] | None:
             ],
         }
         orders.append(NewSalesOrder(**raw))
-    return take_orders(ctx, orders, actor=actor)
+    results = take_orders(ctx, orders, actor=actor)
+    with ctx.db.write() as conn:  # what `bopo users demo-login` asks before it adds its login
+        conn.execute(
+            insert(AuditEvent).values(
+                event(ctx.clock(), actor, DEMO_LOADED, "database", 0, None, {})
+            )
+        )
+    return results

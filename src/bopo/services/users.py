@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, insert, select, update
 
-from bopo.db.models import ApiToken, User
+from bopo.db.models import ApiToken, AuditEvent, User
 from bopo.db.queries import record_audit
 from bopo.domain.roles import Role
 from bopo.errors import AuthenticationFailed, Conflict, FieldError, InvalidInput, NotFound
@@ -300,9 +300,26 @@ DEMO_PASSWORD = "demo-password"
 DEMO_TOKEN = TOKEN_PREFIX + "demo-admin-token-for-the-demo-database-only"
 
 
+DEMO_LOADED = "demo.load"  # the audit row that marks a database `bopo demo` loaded
+
+
+def is_demo_database(conn: Connection) -> bool:
+    loaded = select(AuditEvent.id).where(AuditEvent.action == DEMO_LOADED).limit(1)
+    return conn.scalar(loaded) is not None
+
+
 def ensure_demo_login(ctx: Context, *, actor: str = "demo") -> tuple[str, str, str]:
-    """Create the demo admin and its token once; return (user, password, token)."""
+    """Create the demo admin and its token once; return (user, password, token).
+
+    Only on a database that `bopo demo` loaded: anywhere else a well-known admin
+    password and token would be a door left open.
+    """
     with ctx.db.read() as conn:
+        if not is_demo_database(conn):
+            raise Conflict(
+                "this database was not loaded by `bopo demo`: no demo login here "
+                "(add users with `bopo users add NAME --role ROLE`)"
+            )
         have_user = conn.scalar(select(User.id).where(User.name == DEMO_USER)) is not None
         have_token = (
             conn.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(DEMO_TOKEN)))
