@@ -6,7 +6,7 @@ BOPO := $(BIN)/bopo
 RUN_DB ?= sqlite:///bopo-demo.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-dates lint fmt bench clean
+.PHONY: help run test check test-dates lint fmt bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -26,8 +26,12 @@ run: $(VENV)/.installed ## demo data in an SQLite file, a demo login, and bopo a
 	$(RUN_ENV) $(BOPO) users demo-login
 	$(RUN_ENV) $(BOPO) serve
 
+# The suite runs on every core (pytest-xdist); each worker has its own databases.
 test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachable)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
+
+check: lint ## quick: lint, the unit tests and the services on SQLite
+	$(BIN)/pytest -n auto -q tests/unit tests/integration -k "not postgresql"
 
 # The tests of whatever reads "today", run again with the machine's calendar moved far
 # from the tests' own pinned clock: a leap day and a later year.
@@ -35,7 +39,7 @@ DATE_TESTS := promise or explain or what_if or notice or email or mailer or good
 	or decision or worklist or overdue or supersed or dashboard or page
 test-dates: $(VENV)/.installed ## the date-touching tests on far-away calendars (29 Feb 2028, 2031)
 	for day in 2028-02-29 2031-07-01; do \
-		BOPO_TEST_CALENDAR=$$day $(BIN)/pytest -q -k "($(DATE_TESTS)) and not browser" || exit 1; \
+		BOPO_TEST_CALENDAR=$$day $(BIN)/pytest -n auto -q -k "($(DATE_TESTS)) and not browser" || exit 1; \
 	done
 
 lint: $(VENV)/.installed ## ruff and mypy

@@ -7,6 +7,7 @@ checked with one indexed lookup. A token is shown once, when it is made.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -30,8 +31,13 @@ LAST_USED_EVERY_S = 60  # last_used_at is a hint: write it at most this often pe
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _hasher = PasswordHasher()
-# Checked against when the user is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user is unknown, so that a wrong name costs as long as a
+    wrong password. Made at the first sign-in, not at import: commands never pay for it."""
+    return _hasher.hash("not a password anyone has")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +180,7 @@ def login(ctx: Context, name: str, password: str) -> UserView:
         row = conn.execute(select(User).where(User.name == name.strip())).first()
     stored = row.password_hash if row is not None else None
     try:
-        _hasher.verify(stored or _DUMMY_HASH, password)
+        _hasher.verify(stored or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         raise AuthenticationFailed() from None
     if row is None or stored is None or row.disabled_at is not None:
