@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -10,11 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from bopo.db.bulk import Writes, one_of
+from bopo.db.bulk import one_of
 from bopo.db.models import (
-    AllocationDecision,
     Association,
-    AuditEvent,
     Customer,
     PoLine,
     PurchaseOrder,
@@ -22,14 +20,12 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
-from bopo.db.queries import lock_open_supply, lock_stock_by_id, stock_positions
-from bopo.domain.allocation import PoLineSupply, allocate_line
-from bopo.domain.decisions import DecisionKind, decision_row
+from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
-from bopo.services.linking import NewLink, event, write_links
 from bopo.services.pages import MAX_LIMIT, Page
+from bopo.services.scope import load_scope
 
 # Highest priority first, then the oldest delivery date: the order that should ship
 # soonest gets served first (bopo.domain.changes.serving_order, in SQL).
@@ -196,7 +192,10 @@ def retry_lines(
 ) -> RetrySummary:
     """Retry the worklist lines of some items (or all) inside the caller's transaction.
 
-    `cause` is what the back-order emails of the new links record.
+    The same change engine as every other change: the items' worklist lines (and,
+    with the switch on, their open PO lines) are locked and loaded, offered free
+    stock then a PO line, and written back. `cause` is what the back-order emails
+    of the new links record.
     """
     summary = RetrySummary()
     rules = ctx.rules(conn)
@@ -206,92 +205,18 @@ def retry_lines(
     items = set(conn.scalars(waiting_items.distinct()))
     if not items:
         return summary
-    stock = lock_stock_by_id(conn, items)
-    positions = stock_positions(stock.values())
-    original = {i: p.assigned for i, p in positions.items()}
-    supply: dict[int, list[PoLineSupply]] = defaultdict(list)
-    if rules.enabled:
-        for row in lock_open_supply(conn, items):
-            supply[row.stock_item_id].append(row.supply())
-    lines = conn.execute(
-        select(
-            SoLine.id,
-            SoLine.sales_order_id,
-            SoLine.stock_item_id,
-            SoLine.backorder_reason,
-            SoLine.backorder_since,
-            SoLine.qty_assigned,
-            _remaining(),
-        )
-        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-        .where(*UNALLOCATED, SoLine.stock_item_id.in_(sorted(items)))
-        .order_by(*WORKLIST_ORDER)
-        .with_for_update(of=SoLine)
-    ).all()
-
-    changes: list[dict[str, Any]] = []
-    links: list[NewLink] = []
-    audit: list[dict[str, Any]] = []
-    decisions: list[dict[str, Any]] = []
-    for line_id, order_id, item, old_reason, since, assigned, remaining in lines:
-        summary.lines += 1
-        d = allocate_line(remaining, positions[item], supply[item], rules)
-        reason = d.skip.value if d.skip else None
-        if d.from_stock or d.links or reason != old_reason:  # only what changed is recorded
-            decisions.append(
-                decision_row(
-                    so_line_id=line_id,
-                    at=now,
-                    kind=DecisionKind.WORKLIST,
-                    policy=rules.policy,
-                    allow_split=rules.allow_split,
-                    decision=d,
-                )
-            )
-        if d.from_stock:
-            summary.from_stock += 1
-            summary.units_from_stock += d.from_stock
-            audit.append(
-                event(
-                    now,
-                    actor,
-                    "stock.assign",
-                    "stock_item",
-                    item,
-                    {"assigned": positions[item].assigned - d.from_stock},
-                    {"assigned": positions[item].assigned, "sales_order_id": order_id},
-                )
-            )
-        if d.links:
-            summary.linked += 1
-            links.extend(NewLink(line_id, order_id, link) for link in d.links)
-        elif reason:
-            summary.still_waiting[reason] += 1
-        if d.from_stock or reason != old_reason:
-            changes.append(
-                {
-                    "id": line_id,
-                    "qty_assigned": assigned + d.from_stock,
-                    "backorder_reason": reason,
-                    # off the worklist, no longer waiting; still on it, waiting since then
-                    "backorder_since": since if reason else None,
-                }
-            )
-    writes = Writes(conn)
-    ids = writes.reserve_ids({Association: len(links)})[Association]
-    writes.update_by_id(
-        StockItem,
-        [
-            {"id": i, "assigned": p.assigned}
-            for i, p in sorted(positions.items())
-            if p.assigned != original[i]
-        ],
+    scope = load_scope(
+        conn, now=now, actor=actor, items=items, worklist=True, open_supply=rules.enabled
     )
-    writes.update_by_id(SoLine, changes)
-    write_links(writes, links, ids, actor=actor, now=now, audit=audit, ctx=ctx, cause=cause)
-    writes.insert(AuditEvent, audit)
-    writes.insert(AllocationDecision, decisions)
-    writes.flush()
+    lines = scope.waiting(items)
+    offered = scope.offer(lines, rules, "so_line.allocate", kind=DecisionKind.WORKLIST)
+    scope.flush(conn, ctx, stock_action="stock.assign", details={}, cause=cause)
+    summary.lines = len(lines)
+    for o in offered:
+        summary.from_stock += bool(o.from_stock)
+        summary.units_from_stock += o.from_stock
+        summary.linked += bool(o.linked_qty)
+    summary.still_waiting.update(line.reason for line in lines if line.reason)
     return summary
 
 
