@@ -452,8 +452,6 @@ def _write(
         actor=actor,
         now=now,
         audit=audit,
-        ctx=ctx,
-        cause=None,
     )
     if emails:
         rows = _announced(links, ids[Association], linked, against, customers)

@@ -30,6 +30,7 @@ from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
 from bopo.services.linking import NewLink, event, write_links
 from bopo.services.pages import MAX_LIMIT, Page
+from bopo.services.superseding import refresh_emails
 
 # Highest priority first, then the oldest delivery date: the order that should ship
 # soonest gets served first (bopo.domain.changes.serving_order, in SQL).
@@ -281,10 +282,11 @@ def retry_lines(
         ],
     )
     writes.update_by_id(SoLine, changes)
-    write_links(writes, links, ids, actor=actor, now=now, audit=audit, ctx=ctx, cause=cause)
+    write_links(writes, links, ids, actor=actor, now=now, audit=audit)
     writes.insert(AuditEvent, audit)
     writes.insert(AllocationDecision, decisions)
     writes.flush()
+    refresh_emails(conn, ctx, orders=(), new_links=ids, event=cause, now=now, actor=actor)
     return summary
 
 
