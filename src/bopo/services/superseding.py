@@ -252,9 +252,6 @@ def refresh_emails(
             if why is not None:
                 reasons[w.id] = why
                 break
-        else:
-            if not stated.get(w.id):
-                reasons[w.id] = "it states no link"
     # New links join the waiting email of their order and template: it goes, and one
     # email says both.
     joined = {(r.order_id, templates[r.status_id].id) for r in fresh}
