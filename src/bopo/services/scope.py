@@ -134,6 +134,10 @@ class Scope:
 
     # --- reading the scope --------------------------------------------------------------
 
+    def link_now(self, association_id: int) -> AssocRow | None:
+        """An association the scope loaded, as the change has left it (ended ones too)."""
+        return self._assocs.get(association_id)
+
     def before(self, line_id: int) -> LineBefore:
         return self._before[line_id]
 

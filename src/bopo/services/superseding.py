@@ -33,8 +33,8 @@ sees the first's.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -97,13 +97,15 @@ class StatedLine:
     line_no: int
     po_number: str
     po_line_no: int
+    po_line_id: int
+    so_line_id: int
 
     @property
     def active(self) -> bool:
         return self.state == "active" and self.order_status == "open"
 
     def why_untrue(
-        self, template_id: int | None, templates: dict[int, TemplateRef], today: date
+        self, template_id: int | None, templates: Mapping[int, TemplateRef], today: date
     ) -> str | None:
         """Why the email no longer says what is true of this link, or None."""
         where = f"line {self.line_no}"
@@ -182,6 +184,8 @@ def _stated(conn: Connection, email_ids: Iterable[int]) -> dict[int, list[Stated
             SoLine.line_no,
             PurchaseOrder.number,
             PoLine.line_no,
+            PoLine.id,
+            SoLine.id,
         )
         .join(Association, Association.id == PendingEmailAssociation.association_id)
         .join(PoLine, PoLine.id == Association.po_line_id)
@@ -195,6 +199,87 @@ def _stated(conn: Connection, email_ids: Iterable[int]) -> dict[int, list[Stated
         values: tuple[Any, ...] = tuple(r)
         out[r[0]].append(StatedLine(*values))
     return out
+
+
+@dataclass
+class Decision:
+    """Which waiting emails go (and why), and what the emails queued instead announce."""
+
+    reasons: dict[int, str] = field(default_factory=dict)  # email id -> why superseded
+    # (sales order id, template id) -> the associations its new email announces
+    groups: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    events: dict[tuple[int, int], str] = field(default_factory=dict)  # what each new email says
+
+
+def decide(
+    waiting: Sequence[Waiting],
+    stated: Mapping[int, Sequence[StatedLine]],
+    templates: Mapping[int, TemplateRef],
+    fresh: Mapping[int, tuple[int, int]],
+    *,
+    today: date,
+    event: EmailEvent | None,
+) -> Decision:
+    """The rule, on values: `fresh` maps each new link (association id) to the sales
+    order and template that announce it; `stated` holds each waiting email's links as
+    they stand after the change."""
+    out = Decision()
+    for w in waiting:
+        template_id = None if w.event == NOTICE else w.template_id
+        for line in stated.get(w.id, ()):
+            why = line.why_untrue(template_id, templates, today)
+            if why is not None:
+                out.reasons[w.id] = why
+                break
+    # New links join the waiting email of their order and template: it goes, and one
+    # email says both.
+    joined = set(fresh.values())
+    for w in waiting:
+        if w.id not in out.reasons and w.event != NOTICE and (w.order_id, w.template_id) in joined:
+            out.reasons[w.id] = "lines linked since join it"
+    # The links a superseded email states that are still true move to the template their
+    # PO line's status has now; a waiting email there goes too, so that one email says all.
+    carried: dict[int, tuple[int, int]] = {}
+    for w in waiting:
+        if w.id in out.reasons and w.event != NOTICE:
+            for line in stated.get(w.id, ()):
+                ref = templates.get(line.status_id) if line.status_id is not None else None
+                if line.active and ref is not None:
+                    carried[line.association_id] = (w.order_id, ref.id)
+    landing = set(carried.values())
+    for w in waiting:
+        if w.id not in out.reasons and w.event != NOTICE and (w.order_id, w.template_id) in landing:
+            out.reasons[w.id] = "lines from another email join it"
+            for line in stated.get(w.id, ()):
+                carried[line.association_id] = (w.order_id, w.template_id or 0)
+    first: dict[tuple[int, int], str] = {}
+    for w in waiting:
+        if w.id in out.reasons and w.event != NOTICE and w.template_id is not None:
+            first.setdefault((w.order_id, w.template_id), w.event)
+    for assoc_id, key in (carried | dict(fresh)).items():
+        out.groups.setdefault(key, []).append(assoc_id)
+    for key, ids in out.groups.items():
+        if event is not None and any(i in fresh for i in ids):
+            out.events[key] = event.value
+        else:
+            out.events[key] = first.get(key, (event or EmailEvent.REALLOCATION).value)
+    return out
+
+
+def _waiting(
+    conn: Connection, order_ids: Sequence[int], *, notices: bool, lock: bool
+) -> list[Waiting]:
+    stmt = (
+        select(PendingEmail.id, PendingEmail.sales_order_id, PendingEmail.template_id)
+        .add_columns(PendingEmail.event)
+        .where(one_of(conn, PendingEmail.sales_order_id, order_ids), PendingEmail.state == PENDING)
+        .order_by(PendingEmail.id)
+    )
+    if not notices:
+        stmt = stmt.where(PendingEmail.event != NOTICE)
+    if lock:
+        stmt = stmt.with_for_update()
+    return [Waiting(r.id, r.sales_order_id, r.template_id, r.event) for r in conn.execute(stmt)]
 
 
 def refresh_emails(
@@ -217,8 +302,9 @@ def refresh_emails(
     (the mailer's check; changes leave notices to their own rules).
     """
     templates = templated_statuses(conn)
-    fresh = announced(conn, new_links, templates) if new_links and templates else []
-    order_ids = sorted(set(orders) | {r.order_id for r in fresh})
+    fresh_rows = announced(conn, new_links, templates) if new_links and templates else []
+    fresh = {r.association_id: (r.order_id, templates[r.status_id].id) for r in fresh_rows}
+    order_ids = sorted(set(orders) | {o for o, _ in fresh.values()})
     if not order_ids:
         return []
     conn.execute(
@@ -227,99 +313,39 @@ def refresh_emails(
         .order_by(SalesOrder.id)
         .with_for_update()
     ).all()
-    waiting_q = (
-        select(PendingEmail.id, PendingEmail.sales_order_id, PendingEmail.template_id)
-        .add_columns(PendingEmail.event)
-        .where(one_of(conn, PendingEmail.sales_order_id, order_ids), PendingEmail.state == PENDING)
-        .order_by(PendingEmail.id)
-        .with_for_update()
-    )
-    if not notices:
-        waiting_q = waiting_q.where(PendingEmail.event != NOTICE)
-    waiting = [
-        Waiting(r.id, r.sales_order_id, r.template_id, r.event) for r in conn.execute(waiting_q)
-    ]
+    waiting = _waiting(conn, order_ids, notices=notices, lock=True)
     if not waiting and not fresh:
         return []
-    today = now.date()
     stated = _stated(conn, [w.id for w in waiting])
-
-    reasons: dict[int, str] = {}
-    for w in waiting:
-        template_id = None if w.event == NOTICE else w.template_id
-        for line in stated.get(w.id, ()):
-            why = line.why_untrue(template_id, templates, today)
-            if why is not None:
-                reasons[w.id] = why
-                break
-    # New links join the waiting email of their order and template: it goes, and one
-    # email says both.
-    joined = {(r.order_id, templates[r.status_id].id) for r in fresh}
-    for w in waiting:
-        if w.id not in reasons and w.event != NOTICE and (w.order_id, w.template_id) in joined:
-            reasons[w.id] = "lines linked since join it"
-    # Links of a superseded email may land under a template whose waiting email was
-    # true: that one goes too, so that one email says all.
-    carried = {
-        line.association_id
-        for w in waiting
-        if w.id in reasons and w.event != NOTICE
-        for line in stated.get(w.id, ())
-        if line.active and line.status_id in templates
-    }
-    landing = {
-        (w.order_id, templates[line.status_id].id)
-        for w in waiting
-        if w.id in reasons and w.event != NOTICE
-        for line in stated.get(w.id, ())
-        if line.active and line.status_id in templates
-    }
-    for w in waiting:
-        if w.id not in reasons and w.event != NOTICE and (w.order_id, w.template_id) in landing:
-            reasons[w.id] = "lines from another email join it"
-            carried |= {line.association_id for line in stated.get(w.id, ())}
-    if not reasons and not fresh:
+    plan = decide(waiting, stated, templates, fresh, today=now.date(), event=event)
+    if not plan.reasons and not fresh:
         return []
 
-    gone = [w for w in waiting if w.id in reasons]
+    gone = [w for w in waiting if w.id in plan.reasons]
     # Leave the queue first: the unique index allows one waiting email per order and template.
     for w in gone:
         conn.execute(
             update(PendingEmail)
             .where(PendingEmail.id == w.id)
-            .values(state=EmailState.SUPERSEDED.value, superseded_reason=reasons[w.id])
+            .values(state=EmailState.SUPERSEDED.value, superseded_reason=plan.reasons[w.id])
             .values(updated_at=now, next_attempt_at=None)
         )
-
-    new_ids = {r.association_id for r in fresh}
-    rows = announced(conn, carried | new_ids, templates) if carried | new_ids else []
+    wanted = {a for ids in plan.groups.values() for a in ids}
+    rows = announced(conn, wanted, templates) if wanted else []
     groups = group_announced(rows, templates)
-    first_event: dict[tuple[int, int], str] = {}
-    for w in gone:
-        if w.event != NOTICE and w.template_id is not None:
-            first_event.setdefault((w.order_id, w.template_id), w.event)
     writes = Writes(conn)
     ids = writes.reserve_ids({PendingEmail: len(groups)})[PendingEmail] if groups else []
-    successor: dict[tuple[int, int], int] = {}
-    by_event: dict[str, tuple[list[tuple[int, int]], list[int]]] = defaultdict(lambda: ([], []))
-    for email_id, key in zip(ids, groups, strict=True):
-        successor[key] = email_id
-        has_new = any(r.association_id in new_ids for r in groups[key])
-        name = (
-            event.value
-            if has_new and event
-            else first_event.get(key, (event or EmailEvent.REALLOCATION).value)
-        )
-        keys, key_ids = by_event[name]
-        keys.append(key)
-        key_ids.append(email_id)
-    for name, (keys, key_ids) in sorted(by_event.items()):
+    successor = dict(zip(groups, ids, strict=True))
+    by_event: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for key in groups:
+        by_event[plan.events.get(key, (event or EmailEvent.REALLOCATION).value)].append(key)
+    for name, keys in sorted(by_event.items()):
         write_emails(
             writes,
             ctx,
             {k: groups[k] for k in keys},
             templates,
-            key_ids,
+            [successor[k] for k in keys],
             event=EmailEvent(name),
             now=now,
         )
@@ -357,7 +383,7 @@ def refresh_emails(
                 "pending_email",
                 w.id,
                 {"state": PENDING},
-                {"state": "superseded", "reason": reasons[w.id], "superseded_by": after},
+                {"state": "superseded", "reason": plan.reasons[w.id], "superseded_by": after},
             )
         )
     record_audit(conn, audit)
@@ -401,3 +427,27 @@ def _renotice(
         )
     written = write_notices(conn, ctx, [p for _, p in plans], now=now, actor=actor)
     return {old: new for (old, _), new in zip(plans, written, strict=True)}
+
+
+def preview_refresh(
+    conn: Connection,
+    *,
+    orders: Collection[int],
+    fresh: Mapping[int, tuple[int, int]],
+    now_of: Callable[[StatedLine], StatedLine],
+    today: date,
+    event: EmailEvent | None,
+) -> tuple[list[Waiting], Decision]:
+    """What refresh_emails would do after a change not written (a what-if): the waiting
+    emails of `orders`, their links as `now_of` says they would stand, and `fresh`, the
+    new links (made-up ids) with their order and template. Reads only, locks nothing."""
+    order_ids = sorted(set(orders) | {o for o, _ in fresh.values()})
+    if not order_ids:
+        return [], Decision()
+    waiting = _waiting(conn, order_ids, notices=False, lock=False)
+    stated = {
+        email_id: [now_of(line) for line in lines]
+        for email_id, lines in _stated(conn, [w.id for w in waiting]).items()
+    }
+    templates = templated_statuses(conn)
+    return waiting, decide(waiting, stated, templates, fresh, today=today, event=event)
