@@ -81,11 +81,14 @@ NOTICE_LINE = LINE.replace(" {{ line.status | replace(' ', '_') }}", " -")
 Key = tuple[str, int, str, int]  # (SO number, SO line, PO number, PO line)
 
 
+MORNING = datetime.combine(TODAY, time(9), tzinfo=UTC)
+
+
 @dataclass
 class Clock:
     """The one clock: a step may move it on a day or more."""
 
-    now: datetime = datetime.combine(TODAY, time(9), tzinfo=UTC)
+    now: datetime = MORNING
 
     def __call__(self) -> datetime:
         return self.now
