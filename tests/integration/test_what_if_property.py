@@ -341,8 +341,8 @@ def observed(before: State, after: State) -> dict[str, Any]:
         old = before.emails.get(e_id)
         if old is None:
             action = "queued"
-        elif e.state == "cancelled" and old.state != "cancelled":
-            action = "cancelled"
+        elif e.state in ("cancelled", "superseded") and old.state != e.state:
+            action = e.state
         elif (e.body_text, e.template, after.email_lines[e_id]) != (
             old.body_text,
             old.template,
@@ -351,8 +351,9 @@ def observed(before: State, after: State) -> dict[str, Any]:
             action = "merged"
         else:
             continue
-        lines = 0 if action == "cancelled" else after.email_lines[e_id]
-        template = "" if action == "cancelled" else e.template
+        gone = action in ("cancelled", "superseded")
+        lines = 0 if gone else after.email_lines[e_id]
+        template = "" if gone else e.template
         emails.append((e.number, template, e.event, action, lines, e.next_attempt_at))
     out["emails"] = sorted(emails, key=repr)
     return out
@@ -376,10 +377,10 @@ def answered(w: whatif.WhatIf) -> dict[str, Any]:
             (
                 (
                     e.number,
-                    "" if e.action == "cancelled" else e.template,
+                    "" if e.action in ("cancelled", "superseded") else e.template,
                     e.event,
                     e.action,
-                    0 if e.action == "cancelled" else e.lines,
+                    0 if e.action in ("cancelled", "superseded") else e.lines,
                     e.send_after,
                 )
                 for e in w.emails

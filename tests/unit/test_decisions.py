@@ -143,3 +143,28 @@ def test_goods_in_records_what_the_line_got_of_a_receipt() -> None:
 def test_a_record_reads_back_its_reason() -> None:
     row = decide(3, [], ON)
     assert read(row).reason is SkipReason.NO_OPEN_PO
+
+
+def test_a_due_date_gone_by_reads_overdue_not_due() -> None:
+    from datetime import UTC, date, datetime
+
+    from bopo.domain.allocation import LineDecision, Link
+    from bopo.domain.decisions import DecisionKind, DecisionRecord, decision_row, explain
+
+    at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    row = decision_row(
+        so_line_id=1,
+        at=at,
+        kind=DecisionKind.INTAKE,
+        policy="earliest_due",
+        allow_split=False,
+        decision=LineDecision(
+            2, 0, (Link(7, 2, date(2026, 11, 29), None),), considered=((7, date(2026, 11, 29), 5),)
+        ),
+    )
+    record = DecisionRecord.from_row(**{k: v for k, v in row.items() if k != "so_line_id"})
+    label = {7: "PO-1 line 1"}.__getitem__
+    assert "Linked to PO-1 line 1, due 29 Nov:" in explain(record, label, date(2026, 11, 28))
+    assert "Linked to PO-1 line 1, overdue (was due 29 Nov):" in explain(
+        record, label, date(2026, 12, 1)
+    )

@@ -161,3 +161,24 @@ def test_a_due_date_notice_shows_the_date_given_before_and_the_new_one() -> None
 def test_a_back_order_template_sees_no_earlier_date() -> None:
     text = render(text="{{ lines[0].previous_expected | date }}")[1]
     assert text == "to be confirmed"
+
+
+def test_an_overdue_line_promises_no_date_and_says_which_was_missed() -> None:
+    from datetime import date
+
+    from bopo.domain.templating import linked_line, text_table
+
+    line = linked_line(
+        line_no=1,
+        sku="KET",
+        item_name="Kettle",
+        qty=2,
+        expected=date(2026, 11, 29),
+        po_number="PO-1",
+        po_line_no=1,
+        status="On order",
+        overdue=True,
+    )
+    assert (line["expected"], line["overdue"], line["was_due"]) == (None, True, date(2026, 11, 29))
+    assert "being confirmed (overdue)" in text_table([line])
+    assert "29 November" not in text_table([line])

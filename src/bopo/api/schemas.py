@@ -192,6 +192,9 @@ class LinkedPartRead(_Read):
     po_line_no: int
     qty: int
     expected: date | None
+    overdue: bool = Field(
+        False, description="The due date is past: no date is promised until the supplier's"
+    )
 
 
 class LineOutcomeRead(_Read):
@@ -204,6 +207,7 @@ class LineOutcomeRead(_Read):
     po_number: str | None
     po_line_no: int | None
     expected: date | None = Field(description="When the linked PO line is due")
+    overdue: bool = Field(False, description="Linked to a PO line whose due date is past")
     skipped: str | None = Field(description="Why the line waits on the worklist")
     waiting: int
     shipped: int

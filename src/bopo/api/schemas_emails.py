@@ -151,6 +151,12 @@ class EmailSummaryRead(_Read):
     created_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime | None = Field(description="Not sent before this (after a failure)")
+    superseded_by: int | None = Field(
+        None, description="Superseded: the email that says what is true instead (none: nothing)"
+    )
+    superseded_reason: str | None = Field(
+        None, description="Superseded: which link or date it states changed before it was sent"
+    )
 
 
 class HeaderRead(BaseModel):
@@ -190,6 +196,7 @@ class SendRead(BaseModel):
     failed: int = Field(description="Refused for good (5xx), or out of attempts")
     retrying: int = Field(description="Back to pending after a transient failure")
     released: int = Field(description="Claimed but handed back unsent")
+    superseded: int = Field(0, description="No longer true when claimed: superseded, not sent")
     left: int = Field(description="Of those asked for, still pending or being sent")
     errors: list[str]
     stopped: str | None = Field(description="Why the run ended early, e.g. server unreachable")

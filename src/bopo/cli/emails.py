@@ -223,7 +223,8 @@ def purchase_order_set_status(
 def emails_list(
     tctx: typer.Context,
     state: Annotated[
-        str | None, typer.Option(help="pending, sending, sent, failed or cancelled.")
+        str | None,
+        typer.Option(help="pending, sending, sent, failed, cancelled or superseded."),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 200,
     as_json: JsonOpt = False,
@@ -248,9 +249,17 @@ def emails_list(
             e.sales_order or "-",
             str(e.attempts),
             f"{e.created_at:%Y-%m-%d %H:%M}",
-            (e.last_error or "")[:60],
+            _note(e)[:60],
         )
     out.print(table)
+
+
+def _note(e: outbox.EmailSummary) -> str:
+    """The last error, or why a superseded email was not sent and what went instead."""
+    if e.state == "superseded":
+        instead = f"by email {e.superseded_by}" if e.superseded_by else "by none"
+        return f"superseded {instead}: {e.superseded_reason or ''}"
+    return e.last_error or ""
 
 
 @emails_app.command("show")
@@ -274,6 +283,14 @@ def emails_show(
     out.print(f"email {s.id}: {s.state}, {s.attempts} attempt(s){sent}", highlight=False)
     if s.last_error:
         out.print(f"last error: {s.last_error}", highlight=False, markup=False)
+    if s.state == "superseded":
+        out.print(f"why: {s.superseded_reason or '-'}", highlight=False, markup=False)
+        instead = (
+            f"email {s.superseded_by} (bopo emails show {s.superseded_by})"
+            if s.superseded_by
+            else "none: nothing is left to announce"
+        )
+        out.print(f"superseded by: {instead}", highlight=False, markup=False)
     for key, value in (
         ("To", f"{e.to_name} <{s.to_address}>" if e.to_name else s.to_address),
         ("Subject", s.subject),

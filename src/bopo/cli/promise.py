@@ -85,9 +85,11 @@ def _print_what_if(answer: whatif.WhatIf) -> None:
         out.print(f"  {sv.line} would get {sv.qty} of {sv.sku}")
     for e in answer.emails:
         held = f", held until {e.send_after:%Y-%m-%d %H:%M}" if e.send_after else ""
-        what = {"merged": f"added to unsent email {e.email_id}", "cancelled": "cancelled"}.get(
-            e.action, "queued"
-        )
+        what = {
+            "merged": f"added to unsent email {e.email_id}",
+            "cancelled": "cancelled",
+            "superseded": f"unsent email {e.email_id} superseded (no longer true)",
+        }.get(e.action, "queued")
         out.print(
             f"  email to {e.to} ({e.source}/{e.number}, template {e.template or '-'}): {what}{held}"
         )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -279,10 +281,21 @@ class PendingEmail(Base):
     __tablename__ = "pending_emails"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="state_known"
+            "state IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'superseded')",
+            name="state_known",
         ),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         Index("ix_pending_emails_state_id", "state", "id"),
+        # One email waits per sales order and template: a change supersedes it with one
+        # that says what is true (bopo.services.superseding).
+        Index(
+            "uq_pending_emails_pending_order_template",
+            "sales_order_id",
+            "template_id",
+            unique=True,
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -306,10 +319,16 @@ class PendingEmail(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failure
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Superseded: a link or date it states changed before it was sent. The email that
+    # says what is true instead (emails are never deleted, so no foreign key is needed).
+    superseded_by_id: Mapped[int | None] = mapped_column(Integer)
+    superseded_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class PendingEmailAssociation(Base):
-    """Which associations an email announces."""
+    """Which associations an email announces, and what it states of each: the quantity,
+    the expected date (the PO line's due date when rendered) and whether it said that
+    date was past (overdue). The email is true while these still hold."""
 
     __tablename__ = "pending_email_associations"
 
@@ -319,6 +338,9 @@ class PendingEmailAssociation(Base):
     association_id: Mapped[int] = mapped_column(ForeignKey("associations.id"), primary_key=True)
     # Due-date notices: the date the customer had been given for this line before.
     previous_due: Mapped[date | None] = mapped_column(Date)
+    qty: Mapped[int | None] = mapped_column(Integer)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditEvent(Base):

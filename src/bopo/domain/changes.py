@@ -101,3 +101,12 @@ def reduce_demand(by: int, *, backorder: int, assigned: int) -> Reduction:
 def is_late(due_date: date | None, delivery_date: date) -> bool:
     """Supply due after the order should ship; an unknown due date is not called late."""
     return due_date is not None and due_date > delivery_date
+
+
+def is_overdue(due_date: date | None, today: date) -> bool:
+    """Supply due before today and not here: its date is past, so it is no promise.
+
+    Still a candidate for allocation (the goods are still coming); only never
+    shown as the date to expect.
+    """
+    return due_date is not None and due_date < today

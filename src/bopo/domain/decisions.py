@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from bopo.domain.allocation import POLICIES, LineDecision, PoLineSupply, Seen
+from bopo.domain.changes import is_overdue
 from bopo.domain.statuses import SkipReason
 
 MAX_CANDIDATES = 8
@@ -281,12 +282,21 @@ _WHY = {
 }
 
 
-def explain(record: DecisionRecord, label: Callable[[int], str]) -> str:
-    """The record in words; `label(po_line_id)` names a PO line ('PO-2 line 1')."""
+def explain(record: DecisionRecord, label: Callable[[int], str], today: date | None = None) -> str:
+    """The record in words; `label(po_line_id)` names a PO line ('PO-2 line 1').
+
+    A due date before `today` is no promise: it reads "overdue (was due 29 Nov)".
+    """
     year = record.at.year
 
+    def due(c: Candidate) -> str:
+        when = short_date(c.due_date, year=year)
+        if today is not None and is_overdue(c.due_date, today):
+            return f"overdue (was due {when})"
+        return f"due {when}"
+
     def named(c: Candidate) -> str:
-        return f"{label(c.po_line_id)} (due {short_date(c.due_date, year=year)})"
+        return f"{label(c.po_line_id)} ({due(c)})"
 
     when = f"{_OCCASION[record.kind]} ({short_date(record.at.date())})"
     if record.kind in (DecisionKind.GOODS_IN_LINKED, DecisionKind.GOODS_IN_WAITING):
@@ -312,7 +322,7 @@ def explain(record: DecisionRecord, label: Callable[[int], str]) -> str:
     if record.kind is DecisionKind.MANUAL and chosen:
         c = chosen[0]
         parts.append(
-            f"Linked to {label(c.po_line_id)}, due {short_date(c.due_date, year=year)}, "
+            f"Linked to {label(c.po_line_id)}, {due(c)}, "
             f"chosen by a person ({c.free} free ≥ {record.need} needed)."
         )
         if fitted:
@@ -321,7 +331,7 @@ def explain(record: DecisionRecord, label: Callable[[int], str]) -> str:
         c = chosen[0]
         why = _WHY.get(record.policy_name or "", "the policy's choice")
         parts.append(
-            f"Linked to {label(c.po_line_id)}, due {short_date(c.due_date, year=year)}: "
+            f"Linked to {label(c.po_line_id)}, {due(c)}: "
             f"{why} with {c.free} free ≥ {record.need} needed."
         )
         if fitted:

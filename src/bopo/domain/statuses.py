@@ -51,6 +51,9 @@ class EmailState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A link or date it states changed before it was sent; another email (or none)
+    # says what is true instead.
+    SUPERSEDED = "superseded"
 
 
 class SkipReason(StrEnum):
@@ -78,6 +81,7 @@ _ALLOWED: dict[type[StrEnum], set[tuple[str, str]]] = {
     EmailState: {
         ("pending", "sending"),
         ("pending", "cancelled"),
+        ("pending", "superseded"),
         ("sending", "sent"),
         ("sending", "pending"),  # a failed attempt with attempts left
         ("sending", "failed"),

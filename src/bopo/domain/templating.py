@@ -133,6 +133,12 @@ TABLE_COLUMNS: Mapping[str, str] = {
 _DATE_COLUMNS = frozenset({"expected", "previous_expected"})
 
 
+def _cell(row: Mapping[str, Any], column: str) -> str:
+    if column == "expected" and row.get("overdue"):
+        return "being confirmed (overdue)"
+    return format_date(row[column]) if column in _DATE_COLUMNS else str(row[column])
+
+
 def text_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     """`{{ table(lines) }}`: the lines as an aligned plain-text table."""
     cols = list(columns or ("sku", "item_name", "qty", "expected"))
@@ -141,7 +147,7 @@ def text_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None 
         raise ValueError(f"table(): unknown column {unknown[0]!r}; use {', '.join(TABLE_COLUMNS)}")
     cells = [[TABLE_COLUMNS[c] for c in cols]]
     for row in rows:
-        cells.append([format_date(row[c]) if c in _DATE_COLUMNS else str(row[c]) for c in cols])
+        cells.append([_cell(row, c) for c in cols])
     widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
     lines = []
     for r in cells:
@@ -274,17 +280,23 @@ def linked_line(
     po_line_no: int,
     status: str,
     previous_expected: date | None = None,
+    overdue: bool = False,
 ) -> dict[str, Any]:
     """One sales-order line as a back-order email announces it (plain dicts render fastest).
 
     `previous_expected` is the date the customer was told before (due-date notices).
+    `overdue`: the PO line's due date is past and the goods are not here yet. A past
+    date is never promised: `expected` is then none ("to be confirmed") and the missed
+    date is `was_due`.
     """
     return {
         "line_no": line_no,
         "sku": sku,
         "item_name": item_name,
         "qty": qty,
-        "expected": expected,
+        "expected": None if overdue else expected,
+        "overdue": overdue,
+        "was_due": expected if overdue else None,
         "previous_expected": previous_expected,
         "po_number": po_number,
         "po_line_no": po_line_no,

@@ -36,6 +36,7 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
+from bopo.domain.changes import is_overdue
 from bopo.domain.templating import (
     CompiledTemplate,
     EmailEvent,
@@ -200,7 +201,7 @@ def write_emails(
             "updated_at": now,
         }
         try:
-            rendered = compiled.render(email_context(ctx, group, event.value))
+            rendered = compiled.render(email_context(ctx, group, event.value, today=now.date()))
         except InvalidInput as exc:
             # The template passed its check when saved but not on this order's data.
             # The order still goes in; the email waits, failed, for a person to see.
@@ -223,11 +224,26 @@ def write_emails(
     writes.insert(
         PendingEmailAssociation,
         [
-            {"email_id": email_id, "association_id": r.association_id}
+            stated(email_id, r, now.date())
             for email_id, group in zip(email_ids, groups.values(), strict=True)
             for r in group
         ],
     )
+
+
+def stated(
+    email_id: int, line: Any, today: date, previous_due: date | None = None
+) -> dict[str, Any]:
+    """The row that records what an email states of one link: while the link is
+    active with this quantity, due date and overdue-ness, the email is true."""
+    return {
+        "email_id": email_id,
+        "association_id": line.association_id,
+        "previous_due": previous_due,
+        "qty": line.qty,
+        "due_date": line.due_date,
+        "overdue": is_overdue(line.due_date, today),
+    }
 
 
 _ANNOUNCED = (
@@ -277,9 +293,12 @@ def email_context(
     group: Sequence[Row[Any]],
     event: str,
     previous: Mapping[int, date | None] | None = None,
+    *,
+    today: date,
 ) -> dict[str, Any]:
     """The template context for one sales order's lines; `previous` gives each
-    association's earlier expected date (due-date notices)."""
+    association's earlier expected date (due-date notices). A line whose due date is
+    before `today` is overdue: no date is promised for it."""
     head = group[0]
     return backorder_context(
         company=ctx.settings.email.company_name,
@@ -301,6 +320,7 @@ def email_context(
                 po_line_no=r.po_line_no,
                 status=r.status_name or "",
                 previous_expected=previous.get(r.association_id) if previous else None,
+                overdue=is_overdue(r.due_date, today),
             )
             for r in group
         ],
@@ -315,4 +335,7 @@ def load_announcements(
     groups: dict[int, list[Row[Any]]] = {}
     for r in announced(conn, association_ids, None):
         groups.setdefault(r.order_id, []).append(r)
-    return {oid: (g[0].email, email_context(ctx, g, event)) for oid, g in groups.items()}
+    today = ctx.clock().date()
+    return {
+        oid: (g[0].email, email_context(ctx, g, event, today=today)) for oid, g in groups.items()
+    }

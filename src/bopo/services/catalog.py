@@ -10,13 +10,22 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from bopo.db.bulk import Writes
-from bopo.db.models import AuditEvent, PoLine, PoLineStatus, StockItem
+from bopo.db.models import (
+    Association,
+    AuditEvent,
+    PendingEmail,
+    PendingEmailAssociation,
+    PoLine,
+    PoLineStatus,
+    StockItem,
+)
 from bopo.db.queries import IS_OPEN, OUTSTANDING, lock_stock_by_sku, record_audit
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.inputs import NewStockItem
 from bopo.services.linking import event
 from bopo.services.pages import AnySelect, Page, fetch_page
+from bopo.services.superseding import refresh_emails
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,4 +330,21 @@ def set_status_template(ctx: Context, code: str, template: str | None, *, actor:
                     }
                 ],
             )
+            _supersede_under_status(conn, ctx, status.id, now=now, actor=actor)
     return next(s for s in list_statuses(ctx) if s.code == code)
+
+
+def _supersede_under_status(
+    conn: Connection, ctx: Context, status_id: int, *, now: datetime, actor: str
+) -> None:
+    """Unsent emails that state links on PO lines of this status were written with its
+    old template: superseded, their links announced with the new one (or not at all)."""
+    orders = conn.scalars(
+        select(PendingEmail.sales_order_id)
+        .join(PendingEmailAssociation, PendingEmailAssociation.email_id == PendingEmail.id)
+        .join(Association, Association.id == PendingEmailAssociation.association_id)
+        .join(PoLine, PoLine.id == Association.po_line_id)
+        .where(PendingEmail.state == "pending", PoLine.status_id == status_id)
+        .distinct()
+    ).all()
+    refresh_emails(conn, ctx, orders={o for o in orders if o is not None}, now=now, actor=actor)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 
 from sqlalchemy import distinct, func, select
 
-from bopo.db.models import PendingEmail, PoLine, Receipt, SalesOrder, SoLine
+from bopo.db.models import Association, PendingEmail, PoLine, Receipt, SalesOrder, SoLine
 from bopo.db.queries import IS_OPEN, pairs
 from bopo.services.context import Context
 from bopo.services.goods_in import ReceiptView, list_receipts
@@ -23,6 +23,7 @@ class Overview:
     open_purchase_orders: int  # with something still to come
     open_po_lines: int
     overdue_po_lines: int  # open, due before today
+    orders_on_overdue: int  # open sales orders with a line linked to an overdue PO line
     open_sales_orders: int
     worklist: dict[str, int]  # lines by reason
     emails: dict[str, int]  # the outbox by state
@@ -47,6 +48,17 @@ def overview(ctx: Context) -> Overview:
                 func.count().filter(PoLine.due_date < today),
             ).where(IS_OPEN)
         ).one()
+        on_overdue = (
+            conn.scalar(
+                select(func.count(distinct(SoLine.sales_order_id)))
+                .select_from(Association)
+                .join(PoLine, PoLine.id == Association.po_line_id)
+                .join(SoLine, SoLine.id == Association.so_line_id)
+                .where(Association.state == "active", PoLine.due_date < today)
+            )
+            if overdue
+            else 0
+        )
         open_orders = conn.scalar(
             select(func.count()).select_from(SalesOrder).where(SalesOrder.status == "open")
         )
@@ -73,6 +85,7 @@ def overview(ctx: Context) -> Overview:
         open_purchase_orders=open_pos,
         open_po_lines=open_lines,
         overdue_po_lines=overdue,
+        orders_on_overdue=on_overdue or 0,
         open_sales_orders=open_orders or 0,
         worklist=dict(sorted(worklist.items(), key=lambda kv: -kv[1])),
         emails=emails,

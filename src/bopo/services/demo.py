@@ -38,7 +38,8 @@ _HTML_TABLE = """<table>
   <tr><th align="left">Item</th><th align="right">Qty</th><th align="left">Expected</th></tr>
 {% for line in lines %}
   <tr><td>{{ line.item_name }} ({{ line.sku }})</td><td align="right">{{ line.qty }}</td>
-      <td>{{ line.expected | date }}</td></tr>
+      <td>{% if line.overdue %}being confirmed by our supplier{% else %}
+          {{- line.expected | date }}{% endif %}</td></tr>
 {% endfor %}
 </table>"""
 # (name, subject, text body, HTML body, statuses it is attached to)
@@ -54,6 +55,11 @@ supplier and set aside for you:
 
 {{ table(lines) }}
 
+{% if lines | selectattr("overdue") | list %}
+Where it says "being confirmed", the supplier's delivery is late and we are
+confirming a new date with them; we will let you know.
+
+{% endif %}
 We will send them as soon as they arrive.
 """
         + _SIGN_OFF,
@@ -64,6 +70,8 @@ and set aside for you:</p>
 """
         + _HTML_TABLE
         + """
+{% if lines | selectattr("overdue") | list %}<p>Where it says "being confirmed", the supplier's
+delivery is late and we are confirming a new date with them; we will let you know.</p>{% endif %}
 <p>We will send them as soon as they arrive.</p>
 <p>Kind regards,<br>{{ company.name }}</p>""",
         ["ON ORDER", "CONFIRMED"],
@@ -77,7 +85,11 @@ We are sorry: our supplier has told us that these items on your order
 {{ order.number }} will reach us later than planned.
 
 {% for line in lines %}
+{% if line.overdue %}
+- {{ line.qty }} x {{ line.item_name }}: overdue; the supplier's new date is being confirmed
+{% else %}
 - {{ line.qty }} x {{ line.item_name }}: now expected {{ line.expected | date }}
+{% endif %}
 {% endfor %}
 """
         + _SIGN_OFF,

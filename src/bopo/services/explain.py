@@ -114,7 +114,8 @@ def explain_order(
         head = conn.execute(
             select(SalesOrder.delivery_date, SalesOrder.priority).where(SalesOrder.id == order.id)
         ).one()
-        outcomes = {o.line_no: o for o in load_line_outcomes(conn, [order.id])[order.id]}
+        today = ctx.clock().date()
+        outcomes = {o.line_no: o for o in load_line_outcomes(conn, [order.id], today)[order.id]}
         records: dict[int, list[DecisionRecord]] = {k.id: [] for k in keys}
         for r in conn.execute(
             select(
@@ -154,21 +155,21 @@ def explain_order(
         tuple(
             LineExplanation(
                 outcomes[k.line_no],
-                tuple(_view(r, po_keys) for r in records[k.id]),
+                tuple(_view(r, po_keys, today) for r in records[k.id]),
             )
             for k in keys
         ),
     )
 
 
-def _view(record: DecisionRecord, keys: dict[int, tuple[str, int]]) -> DecisionView:
+def _view(record: DecisionRecord, keys: dict[int, tuple[str, int]], today: date) -> DecisionView:
     def label(po_line_id: int) -> str:
         key = keys.get(po_line_id)
         return f"{key[0]} line {key[1]}" if key else f"PO line {po_line_id}"
 
     seen = [c.po_line_id for c in record.candidates]
     found = {i: keys[i] for i in seen if i in keys}
-    return DecisionView(record, explain(record, label), {i: label(i) for i in seen}, found)
+    return DecisionView(record, explain(record, label, today), {i: label(i) for i in seen}, found)
 
 
 def _po_keys(conn: Connection, ids: set[int]) -> dict[int, tuple[str, int]]:

@@ -17,7 +17,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -51,6 +51,7 @@ from bopo.domain.allocation import (
     StockPosition,
     allocate_order,
 )
+from bopo.domain.changes import is_overdue
 from bopo.domain.decisions import DecisionKind, decision_row
 from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
@@ -266,7 +267,7 @@ def _take_batch(
             kinds = tuple(
                 LINKED if d.links else d.skip.value if d.skip else FROM_STOCK for d in t.decisions
             )
-            lines = tuple(_outcomes(t, labels)) if detail else ()
+            lines = tuple(_outcomes(t, labels, now.date())) if detail else ()
             results[t.index] = OrderResult(
                 t.order.source, t.order.number, OrderStatus.TAKEN, order_id, lines, kinds=kinds
             )
@@ -452,8 +453,6 @@ def _write(
         actor=actor,
         now=now,
         audit=audit,
-        ctx=ctx,
-        cause=None,
     )
     if emails:
         rows = _announced(links, ids[Association], linked, against, customers)
@@ -509,7 +508,7 @@ def _announced(
     return rows
 
 
-def _outcomes(t: _Taken, labels: dict[int, SupplyRow]) -> list[LineOutcome]:
+def _outcomes(t: _Taken, labels: dict[int, SupplyRow], today: date) -> list[LineOutcome]:
     out = []
     for line, d in zip(t.order.lines, t.decisions, strict=True):
         if len(d.links) == 1:
@@ -525,12 +524,17 @@ def _outcomes(t: _Taken, labels: dict[int, SupplyRow]) -> list[LineOutcome]:
                     row.po_number,
                     row.line_no,
                     x.due_date,
+                    overdue=is_overdue(x.due_date, today),
                 )
             )
         elif d.links:
             parts = [
                 LinkedPart(
-                    labels[x.po_line_id].po_number, labels[x.po_line_id].line_no, x.qty, x.due_date
+                    labels[x.po_line_id].po_number,
+                    labels[x.po_line_id].line_no,
+                    x.qty,
+                    x.due_date,
+                    is_overdue(x.due_date, today),
                 )
                 for x in d.links
             ]

@@ -1,8 +1,10 @@
-"""Writing allocation decisions back: associations, default statuses, their audit,
-and the back-order emails they cause.
+"""Writing allocation decisions back: associations, default statuses, their audit.
 
 Shared by intake, the worklist retry, manual links and re-allocation, so a
-link is written the same way, and announced the same way, whatever made it.
+link is written the same way whatever made it. The emails that announce new
+links are queued by the caller once the links are written: intake from
+memory, the others through superseding.refresh_emails, which also keeps one
+waiting email per sales order and template.
 """
 
 from __future__ import annotations
@@ -17,9 +19,6 @@ from sqlalchemy import bindparam, update
 from bopo.db.bulk import Writes
 from bopo.db.models import Association, PoLine
 from bopo.domain.allocation import Link
-from bopo.domain.templating import EmailEvent
-from bopo.services.backorder_emails import queue_backorder_emails
-from bopo.services.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +64,11 @@ def write_links(
     actor: str,
     now: datetime,
     audit: list[dict[str, Any]],
-    ctx: Context,
-    cause: EmailEvent | None,
 ) -> None:
-    """Queue active associations (with reserved `ids`), default statuses for PO lines,
-    and, once those are written, the back-order emails (one per sales order and template);
-    with `cause` None the caller queues the emails itself (intake does, from memory).
+    """Queue active associations (with reserved `ids`) and default statuses for PO lines.
 
     The database triggers move each PO line's associated count, and its CHECK
-    refuses the whole statement if any line would be over-associated. `cause`
-    is recorded on the emails (and shown to templates as `event`).
+    refuses the whole statement if any line would be over-associated.
     """
     if not links:
         return
@@ -130,7 +124,3 @@ def write_links(
                     {"status_id": status_id, "default": True},
                 )
             )
-    if cause is not None:  # rendered from the written rows, so after the flush
-        writes.after_flush(
-            lambda: queue_backorder_emails(writes.conn, ctx, ids, event=cause, now=now)
-        )

@@ -17,6 +17,13 @@ A 5xx answer fails the email at once; a 4xx answer or a lost connection
 puts it back as pending with a growing delay, until `[email] max_attempts`
 then it fails. If the server cannot be reached (even after one reconnect),
 the rest of the batch is put back the same way and the run stops.
+
+An email is claimed only while it is still true: a claim checks each pending
+email's links (still active, with the quantity and due date it states); one that
+is not is superseded instead, and what is true is queued in its place
+(bopo.services.superseding). The changes themselves supersede what they make
+untrue, so this catches what time alone changes (a date now past) and an email
+a person put back in the queue.
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from bopo.db.models import PendingEmail
 from bopo.domain.statuses import EmailState
 from bopo.services.context import Context
+from bopo.services.superseding import refresh_emails, untrue
 from bopo.smtp import Outgoing, SendFailure, SmtpTransport, build_message
 
 log = logging.getLogger(__name__)
@@ -56,6 +64,7 @@ class SendSummary:
     failed: int = 0
     retrying: int = 0  # back to pending after a transient failure
     released: int = 0  # claimed but handed back unsent (stopped, lease ending)
+    superseded: int = 0  # no longer true when claimed: not sent, superseded
     errors: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run ended early
 
@@ -64,6 +73,7 @@ class SendSummary:
         self.failed += other.failed
         self.retrying += other.retrying
         self.released += other.released
+        self.superseded += other.superseded
         self.errors.extend(other.errors)
         self.stopped = other.stopped
 
@@ -73,6 +83,7 @@ class SendSummary:
             "failed": self.failed,
             "retrying": self.retrying,
             "released": self.released,
+            "superseded": self.superseded,
             "errors": self.errors,
             "stopped": self.stopped,
         }
@@ -152,9 +163,16 @@ def run_mailer(
 
 
 def _claim(
-    ctx: Context, me: str, ids: Collection[int] | None, size: int, summary: SendSummary
+    ctx: Context,
+    me: str,
+    ids: Collection[int] | None,
+    size: int,
+    summary: SendSummary,
+    *,
+    again: int = 3,
 ) -> list[_Claimed]:
     cfg = ctx.settings.email
+    stale: dict[int, str] = {}
     with ctx.db.write() as conn:
         now = ctx.clock()
         pending = PendingEmail.state == EmailState.PENDING.value
@@ -202,21 +220,28 @@ def _claim(
             summary.failed += 1
             summary.errors.append(f"email {r.id}: {error}")
         gone = {r.id for r in exhausted}
-        take = [r for r in rows if r.id not in gone]
-        if not take:
-            return []
+        # The last look before sending: an email that no longer says what is true is
+        # not claimed, but superseded (below, with the locks a change takes).
+        waiting = [r.id for r in rows if r.id not in gone and r.state == EmailState.PENDING]
+        stale = untrue(conn, waiting, now.date())
+        take = [r for r in rows if r.id not in gone and r.id not in stale]
         lease_until = now + timedelta(seconds=cfg.lease_seconds)
-        conn.execute(
-            update(PendingEmail)
-            .where(PendingEmail.id.in_([r.id for r in take]))
-            .values(
-                state=EmailState.SENDING.value,
-                claimed_by=me,
-                lease_until=lease_until,
-                attempts=PendingEmail.attempts + 1,
-                updated_at=now,
+        if take:
+            conn.execute(
+                update(PendingEmail)
+                .where(PendingEmail.id.in_([r.id for r in take]))
+                .values(
+                    state=EmailState.SENDING.value,
+                    claimed_by=me,
+                    lease_until=lease_until,
+                    attempts=PendingEmail.attempts + 1,
+                    updated_at=now,
+                )
             )
-        )
+    if stale:
+        summary.superseded += _supersede(ctx, me, stale)
+        if not take and again:  # their successors may be due now
+            return _claim(ctx, me, ids, size, summary, again=again - 1)
     return [
         _Claimed(
             r.id,
@@ -232,6 +257,31 @@ def _claim(
         )
         for r in take
     ]
+
+
+def _supersede(ctx: Context, me: str, stale: Collection[int]) -> int:
+    """Supersede emails found untrue, queueing what is true instead; how many went."""
+    with ctx.db.write() as conn:
+        orders = conn.scalars(
+            select(PendingEmail.sales_order_id).where(PendingEmail.id.in_(sorted(stale)))
+        ).all()
+        refresh_emails(
+            conn,
+            ctx,
+            orders={o for o in orders if o is not None},
+            now=ctx.clock(),
+            actor=f"mailer {me}",
+            notices=True,
+        )
+        gone = conn.scalar(
+            select(func.count())
+            .select_from(PendingEmail)
+            .where(
+                PendingEmail.id.in_(sorted(stale)),
+                PendingEmail.state == EmailState.SUPERSEDED.value,
+            )
+        )
+    return int(gone or 0)
 
 
 def _send_batch(

@@ -45,6 +45,7 @@ from bopo.services.backorder_emails import (
     compiled_templates,
     email_context,
     message_id,
+    stated,
 )
 from bopo.services.context import Context
 from bopo.services.linking import event
@@ -360,7 +361,7 @@ def write_notices(
                 }
             )
         links.extend(
-            {"email_id": email_id, "association_id": r.association_id, "previous_due": previous}
+            stated(email_id, r, now.date(), previous)
             for r in group
             for a, previous in plan.lines
             if a == r.association_id
@@ -386,7 +387,7 @@ def _render(
     out: dict[str, Any] = {"template_id": plan.template.id, "updated_at": now}
     try:
         rendered = templates[plan.template.id].render(
-            email_context(ctx, group, EmailEvent.DUE_DATE.value, previous)
+            email_context(ctx, group, EmailEvent.DUE_DATE.value, previous, today=now.date())
         )
     except InvalidInput as exc:
         name = plan.template.name

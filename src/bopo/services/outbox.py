@@ -39,6 +39,8 @@ class EmailSummary:
     sent_at: datetime | None
     next_attempt_at: datetime | None
     sales_order_id: int | None = None
+    superseded_by: int | None = None  # the email that says what is true instead
+    superseded_reason: str | None = None  # why it was no longer true
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,8 @@ class EmailSummary:
             "created_at": self.created_at.isoformat(),
             "sent_at": self.sent_at.isoformat() if self.sent_at else None,
             "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+            "superseded_by": self.superseded_by,
+            "superseded_reason": self.superseded_reason,
         }
 
 
@@ -102,6 +106,8 @@ def _summaries() -> Any:
             PendingEmail.sent_at,
             PendingEmail.next_attempt_at,
             PendingEmail.sales_order_id,
+            PendingEmail.superseded_by_id,
+            PendingEmail.superseded_reason,
         )
         .outerjoin(SalesOrder, SalesOrder.id == PendingEmail.sales_order_id)
         .outerjoin(EmailTemplate, EmailTemplate.id == PendingEmail.template_id)
@@ -245,7 +251,13 @@ def _change_state(ctx: Context, email_id: int, wanted: EmailState, actor: str) -
     now = ctx.clock()
     with ctx.db.write() as conn:
         row = conn.execute(
-            select(PendingEmail.state, PendingEmail.attempts)
+            select(
+                PendingEmail.state,
+                PendingEmail.attempts,
+                PendingEmail.sales_order_id,
+                PendingEmail.template_id,
+                PendingEmail.superseded_by_id,
+            )
             .where(PendingEmail.id == email_id)
             .with_for_update()
         ).first()
@@ -254,9 +266,27 @@ def _change_state(ctx: Context, email_id: int, wanted: EmailState, actor: str) -
         current = EmailState(row.state)
         if current is EmailState.SENDING:
             raise Conflict(f"email {email_id} is being sent by a mailer right now")
+        if current is EmailState.SUPERSEDED:
+            instead = (
+                f"; email {row.superseded_by_id} says what is true" if row.superseded_by_id else ""
+            )
+            raise Conflict(f"email {email_id} was superseded{instead}")
         transition(current, wanted)
         if wanted is EmailState.PENDING and row.attempts == 0:
             raise Conflict(f"email {email_id} was never rendered; fix its template instead")
+        if wanted is EmailState.PENDING:
+            waiting = conn.scalar(
+                select(PendingEmail.id).where(
+                    PendingEmail.sales_order_id == row.sales_order_id,
+                    PendingEmail.template_id == row.template_id,
+                    PendingEmail.state == EmailState.PENDING.value,
+                )
+            )
+            if waiting is not None:
+                raise Conflict(
+                    f"email {waiting} is waiting to be sent for the same order and template; "
+                    "it says what is true now"
+                )
         values: dict[str, Any] = {"state": wanted.value, "updated_at": now}
         if wanted is EmailState.PENDING:
             values |= {"attempts": 0, "next_attempt_at": None, "claimed_by": None}

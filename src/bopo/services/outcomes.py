@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select
 
 from bopo.db.models import Association, PoLine, PurchaseOrder, SoLine, StockItem
+from bopo.domain.changes import is_overdue
 from bopo.errors import FieldError
 
 
@@ -21,7 +22,15 @@ class LinkedPart:
     po_number: str
     po_line_no: int
     qty: int
-    expected: date | None
+    expected: date | None  # the PO line's due date
+    overdue: bool = False  # that date is past: no promise, the supplier's date is awaited
+
+    @property
+    def when(self) -> str:
+        """The expected date in words; a past one is never given as expected."""
+        if self.overdue and self.expected:
+            return f"overdue, was due {self.expected.isoformat()}"
+        return f"expected {self.expected.isoformat() if self.expected else 'date unknown'}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +38,7 @@ class LinkedPart:
             "po_line_no": self.po_line_no,
             "qty": self.qty,
             "expected": self.expected.isoformat() if self.expected else None,
+            "overdue": self.overdue,
         }
 
 
@@ -54,13 +64,18 @@ class LineOutcome:
     shipped: int = 0
     cancelled: int = 0
     split: tuple[LinkedPart, ...] = ()  # only for a line linked to several PO lines
+    overdue: bool = False  # linked to a PO line whose due date is past
 
     @property
     def parts(self) -> tuple[LinkedPart, ...]:
         if self.split:
             return self.split
         if self.linked_qty and self.po_number is not None and self.po_line_no is not None:
-            return (LinkedPart(self.po_number, self.po_line_no, self.linked_qty, self.expected),)
+            return (
+                LinkedPart(
+                    self.po_number, self.po_line_no, self.linked_qty, self.expected, self.overdue
+                ),
+            )
         return ()
 
     @property
@@ -85,16 +100,13 @@ class LineOutcome:
             parts.append(f"{self.from_stock - self.shipped} from stock")
         if self.split:
             pieces = ", ".join(
-                f"{p.qty} to {p.po_number} line {p.po_line_no} (expected "
-                f"{p.expected.isoformat() if p.expected else 'date unknown'})"
-                for p in self.split
+                f"{p.qty} to {p.po_number} line {p.po_line_no} ({p.when})" for p in self.split
             )
             parts.append(f"{self.linked_qty} linked in {len(self.split)} parts: {pieces}")
         elif self.linked_qty:
-            when = self.expected.isoformat() if self.expected else "date unknown"
+            (part,) = self.parts
             parts.append(
-                f"{self.linked_qty} linked to {self.po_number} line {self.po_line_no}"
-                f" (expected {when})"
+                f"{self.linked_qty} linked to {self.po_number} line {self.po_line_no} ({part.when})"
             )
         if self.skipped and self.linked_qty:  # on the worklist while linked: late supply
             parts.append(self.skipped)
@@ -115,6 +127,7 @@ class LineOutcome:
             "po_number": self.po_number,
             "po_line_no": self.po_line_no,
             "expected": self.expected.isoformat() if self.expected else None,
+            "overdue": self.overdue,
             "skipped": self.skipped,
             "shipped": self.shipped,
             "cancelled": self.cancelled,
@@ -136,6 +149,7 @@ def linked_parts(parts: list[LinkedPart]) -> dict[str, Any]:
         "po_line_no": parts[0].po_line_no,
         "expected": max((p.expected for p in parts if p.expected), default=None),
         "split": tuple(parts) if len(parts) > 1 else (),
+        "overdue": any(p.overdue for p in parts),
     }
 
 
@@ -171,9 +185,10 @@ class OrderResult:
 
 
 def load_line_outcomes(
-    conn: Connection, order_ids: Collection[int]
+    conn: Connection, order_ids: Collection[int], today: date | None = None
 ) -> dict[int, list[LineOutcome]]:
-    """Each order's lines as they stand now, in one query."""
+    """Each order's lines as they stand now, in one query; with `today`, a linked part
+    whose due date is before it is marked overdue."""
     if not order_ids:
         return {}
     active = and_(Association.so_line_id == SoLine.id, Association.state == "active")
@@ -203,7 +218,8 @@ def load_line_outcomes(
     for r in rows:
         _, parts = grouped.setdefault((r[0], r[1]), (r, []))
         if r[8]:
-            parts.append(LinkedPart(r[9], r[10], r[8], r[11]))
+            overdue = today is not None and is_overdue(r[11], today)
+            parts.append(LinkedPart(r[9], r[10], r[8], r[11], overdue))
     out: dict[int, list[LineOutcome]] = {i: [] for i in order_ids}
     for r, parts in grouped.values():
         out[r[0]].append(

@@ -95,7 +95,7 @@ def show_sales_order(ctx: Context, number: str, source: str | None = None) -> Sa
                 "say which with --source"
             )
         head = rows[0]
-        lines = load_line_outcomes(conn, [head.id])[head.id]
+        lines = load_line_outcomes(conn, [head.id], ctx.clock().date())[head.id]
     return _view(head, lines)
 
 
@@ -105,7 +105,7 @@ def get_sales_order(ctx: Context, order_id: int) -> SalesOrderView:
         head = conn.execute(_head().where(SalesOrder.id == order_id)).first()
         if head is None:
             raise NotFound("sales order", order_id)
-        lines = load_line_outcomes(conn, [order_id])[order_id]
+        lines = load_line_outcomes(conn, [order_id], ctx.clock().date())[order_id]
     return _view(head, lines)
 
 

@@ -62,6 +62,7 @@ from bopo.services.records import (
     Released,
     SoLineRow,
 )
+from bopo.services.superseding import refresh_emails
 
 
 def _json(value: Any) -> Any:
@@ -132,6 +133,10 @@ class Scope:
         return (s.assigned, s.shipped, s.cancelled, s.reason, s.since)
 
     # --- reading the scope --------------------------------------------------------------
+
+    def link_now(self, association_id: int) -> AssocRow | None:
+        """An association the scope loaded, as the change has left it (ended ones too)."""
+        return self._assocs.get(association_id)
 
     def before(self, line_id: int) -> LineBefore:
         return self._before[line_id]
@@ -464,19 +469,34 @@ class Scope:
             for link in s.new_links
         ]
         ids = writes.reserve_ids({Association: len(links)})[Association]
-        write_links(
-            writes,
-            links,
-            ids,
-            actor=self.actor,
-            now=self.now,
-            audit=self.audit,
-            ctx=ctx,
-            cause=cause,
-        )
+        write_links(writes, links, ids, actor=self.actor, now=self.now, audit=self.audit)
         writes.insert(AuditEvent, self.audit)
         writes.insert(AllocationDecision, self.decisions)
         writes.flush()
+        # The unsent emails of every order this change touched must still be true.
+        refresh_emails(
+            conn,
+            ctx,
+            orders=self.touched_orders(),
+            new_links=ids,
+            event=cause,
+            now=self.now,
+            actor=self.actor,
+        )
+
+    def touched_orders(self) -> set[int]:
+        """Orders whose links this change ended, shrank or made, whose linked PO lines'
+        quantities or due dates it changed, or whose status it changed."""
+        changed_po = {
+            i for i, before in self._orig_po.items() if self._po_values(self.po_lines[i]) != before
+        }
+        out = set(self._order_status)
+        for line in self.so_lines.values():
+            before = self._before[line.id].links
+            after = {p: a.qty for p, a in line.links.items()}
+            if before != after or line.new_links or not changed_po.isdisjoint(before):
+                out.add(line.order_id)
+        return out
 
     def _write_ended_links(self, writes: Writes) -> None:
         """Links that end or shrink go first: they make room on their PO lines."""

@@ -2,7 +2,9 @@
 
 When the new status has a BACK_ORDER template, every sales order with an
 active association on the line gets one email (listing its lines linked to
-this PO line), queued in the same transaction as the change.
+this PO line, with any it was still waiting to be told under that template),
+queued in the same transaction as the change. Unsent emails that stated the
+line's links under the old status are superseded.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bopo.db.models import Association, PoLine, PoLineStatus, PurchaseOrder
+from bopo.db.models import Association, PoLine, PoLineStatus, PurchaseOrder, SoLine
 from bopo.db.queries import lock_stock_by_id, record_audit
 from bopo.domain.templating import EmailEvent
 from bopo.errors import NotFound
-from bopo.services.backorder_emails import queue_backorder_emails
 from bopo.services.context import Context
 from bopo.services.linking import event
+from bopo.services.superseding import refresh_emails
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,5 +99,20 @@ def set_po_line_status(
             .order_by(Association.id)
             .with_for_update()
         ).all()
-        emails = queue_backorder_emails(conn, ctx, linked, event=EmailEvent.STATUS_CHANGE, now=now)
+        orders = conn.scalars(
+            select(SoLine.sales_order_id)
+            .join(Association, Association.so_line_id == SoLine.id)
+            .where(Association.po_line_id == line.id, Association.state == "active")
+        ).all()
+        # Its links are announced under the new status (if it has a template); waiting
+        # emails that stated them under the old one are superseded, in this transaction.
+        emails = refresh_emails(
+            conn,
+            ctx,
+            orders=set(orders),
+            new_links=linked,
+            event=EmailEvent.STATUS_CHANGE,
+            now=now,
+            actor=actor,
+        )
     return StatusChange(po_number, line_no, before, code, True, len(emails))

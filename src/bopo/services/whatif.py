@@ -12,7 +12,6 @@ be queued. Nothing is flushed, so nothing is written.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -20,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bopo.db.models import Customer, SalesOrder, SoLine
+from bopo.db.models import Customer, EmailTemplate, SalesOrder, SoLine
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.templating import EmailEvent, TemplateType
 from bopo.services import goods_in, supply
@@ -29,6 +28,7 @@ from bopo.services.context import Context
 from bopo.services.notices import NoticePlan
 from bopo.services.records import LATE, SalesLineRef, SoLineRow
 from bopo.services.scope import Scope, load_scope
+from bopo.services.superseding import StatedLine, preview_refresh
 from bopo.services.worklist import UNALLOCATED
 
 ACTOR = "what-if"
@@ -123,10 +123,10 @@ class EmailPreview:
     template: str
     type: str
     event: str
-    action: str  # "queued", "merged" into an unsent notice, "cancelled"
+    action: str  # "queued", "merged" into an unsent notice, "cancelled", "superseded"
     lines: int
     send_after: datetime | None = None  # held back by the notice throttle
-    email_id: int | None = None  # the unsent notice merged into or cancelled
+    email_id: int | None = None  # the unsent email merged into, cancelled or superseded
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -322,39 +322,82 @@ def _part(scope: Scope, po_line_id: int, qty: int, due: date | None) -> Part:
 
 
 def _emails(conn: Connection, scope: Scope, cause: EmailEvent) -> list[EmailPreview]:
-    """The back-order emails the new links would queue: one per sales order and template."""
+    """The back-order emails the change would queue (one per sales order and template:
+    for its new links, and for what is still true of the emails it would supersede),
+    and the waiting emails it would supersede (bopo.services.superseding)."""
     templated = templated_statuses(conn)
-    groups: dict[tuple[int, int], int] = defaultdict(int)
-    names: dict[int, str] = {}
+    fresh: dict[int, tuple[int, int]] = {}
     for line in scope.so_lines.values():
         for n in line.new_links:
             ref = templated.get(scope.po_lines[n.po_line_id].supply.status_id or 0)
             if ref is not None:
-                groups[(line.order_id, ref.id)] += 1
-                names[ref.id] = ref.name
-    if not groups:
+                fresh[-1 - len(fresh)] = (line.order_id, ref.id)  # not written: made-up ids
+
+    def now_of(stated: StatedLine) -> StatedLine:
+        link = scope.link_now(stated.association_id)
+        po = scope.po_lines.get(stated.po_line_id)
+        so = scope.so_lines.get(stated.so_line_id)
+        return replace(
+            stated,
+            state=link.state if link else stated.state,
+            qty=link.qty if link else stated.qty,
+            due_date=po.due_date if po else stated.due_date,
+            status_id=po.supply.status_id if po else stated.status_id,
+            order_status=so.order_status if so else stated.order_status,
+        )
+
+    waiting, plan = preview_refresh(
+        conn,
+        orders=scope.touched_orders(),
+        fresh=fresh,
+        now_of=now_of,
+        today=scope.now.date(),
+        event=cause,
+    )
+    gone = [w for w in waiting if w.id in plan.reasons]
+    if not plan.groups and not gone:
         return []
+    orders = {o for o, _ in plan.groups} | {w.order_id for w in gone}
     heads = {
         r.id: r
         for r in conn.execute(
             select(SalesOrder.id, SalesOrder.source, SalesOrder.number, Customer.email)
             .join(Customer, Customer.id == SalesOrder.customer_id)
-            .where(SalesOrder.id.in_(sorted({o for o, _ in groups})))
+            .where(SalesOrder.id.in_(sorted(orders)))
         )
     }
-    return [
-        EmailPreview(
-            heads[order_id].source,
-            heads[order_id].number,
-            heads[order_id].email,
-            names[template_id],
+    names = dict(
+        conn.execute(
+            select(EmailTemplate.id, EmailTemplate.name).where(
+                EmailTemplate.id.in_(
+                    sorted({t for _, t in plan.groups} | {w.template_id or 0 for w in gone})
+                )
+            )
+        ).all()
+    )
+
+    def preview(order_id: int, template_id: int | None, action: str, lines: int) -> EmailPreview:
+        head = heads[order_id]
+        return EmailPreview(
+            head.source,
+            head.number,
+            head.email,
+            names.get(template_id or 0, ""),
             TemplateType.BACK_ORDER.value,
-            cause.value,
-            "queued",
-            count,
+            "",
+            action,
+            lines,
         )
-        for (order_id, template_id), count in sorted(groups.items())
+
+    out = [
+        replace(preview(o, t, "queued", len(ids)), event=plan.events[(o, t)])
+        for (o, t), ids in sorted(plan.groups.items())
     ]
+    out += [
+        replace(preview(w.order_id, w.template_id, "superseded", 0), event=w.event, email_id=w.id)
+        for w in gone
+    ]
+    return out
 
 
 def _notice(plan: NoticePlan) -> EmailPreview:
