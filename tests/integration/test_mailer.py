@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -486,3 +487,38 @@ def test_an_unforeseen_error_sending_one_email_fails_only_that_one(
     [eve] = outbox.list_emails(ctx, state="failed")
     assert (eve.to_address, eve.attempts) == ("eve@example.com", 2)
     assert "UnicodeEncodeError" in (eve.last_error or "")
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+def test_two_mailers_and_a_server_slower_than_the_lease_send_each_email_once(
+    make_mail_ctx: Callable[..., Context],
+) -> None:
+    """Each message takes longer than a whole lease: the heartbeat keeps the claims."""
+    server = SmtpServer(Sink(delay=2.5)).start()
+    try:
+        first = make_mail_ctx(server.port, lease_seconds=2, batch_size=2)
+        given_orders_with_emails(first, *(order(f"SO-{n}", ("KETTLE", 1)) for n in range(4)))
+        second = make_mail_ctx(server.port, lease_seconds=2, batch_size=2)
+        summaries: dict[str, mailer.SendSummary] = {}
+
+        def run(name: str, ctx: Context) -> None:
+            summaries[name] = mailer.send_emails(ctx, mailer=name)
+
+        threads = [
+            threading.Thread(target=run, args=(name, ctx))
+            for name, ctx in (("one", first), ("two", second))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        server.stop()
+
+    stored = {e.id: outbox.show_email(first, e.id).message_id for e in outbox.list_emails(first)}
+    assert sorted(server.sink.ids()) == sorted(stored.values())  # each exactly once
+    assert _states(first) == {"sent": 4}
+    assert sum(s.sent for s in summaries.values()) == 4
+    assert sum(s.released for s in summaries.values()) == 0  # no lease ran short
