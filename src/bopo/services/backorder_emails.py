@@ -200,7 +200,9 @@ def write_emails(
             "updated_at": now,
         }
         try:
-            rendered = compiled.render(email_context(ctx, group, event.value))
+            rendered = compiled.render(
+                email_context(ctx, group, event.value), settings.render_limits
+            )
         except InvalidInput as exc:
             # The template passed its check when saved but not on this order's data.
             # The order still goes in; the email waits, failed, for a person to see.
