@@ -96,6 +96,14 @@ class RenderLimitError(SecurityError):
     """A render passed one of its limits."""
 
 
+class _OutOfTime(RenderLimitError):
+    pass
+
+
+class TemplateTooSlow(InvalidInput):
+    """A render ran out of time (the errors say where): a bigger order would too."""
+
+
 class _Budget:
     """One render's limits: a deadline and a size, checked by the sandbox's hooks."""
 
@@ -107,7 +115,7 @@ class _Budget:
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
-            raise RenderLimitError(
+            raise _OutOfTime(
                 f"takes longer than {self.limits.time_ms} ms to render "
                 "(limit: [email] template_time_limit_ms)"
             )
@@ -640,6 +648,8 @@ class CompiledTemplate:
                     raise InvalidInput([FieldError(part, "recurses too deeply")]) from None
                 except MemoryError:
                     raise InvalidInput([FieldError(part, "needs too much memory")]) from None
+                except _OutOfTime as exc:
+                    raise TemplateTooSlow([_error(part, exc)]) from None
                 except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
                     raise InvalidInput([_error(part, exc)]) from None
         finally:
