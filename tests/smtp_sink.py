@@ -11,7 +11,7 @@ import re
 import socket
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any
@@ -71,7 +71,11 @@ class Sink:
         with self.lock:
             self.message_ids.append(found.group(1).decode() if found else "")
             if self.parse:
-                message = message_from_bytes(data, policy=default)
+                message = (  # an SMTPUTF8 message has UTF-8 in its headers (RFC 6532)
+                    message_from_string(data.decode(), policy=default)
+                    if envelope.smtp_utf8
+                    else message_from_bytes(data, policy=default)
+                )
                 self.received.append(
                     Received(envelope.mail_from, list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
                 )
@@ -91,10 +95,12 @@ class SmtpServer:
         sink: Sink | None = None,
         port: int | None = None,
         login: tuple[str, str] | None = None,  # (user, password) the server then requires
+        smtputf8: bool = False,  # offer SMTPUTF8 (addresses that are not ASCII)
     ) -> None:
         self.sink = sink or Sink()
         self.port = port or free_port()
         self.login = login
+        self.smtputf8 = smtputf8
         self._controller: Controller | None = None
 
     def _authenticate(
@@ -104,9 +110,9 @@ class SmtpServer:
         return AuthResult(success=ok, handled=False)
 
     def start(self) -> SmtpServer:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self.login:
-            extra = {
+            extra |= {
                 "authenticator": self._authenticate,
                 "auth_required": True,
                 "auth_require_tls": False,  # a test on loopback: no certificate to hand

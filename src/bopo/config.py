@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from sqlalchemy.engine import make_url
 
 from bopo.domain.allocation import POLICIES
+from bopo.domain.templating import RenderLimits
 from bopo.errors import ConfigError
 
 CONFIG_ENV = "BOPO_CONFIG"
@@ -75,6 +76,14 @@ class EmailSettings(_Section):
     batch_size: int = Field(default=100, ge=1, le=10_000)
     lease_seconds: int = Field(default=300, ge=1, le=86_400)
     retry_delay_seconds: int = Field(default=60, ge=0, le=86_400)
+    # Rendering one email from a template (at save, preview, intake, status change):
+    # the longest it may take, and the most any part (or text built on the way) may hold.
+    template_time_limit_ms: int = Field(default=200, ge=10, le=10_000)
+    template_max_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=16 * 1024 * 1024)
+
+    @property
+    def render_limits(self) -> RenderLimits:
+        return RenderLimits(self.template_time_limit_ms, self.template_max_bytes)
 
     @field_validator("from_address")
     @classmethod

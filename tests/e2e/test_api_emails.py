@@ -410,3 +410,20 @@ def test_sending_now_waits_for_the_smtp_server_on_a_thread_of_its_own(
     seen = watch_threads(monkeypatch, shop, outbox, "send_now")
     assert shop.post("/api/emails/send").status_code == 200
     assert seen == [(3, 0, 1)]  # no request thread held while the SMTP server answers
+
+
+def test_a_template_that_runs_too_long_or_grows_too_big_is_refused_with_the_limit(
+    shop: Api,
+) -> None:
+    endless = "{% for a in range(9000) %}{% for b in range(9000) %}{% endfor %}{% endfor %}"
+    slow = TEMPLATE | {"body_text": endless}
+    assert (
+        "takes longer than 200 ms"
+        in fields(shop.post("/api/email-templates", A, json=slow))["body_text"]
+    )
+    huge = SOURCE | {"body_text": "{{ 'x' | center(200000000) }}"}
+    assert fields(shop.post("/api/email-templates/preview", A, json=huge)) == {
+        "body_text": "line 1: result too large: more than 262144 bytes "
+        "(limit: [email] template_max_bytes)"
+    }
+    assert ok(shop.get("/api/email-templates")) == []

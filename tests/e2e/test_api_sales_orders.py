@@ -87,6 +87,20 @@ def test_bad_fields_are_each_named_with_their_message(api: Api) -> None:
     assert "whole number" in fields["lines[1].qty"]
 
 
+def test_a_customer_address_is_checked_as_mail_reads_it(api: Api) -> None:
+    given_stock(api.ctx, A=5)
+    body = order_json("SO-1", ("A", 1))
+    body["customer"]["email"] = "ada@bad_domain.com"
+    response = api.post("/api/sales-orders", json=body)
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "customer.email"
+    assert "not a valid email address: 'ada@bad_domain.com'" in error["message"]
+    body["customer"]["email"] = "ännä@exämple.com"
+    assert api.post("/api/sales-orders", json=body).status_code == 201
+    assert api.get("/api/customers/C1").json()["email"] == "ännä@exämple.com"
+
+
 def test_lines_without_numbers_are_numbered_in_the_order_given(api: Api) -> None:
     given_stock(api.ctx, A=5, B=5)
     body = order_json("SO-1", ("A", 1), ("B", 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -333,3 +334,41 @@ def test_intake_emails_read_as_those_rendered_from_the_stored_rows(
     intake_emails = rendered(from_intake)
     assert len(intake_emails) == 3  # both orders on order, one of them late too
     assert intake_emails == rendered(from_rows)
+
+
+def test_a_template_that_blows_up_only_for_big_orders_fails_that_email_and_the_order_is_taken(
+    ctx: Context,
+) -> None:
+    """It passed its check at save (the large sample has 50 lines); an order of 70 does not."""
+    given_stock(ctx, KETTLE=0)
+    given_status(ctx, "ON ORDER")
+    given_template(
+        ctx,
+        text="{% if lines | length > 60 %}{% for a in range(9000) %}{% for b in range(9000) %}"
+        "{% endfor %}{% endfor %}{% endif %}Dear {{ customer.name }}",
+        statuses=("ON ORDER",),
+    )
+    given_po(ctx, "PO-1", ("KETTLE", 500, day(5), "ON ORDER"))
+
+    started = time.monotonic()
+    small, big, bigger = take_orders(
+        ctx,
+        [
+            order("SO-1", ("KETTLE", 1), customer="ADA"),
+            order("SO-2", *[("KETTLE", 1)] * 70, customer="BOB"),
+            order("SO-3", *[("KETTLE", 1)] * 80, customer="CY"),
+        ],
+        actor="test",
+    )
+    assert time.monotonic() - started < 5  # one render gave up after 200 ms, not one per order
+
+    assert [line.outcome for line in small.lines] == ["linked"]
+    assert [line.outcome for line in big.lines + bigger.lines] == ["linked"] * 150
+    by_order = {e.summary.sales_order: e.summary for e in _emails(ctx)}
+    assert by_order["web/SO-1"].state == "pending"
+    for number in ("web/SO-2", "web/SO-3"):
+        failed = by_order[number]
+        assert failed.state == "failed"
+        assert "template 'Back order' did not render" in (failed.last_error or "")
+        assert "takes longer than 200 ms to render" in (failed.last_error or "")
+    assert "as for 70 lines earlier in this batch" in (by_order["web/SO-3"].last_error or "")

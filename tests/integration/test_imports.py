@@ -105,6 +105,28 @@ def test_a_bad_order_is_reported_with_its_row_and_the_good_ones_are_taken(
     assert counts(shop) == (2, 2, 2)
 
 
+def test_customer_addresses_are_read_as_mail_reads_them(shop: Context, tmp_path: Path) -> None:
+    """Internationalised addresses are taken; what no mail server could take is refused."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "MUG-12", email="ännä@exämple.com")
+        + row("SO-2", 1, "MUG-12", email="ada@exämple..com")
+        + row("SO-3", 1, "MUG-12", email="ada@example.invalid")
+        + row("SO-4", 1, "MUG-12", email="Ada@Example.COM")
+    )
+    summary = import_sales_orders(shop, path)
+    assert (summary.orders_taken, summary.orders_rejected) == (2, 2)
+    assert [(e.row, e.order_number, e.field) for e in summary.errors] == [
+        (3, "SO-2", "customer_email"),
+        (4, "SO-3", "customer_email"),
+    ]
+    assert all("not a valid email address" in e.message for e in summary.errors)
+    assert "special-use or reserved name" in summary.errors[1].message
+    with shop.db.read() as conn:
+        assert conn.scalar(select(Customer.email)) == "Ada@example.com"  # the last one given
+
+
 def test_a_rejected_order_leaves_nothing_behind(shop: Context, tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
     path.write_text(HEADER + row("SO-1", 1, "KET-01", "2") + row("SO-1", 2, "NOPE"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -14,8 +15,10 @@ from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
 from bopo.services import mailer, outbox
 from bopo.services.context import Context
+from bopo.services.inputs import NewCustomer
 from bopo.services.intake import take_orders
 from bopo.services.outcomes import OrderResult
+from bopo.smtp import SmtpTransport
 from tests.clock import Clock
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import Sink, SmtpServer, free_port
@@ -340,3 +343,171 @@ def test_a_server_without_the_login_the_settings_ask_for_stops_the_run_and_keeps
     [email] = outbox.list_emails(ctx)
     assert (email.state, email.attempts) == ("pending", 1)
     assert server.sink.received == []
+
+
+# --- one email that cannot go never holds up the others ----------------------------------------
+
+
+def _with_address(number: str, customer: str, address: str) -> Any:
+    new = order(number, ("KETTLE", 1), customer=customer)
+    checked = NewCustomer(code=customer, name=new.customer.name, email=address)
+    return new.model_copy(update={"customer": checked})
+
+
+def test_an_address_the_server_cannot_take_fails_alone_and_the_others_go_once(
+    make_mail_ctx: Callable[..., Context], server: SmtpServer
+) -> None:
+    ctx = make_mail_ctx(server.port, batch_size=10)
+    given_orders_with_emails(
+        ctx,
+        order("SO-1", ("KETTLE", 1), customer="ADA"),
+        _with_address("SO-2", "ANNA", "ännä@exämple.com"),  # needs SMTPUTF8: not offered
+        order("SO-3", ("PAN", 1), customer="BOB"),
+    )
+
+    summary = mailer.send_emails(ctx)
+    again = mailer.send_emails(ctx)
+
+    assert (summary.sent, summary.failed, summary.stopped) == (2, 1, None)
+    assert (again.sent, again.failed) == (0, 0)
+    assert sorted(r.rcpt_tos[0] for r in server.sink.received) == [
+        "ada@example.com",
+        "bob@example.com",
+    ]
+    [anna] = outbox.list_emails(ctx, state="failed")
+    assert (anna.to_address, anna.attempts) == ("ännä@exämple.com", 1)
+    assert "does not offer SMTPUTF8" in (anna.last_error or "")
+    assert _states(ctx) == {"failed": 1, "sent": 2}
+
+
+def test_internationalised_addresses_go_with_smtputf8_or_in_idna_form(
+    make_mail_ctx: Callable[..., Context],
+) -> None:
+    server = SmtpServer(smtputf8=True).start()
+    try:
+        ctx = make_mail_ctx(server.port)
+        given_orders_with_emails(
+            ctx,
+            _with_address("SO-1", "ANNA", "ännä@exämple.com"),
+            _with_address("SO-2", "ANN", "anna@EXÄMPLE.com"),  # ASCII before the @
+        )
+        summary = mailer.send_emails(ctx)
+    finally:
+        server.stop()
+
+    assert (summary.sent, summary.failed) == (2, 0)
+    by_to = {r.rcpt_tos[0]: r for r in server.sink.received}
+    assert sorted(by_to) == ["anna@xn--exmple-cua.com", "ännä@exämple.com"]
+    assert by_to["ännä@exämple.com"].message["To"].addresses[0].addr_spec == "ännä@exämple.com"
+    assert by_to["anna@xn--exmple-cua.com"].message["To"] == (
+        "Customer ANN <anna@xn--exmple-cua.com>"
+    )
+    assert {e.to_address for e in outbox.list_emails(ctx)} == {
+        "ännä@exämple.com",
+        "anna@exämple.com",  # stored normalised: the domain in lower case
+    }
+
+
+def test_an_address_stored_before_addresses_were_checked_fails_alone_with_the_reason(
+    make_mail_ctx: Callable[..., Context], server: SmtpServer
+) -> None:
+    ctx = make_mail_ctx(server.port)
+    given_orders_with_emails(
+        ctx,
+        order("SO-1", ("KETTLE", 1), customer="ADA"),
+        order("SO-2", ("KETTLE", 1), customer="BAD"),
+        order("SO-3", ("PAN", 1), customer="BOB"),
+    )
+    with ctx.db.write() as conn:  # as an older version let it in
+        conn.execute(
+            update(PendingEmail)
+            .where(PendingEmail.to_address == "bad@example.com")
+            .values(to_address="bad address@@example")
+        )
+
+    summary = mailer.send_emails(ctx)
+
+    assert (summary.sent, summary.failed) == (2, 1)
+    assert len(server.sink.received) == 2
+    [bad] = outbox.list_emails(ctx, state="failed")
+    assert "not a valid email address" in (bad.last_error or "")
+    assert "cannot be sent" in outbox.show_email(ctx, bad.id).raw
+
+
+class _Breaks:
+    """The real transport, except that one recipient makes it raise something unforeseen."""
+
+    def __init__(self, inner: mailer.Transport, recipient: str) -> None:
+        self.inner, self.recipient, self.closed = inner, recipient, 0
+
+    def send(self, email: Any) -> None:
+        if email.recipient == self.recipient:
+            raise UnicodeEncodeError("ascii", "ä", 0, 1, "ordinal not in range(128)")
+        self.inner.send(email)
+
+    def close(self) -> None:
+        self.closed += 1
+        self.inner.close()
+
+
+def test_an_unforeseen_error_sending_one_email_fails_only_that_one(
+    make_mail_ctx: Callable[..., Context], server: SmtpServer
+) -> None:
+    ctx = make_mail_ctx(server.port, max_attempts=2, batch_size=10)
+    given_orders_with_emails(
+        ctx,
+        order("SO-1", ("KETTLE", 1), customer="ADA"),
+        order("SO-2", ("KETTLE", 1), customer="EVE"),
+        order("SO-3", ("PAN", 1), customer="BOB"),
+    )
+    transport = _Breaks(SmtpTransport(ctx.settings.smtp), "eve@example.com")
+    try:
+        summary = mailer.send_emails(ctx, transport=transport)  # retried at once: no delay set
+    finally:
+        transport.inner.close()
+
+    assert (summary.sent, summary.retrying, summary.failed) == (2, 1, 1)
+    assert transport.closed == 2  # a fresh connection after each failure
+    assert sorted(server.sink.ids()) == sorted({*server.sink.ids()})  # none twice
+    assert sorted(r.rcpt_tos[0] for r in server.sink.received) == [
+        "ada@example.com",
+        "bob@example.com",
+    ]
+    [eve] = outbox.list_emails(ctx, state="failed")
+    assert (eve.to_address, eve.attempts) == ("eve@example.com", 2)
+    assert "UnicodeEncodeError" in (eve.last_error or "")
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+def test_two_mailers_and_a_server_slower_than_the_lease_send_each_email_once(
+    make_mail_ctx: Callable[..., Context],
+) -> None:
+    """Each message takes longer than a whole lease: the heartbeat keeps the claims."""
+    server = SmtpServer(Sink(delay=2.5)).start()
+    try:
+        first = make_mail_ctx(server.port, lease_seconds=2, batch_size=2)
+        given_orders_with_emails(first, *(order(f"SO-{n}", ("KETTLE", 1)) for n in range(4)))
+        second = make_mail_ctx(server.port, lease_seconds=2, batch_size=2)
+        summaries: dict[str, mailer.SendSummary] = {}
+
+        def run(name: str, ctx: Context) -> None:
+            summaries[name] = mailer.send_emails(ctx, mailer=name)
+
+        threads = [
+            threading.Thread(target=run, args=(name, ctx))
+            for name, ctx in (("one", first), ("two", second))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        server.stop()
+
+    stored = {e.id: outbox.show_email(first, e.id).message_id for e in outbox.list_emails(first)}
+    assert sorted(server.sink.ids()) == sorted(stored.values())  # each exactly once
+    assert _states(first) == {"sent": 4}
+    assert sum(s.sent for s in summaries.values()) == 4
+    assert sum(s.released for s in summaries.values()) == 0  # no lease ran short

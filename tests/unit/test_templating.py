@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
 
 from bopo.domain.templating import (
     CompiledTemplate,
+    RenderLimits,
     TemplateSource,
     TemplateType,
     format_date,
@@ -182,3 +184,87 @@ def test_an_overdue_line_promises_no_date_and_says_which_was_missed() -> None:
     assert (line["expected"], line["overdue"], line["was_due"]) == (None, True, date(2026, 11, 29))
     assert "being confirmed (overdue)" in text_table([line])
     assert "29 November" not in text_table([line])
+
+
+# --- bounded in time and size ------------------------------------------------------------------
+
+BIG = "{% set s = 'a' * 90000 %}"
+
+
+@pytest.mark.parametrize(
+    ("attack", "reason"),
+    [
+        (
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            "range(): at most 10000 numbers",
+        ),
+        (
+            "{% for a in range(9000) %}{% for b in range(9000) %}{% endfor %}{% endfor %}",
+            "takes longer than 200 ms",
+        ),
+        (BIG + "{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}", "takes longer than"),
+        ("{{ 'x' | center(200000000) }}", "too large"),
+        ("{{ 'x'.center(10 ** 9) }}", "too large"),
+        ("{{ '%0999999999d' | format(1) }}", "too large"),
+        ("{{ '%*s' | format(999999999, 'x') }}", "taken from the arguments"),
+        ("{{ '%999999999s' % 'x' }}", "too large"),
+        ("{{ '{:>999999999}'.format('x') }}", "too large"),
+        (BIG + "{{ s | replace('a', s) }}", "too large"),
+        (BIG + "{{ s.replace('a', s) }}", "too large"),
+        (BIG + "{{ [s, s, s, s] | join(s) }}", "too large"),
+        (BIG + "{{ [s] * 10000 }}", "too large"),
+        (
+            "{% set ns = namespace(s='ab') %}{% for i in range(40) %}"
+            "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+            "too large",
+        ),
+        ("{% for i in range(10000) %}{{ 'x' * 1000 }}{% endfor %}", "too large"),
+        (
+            BIG + "{% set x %}{% for i in range(5000) %}{{ s }}{% endfor %}{% endset %}{{ x }}",
+            "too large",
+        ),
+        ("{{ ('a\\n' * 50000) | indent('x' * 50000) }}", "too large"),
+        ("{{ [1] | batch(10 ** 9, 'x') | list | length }}", "too large"),
+        ("{{ ['a'] | map('center', 10 ** 9) | list }}", "too large"),
+        ("{{ ((10 ** 64) ** 64) ** 64 }}", "number too large"),
+        (
+            "{% if lines | length > 3 %}{% for a in range(9000) %}{% for b in range(9000) %}"
+            "{% endfor %}{% endfor %}{% endif %}",
+            "for an order of 50 lines: line 1: takes longer than 200 ms",
+        ),
+    ],
+)
+def test_a_template_that_runs_long_or_grows_huge_is_refused_quickly_at_save(
+    attack: str, reason: str
+) -> None:
+    started = time.monotonic()
+    assert reason in refusal(attack)
+    assert time.monotonic() - started < 3  # two renders of at most 200 ms, on a busy machine
+
+
+def test_the_limits_are_the_ones_configured() -> None:
+    source = TemplateSource("Hi", "{% for l in lines %}{{ l.item_name * 20 }}\n{% endfor %}")
+    big = sample_context(TemplateType.BACK_ORDER, lines=50)
+    assert len(CompiledTemplate(source).render(big).body_text) > 16 * 1024
+    with pytest.raises(InvalidInput) as caught:
+        CompiledTemplate(source).render(big, RenderLimits(max_bytes=16 * 1024))
+    assert "more than 16384 bytes" in str(caught.value)
+    assert "[email] template_max_bytes" in str(caught.value)
+    slow = TemplateSource(
+        "Hi", "{% for a in range(9000) %}{% for b in range(99) %}{% endfor %}{% endfor %}"
+    )
+    CompiledTemplate(slow).render(SAMPLE, RenderLimits(time_ms=5_000))
+    with pytest.raises(InvalidInput, match="takes longer than 10 ms"):
+        CompiledTemplate(slow).render(SAMPLE, RenderLimits(time_ms=10))
+
+
+def test_an_ordinary_template_loses_nothing_to_the_limits() -> None:
+    _, text, html = render(
+        text="{{ '%-8s|%5d' % ('KET', 2) }} {{ '{:>6}'.format('x') }} {{ 'ab' | center(6) }}|"
+        "{{ lines | map(attribute='sku') | join(', ') }}|{{ (lines | list + []) | length }}|"
+        "{% for l in lines if l.expected %}{{ loop.index }}/{{ loop.length }}{% endfor %}|"
+        "{{ range(3) | list }}|{{ 'a-b' | replace('-', '+') }}",
+        html="{% set x %}<b>{{ customer.name ~ '&' }}</b>{% endset %}{{ x }}",
+    )
+    assert text == ("KET     |    2      x   ab  |KET-01, PAN-28|2|1/1|[0, 1, 2]|a+b")
+    assert html == "<b>Ada Lovelace&amp;</b>"

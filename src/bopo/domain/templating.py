@@ -5,24 +5,44 @@ template cannot reach Python internals, change the data it is given, or
 silently print nothing for a misspelt name. HTML bodies are autoescaped, so
 text a customer typed (a name, say) cannot inject markup. A template is
 checked when it is saved by compiling it and rendering it against a sample
-context of its type; errors name the part and the line.
+context of its type, and a large one (50 lines, so that a template which only
+misbehaves for big orders shows it); errors name the part and the line.
+
+Every render is bounded (RenderLimits, `[email] template_time_limit_ms` and
+`template_max_bytes`): in time, by a deadline checked at every loop
+iteration, call, attribute, operator and filter (a render in a thread cannot
+be interrupted, so the sandbox looks at the clock itself); in size, by
+checking before any operation that can make text or a list much bigger than
+its inputs (`*`, `+`, `~`, `%`, `center`, `indent`, `format`, `replace`,
+`join`, `wordwrap`, widths in format specs, ...), by checking every filter's
+and call's result, and by counting the output as it is produced. A render
+that passes a limit raises InvalidInput naming the part, the line and the limit.
 """
 
 from __future__ import annotations
 
+import re
+import time
 import traceback
+import types
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
+from itertools import islice
+from string import Formatter
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context as JinjaContext
+from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import _PassArg, pass_context
 
 from bopo.errors import FieldError, InvalidInput
 
@@ -55,7 +75,345 @@ class EmailEvent(StrEnum):
 
 PARTS = ("subject", "body_text", "body_html")
 MAX_PART_CHARS = 100_000
-MAX_SEQUENCE = 100_000  # longest string or list a template may build with * or **
+MAX_RANGE = 10_000  # range() in a template: more than any email lists
+MAX_INT_BITS = 65_536  # numbers of ~20,000 digits: arithmetic stays quick
+LARGE_SAMPLE_LINES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RenderLimits:
+    """How long rendering one email may take, and how big any text in it may grow
+    (each part, and every string or list made on the way)."""
+
+    time_ms: int = 200
+    max_bytes: int = 256 * 1024
+
+
+DEFAULT_LIMITS = RenderLimits()
+
+
+class RenderLimitError(SecurityError):
+    """A render passed one of its limits."""
+
+
+class _OutOfTime(RenderLimitError):
+    pass
+
+
+class TemplateTooSlow(InvalidInput):
+    """A render ran out of time (the errors say where): a bigger order would too."""
+
+
+class _Budget:
+    """One render's limits: a deadline and a size, checked by the sandbox's hooks."""
+
+    __slots__ = ("deadline", "limits")
+
+    def __init__(self, limits: RenderLimits) -> None:
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.time_ms / 1000  # elapsed time, not the date
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _OutOfTime(
+                f"takes longer than {self.limits.time_ms} ms to render "
+                "(limit: [email] template_time_limit_ms)"
+            )
+
+    def size(self, n: int) -> None:
+        if n > self.limits.max_bytes:
+            raise RenderLimitError(
+                f"result too large: more than {self.limits.max_bytes} bytes "
+                "(limit: [email] template_max_bytes)"
+            )
+
+    def bound(self, value: Any) -> Any:
+        """The value, once it is known to be within the size limit (iterators: as consumed)."""
+        if isinstance(value, str):
+            self.size(len(value))
+        elif isinstance(value, list | tuple | dict | set | frozenset):
+            self.size(_weight(value, self.limits.max_bytes))
+        elif isinstance(value, Iterator):
+            return self.iterate(value)
+        elif isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise RenderLimitError("number too large")
+        return value
+
+    def iterate(self, items: Iterable[Any]) -> Iterator[Any]:
+        """Items one by one, with the deadline checked at each (loops, lazy filters)."""
+        tick, cap = self.tick, self.limits.max_bytes
+        for n, item in enumerate(items):
+            tick()
+            if n > cap:
+                self.size(n)
+            yield item
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("bopo_render_budget", default=None)
+
+
+def _budget() -> _Budget:
+    found = _BUDGET.get()
+    return found if found is not None else _Budget(DEFAULT_LIMITS)
+
+
+def _weight(value: Any, cap: int) -> int:
+    """Characters and items in a value, nested ones included; counting stops past `cap`."""
+    total = 0
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            total += len(v)
+        elif isinstance(v, list | tuple | set | frozenset):
+            total += len(v)
+            if total <= cap:
+                todo.extend(v)
+        elif isinstance(v, dict):
+            total += len(v)
+            if total <= cap:
+                todo.extend(v.keys())
+                todo.extend(v.values())
+        else:
+            total += 1
+        if total > cap:
+            break
+    return total
+
+
+_PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
+_SPEC_NUMBER = re.compile(r"\d+")
+
+
+def _check_printf(budget: _Budget, fmt: Any) -> None:
+    """`"%10s" % x` and `|format`: the widths asked for must fit the size limit."""
+    if not isinstance(fmt, str):
+        return
+    total = len(fmt)
+    for width, precision in _PRINTF.findall(fmt):
+        if "*" in (width, precision):
+            raise RenderLimitError("a width or precision taken from the arguments (*) is refused")
+        total += int(width or 0) + int(precision or 0)
+    budget.size(total)
+
+
+def _check_format_spec(budget: _Budget, fmt: Any) -> None:
+    """`"{:>10}".format(x)`: the widths asked for must fit the size limit."""
+    if not isinstance(fmt, str):
+        return
+    total = len(fmt)
+    for _, _, spec, _ in Formatter().parse(fmt):
+        if not spec:
+            continue
+        if "{" in spec:
+            raise RenderLimitError("a width or precision taken from the arguments is refused")
+        total += sum(int(n) for n in _SPEC_NUMBER.findall(spec))
+    budget.size(total)
+
+
+def _arg(args: Sequence[Any], kwargs: Mapping[str, Any], i: int, name: str, default: Any) -> Any:
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _replace_bound(s: Any, old: Any, new: Any, count: Any) -> int:
+    if not (isinstance(s, str) and isinstance(old, str) and isinstance(new, str)):
+        return 0
+    hits = s.count(old) if old else len(s) + 1
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    return len(s) + hits * max(len(new) - len(old), 0)
+
+
+def _width(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    return value if isinstance(value, int) else 0
+
+
+# Checks made before a filter runs, on its arguments (the value first), for the filters
+# whose result can be much bigger than their input. Every filter's result is checked after.
+def _pre_center(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    b.size(_width(_arg(a, k, 1, "width", 80)))
+
+
+def _pre_indent(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    s = a[0] if a and isinstance(a[0], str) else ""
+    b.size(len(s) + (s.count("\n") + 2) * _width(_arg(a, k, 1, "width", 4)))
+
+
+def _pre_format(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    _check_printf(b, a[0] if a else None)
+
+
+def _pre_replace(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    s = a[0] if a else None
+    old, new = _arg(a, k, 1, "old", ""), _arg(a, k, 2, "new", "")
+    b.size(
+        _replace_bound(
+            str(s) if s is not None else "", str(old), str(new), _arg(a, k, 3, "count", None)
+        )
+    )
+
+
+def _pre_wordwrap(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    s = a[0] if a and isinstance(a[0], str) else ""
+    width = _arg(a, k, 1, "width", 79)
+    wrap = _arg(a, k, 3, "wrapstring", None) or "\n"
+    lines = len(s) // max(width if isinstance(width, int) else 1, 1) + s.count("\n") + 1
+    b.size(len(s) + lines * _width(wrap))
+
+
+def _pre_batch_or_slice(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    b.size(_width(a[1] if len(a) > 1 else 0))
+
+
+def _pre_urlize(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    s = str(a[0]) if a else ""
+    extra = sum(_width(_arg(a, k, i, n, None) or "") for i, n in ((3, "target"), (4, "rel")))
+    b.size(len(s) * 3 + (len(s.split()) + 1) * (extra + 60))
+
+
+def _pre_tojson(b: _Budget, a: Sequence[Any], k: Mapping[str, Any]) -> None:
+    indent = _width(_arg(a, k, 1, "indent", None) or 0)
+    if indent > 16:
+        raise RenderLimitError("tojson: an indent of at most 16")
+
+
+_FILTER_CHECKS: Mapping[str, Callable[[_Budget, Sequence[Any], Mapping[str, Any]], None]] = {
+    "center": _pre_center,
+    "indent": _pre_indent,
+    "format": _pre_format,
+    "replace": _pre_replace,
+    "wordwrap": _pre_wordwrap,
+    "batch": _pre_batch_or_slice,
+    "slice": _pre_batch_or_slice,
+    "urlize": _pre_urlize,
+    "tojson": _pre_tojson,
+}
+
+
+def _bounded_filter(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter checked against the render's budget: the deadline, its arguments where they
+    can make something huge, iterators consumed one item at a time, and its result."""
+    passing = _PassArg.from_obj(f)
+    check = _FILTER_CHECKS.get(name)
+
+    # pass_context also keeps Jinja from running the filter at compile time, outside any budget.
+    @pass_context
+    def bounded(context: JinjaContext, *args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        budget.tick()
+        if args and isinstance(args[0], Iterator):
+            args = (budget.iterate(args[0]), *args[1:])
+        if name == "join" and args and not isinstance(args[0], str):
+            items = list(budget.iterate(args[0]))
+            sep = _arg(args, kwargs, 1, "d", "")
+            budget.size(sum(len(str(x)) for x in items) + len(items) * _width(sep))
+            args = (items, *args[1:])
+        elif check is not None:
+            check(budget, args, kwargs)
+        if passing is _PassArg.context:
+            result = f(context, *args, **kwargs)
+        elif passing is _PassArg.eval_context:
+            result = f(context.eval_ctx, *args, **kwargs)
+        elif passing is _PassArg.environment:
+            result = f(context.environment, *args, **kwargs)
+        else:
+            result = f(*args, **kwargs)
+        return budget.bound(result)
+
+    bounded.__name__ = f"bounded_{name}"
+    return bounded
+
+
+# str methods a template can call that can make text much bigger than the string itself.
+_STR_METHODS = frozenset(
+    [
+        "center",
+        "ljust",
+        "rjust",
+        "zfill",
+        "expandtabs",
+        "replace",
+        "join",
+        "format",
+        "format_map",
+        "translate",
+    ]
+)
+
+
+def _bounded_str_method(method: Any, call: Callable[..., Any]) -> Callable[..., Any]:
+    s: str = method.__self__
+    name: str = method.__name__
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        budget.tick()
+        if name in ("center", "ljust", "rjust", "zfill"):
+            budget.size(_width(_arg(args, kwargs, 0, "width", 0)))
+        elif name == "expandtabs":
+            budget.size(len(s) * max(_width(_arg(args, kwargs, 0, "tabsize", 8)), 1))
+        elif name == "replace":
+            budget.size(_replace_bound(s, *(list(args[:3]) + [None] * (3 - len(args[:3])))))
+        elif name == "join" and args:
+            items = list(budget.iterate(args[0]))
+            budget.size(sum(_width(x) for x in items) + len(items) * len(s))
+            args = (items, *args[1:])
+        elif name in ("format", "format_map"):
+            _check_format_spec(budget, s)
+        elif name == "translate":
+            table = args[0] if args else None
+            longest = (
+                max((_width(v) for v in table.values()), default=1)
+                if isinstance(table, dict)
+                else 1
+            )
+            budget.size(len(s) * max(longest, 1))
+        return budget.bound(call(*args, **kwargs))
+
+    return bounded
+
+
+def _bounded_range(*args: int) -> range:
+    found = range(*args)
+    if len(found) > MAX_RANGE:
+        raise RenderLimitError(f"range(): at most {MAX_RANGE} numbers")
+    return found
+
+
+def _bounded_concat(parts: Iterable[str]) -> str:
+    """What a block, macro or `{% set %}` body renders to, counted before it is joined."""
+    budget = _budget()
+    out, total = [], 0
+    for part in parts:
+        total += len(part)
+        budget.size(total)
+        out.append(part)
+    return "".join(out)
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with every `for` loop and every `~` going through the budget."""
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        for loop in node.find_all(nodes.For):
+            loop.iter = nodes.Call(
+                nodes.EnvironmentAttribute("bounded_iter"), [loop.iter], [], None, None
+            ).set_lineno(loop.iter.lineno or loop.lineno)
+        super().visit_Template(node, frame)
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile:
+            markup = "context.eval_ctx.volatile"
+        else:
+            markup = "True" if frame.eval_ctx.autoescape else "False"
+        self.write("environment.bounded_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(f"), {markup})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +433,22 @@ class Rendered:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, also refusing huge strings built with `*` or `**`."""
+def _loop_guard(items: Iterable[Any]) -> Iterator[Any]:
+    return _budget().iterate(items)
 
-    intercepted_binops = frozenset(["*", "**"])
+
+def _bounded_join(values: tuple[Any, ...], markup: bool) -> str:
+    """`a ~ b`: the parts' sizes are added up before they are joined."""
+    parts = [str(v) if not isinstance(v, str) else v for v in values]
+    _budget().size(sum(len(p) for p in parts))
+    return markup_join(parts) if markup else str_join(parts)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, bounded in time and size (see the module's docstring)."""
+
+    intercepted_binops = frozenset(["+", "-", "*", "/", "//", "%", "**"])
+    code_generator_class = _BoundedCodeGenerator
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # `line.qty` on the context's plain dicts: Jinja would first look for an
@@ -90,26 +460,60 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 return obj[attribute]
             except KeyError:
                 pass
+        _budget().tick()
         return super().getattr(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _budget().tick()
+        return super().getitem(obj, argument)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        # Called by getattr and getitem for every attribute found: str methods that can
+        # make a huge string go through the budget (format and format_map sandboxed too).
+        wrapped = super().wrap_str_format(value)
+        if (
+            isinstance(value, types.BuiltinMethodType)
+            and isinstance(value.__self__, str)
+            and value.__name__ in _STR_METHODS
+        ):
+            return _bounded_str_method(value, wrapped or value)
+        return wrapped
+
     def call(__self, __context: JinjaContext, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        # table() is ours and safe: skip the checks made for callables from data.
+        # Ours and safe: skip the checks made for callables from data.
+        if __obj is _loop_guard:
+            return _loop_guard(*args)
+        budget = _budget()
+        budget.tick()
         if __obj is text_table:
-            return text_table(*args, **kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+            return budget.bound(text_table(*args, **kwargs))
+        return budget.bound(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: JinjaContext, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise SecurityError("exponent too large")
-        if operator == "*":
+        budget = _budget()
+        budget.tick()
+        cap = budget.limits.max_bytes
+        if operator == "**" and isinstance(right, int | float):
+            if abs(right) > 64:
+                raise SecurityError("exponent too large")
+            if isinstance(left, int) and left.bit_length() * abs(right) > MAX_INT_BITS:
+                raise RenderLimitError("number too large")
+        elif operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(seq) * times > MAX_SEQUENCE
-                ):
-                    raise SecurityError("result too large")
-        return super().call_binop(context, operator, left, right)
+                if isinstance(seq, str | list | tuple) and isinstance(times, int) and times > 0:
+                    budget.size(_weight(seq, cap) * times)
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and left.bit_length() + right.bit_length() > MAX_INT_BITS
+            ):
+                raise RenderLimitError("number too large")
+        elif operator == "+":
+            if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+                budget.size(_weight(left, cap) + _weight(right, cap))
+        elif operator == "%" and isinstance(left, str):
+            _check_printf(budget, left)
+        return budget.bound(super().call_binop(context, operator, left, right))
 
 
 @lru_cache(maxsize=4096)  # a batch of emails shows the same few due dates again and again
@@ -168,8 +572,13 @@ def _environment(*, html: bool) -> _Sandbox:
         lstrip_blocks=True,
     )
     env.filters["date"] = format_date
+    env.filters = {name: _bounded_filter(name, f) for name, f in env.filters.items()}
     env.globals["table"] = text_table
+    env.globals["range"] = _bounded_range
     del env.globals["lipsum"]  # filler text on demand: nothing an email needs
+    env.bounded_iter = _loop_guard  # type: ignore[attr-defined]
+    env.bounded_join = _bounded_join  # type: ignore[attr-defined]
+    env.concat = _bounded_concat  # type: ignore[method-assign]
     return env
 
 
@@ -217,35 +626,66 @@ class CompiledTemplate:
         if errors:
             raise InvalidInput(errors)
 
-    def render(self, context: Mapping[str, Any]) -> Rendered:
-        """Render every part; InvalidInput names the part and line that failed.
+    def render(self, context: Mapping[str, Any], limits: RenderLimits = DEFAULT_LIMITS) -> Rendered:
+        """Render every part within the limits; InvalidInput names the part and line that
+        failed (or the limit passed).
 
         The parts share one read-only namespace (the sandbox's globals plus the
         context), built once, instead of Jinja copying it for each part.
         """
         namespace = {**_GLOBALS, **context}
         out: dict[str, str | None] = {}
-        for part, template in self._parts.items():
-            if template is None:
-                out[part] = None
-                continue
-            try:
+        budget = _Budget(limits)
+        token = _BUDGET.set(budget)
+        try:
+            for part, template in self._parts.items():
+                if template is None:
+                    out[part] = None
+                    continue
                 try:
-                    out[part] = "".join(
-                        template.root_render_func(template.new_context(namespace, shared=True))
-                    )
-                except Exception:
-                    template.environment.handle_exception()  # re-raises, at the template's line
-            except RecursionError:  # a macro that calls itself without end
-                raise InvalidInput([FieldError(part, "recurses too deeply")]) from None
-            except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
-                raise InvalidInput([_error(part, exc)]) from None
+                    try:
+                        out[part] = _stream(
+                            budget,
+                            template.root_render_func(template.new_context(namespace, shared=True)),
+                        )
+                    except Exception:
+                        template.environment.handle_exception()  # re-raises, at the template's line
+                except RecursionError:  # a macro that calls itself without end
+                    raise InvalidInput([FieldError(part, "recurses too deeply")]) from None
+                except MemoryError:
+                    raise InvalidInput([FieldError(part, "needs too much memory")]) from None
+                except _OutOfTime as exc:
+                    raise TemplateTooSlow([_error(part, exc)]) from None
+                except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+                    raise InvalidInput([_error(part, exc)]) from None
+        finally:
+            _BUDGET.reset(token)
         subject = " ".join((out["subject"] or "").split())  # one header line, no injection
         return Rendered(subject, out["body_text"] or "", out["body_html"])
 
 
-def validate_template(kind: str, source: TemplateSource) -> CompiledTemplate:
-    """Compile and render against the type's sample context; raise InvalidInput if not."""
+def _stream(budget: _Budget, chunks: Iterable[str]) -> str:
+    """The output as it is produced, counted: it stops at the size limit."""
+    out: list[str] = []
+    cap, total = budget.limits.max_bytes, 0
+    chunks = iter(chunks)
+    while batch := list(islice(chunks, 16)):  # each chunk is bounded: 16 at a time is too
+        total += sum(map(len, batch))
+        if total > cap:
+            budget.size(total)
+        out += batch
+    text = "".join(out)
+    if not text.isascii():
+        budget.size(len(text.encode()))
+    return text
+
+
+def validate_template(
+    kind: str, source: TemplateSource, limits: RenderLimits = DEFAULT_LIMITS
+) -> CompiledTemplate:
+    """Compile and render against the type's sample context, then a large one (so that
+    a template that only misbehaves for big orders is caught too), within the limits;
+    raise InvalidInput if not."""
     try:
         template_type = TemplateType(kind)
     except ValueError:
@@ -260,9 +700,18 @@ def validate_template(kind: str, source: TemplateSource) -> CompiledTemplate:
     if problems:
         raise InvalidInput(problems)
     compiled = CompiledTemplate(source)
-    rendered = compiled.render(sample_context(template_type))
+    rendered = compiled.render(sample_context(template_type), limits)
     if not rendered.subject:
         raise InvalidInput([FieldError("subject", "renders empty")])
+    try:
+        compiled.render(sample_context(template_type, lines=LARGE_SAMPLE_LINES), limits)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            [
+                FieldError(e.field, f"for an order of {LARGE_SAMPLE_LINES} lines: {e.message}")
+                for e in exc.errors
+            ]
+        ) from None
     return compiled
 
 
@@ -331,10 +780,13 @@ def backorder_context(
     }
 
 
-def sample_context(kind: TemplateType, company: str = "Our shop") -> dict[str, Any]:
+def sample_context(
+    kind: TemplateType, company: str = "Our shop", *, lines: int = 2
+) -> dict[str, Any]:
     """A believable context to check and preview templates with; one line has no date.
 
-    For due-date notices, each line also has the date given before.
+    For due-date notices, each line also has the date given before. With more
+    `lines`, the two sample lines repeat (with their own line numbers).
     """
     later = kind is TemplateType.BACK_ORDER_UPDATE
     earlier = kind is TemplateType.BACK_ORDER_EARLIER
@@ -375,6 +827,12 @@ def sample_context(kind: TemplateType, company: str = "Our shop") -> dict[str, A
         ],
         event="due_date" if later or earlier else "intake",
     )
+    if lines > 2:
+        pair = context["lines"]
+        context["lines"] = [
+            pair[n % 2] | {"line_no": n + 1, "sku": f"{pair[n % 2]['sku']}-{n + 1}"}
+            for n in range(lines)
+        ]
     return context
 
 

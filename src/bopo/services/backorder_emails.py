@@ -40,7 +40,9 @@ from bopo.domain.changes import is_overdue
 from bopo.domain.templating import (
     CompiledTemplate,
     EmailEvent,
+    Rendered,
     TemplateSource,
+    TemplateTooSlow,
     TemplateType,
     backorder_context,
     linked_line,
@@ -183,6 +185,9 @@ def write_emails(
     templates = compiled_templates(writes.conn, ctx, {refs[tid] for _, tid in groups})
     settings = ctx.settings.email
     emails: list[dict[str, Any]] = []
+    # Template id -> the fewest lines it ran out of time on, and why. An order at least
+    # as big is not tried again in this transaction: its locks are held meanwhile.
+    too_slow: dict[int, tuple[int, str]] = {}
     for email_id, ((order_id, template_id), group) in zip(email_ids, groups.items(), strict=True):
         head = group[0]
         name, compiled = refs[template_id].name, templates[template_id]
@@ -200,18 +205,29 @@ def write_emails(
             "created_at": now,
             "updated_at": now,
         }
-        try:
-            rendered = compiled.render(email_context(ctx, group, event.value, today=now.date()))
-        except InvalidInput as exc:
+        slow = too_slow.get(template_id)
+        rendered: Rendered | None = None
+        if slow is not None and len(group) >= slow[0]:
+            error = f"{slow[1]} (as for {slow[0]} lines earlier in this batch)"
+        else:
+            try:
+                rendered = compiled.render(
+                    email_context(ctx, group, event.value, today=now.date()), settings.render_limits
+                )
+            except InvalidInput as exc:
+                if isinstance(exc, TemplateTooSlow):
+                    too_slow[template_id] = (len(group), str(exc))
+                error = str(exc)
+        if rendered is None:
             # The template passed its check when saved but not on this order's data.
             # The order still goes in; the email waits, failed, for a person to see.
-            log.warning("template %r did not render for order %s: %s", name, head.number, exc)
+            log.warning("template %r did not render for order %s: %s", name, head.number, error)
             email |= {
                 "subject": f"(not rendered: template {name})",
                 "body_text": "",
                 "body_html": None,
                 "state": "failed",
-                "last_error": f"template {name!r} did not render: {exc}",
+                "last_error": f"template {name!r} did not render: {error}",
             }
         else:
             email |= {

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,10 +16,10 @@ from pydantic import (
     model_validator,
 )
 
+from bopo.domain.addresses import BadAddress, parse_address
 from bopo.domain.statuses import Priority
 
 MAX_QTY = 1_000_000  # per line: anything larger is a typo, and it keeps sums in range
-EMAIL_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$"
 
 # Numbers, dates and patterns are checked by pydantic's own (compiled) validators;
 # the few Python validators below only refuse what those would let through.
@@ -58,6 +59,14 @@ def _priority(value: Any) -> Any:
     raise ValueError(f"must be one of {', '.join(Priority)}, not {value!r}")
 
 
+def _email(value: str) -> str:
+    """A customer's address, as email-validator reads it; stored normalised."""
+    try:
+        return parse_address(value).normalized
+    except BadAddress as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _blank_is_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
@@ -71,7 +80,7 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 OptionalIsoDate = Annotated[date | None, BeforeValidator(_optional_iso_date)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-EmailAddress = Annotated[str, Field(min_length=1, max_length=320, pattern=EMAIL_PATTERN)]
+EmailAddress = Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_email)]
 OrderPriority = Annotated[Priority, BeforeValidator(_priority)]
 OptionalCode = Annotated[
     Annotated[str, Field(max_length=40)] | None, BeforeValidator(_blank_is_none)

@@ -7,6 +7,13 @@ different batch; on SQLite, BEGIN IMMEDIATE makes claims one at a time. A
 claim marks the emails `sending` with this mailer's name, a lease and one
 more attempt, and commits before anything is sent.
 
+While a batch is held, a heartbeat thread renews its lease every third of
+`[email] lease_seconds`, however long the server takes over one message; and
+before each message the mailer checks that the lease (as last renewed) still
+has a tenth of its length to run, else it hands the rest back and claims
+afresh. So another mailer takes an email over only from a mailer that stopped
+renewing: one that was killed, or cut off from the database.
+
 Each email's result is committed on its own right after the server answers,
 so a mailer killed mid-batch leaves only its unfinished emails `sending`;
 when the lease runs out, another mailer takes them over. The one message
@@ -16,7 +23,10 @@ whose result was not yet committed: it goes again with the same Message-ID.
 A 5xx answer fails the email at once; a 4xx answer or a lost connection
 puts it back as pending with a growing delay, until `[email] max_attempts`
 then it fails. If the server cannot be reached (even after one reconnect),
-the rest of the batch is put back the same way and the run stops.
+the rest of the batch is put back the same way and the run stops. Whatever
+else goes wrong with one email (an address that cannot be sent to, a message
+that cannot be built, an error the SMTP library did not expect) fails or
+retries that email alone, on a fresh connection; the others go on.
 
 An email is claimed only while it is still true: a claim checks each pending
 email's links (still active, with the quantity and due date it states); one that
@@ -31,6 +41,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
@@ -41,6 +52,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from bopo.db.models import PendingEmail
+from bopo.domain.addresses import BadAddress
 from bopo.domain.statuses import EmailState
 from bopo.services.context import Context
 from bopo.services.superseding import refresh_emails, untrue
@@ -284,6 +296,87 @@ def _supersede(ctx: Context, me: str, stale: Collection[int]) -> int:
     return int(gone or 0)
 
 
+class _Lease:
+    """Keeps a claimed batch's lease alive while the mailer works through it.
+
+    A thread renews the lease of the emails still held every third of its
+    length; `holds()` says whether one may be sent: still held by this mailer,
+    with at least a tenth of the lease left as last renewed. A renewal that
+    finds an email gone (taken over after this mailer fell silent) marks it
+    lost: it is not sent.
+    """
+
+    def __init__(self, ctx: Context, me: str, batch: Sequence[_Claimed]) -> None:
+        self._ctx = ctx
+        self._me = me
+        self._length = timedelta(seconds=ctx.settings.email.lease_seconds)
+        self._margin = self._length / 10
+        self._until = min(e.lease_until for e in batch)
+        self._held = {e.id for e in batch}
+        self._lost: set[int] = set()
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bopo-mailer-lease", daemon=True)
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def holds(self, email_id: int) -> bool:
+        with self._guard:
+            return (
+                email_id in self._held
+                and email_id not in self._lost
+                and self._ctx.clock() < self._until - self._margin
+            )
+
+    def lost(self, email_id: int) -> bool:
+        with self._guard:
+            return email_id in self._lost
+
+    def done(self, email_id: int) -> None:
+        with self._guard:
+            self._held.discard(email_id)
+
+    def _run(self) -> None:
+        every = self._length.total_seconds() / 3
+        while not self._stop.wait(every):
+            try:
+                self._renew()
+            except Exception:  # the database is away: holds() stops the sending in time
+                log.warning("mailer %s could not renew its lease", self._me, exc_info=True)
+
+    def _renew(self) -> None:
+        with self._guard:
+            ids = sorted(self._held - self._lost)
+        if not ids:
+            return
+        until = self._ctx.clock() + self._length
+        with self._ctx.db.write() as conn:
+            kept = set(
+                conn.scalars(
+                    update(PendingEmail)
+                    .where(
+                        PendingEmail.id.in_(ids),
+                        PendingEmail.state == EmailState.SENDING.value,
+                        PendingEmail.claimed_by == self._me,
+                    )
+                    .values(lease_until=until)
+                    .returning(PendingEmail.id)
+                )
+            )
+        with self._guard:
+            gone = (set(ids) & self._held) - kept  # not finished here, so taken over
+            if gone:
+                log.warning("emails %s were taken over by another mailer", sorted(gone))
+            self._lost |= gone
+            self._until = until
+
+
 def _send_batch(
     ctx: Context,
     me: str,
@@ -293,8 +386,19 @@ def _send_batch(
     should_stop: Callable[[], bool] | None,
 ) -> bool:
     """Send a claimed batch; False when the run should end (stopped, server unreachable)."""
-    cfg = ctx.settings.email
-    margin = timedelta(seconds=cfg.lease_seconds / 10)
+    with _Lease(ctx, me, batch) as lease:
+        return _send_held(ctx, me, transport, batch, lease, summary, should_stop)
+
+
+def _send_held(
+    ctx: Context,
+    me: str,
+    transport: Transport,
+    batch: Sequence[_Claimed],
+    lease: _Lease,
+    summary: SendSummary,
+    should_stop: Callable[[], bool] | None,
+) -> bool:
     reconnected = False
     i = 0
     while i < len(batch):
@@ -303,18 +407,32 @@ def _send_batch(
             _release(ctx, me, batch[i:], summary)
             summary.stopped = "stopped"
             return False
-        if ctx.clock() >= email.lease_until - margin:  # claim afresh rather than overstay
+        if lease.lost(email.id):  # another mailer has it now
+            i += 1
+            continue
+        if not lease.holds(email.id):  # claim afresh rather than overstay
             _release(ctx, me, batch[i:], summary)
             return True
         try:
-            transport.send(_message(ctx, email))
+            outgoing = _message(ctx, email)
+        except Exception as exc:  # it will not build next time either: it fails alone
+            reason = str(exc) if isinstance(exc, BadAddress) else f"cannot be built: {exc!r}"
+            _finish(ctx, me, email.id, state="failed", last_error=reason)
+            lease.done(email.id)
+            summary.failed += 1
+            summary.errors.append(f"email {email.id}: {reason}")
+            i += 1
+            continue
+        try:
+            transport.send(outgoing)
         except SendFailure as failure:
             if failure.connection_lost and not reconnected:
                 reconnected = True  # one more go on a new connection
                 continue
             if failure.connection_lost:
                 for left in batch[i:]:
-                    _retry_or_fail(ctx, me, left, str(failure), summary)
+                    if not lease.lost(left.id):
+                        _retry_or_fail(ctx, me, left, str(failure), summary)
                 summary.stopped = f"server unreachable: {failure}"
                 return False
             if failure.permanent:
@@ -323,10 +441,15 @@ def _send_batch(
                 summary.errors.append(f"email {email.id}: {failure}")
             else:
                 _retry_or_fail(ctx, me, email, str(failure), summary)
+        except Exception as exc:  # unforeseen: this email alone, the rest on a new connection
+            log.exception("email %d: sending failed unexpectedly", email.id)
+            transport.close()
+            _retry_or_fail(ctx, me, email, f"sending failed: {exc!r}", summary)
         else:
             _sent(ctx, me, email.id)
             summary.sent += 1
             reconnected = False
+        lease.done(email.id)
         i += 1
     return True
 

@@ -387,7 +387,8 @@ def _render(
     out: dict[str, Any] = {"template_id": plan.template.id, "updated_at": now}
     try:
         rendered = templates[plan.template.id].render(
-            email_context(ctx, group, EmailEvent.DUE_DATE.value, previous, today=now.date())
+            email_context(ctx, group, EmailEvent.DUE_DATE.value, previous, today=now.date()),
+            ctx.settings.email.render_limits,
         )
     except InvalidInput as exc:
         name = plan.template.name

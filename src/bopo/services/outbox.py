@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from email.generator import BytesGenerator
 from email.header import decode_header, make_header
 from email.message import Message
+from io import BytesIO
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
 from bopo.db.models import EmailTemplate, PendingEmail, PendingEmailAssociation, SalesOrder
 from bopo.db.queries import record_audit
+from bopo.domain.addresses import BadAddress
 from bopo.domain.statuses import EmailState, transition
 from bopo.domain.templating import EmailEvent
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -209,17 +212,23 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
     ).all()
     summary = EmailSummary(*row)
     settings = ctx.settings.email
-    message = build_message(
-        from_address=settings.from_address,
-        from_name=settings.company_name,
-        to_address=summary.to_address,
-        to_name=full.to_name,
-        subject=summary.subject,
-        body_text=full.body_text,
-        body_html=full.body_html,
-        message_id=full.message_id,
-        date=summary.created_at,
-    ).message
+    headers: tuple[tuple[str, str], ...]
+    try:
+        message = build_message(
+            from_address=settings.from_address,
+            from_name=settings.company_name,
+            to_address=summary.to_address,
+            to_name=full.to_name,
+            subject=summary.subject,
+            body_text=full.body_text,
+            body_html=full.body_html,
+            message_id=full.message_id,
+            date=summary.created_at,
+        ).message
+    except BadAddress as exc:  # stored before addresses were checked: it cannot go
+        raw, headers = f"(cannot be sent: {exc})", (("To", summary.to_address),)
+    else:
+        raw, headers = _raw(message), _readable_headers(message)
     return EmailView(
         summary,
         full.to_name,
@@ -229,10 +238,17 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
         tuple(associations),
         full.claimed_by,
         full.lease_until,
-        message.as_string(),
-        _readable_headers(message),
+        raw,
+        headers,
         tuple(load_associations(conn, associations)),
     )
+
+
+def _raw(message: Message) -> str:
+    """The message as sent, read as UTF-8 (an internationalised address shows as itself)."""
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, maxheaderlen=0).flatten(message)  # as as_string()
+    return out.getvalue().decode("utf-8", "replace")
 
 
 def _readable_headers(message: Message) -> tuple[tuple[str, str], ...]:

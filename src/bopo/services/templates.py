@@ -1,7 +1,9 @@
 """Email templates (system data): list, add, edit, preview.
 
-A template is checked before it is saved: it must parse and render against
-a sample context of its type. A refused template changes nothing.
+A template is checked before it is saved: it must parse and render, within
+the `[email]` template limits, against a sample context of its type and a
+large one. A refused template changes nothing. Rendering happens outside any
+write transaction: a slow template never holds a lock.
 """
 
 from __future__ import annotations
@@ -174,7 +176,7 @@ def add_template(
     name = _clean_name(name)
     kind = kind.strip().upper()
     source = TemplateSource(subject, body_text, body_html or None)
-    validate_template(kind, source)
+    validate_template(kind, source, ctx.settings.email.render_limits)
     now = ctx.clock()
     with ctx.db.write() as conn:
         if conn.scalar(select(EmailTemplate.id).where(EmailTemplate.name == name)) is not None:
@@ -218,30 +220,35 @@ def edit_template(
 ) -> TemplateView:
     """Change a template; None keeps a part, an empty body_html removes the HTML body.
 
-    Emails queued already keep the text they were rendered with.
+    Emails queued already keep the text they were rendered with. The new text
+    is checked before the write transaction; if the template changed meanwhile,
+    the edit is refused rather than checked again under the lock.
     """
+    stmt = select(
+        EmailTemplate.id,
+        EmailTemplate.type,
+        EmailTemplate.subject,
+        EmailTemplate.body_text,
+        EmailTemplate.body_html,
+    ).where(EmailTemplate.name == name)
+    with ctx.db.read() as conn:
+        seen = conn.execute(stmt).first()
+    if seen is None:
+        raise NotFound("email template", name)
+    before = TemplateSource(seen.subject, seen.body_text, seen.body_html)
+    after = TemplateSource(
+        before.subject if subject is None else subject,
+        before.body_text if body_text is None else body_text,
+        before.body_html if body_html is None else (body_html or None),
+    )
+    renamed = _clean_name(new_name) if new_name is not None else name
+    validate_template(seen.type, after, ctx.settings.email.render_limits)
     with ctx.db.write() as conn:
-        current = conn.execute(
-            select(
-                EmailTemplate.id,
-                EmailTemplate.type,
-                EmailTemplate.subject,
-                EmailTemplate.body_text,
-                EmailTemplate.body_html,
-            )
-            .where(EmailTemplate.name == name)
-            .with_for_update()
-        ).first()
+        current = conn.execute(stmt.with_for_update()).first()
         if current is None:
             raise NotFound("email template", name)
-        before = TemplateSource(current.subject, current.body_text, current.body_html)
-        after = TemplateSource(
-            before.subject if subject is None else subject,
-            before.body_text if body_text is None else body_text,
-            before.body_html if body_html is None else (body_html or None),
-        )
-        renamed = _clean_name(new_name) if new_name is not None else name
-        validate_template(current.type, after)
+        if tuple(current) != tuple(seen):
+            raise Conflict(f"email template {name!r} was changed meanwhile; edit it again")
         if (after, renamed) == (before, name):
             return _views(conn, name)[0]
         if renamed != name and conn.scalar(
@@ -283,15 +290,16 @@ def preview_source(
     """Render a template, saved or not, as a customer would get it: against a sales
     order's linked lines (by id, or by number and source), else the sample context."""
     kind = kind.strip().upper()
-    compiled = validate_template(kind, source)
+    limits = ctx.settings.email.render_limits
+    compiled = validate_template(kind, source, limits)
     if order_id is None and order_number is None:
         if order_source is not None:
             raise InvalidInput([FieldError("order_source", "give order_number with it")])
         context = sample_context(TemplateType(kind), ctx.settings.email.company_name)
-        return _preview(compiled.render(context), None, None)
+        return _preview(compiled.render(context, limits), None, None)
     with ctx.db.read() as conn:
         to, order, context = _order_context(conn, ctx, order_id, order_number, order_source)
-    return _preview(compiled.render(context), to, order)
+    return _preview(compiled.render(context, limits), to, order)
 
 
 def preview_template(

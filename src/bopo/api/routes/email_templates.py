@@ -1,7 +1,9 @@
 """Email templates (system data): list, show, add, change, and preview as a customer sees them.
 
 Previewing an unsaved template is part of writing one, so it needs the admin
-role, as saving does; previewing a saved template is reading it.
+role, as saving does; previewing a saved template is reading it. Every route
+that renders a template (saving checks it, previewing shows it) runs on the
+long-request threads: a slow template never holds up orders and pages.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from bopo.api.deps import Admin, CtxDep, Viewer
 from bopo.api.errors import responses
@@ -22,6 +24,7 @@ from bopo.api.schemas_emails import (
 )
 from bopo.domain.templating import TemplateSource
 from bopo.services import templates
+from bopo.threads import in_long_thread
 
 router = APIRouter(
     prefix="/email-templates", tags=["email templates"], responses=responses(401, 403, 422)
@@ -37,11 +40,13 @@ def list_templates(ctx: CtxDep, _: Viewer) -> list[TemplateRead]:
 
 
 @router.post("", status_code=201, responses=responses(409))
-def create_template(
-    ctx: CtxDep, user: Admin, body: TemplateCreate, response: Response
+async def create_template(
+    ctx: CtxDep, user: Admin, body: TemplateCreate, request: Request, response: Response
 ) -> TemplateRead:
     """Add a template; refused, naming the part and line, unless it renders against a sample."""
-    view = templates.add_template(
+    view = await in_long_thread(
+        request,
+        templates.add_template,
         ctx,
         body.name,
         body.subject,
@@ -55,9 +60,13 @@ def create_template(
 
 
 @router.post("/preview", responses=responses(404, 409))
-def preview_unsaved(ctx: CtxDep, _: Admin, body: TemplatePreviewCreate) -> PreviewRead:
+async def preview_unsaved(
+    ctx: CtxDep, _: Admin, body: TemplatePreviewCreate, request: Request
+) -> PreviewRead:
     """Render an unsaved template against an order's linked lines, or the sample order."""
-    preview = templates.preview_source(
+    preview = await in_long_thread(
+        request,
+        templates.preview_source,
         ctx,
         body.type.value,
         TemplateSource(body.subject, body.body_text, body.body_html),
@@ -75,9 +84,13 @@ def get_template(ctx: CtxDep, _: Viewer, name: Name) -> TemplateRead:
 
 
 @router.patch("/{name}", responses=responses(404, 409))
-def update_template(ctx: CtxDep, user: Admin, name: Name, body: TemplateUpdate) -> TemplateRead:
+async def update_template(
+    ctx: CtxDep, user: Admin, name: Name, body: TemplateUpdate, request: Request
+) -> TemplateRead:
     """Change or rename a template; refused like a new one. Queued emails keep their text."""
-    view = templates.edit_template(
+    view = await in_long_thread(
+        request,
+        templates.edit_template,
         ctx,
         name,
         new_name=body.name,
@@ -90,10 +103,11 @@ def update_template(ctx: CtxDep, user: Admin, name: Name, body: TemplateUpdate) 
 
 
 @router.get("/{name}/preview", responses=responses(404, 409))
-def preview_template(
+async def preview_template(
     ctx: CtxDep,
     _: Viewer,
     name: Name,
+    request: Request,
     order_id: Annotated[
         int | None, Query(ge=1, le=2_147_483_647, description="Render for this sales order")
     ] = None,
@@ -105,7 +119,13 @@ def preview_template(
     ] = None,
 ) -> PreviewRead:
     """Render a saved template against an order's linked lines, or the sample order."""
-    preview = templates.preview_template(
-        ctx, name, order_id=order_id, order_number=order_number, source=order_source
+    preview = await in_long_thread(
+        request,
+        templates.preview_template,
+        ctx,
+        name,
+        order_id=order_id,
+        order_number=order_number,
+        source=order_source,
     )
     return PreviewRead.model_validate(preview)

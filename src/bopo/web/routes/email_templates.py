@@ -5,7 +5,9 @@ The page's script keeps the preview current while an admin types, through
 `POST /system/templates/preview` (the form as it stands, CSRF-checked, answered
 with JSON); without the script, the Preview button re-renders the page.
 A template that does not parse or render is refused, the error (part and line)
-shown next to its field.
+shown next to its field. Every page here renders the template (a preview, or the
+check made when saving), so each runs on the long-request threads: a slow
+template never holds up orders and pages.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bopo.errors import Conflict, InvalidInput, NotFound
 from bopo.services import templates
 from bopo.services.context import Context
 from bopo.services.templates import Preview, TemplateView
+from bopo.threads import in_long_thread
 from bopo.web.forms import say
 from bopo.web.render import EMAIL_FRAME_CSP, redirect, render
 from bopo.web.session import Admin, Form, Viewer, WebUser, context_of
@@ -186,13 +189,21 @@ def _as_values(view: TemplateView) -> dict[str, str]:
 
 
 @router.get("/new")
-def new_page(request: Request, user: Admin) -> HTMLResponse:
+async def new_page(request: Request, user: Admin) -> HTMLResponse:
+    return await in_long_thread(request, _new_page, request, user)
+
+
+def _new_page(request: Request, user: WebUser) -> HTMLResponse:
     order = _default_order(context_of(request))
     return _editor(request, user, None, dict(STARTER), order)
 
 
 @router.post("/new")
-def create(request: Request, user: Admin, form: Form) -> Response:
+async def create(request: Request, user: Admin, form: Form) -> Response:
+    return await in_long_thread(request, _create, request, user, form)
+
+
+def _create(request: Request, user: WebUser, form: FormData) -> Response:
     ctx = context_of(request)
     values, order = _values(form), _order(form.get("order"))
     if form.get("intent") == "preview":
@@ -221,19 +232,32 @@ def create(request: Request, user: Admin, form: Form) -> Response:
 
 
 @router.post("/preview")
-def live_preview(request: Request, user: Admin, form: Form) -> JSONResponse:
+async def live_preview(request: Request, user: Admin, form: Form) -> JSONResponse:
     """The preview of the template as typed, for the editor's script."""
     values = _values(form)
-    shown = preview(context_of(request), values["type"], _source(values), _order(form.get("order")))
+    shown = await in_long_thread(
+        request,
+        preview,
+        context_of(request),
+        values["type"],
+        _source(values),
+        _order(form.get("order")),
+    )
     return JSONResponse(shown.as_dict())
 
 
 @router.get("/{template_id:int}")
-def edit_page(
+async def edit_page(
     request: Request,
     user: Viewer,
     template_id: int,
     order: Annotated[str | None, Query(max_length=110)] = None,
+) -> HTMLResponse:
+    return await in_long_thread(request, _edit_page, request, user, template_id, order)
+
+
+def _edit_page(
+    request: Request, user: WebUser, template_id: int, order: str | None
 ) -> HTMLResponse:
     ctx = context_of(request)
     view = templates.get_template_by_id(ctx, template_id)
@@ -242,7 +266,11 @@ def edit_page(
 
 
 @router.post("/{template_id:int}")
-def save(request: Request, user: Admin, form: Form, template_id: int) -> Response:
+async def save(request: Request, user: Admin, form: Form, template_id: int) -> Response:
+    return await in_long_thread(request, _save, request, user, form, template_id)
+
+
+def _save(request: Request, user: WebUser, form: FormData, template_id: int) -> Response:
     ctx = context_of(request)
     view = templates.get_template_by_id(ctx, template_id)
     values, order = _values(form) | {"type": view.type}, _order(form.get("order"))
