@@ -33,6 +33,7 @@ from bopo.web.render import PAGE_CSP, STATIC, make_env, render
 from bopo.web.routes import ROUTERS
 from bopo.web.session import CsrfFailed, Forbidden, LoginRequired, current_user, flash
 from bopo.web.throttle import SignInThrottles
+from bopo.web.urls import local_path, referer_path
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ async def _error(request: Request, status: int, title: str, detail: str) -> HTML
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     if request.method != "GET" or target == "/":
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
@@ -152,16 +153,11 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     # Usually a form left open past the session's end; nothing was changed.
     flash(request, "error", "That form had expired, so nothing was changed. Please try again.")
-    back = request.url.path if request.url.path in {"/login"} else _referer_path(request)
+    if request.url.path == "/login":
+        back = "/login"
+    else:
+        back = referer_path(request.headers.get("referer"), request.url.scheme, request.url.netloc)
     return RedirectResponse(back, status_code=303)
-
-
-def _referer_path(request: Request) -> str:
-    referer = request.headers.get("referer", "")
-    origin = f"{request.url.scheme}://{request.url.netloc}"
-    if referer.startswith(origin + "/"):
-        return referer[len(origin) :]
-    return "/"
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

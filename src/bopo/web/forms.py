@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from bopo.errors import BopoError, FieldError, InvalidInput, NotFound
 from bopo.web.session import flash
+from bopo.web.urls import local_path
 
 T = TypeVar("T")
 
@@ -78,7 +79,7 @@ def act(request: Request, back: str, run: Callable[[], str]) -> RedirectResponse
         flash(request, "error", say(exc))
     else:
         flash(request, "ok", message)
-    return RedirectResponse(back, status_code=303)
+    return RedirectResponse(local_path(back), status_code=303)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
