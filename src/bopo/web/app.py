@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bopo.config import Settings
 from bopo.errors import BopoError, ConfigError, NotFound
 from bopo.services.context import Context
+from bopo.services.refusals import refusal
 from bopo.web.forms import say
 from bopo.web.render import PAGE_CSP, STATIC, make_env, render
 from bopo.web.routes import ROUTERS
@@ -129,6 +131,8 @@ def _error_pages(app: FastAPI) -> None:
     either(CsrfFailed, _csrf_failed)
     either(StarletteHTTPException, _http_error)
     either(BopoError, _bopo_error)
+    for refused in (IntegrityError, DataError, OperationalError):
+        either(refused, _database_error)
     either(Exception, _unexpected)
 
 
@@ -158,6 +162,24 @@ async def _csrf_failed(request: Request, exc: Exception) -> Response:
     else:
         back = referer_path(request.headers.get("referer"), request.url.scheme, request.url.netloc)
     return RedirectResponse(back, status_code=303)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """Said in words; the driver's message (tables, constraints) goes to the log only.
+    A form goes back to its page with the message, as a refused action does."""
+    assert isinstance(exc, DBAPIError)
+    said = refusal(exc)
+    log.log(
+        logging.ERROR if said.status == 503 else logging.INFO,
+        "refused by the database on %s: %s",
+        request.url.path,
+        said.detail,
+    )
+    if request.method == "POST":
+        flash(request, "error", f"Nothing was changed: {said.message}.")
+        back = referer_path(request.headers.get("referer"), request.url.scheme, request.url.netloc)
+        return RedirectResponse(back, status_code=303)
+    return await _error(request, said.status, "Cannot show this page", said.message + ".")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
