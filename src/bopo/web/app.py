@@ -22,7 +22,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +29,8 @@ from bopo.config import Settings
 from bopo.errors import BopoError, ConfigError, NotFound
 from bopo.services.context import Context
 from bopo.services.refusals import refusal
+from bopo.services.web_sessions import IDLE
+from bopo.web.cookies import SessionCookies
 from bopo.web.forms import say
 from bopo.web.render import PAGE_CSP, STATIC, make_env, render
 from bopo.web.routes import ROUTERS
@@ -40,7 +41,6 @@ from bopo.web.urls import local_path, referer_path
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "bopo_session"
-SESSION_SECONDS = 16 * 3600  # a long working day; then sign in again
 NOT_PAGES = ("/api/", "/docs", "/openapi.json")
 SECURITY_HEADERS = [
     (b"content-security-policy", PAGE_CSP.encode()),
@@ -102,11 +102,10 @@ def install(app: FastAPI, ctx: Context) -> None:
         app.include_router(router)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
-        SessionMiddleware,
+        SessionCookies,
         secret_key=key.get_secret_value() if key else secrets.token_urlsafe(32),
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_SECONDS,
-        same_site="lax",
+        cookie=SESSION_COOKIE,
+        max_age=int(IDLE.total_seconds()),
     )
     _error_pages(app)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,14 @@ from fastapi.responses import RedirectResponse, Response
 from bopo.errors import AuthenticationFailed
 from bopo.services import users
 from bopo.web.render import redirect, render
-from bopo.web.session import USER_KEY, Form, context_of, sign_in, sign_out
+from bopo.web.session import (
+    Form,
+    LoginRequired,
+    context_of,
+    current_user,
+    sign_in,
+    sign_out,
+)
 from bopo.web.throttle import SignInThrottles
 from bopo.web.urls import local_path
 
@@ -19,7 +27,8 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    if isinstance(request.session.get(USER_KEY), int):
+    with contextlib.suppress(LoginRequired):  # signed in already: straight on
+        current_user(request)
         return RedirectResponse(local_path(next), status_code=303)
     return render(request, "login.html", next=local_path(next), name="", error=None)
 
