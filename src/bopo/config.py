@@ -7,6 +7,7 @@ a bad or unknown key is reported by name when bopo starts, not at first use.
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -117,6 +118,36 @@ class ServerSettings(_Section):
     # it `bopo serve` makes one per process, which is refused where that would log
     # people out at random (several workers, PostgreSQL): see web/app.py.
     secret_key: SecretStr | None = None
+
+    # Proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-For are
+    # believed: the scheme makes the session cookie Secure, the client address is the one
+    # the sign-in throttle counts. Nobody else's are. uvicorn's own default, 127.0.0.1.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _a_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(part for part in re.split(r"[\s,]+", v) if part)
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad, good = [], []
+        for entry in v:
+            try:
+                net = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                bad.append(entry)
+                continue
+            good.append(str(net) if "/" in entry else str(net.network_address))
+        if bad:
+            raise ValueError(
+                f"not an IP address or network: {', '.join(map(repr, bad))} "
+                "(list the proxies' addresses, e.g. 127.0.0.1, 10.0.0.0/8; empty for none)"
+            )
+        return tuple(good)
 
     @field_validator("secret_key")
     @classmethod

@@ -17,7 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bopo.cli import app
-from bopo.services import users
+from bopo.errors import AuthenticationFailed
+from bopo.services import users, web_sessions
 from bopo.services.context import Context
 
 runner = CliRunner()
@@ -48,6 +49,30 @@ def test_users_are_added_listed_and_disabled(env: Context) -> None:
     bad = runner.invoke(app, ["users", "add", "dave", "--role", "boss"])
     assert bad.exit_code == 1
     assert "role" in bad.output
+
+
+def test_a_new_password_is_set_from_the_cli_and_ends_the_users_web_sessions(
+    env: Context,
+) -> None:
+    runner.invoke(app, ["users", "add", "bob", "--password-stdin"], input="a long password\n")
+    bob = users.login(env, "bob", "a long password")
+    secret = web_sessions.start_session(env, bob.id)
+    assert web_sessions.session_user(env, secret).name == "bob"
+    changed = runner.invoke(
+        app, ["users", "set-password", "bob", "--password-stdin"], input="another password\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "web sessions have ended" in changed.output
+    with pytest.raises(AuthenticationFailed):
+        web_sessions.session_user(env, secret)
+    with pytest.raises(AuthenticationFailed):
+        users.login(env, "bob", "a long password")
+    assert users.login(env, "bob", "another password").name == "bob"
+    short = runner.invoke(app, ["users", "set-password", "bob", "--password-stdin"], input="x\n")
+    assert short.exit_code == 1
+    assert "password" in short.output
+    unknown = ["users", "set-password", "carol", "--password-stdin"]
+    assert runner.invoke(app, unknown, input="a long password\n").exit_code == 4
 
 
 def test_a_token_is_printed_once_and_can_be_revoked(env: Context) -> None:
@@ -129,6 +154,16 @@ def test_serve_with_two_workers_answers_over_real_http(tmp_path: Path) -> None:
             assert browser.post("/login", data=form | {"csrf_token": token[1]}).status_code == 303
             for _ in range(4):
                 assert browser.get("/").status_code == 200
+            copy = httpx.Client(base_url=base, timeout=10, cookies=dict(browser.cookies))
+            with copy:
+                page = copy.get("/")
+                assert page.status_code == 200
+                fresh = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+                assert fresh is not None
+                signed_out = browser.post("/logout", data={"csrf_token": fresh[1]})
+                assert signed_out.headers["location"] == "/login"
+                for _ in range(4):  # signed out on every worker at once
+                    assert copy.get("/").headers["location"] == "/login"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=20)[0].decode()

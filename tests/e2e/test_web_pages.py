@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -125,28 +126,91 @@ def test_signing_in_goes_back_to_the_page_asked_for_but_never_to_another_site(we
     form = {"name": "viewer", "password": "viewer-password"}
     answer = web.post("/login", form | {"next": "/worklist?sku=A"}, token=token)
     assert answer.headers["location"] == "/worklist?sku=A"
-    web.client.cookies.clear()
-    answer = web.post("/login", form | {"next": "//evil.example/x"}, token=web.csrf())
-    assert answer.headers["location"] == "/"
+    for elsewhere in OFF_SITE:
+        web.client.cookies.clear()
+        answer = web.post("/login", form | {"next": elsewhere}, token=web.csrf())
+        assert answer.headers["location"] == "/", elsewhere
+        # signed in already: /login?next= goes straight on, but not off the site either
+        answer = web.client.get("/login", params={"next": elsewhere}, follow_redirects=False)
+        assert answer.headers["location"] == "/", elsewhere
+
+
+# Where a redirect must never lead: another host, however it is written.
+OFF_SITE = [
+    "//evil.example",
+    "//evil.example/x",
+    "/\\evil.example",
+    "https://evil.example",
+    "https://evil.example/worklist",
+    "/%2F%2Fevil.example",
+    "/%5Cevil.example",
+    "/\t/evil.example",
+]
+
+
+def test_a_refused_form_goes_back_to_the_page_it_came_from_but_never_to_another_site(
+    web: Web,
+) -> None:
+    web.sign_in(OP)
+    base = str(web.client.base_url)  # http://testserver
+    retry = {"csrf_token": "forged-token"}
+
+    def back_after(referer: str) -> str:
+        answer = web.client.post(
+            "/worklist/retry", data=retry, headers={"referer": referer}, follow_redirects=False
+        )
+        assert answer.status_code == 303
+        return answer.headers["location"]
+
+    assert back_after(base + "/worklist?sku=A") == "/worklist?sku=A"
+    for elsewhere in ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example"]:
+        assert back_after(base + elsewhere) == "/", elsewhere
+    for referer in ["https://evil.example/worklist", "//evil.example/worklist", "http://evil"]:
+        assert back_after(referer) == "/", referer
+
+
+def test_back_links_and_back_fields_stay_on_this_site(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+    for elsewhere in OFF_SITE:
+        answer = web.post("/worklist/retry", {"back": elsewhere})
+        assert answer.headers["location"] == "/worklist", elsewhere
+        answer = web.post("/emails/1", {"action": "cancel", "back": elsewhere})
+        assert answer.headers["location"] == "/emails/1", elsewhere
+        page = web.client.get("/emails/1", params={"back": elsewhere}).text
+        assert 'class="crumbs"><a href="/emails?state=' in page, elsewhere
+        assert "evil.example" not in page, elsewhere
 
 
 def test_guessing_a_password_is_slowed_down_after_a_few_tries(web: Web) -> None:
     token = web.csrf()
     wrong = {"name": "admin", "password": "guess"}
-    for _ in range(5):
+    for _ in range(5):  # the fifth try is still checked
         assert web.post("/login", wrong, token=token).status_code == 401
-    assert web.post("/login", wrong, token=token).status_code == 401  # the sixth is checked
     right = {"name": "admin", "password": "admin-password"}
     answer = web.post("/login", right, token=token)
-    assert answer.status_code == 429  # refused unchecked until the wait is over
+    assert answer.status_code == 429  # the sixth waits, refused unchecked
     assert answer.headers["retry-after"] == "30"
     assert "Too many failed sign-ins: try again in 30 seconds." in answer.text
     other = {"name": "viewer", "password": "viewer-password"}
     assert web.post("/login", other, token=token).status_code == 303  # others still sign in
-    throttles = web.client.app.state.sign_in_throttles  # type: ignore[attr-defined]
-    later = throttles.names.clock() + 31
-    throttles.names.clock = throttles.addresses.clock = lambda: later
+    now = web.ctx.clock()
+    web.ctx.clock = lambda: now + timedelta(seconds=31)
     assert web.post("/login", right, token=token).status_code == 303
+
+
+def test_one_client_address_trying_many_names_waits_after_the_thirtieth_failure(
+    web: Web,
+) -> None:
+    token = web.csrf()
+    for n in range(29):  # one failure each: no name gets near its own five
+        answer = web.post("/login", {"name": f"guess{n}", "password": "x"}, token=token)
+        assert answer.status_code == 401
+    right = {"name": "viewer", "password": "viewer-password"}
+    assert web.post("/login", {"name": "guess29", "password": "x"}, token=token).status_code == 401
+    answer = web.post("/login", right, token=token)  # the 31st try from this address
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"] == "30"
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)

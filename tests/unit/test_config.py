@@ -146,3 +146,19 @@ def test_split_and_notice_settings_are_read_and_a_bad_one_named(tmp_path: Path) 
     assert (cfg.allow_split, cfg.notify_delay_days, cfg.notify_min_interval_hours) == (True, 3, 6)
     with pytest.raises(ConfigError, match=r"\[backorders\] notify_delay_days"):
         load_settings(path, env={"BOPO_BACKORDERS__NOTIFY_DELAY_DAYS": "0"})
+
+
+def test_trusted_proxies_are_addresses_or_networks_read_as_a_list(tmp_path: Path) -> None:
+    assert load_settings(env={}).server.trusted_proxies == ("127.0.0.1",)  # as uvicorn's
+    path = write(tmp_path, "[server]\ntrusted_proxies = 10.0.0.7, 10.1.2.3/16\n  ::1\n")
+    assert load_settings(path, env={}).server.trusted_proxies == ("10.0.0.7", "10.1.0.0/16", "::1")
+    none = load_settings(env={"BOPO_SERVER__TRUSTED_PROXIES": ""})
+    assert none.server.trusted_proxies == ()
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_by_name_at_start() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env={"BOPO_SERVER__TRUSTED_PROXIES": "10.0.0.7,*,proxy.internal"})
+    (problem,) = refused.value.problems
+    assert problem.startswith("[server] trusted_proxies: not an IP address or network: '*'")
+    assert "'proxy.internal'" in problem

@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bopo import __version__
 from bopo.api import errors
@@ -82,6 +83,9 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         if isinstance(route, APIRoute)
     }
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
+    proxies = context.settings.server.trusted_proxies
+    if proxies:  # outermost: every part of the app sees the client and scheme it says
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(proxies))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -2,7 +2,8 @@
 
 bopo's errors map to 404, 409 and 422; FastAPI's validation errors to 422 with
 the field and message of each; anything the database refuses to store to 422
-or 409, so that no input can produce a 500.
+or 409 (said in words, never with the database's own message: see
+services/refusals.py), so that no input can produce a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bopo.errors import (
@@ -30,6 +31,7 @@ from bopo.errors import (
     NotFound,
 )
 from bopo.services.files import _say as plain_message  # the same wording as import reports
+from bopo.services.refusals import refusal
 
 log = logging.getLogger(__name__)
 
@@ -146,16 +148,18 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
-async def _database(_: Request, exc: Exception) -> JSONResponse:
-    # A value the checks above let through but the database will not store
-    # (a NUL byte in PostgreSQL text, a number out of range): bad input, not a crash.
-    if isinstance(exc, IntegrityError):
-        log.info("refused by a database constraint: %s", exc.orig)
-        return problem(409, "the change clashes with data already stored", kind="conflict")
-    if isinstance(exc, DataError):
-        return problem(422, "a value cannot be stored as given", kind="validation")
-    log.error("database unavailable: %s", exc)
-    return problem(503, "the database is not available", kind="unavailable")
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    # A value the checks above let through but the database will not store (a NUL
+    # byte in PostgreSQL text, a number out of range, a row that clashes with one
+    # stored meanwhile): said in words; the driver's message, which names tables and
+    # constraints, goes to the log only.
+    assert isinstance(exc, DBAPIError)
+    said = refusal(exc)
+    if said.status == 503:
+        log.error("database unavailable on %s: %s", request.url.path, said.detail)
+    else:
+        log.info("refused by the database on %s: %s", request.url.path, said.detail)
+    return problem(said.status, said.message, kind=said.kind)
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -69,7 +69,13 @@ def serve(
     if workers == 1:
         from bopo.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            access_log=access_log,
+            proxy_headers=False,  # the app itself believes [server] trusted_proxies only
+        )
         return
     # Each worker builds its own app from the same file and environment.
     if tctx.obj is not None:
@@ -85,6 +91,7 @@ def serve(
             port=port,
             workers=workers,
             access_log=access_log,
+            proxy_headers=False,
         )
     finally:
         if own_metrics_dir:
@@ -157,10 +164,28 @@ def users_list(tctx: typer.Context, as_json: JsonOpt = False) -> None:
 def users_disable(
     tctx: typer.Context, name: Annotated[str, typer.Argument(help="The user's name.")]
 ) -> None:
-    """Disable a user: their password and tokens stop working."""
+    """Disable a user: their password, tokens and web sessions stop working."""
     with handled_errors():
         users.disable_user(open_context(tctx, check=False), name, actor=actor())
     out.print(f"disabled user {name}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    tctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user's name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Give a user a new password; every web session of theirs ends."""
+    if password_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    else:
+        secret = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with handled_errors():
+        users.set_password(open_context(tctx, check=False), name, secret, actor=actor())
+    out.print(f"new password for {name}; their web sessions have ended")
 
 
 @users_app.command("demo-login")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +19,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from bopo.config import load_settings
 from bopo.db.migrate import is_current
 from bopo.errors import BopoError, ConfigError, Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
+from bopo.services.refusals import refusal
 
 app = typer.Typer(
     name="bopo",
@@ -42,6 +45,7 @@ app.add_typer(purchase_app, name="purchase-orders")
 app.add_typer(status_app, name="statuses")
 app.add_typer(config_app, name="config")
 
+log = logging.getLogger(__name__)
 out = Console(markup=False)  # data (names, SKUs) may contain [brackets]
 err = Console(stderr=True)
 
@@ -82,6 +86,11 @@ def _main(
     ctx.obj = config
 
 
+# A clash with stored data is a conflict with the current state; a value the database
+# cannot store, a rejection; a database that cannot be reached, like bad configuration.
+_DATABASE_EXIT = {"conflict": 5, "validation": 1, "unavailable": 3, "internal": 1}
+
+
 def fail(message: str, code: int) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
@@ -106,6 +115,11 @@ def handled_errors() -> Iterator[None]:
         fail(str(exc), 5)
     except BopoError as exc:
         fail(str(exc), 1)
+    except (IntegrityError, DataError, OperationalError) as exc:
+        # In words; the driver's message (tables, constraints) goes to the log only.
+        said = refusal(exc)
+        log.info("refused by the database: %s", said.detail)
+        fail(f"nothing was changed: {said.message}", _DATABASE_EXIT[said.kind])
 
 
 def open_context(tctx: typer.Context, *, migrated: bool = True, check: bool = True) -> Context:

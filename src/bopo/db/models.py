@@ -424,6 +424,20 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class WebSession(Base):
+    """A web UI session: signed in, not signed out. The cookie carries a random secret,
+    the table only its SHA-256 (`id`), so neither alone lets anyone in. Signing out
+    ends one; a password change or a disabled user ends all of that user's."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # to the minute
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class AllocationDecision(Base):
     """Why an SO line got what it got: one compact row per decision (bopo.domain.decisions).
 

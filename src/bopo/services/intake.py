@@ -77,6 +77,7 @@ from bopo.services.outcomes import (
     linked_parts,
     load_line_outcomes,
 )
+from bopo.services.refusals import refusal
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +154,8 @@ def _is_transient(exc: DBAPIError) -> bool:
 
 
 def _db_message(exc: DBAPIError) -> str:
-    first = str(exc.orig).splitlines()[0]
-    if isinstance(exc, IntegrityError):
-        return f"refused by the database: {first}"
-    return f"database error: {first}"
+    """In words: the driver's message names tables and constraints, so it stays in the log."""
+    return f"the database refused this order: {refusal(exc).message}"
 
 
 def _rejected(order: NewSalesOrder, errors: list[FieldError]) -> OrderResult:

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, insert, select, update
 
-from bopo.db.models import ApiToken, AuditEvent, User
+from bopo.db.models import ApiToken, AuditEvent, User, WebSession
 from bopo.db.queries import record_audit
 from bopo.domain.roles import Role
 from bopo.errors import AuthenticationFailed, Conflict, FieldError, InvalidInput, NotFound
@@ -109,7 +109,7 @@ def _check_user(name: str, role: str, password: str | None) -> tuple[str, Role]:
     return name, parsed
 
 
-def _view(row: Any) -> UserView:
+def user_view(row: Any) -> UserView:
     return UserView(
         row.id,
         row.name,
@@ -145,7 +145,7 @@ def add_user(
 
 def list_users(ctx: Context) -> list[UserView]:
     with ctx.db.read() as conn:
-        return [_view(u) for u in conn.execute(select(User).order_by(User.name))]
+        return [user_view(u) for u in conn.execute(select(User).order_by(User.name))]
 
 
 def _user_row(conn: Connection, name: str) -> Any:
@@ -156,13 +156,15 @@ def _user_row(conn: Connection, name: str) -> Any:
 
 
 def disable_user(ctx: Context, name: str, *, actor: str) -> UserView:
-    """Disable a user: their password and every token stop working; history stays."""
+    """Disable a user: their password, every token and every web session stop working;
+    history stays."""
     now = ctx.clock()
     with ctx.db.write() as conn:
         row = _user_row(conn, name)
         if row.disabled_at is not None:
-            return _view(row)
+            return user_view(row)
         conn.execute(update(User).where(User.id == row.id).values(disabled_at=now))
+        _end_sessions(conn, row.id, now)
         record_audit(
             conn,
             [
@@ -171,7 +173,7 @@ def disable_user(ctx: Context, name: str, *, actor: str) -> UserView:
                 )
             ],
         )
-        return _view(_user_row(conn, name))
+        return user_view(_user_row(conn, name))
 
 
 def login(ctx: Context, name: str, password: str) -> UserView:
@@ -190,16 +192,35 @@ def login(ctx: Context, name: str, password: str) -> UserView:
             conn.execute(
                 update(User).where(User.id == row.id).values(password_hash=_hasher.hash(password))
             )
-    return _view(row)
+    return user_view(row)
 
 
-def session_user(ctx: Context, user_id: int) -> UserView:
-    """The user behind a web session, checked on every page: a disabled user is out at once."""
-    with ctx.db.read() as conn:
-        row = conn.execute(select(User).where(User.id == user_id)).first()
-    if row is None or row.disabled_at is not None or row.password_hash is None:
-        raise AuthenticationFailed()
-    return _view(row)
+def set_password(ctx: Context, name: str, password: str, *, actor: str) -> UserView:
+    """Give a user a new password; every web session of theirs ends (a session opened
+    with the old password, perhaps by whoever knew it, does not outlive it)."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput([FieldError("password", f"must be at least {MIN_PASSWORD} characters")])
+    hashed = _hasher.hash(password)
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        row = _user_row(conn, name)
+        conn.execute(update(User).where(User.id == row.id).values(password_hash=hashed))
+        ended = _end_sessions(conn, row.id, now)
+        record_audit(
+            conn,
+            [event(now, actor, "user.password", "user", row.id, None, {"sessions_ended": ended})],
+        )
+        return user_view(_user_row(conn, name))
+
+
+def _end_sessions(conn: Connection, user_id: int, now: datetime) -> int:
+    """End every live web session of a user, in the caller's transaction; how many."""
+    ended = conn.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return ended.rowcount
 
 
 def _token_view(row: Any, user: str) -> TokenView:

@@ -19,25 +19,28 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bopo.config import Settings
 from bopo.errors import BopoError, ConfigError, NotFound
 from bopo.services.context import Context
+from bopo.services.refusals import refusal
+from bopo.services.web_sessions import IDLE
+from bopo.web.cookies import SessionCookies
 from bopo.web.forms import say
 from bopo.web.render import PAGE_CSP, STATIC, make_env, render
 from bopo.web.routes import ROUTERS
 from bopo.web.session import CsrfFailed, Forbidden, LoginRequired, current_user, flash
 from bopo.web.throttle import SignInThrottles
+from bopo.web.urls import local_path, referer_path
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "bopo_session"
-SESSION_SECONDS = 16 * 3600  # a long working day; then sign in again
 NOT_PAGES = ("/api/", "/docs", "/openapi.json")
 SECURITY_HEADERS = [
     (b"content-security-policy", PAGE_CSP.encode()),
@@ -93,17 +96,16 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Add the pages, their static files and error pages to the app."""
     key = ctx.settings.server.secret_key
     app.state.web_env = make_env(ctx.clock)
-    app.state.sign_in_throttles = SignInThrottles.default()
+    app.state.sign_in_throttles = SignInThrottles.default(lambda: ctx.clock().timestamp())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
-        SessionMiddleware,
+        SessionCookies,
         secret_key=key.get_secret_value() if key else secrets.token_urlsafe(32),
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_SECONDS,
-        same_site="lax",
+        cookie=SESSION_COOKIE,
+        max_age=int(IDLE.total_seconds()),
     )
     _error_pages(app)
 
@@ -128,6 +130,8 @@ def _error_pages(app: FastAPI) -> None:
     either(CsrfFailed, _csrf_failed)
     either(StarletteHTTPException, _http_error)
     either(BopoError, _bopo_error)
+    for refused in (IntegrityError, DataError, OperationalError):
+        either(refused, _database_error)
     either(Exception, _unexpected)
 
 
@@ -139,7 +143,7 @@ async def _error(request: Request, status: int, title: str, detail: str) -> HTML
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     if request.method != "GET" or target == "/":
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
@@ -152,16 +156,29 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     # Usually a form left open past the session's end; nothing was changed.
     flash(request, "error", "That form had expired, so nothing was changed. Please try again.")
-    back = request.url.path if request.url.path in {"/login"} else _referer_path(request)
+    if request.url.path == "/login":
+        back = "/login"
+    else:
+        back = referer_path(request.headers.get("referer"), request.url.scheme, request.url.netloc)
     return RedirectResponse(back, status_code=303)
 
 
-def _referer_path(request: Request) -> str:
-    referer = request.headers.get("referer", "")
-    origin = f"{request.url.scheme}://{request.url.netloc}"
-    if referer.startswith(origin + "/"):
-        return referer[len(origin) :]
-    return "/"
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """Said in words; the driver's message (tables, constraints) goes to the log only.
+    A form goes back to its page with the message, as a refused action does."""
+    assert isinstance(exc, DBAPIError)
+    said = refusal(exc)
+    log.log(
+        logging.ERROR if said.status == 503 else logging.INFO,
+        "refused by the database on %s: %s",
+        request.url.path,
+        said.detail,
+    )
+    if request.method == "POST":
+        flash(request, "error", f"Nothing was changed: {said.message}.")
+        back = referer_path(request.headers.get("referer"), request.url.scheme, request.url.netloc)
+        return RedirectResponse(back, status_code=303)
+    return await _error(request, said.status, "Cannot show this page", said.message + ".")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

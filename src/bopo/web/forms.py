@@ -6,18 +6,23 @@ so a route handles both the same way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.datastructures import FormData
 
 from bopo.errors import BopoError, FieldError, InvalidInput, NotFound
+from bopo.services.refusals import refusal
 from bopo.web.session import flash
+from bopo.web.urls import local_path
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def text(form: FormData, name: str, *, required: bool = True, max_length: int = 200) -> str:
@@ -76,9 +81,13 @@ def act(request: Request, back: str, run: Callable[[], str]) -> RedirectResponse
         message = run()
     except BopoError as exc:
         flash(request, "error", say(exc))
+    except (IntegrityError, DataError) as exc:  # a clash with a change made meanwhile, say
+        said = refusal(exc)
+        log.info("refused by the database on %s: %s", request.url.path, said.detail)
+        flash(request, "error", f"Nothing was changed: {said.message}.")
     else:
         flash(request, "ok", message)
-    return RedirectResponse(back, status_code=303)
+    return RedirectResponse(local_path(back), status_code=303)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -276,6 +276,7 @@ def what_if(w: WhatIf) -> str:
         ("queued", "queue", "email"),
         ("merged", "change", "unsent email"),
         ("cancelled", "cancel", "unsent email"),
+        ("superseded", "supersede", "unsent email"),
     ):
         if emails[action]:
             parts.append(f"{verb} {plural(emails[action], what)}")

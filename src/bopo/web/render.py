@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from bopo.domain.roles import Role, allows
 from bopo.services.pages import Page
 from bopo.web.session import context_of, csrf_token, flash, take_flashes
+from bopo.web.urls import local_path
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -160,10 +161,10 @@ def render(
 def redirect(
     url: str, message: str | None = None, kind: str = "ok", *, request: Request
 ) -> RedirectResponse:
-    """Post/Redirect/Get, with a message for the page it goes to."""
+    """Post/Redirect/Get, with a message for the page it goes to (on this site only)."""
     if message:
         flash(request, kind, message)
-    return RedirectResponse(url, status_code=303)
+    return RedirectResponse(local_path(url), status_code=303)
 
 
 def pager(page: Page[Any]) -> dict[str, int | None]:

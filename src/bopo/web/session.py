@@ -1,9 +1,11 @@
 """Who is signed in, what their role lets them do, CSRF tokens and flash messages.
 
-The session is a signed cookie (Starlette's SessionMiddleware) holding the
-user's id, a CSRF token and messages waiting to be shown. The user is looked
-up on every request, so disabling a user or changing a role takes effect on
-their next click. Every POST must carry the session's CSRF token.
+The session is a signed cookie (web/cookies.py) holding the secret of a
+session record (services/web_sessions.py), a CSRF token and messages waiting
+to be shown. The record and its user are looked up on every request, in one
+query: signing out, a password change, disabling a user or changing a role
+takes effect on the next click, in every worker process, and a copied cookie
+stops working with its session. Every POST must carry the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
+from starlette.middleware.sessions import Session
 
 from bopo.domain.roles import Role, allows
 from bopo.errors import AuthenticationFailed
-from bopo.services import users
+from bopo.services import users, web_sessions
 from bopo.services.context import Context
 
-USER_KEY = "uid"
+SESSION_KEY = "sid"
 CSRF_KEY = "csrf"
 FLASH_KEY = "flash"
 CSRF_FIELD = "csrf_token"
@@ -61,14 +64,16 @@ def context_of(request: Request) -> Context:
 
 
 def current_user(request: Request) -> WebUser:
-    uid = request.session.get(USER_KEY)
-    if not isinstance(uid, int):
+    secret = request.session.get(SESSION_KEY)
+    if not isinstance(secret, str):
         raise LoginRequired()
     try:
-        view = users.session_user(context_of(request), uid)
+        view = web_sessions.session_user(context_of(request), secret)
     except AuthenticationFailed:
         request.session.clear()
         raise LoginRequired() from None
+    if isinstance(request.session, Session):  # sent again: the browser keeps it while in use
+        request.session.mark_modified()
     user = WebUser(view.id, view.name, view.role)
     request.state.user = user  # for the error pages
     return user
@@ -90,12 +95,17 @@ Admin = Annotated[WebUser, _require(Role.ADMIN)]
 
 def sign_in(request: Request, user: users.UserView) -> None:
     """A fresh session for the user: nothing from before the login carries over."""
+    secret = web_sessions.start_session(context_of(request), user.id)
     request.session.clear()
-    request.session[USER_KEY] = user.id
+    request.session[SESSION_KEY] = secret
     request.session[CSRF_KEY] = secrets.token_urlsafe(32)
 
 
 def sign_out(request: Request) -> None:
+    """End this session for good (a copy of the cookie stops working too)."""
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        web_sessions.end_session(context_of(request), secret)
     request.session.clear()
 
 

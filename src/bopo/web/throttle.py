@@ -1,22 +1,24 @@
 """Failed sign-ins slow down whoever makes them: per user name and per client address.
 
-After `free` failures a key must wait before its next try, the wait doubling
-with each further failure up to `longest`; a success clears it. Every
+After `free` failures a key must wait before its next try (the try after the
+`free`th failure is the first to wait), the wait doubling with each further
+failure up to `longest`; a success clears it. Every
 name counts, known or not, so the throttle does not tell which names exist.
 A throttled try is refused before the password is checked, which also spares
 the CPU its hashing. Kept per worker process, in memory: a restart or another
 worker starts afresh, which bounds a guesser's rate without a table to keep.
+Time is the services' clock in seconds (`ctx.clock`), so tests move it as
+they move every other rule's "now".
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-FIRST_WAIT = 30.0  # seconds, after the first failure past the free ones
+FIRST_WAIT = 30.0  # seconds, after the last free failure
 LONGEST_WAIT = 15 * 60.0
 KEYS_KEPT = 10_000  # the least recently failed are forgotten first
 
@@ -24,7 +26,7 @@ KEYS_KEPT = 10_000  # the least recently failed are forgotten first
 @dataclass(slots=True)
 class _Failures:
     count: int
-    last: float  # monotonic seconds
+    last: float  # seconds, from the clock
     until: float  # no try before this
 
 
@@ -37,7 +39,7 @@ class LoginThrottle:
         *,
         first_wait: float = FIRST_WAIT,
         longest: float = LONGEST_WAIT,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float],
     ) -> None:
         self.free, self.first_wait, self.longest, self.clock = free, first_wait, longest, clock
         self._keys: OrderedDict[str, _Failures] = OrderedDict()
@@ -57,8 +59,8 @@ class LoginThrottle:
                 f = _Failures(0, now, now)
             f.count += 1
             f.last = now
-            if f.count > self.free:
-                doublings = min(f.count - self.free - 1, 32)  # long past `longest` by then
+            if f.count >= self.free:
+                doublings = min(f.count - self.free, 32)  # long past `longest` by then
                 f.until = now + min(self.longest, self.first_wait * 2**doublings)
             self._keys[key] = f
             if len(self._keys) > KEYS_KEPT:
@@ -77,7 +79,7 @@ class SignInThrottles:
     addresses: LoginThrottle
 
     @classmethod
-    def default(cls, clock: Callable[[], float] = time.monotonic) -> SignInThrottles:
+    def default(cls, clock: Callable[[], float]) -> SignInThrottles:
         return cls(LoginThrottle(5, clock=clock), LoginThrottle(30, clock=clock))
 
     def wait(self, name: str, address: str) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from fastapi import APIRouter, Request
@@ -10,31 +11,33 @@ from fastapi.responses import RedirectResponse, Response
 from bopo.errors import AuthenticationFailed
 from bopo.services import users
 from bopo.web.render import redirect, render
-from bopo.web.session import USER_KEY, Form, context_of, sign_in, sign_out
+from bopo.web.session import (
+    Form,
+    LoginRequired,
+    context_of,
+    current_user,
+    sign_in,
+    sign_out,
+)
 from bopo.web.throttle import SignInThrottles
+from bopo.web.urls import local_path
 
 router = APIRouter(include_in_schema=False)
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: never another host (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
-
-
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    if isinstance(request.session.get(USER_KEY), int):
-        return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "login.html", next=safe_next(next), name="", error=None)
+    with contextlib.suppress(LoginRequired):  # signed in already: straight on
+        current_user(request)
+        return RedirectResponse(local_path(next), status_code=303)
+    return render(request, "login.html", next=local_path(next), name="", error=None)
 
 
 @router.post("/login")
 def login(request: Request, form: Form) -> Response:
     name = str(form.get("name") or "")[:64]
     password = str(form.get("password") or "")[:1024]
-    target = safe_next(str(form.get("next") or "/"))
+    target = local_path(str(form.get("next") or "/"))
     throttles: SignInThrottles = request.app.state.sign_in_throttles
     who = (name.strip().casefold(), request.client.host if request.client else "-")
     wait = math.ceil(throttles.wait(*who))

@@ -19,8 +19,8 @@ from bopo.threads import in_long_thread
 from bopo.web import messages
 from bopo.web.forms import act, say
 from bopo.web.render import EMAIL_FRAME_CSP, pager, redirect, render
-from bopo.web.routes.auth import safe_next
 from bopo.web.session import Form, Operator, Viewer, context_of
+from bopo.web.urls import local_path
 
 router = APIRouter(prefix="/emails", include_in_schema=False)
 PAGE_SIZE = 50
@@ -98,13 +98,14 @@ def detail_page(
         email=view,
         s=view.summary,
         events=EVENTS,
-        back=safe_next(back or f"/emails?state={view.summary.state}"),
+        back=local_path(back, f"/emails?state={view.summary.state}"),
         here=here,
     )
 
 
 def _back(form: FormData, default: str = "/emails") -> str:
-    return safe_next(str(form.get("back") or default))
+    back = form.get("back")
+    return local_path(back if isinstance(back, str) else None, default)
 
 
 def _ids(form: FormData) -> list[int]:

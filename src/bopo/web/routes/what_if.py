@@ -27,6 +27,7 @@ from bopo.web.render import redirect, render
 from bopo.web.routes.emails import EVENTS
 from bopo.web.routes.purchase_orders import po_url
 from bopo.web.session import Admin, Form, Operator, context_of
+from bopo.web.urls import local_path
 
 router = APIRouter(prefix="/what-if", include_in_schema=False)
 # Rows listed per kind; a change touching more lists the first ones and counts the rest.
@@ -148,7 +149,7 @@ def _show(
         asked=asked,
         summary=messages.what_if(asked.answer),
         crumbs=crumbs,
-        back=back,
+        back=local_path(back),
         still=still,
         switch=switch,
         events=EVENTS,

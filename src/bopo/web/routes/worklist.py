@@ -19,8 +19,8 @@ from bopo.services.records import SalesLineRef
 from bopo.web import messages
 from bopo.web.forms import act, query_date, text, whole
 from bopo.web.render import pager, render
-from bopo.web.routes.auth import safe_next
 from bopo.web.session import Form, Operator, Viewer, context_of
+from bopo.web.urls import local_path
 
 router = APIRouter(prefix="/worklist", include_in_schema=False)
 PAGE_SIZE = 50
@@ -77,7 +77,8 @@ def _pick(line: SalesLineRef, po_number: str, po_line_no: int) -> str:
 
 
 def _back(form: FormData) -> str:
-    return safe_next(str(form.get("back") or "/worklist"))
+    back = form.get("back")
+    return local_path(back if isinstance(back, str) else None, "/worklist")
 
 
 @router.post("/link")
