@@ -282,6 +282,18 @@ def _waiting(
     return [Waiting(r.id, r.sales_order_id, r.template_id, r.event) for r in conn.execute(stmt)]
 
 
+def lock_orders(conn: Connection, order_ids: Collection[int]) -> None:
+    """Lock sales orders by ascending id: whoever changes an order's waiting emails
+    holds the order first, so two changes to one order queue its emails in turn."""
+    if order_ids:
+        conn.execute(
+            select(SalesOrder.id)
+            .where(one_of(conn, SalesOrder.id, sorted(order_ids)))
+            .order_by(SalesOrder.id)
+            .with_for_update()
+        ).all()
+
+
 def refresh_emails(
     conn: Connection,
     ctx: Context,
@@ -307,12 +319,7 @@ def refresh_emails(
     order_ids = sorted(set(orders) | {o for o, _ in fresh.values()})
     if not order_ids:
         return []
-    conn.execute(
-        select(SalesOrder.id)
-        .where(one_of(conn, SalesOrder.id, order_ids))
-        .order_by(SalesOrder.id)
-        .with_for_update()
-    ).all()
+    lock_orders(conn, order_ids)
     waiting = _waiting(conn, order_ids, notices=notices, lock=True)
     if not waiting and not fresh:
         return []
