@@ -164,8 +164,6 @@ def test_the_outbox_is_listed_by_state_order_and_event_a_page_at_a_time(
     given_template_on(shop, "ON ORDER")
     first = take(shop, "SO-1", 2)
     take(shop, "SO-2", 3)
-    shop.patch("/api/po-line-statuses/ON%20ORDER", A, json={"template": None})
-    take(shop, "SO-3", 1)  # no template on the status any more: no email
 
     page = ok(shop.get("/api/emails?limit=1"))
     assert (page["total"], page["next_offset"], page["items"][0]["sales_order"]) == (
@@ -184,6 +182,14 @@ def test_the_outbox_is_listed_by_state_order_and_event_a_page_at_a_time(
     assert (sent["sent"], sent["left"]) == (1, 1)
     assert [e["sales_order"] for e in emails(shop, "state=sent")] == ["web/SO-1"]
     assert len(server.sink.received) == 1
+
+    # The status loses its template: SO-2's unsent email is superseded by none, and a
+    # new order under that status gets no email.
+    shop.patch("/api/po-line-statuses/ON%20ORDER", A, json={"template": None})
+    take(shop, "SO-3", 1)
+    [gone] = emails(shop, "state=superseded")
+    assert (gone["sales_order"], gone["superseded_by"]) == ("web/SO-2", None)
+    assert emails(shop, "state=pending") == []
 
 
 def test_a_pending_email_is_cancelled_and_a_failed_one_retried(
@@ -370,7 +376,15 @@ def test_a_status_change_with_a_reduction_emails_only_the_customers_still_linked
     below = shop.patch(line, OP, json={"qty": 1, "status": "ON ORDER"})
     assert fields(below) == {"qty": "1 is below the 2 delivered already"}
     assert ok(shop.get("/api/purchase-orders/PO-1"))["lines"][0]["status"] == "CONFIRMED"
-    assert len(emails(shop)) == 1
+    # Goods in served 2 of SO-1's 6 before its email went: that email said 6, so it is
+    # superseded by one saying the 4 still on order.
+    [old] = emails(shop, "state=superseded")
+    [new] = emails(shop, "state=pending")
+    assert (old["id"], old["superseded_by"]) == (email["id"], new["id"])
+    assert (
+        "- 4 x Item A, expected 12 December 2026"
+        in ok(shop.get(f"/api/emails/{new['id']}"))["body_text"]
+    )
 
 
 def test_a_viewer_reads_the_outbox_and_templates_but_cannot_act(shop: Api) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
@@ -13,13 +14,23 @@ from bopo.cli import app
 from bopo.services.context import Context
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Api, order_json
-from tests.helpers import day, given_po, given_status, given_stock, order, po_line_of
+from tests.helpers import TODAY, day, given_po, given_status, given_stock, order, po_line_of
 
 Bopo = Callable[..., Any]
 
 
 @pytest.fixture
-def bopo(db_url: str) -> Bopo:
+def bopo(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Bopo:
+    """The CLI, its clock at the tests' today (a date in the words is only still to come
+    while today is before it)."""
+    made = Context.from_settings
+
+    def pinned(settings: Any) -> Context:
+        ctx = made(settings)
+        ctx.clock = lambda: datetime.combine(TODAY, time(9), tzinfo=UTC)
+        return ctx
+
+    monkeypatch.setattr(Context, "from_settings", pinned)
     runner = CliRunner()
     env = {
         "BOPO_DATABASE__URL": db_url,

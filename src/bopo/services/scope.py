@@ -62,7 +62,7 @@ from bopo.services.records import (
     Released,
     SoLineRow,
 )
-from bopo.services.superseding import refresh_emails
+from bopo.services.superseding import lock_orders, refresh_emails
 
 
 def _json(value: Any) -> Any:
@@ -445,6 +445,10 @@ class Scope:
         cause: EmailEvent = EmailEvent.REALLOCATION,
     ) -> None:
         """Write every change, in the order the CHECKs need, and the audit trail."""
+        touched = self.touched_orders()
+        # The sales orders whose emails are looked at below are locked before any of them
+        # is written (a status), so every writer takes them in the same order: by id.
+        lock_orders(conn, touched)
         writes = Writes(conn)
         self._write_ended_links(writes)
         self._write_po_lines(writes, details)
@@ -477,7 +481,7 @@ class Scope:
         refresh_emails(
             conn,
             ctx,
-            orders=self.touched_orders(),
+            orders=touched,
             new_links=ids,
             event=cause,
             now=self.now,

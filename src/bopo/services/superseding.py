@@ -15,9 +15,11 @@ sales order and template (a partial unique index makes sure of it).
 
 `refresh_emails` runs in the transaction of the change, after its rows are
 written: from `Scope.flush` (every goods-in, supply, demand, link, unlink and
-despatch change), from `linking.write_links` (worklist retry), from a status
-change and from giving a status another template. The mailer asks `untrue` of
-what it claims, and has `refresh_emails` supersede what is no longer true.
+despatch change), after the worklist retry's links, from a status change and
+from giving a status another template. `decide` is the rule on plain values, so
+a what-if (`preview_refresh`) answers with the same rule. The mailer asks
+`untrue` of what it claims, and has `refresh_emails` supersede what is no longer
+true.
 
 Due-date notices (event `due_date`) keep their own rules (bopo.services.notices):
 a move takes them in and renders them again. The changes leave them alone; the
@@ -282,6 +284,18 @@ def _waiting(
     return [Waiting(r.id, r.sales_order_id, r.template_id, r.event) for r in conn.execute(stmt)]
 
 
+def lock_orders(conn: Connection, order_ids: Collection[int]) -> None:
+    """Lock sales orders by ascending id: whoever changes an order's waiting emails
+    holds the order first, so two changes to one order queue its emails in turn."""
+    if order_ids:
+        conn.execute(
+            select(SalesOrder.id)
+            .where(one_of(conn, SalesOrder.id, sorted(order_ids)))
+            .order_by(SalesOrder.id)
+            .with_for_update()
+        ).all()
+
+
 def refresh_emails(
     conn: Connection,
     ctx: Context,
@@ -301,18 +315,15 @@ def refresh_emails(
     BACK_ORDER template) with `event`. `notices`: due-date notices are checked too
     (the mailer's check; changes leave notices to their own rules).
     """
+    if not orders and not new_links:
+        return []
     templates = templated_statuses(conn)
     fresh_rows = announced(conn, new_links, templates) if new_links and templates else []
     fresh = {r.association_id: (r.order_id, templates[r.status_id].id) for r in fresh_rows}
     order_ids = sorted(set(orders) | {o for o, _ in fresh.values()})
     if not order_ids:
         return []
-    conn.execute(
-        select(SalesOrder.id)
-        .where(one_of(conn, SalesOrder.id, order_ids))
-        .order_by(SalesOrder.id)
-        .with_for_update()
-    ).all()
+    lock_orders(conn, order_ids)
     waiting = _waiting(conn, order_ids, notices=notices, lock=True)
     if not waiting and not fresh:
         return []
