@@ -72,13 +72,13 @@ def _header(text: str) -> str:
 
 
 def _address_header(name: str | None, address: str) -> str:
-    shown = formataddr((_one_line(name or ""), "@"), _UTF8)  # the name, encoded if need be
-    if address.isascii():
-        return shown[:-3] + f"<{address}>" if shown.endswith("<@>") else address
-    # RFC 6532: the address as UTF-8 in the header. compat32 writes a header holding
-    # surrogate-escaped bytes as those bytes; such a message goes only with SMTPUTF8.
-    raw = address.encode().decode("ascii", "surrogateescape")
-    return shown[:-3] + f"<{raw}>" if shown.endswith("<@>") else raw
+    """`Name <address>`, the name encoded if need be (formataddr takes ASCII addresses only)."""
+    if not address.isascii():
+        # RFC 6532: the address as UTF-8 in the header. compat32 writes a header holding
+        # surrogate-escaped bytes as those bytes; such a message goes only with SMTPUTF8.
+        address = address.encode().decode("ascii", "surrogateescape")
+    shown = formataddr((_one_line(name or ""), "@"), _UTF8)
+    return shown.removesuffix("<@>") + f"<{address}>" if shown.endswith("<@>") else address
 
 
 def build_message(

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from bopo.domain.roles import Role
-from bopo.services import outbox
+from bopo.services import outbox, templates
 from tests.e2e.conftest import Api, order_json, watch_threads
 from tests.helpers import day, given_po, given_status, given_stock
 from tests.smtp_sink import SmtpServer
@@ -441,3 +441,13 @@ def test_a_template_that_runs_too_long_or_grows_too_big_is_refused_with_the_limi
         "(limit: [email] template_max_bytes)"
     }
     assert ok(shop.get("/api/email-templates")) == []
+
+
+def test_template_previews_run_on_the_long_request_threads(
+    shop: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given_template_on(shop, "ON ORDER")
+    seen = watch_threads(monkeypatch, shop, templates, "preview_source")
+    assert shop.post("/api/email-templates/preview", A, json=SOURCE).status_code == 200
+    assert shop.get(f"/api/email-templates/{BACK_ORDER}/preview").status_code == 200
+    assert seen == [(3, 0, 1)] * 2  # no request thread held while a template renders

@@ -365,6 +365,20 @@ def test_the_live_preview_renders_the_template_as_typed_for_a_real_order(shop: W
     assert '<option value="web/SO-1">Customer C1</option>' in page
 
 
+def test_the_editor_refuses_a_template_that_runs_too_long_and_says_which_limit(
+    shop: Web,
+) -> None:
+    shop.sign_in(A)
+    endless = "{% for a in range(9000) %}{% for b in range(9000) %}{% endfor %}{% endfor %}"
+    typed = {"type": "BACK_ORDER", "subject": "Hi", "body_text": endless, "body_html": ""}
+    answer = shop.post("/system/templates/preview", typed).json()
+    assert answer["ok"] is False
+    assert "takes longer than 200 ms to render" in answer["errors"]["body_text"]
+    saved = shop.post("/system/templates/new", typed | {"name": "Slow"})
+    assert saved.status_code == 422
+    assert "template_time_limit_ms" in saved.text
+
+
 def test_a_viewer_reads_and_previews_a_template_but_cannot_change_it(shop: Web) -> None:
     _take(shop, "SO-1")
     shop.sign_in(V)

@@ -343,7 +343,11 @@ _STR_METHODS = frozenset(
 )
 
 
+_REPLACE = ("old", "new", "count")
+
+
 def _bounded_str_method(method: Any, call: Callable[..., Any]) -> Callable[..., Any]:
+    """A str method (of `_STR_METHODS`) checked against the render's budget."""
     s: str = method.__self__
     name: str = method.__name__
 
@@ -355,7 +359,8 @@ def _bounded_str_method(method: Any, call: Callable[..., Any]) -> Callable[..., 
         elif name == "expandtabs":
             budget.size(len(s) * max(_width(_arg(args, kwargs, 0, "tabsize", 8)), 1))
         elif name == "replace":
-            budget.size(_replace_bound(s, *(list(args[:3]) + [None] * (3 - len(args[:3])))))
+            old, new, count = (_arg(args, kwargs, i, n, None) for i, n in enumerate(_REPLACE))
+            budget.size(_replace_bound(s, old, new, count))
         elif name == "join" and args:
             items = list(budget.iterate(args[0]))
             budget.size(sum(_width(x) for x in items) + len(items) * len(s))
