@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time, timedelta
+from time import sleep
 from typing import Any
 
 import pytest
@@ -496,7 +496,7 @@ def test_two_mailers_and_a_server_slower_than_the_lease_send_each_email_once(
         summaries: dict[str, mailer.SendSummary] = {}
 
         def run(name: str, ctx: Context, after: float) -> None:
-            time.sleep(after)
+            sleep(after)
             summaries[name] = mailer.send_emails(ctx, mailer=name)
 
         threads = [
