@@ -253,3 +253,19 @@ def test_a_large_import_leaves_the_planner_fresh_statistics(
             text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'sales_orders'")
         )
     assert analyzed is not None
+
+
+def test_a_file_overlapping_one_taken_before_takes_the_new_order_of_another_customer(
+    shop: Context, tmp_path: Path
+) -> None:
+    first = tmp_path / "monday.csv"
+    first.write_text(HEADER + row("SO-1", 1, "MUG-12"))
+    assert import_sales_orders(shop, first).orders_taken == 1
+    second = tmp_path / "tuesday.csv"
+    second.write_text(
+        HEADER + row("SO-1", 1, "MUG-12") + "web,SO-2,C2,Bob,b@example.com,2026-11-25,"
+        "2026-12-01,1,MUG-12,1\n"
+    )
+    summary = import_sales_orders(shop, second)
+    assert (summary.orders_taken, summary.orders_duplicate, summary.ok) == (1, 1, True)
+    assert counts(shop)[:2] == (2, 2)
