@@ -192,19 +192,15 @@ def test_purchase_order_rows_with_unknown_status_or_sku_are_refused_alone(
 
 
 def test_a_long_file_is_taken_in_batches_and_reported_in_file_order(
-    shop: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shop: Context, tmp_path: Path
 ) -> None:
-    from bopo.services import imports
-
-    monkeypatch.setattr(imports, "BATCH_SIZE", 3)  # chunks while reading ahead
-    monkeypatch.setattr("bopo.services.intake.BATCH_SIZE", 3)
     rows = [row(f"SO-{n:02d}", 1, "MUG-12") for n in range(10)]
     rows[4] = row("SO-04", 1, "NOPE")
     path = tmp_path / "orders.csv"
     path.write_text(HEADER + "".join(rows))
     seen: list[tuple[int, int]] = []
     summary = import_sales_orders(
-        shop, path, progress=lambda done, total: seen.append((done, total))
+        shop, path, progress=lambda done, total: seen.append((done, total)), batch_size=3
     )
     assert (summary.orders_taken, summary.orders_rejected) == (9, 1)
     assert [(e.row, e.order_number) for e in summary.errors] == [(6, "SO-04")]
@@ -220,7 +216,6 @@ def test_when_taking_fails_midway_the_reader_stops_too(
 
     from bopo.services import imports
 
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
     calls = []
 
     def failing(*args: object, **kwargs: object) -> list[object]:
@@ -231,7 +226,7 @@ def test_when_taking_fails_midway_the_reader_stops_too(
     path = tmp_path / "orders.csv"
     path.write_text(HEADER + "".join(row(f"SO-{n}", 1, "MUG-12") for n in range(50)))
     with pytest.raises(RuntimeError, match="went away"):
-        import_sales_orders(shop, path)
+        import_sales_orders(shop, path, batch_size=2)
     assert calls == [1]
     assert not any(t.name == "bopo-import-parse" for t in threading.enumerate())
 

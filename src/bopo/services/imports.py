@@ -105,15 +105,23 @@ class ImportSummary:
 
 
 def import_sales_orders(
-    ctx: Context, path: str | Path, *, actor: str = "import", progress: Progress | None = None
+    ctx: Context,
+    path: str | Path,
+    *,
+    actor: str = "import",
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportSummary:
-    """Take every good order in the file, in file order; report each bad one with its place."""
+    """Take every good order in the file, in file order; report each bad one with its place.
+
+    Orders are taken `batch_size` to a transaction (each order still whole or absent).
+    """
     with gc_paused():
-        return _import_sales_orders(ctx, path, actor, progress)
+        return _import_sales_orders(ctx, path, actor, progress, batch_size)
 
 
 def _import_sales_orders(
-    ctx: Context, path: str | Path, actor: str, progress: Progress | None
+    ctx: Context, path: str | Path, actor: str, progress: Progress | None, batch_size: int
 ) -> ImportSummary:
     summary = ImportSummary("sales-orders", str(path))
     done = 0
@@ -127,10 +135,12 @@ def _import_sales_orders(
                 parsed = parse_sales_orders(text, fmt)
                 chunks: Iterable[list[tuple[NewSalesOrder, Where]]] = [parsed.items]
             else:
-                reader = stack.enter_context(_ReadAhead(text, fmt, BATCH_SIZE))
+                reader = stack.enter_context(_ReadAhead(text, fmt, batch_size))
                 chunks = reader
             for chunk in chunks:
-                results = take_orders(ctx, [o for o, _ in chunk], actor=actor, detail=False)
+                results = take_orders(
+                    ctx, [o for o, _ in chunk], actor=actor, batch_size=batch_size, detail=False
+                )
                 _tally(summary, chunk, results)
                 done += len(chunk)
                 if progress:
