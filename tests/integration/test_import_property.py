@@ -190,7 +190,7 @@ def _import(
         _set_the_scene(ctx)
         if before:
             earlier = import_sales_orders(ctx, _write(folder / f"before.{fmt}", before))
-            assert earlier.ok and earlier.orders_taken == len(before), earlier.errors
+            assert (earlier.ok, earlier.orders_taken) == (True, len(before)), earlier.errors
         summary = import_sales_orders(
             ctx, _write(folder / f"today.{fmt}", file), batch_size=batch_size
         )
