@@ -1,6 +1,7 @@
 """Importing a file that overlaps what was taken before is the same as importing only
-what is new: for random new and already-taken orders, shuffled together and taken
-in small batches, the store ends exactly as if the file had held only the new ones.
+what is new: for random new and already-taken orders (sent again the same or changed),
+shuffled together and taken in small batches, the store ends exactly as if the file
+had held only the new ones.
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ orders = st.tuples(
     ),
     st.integers(1, 10),
 )
+
+
+def _changed(o: Order, how: str) -> Order:
+    """The order as sent again: the same, or with one thing changed."""
+    customer, lines, delivery = o
+    if how == "qty":
+        return customer, ((lines[0][0], lines[0][1] + 1), *lines[1:]), delivery
+    if how == "date":
+        return customer, lines, delivery + 1
+    if how == "line":
+        return customer, (*lines, ("A", 1)), delivery
+    if how == "customer":
+        return CUSTOMERS[(CUSTOMERS.index(customer) + 1) % len(CUSTOMERS)], lines, delivery
+    return o
 
 
 def _write(path: Path, numbered: list[tuple[str, Order]]) -> Path:
@@ -230,23 +245,37 @@ def test_an_overlapping_file_leaves_the_store_as_the_new_orders_alone_would(
     @given(
         taken=st.lists(orders, max_size=5),
         new=st.lists(orders, min_size=1, max_size=6),
+        changes=st.lists(st.sampled_from(("same", "same", "qty", "date", "line", "customer"))),
         data=st.data(),
         batch_size=st.integers(1, 4),
         fmt=st.sampled_from(("csv", "json")),
     )
     def check(
-        taken: list[Order], new: list[Order], data: st.DataObject, batch_size: int, fmt: str
+        taken: list[Order],
+        new: list[Order],
+        changes: list[str],
+        data: st.DataObject,
+        batch_size: int,
+        fmt: str,
     ) -> None:
         old = [(f"OLD-{i}", o) for i, o in enumerate(taken)]
+        hows = (changes + ["same"] * len(old))[: len(old)]
+        again = [(n, _changed(o, how)) for (n, o), how in zip(old, hows, strict=True)]
         fresh = [(f"NEW-{i}", o) for i, o in enumerate(new)]
-        mixed = data.draw(st.permutations(old + fresh), label="file")
+        mixed = data.draw(st.permutations(again + fresh), label="file")
         in_file_order = [x for x in mixed if x[0].startswith("NEW-")]
+        changed = sum(1 for (_, o), (_, a) in zip(old, again, strict=True) if o != a)
 
         summary, store = _import(
             fresh_database(), tmp_path, old, mixed, fmt=fmt, batch_size=batch_size
         )
-        assert summary.ok, summary.errors
-        assert (summary.orders_taken, summary.orders_duplicate) == (len(new), len(old))
+        assert not summary.errors
+        assert (
+            summary.orders_taken,
+            summary.orders_duplicate,
+            summary.orders_changed,
+            summary.ok,
+        ) == (len(new), len(old) - changed, changed, not changed)
         assert [r.number for r in summary.results] == [n for n, _ in mixed]
 
         _, alone = _import(

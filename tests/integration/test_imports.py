@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,79 @@ def test_a_file_overlapping_one_taken_before_takes_the_new_order_of_another_cust
     summary = import_sales_orders(shop, second)
     assert (summary.orders_taken, summary.orders_duplicate, summary.ok) == (1, 1, True)
     assert counts(shop)[:2] == (2, 2)
+
+
+def test_an_order_sent_again_with_other_content_is_reported_field_by_field(
+    shop: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        HEADER + row("SO-1", 1, "MUG-12") + row("SO-1", 2, "KET-01", "3") + row("SO-2", 1, "MUG-12")
+    )
+    assert import_sales_orders(shop, path).orders_taken == 2
+    before = counts(shop)
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "KET-01", date="2026-12-03")
+        + row("SO-1", 2, "KET-01", "5", date="2026-12-03")
+        + row("SO-1", 3, "MUG-12", date="2026-12-03")
+        + row("SO-2", 1, "MUG-12")
+        + "web,SO-3,C1,Ada,a@example.com,2026-11-25,2026-12-01,1,MUG-12,1\n"
+    )
+    summary = import_sales_orders(shop, path)
+    assert (
+        summary.orders_taken,
+        summary.orders_duplicate,
+        summary.orders_changed,
+        summary.orders_rejected,
+    ) == (1, 1, 1, 0)
+    assert (summary.ok, summary.exit_code, summary.errors) == (False, 5, [])
+    (changed,) = summary.changed
+    assert (changed.row, changed.order_number) == (2, "SO-1")
+    assert [str(d) for d in changed.differences] == [
+        "delivery_date: 2026-12-01 → 2026-12-03",
+        "line 1 sku: MUG-12 → KET-01",
+        "line 2 qty: 3 → 5",
+        "line 3: not in the order taken (1 x MUG-12)",
+    ]
+    assert summary.warnings == [
+        "row 2, order SO-1: taken before with other content; nothing changed: "
+        + "; ".join(str(d) for d in changed.differences)
+    ]
+    assert summary.as_dict()["changed"][0]["differences"][2] == {
+        "field": "line 2 qty",
+        "taken": "3",
+        "given": "5",
+    }
+    assert counts(shop) == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+def test_a_changed_customer_or_a_missing_line_is_a_difference_too(
+    shop: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.json"
+    order = {
+        "source": "web",
+        "order_number": "SO-1",
+        "customer_code": "C1",
+        "customer_name": "Ada",
+        "customer_email": "a@example.com",
+        "order_date": "2026-11-25",
+        "delivery_date": "2026-12-01",
+        "lines": [{"sku": "MUG-12", "qty": 1}, {"sku": "KET-01", "qty": 1}],
+    }
+    path.write_text(json.dumps({"orders": [order]}))
+    assert import_sales_orders(shop, path).orders_taken == 1
+    again = order | {"customer_code": "C2", "order_date": "2026-11-24", "lines": order["lines"][:1]}
+    path.write_text(json.dumps({"orders": [again]}))
+    summary = import_sales_orders(shop, path)
+    (changed,) = summary.changed
+    assert changed.path == "orders[0]"
+    assert [str(d) for d in changed.differences] == [
+        "customer: C1 → C2",
+        "order_date: 2026-11-25 → 2026-11-24",
+        "line 2: in the order taken (1 x KET-01), not in this one",
+    ]
+    with shop.db.read() as conn:
+        assert conn.scalars(select(Customer.code)).all() == ["C1"]
+    assert counts(shop)[:2] == (1, 2)
