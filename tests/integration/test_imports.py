@@ -341,3 +341,68 @@ def test_a_changed_customer_or_a_missing_line_is_a_difference_too(
     with shop.db.read() as conn:
         assert conn.scalars(select(Customer.code)).all() == ["C1"]
     assert counts(shop)[:2] == (1, 2)
+
+
+def test_a_refused_order_comes_in_whole_once_the_file_is_corrected(
+    shop: Context, tmp_path: Path
+) -> None:
+    """A bad middle row and an interrupted order: both refused whole, the rest taken;
+    the corrected file brings exactly those two in, and nothing is lost or doubled."""
+    path = tmp_path / "orders.csv"
+    bad_middle_row = row("SO-1", 2, "KET-01").replace("Ada,", "Ada, Countess,")
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "MUG-12")
+        + bad_middle_row
+        + row("SO-1", 3, "BRD-40")
+        + row("SO-2", 1, "MUG-12")
+        + row("SO-3", 1, "MUG-12")
+        + row("SO-4", 1, "KET-01")
+        + row("SO-3", 2, "KET-01", "2")
+        + row("SO-5", 1, "MUG-12")
+    )
+    summary = import_sales_orders(shop, path)
+    assert (summary.orders_taken, summary.orders_rejected) == (3, 2)
+    assert [(e.row, e.order_number, e.field) for e in summary.errors] == [
+        (3, "SO-1", "row"),
+        (6, "SO-3", "order_number"),
+        (8, "SO-3", "order_number"),
+    ]
+    assert "rows 6, 8" in summary.errors[1].message
+    assert counts(shop)[:2] == (3, 3)
+
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "MUG-12")
+        + row("SO-1", 2, "KET-01")
+        + row("SO-1", 3, "BRD-40")
+        + row("SO-2", 1, "MUG-12")
+        + row("SO-3", 1, "MUG-12")
+        + row("SO-3", 2, "KET-01", "2")
+        + row("SO-4", 1, "KET-01")
+        + row("SO-5", 1, "MUG-12")
+    )
+    again = import_sales_orders(shop, path)
+    assert again.ok, again.errors
+    assert (again.orders_taken, again.orders_duplicate, again.orders_changed) == (2, 3, 0)
+    assert [(r.number, r.status.value) for r in again.results] == [
+        ("SO-1", "taken"),
+        ("SO-2", "duplicate"),
+        ("SO-3", "taken"),
+        ("SO-4", "duplicate"),
+        ("SO-5", "duplicate"),
+    ]
+    with shop.db.read() as conn:
+        lines = conn.execute(
+            select(SalesOrder.number, func.count(SoLine.id), func.sum(SoLine.qty))
+            .join(SoLine, SoLine.sales_order_id == SalesOrder.id)
+            .group_by(SalesOrder.number)
+            .order_by(SalesOrder.number)
+        ).all()
+    assert [tuple(r) for r in lines] == [
+        ("SO-1", 3, 3),
+        ("SO-2", 1, 1),
+        ("SO-3", 2, 3),
+        ("SO-4", 1, 1),
+        ("SO-5", 1, 1),
+    ]

@@ -83,14 +83,33 @@ def test_order_fields_that_differ_between_rows_of_one_order_are_reported() -> No
     assert (row, field) == (3, "customer_name")
 
 
-def test_the_same_order_twice_in_one_file_is_a_duplicate_if_equal_and_an_error_if_not() -> None:
+def test_the_same_order_twice_in_one_file_is_a_duplicate_if_equal_and_refused_if_not() -> None:
     other = "web,SO-2,C1,Ada,ada@example.com,2026-11-25,2026-12-01,1,KET-01,2"
     same = parse_sales_orders(so_csv(GOOD, other, GOOD), "csv")
     assert (len(same.items), same.duplicates, same.issues) == (2, 1, [])
     differs = parse_sales_orders(so_csv(GOOD, other, GOOD.replace(",2", ",5")), "csv")
-    assert (len(differs.items), differs.rejected) == (2, 1)
-    assert differs.issues[0].row == 4
-    assert "appears again" in differs.issues[0].message
+    assert [o.number for o, _ in differs.items] == ["SO-2"]
+    assert differs.rejected == 1
+    assert [(i.row, i.order_number, i.message) for i in differs.issues] == [
+        (
+            row,
+            "SO-1",
+            "the rows of this order are not together (rows 2, 4); an order's rows must "
+            "follow each other; not taken",
+        )
+        for row in (2, 4)
+    ]
+
+
+def test_an_order_whose_rows_are_interrupted_is_refused_whole_naming_its_rows() -> None:
+    line2 = GOOD.replace(",1,KET-01", ",2,MUG-12")
+    line3 = GOOD.replace(",1,KET-01", ",3,PAN-28")
+    other = "web,SO-2,C1,Ada,ada@example.com,2026-11-25,2026-12-01,1,KET-01,2"
+    parsed = parse_sales_orders(so_csv(GOOD, line2, other, line3, "", other), "csv")
+    assert [o.number for o, _ in parsed.items] == ["SO-2"]
+    assert (parsed.rejected, parsed.duplicates) == (1, 1)
+    assert [(i.row, i.order_number) for i in parsed.issues] == [(2, "SO-1"), (5, "SO-1")]
+    assert "(rows 2-3, 5)" in parsed.issues[0].message
 
 
 def test_a_missing_column_rejects_the_file() -> None:
@@ -101,6 +120,34 @@ def test_a_missing_column_rejects_the_file() -> None:
 def test_a_row_with_too_many_fields_is_reported() -> None:
     parsed = parse_sales_orders(so_csv(GOOD + ",extra"), "csv")
     assert [(i.row, i.field) for i in parsed.issues] == [(2, "row")]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        GOOD.replace(",1,KET-01", ",2,MUG-12").replace("Ada,", "Ada, Countess,"),  # one too many
+        "web,SO-1,C1,Ada,ada@example.com,2026-11-25,2026-12-01,2",  # cut short
+    ],
+    ids=["too many fields", "too few"],
+)
+def test_a_bad_row_in_the_middle_of_an_order_refuses_the_whole_order(bad: str) -> None:
+    line3 = GOOD.replace(",1,KET-01", ",3,PAN-28")
+    other = "web,SO-2,C1,Ada,ada@example.com,2026-11-25,2026-12-01,1,KET-01,2"
+    parsed = parse_sales_orders(so_csv(GOOD, bad, line3, other), "csv")
+    assert [o.number for o, _ in parsed.items] == ["SO-2"]
+    assert parsed.rejected == 1
+    assert [(i.row, i.order_number, i.field) for i in parsed.issues] == [(3, "SO-1", "row")]
+    assert "fields; the header has 10" in parsed.issues[0].message
+
+
+def test_a_bad_row_that_names_no_order_refuses_the_orders_either_side() -> None:
+    other = "web,SO-2,C1,Ada,ada@example.com,2026-11-25,2026-12-01,1,KET-01,2"
+    third = other.replace("SO-2", "SO-3")
+    parsed = parse_sales_orders(so_csv(GOOD, "web", other, third), "csv")
+    assert [o.number for o, _ in parsed.items] == ["SO-3"]
+    assert [(i.row, i.order_number) for i in parsed.issues] == [(3, None), (2, "SO-1"), (4, "SO-2")]
+    assert "row 3 after this order cannot be read" in parsed.issues[1].message
+    assert "row 3 before this order cannot be read" in parsed.issues[2].message
 
 
 def test_malformed_json_rejects_the_file_with_its_position() -> None:
