@@ -251,3 +251,33 @@ def test_a_file_over_the_size_limit_is_refused(api: Api, monkeypatch) -> None:  
     response = api.post("/api/sales-orders/import", files={"file": ("o.csv", "x" * 101)})
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.postgres_only
+def test_the_same_order_posted_at_once_is_taken_once_and_a_duplicate_for_the_others(
+    api: Api,
+) -> None:
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    given_stock(api.ctx, A=100, B=100)
+    body = order_json("SO-1", ("A", 2), ("B", 1))
+    records = json.dumps([_record(order_json(f"F-{n}", ("AB"[n % 2], 1))) for n in range(8)])
+    start = threading.Barrier(8)
+
+    def post(n: int) -> tuple[int, str]:
+        start.wait()
+        if n % 2:
+            answer = api.post("/api/sales-orders/import", files={"file": ("orders.json", records)})
+            return answer.status_code, json.dumps(answer.json()["errors"])
+        answer = api.post("/api/sales-orders", json=body)
+        return answer.status_code, answer.json().get("status", answer.text)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(8)))
+    orders = Counter(a for n, a in enumerate(answers) if n % 2 == 0)
+    assert orders == {(201, "taken"): 1, (200, "duplicate"): 3}, answers
+    assert [a for n, a in enumerate(answers) if n % 2] == [(200, "[]")] * 4
+    assert api.get("/api/sales-orders").json()["total"] == 9
+    assert api.get("/api/stock-items/A").json()["assigned"] == 6

@@ -144,7 +144,25 @@ def _with_retries(
             if attempt == RETRIES or not _is_transient(exc):
                 raise
             log.info("retrying a batch after a transient error: %s", exc.orig)
+        except IntegrityError as exc:
+            # Another transaction took one of these orders after this one looked for
+            # them (the same order sent twice at once). Read again: now it is there,
+            # and the order is a duplicate, or changed, like any order taken before.
+            if attempt == RETRIES or not _is_order_number_clash(exc):
+                raise
+            log.info("an order of the batch was taken meanwhile; reading again")
     raise AssertionError("unreachable")
+
+
+_ORDER_NUMBER_UNIQUE = "uq_sales_orders_number_source"
+
+
+def _is_order_number_clash(exc: IntegrityError) -> bool:
+    """A sales order's source + number, stored by another transaction since it was read."""
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the constraint
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == _ORDER_NUMBER_UNIQUE
+    return "sales_orders.number, sales_orders.source" in str(exc.orig)  # SQLite: the columns
 
 
 def _is_transient(exc: DBAPIError) -> bool:
@@ -207,16 +225,18 @@ def _take_batch(
     rules = ctx.rules(conn)
     results: list[OrderResult | None] = [None] * len(batch)
 
-    # One round trip for the reads that do not depend on each other: orders that
-    # exist already, the stock items (locked), the customers as stored, the
-    # statuses that announce a backorder by email.
+    # One round trip for the reads that do not depend on each other: the stock
+    # items (locked), orders that exist already, the customers as stored, the
+    # statuses that announce a backorder by email. The lock comes first: a
+    # transaction taking the same order holds it until it commits, and the
+    # orders are read once it has, so they include that one.
     keys = {_key(o) for o in batch}
     existing_sql, stock_sql, customers_sql = _reads(conn.dialect.name)
-    existing_rows, stock_found, known_customers, gate = fetch_all(
+    stock_found, existing_rows, known_customers, gate = fetch_all(
         conn,
         [
-            (existing_sql, {"numbers": sorted({number for _, number in keys})}),
             (stock_sql, {"skus": sorted({line.sku for order in batch for line in order.lines})}),
+            (existing_sql, {"numbers": sorted({number for _, number in keys})}),
             (customers_sql, {"codes": sorted({o.customer.code for o in batch})}),
             (GATE, {}),
         ],
