@@ -281,3 +281,25 @@ def test_the_same_order_posted_at_once_is_taken_once_and_a_duplicate_for_the_oth
     assert [a for n, a in enumerate(answers) if n % 2] == [(200, "[]")] * 4
     assert api.get("/api/sales-orders").json()["total"] == 9
     assert api.get("/api/stock-items/A").json()["assigned"] == 6
+
+
+def test_control_characters_in_an_order_are_refused_naming_the_field(api: Api) -> None:
+    given_stock(api.ctx, A=5)
+    body = order_json("SO\u00001", ("A", 1))
+    body["customer"]["name"] = "Ada\nLovelace"
+    response = api.post("/api/sales-orders", json=body)
+    assert response.status_code == 422
+    assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
+        ("number", "must not contain control characters: NUL at character 3"),
+        ("customer.name", "must not contain control characters: a line break at character 4"),
+    ]
+    assert api.get("/api/sales-orders").json()["total"] == 0
+
+
+def test_json_nested_too_deep_is_refused_whether_a_body_or_a_file(api: Api) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    body = api.post("/api/sales-orders", content=deep, headers={"content-type": "application/json"})
+    assert body.status_code == 400
+    upload = api.post("/api/sales-orders/import", files={"file": ("o.json", deep)})
+    assert upload.status_code == 422
+    assert "more than 32 levels deep" in upload.json()["errors"][0]["message"]

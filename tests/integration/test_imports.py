@@ -406,3 +406,31 @@ def test_a_refused_order_comes_in_whole_once_the_file_is_corrected(
         ("SO-4", 1, 1),
         ("SO-5", 1, 1),
     ]
+
+
+def test_a_nul_byte_is_refused_with_its_field_and_row_on_either_database(
+    shop: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "MUG-12")
+        + row("SO-2", 1, "MUG-12").replace("Ada", "A\x00da")
+        + row("SO\x00-3", 1, "MUG-12")
+        + row("SO-4", 1, "MUG-12")
+    )
+    summary = import_sales_orders(shop, path)
+    assert (summary.orders_taken, summary.orders_rejected) == (2, 2)
+    assert [(e.row, e.field, e.message) for e in summary.errors] == [
+        (3, "customer_name", "must not contain control characters: NUL at character 2"),
+        (4, "order_number", "must not contain control characters: NUL at character 3"),
+    ]
+    assert counts(shop)[:2] == (2, 2)
+
+
+def test_a_json_file_nested_100000_deep_is_a_file_error(shop: Context, tmp_path: Path) -> None:
+    path = tmp_path / "orders.json"
+    path.write_text('{"orders": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    summary = import_sales_orders(shop, path)
+    assert [e.field for e in summary.errors] == ["file"]
+    assert "more than 32 levels deep" in summary.errors[0].message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bopo.services.files import (
@@ -200,3 +202,86 @@ def test_the_file_type_comes_from_the_extension() -> None:
     assert file_format("x/orders.json") == "json"
     with pytest.raises(FileProblem, match="unknown file type"):
         file_format("orders.xlsx")
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "message"),
+    [
+        (GOOD.replace("SO-1", "SO\x00-1"), "order_number", "NUL at character 3"),
+        (GOOD.replace("Ada", "Ada\tL."), "customer_name", "a tab at character 4"),
+        (GOOD.replace("web", "w\x1bb"), "source", "U+001B at character 2"),
+        (GOOD.replace("KET-01", "KET\x7f01"), "sku", "U+007F at character 4"),
+        (GOOD.replace("ada@", "a\x00da@"), "customer_email", "NUL at character 2"),
+        (GOOD.replace("C1", '"C\n1"'), "customer_code", "a line break at character 2"),
+    ],
+    ids=[
+        "nul in number",
+        "tab in name",
+        "escape in source",
+        "del in sku",
+        "nul in email",
+        "newline in code",
+    ],
+)
+def test_control_characters_are_refused_with_the_field_and_row(
+    row: str, field: str, message: str
+) -> None:
+    parsed = parse_sales_orders(so_csv(row), "csv")
+    assert parsed.items == []
+    ((issue,),) = [parsed.issues]
+    assert (issue.row, issue.field) == (2, field)
+    assert issue.message == f"must not contain control characters: {message}"
+
+
+def test_control_characters_and_broken_text_in_json_are_refused_with_the_path() -> None:
+    import json
+
+    base = {
+        "order_number": "SO-1",
+        "customer_code": "C1",
+        "customer_name": "Ada",
+        "customer_email": "ada@example.com",
+        "order_date": "2026-11-25",
+        "delivery_date": "2026-12-01",
+        "lines": [{"sku": "KET-01", "qty": 1}],
+    }
+    orders = [
+        base | {"order_number": "SO\u00001"},
+        base | {"order_number": "SO-2", "lines": [{"sku": "K\u2028T", "qty": 1}]},
+        base | {"order_number": "SO-3", "customer_name": "Ada \ud800"},
+        base | {"order_number": "SO-4", "customer_name": "A\u0085da"},
+    ]
+    parsed = parse_sales_orders(json.dumps({"orders": orders}), "json")
+    assert parsed.items == []
+    assert [(i.path, i.field, i.message) for i in parsed.issues] == [
+        ("orders[0]", "order_number", "must not contain control characters: NUL at character 3"),
+        ("orders[1].lines[0]", "sku", "must not contain control characters: U+2028 at character 2"),
+        ("orders[2]", "customer_name", "is not valid text (it holds an unpaired surrogate)"),
+        (
+            "orders[3]",
+            "customer_name",
+            "must not contain control characters: U+0085 at character 2",
+        ),
+    ]
+
+
+def test_json_nested_too_deep_is_refused_as_a_file_problem() -> None:
+    for deep in ("[" * 100_000 + "]" * 100_000, "[" * 100_000, '{"orders":' * 100_000):
+        with pytest.raises(FileProblem, match="more than 32 levels deep"):
+            parse_sales_orders(deep, "json")
+    with pytest.raises(FileProblem, match="more than 32 levels deep"):
+        parse_sales_orders('{"orders": [], "x": ' + "[" * 32 + "]" * 32 + "}", "json")
+    fine = '{"orders": [], "x": ' + "[" * 31 + '"]]]][[[[\\"\\\\"' + "]" * 31 + "}"
+    assert parse_sales_orders(fine, "json").items == []
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bopo.services import files
+
+    path = tmp_path / "orders.csv"
+    path.write_text(so_csv(GOOD))
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 100)
+    with pytest.raises(FileProblem, match=r"orders.csv: the file is 0 MB; an import reads at most"):
+        files.read_text(path)

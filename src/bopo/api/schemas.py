@@ -5,7 +5,7 @@ validation rules live in one place; read shapes are built from the services' vie
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,8 +91,8 @@ class StatusCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[str, Field(min_length=1, max_length=40)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    code: inputs.Source
+    name: inputs.Name
 
 
 class StatusRead(_Read):

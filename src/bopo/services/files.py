@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -110,8 +111,21 @@ def file_format(path: str | Path) -> Format:
     )
 
 
+# Limits on what an import reads: far above any real export (100,000 orders of three
+# lines are about 30 MB of CSV; an order in JSON nests 5 deep), far below what would
+# exhaust memory or the parser's stack.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_JSON_DEPTH = 32
+
+
 def read_text(path: str | Path) -> str:
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FileProblem(
+                f"{Path(path).name}: the file is {size / 1024 / 1024:,.0f} MB; an import reads "
+                f"at most {MAX_FILE_BYTES // 1024 // 1024} MB (split it into several files)"
+            )
         return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileProblem(f"{path}: no such file") from None
@@ -133,6 +147,7 @@ _MESSAGES = {
     "dict_type": "must be an object",
     "model_type": "must be an object",
     "extra_forbidden": "is not a known field",
+    "string_unicode": "is not valid text (it holds an unpaired surrogate)",
 }
 
 
@@ -247,13 +262,43 @@ def _csv_rows(
 # --- JSON --------------------------------------------------------------------------
 
 
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"]*"')
+# Keep only brackets and quotes; openers become "(" and closers ")".
+_JSON_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_JSON_NOT_BRACKETS = bytes(b for b in range(256) if b not in b'[]{}"')
+
+
+def _json_too_deep(text: str) -> bool:
+    """Whether arrays and objects nest more than MAX_JSON_DEPTH deep, told without
+    parsing: at C speed, so that it costs a fraction of the parse it guards."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False  # the usual small file costs nothing more
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\" in data:
+        data = _JSON_ESCAPE.sub(b"", data)  # an escaped quote ends no string
+    data = data.translate(_JSON_BRACKETS, _JSON_NOT_BRACKETS).replace(b'""', b"")
+    if b'"' in data:
+        data = _JSON_STRING.sub(b"", data)  # strings that hold brackets
+    for _ in range(MAX_JSON_DEPTH):  # each pass removes the innermost level
+        data = data.replace(b"()", b"")
+    return b"()" in data  # a level past the limit (else whatever is left is bad JSON)
+
+
 def _json_records(text: str, key: str) -> list[Any]:
+    if _json_too_deep(text):
+        raise FileProblem(
+            f"the JSON nests arrays and objects more than {MAX_JSON_DEPTH} levels deep; "
+            f"an import reads at most {MAX_JSON_DEPTH} (an order and its lines take 5)"
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FileProblem(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:  # cannot happen past the check above; never a traceback
+        raise FileProblem(f"the JSON nests more than {MAX_JSON_DEPTH} levels deep") from None
     if isinstance(data, dict) and key in data:
         data = data[key]
     if not isinstance(data, list):
