@@ -102,7 +102,9 @@ def take_orders(
     progress: Callable[[int], None] | None = None,
     detail: bool = True,
 ) -> list[OrderResult]:
-    """Take orders in the order given, each atomically; the same order again is a duplicate.
+    """Take orders in the order given, each atomically. An order taken before (same
+    source + number) changes nothing: with the same content it is a duplicate, with
+    other content a changed order carrying its differences.
 
     Without `detail`, a taken order's result says each line's outcome in one
     word (`kinds`) instead of in full (`lines`): what a bulk import needs.
