@@ -602,7 +602,7 @@ class _AsTaken:
         )
 
 
-def differences(taken: _AsTaken, given: NewSalesOrder) -> list[Difference]:
+def _differences(taken: _AsTaken, given: NewSalesOrder) -> list[Difference]:
     """How `given` differs from the order as taken, field by field, line by line.
 
     The customer is compared by code: its name and email belong to the customer,
@@ -672,7 +672,7 @@ def _fill_duplicates(
                 row.delivery_date,
                 {line.line_no: (line.sku, line.qty) for line in lines},
             )
-        diff = differences(taken, batch[i])
+        diff = _differences(taken, batch[i])
         results[i] = OrderResult(
             batch[i].source,
             batch[i].number,
