@@ -50,6 +50,31 @@ def test_the_same_order_again_returns_it_as_it_stands_and_changes_nothing(api: A
     assert po_line["associated"] == 3
 
 
+def test_the_same_number_with_other_content_is_a_conflict_naming_each_difference(
+    api: Api,
+) -> None:
+    _supply(api)
+    first = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 5), ("B", 1)))
+    again = api.post(
+        "/api/sales-orders",
+        json=order_json("SO-1", ("A", 6), delivery_date="2026-12-04"),
+    )
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.headers["location"] == f"/api/sales-orders/{first.json()['id']}"
+    problem = again.json()
+    assert problem["type"] == "urn:bopo:problem:changed"
+    assert "web/SO-1 was taken before with other content" in problem["detail"]
+    assert [(e["field"], e["message"]) for e in problem["errors"]] == [
+        ("delivery_date", "delivery_date: 2026-12-02 → 2026-12-04"),
+        ("line 1 qty", "line 1 qty: 5 → 6"),
+        ("line 2", "line 2: in the order taken (1 x B), not in this one"),
+    ]
+    assert api.get("/api/sales-orders").json()["total"] == 1
+    assert api.get("/api/stock-items/A").json()["assigned"] == 2
+    assert api.get("/api/stock-items/B").json()["assigned"] == 1
+
+
 def test_a_skipped_line_says_why_and_waits_on_the_worklist(api: Api) -> None:
     given_stock(api.ctx, A=0)
     body = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 3))).json()
@@ -169,6 +194,29 @@ def test_a_file_is_imported_with_the_same_summary_as_the_cli(api: Api) -> None:
         files={"file": ("orders.json", json.dumps(orders[:2]), "application/json")},
     ).json()
     assert (again["orders_taken"], again["orders_duplicate"]) == (0, 2)
+    changed = [orders[0], orders[1] | {"delivery_date": "2026-12-09"}]
+    response = api.post(
+        "/api/sales-orders/import",
+        files={"file": ("orders.json", json.dumps(changed), "application/json")},
+    )
+    assert response.status_code == 200
+    summary = response.json()
+    assert (summary["orders_duplicate"], summary["orders_changed"], summary["ok"]) == (1, 1, False)
+    assert summary["changed"] == [
+        {
+            "source": "web",
+            "order_number": "F-2",
+            "row": None,
+            "path": "orders[1]",
+            "differences": [
+                {"field": "delivery_date", "taken": "2026-12-02", "given": "2026-12-09"}
+            ],
+        }
+    ]
+    assert summary["warnings"] == [
+        "orders[1], order F-2: taken before with other content; nothing changed: "
+        "delivery_date: 2026-12-02 → 2026-12-09"
+    ]
 
 
 def test_requests_share_a_few_threads_and_imports_have_their_own(
@@ -217,3 +265,55 @@ def test_a_file_over_the_size_limit_is_refused(api: Api, monkeypatch) -> None:  
     response = api.post("/api/sales-orders/import", files={"file": ("o.csv", "x" * 101)})
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.postgres_only
+def test_the_same_order_posted_at_once_is_taken_once_and_a_duplicate_for_the_others(
+    api: Api,
+) -> None:
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    given_stock(api.ctx, A=100, B=100)
+    body = order_json("SO-1", ("A", 2), ("B", 1))
+    records = json.dumps([_record(order_json(f"F-{n}", ("AB"[n % 2], 1))) for n in range(8)])
+    start = threading.Barrier(8)
+
+    def post(n: int) -> tuple[int, str]:
+        start.wait()
+        if n % 2:
+            answer = api.post("/api/sales-orders/import", files={"file": ("orders.json", records)})
+            return answer.status_code, json.dumps(answer.json()["errors"])
+        answer = api.post("/api/sales-orders", json=body)
+        return answer.status_code, answer.json().get("status", answer.text)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(8)))
+    orders = Counter(a for n, a in enumerate(answers) if n % 2 == 0)
+    assert orders == {(201, "taken"): 1, (200, "duplicate"): 3}, answers
+    assert [a for n, a in enumerate(answers) if n % 2] == [(200, "[]")] * 4
+    assert api.get("/api/sales-orders").json()["total"] == 9
+    assert api.get("/api/stock-items/A").json()["assigned"] == 6
+
+
+def test_control_characters_in_an_order_are_refused_naming_the_field(api: Api) -> None:
+    given_stock(api.ctx, A=5)
+    body = order_json("SO\u00001", ("A", 1))
+    body["customer"]["name"] = "Ada\nLovelace"
+    response = api.post("/api/sales-orders", json=body)
+    assert response.status_code == 422
+    assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
+        ("number", "must not contain control characters: NUL at character 3"),
+        ("customer.name", "must not contain control characters: a line break at character 4"),
+    ]
+    assert api.get("/api/sales-orders").json()["total"] == 0
+
+
+def test_json_nested_too_deep_is_refused_whether_a_body_or_a_file(api: Api) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    body = api.post("/api/sales-orders", content=deep, headers={"content-type": "application/json"})
+    assert body.status_code == 400
+    upload = api.post("/api/sales-orders/import", files={"file": ("o.json", deep)})
+    assert upload.status_code == 422
+    assert "more than 32 levels deep" in upload.json()["errors"][0]["message"]

@@ -80,6 +80,32 @@ def test_an_import_with_rejections_exits_non_zero_and_names_the_places(  # type:
     assert summary["orders_duplicate"] == 2
 
 
+def test_an_import_with_changed_orders_exits_5_and_says_what_differs(  # type: ignore[no-untyped-def]
+    bopo, tmp_path: Path
+) -> None:
+    bopo("init")
+    bopo("import", "stock-items", str(EXAMPLES / "stock_items.csv"))
+    bopo("import", "sales-orders", str(EXAMPLES / "sales_orders.csv"))
+    changed = tmp_path / "orders.csv"
+    changed.write_text(
+        (EXAMPLES / "sales_orders.csv").read_text().replace(",1,PAN-28,3", ",1,PAN-28,4")
+    )
+    result = bopo("import", "sales-orders", str(changed), code=5)
+    assert "row 5, order M-7001: taken before with other content; nothing changed" in result.output
+    assert "line 1 qty: 3 → 4" in result.output
+    summary = json.loads(bopo("import", "sales-orders", str(changed), "--json", code=5).output)
+    assert (summary["ok"], summary["orders_duplicate"], summary["orders_changed"]) == (False, 2, 1)
+    changed.write_text(
+        changed.read_text() + "web,X-1,C-X,X,x@example.com,2026-11-25,2026-11-30,1,NOPE,1\n"
+    )
+    assert (
+        json.loads(bopo("import", "sales-orders", str(changed), "--json", code=1).output)[
+            "orders_rejected"
+        ]
+        == 1
+    )
+
+
 def test_the_demo_loads_once(bopo) -> None:  # type: ignore[no-untyped-def]
     loaded = json.loads(bopo("demo", "--json").output)
     assert loaded["loaded"] is True

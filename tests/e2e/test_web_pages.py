@@ -343,6 +343,10 @@ def test_taking_an_order_by_form_says_what_each_line_came_to(web: Web) -> None:
         "Sales order F-1 taken: 1 linked (PO-1 line 1, expected Mon 30 Nov), "
         "1 skipped: not enough outstanding on order."
     ]
+    said = web.act("/sales-orders/new", form | {"qty": ["2", "4", ""]})
+    assert said == [
+        "phone/F-1 was taken before with other content; nothing changed: line 2 qty: 3 → 4"
+    ]
 
 
 def test_a_bad_order_form_names_each_bad_field_and_takes_nothing(web: Web) -> None:
@@ -446,6 +450,15 @@ def test_the_import_page_reports_each_bad_row_and_takes_the_good_orders(web: Web
     assert "row 3" in answer.text
     assert "unknown SKU" in answer.text
     assert line_of(web.ctx, "I-1").from_stock == 2
+    answer = web.post(
+        "/import",
+        {"kind": "sales-orders"},
+        files={"file": ("orders.csv", csv_text.replace(",A,2", ",A,3").encode(), "text/csv")},
+    )
+    assert "1 taken before with other content" in answer.text
+    assert "row 2, order I-1: taken before with other content; nothing changed: " in answer.text
+    assert "line 1 qty: 2 → 3" in answer.text
+    assert line_of(web.ctx, "I-1").qty == 2
 
 
 def test_an_operator_may_not_import_stock_counts(web: Web) -> None:

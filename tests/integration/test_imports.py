@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -214,19 +215,15 @@ def test_purchase_order_rows_with_unknown_status_or_sku_are_refused_alone(
 
 
 def test_a_long_file_is_taken_in_batches_and_reported_in_file_order(
-    shop: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shop: Context, tmp_path: Path
 ) -> None:
-    from bopo.services import imports
-
-    monkeypatch.setattr(imports, "BATCH_SIZE", 3)  # chunks while reading ahead
-    monkeypatch.setattr("bopo.services.intake.BATCH_SIZE", 3)
     rows = [row(f"SO-{n:02d}", 1, "MUG-12") for n in range(10)]
     rows[4] = row("SO-04", 1, "NOPE")
     path = tmp_path / "orders.csv"
     path.write_text(HEADER + "".join(rows))
     seen: list[tuple[int, int]] = []
     summary = import_sales_orders(
-        shop, path, progress=lambda done, total: seen.append((done, total))
+        shop, path, progress=lambda done, total: seen.append((done, total)), batch_size=3
     )
     assert (summary.orders_taken, summary.orders_rejected) == (9, 1)
     assert [(e.row, e.order_number) for e in summary.errors] == [(6, "SO-04")]
@@ -242,7 +239,6 @@ def test_when_taking_fails_midway_the_reader_stops_too(
 
     from bopo.services import imports
 
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
     calls = []
 
     def failing(*args: object, **kwargs: object) -> list[object]:
@@ -253,7 +249,7 @@ def test_when_taking_fails_midway_the_reader_stops_too(
     path = tmp_path / "orders.csv"
     path.write_text(HEADER + "".join(row(f"SO-{n}", 1, "MUG-12") for n in range(50)))
     with pytest.raises(RuntimeError, match="went away"):
-        import_sales_orders(shop, path)
+        import_sales_orders(shop, path, batch_size=2)
     assert calls == [1]
     assert not any(t.name == "bopo-import-parse" for t in threading.enumerate())
 
@@ -275,3 +271,188 @@ def test_a_large_import_leaves_the_planner_fresh_statistics(
             text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'sales_orders'")
         )
     assert analyzed is not None
+
+
+def test_a_file_overlapping_one_taken_before_takes_the_new_order_of_another_customer(
+    shop: Context, tmp_path: Path
+) -> None:
+    first = tmp_path / "monday.csv"
+    first.write_text(HEADER + row("SO-1", 1, "MUG-12"))
+    assert import_sales_orders(shop, first).orders_taken == 1
+    second = tmp_path / "tuesday.csv"
+    second.write_text(
+        HEADER + row("SO-1", 1, "MUG-12") + "web,SO-2,C2,Bob,b@example.com,2026-11-25,"
+        "2026-12-01,1,MUG-12,1\n"
+    )
+    summary = import_sales_orders(shop, second)
+    assert (summary.orders_taken, summary.orders_duplicate, summary.ok) == (1, 1, True)
+    assert counts(shop)[:2] == (2, 2)
+
+
+def test_an_order_sent_again_with_other_content_is_reported_field_by_field(
+    shop: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        HEADER + row("SO-1", 1, "MUG-12") + row("SO-1", 2, "KET-01", "3") + row("SO-2", 1, "MUG-12")
+    )
+    assert import_sales_orders(shop, path).orders_taken == 2
+    before = counts(shop)
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "KET-01", date="2026-12-03")
+        + row("SO-1", 2, "KET-01", "5", date="2026-12-03")
+        + row("SO-1", 3, "MUG-12", date="2026-12-03")
+        + row("SO-2", 1, "MUG-12")
+        + "web,SO-3,C1,Ada,a@example.com,2026-11-25,2026-12-01,1,MUG-12,1\n"
+    )
+    summary = import_sales_orders(shop, path)
+    assert (
+        summary.orders_taken,
+        summary.orders_duplicate,
+        summary.orders_changed,
+        summary.orders_rejected,
+    ) == (1, 1, 1, 0)
+    assert (summary.ok, summary.exit_code, summary.errors) == (False, 5, [])
+    (changed,) = summary.changed
+    assert (changed.row, changed.order_number) == (2, "SO-1")
+    assert [str(d) for d in changed.differences] == [
+        "delivery_date: 2026-12-01 → 2026-12-03",
+        "line 1 sku: MUG-12 → KET-01",
+        "line 2 qty: 3 → 5",
+        "line 3: not in the order taken (1 x MUG-12)",
+    ]
+    assert summary.warnings == [
+        "row 2, order SO-1: taken before with other content; nothing changed: "
+        + "; ".join(str(d) for d in changed.differences)
+    ]
+    assert summary.as_dict()["changed"][0]["differences"][2] == {
+        "field": "line 2 qty",
+        "taken": "3",
+        "given": "5",
+    }
+    assert counts(shop) == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+def test_a_changed_customer_or_a_missing_line_is_a_difference_too(
+    shop: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.json"
+    order = {
+        "source": "web",
+        "order_number": "SO-1",
+        "customer_code": "C1",
+        "customer_name": "Ada",
+        "customer_email": "a@example.com",
+        "order_date": "2026-11-25",
+        "delivery_date": "2026-12-01",
+        "lines": [{"sku": "MUG-12", "qty": 1}, {"sku": "KET-01", "qty": 1}],
+    }
+    path.write_text(json.dumps({"orders": [order]}))
+    assert import_sales_orders(shop, path).orders_taken == 1
+    again = order | {"customer_code": "C2", "order_date": "2026-11-24", "lines": order["lines"][:1]}
+    path.write_text(json.dumps({"orders": [again]}))
+    summary = import_sales_orders(shop, path)
+    (changed,) = summary.changed
+    assert changed.path == "orders[0]"
+    assert [str(d) for d in changed.differences] == [
+        "customer: C1 → C2",
+        "order_date: 2026-11-25 → 2026-11-24",
+        "line 2: in the order taken (1 x KET-01), not in this one",
+    ]
+    with shop.db.read() as conn:
+        assert conn.scalars(select(Customer.code)).all() == ["C1"]
+    assert counts(shop)[:2] == (1, 2)
+
+
+def test_a_refused_order_comes_in_whole_once_the_file_is_corrected(
+    shop: Context, tmp_path: Path
+) -> None:
+    """A bad middle row and an interrupted order: both refused whole, the rest taken;
+    the corrected file brings exactly those two in, and nothing is lost or doubled."""
+    path = tmp_path / "orders.csv"
+    bad_middle_row = row("SO-1", 2, "KET-01").replace("Ada,", "Ada, Countess,")
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "MUG-12")
+        + bad_middle_row
+        + row("SO-1", 3, "BRD-40")
+        + row("SO-2", 1, "MUG-12")
+        + row("SO-3", 1, "MUG-12")
+        + row("SO-4", 1, "KET-01")
+        + row("SO-3", 2, "KET-01", "2")
+        + row("SO-5", 1, "MUG-12")
+    )
+    summary = import_sales_orders(shop, path)
+    assert (summary.orders_taken, summary.orders_rejected) == (3, 2)
+    assert [(e.row, e.order_number, e.field) for e in summary.errors] == [
+        (3, "SO-1", "row"),
+        (6, "SO-3", "order_number"),
+        (8, "SO-3", "order_number"),
+    ]
+    assert "rows 6, 8" in summary.errors[1].message
+    assert counts(shop)[:2] == (3, 3)
+
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "MUG-12")
+        + row("SO-1", 2, "KET-01")
+        + row("SO-1", 3, "BRD-40")
+        + row("SO-2", 1, "MUG-12")
+        + row("SO-3", 1, "MUG-12")
+        + row("SO-3", 2, "KET-01", "2")
+        + row("SO-4", 1, "KET-01")
+        + row("SO-5", 1, "MUG-12")
+    )
+    again = import_sales_orders(shop, path)
+    assert again.ok, again.errors
+    assert (again.orders_taken, again.orders_duplicate, again.orders_changed) == (2, 3, 0)
+    assert [(r.number, r.status.value) for r in again.results] == [
+        ("SO-1", "taken"),
+        ("SO-2", "duplicate"),
+        ("SO-3", "taken"),
+        ("SO-4", "duplicate"),
+        ("SO-5", "duplicate"),
+    ]
+    with shop.db.read() as conn:
+        lines = conn.execute(
+            select(SalesOrder.number, func.count(SoLine.id), func.sum(SoLine.qty))
+            .join(SoLine, SoLine.sales_order_id == SalesOrder.id)
+            .group_by(SalesOrder.number)
+            .order_by(SalesOrder.number)
+        ).all()
+    assert [tuple(r) for r in lines] == [
+        ("SO-1", 3, 3),
+        ("SO-2", 1, 1),
+        ("SO-3", 2, 3),
+        ("SO-4", 1, 1),
+        ("SO-5", 1, 1),
+    ]
+
+
+def test_a_nul_byte_is_refused_with_its_field_and_row_on_either_database(
+    shop: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        HEADER
+        + row("SO-1", 1, "MUG-12")
+        + row("SO-2", 1, "MUG-12").replace("Ada", "A\x00da")
+        + row("SO\x00-3", 1, "MUG-12")
+        + row("SO-4", 1, "MUG-12")
+    )
+    summary = import_sales_orders(shop, path)
+    assert (summary.orders_taken, summary.orders_rejected) == (2, 2)
+    assert [(e.row, e.field, e.message) for e in summary.errors] == [
+        (3, "customer_name", "must not contain control characters: NUL at character 2"),
+        (4, "order_number", "must not contain control characters: NUL at character 3"),
+    ]
+    assert counts(shop)[:2] == (2, 2)
+
+
+def test_a_json_file_nested_100000_deep_is_a_file_error(shop: Context, tmp_path: Path) -> None:
+    path = tmp_path / "orders.json"
+    path.write_text('{"orders": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    summary = import_sales_orders(shop, path)
+    assert [e.field for e in summary.errors] == ["file"]
+    assert "more than 32 levels deep" in summary.errors[0].message

@@ -87,10 +87,18 @@ def test_with_the_feature_off_stock_is_taken_and_backorders_wait(
 def test_the_same_order_again_changes_nothing_and_says_so(ctx: Context) -> None:
     given_stock(ctx, A=10)
     first = take_order(ctx, order("SO-1", ("A", 4)), actor="test")
-    again = take_order(ctx, order("SO-1", ("A", 9)), actor="test")
+    again = take_order(ctx, order("SO-1", ("A", 4)), actor="test")
     assert again.status is OrderStatus.DUPLICATE
     assert again.id == first.id
     assert [(line.qty, line.from_stock) for line in again.lines] == [(4, 4)]
+    changed = take_order(ctx, order("SO-1", ("A", 9), ("B", 1), delivery=day(9)), actor="test")
+    assert (changed.status, changed.id) == (OrderStatus.CHANGED, first.id)
+    assert [str(d) for d in changed.differences] == [
+        f"delivery_date: {day(7).isoformat()} → {day(9).isoformat()}",
+        "line 1 qty: 4 → 9",
+        "line 2: not in the order taken (1 x B)",
+    ]
+    assert [(line.qty, line.from_stock) for line in changed.lines] == [(4, 4)]
     with ctx.db.read() as conn:
         assert conn.scalar(select(func.count()).select_from(SalesOrder)) == 1
         assert conn.scalar(select(StockItem.assigned)) == 4

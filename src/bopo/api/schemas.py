@@ -5,7 +5,7 @@ validation rules live in one place; read shapes are built from the services' vie
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,8 +91,8 @@ class StatusCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[str, Field(min_length=1, max_length=40)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    code: inputs.Source
+    name: inputs.Name
 
 
 class StatusRead(_Read):
@@ -271,20 +271,43 @@ class ImportIssueRead(BaseModel):
     path: str | None = None
 
 
+class DifferenceRead(BaseModel):
+    """One way an order given again differs from the order as taken (None: no such line)."""
+
+    field: str = Field(
+        description="customer, order_date, delivery_date, line N sku, line N qty or line N"
+    )
+    taken: str | None
+    given: str | None
+
+
+class ChangedOrderRead(BaseModel):
+    """An order taken before, given again with other content: nothing of it changed."""
+
+    source: str
+    order_number: str
+    row: int | None = None
+    path: str | None = None
+    differences: list[DifferenceRead]
+
+
 class SalesOrderImportRead(BaseModel):
-    """The same summary `bopo import sales-orders --json` prints."""
+    """The same summary `bopo import sales-orders --json` prints. `ok` is false when an
+    order was rejected or came again changed."""
 
     kind: str
     file: str
     ok: bool
     orders_taken: int
     orders_duplicate: int
+    orders_changed: int
     orders_rejected: int
     lines_from_stock: int
     lines_linked: int
     lines_skipped: dict[str, int]
     errors: list[ImportIssueRead]
     warnings: list[str]
+    changed: list[ChangedOrderRead]
 
 
 # --- the worklist ----------------------------------------------------------------------

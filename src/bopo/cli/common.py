@@ -1,7 +1,8 @@
 """The `bopo` command's shared parts: the app, its sub-commands, output, error mapping.
 
 Exit codes: 0 all fine; 1 something was rejected; 3 bad configuration;
-4 not found; 5 conflict with the current state; 2 bad usage.
+4 not found; 5 conflict with the current state (an import whose orders taken
+before came again changed); 2 bad usage.
 """
 
 from __future__ import annotations

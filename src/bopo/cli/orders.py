@@ -63,8 +63,8 @@ def _run_import(
         print_json(summary.as_dict())
     else:
         _print_summary(summary)
-    if not summary.ok:
-        raise typer.Exit(1)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
 
 
 def _print_summary(summary: ImportSummary) -> None:
@@ -72,7 +72,7 @@ def _print_summary(summary: ImportSummary) -> None:
     out.print(f"import {summary.kind}: {summary.file}", highlight=False)
     table = Table(show_header=False)
     for key, value in data.items():
-        if key in {"kind", "file", "errors", "warnings", "ok"}:
+        if key in {"kind", "file", "errors", "warnings", "ok", "changed"}:
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
@@ -86,7 +86,11 @@ def _print_summary(summary: ImportSummary) -> None:
 
 @import_app.command("sales-orders")
 def import_sales_orders(tctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
-    """Take the orders in FILE, allocating each in file order."""
+    """Take the orders in FILE, allocating each in file order.
+
+    Exits 1 when an order was rejected, else 5 when orders taken before came again
+    with other content (nothing of them changed), else 0.
+    """
     _run_import(tctx, lambda c, p: imports.import_sales_orders(c, file, progress=p), as_json)
 
 

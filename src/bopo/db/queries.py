@@ -153,7 +153,9 @@ def ensure_codes(
 
     Two transactions may add the same new code at once (two orders of a new
     customer): ON CONFLICT makes the second wait for the first and reuse its row.
-    `known` is what by_code_sql already found, when the caller ran it with other reads.
+    `known` is what by_code_sql already found, when the caller ran it with other reads;
+    it may hold more codes than `rows` (intake reads the customers of a whole batch
+    before it knows which orders are new), and those are left alone.
     """
     if not rows:
         return {}
@@ -161,6 +163,7 @@ def ensure_codes(
     if known is None:
         stmt = by_code_sql(conn.dialect.name, model, tuple(update))
         known = conn.execute(stmt, {"codes": sorted(rows)}).all()
+    known = [r for r in known if r.code in rows]
     ids = {r.code: r.id for r in known}
     changed = [
         {"_id": r.id, **{f"_{c}": rows[r.code][c] for c in update}}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -110,8 +111,21 @@ def file_format(path: str | Path) -> Format:
     )
 
 
+# Limits on what an import reads: far above any real export (100,000 orders of three
+# lines are about 30 MB of CSV; an order in JSON nests 5 deep), far below what would
+# exhaust memory or the parser's stack.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_JSON_DEPTH = 32
+
+
 def read_text(path: str | Path) -> str:
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FileProblem(
+                f"{Path(path).name}: the file is {size / 1024 / 1024:,.0f} MB; an import reads "
+                f"at most {MAX_FILE_BYTES // 1024 // 1024} MB (split it into several files)"
+            )
         return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileProblem(f"{path}: no such file") from None
@@ -133,6 +147,7 @@ _MESSAGES = {
     "dict_type": "must be an object",
     "model_type": "must be an object",
     "extra_forbidden": "is not a known field",
+    "string_unicode": "is not valid text (it holds an unpaired surrogate)",
 }
 
 
@@ -178,16 +193,32 @@ def validation_issues(
 # --- CSV ---------------------------------------------------------------------------
 
 
-def _csv_rows(
-    text: str, required: Sequence[str], known: Sequence[str], warnings: list[str]
-) -> Iterator[tuple[int, dict[str, str]]]:
+def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record with its row number (the header is row 1); a record the csv
+    module cannot read refuses the file."""
     reader = csv.reader(io.StringIO(text, newline=""))
+    row_no = 0
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileProblem(f"row {reader.line_num}: {exc}") from None
+        row_no += 1
+        yield row_no, values
+
+
+def _csv_header(
+    records: Iterator[tuple[int, list[str]]],
+    required: Sequence[str],
+    known: Sequence[str],
+    warnings: list[str],
+) -> list[str]:
     try:
-        header = next(reader)
+        _, header = next(records)
     except StopIteration:
         raise FileProblem("the file is empty; expected a header row") from None
-    except csv.Error as exc:
-        raise FileProblem(f"row 1: {exc}") from None
     header = [h.strip().lower() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
@@ -198,20 +229,30 @@ def _csv_rows(
     unknown = [h for h in header if h not in known]
     if unknown:
         warnings.append(f"row 1: column(s) {', '.join(unknown)} are not used")
+    return header
+
+
+def _is_blank(values: list[str]) -> bool:
+    return not values or all(not v.strip() for v in values)
+
+
+def _csv_rows(
+    text: str, required: Sequence[str], known: Sequence[str], warnings: list[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows as {column: value}. A row with the wrong number of fields comes as the
+    values it has at the header's places, plus `__width__` saying what is wrong."""
+    records = _csv_records(text)
+    header = _csv_header(records, required, known, warnings)
     width = len(header)
-    row_no = 1
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise FileProblem(f"row {reader.line_num}: {exc}") from None
-        row_no += 1
-        if not values or all(not v.strip() for v in values):
+    for row_no, values in records:
+        if _is_blank(values):
             continue
         if len(values) != width:
-            yield row_no, {"__width__": f"has {len(values)} fields; the header has {width}"}
+            yield (
+                row_no,
+                dict(zip(header, values, strict=False))
+                | {"__width__": f"has {len(values)} fields; the header has {width}"},
+            )
             continue
         yield row_no, dict(zip(header, values, strict=True))
 
@@ -219,13 +260,43 @@ def _csv_rows(
 # --- JSON --------------------------------------------------------------------------
 
 
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"]*"')
+# Keep only brackets and quotes; openers become "(" and closers ")".
+_JSON_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_JSON_NOT_BRACKETS = bytes(b for b in range(256) if b not in b'[]{}"')
+
+
+def _json_too_deep(text: str) -> bool:
+    """Whether arrays and objects nest more than MAX_JSON_DEPTH deep, told without
+    parsing: at C speed, so that it costs a fraction of the parse it guards."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False  # the usual small file costs nothing more
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\" in data:
+        data = _JSON_ESCAPE.sub(b"", data)  # an escaped quote ends no string
+    data = data.translate(_JSON_BRACKETS, _JSON_NOT_BRACKETS).replace(b'""', b"")
+    if b'"' in data:
+        data = _JSON_STRING.sub(b"", data)  # strings that hold brackets
+    for _ in range(MAX_JSON_DEPTH):  # each pass removes the innermost level
+        data = data.replace(b"()", b"")
+    return b"()" in data  # a level past the limit (else whatever is left is bad JSON)
+
+
 def _json_records(text: str, key: str) -> list[Any]:
+    if _json_too_deep(text):
+        raise FileProblem(
+            f"the JSON nests arrays and objects more than {MAX_JSON_DEPTH} levels deep; "
+            f"an import reads at most {MAX_JSON_DEPTH} (an order and its lines take 5)"
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FileProblem(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:  # cannot happen past the check above; never a traceback
+        raise FileProblem(f"the JSON nests more than {MAX_JSON_DEPTH} levels deep") from None
     if isinstance(data, dict) and key in data:
         data = data[key]
     if not isinstance(data, list):
@@ -339,74 +410,174 @@ def parse_sales_orders(
             )
         return parsed
 
-    block: list[tuple[int, dict[str, str]]] = []
+    scattered = _scattered_orders(text)
+    block: list[tuple[int, dict[str, str]]] = []  # the order's readable rows
+    block_key: tuple[str, str] | None = None
+    block_first = 0
+    block_issues: list[ImportIssue] = []  # rows of the order that cannot be read
+    unreadable: int | None = None  # a row of no known order, just before the next one
 
     def flush() -> None:
-        if not block:
+        if block_key is None:
             return
-        first_row, head = block[0]
-        number = head["order_number"].strip()
-        problems: list[ImportIssue] = []
-        wanted = _order_fields(head)
-        priority = head.get("priority", "").strip()
-        for row_no, row in block[1:]:
-            if _order_fields(row) != wanted:  # the cheap test first; the detail only if needed
-                problems.extend(
-                    ImportIssue(
-                        col, f"differs from row {first_row} of the same order", row_no, number
-                    )
-                    for col in _SO_ORDER_FIELDS
-                    if row[col].strip() != head[col].strip()
+        number = block_key[1]
+        problems: list[ImportIssue] = list(block_issues)
+        if block_key in scattered:
+            runs = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in scattered[block_key])
+            problems = [
+                ImportIssue(
+                    "order_number",
+                    f"the rows of this order are not together (rows {runs}); "
+                    "an order's rows must follow each other; not taken",
+                    block_first,
+                    number,
                 )
-            if row.get("priority", "").strip() != priority:
-                problems.append(
-                    ImportIssue(
-                        "priority",
-                        f"differs from row {first_row} of the same order",
-                        row_no,
-                        number,
-                    )
-                )
-        numbers = [row["line_no"].strip() for _, row in block]
-        if len(set(numbers)) != len(numbers):
-            seen: dict[str, int] = {}
-            for (row_no, _), n in zip(block, numbers, strict=True):
-                if n in seen:
-                    problems.append(
-                        ImportIssue(
-                            "line_no",
-                            f"line {n} appears twice in this order (row {seen[n]})",
-                            row_no,
-                            number,
-                        )
-                    )
-                seen.setdefault(n, row_no)
+            ]
+            if block_first != scattered[block_key][0][0]:
+                parsed.issues.extend(problems)  # counted once, at its first rows
+                return
+        elif block:
+            problems.extend(_block_problems(block, number))
         if problems:
             parsed.issues.extend(problems)
             parsed.rejected += 1
         else:
+            first_row, head = block[0]
             lines = [{"line_no": r["line_no"], "sku": r["sku"], "qty": r["qty"]} for _, r in block]
             accept(
                 _so_dict(head, lines),
                 Where(row=first_row, lines=tuple(Where(row=r) for r, _ in block)),
             )
-        block.clear()
 
     for row_no, row in _csv_rows(text, _SO_REQUIRED, SO_COLUMNS, parsed.warnings):
-        if "__width__" in row:
-            flush()
-            parsed.issues.append(ImportIssue("row", row["__width__"], row_no))
+        bad = row.get("__width__")
+        key = _row_key(row.get("source"), row.get("order_number"), bad is not None)
+        if key is None:  # a bad row that names no order: refuse the orders either side too
+            parsed.issues.append(ImportIssue("row", f"{bad}; its order cannot be told", row_no))
             parsed.rejected += 1
+            if block_key is not None:
+                block_issues.append(
+                    ImportIssue(
+                        "row",
+                        f"row {row_no} after this order cannot be read and may belong to it",
+                        block_first,
+                        block_key[1],
+                    )
+                )
+            unreadable = row_no
             continue
-        key = (row.get("source", "").strip() or "manual", row.get("order_number", "").strip())
-        if block and key != (
-            block[0][1].get("source", "").strip() or "manual",
-            block[0][1].get("order_number", "").strip(),
-        ):
+        if key != block_key:
             flush()
-        block.append((row_no, row))
+            block.clear()
+            block_issues.clear()
+            block_key, block_first = key, row_no
+            if unreadable is not None:
+                block_issues.append(
+                    ImportIssue(
+                        "row",
+                        f"row {unreadable} before this order cannot be read and may belong to it",
+                        row_no,
+                        key[1],
+                    )
+                )
+        unreadable = None
+        if bad is not None:
+            block_issues.append(ImportIssue("row", bad, row_no, key[1]))
+        else:
+            block.append((row_no, row))
     flush()
     return parsed
+
+
+def _row_key(source: str | None, number: str | None, bad: bool) -> tuple[str, str] | None:
+    """The order a row belongs to: (source, number); None for a bad row without a number."""
+    if number is None or (bad and not number.strip()):
+        return None
+    return ((source or "").strip() or "manual", number.strip())
+
+
+def _block_problems(block: list[tuple[int, dict[str, str]]], number: str) -> list[ImportIssue]:
+    """What is wrong across the rows of one order: order fields that differ, line
+    numbers given twice."""
+    first_row, head = block[0]
+    problems: list[ImportIssue] = []
+    wanted = _order_fields(head)
+    priority = head.get("priority", "").strip()
+    for row_no, row in block[1:]:
+        if _order_fields(row) != wanted:  # the cheap test first; the detail only if needed
+            problems.extend(
+                ImportIssue(col, f"differs from row {first_row} of the same order", row_no, number)
+                for col in _SO_ORDER_FIELDS
+                if row[col].strip() != head[col].strip()
+            )
+        if row.get("priority", "").strip() != priority:
+            problems.append(
+                ImportIssue(
+                    "priority", f"differs from row {first_row} of the same order", row_no, number
+                )
+            )
+    numbers = [row["line_no"].strip() for _, row in block]
+    if len(set(numbers)) != len(numbers):
+        seen: dict[str, int] = {}
+        for (row_no, _), n in zip(block, numbers, strict=True):
+            if n in seen:
+                problems.append(
+                    ImportIssue(
+                        "line_no",
+                        f"line {n} appears twice in this order (row {seen[n]})",
+                        row_no,
+                        number,
+                    )
+                )
+            seen.setdefault(n, row_no)
+    return problems
+
+
+def _scattered_orders(text: str) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """Orders whose rows come in more than one run, other than as exact copies: each
+    one's runs (first row, last row). Read before the orders are, so that no part
+    of such an order is taken before its other part is seen."""
+    records = _csv_records(text)
+    header = _csv_header(records, _SO_REQUIRED, SO_COLUMNS, [])
+    width = len(header)
+    at_source = header.index("source") if "source" in header else None
+    at_number = header.index("order_number")
+    runs: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+    key: tuple[str, str] | None = None
+    first = last = 0
+    rows: list[str] = []
+
+    def close() -> None:
+        if key is not None:
+            runs.setdefault(key, []).append((first, last, hash("\x1e".join(rows))))
+
+    for row_no, values in records:
+        n = len(values)
+        if n == width and values[at_number].strip():  # the usual row, quickly
+            number = values[at_number].strip()
+            source = values[at_source].strip() if at_source is not None else ""
+            row_key: tuple[str, str] | None = (source or "manual", number)
+        elif _is_blank(values):
+            continue
+        else:
+            row_key = _row_key(
+                values[at_source] if at_source is not None and at_source < n else None,
+                values[at_number] if at_number < n else None,
+                n != width,
+            )
+        if row_key is None:
+            continue
+        if row_key != key:
+            close()
+            key, first, rows = row_key, row_no, []
+        last = row_no
+        rows.append("\x1f".join(values))
+    close()
+    return {
+        k: [(a, b) for a, b, _ in found]
+        for k, found in runs.items()
+        if len(found) > 1 and len({h for _, _, h in found}) > 1
+    }
 
 
 # --- stock items ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ from bopo.services.files import (
 )
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.intake import BATCH_SIZE, take_orders
-from bopo.services.outcomes import FROM_STOCK, LINKED, OrderResult, OrderStatus
+from bopo.services.outcomes import FROM_STOCK, LINKED, Difference, OrderResult, OrderStatus
 
 Progress = Callable[[int, int], None]  # (done, total) orders or records
 
@@ -50,9 +50,35 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True, slots=True)
+class ChangedOrder:
+    """An order given again with other content than it was taken with: not taken again."""
+
+    source: str
+    order_number: str
+    row: int | None
+    path: str | None
+    differences: tuple[Difference, ...]
+
+    def __str__(self) -> str:
+        place = ImportIssue("order", "", self.row, self.order_number, self.path).place()
+        return f"{place}: taken before with other content; nothing changed: " + "; ".join(
+            str(d) for d in self.differences
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source, "order_number": self.order_number}
+        if self.row is not None:
+            out["row"] = self.row
+        if self.path is not None:
+            out["path"] = self.path
+        return out | {"differences": [d.as_dict() for d in self.differences]}
+
+
 @dataclass
 class ImportSummary:
-    """What an import did; `ok` is false when anything was rejected."""
+    """What an import did; `ok` is false when anything was rejected, or an order was
+    given again with other content than it was taken with."""
 
     kind: str
     file: str
@@ -63,6 +89,7 @@ class ImportSummary:
     rejected: int = 0
     orders_taken: int = 0
     orders_duplicate: int = 0
+    orders_changed: int = 0
     orders_rejected: int = 0
     lines_from_stock: int = 0
     lines_linked: int = 0
@@ -70,10 +97,19 @@ class ImportSummary:
     errors: list[ImportIssue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     results: list[OrderResult] = field(default_factory=list)
+    changed: list[ChangedOrder] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.changed
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's: 1 when anything was rejected, else 5 (a conflict with the orders
+        stored) when an order came again changed, else 0."""
+        if self.errors:
+            return 1
+        return 5 if self.changed else 0
 
     def as_dict(self) -> dict[str, Any]:
         common = {"kind": self.kind, "file": self.file, "ok": self.ok}
@@ -81,6 +117,7 @@ class ImportSummary:
             body: dict[str, Any] = {
                 "orders_taken": self.orders_taken,
                 "orders_duplicate": self.orders_duplicate,
+                "orders_changed": self.orders_changed,
                 "orders_rejected": self.orders_rejected,
                 "lines_from_stock": self.lines_from_stock,
                 "lines_linked": self.lines_linked,
@@ -94,26 +131,33 @@ class ImportSummary:
                 "unchanged": self.unchanged,
                 "rejected": self.rejected,
             }
-        return (
-            common
-            | body
-            | {
-                "errors": [e.as_dict() for e in self.errors],
-                "warnings": self.warnings,
-            }
-        )
+        tail: dict[str, Any] = {
+            "errors": [e.as_dict() for e in self.errors],
+            "warnings": self.warnings,
+        }
+        if self.kind == "sales-orders":
+            tail["changed"] = [c.as_dict() for c in self.changed]
+        return common | body | tail
 
 
 def import_sales_orders(
-    ctx: Context, path: str | Path, *, actor: str = "import", progress: Progress | None = None
+    ctx: Context,
+    path: str | Path,
+    *,
+    actor: str = "import",
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportSummary:
-    """Take every good order in the file, in file order; report each bad one with its place."""
+    """Take every good order in the file, in file order; report each bad one with its place.
+
+    Orders are taken `batch_size` to a transaction (each order still whole or absent).
+    """
     with gc_paused():
-        return _import_sales_orders(ctx, path, actor, progress)
+        return _import_sales_orders(ctx, path, actor, progress, batch_size)
 
 
 def _import_sales_orders(
-    ctx: Context, path: str | Path, actor: str, progress: Progress | None
+    ctx: Context, path: str | Path, actor: str, progress: Progress | None, batch_size: int
 ) -> ImportSummary:
     summary = ImportSummary("sales-orders", str(path))
     done = 0
@@ -127,10 +171,12 @@ def _import_sales_orders(
                 parsed = parse_sales_orders(text, fmt)
                 chunks: Iterable[list[tuple[NewSalesOrder, Where]]] = [parsed.items]
             else:
-                reader = stack.enter_context(_ReadAhead(text, fmt, BATCH_SIZE))
+                reader = stack.enter_context(_ReadAhead(text, fmt, batch_size))
                 chunks = reader
             for chunk in chunks:
-                results = take_orders(ctx, [o for o, _ in chunk], actor=actor, detail=False)
+                results = take_orders(
+                    ctx, [o for o, _ in chunk], actor=actor, batch_size=batch_size, detail=False
+                )
                 _tally(summary, chunk, results)
                 done += len(chunk)
                 if progress:
@@ -143,7 +189,7 @@ def _import_sales_orders(
     if progress:
         progress(done, done)
     summary.errors[:0] = parsed.issues
-    summary.warnings.extend(parsed.warnings)
+    summary.warnings[:0] = parsed.warnings
     summary.orders_rejected += parsed.rejected
     summary.orders_duplicate += parsed.duplicates
     if summary.orders_taken >= ANALYZE_AFTER:
@@ -225,6 +271,13 @@ def _tally(
         summary.results.append(result)
         if result.status is OrderStatus.DUPLICATE:
             summary.orders_duplicate += 1
+        elif result.status is OrderStatus.CHANGED:
+            summary.orders_changed += 1
+            changed = ChangedOrder(
+                order.source, order.number, where.row, where.path, result.differences
+            )
+            summary.changed.append(changed)
+            summary.warnings.append(str(changed))
         elif result.status is OrderStatus.REJECTED:
             summary.orders_rejected += 1
             for err in result.errors:

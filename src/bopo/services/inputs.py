@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Self
 
@@ -67,6 +68,24 @@ def _email(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+# Control characters (NUL, tab, line breaks, C1 controls), Unicode line and paragraph
+# separators, and lone surrogates (text no database can store): no name, code, SKU,
+# email address or order number has a use for one, and each would be invisible, cut
+# a line in two, or be refused by the database later (PostgreSQL refuses NUL).
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CHAR_NAMES = {"\x00": "NUL", "\t": "a tab", "\n": "a line break", "\r": "a line break"}
+
+
+def _one_line(value: str) -> str:
+    """Refuse a value with a character that has no place on one line of text."""
+    bad = _NOT_ONE_LINE.search(value)
+    if bad is None:
+        return value
+    char = bad.group()
+    name = _CHAR_NAMES.get(char, f"U+{ord(char):04X}")
+    raise ValueError(f"must not contain control characters: {name} at character {bad.start() + 1}")
+
+
 def _blank_is_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
@@ -78,12 +97,14 @@ StockQty = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=1_000_000_0
 LineNo = Annotated[int, BeforeValidator(_not_bool), Field(gt=0, le=100_000)]
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 OptionalIsoDate = Annotated[date | None, BeforeValidator(_optional_iso_date)]
-Code = Annotated[str, Field(min_length=1, max_length=64)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-EmailAddress = Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_email)]
+OneLine = AfterValidator(_one_line)
+Code = Annotated[str, Field(min_length=1, max_length=64), OneLine]
+Name = Annotated[str, Field(min_length=1, max_length=200), OneLine]
+EmailAddress = Annotated[str, Field(min_length=1, max_length=320), OneLine, AfterValidator(_email)]
+Source = Annotated[str, Field(min_length=1, max_length=40), OneLine]
 OrderPriority = Annotated[Priority, BeforeValidator(_priority)]
 OptionalCode = Annotated[
-    Annotated[str, Field(max_length=40)] | None, BeforeValidator(_blank_is_none)
+    Annotated[str, Field(max_length=40), OneLine] | None, BeforeValidator(_blank_is_none)
 ]
 
 
@@ -114,7 +135,7 @@ class NewSalesOrderLine(_Input):
 
 
 class NewSalesOrder(_Input):
-    source: Annotated[str, Field(min_length=1, max_length=40)] = "manual"
+    source: Source = "manual"
     number: Code
     customer: NewCustomer
     order_date: IsoDate
@@ -162,7 +183,9 @@ class NewPurchaseOrderLine(_Input):
 class NewPurchaseOrder(_Input):
     number: Code
     supplier_code: Code
-    supplier_name: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    supplier_name: Annotated[
+        Annotated[str, Field(max_length=200), OneLine] | None, BeforeValidator(_blank_is_none)
+    ] = None
     order_date: OptionalIsoDate = None
     lines: Annotated[list[NewPurchaseOrderLine], Field(min_length=1, max_length=10_000)]
 

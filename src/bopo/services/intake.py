@@ -70,6 +70,7 @@ from bopo.services.linking import NewLink, event, write_links
 from bopo.services.outcomes import (
     FROM_STOCK,
     LINKED,
+    Difference,
     LineOutcome,
     LinkedPart,
     OrderResult,
@@ -103,7 +104,9 @@ def take_orders(
     progress: Callable[[int], None] | None = None,
     detail: bool = True,
 ) -> list[OrderResult]:
-    """Take orders in the order given, each atomically; the same order again is a duplicate.
+    """Take orders in the order given, each atomically. An order taken before (same
+    source + number) changes nothing: with the same content it is a duplicate, with
+    other content a changed order carrying its differences.
 
     Without `detail`, a taken order's result says each line's outcome in one
     word (`kinds`) instead of in full (`lines`): what a bulk import needs.
@@ -145,7 +148,25 @@ def _with_retries(
             if attempt == RETRIES or not _is_transient(exc):
                 raise
             log.info("retrying a batch after a transient error: %s", exc.orig)
+        except IntegrityError as exc:
+            # Another transaction took one of these orders after this one looked for
+            # them (the same order sent twice at once). Read again: now it is there,
+            # and the order is a duplicate, or changed, like any order taken before.
+            if attempt == RETRIES or not _is_order_number_clash(exc):
+                raise
+            log.info("an order of the batch was taken meanwhile; reading again")
     raise AssertionError("unreachable")
+
+
+_ORDER_NUMBER_UNIQUE = "uq_sales_orders_number_source"
+
+
+def _is_order_number_clash(exc: IntegrityError) -> bool:
+    """A sales order's source + number, stored by another transaction since it was read."""
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the constraint
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == _ORDER_NUMBER_UNIQUE
+    return "sales_orders.number, sales_orders.source" in str(exc.orig)  # SQLite: the columns
 
 
 def _is_transient(exc: DBAPIError) -> bool:
@@ -168,10 +189,20 @@ def _key(order: NewSalesOrder) -> tuple[str, str]:
 
 @functools.cache
 def _reads(dialect: str) -> tuple[Any, Any, Any]:
-    """The reads every batch starts with, built once: orders that exist already,
-    the stock items (locked, in id order), the customers as stored."""
-    existing = select(SalesOrder.source, SalesOrder.number, SalesOrder.id).where(
-        in_list(dialect, SalesOrder.number, "numbers")
+    """The reads every batch starts with, built once: orders that exist already
+    (with what a re-sent order is compared on), the stock items (locked, in id
+    order), the customers as stored."""
+    existing = (
+        select(
+            SalesOrder.source,
+            SalesOrder.number,
+            SalesOrder.id,
+            Customer.code.label("customer"),
+            SalesOrder.order_date,
+            SalesOrder.delivery_date,
+        )
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(in_list(dialect, SalesOrder.number, "numbers"))
     )
     customers = by_code_sql(dialect, Customer, CUSTOMER_FIELDS)
     return existing, stock_by_sku_sql(dialect), customers
@@ -196,21 +227,23 @@ def _take_batch(
     rules = ctx.rules(conn)
     results: list[OrderResult | None] = [None] * len(batch)
 
-    # One round trip for the reads that do not depend on each other: orders that
-    # exist already, the stock items (locked), the customers as stored, the
-    # statuses that announce a backorder by email.
+    # One round trip for the reads that do not depend on each other: the stock
+    # items (locked), orders that exist already, the customers as stored, the
+    # statuses that announce a backorder by email. The lock comes first: a
+    # transaction taking the same order holds it until it commits, and the
+    # orders are read once it has, so they include that one.
     keys = {_key(o) for o in batch}
     existing_sql, stock_sql, customers_sql = _reads(conn.dialect.name)
-    existing_rows, stock_found, known_customers, gate = fetch_all(
+    stock_found, existing_rows, known_customers, gate = fetch_all(
         conn,
         [
-            (existing_sql, {"numbers": sorted({number for _, number in keys})}),
             (stock_sql, {"skus": sorted({line.sku for order in batch for line in order.lines})}),
+            (existing_sql, {"numbers": sorted({number for _, number in keys})}),
             (customers_sql, {"codes": sorted({o.customer.code for o in batch})}),
             (GATE, {}),
         ],
     )
-    existing = {(r.source, r.number): r.id for r in existing_rows if (r.source, r.number) in keys}
+    existing = {(r.source, r.number): r for r in existing_rows if (r.source, r.number) in keys}
     fresh: list[int] = []
     seen: set[tuple[str, str]] = set()
     for i, order in enumerate(batch):
@@ -553,30 +586,101 @@ def _outcomes(t: _Taken, labels: dict[int, SupplyRow], today: date) -> list[Line
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _AsTaken:
+    """What an order given again is compared with: the order as it was taken."""
+
+    customer: str
+    order_date: date
+    delivery_date: date
+    lines: dict[int, tuple[str, int]]  # line_no -> (sku, qty as ordered)
+
+    @classmethod
+    def of(cls, order: NewSalesOrder) -> _AsTaken:
+        return cls(
+            order.customer.code,
+            order.order_date,
+            order.delivery_date,
+            {line.line_no: (line.sku, line.qty) for line in order.lines},
+        )
+
+
+def _differences(taken: _AsTaken, given: NewSalesOrder) -> list[Difference]:
+    """How `given` differs from the order as taken, field by field, line by line.
+
+    The customer is compared by code: its name and email belong to the customer,
+    kept up to date by new orders. Priority and status are the operators' to
+    change after intake, so they are not compared either.
+    """
+    out = []
+    if given.customer.code != taken.customer:
+        out.append(Difference("customer", taken.customer, given.customer.code))
+    for name, was, now in (
+        ("order_date", taken.order_date, given.order_date),
+        ("delivery_date", taken.delivery_date, given.delivery_date),
+    ):
+        if was != now:
+            out.append(Difference(name, was.isoformat(), now.isoformat()))
+    lines = {line.line_no: (line.sku, line.qty) for line in given.lines}
+    for no in sorted(taken.lines.keys() | lines.keys()):
+        was_line, now_line = taken.lines.get(no), lines.get(no)
+        if was_line is None or now_line is None:
+            out.append(
+                Difference(
+                    f"line {no}",
+                    f"{was_line[1]} x {was_line[0]}" if was_line else None,
+                    f"{now_line[1]} x {now_line[0]}" if now_line else None,
+                )
+            )
+            continue
+        if was_line[0] != now_line[0]:
+            out.append(Difference(f"line {no} sku", was_line[0], now_line[0]))
+        if was_line[1] != now_line[1]:
+            out.append(Difference(f"line {no} qty", str(was_line[1]), str(now_line[1])))
+    return out
+
+
 def _fill_duplicates(
     conn: Connection,
     batch: Sequence[NewSalesOrder],
     results: list[OrderResult | None],
-    existing: dict[tuple[str, str], int],
+    existing: dict[tuple[str, str], Any],
 ) -> None:
-    """Duplicates report the order as it already stands; nothing of theirs is written."""
-    ids = dict(existing)
-    for r in results:
+    """Orders given again report the order as it already stands; nothing of theirs is
+    written. The same content again is a duplicate; other content is a changed order,
+    with its differences."""
+    ids = {k: r.id for k, r in existing.items()}
+    as_taken: dict[tuple[str, str], _AsTaken] = {}
+    for i, r in enumerate(results):
         if r is not None and r.status is OrderStatus.TAKEN and r.id is not None:
-            ids.setdefault((r.source, r.number), r.id)
+            ids[(r.source, r.number)] = r.id  # taken once per call: the first time given
+            as_taken[(r.source, r.number)] = _AsTaken.of(batch[i])
     missing = [i for i, r in enumerate(results) if r is None]
     outcomes = load_line_outcomes(conn, {ids[k] for i in missing if (k := _key(batch[i])) in ids})
     for i in missing:
-        order_id = ids.get(_key(batch[i]))
+        key = _key(batch[i])
+        order_id = ids.get(key)
         if order_id is None:  # given twice in one call, and the first was rejected
             results[i] = _rejected(
                 batch[i], [FieldError("number", "given twice; the first was rejected")]
             )
-        else:
-            results[i] = OrderResult(
-                batch[i].source,
-                batch[i].number,
-                OrderStatus.DUPLICATE,
-                order_id,
-                tuple(outcomes.get(order_id, ())),
+            continue
+        lines = tuple(outcomes.get(order_id, ()))
+        taken = as_taken.get(key)
+        if taken is None:
+            row = existing[key]
+            taken = _AsTaken(
+                row.customer,
+                row.order_date,
+                row.delivery_date,
+                {line.line_no: (line.sku, line.qty) for line in lines},
             )
+        diff = _differences(taken, batch[i])
+        results[i] = OrderResult(
+            batch[i].source,
+            batch[i].number,
+            OrderStatus.CHANGED if diff else OrderStatus.DUPLICATE,
+            order_id,
+            lines,
+            differences=tuple(diff),
+        )

@@ -155,8 +155,33 @@ def linked_parts(parts: list[LinkedPart]) -> dict[str, Any]:
 
 class OrderStatus(StrEnum):
     TAKEN = "taken"
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate"  # the same source + number again, with the same content
+    CHANGED = "changed"  # the same source + number again, with other content: not taken
     REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One way an order given again differs from the order as it was taken.
+
+    `field` is `customer`, `order_date`, `delivery_date`, `line N sku`, `line N qty`,
+    or `line N` for a line only one of them has; `taken` and `given` are the values
+    as text, None where that side has no such line.
+    """
+
+    field: str
+    taken: str | None
+    given: str | None
+
+    def __str__(self) -> str:
+        if self.taken is None:
+            return f"{self.field}: not in the order taken ({self.given})"
+        if self.given is None:
+            return f"{self.field}: in the order taken ({self.taken}), not in this one"
+        return f"{self.field}: {self.taken} → {self.given}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "taken": self.taken, "given": self.given}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +195,7 @@ class OrderResult:
     # Each line's outcome in one word ("from stock", "linked") or its skip reason;
     # all a bulk import reports, so it can leave `lines` empty.
     kinds: tuple[str, ...] = ()
+    differences: tuple[Difference, ...] = ()  # of a CHANGED order, from the order taken
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -181,6 +207,7 @@ class OrderResult:
             "errors": [
                 {"place": e.place, "field": e.field, "message": e.message} for e in self.errors
             ],
+            "differences": [d.as_dict() for d in self.differences],
         }
 
 

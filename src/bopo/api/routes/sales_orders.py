@@ -51,20 +51,32 @@ Text = Annotated[str | None, Query(max_length=64)]
 @router.post(
     "",
     status_code=201,
-    responses={200: {"model": OrderOutcomeRead, "description": "Exists already; nothing changed"}},
+    responses=responses(409)
+    | {200: {"model": OrderOutcomeRead, "description": "Exists already; nothing changed"}},
 )
 def create_sales_order(
     ctx: CtxDep, user: Operator, body: SalesOrderCreate, request: Request, response: Response
 ) -> OrderOutcomeRead:
     """Take a sales order: stock first, then a PO line per backorder line; the outcome per line.
 
-    201 when taken; 200 with the order as it stands when the same source and number
-    was taken before (nothing changes); 422 with each problem (an unknown SKU...).
+    201 when taken; 200 with the order as it stands when the same order was taken
+    before (nothing changes); 409 naming each difference when the same source and
+    number was taken with other content (nothing changes: amend an order with its
+    change operations); 422 with each problem (an unknown SKU...).
     """
     result = intake.take_order(ctx, body, actor=user.actor)
     request.app.state.metrics.count_order(result)
     if result.status is OrderStatus.REJECTED:
         raise InvalidInput(result.errors)
+    if result.status is OrderStatus.CHANGED:
+        raise ApiProblem(
+            409,
+            f"{result.source}/{result.number} was taken before with other content; "
+            "nothing changed (amend it with the order's change operations)",
+            kind="changed",
+            headers={"Location": f"/api/sales-orders/{result.id}"},
+            errors=[ProblemField(field=d.field, message=str(d)) for d in result.differences],
+        )
     if result.status is OrderStatus.DUPLICATE:
         response.status_code = 200
     response.headers["Location"] = f"/api/sales-orders/{result.id}"

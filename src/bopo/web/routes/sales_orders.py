@@ -199,6 +199,14 @@ def create(request: Request, user: Operator, form: Form) -> Response:
             errors=list(result.errors),
             priorities=PRIORITIES,
         )
+    if result.status is OrderStatus.CHANGED:
+        return redirect(
+            so_url(result.id),
+            f"{result.source}/{result.number} was taken before with other content; "
+            "nothing changed: " + "; ".join(str(d) for d in result.differences),
+            "warn",
+            request=request,
+        )
     if result.status is OrderStatus.DUPLICATE:
         return redirect(
             so_url(result.id),

@@ -1,0 +1,286 @@
+"""Importing a file that overlaps what was taken before is the same as importing only
+what is new: for random new and already-taken orders (sent again the same or changed),
+shuffled together and taken in small batches, the store ends exactly as if the file
+had held only the new ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import aliased
+
+from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
+from bopo.db.engine import Database
+from bopo.db.models import (
+    Association,
+    Customer,
+    PendingEmail,
+    PoLine,
+    PoLineStatus,
+    PurchaseOrder,
+    SalesOrder,
+    SoLine,
+    StockItem,
+)
+from bopo.services.context import Context
+from bopo.services.imports import ImportSummary, import_sales_orders
+from bopo.services.worklist import list_backorders
+from tests.conftest import _empty_pg
+from tests.helpers import day, given_po, given_status, given_stock, given_template
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+CUSTOMERS = ("C0", "C1", "C2", "C3")
+
+Order = tuple[str, tuple[tuple[str, int], ...], int]  # customer, lines (sku, qty), delivery day
+
+orders = st.tuples(
+    st.sampled_from(CUSTOMERS),
+    st.lists(st.tuples(st.sampled_from(("A", "B")), st.integers(1, 4)), min_size=1, max_size=2).map(
+        tuple
+    ),
+    st.integers(1, 10),
+)
+
+
+def _changed(o: Order, how: str) -> Order:
+    """The order as sent again: the same, or with one thing changed."""
+    customer, lines, delivery = o
+    if how == "qty":
+        return customer, ((lines[0][0], lines[0][1] + 1), *lines[1:]), delivery
+    if how == "date":
+        return customer, lines, delivery + 1
+    if how == "line":
+        return customer, (*lines, ("A", 1)), delivery
+    if how == "customer":
+        return CUSTOMERS[(CUSTOMERS.index(customer) + 1) % len(CUSTOMERS)], lines, delivery
+    return o
+
+
+def _write(path: Path, numbered: list[tuple[str, Order]]) -> Path:
+    """The orders as a file, CSV or JSON by the path's extension."""
+    docs = [
+        {
+            "source": "web",
+            "order_number": number,
+            "customer_code": customer,
+            "customer_name": f"Customer {customer}",
+            "customer_email": f"{customer.lower()}@example.com",
+            "order_date": "2026-11-25",
+            "delivery_date": day(delivery).isoformat(),
+            "lines": [{"line_no": n, "sku": s, "qty": q} for n, (s, q) in enumerate(lines, 1)],
+        }
+        for number, (customer, lines, delivery) in numbered
+    ]
+    if path.suffix == ".json":
+        path.write_text(json.dumps({"orders": docs}))
+        return path
+    head = [k for k in docs[0] if k != "lines"] if docs else []
+    rows = [",".join([*head, "line_no", "sku", "qty"])]
+    for doc in docs:
+        for line in doc["lines"]:
+            rows.append(",".join([*(str(doc[k]) for k in head), *map(str, line.values())]))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _context(url: str) -> Context:
+    settings = Settings(
+        database=DatabaseSettings(url=url),
+        backorders=BackorderSettings(allocate_existing_pos=True),
+        email=EmailSettings(company_name="Test Shop", from_address="shop@example.com"),
+    )
+    return Context(Database(url), settings, clock=lambda: T0)
+
+
+def _set_the_scene(ctx: Context) -> None:
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_stock(ctx, A=3, B=1)
+    given_po(ctx, "PO-1", ("A", 4, day(5), "ON ORDER"), ("B", 5, day(3), "ON ORDER"))
+    given_po(ctx, "PO-2", ("B", 3, day(9)), ("A", 2, day(2), "ON ORDER"))
+
+
+def _store(conn: Connection) -> dict[str, Any]:
+    """Everything intake writes, by natural keys (ids differ from one database to another)."""
+    po_line = aliased(PoLine)
+    return {
+        "customers": sorted(conn.execute(select(Customer.code, Customer.name, Customer.email))),
+        "orders": sorted(
+            conn.execute(
+                select(
+                    SalesOrder.source,
+                    SalesOrder.number,
+                    Customer.code,
+                    SalesOrder.order_date,
+                    SalesOrder.delivery_date,
+                    SalesOrder.status,
+                    SalesOrder.priority,
+                ).join(Customer, Customer.id == SalesOrder.customer_id)
+            )
+        ),
+        "lines": sorted(
+            conn.execute(
+                select(
+                    SalesOrder.number,
+                    SoLine.line_no,
+                    StockItem.sku,
+                    SoLine.qty,
+                    SoLine.qty_assigned,
+                    SoLine.qty_shipped,
+                    SoLine.qty_cancelled,
+                    SoLine.backorder_reason,
+                )
+                .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+                .join(StockItem, StockItem.id == SoLine.stock_item_id)
+            )
+        ),
+        "stock": sorted(conn.execute(select(StockItem.sku, StockItem.on_hand, StockItem.assigned))),
+        "po_lines": sorted(
+            conn.execute(
+                select(
+                    PurchaseOrder.number, PoLine.line_no, PoLine.qty_associated, PoLineStatus.code
+                )
+                .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+                .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
+            )
+        ),
+        "links": sorted(
+            conn.execute(
+                select(
+                    SalesOrder.number,
+                    SoLine.line_no,
+                    PurchaseOrder.number,
+                    po_line.line_no,
+                    Association.qty,
+                    Association.state,
+                )
+                .join(SoLine, SoLine.id == Association.so_line_id)
+                .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+                .join(po_line, po_line.id == Association.po_line_id)
+                .join(PurchaseOrder, PurchaseOrder.id == po_line.purchase_order_id)
+            )
+        ),
+        "emails": sorted(
+            conn.execute(
+                select(
+                    SalesOrder.number,
+                    PendingEmail.event,
+                    PendingEmail.to_address,
+                    PendingEmail.to_name,
+                    PendingEmail.subject,
+                    PendingEmail.body_text,
+                    PendingEmail.state,
+                ).join(SalesOrder, SalesOrder.id == PendingEmail.sales_order_id)
+            )
+        ),
+    }
+
+
+def _worklist(ctx: Context) -> list[tuple[Any, ...]]:
+    return sorted((b.number, b.line_no, b.reason, b.waiting) for b in list_backorders(ctx))
+
+
+def _import(
+    url: str,
+    folder: Path,
+    before: list[tuple[str, Order]],
+    file: list[tuple[str, Order]],
+    *,
+    fmt: str,
+    batch_size: int,
+) -> tuple[ImportSummary, dict[str, Any]]:
+    """Take `before` (yesterday's file), then import `file`; the summary and the store."""
+    ctx = _context(url)
+    try:
+        _set_the_scene(ctx)
+        if before:
+            earlier = import_sales_orders(ctx, _write(folder / f"before.{fmt}", before))
+            assert (earlier.ok, earlier.orders_taken) == (True, len(before)), earlier.errors
+        summary = import_sales_orders(
+            ctx, _write(folder / f"today.{fmt}", file), batch_size=batch_size
+        )
+        with ctx.db.read() as conn:
+            store = _store(conn)
+        return summary, store | {"worklist": _worklist(ctx)}
+    finally:
+        ctx.db.dispose()
+
+
+@pytest.fixture
+def fresh_database(
+    db_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[], str]:
+    made = [0]
+
+    def fresh() -> str:
+        made[0] += 1
+        if db_url.startswith("sqlite"):
+            path = tmp_path / f"import-{made[0]}.db"
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
+            return f"sqlite:///{path}"
+        _empty_pg(db_url)
+        return db_url
+
+    return fresh
+
+
+def test_an_overlapping_file_leaves_the_store_as_the_new_orders_alone_would(
+    fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        taken=st.lists(orders, max_size=5),
+        new=st.lists(orders, min_size=1, max_size=6),
+        changes=st.lists(st.sampled_from(("same", "same", "qty", "date", "line", "customer"))),
+        data=st.data(),
+        batch_size=st.integers(1, 4),
+        fmt=st.sampled_from(("csv", "json")),
+    )
+    def check(
+        taken: list[Order],
+        new: list[Order],
+        changes: list[str],
+        data: st.DataObject,
+        batch_size: int,
+        fmt: str,
+    ) -> None:
+        old = [(f"OLD-{i}", o) for i, o in enumerate(taken)]
+        hows = (changes + ["same"] * len(old))[: len(old)]
+        again = [(n, _changed(o, how)) for (n, o), how in zip(old, hows, strict=True)]
+        fresh = [(f"NEW-{i}", o) for i, o in enumerate(new)]
+        mixed = data.draw(st.permutations(again + fresh), label="file")
+        in_file_order = [x for x in mixed if x[0].startswith("NEW-")]
+        changed = sum(1 for (_, o), (_, a) in zip(old, again, strict=True) if o != a)
+
+        summary, store = _import(
+            fresh_database(), tmp_path, old, mixed, fmt=fmt, batch_size=batch_size
+        )
+        assert not summary.errors
+        assert (
+            summary.orders_taken,
+            summary.orders_duplicate,
+            summary.orders_changed,
+            summary.ok,
+        ) == (len(new), len(old) - changed, changed, not changed)
+        assert [r.number for r in summary.results] == [n for n, _ in mixed]
+
+        _, alone = _import(
+            fresh_database(), tmp_path, old, in_file_order, fmt=fmt, batch_size=batch_size
+        )
+        assert store == alone
+
+    check()
