@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from bopo.db.bulk import one_of
 from bopo.db.models import Customer, SalesOrder, SoLine
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.templating import EmailEvent, TemplateType
@@ -339,7 +340,7 @@ def _emails(conn: Connection, scope: Scope, cause: EmailEvent) -> list[EmailPrev
         for r in conn.execute(
             select(SalesOrder.id, SalesOrder.source, SalesOrder.number, Customer.email)
             .join(Customer, Customer.id == SalesOrder.customer_id)
-            .where(SalesOrder.id.in_(sorted({o for o, _ in groups})))
+            .where(one_of(conn, SalesOrder.id, sorted({o for o, _ in groups})))
         )
     }
     return [
