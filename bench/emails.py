@@ -276,7 +276,8 @@ def run(scale: Scale) -> dict[str, Any]:
             figures[f"{kind}_mailer_1x_ratio_target"] = {"min": 0.6}
             vs_limit.append(
                 {
-                    "figure": f"{kind}_mailer_1x",
+                    "figure": f"{'SQLite' if kind == 'sqlite' else 'PostgreSQL'}, mailer",
+                    "key": f"{kind}_mailer_1x_ratio",
                     "unit": "emails/s",
                     "bopo": result["emails_per_s"],
                     "limit": bare["emails_per_s"],

@@ -129,11 +129,48 @@ def _pg_worker(url: str, worker: int, count: int, items: int, gate: Gate) -> Non
 
 def pg_single(url: str, workers: int, items: int) -> dict[str, Any]:
     """The yardstick's orders/s with `workers` processes, each on its own connection."""
-    return run_workers(
+    before = _taken(url)
+    result = run_workers(
         url,
         _pg_worker,
         [(url, w + 10 * workers, SINGLE_ORDERS // workers, items) for w in range(workers)],
     )
+    _check(url, before, result["orders"] + workers)
+    return result
+
+
+def _taken(url: str) -> tuple[int, int]:
+    """The yardstick's orders and lines so far."""
+    sql = (
+        "SELECT count(DISTINCT o.id), count(l.id) FROM sales_orders o "
+        f"JOIN so_lines l ON l.sales_order_id = o.id WHERE o.source = '{SOURCE}'"
+    )
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            row = conn.execute(sql).fetchone()
+    else:
+        with psycopg.connect(psycopg_url(url)) as pg:
+            row = pg.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _check(url: str, before: tuple[int, int], orders: int) -> None:
+    """Every order of the run went in whole; and most lines found a PO line (the work
+    measured is allocation, not skipping)."""
+    after = _taken(url)
+    assert after[0] - before[0] == orders, (before, after, orders)
+    sql = (
+        "SELECT count(*) FROM associations a JOIN so_lines l ON l.id = a.so_line_id "
+        f"JOIN sales_orders o ON o.id = l.sales_order_id WHERE o.source = '{SOURCE}'"
+    )
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            linked = conn.execute(sql).fetchone()[0]
+    else:
+        with psycopg.connect(psycopg_url(url)) as pg:
+            linked = pg.execute(sql).fetchone()[0]  # type: ignore[index]
+    assert linked > after[1] // 2, (linked, after)
 
 
 def _sqlite_connect(url: str) -> sqlite3.Connection:
@@ -234,7 +271,10 @@ def _sqlite_worker(url: str, worker: int, count: int, items: int, gate: Gate) ->
 
 def sqlite_single(url: str, items: int) -> dict[str, Any]:
     """The yardstick's orders/s on SQLite, one connection."""
-    return run_workers(url, _sqlite_worker, [(url, 10, SINGLE_ORDERS, items)])
+    before = _taken(url)
+    result = run_workers(url, _sqlite_worker, [(url, 10, SINGLE_ORDERS, items)])
+    _check(url, before, result["orders"] + 1)
+    return result
 
 
 SINGLE_ORDERS = 2_000  # per run, as bopo's (bench.intake.SINGLE_ORDERS)
