@@ -39,6 +39,7 @@ from bench.common import Gate, Timer, psycopg_url, run_workers, sqlite_path
 
 SOURCE = "limit"  # orders of the yardstick, next to bopo's own ("bench", "web")
 WAITING = "no open purchase order"
+SINGLE_ORDERS = 2_000  # per run, as bopo's (bench.intake.SINGLE_ORDERS)
 
 # --- single orders ---------------------------------------------------------------------
 
@@ -276,8 +277,6 @@ def sqlite_single(url: str, items: int) -> dict[str, Any]:
     _check(url, before, result["orders"] + 1)
     return result
 
-
-SINGLE_ORDERS = 2_000  # per run, as bopo's (bench.intake.SINGLE_ORDERS)
 
 # --- bulk --------------------------------------------------------------------------------
 
