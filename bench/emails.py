@@ -276,7 +276,7 @@ def run(scale: Scale) -> dict[str, Any]:
             figures[f"{kind}_mailer_1x_ratio_target"] = {"min": 0.6}
             vs_limit.append(
                 {
-                    "figure": f"{'SQLite' if kind == 'sqlite' else 'PostgreSQL'}, mailer",
+                    "figure": f"{'SQLite' if kind == 'sqlite' else 'PG'} mailer",
                     "key": f"{kind}_mailer_1x_ratio",
                     "unit": "emails/s",
                     "bopo": result["emails_per_s"],

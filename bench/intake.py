@@ -159,21 +159,21 @@ def _against_the_limit(f: dict[str, Any]) -> dict[str, Any]:
     def cpu(label: str, kind: str, run: str) -> None:
         bopo = f[f"{kind}_{run}_detail"]["cpu_ms_per_order"]
         floor = f[f"{kind}_limit_{run}_detail"]["cpu_ms_per_order"]
-        row(label, f"{kind}_{run}_cpu", "CPU ms/order", bopo, floor, ratio=limit.ratio(floor, bopo))
+        row(label, f"{kind}_{run}_cpu", "CPU ms", bopo, floor, ratio=limit.ratio(floor, bopo))
 
     rate(
-        "PostgreSQL, single orders, 1 worker",
+        "PG single, 1w",
         "postgresql",
         "single_1w_orders_per_s",
         "orders/s",
         target=0.5,
     )
-    rate("PostgreSQL, single orders, 4 workers", "postgresql", "single_4w_orders_per_s", "orders/s")
+    rate("PG single, 4w", "postgresql", "single_4w_orders_per_s", "orders/s")
     scaling = limit.ratio(
         f["postgresql_single_4w_orders_per_s"], f["postgresql_single_1w_orders_per_s"]
     )
     row(
-        "PostgreSQL, 4 workers over 1",
+        "PG 4w over 1w",
         "postgresql_single_4w_per_1w",
         "x",
         scaling,
@@ -184,11 +184,11 @@ def _against_the_limit(f: dict[str, Any]) -> dict[str, Any]:
         ratio=scaling,
         target=1.7,
     )
-    rate("SQLite, single orders", "sqlite", "single_1w_orders_per_s", "orders/s", target=0.3)
-    rate("PostgreSQL, bulk import", "postgresql", "bulk_lines_per_s", "lines/s", target=0.7)
-    rate("SQLite, bulk import", "sqlite", "bulk_lines_per_s", "lines/s", bopo_target=50_000)
-    cpu("PostgreSQL, CPU per order, 1 worker", "postgresql", "single_1w")
-    cpu("PostgreSQL, CPU per order, 4 workers", "postgresql", "single_4w")
-    cpu("SQLite, CPU per order", "sqlite", "single_1w")
+    rate("SQLite single", "sqlite", "single_1w_orders_per_s", "orders/s", target=0.3)
+    rate("PG bulk", "postgresql", "bulk_lines_per_s", "lines/s", target=0.7)
+    rate("SQLite bulk", "sqlite", "bulk_lines_per_s", "lines/s", bopo_target=50_000)
+    cpu("PG CPU/order, 1w", "postgresql", "single_1w")
+    cpu("PG CPU/order, 4w", "postgresql", "single_4w")
+    cpu("SQLite CPU/order", "sqlite", "single_1w")
     out["vs_limit"] = rows
     return out

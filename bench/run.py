@@ -80,22 +80,19 @@ def _print(console: Console, name: str, figures: dict[str, object]) -> None:
 def _print_vs_limit(console: Console, name: str, rows: list[dict[str, Any]]) -> None:
     """bopo next to the yardstick (bench/limit.py): 1.0 would be the limit itself."""
     table = Table(title=f"{name}: bopo against the limit")
-    table.add_column("figure", no_wrap=True)
-    for col in ("unit", "bopo", "limit", "ratio", "target", ""):
-        table.add_column(col)
+    for col in ("figure", "unit", "bopo", "limit", "ratio", "target"):
+        table.add_column(col, no_wrap=True)
     for r in rows:
         # A target is on the ratio, or ("bopo_target") on bopo's own figure.
         target, of = r["target"], r["ratio"]
         if target is None and r.get("bopo_target") is not None:
             target, of = r["bopo_target"], r["bopo"]
-        verdict = ""
+        shown = ""
         if target is not None:
             verdict = "[green]met[/]" if of >= target else "[red]missed[/]"
-        shown = "" if target is None else f">= {target}"
-        if r.get("bopo_target") is not None:
-            shown = f"bopo {shown}"
+            shown = f"{'bopo ' if of is r['bopo'] else ''}>= {target} {verdict}"
         table.add_row(
-            r["figure"], r["unit"], str(r["bopo"]), str(r["limit"]), str(r["ratio"]), shown, verdict
+            r["figure"], r["unit"], str(r["bopo"]), str(r["limit"]), str(r["ratio"]), shown
         )
     console.print(table)
 
