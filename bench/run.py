@@ -84,13 +84,13 @@ def _print_vs_limit(console: Console, name: str, rows: list[dict[str, Any]]) -> 
         table.add_column(col, no_wrap=True)
     for r in rows:
         # A target is on the ratio, or ("bopo_target") on bopo's own figure.
-        target, of = r["target"], r["ratio"]
+        target, of, whose = r["target"], r["ratio"], ""
         if target is None and r.get("bopo_target") is not None:
-            target, of = r["bopo_target"], r["bopo"]
+            target, of, whose = r["bopo_target"], r["bopo"], "bopo "
         shown = ""
         if target is not None:
             verdict = "[green]met[/]" if of >= target else "[red]missed[/]"
-            shown = f"{'bopo ' if of is r['bopo'] else ''}>= {target} {verdict}"
+            shown = f"{whose}>= {target} {verdict}"
         table.add_row(
             r["figure"], r["unit"], str(r["bopo"]), str(r["limit"]), str(r["ratio"]), shown
         )
