@@ -27,6 +27,7 @@ from bopo.domain.templating import EmailEvent, TemplateType
 from bopo.services import goods_in, supply
 from bopo.services.backorder_emails import templated_statuses
 from bopo.services.context import Context
+from bopo.services.imports import gc_paused
 from bopo.services.notices import NoticePlan
 from bopo.services.records import LATE, SalesLineRef, SoLineRow
 from bopo.services.scope import Scope, load_scope
@@ -227,8 +228,13 @@ def what_if_receipt(ctx: Context, po_number: str, line_no: int, qty: int) -> Wha
 
 
 def what_if_switch_on(ctx: Context) -> WhatIf:
-    """`[backorders] allocate_existing_pos` turned on, and the worklist retried."""
-    with ctx.db.read() as conn:
+    """`[backorders] allocate_existing_pos` turned on, and the worklist retried.
+
+    The whole worklist is held in memory at once and creates no cycles: with the
+    cyclic collector on, its full passes over that heap cost several times the
+    work itself (about 4x on 30,000 waiting lines).
+    """
+    with ctx.db.read() as conn, gc_paused():
         rules = replace(ctx.rules(conn), enabled=True)
         items = set(conn.scalars(select(SoLine.stock_item_id).where(*UNALLOCATED).distinct()))
         scope = load_scope(
