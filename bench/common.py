@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
 import shutil
 import time
 import uuid
@@ -128,16 +129,18 @@ def run_workers(url: str, target: Any, args: list[tuple[Any, ...]]) -> dict[str,
     for p in procs:
         p.start()
     try:
-        ready.wait()
+        ready.wait(timeout=WORKER_TIMEOUT_S)  # a worker that died breaks the barrier
         server = ServerCpu(url)
-        start.wait()
+        start.wait(timeout=WORKER_TIMEOUT_S)
         with Timer() as t:
-            results = [done.get() for _ in procs]
+            results = [_result(done, procs) for _ in procs]
         server_seconds = server.seconds()
     finally:
         finish.set()
         for p in procs:
-            p.join()
+            p.join(timeout=WORKER_TIMEOUT_S)
+            if p.is_alive():
+                p.kill()
     count = sum(r[0] for r in results)
     client = sum(r[2] for r in results)
     out: dict[str, Any] = {
@@ -154,6 +157,20 @@ def run_workers(url: str, target: Any, args: list[tuple[Any, ...]]) -> dict[str,
         for key, value in r[3].items():
             out[key] = out.get(key, 0) + value
     return out
+
+
+WORKER_TIMEOUT_S = 600
+
+
+def _result(done: Any, procs: list[Any]) -> Any:
+    """The next worker's report; an error, not a hang, if a worker died without one."""
+    while True:
+        try:
+            return done.get(timeout=1)
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"a benchmark worker failed (exit codes {dead})") from None
 
 
 class ServerCpu:
