@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import queue
 import shutil
 import time
 import uuid
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -81,3 +84,142 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+# --- several worker processes, timed together ------------------------------------------
+
+
+@dataclass
+class Gate:
+    """What a worker process is handed to start with the others and to report.
+
+    A worker connects and warms up, calls `ready()`, times its work, `report()`s
+    it and stays connected until the parent has read the server's CPU.
+    """
+
+    _ready: Any
+    _start: Any
+    _done: Any
+    _finish: Any
+
+    def ready(self) -> None:
+        self._ready.wait()
+        self._start.wait()
+
+    def report(self, count: int, seconds: float, cpu_seconds: float, **extra: Any) -> None:
+        self._done.put((count, seconds, cpu_seconds, extra))
+        self._finish.wait()
+
+
+def run_workers(url: str, target: Any, args: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Run `target(*a, gate)` for each `a` in processes at once; what they did, how fast.
+
+    `cpu_ms_per_order` is the workers' own CPU (time.process_time) and, on
+    PostgreSQL when its processes can be read under /proc (a server on this
+    machine), the CPU of the server processes serving them: per order, all in.
+    """
+    mp_ctx = mp.get_context("spawn")
+    ready = mp_ctx.Barrier(len(args) + 1)
+    start = mp_ctx.Barrier(len(args) + 1)
+    done = mp_ctx.Queue()
+    finish = mp_ctx.Event()
+    procs = [
+        mp_ctx.Process(target=target, args=(*a, Gate(ready, start, done, finish))) for a in args
+    ]
+    for p in procs:
+        p.start()
+    try:
+        ready.wait(timeout=WORKER_TIMEOUT_S)  # a worker that died breaks the barrier
+        server = ServerCpu(url)
+        start.wait(timeout=WORKER_TIMEOUT_S)
+        with Timer() as t:
+            results = [_result(done, procs) for _ in procs]
+        server_seconds = server.seconds()
+    finally:
+        finish.set()
+        for p in procs:
+            p.join(timeout=WORKER_TIMEOUT_S)
+            if p.is_alive():
+                p.kill()
+    count = sum(r[0] for r in results)
+    client = sum(r[2] for r in results)
+    out: dict[str, Any] = {
+        "orders": count,
+        "seconds": round(t.seconds, 2),
+        "orders_per_s": round(count / t.seconds),
+        "ms_per_order_per_worker": round(1000 * sum(r[1] for r in results) / count, 3),
+        "client_cpu_ms_per_order": round(1000 * client / count, 3),
+    }
+    if server_seconds is not None:
+        out["server_cpu_ms_per_order"] = round(1000 * server_seconds / count, 3)
+    out["cpu_ms_per_order"] = round(1000 * (client + (server_seconds or 0)) / count, 3)
+    for r in results:
+        for key, value in r[3].items():
+            out[key] = out.get(key, 0) + value
+    return out
+
+
+WORKER_TIMEOUT_S = 600
+
+
+def _result(done: Any, procs: list[Any]) -> Any:
+    """The next worker's report; an error, not a hang, if a worker died without one."""
+    while True:
+        try:
+            return done.get(timeout=1)
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"a benchmark worker failed (exit codes {dead})") from None
+
+
+class ServerCpu:
+    """CPU time of the PostgreSQL processes serving a database's clients, from /proc.
+
+    Read when it is made and again by `seconds()`; None on SQLite, or when the
+    server's processes cannot be read (another machine, another namespace).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.pids: list[int] = []
+        self.start: int | None = None
+        if url.startswith("sqlite"):
+            return
+        import psycopg
+
+        with psycopg.connect(psycopg_url(url), autocommit=True) as conn:
+            self.pids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                )
+            ]
+        self.start = self._ticks()
+
+    def _ticks(self) -> int | None:
+        total = 0
+        try:
+            for pid in self.pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return None
+        return total
+
+    def seconds(self) -> float | None:
+        end = self._ticks() if self.start is not None else None
+        if self.start is None or end is None or not self.pids:
+            return None
+        return (end - self.start) / os.sysconf("SC_CLK_TCK")
+
+
+def psycopg_url(url: str) -> str:
+    """The libpq form of a SQLAlchemy PostgreSQL URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> str:
+    path = make_url(url).database
+    assert path
+    return path

@@ -2,6 +2,8 @@
 
 Mailer: emails queued by real intake (one per order), then 1 or 2 mailer
 processes send them all to an aiosmtpd sink running in this process.
+The yardstick for the mailer: the same emails, as bopo put them on the
+wire, sent by a bare smtplib loop to the same sink (`*_mailer_1x_ratio`).
 Intake: the same orders taken with no template attached, then, in a fresh
 database, with a BACK_ORDER template on every status (nearly every order
 queues an email): bulk import lines/s and single orders/s, and the cost.
@@ -10,21 +12,28 @@ queues an email): bulk import lines/s and single orders/s, and the cost.
 from __future__ import annotations
 
 import multiprocessing as mp
+import smtplib
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from tests.helpers import BACK_ORDER_HTML, BACK_ORDER_TEXT, order  # the tests' template
 from tests.smtp_sink import Sink, SmtpServer
 
+from bench import limit
 from bench.common import WORK, Scale, Timer, database
 from bench.generate import STATUSES, generate
 from bench.intake import _orders as single_orders
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
 from bopo.db.engine import Database
+from bopo.db.models import PendingEmail
 from bopo.services import catalog, demo, imports, mailer, outbox, purchasing, templates
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine, NewStockItem
 from bopo.services.intake import take_order, take_orders
+from bopo.smtp import build_message
 
 SINGLE_ORDERS = 1_000
 
@@ -104,8 +113,55 @@ def _queue_emails(url: str, count: int) -> None:
     ctx.db.dispose()
 
 
+def _bare_loop(url: str, port: int) -> dict[str, Any]:
+    """The yardstick: the same emails, as bopo put them on the wire, sent by a bare
+    smtplib loop over one connection, to the same sink; no database, no bookkeeping."""
+    ctx = _context(url, port)
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(
+                PendingEmail.to_address,
+                PendingEmail.to_name,
+                PendingEmail.subject,
+                PendingEmail.body_text,
+                PendingEmail.body_html,
+                PendingEmail.message_id,
+            ).order_by(PendingEmail.id)
+        ).all()
+    ctx.db.dispose()
+    cfg = EmailSettings()
+    now = datetime.now(UTC)
+    wire = [
+        build_message(
+            from_address=cfg.from_address,
+            from_name=cfg.company_name,
+            to_address=r.to_address,
+            to_name=r.to_name,
+            subject=r.subject,
+            body_text=r.body_text,
+            body_html=r.body_html,
+            message_id=r.message_id,
+            date=now,
+        )
+        for r in rows
+    ]
+    messages = [(w.sender, w.recipient, w.as_bytes()) for w in wire]
+    with Timer() as t:
+        smtp = smtplib.SMTP("127.0.0.1", port)
+        for sender, to, data in messages:
+            smtp.sendmail(sender, [to], data)
+        smtp.quit()
+    return {
+        "emails": len(messages),
+        "seconds": round(t.seconds, 2),
+        "emails_per_s": round(len(messages) / t.seconds),
+    }
+
+
 def _mailers(kind: str, count: int, workers: int) -> dict[str, Any]:
+    """bopo's mailers, then (one mailer) the bare smtplib loop on the same emails and sink."""
     server = SmtpServer(Sink(parse=False)).start()
+    bare = None
     try:
         with database(kind) as url:
             _queue_emails(url, count)
@@ -123,12 +179,22 @@ def _mailers(kind: str, count: int, workers: int) -> dict[str, Any]:
                 results = [done.get() for _ in procs]
             for p in procs:
                 p.join()
+            delivered = server.sink.ids()
+            if workers == 1:  # in a process of its own, as the mailer: not beside the sink
+                with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+                    bare = pool.submit(_bare_loop, url, server.port).result()
     finally:
         server.stop()
     sent = sum(r[0] for r in results)
-    delivered = server.sink.ids()
     assert sent == count == len(delivered) == len(set(delivered)), (sent, len(delivered))
-    return {"emails": sent, "seconds": round(t.seconds, 2), "emails_per_s": round(sent / t.seconds)}
+    if bare is not None:
+        assert bare["emails"] == count == len(server.sink.ids()) - len(delivered)
+    return {
+        "emails": sent,
+        "seconds": round(t.seconds, 2),
+        "emails_per_s": round(sent / t.seconds),
+        "bare": bare,
+    }
 
 
 # --- intake with and without templates ---------------------------------------------------
@@ -192,14 +258,33 @@ def _intake(
 
 def run(scale: Scale) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    vs_limit: list[dict[str, Any]] = []
     count = max(1_000, scale.orders // 50)
     for kind, workers in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)):
         result = _mailers(kind, count, workers)
+        bare = result.pop("bare")
         key = f"{kind}_mailer_{workers}x_emails_per_s"
         figures[key] = result["emails_per_s"]
+        figures[f"{kind}_mailer_{workers}x_detail"] = result
         if workers == 1:
             figures[f"{key}_target"] = {"min": 300}
-        figures[f"{kind}_mailer_{workers}x_detail"] = result
+            limit_key = f"{kind}_limit_bare_smtp_emails_per_s"
+            figures[limit_key] = bare["emails_per_s"]
+            figures[f"{kind}_limit_bare_smtp_detail"] = bare
+            ratio = limit.ratio(result["emails_per_s"], bare["emails_per_s"])
+            figures[f"{kind}_mailer_1x_ratio"] = ratio
+            figures[f"{kind}_mailer_1x_ratio_target"] = {"min": 0.6}
+            vs_limit.append(
+                {
+                    "figure": f"{'SQLite' if kind == 'sqlite' else 'PG'} mailer",
+                    "key": f"{kind}_mailer_1x_ratio",
+                    "unit": "emails/s",
+                    "bopo": result["emails_per_s"],
+                    "limit": bare["emails_per_s"],
+                    "ratio": ratio,
+                    "target": 0.6,
+                }
+            )
 
     files = generate(
         WORK / "emails",
@@ -224,4 +309,5 @@ def run(scale: Scale) -> dict[str, Any]:
             figures[f"{kind}_intake_{name}_cost_pct_target"] = {"max": 25}
         figures[f"{kind}_intake_emails_queued"] = runs[True][0]["emails_queued_by_bulk"]
         figures[f"{kind}_intake_single_workers"] = runs[True][0]["single_workers"]
+    figures["vs_limit"] = vs_limit
     return figures

@@ -1,14 +1,16 @@
-"""Intake at scale: bulk import with allocation, and single orders through the service layer."""
+"""Intake at scale: bulk import with allocation, and single orders through the service layer,
+each next to the yardstick (bench.limit): the least work a correct intake does, same data."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import random
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import WORK, Scale, Timer, context, database
+from bench import limit
+from bench.common import WORK, Gate, Scale, Timer, context, database, run_workers
 from bench.generate import STATUSES, generate
 from bopo.services import catalog, imports
 from bopo.services.inputs import NewCustomer, NewSalesOrder, NewSalesOrderLine
@@ -58,46 +60,43 @@ def _orders(worker: int, count: int, items: int) -> list[NewSalesOrder]:
     return out
 
 
-def _worker(url: str, worker: int, count: int, items: int, start: Any, done: Any) -> None:
+def _worker(url: str, worker: int, count: int, items: int, gate: Gate) -> None:
     ctx = context(url)
     orders = _orders(worker, count, items)
     take_order(ctx, orders[0], actor="bench")  # warm the connection and statement cache
-    start.wait()
-    with Timer() as t:
-        for order in orders[1:]:
-            take_order(ctx, order, actor="bench")
-    done.put((len(orders) - 1, t.seconds))
+    gate.ready()
+    cpu, started = time.process_time(), time.perf_counter()
+    for order in orders[1:]:
+        take_order(ctx, order, actor="bench")
+    gate.report(len(orders) - 1, time.perf_counter() - started, time.process_time() - cpu)
     ctx.db.dispose()
 
 
 def _single(url: str, workers: int, items: int) -> dict[str, Any]:
-    mp_ctx = mp.get_context("spawn")
-    start = mp_ctx.Barrier(workers + 1)
-    done = mp_ctx.Queue()
-    procs = [
-        mp_ctx.Process(
-            target=_worker,
-            args=(url, w + 10 * workers, SINGLE_ORDERS // workers, items, start, done),
-        )
-        for w in range(workers)
-    ]
-    for p in procs:
-        p.start()
-    start.wait()
-    with Timer() as t:
-        results = [done.get() for _ in procs]
-    for p in procs:
-        p.join()
-    orders = sum(n for n, _ in results)
-    return {
-        "orders": orders,
-        "seconds": round(t.seconds, 2),
-        "orders_per_s": round(orders / t.seconds),
-        "ms_per_order_per_worker": round(1000 * sum(s for _, s in results) / orders, 2),
-    }
+    return run_workers(
+        url,
+        _worker,
+        [(url, w + 10 * workers, SINGLE_ORDERS // workers, items) for w in range(workers)],
+    )
+
+
+def _floor_database(kind: str, files: dict[str, Path]) -> dict[str, Any]:
+    """The bulk yardstick, in a database holding what bopo's import started from."""
+    with database(kind) as url:
+        ctx = context(url)
+        for code in STATUSES:
+            catalog.add_status(ctx, code, code.title(), actor="bench")
+        imports.import_stock_items(ctx, files["stock"])
+        imports.import_purchase_orders(ctx, files["po"])
+        ctx.db.refresh_statistics("stock_items", "po_lines")
+        ctx.db.dispose()
+        if kind == "postgresql":
+            return limit.pg_bulk(url, files["so"])
+        return limit.sqlite_bulk(url, files["so"])
 
 
 def run(scale: Scale) -> dict[str, Any]:
+    """bopo's figures, each next to the yardstick's (bench.limit) on the same data."""
     files = generate(
         WORK / "intake", items=scale.items, po_lines=scale.po_lines, orders=scale.orders
     )
@@ -106,12 +105,90 @@ def run(scale: Scale) -> dict[str, Any]:
         with database(kind) as url:
             bulk = _load(url, files)
             figures[f"{kind}_bulk_lines_per_s"] = bulk["lines_per_s"]
-            figures[f"{kind}_bulk_lines_per_s_target"] = {"min": 30_000}
+            figures[f"{kind}_bulk_lines_per_s_target"] = {
+                "min": 50_000 if kind == "sqlite" else 30_000
+            }
             figures[f"{kind}_bulk_detail"] = bulk
+            # bopo's run, then the yardstick's on the same database: 1 worker, then 4.
             for workers in (1, 4):
                 single = _single(url, workers, scale.items)
                 figures[f"{kind}_single_{workers}w_orders_per_s"] = single["orders_per_s"]
                 if kind == "postgresql" and workers == 4:
                     figures[f"{kind}_single_{workers}w_orders_per_s_target"] = {"min": 500}
                 figures[f"{kind}_single_{workers}w_detail"] = single
+                if kind == "postgresql":
+                    floor = limit.pg_single(url, workers, scale.items)
+                elif workers == 1:
+                    floor = limit.sqlite_single(url, scale.items)
+                else:
+                    continue
+                figures[f"{kind}_limit_single_{workers}w_orders_per_s"] = floor["orders_per_s"]
+                figures[f"{kind}_limit_single_{workers}w_detail"] = floor
+        floor = _floor_database(kind, files)
+        figures[f"{kind}_limit_bulk_lines_per_s"] = floor["lines_per_s"]
+        figures[f"{kind}_limit_bulk_detail"] = floor
+    figures.update(_against_the_limit(figures))
     return figures
+
+
+def _against_the_limit(f: dict[str, Any]) -> dict[str, Any]:
+    """Each bopo figure over the yardstick's (`*_ratio`), and the rows of run.py's table.
+
+    Rates are bopo / limit; CPU per order is limit / bopo: 1 is the limit either way.
+    Scaling (4 workers over 1) is bopo's own, shown next to the yardstick's.
+    """
+    rows: list[dict[str, Any]] = []
+    out: dict[str, Any] = {}
+
+    def row(label: str, key: str, unit: str, bopo: float, floor: float, **how: Any) -> None:
+        value = how.get("ratio", limit.ratio(bopo, floor))
+        target = how.get("target")
+        out[f"{key}_ratio"] = value
+        if target is not None:
+            out[f"{key}_ratio_target"] = {"min": target}
+        rows.append(
+            {"figure": label, "key": f"{key}_ratio", "unit": unit, "bopo": bopo}
+            | {"limit": floor, "ratio": value, "target": target}
+            | {k: v for k, v in how.items() if k == "bopo_target"}
+        )
+
+    def rate(label: str, kind: str, what: str, unit: str, **how: Any) -> None:
+        bopo, floor = f[f"{kind}_{what}"], f[f"{kind}_limit_{what}"]
+        row(label, f"{kind}_{what.rsplit('_', 3)[0]}", unit, bopo, floor, **how)
+
+    def cpu(label: str, kind: str, run: str) -> None:
+        bopo = f[f"{kind}_{run}_detail"]["cpu_ms_per_order"]
+        floor = f[f"{kind}_limit_{run}_detail"]["cpu_ms_per_order"]
+        row(label, f"{kind}_{run}_cpu", "CPU ms", bopo, floor, ratio=limit.ratio(floor, bopo))
+
+    rate(
+        "PG single, 1w",
+        "postgresql",
+        "single_1w_orders_per_s",
+        "orders/s",
+        target=0.5,
+    )
+    rate("PG single, 4w", "postgresql", "single_4w_orders_per_s", "orders/s")
+    scaling = limit.ratio(
+        f["postgresql_single_4w_orders_per_s"], f["postgresql_single_1w_orders_per_s"]
+    )
+    row(
+        "PG 4w over 1w",
+        "postgresql_single_4w_per_1w",
+        "x",
+        scaling,
+        limit.ratio(
+            f["postgresql_limit_single_4w_orders_per_s"],
+            f["postgresql_limit_single_1w_orders_per_s"],
+        ),
+        ratio=scaling,
+        target=1.7,
+    )
+    rate("SQLite single", "sqlite", "single_1w_orders_per_s", "orders/s", target=0.3)
+    rate("PG bulk", "postgresql", "bulk_lines_per_s", "lines/s", target=0.7)
+    rate("SQLite bulk", "sqlite", "bulk_lines_per_s", "lines/s", bopo_target=50_000)
+    cpu("PG CPU/order, 1w", "postgresql", "single_1w")
+    cpu("PG CPU/order, 4w", "postgresql", "single_4w")
+    cpu("SQLite CPU/order", "sqlite", "single_1w")
+    out["vs_limit"] = rows
+    return out

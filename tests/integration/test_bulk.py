@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bopo.db.bulk import COPY_FROM_ROWS, Writes
+from bopo.db.bulk import COPY_FROM_ROWS, SQLITE_INLINE_MAX, Writes, one_of
 from bopo.db.models import AuditEvent, Customer, StockItem
 from bopo.services.context import Context
 
@@ -119,3 +119,28 @@ def test_updates_by_id_change_only_the_given_rows(ctx: Context) -> None:
             r.id: r.assigned for r in conn.execute(select(StockItem.id, StockItem.assigned))
         }
     assert assigned == {ids[0]: 4, ids[1]: 0, ids[2]: 7}
+
+
+@pytest.mark.parametrize("count", [3, SQLITE_INLINE_MAX + 5], ids=["short", "long"])
+def test_one_of_finds_the_rows_of_a_list_of_any_length(ctx: Context, count: int) -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with ctx.db.write() as conn:
+        conn.execute(
+            StockItem.__table__.insert(),
+            [
+                {"sku": f"S-{n}", "name": AWKWARD[n % len(AWKWARD)], "created_at": now}
+                for n in range(2 * count)
+            ],
+        )
+    wanted = [f"S-{n}" for n in range(0, 2 * count, 2)] + ["unknown", AWKWARD[1]]
+    with ctx.db.read() as conn:
+        by_sku = dict(
+            conn.execute(
+                select(StockItem.sku, StockItem.id).where(one_of(conn, StockItem.sku, wanted))
+            ).all()
+        )
+        by_id = conn.scalars(
+            select(StockItem.sku).where(one_of(conn, StockItem.id, sorted(by_sku.values())))
+        ).all()
+    assert sorted(by_sku) == sorted(wanted[:-2])
+    assert sorted(by_id) == sorted(wanted[:-2])

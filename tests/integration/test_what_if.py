@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
 
 from bopo.errors import Conflict
 from bopo.services import outbox, templates
@@ -18,6 +19,7 @@ from bopo.services.whatif import (
     what_if_receipt,
     what_if_switch_on,
 )
+from tests.clock import T0, TODAY
 from tests.helpers import (
     day,
     given_po,
@@ -156,3 +158,53 @@ def test_what_if_a_late_order_slips_further(ctx: Context) -> None:
     assert further.late_supply == []  # on the worklist already
     back = what_if_due_date(ctx, "PO-1", 1, day(5))
     assert refs(back.on_time_again) == ["SO-D5"]
+
+
+WAITING = 70_000  # more than one statement may carry parameters (65,535 on PostgreSQL)
+
+
+def _waiting_orders(ctx: Context, count: int) -> None:
+    """`count` orders of one line of 1 A each, waiting on the worklist: written set-based,
+    as taking them one by one would take minutes."""
+    numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)"
+    params = {"count": count, "today": TODAY, "delivery": day(7), "now": T0}
+    with ctx.db.write() as conn:
+        customer = conn.scalar(text("SELECT id FROM customers WHERE code = 'ADA'"))
+        item = conn.scalar(text("SELECT id FROM stock_items WHERE sku = 'A'"))
+        conn.execute(
+            text(
+                f"{numbers} INSERT INTO sales_orders (source, number, customer_id, order_date, "
+                "delivery_date, status, created_at, created_by, priority) "
+                "SELECT 'web', 'SO-W' || i, :customer, :today, :delivery, 'open', :now, 't', 1 "
+                "FROM n"
+            ).bindparams(customer=customer),
+            params,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO so_lines (sales_order_id, line_no, stock_item_id, qty, qty_assigned, "
+                "qty_shipped, qty_cancelled, backorder_reason, backorder_since) "
+                "SELECT id, 1, :item, 1, 0, 0, 0, 'feature off', :now FROM sales_orders "
+                "WHERE number LIKE 'SO-W%'"
+            ),
+            {"item": item, "now": T0},
+        )
+
+
+@pytest.mark.slow
+def test_the_switch_on_preview_takes_any_number_of_waiting_lines(
+    make_ctx: Callable[..., Context],
+) -> None:
+    off = make_ctx(allocate_existing_pos=False)
+    given_stock(off, A=0)
+    given_status(off, "ON ORDER")
+    given_template(off, statuses=("ON ORDER",))
+    given_po(off, "PO-1", ("A", WAITING + 10, day(4), "ON ORDER"))
+    take_orders(off, [order("SO-0", ("A", 1), customer="ADA")], actor="clerk")
+    _waiting_orders(off, WAITING)
+
+    answer = what_if_switch_on(off)
+
+    assert len(answer.relinked) == len(answer.emails) == WAITING + 1
+    assert {r.after[0].po_number for r in answer.relinked} == {"PO-1"}
+    assert po_line_of(off, "PO-1").associated == 0

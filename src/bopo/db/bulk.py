@@ -25,9 +25,12 @@ from sqlalchemy import (
     Date,
     Executable,
     Integer,
+    String,
     Table,
     any_,
     bindparam,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -38,10 +41,24 @@ from bopo.db.base import UTCDateTime
 COPY_FROM_ROWS = 50  # fewer rows than this go in the pipeline instead
 
 
+# Above this many values, SQLite gets them as one JSON parameter, not one each.
+SQLITE_INLINE_MAX = 500
+
+
 def one_of(conn: Connection, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
-    """`column IN values`, as one array parameter on PostgreSQL."""
+    """`column IN values`, for any number of values: one parameter, not one per value.
+
+    A statement may carry at most 65,535 parameters on PostgreSQL (and 32,766
+    on SQLite as commonly built), and a list of ids can be longer than that (a
+    preview over the whole worklist). On PostgreSQL the values go as one array;
+    on SQLite a long list goes as one JSON array read by json_each, a short one
+    as a plain IN list, which the planner reads best.
+    """
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    if len(values) > SQLITE_INLINE_MAX:
+        each = func.json_each(bindparam(None, _json_text(list(values)), type_=String))
+        return column.in_(select(each.table_valued("value").c.value))  # type: ignore[no-any-return]
     return column.in_(list(values))  # type: ignore[no-any-return]
 
 

@@ -114,8 +114,10 @@ class PurchaseOrder(Base):
 
 
 # Open = something still to come. The same predicate defines the partial index
-# the intake's candidate query uses, so keep them together.
-PO_LINE_OPEN_SQL = "qty_delivered + qty_cancelled < qty_ordered"
+# the intake's candidate query uses, so keep them together. No column stands
+# alone on either side: SQLite turns such a comparison round before matching it
+# against a partial index's WHERE, and then no longer recognises it.
+PO_LINE_OPEN_SQL = "qty_ordered - qty_delivered - qty_cancelled > 0"
 
 
 class PoLine(Base):

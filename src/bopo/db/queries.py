@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, bindparam, insert, select
+from sqlalchemy import Connection, Integer, Select, bindparam, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bopo.db.bulk import in_list, one_of
@@ -22,9 +22,12 @@ from bopo.domain.allocation import PoLineSupply, StockPosition
 OUTSTANDING = (PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled).label(
     "outstanding"
 )
-# Written exactly as the partial index ix_po_lines_open_item is, so both
-# PostgreSQL and SQLite use it.
-IS_OPEN = PoLine.qty_delivered + PoLine.qty_cancelled < PoLine.qty_ordered
+# Written exactly as the partial index ix_po_lines_open_item is (models.PO_LINE_OPEN_SQL),
+# so both PostgreSQL and SQLite use it: with a literal 0, as a bound parameter would
+# not match the index's predicate in PostgreSQL's generic plans.
+IS_OPEN = PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled > literal_column(
+    "0", Integer
+)
 
 
 AnySelect = Select[*tuple[Any, ...]]

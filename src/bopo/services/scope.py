@@ -611,12 +611,12 @@ def load_scope(
             arms.append(
                 Association.so_line_id.in_(
                     select(Association.so_line_id).where(
-                        Association.po_line_id.in_(targets), _ACTIVE
+                        one_of(conn, Association.po_line_id, targets), _ACTIVE
                     )
                 )
             )
         if named:
-            arms.append(Association.so_line_id.in_(named))
+            arms.append(one_of(conn, Association.so_line_id, named))
         links = list(
             conn.execute(
                 select(Association.so_line_id, Association.po_line_id).where(_ACTIVE, or_(*arms))
@@ -627,19 +627,20 @@ def load_scope(
     po_where: list[ColumnElement[bool]] = []
     locked = set(targets) | {a.po_line_id for a in links} | set(also_po_line_ids)
     if locked:
-        po_where.append(PoLine.id.in_(sorted(locked)))
+        po_where.append(one_of(conn, PoLine.id, sorted(locked)))
     if open_supply:
-        po_where.append(and_(PoLine.stock_item_id.in_(item_list), IS_OPEN))
+        po_where.append(and_(one_of(conn, PoLine.stock_item_id, item_list), IS_OPEN))
     po_lines = _lock_po_lines(conn, po_where, lock)
 
     so_where: list[ColumnElement[bool]] = []
-    # Plain id lists (not a subquery), so each arm of the OR uses its index.
+    # Id lists (not a subquery), so each arm of the OR uses its index; one_of sends
+    # each list as one parameter, however long (a preview over the whole worklist).
     if linked | set(named):
-        so_where.append(SoLine.id.in_(sorted(linked | set(named))))
+        so_where.append(one_of(conn, SoLine.id, sorted(linked | set(named))))
     if worklist:
         so_where.append(
             and_(
-                SoLine.stock_item_id.in_(item_list),
+                one_of(conn, SoLine.stock_item_id, item_list),
                 SoLine.backorder_reason.is_not(None),
                 SoLine.backorder_reason != LATE,
             )
@@ -649,7 +650,7 @@ def load_scope(
     if linked:
         stmt = (
             select(Association.id, Association.so_line_id, Association.po_line_id, Association.qty)
-            .where(_ACTIVE, Association.so_line_id.in_(sorted(linked)))
+            .where(_ACTIVE, one_of(conn, Association.so_line_id, sorted(linked)))
             .order_by(Association.id)
         )
         for a in conn.execute(stmt.with_for_update() if lock else stmt):

@@ -19,12 +19,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from bopo.db.bulk import one_of
 from bopo.db.models import Customer, EmailTemplate, SalesOrder, SoLine
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.templating import EmailEvent, TemplateType
 from bopo.services import goods_in, supply
 from bopo.services.backorder_emails import templated_statuses
 from bopo.services.context import Context
+from bopo.services.imports import gc_paused
 from bopo.services.notices import NoticePlan
 from bopo.services.records import LATE, SalesLineRef, SoLineRow
 from bopo.services.scope import Scope, load_scope
@@ -226,8 +228,13 @@ def what_if_receipt(ctx: Context, po_number: str, line_no: int, qty: int) -> Wha
 
 
 def what_if_switch_on(ctx: Context) -> WhatIf:
-    """`[backorders] allocate_existing_pos` turned on, and the worklist retried."""
-    with ctx.db.read() as conn:
+    """`[backorders] allocate_existing_pos` turned on, and the worklist retried.
+
+    The whole worklist is held in memory at once and creates no cycles: with the
+    cyclic collector on, its full passes over that heap cost several times the
+    work itself (about 4x on 30,000 waiting lines).
+    """
+    with ctx.db.read() as conn, gc_paused():
         rules = replace(ctx.rules(conn), enabled=True)
         items = set(conn.scalars(select(SoLine.stock_item_id).where(*UNALLOCATED).distinct()))
         scope = load_scope(
@@ -363,14 +370,16 @@ def _emails(conn: Connection, scope: Scope, cause: EmailEvent) -> list[EmailPrev
         for r in conn.execute(
             select(SalesOrder.id, SalesOrder.source, SalesOrder.number, Customer.email)
             .join(Customer, Customer.id == SalesOrder.customer_id)
-            .where(SalesOrder.id.in_(sorted(orders)))
+            .where(one_of(conn, SalesOrder.id, sorted(orders)))
         )
     }
     names = dict(
         conn.execute(
             select(EmailTemplate.id, EmailTemplate.name).where(
-                EmailTemplate.id.in_(
-                    sorted({t for _, t in plan.groups} | {w.template_id or 0 for w in gone})
+                one_of(
+                    conn,
+                    EmailTemplate.id,
+                    sorted({t for _, t in plan.groups} | {w.template_id or 0 for w in gone}),
                 )
             )
         ).all()

@@ -1,0 +1,84 @@
+"""The queries that find open PO lines by item use the open-lines index on SQLite.
+
+SQLite keeps no statistics here, so its plan is the same on a handful of rows as
+on the benchmark's 20,000 PO lines: a plan that reads every PO line would turn
+each order's candidate lookup from a few index entries into a scan of the table.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event
+
+from bopo.config import DatabaseSettings, Settings
+from bopo.db.engine import Database
+from bopo.db.queries import lock_open_supply
+from bopo.services.context import Context
+from bopo.services.scope import load_scope
+from tests.clock import T0, Clock
+from tests.helpers import day, given_po, given_status, given_stock
+
+
+@pytest.fixture
+def loaded(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """Ten items, each on a few PO lines, some of them delivered in full."""
+    path = tmp_path / "plans.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    ctx = Context(Database(url), Settings(database=DatabaseSettings(url=url)), clock=Clock())
+    given_stock(ctx, **{f"I{n}": 0 for n in range(10)})
+    given_status(ctx, "ON ORDER")
+    for po in range(20):
+        given_po(ctx, f"PO-{po}", *((f"I{n}", 5, day(n + po), "ON ORDER") for n in range(10)))
+    with ctx.db.write() as conn:
+        conn.exec_driver_sql("UPDATE po_lines SET qty_delivered = 5 WHERE id % 3 = 0")
+    yield ctx.db
+    ctx.db.dispose()
+
+
+def _plans(conn: Connection, run: Any) -> list[tuple[str, str]]:
+    """Each SELECT on po_lines that `run(conn)` sends, with SQLite's plan for it."""
+    sent: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        statement, parameters = args[2], args[3]
+        if statement.lstrip().startswith("SELECT") and "po_lines" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", capture)
+    try:
+        run(conn)
+    finally:
+        event.remove(conn, "before_cursor_execute", capture)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return [
+        (sql, "\n".join(r[3] for r in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params)))
+        for sql, params in sent
+    ]
+
+
+def _assert_indexed(plans: list[tuple[str, str]]) -> None:
+    assert plans
+    for sql, plan in plans:
+        assert "SCAN po_lines" not in plan, (sql, plan)
+        assert "po_lines USING INDEX ix_po_lines_open_item" in plan, (sql, plan)
+
+
+def test_intakes_candidate_lookup_searches_the_open_lines_index(loaded: Database) -> None:
+    with loaded.read() as conn:
+        _assert_indexed(_plans(conn, lambda c: lock_open_supply(c, [3], lock=False)))
+        _assert_indexed(_plans(conn, lambda c: lock_open_supply(c, [2, 5, 7], lock=False)))
+
+
+def test_the_open_supply_of_a_change_searches_the_open_lines_index(loaded: Database) -> None:
+    def scope(conn: Connection) -> None:
+        load_scope(conn, now=T0, actor="t", items=[2, 5], open_supply=True, lock=False)
+
+    with loaded.read() as conn:
+        _assert_indexed(_plans(conn, scope))
