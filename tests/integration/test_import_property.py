@@ -238,7 +238,7 @@ def test_an_overlapping_file_leaves_the_store_as_the_new_orders_alone_would(
     fresh_database: Callable[[], str], tmp_path: Path
 ) -> None:
     @settings(
-        max_examples=25,
+        max_examples=20,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
