@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, Form, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
@@ -31,7 +31,8 @@ from bopo.api.schemas_lifecycle import (
 from bopo.api.schemas_promise import PriorityChangeRead, SalesOrderUpdate
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import InvalidInput
-from bopo.services import demand, despatch, imports, intake, sales
+from bopo.services import demand, despatch, formats, imports, intake, sales
+from bopo.services.formats.detect import choose as choose_format
 from bopo.services.lookup import OrderKey, sales_order_key
 from bopo.services.outcomes import OrderStatus
 from bopo.services.sales import SalesOrderView
@@ -42,7 +43,13 @@ router = APIRouter(
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-_SUFFIX = {"text/csv": ".csv", "application/json": ".json"}
+_SUFFIX = {
+    "text/csv": ".csv",
+    "application/json": ".json",
+    "text/tab-separated-values": ".tsv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
+_SUFFIXES = {".csv", ".json", ".tsv", ".txt", ".xlsx"}
 OrderId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="The order's id")]
 LineNo = Annotated[int, PathParam(ge=1, le=100_000, description="The line's number")]
 Text = Annotated[str | None, Query(max_length=64)]
@@ -73,23 +80,36 @@ def create_sales_order(
 
 @router.post("/import", responses=responses(413))
 async def import_sales_orders(
-    ctx: CtxDep, user: Operator, file: UploadFile, request: Request
+    ctx: CtxDep,
+    user: Operator,
+    file: UploadFile,
+    request: Request,
+    format: Annotated[
+        str | None,
+        Form(
+            max_length=60,
+            description="bopo, shopify, amazon or mapped:PROFILE; found from the header if empty",
+        ),
+    ] = None,
 ) -> SalesOrderImportRead:
-    """Take the orders in a CSV or JSON file, in file order: the same summary as the CLI.
+    """Take the orders in a file, in file order: the same summary as the CLI.
 
-    Each bad order is reported with its place and the good ones are taken; a file
-    that cannot be read at all is refused with 422.
+    bopo's CSV or JSON, Shopify's orders export, an Amazon order report, or a file
+    a mapping profile reads (CSV or .xlsx). Each bad order is reported with its
+    place and the good ones are taken; a file that cannot be read at all is
+    refused with 422.
     """
     name = Path(file.filename or "upload").name
     suffix = Path(name).suffix.lower()
-    if suffix not in {".csv", ".json"}:
-        suffix = _SUFFIX.get((file.content_type or "").split(";")[0].strip(), suffix)
+    if suffix not in _SUFFIXES:
+        suffix = _SUFFIX.get((file.content_type or "").split(";")[0].strip(), ".csv")
+    choose_format(format, ctx.settings)  # an unknown format: 422 before the upload
 
     def save_and_import() -> imports.ImportSummary:
         with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
             path = Path(folder) / f"upload{suffix}"
             _save(file, path)
-            return imports.import_sales_orders(ctx, path, actor=user.actor)
+            return formats.import_orders(ctx, path, format=format, actor=user.actor, name=name)
 
     summary = await in_long_thread(request, save_and_import)
     data = summary.as_dict() | {"file": name}
