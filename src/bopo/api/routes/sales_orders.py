@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import ApiProblem, ProblemField, responses
+from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
 from bopo.api.schemas import (
     OrderOutcomeRead,
     Page,
@@ -31,7 +32,7 @@ from bopo.api.schemas_lifecycle import (
 from bopo.api.schemas_promise import PriorityChangeRead, SalesOrderUpdate
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import InvalidInput
-from bopo.services import demand, despatch, formats, imports, intake, sales
+from bopo.services import demand, despatch, exports, formats, imports, intake, sales
 from bopo.services.formats.detect import choose as choose_format
 from bopo.services.lookup import OrderKey, sales_order_key
 from bopo.services.outcomes import OrderStatus
@@ -137,10 +138,11 @@ def _save(file: UploadFile, path: Path) -> None:
             out.write(chunk)
 
 
-@router.get("", response_model=Page[SalesOrderSummaryRead])
+@router.get("", response_model=Page[SalesOrderSummaryRead], responses=EXPORT_RESPONSES)
 def list_sales_orders(
     ctx: CtxDep,
     _: Viewer,
+    request: Request,
     paging: PagingDep,
     status: SalesOrderStatus | None = None,
     source: Annotated[str | None, Query(max_length=40)] = None,
@@ -155,8 +157,28 @@ def list_sales_orders(
         bool | None, Query(description="true: has a line on the backorder worklist")
     ] = None,
     priority: Priority | None = None,
-) -> dict[str, object]:
-    """Sales orders, newest first; date ranges are inclusive."""
+) -> Any:
+    """Sales orders, newest first; date ranges are inclusive.
+
+    With `Accept: text/csv` every order the filters keep, as a file (with
+    `waiting=true`: the sales orders waiting on the worklist)."""
+    fmt = wanted(request)
+    if fmt is not None:
+        export = exports.waiting_orders_export(
+            ctx,
+            status=status.value if status else None,
+            source=source,
+            number=number,
+            customer=customer,
+            sku=sku,
+            ordered_from=ordered_from,
+            ordered_to=ordered_to,
+            delivery_from=delivery_from,
+            delivery_to=delivery_to,
+            waiting=waiting,
+            priority=priority.value if priority else None,
+        )
+        return file_response(ctx, export, fmt)
     page = sales.list_sales_orders(
         ctx,
         status=status.value if status else None,
