@@ -19,6 +19,7 @@ from bopo.api.routes import (
     stock_items,
     suppliers,
     system,
+    webhooks,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -37,4 +38,5 @@ ROUTERS: list[APIRouter] = [
     promise.explain_router,
     promise.what_if_router,
     system.router,
+    webhooks.router,
 ]
