@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from bopo.cli.common import app, err, fail, handled_errors, open_context
-from bopo.services import exports
+from bopo.cli.common import actor, app, err, fail, handled_errors, import_app, open_context, out
+from bopo.services import exports, watch
+from bopo.services.formats.detect import choose
 
 export_app = typer.Typer(help="Lists as CSV or .xlsx: worklist, po-lines, waiting-orders, emails.")
 app.add_typer(export_app, name="export")
@@ -134,3 +137,49 @@ def export_emails(
 ) -> None:
     """The outbox, oldest first (of a state or event, when given)."""
     _export(tctx, "emails", fmt, output, state=state, event=event)
+
+
+@import_app.command("watch")
+def import_watch(
+    tctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="The drop folder.", show_default=False)],
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks at the folder.")
+    ] = 5.0,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", "-f", help="The files' format; found from each header if not given."
+        ),
+    ] = None,
+) -> None:
+    """Import each sales-order file dropped into FOLDER once; move it to done/ or failed/.
+
+    Runs until SIGTERM or Ctrl-C (the file being imported is finished first)."""
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder", 2)
+    stop = threading.Event()
+
+    def stop_now(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stop_now)
+    signal.signal(signal.SIGINT, stop_now)
+
+    def say(h: watch.Handled) -> None:
+        s = h.summary
+        out.print(
+            f"{h.name}: {h.outcome} ({s.orders_taken} taken, {s.orders_duplicate} already there, "
+            f"{s.orders_rejected} rejected) -> {h.moved_to}",
+            highlight=False,
+        )
+
+    with handled_errors():
+        ctx = open_context(tctx)
+        if fmt is not None:
+            choose(fmt, ctx.settings)
+        err.print(
+            f"watching {folder} every {interval:g} s; Ctrl-C or SIGTERM stops", highlight=False
+        )
+        watch.watch(ctx, folder, fmt=fmt, interval=interval, stop=stop, actor=actor(), report=say)
+    err.print("stopped", highlight=False)
