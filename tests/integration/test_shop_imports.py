@@ -25,29 +25,17 @@ from tests.helpers import given_status
 FILES = Path(__file__).parents[1] / "files"
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
-ERP_PROFILE = """
-[import]
-delivery_lead_days = 2
+README = Path(__file__).parents[2] / "README.md"
 
-[format:erp]
-order_number = Auftrag
-customer_code = Kunde
-customer_name = Kundenname
-customer_email = E-Mail
-order_date = Datum
-delivery_date = Liefertermin
-line_no = Pos
-sku = Artikel
-qty = Menge
-date_format = %d/%m/%Y
-delimiter = ;
-encoding = cp1252
-source = erp
-delivery_lead_days = 3
 
-[format:shopify]
-delivery_lead_days = 5
-"""
+def readme_profile() -> str:
+    """The README's worked mapping profile, as written there."""
+    text = README.read_text()
+    block = next(b for b in text.split("```ini\n")[1:] if "[format:erp]" in b)
+    return block.split("```")[0]
+
+
+ERP_PROFILE = readme_profile() + "\n[format:shopify]\ndelivery_lead_days = 5\n"
 
 
 @pytest.fixture
