@@ -303,7 +303,9 @@ class Settings(_Section):
         }
         data["database"]["url"] = make_url(self.database.url).render_as_string(hide_password=True)
         for name, profile in self.formats.items():
-            data[f"format:{name}"] = profile.model_dump(mode="json", exclude_none=True)
+            data[f"format:{name}"] = profile.model_dump(
+                mode="json", exclude_none=True, exclude={"name"}
+            )
         return data
 
     def lead_days(self, source: str) -> int:

@@ -16,7 +16,7 @@ from bopo.services import exports
 router = APIRouter(prefix="/po-lines", tags=["purchase orders"], responses=responses(401, 403))
 
 
-@router.get("", responses=EXPORT_RESPONSES)
+@router.get("", responses=responses(422) | EXPORT_RESPONSES)
 def list_open_po_lines(
     ctx: CtxDep,
     _: Viewer,

@@ -105,7 +105,8 @@ def _bopo(
 
     The rewrite writes one line per row (blank rows kept), so every row keeps its number.
     """
-    if table.kind == "csv" and table.delimiter == "," and table.encoding in ("utf-8", "utf-8-sig"):
+    as_is = table.delimiter == "," and table.encoding in ("utf-8", "utf-8-sig")
+    if as_is and path.suffix.lower() == ".csv":
         return imports.import_sales_orders(ctx, path, actor=actor, progress=progress)
     with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
         plain = Path(folder) / "orders.csv"
