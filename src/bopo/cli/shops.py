@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from bopo.cli.common import actor, app, err, fail, handled_errors, import_app, open_context, out
 from bopo.services import exports, watch
@@ -139,6 +140,11 @@ def export_emails(
     _export(tctx, "emails", fmt, output, state=state, event=event)
 
 
+def _trouble(exc: Exception) -> None:
+    first = (str(exc) or type(exc).__name__).splitlines()[0]
+    err.print(f"[yellow]will try again:[/] {escape(first)}", highlight=False)
+
+
 @import_app.command("watch")
 def import_watch(
     tctx: typer.Context,
@@ -181,5 +187,14 @@ def import_watch(
         err.print(
             f"watching {folder} every {interval:g} s; Ctrl-C or SIGTERM stops", highlight=False
         )
-        watch.watch(ctx, folder, fmt=fmt, interval=interval, stop=stop, actor=actor(), report=say)
+        watch.watch(
+            ctx,
+            folder,
+            fmt=fmt,
+            interval=interval,
+            stop=stop,
+            actor=actor(),
+            report=say,
+            trouble=_trouble,
+        )
     err.print("stopped", highlight=False)

@@ -155,12 +155,22 @@ def watch(
     stop: threading.Event,
     actor: str = "watch",
     report: Callable[[Handled], None] | None = None,
+    trouble: Callable[[Exception], None] | None = None,
 ) -> None:
-    """Look every `interval` seconds until `stop` is set; the file being imported is finished."""
+    """Look every `interval` seconds until `stop` is set; the file being imported is finished.
+
+    A pass that fails for a reason outside the files (the database away) is reported to
+    `trouble`; its file went back into the folder and the next pass tries again.
+    """
     prepare(folder)
     state = WatchState()
     while not stop.is_set():
-        for handled in run_once(ctx, folder, state, fmt=fmt, actor=actor, stop=stop):
-            if report is not None:
-                report(handled)
+        try:
+            for handled in run_once(ctx, folder, state, fmt=fmt, actor=actor, stop=stop):
+                if report is not None:
+                    report(handled)
+        except Exception as exc:
+            if trouble is None:
+                raise
+            trouble(exc)
         stop.wait(interval)
