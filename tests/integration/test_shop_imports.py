@@ -142,7 +142,14 @@ def test_an_erp_file_through_its_mapping_profile(shop: Context) -> None:
         )
     # A-5001 gives its own date; A-5002 has none: 25 Nov + the profile's 3 days
     assert dates == {"A-5001": date(2026, 12, 1), "A-5002": date(2026, 11, 28)}
-    assert set(outcome(shop, "erp", "A-5001")) == {10, 20}
+    # A-5001: 3 kettles from the 4 in stock, 4 skillets linked to PO-2001 line 1;
+    # A-5002: the last kettle and 1 waiting (counted as waiting): PO-2001's kettle line has
+    # no status
+    assert (summary.lines_from_stock, summary.lines_linked) == (1, 1)
+    assert dict(summary.lines_skipped) == {"purchase order line has no status": 1}
+    assert outcome(shop, "erp", "A-5001")[10].startswith("3 from stock")
+    assert "PO-2001 line 1" in outcome(shop, "erp", "A-5001")[20]
+    assert "purchase order line has no status" in outcome(shop, "erp", "A-5002")[10]
 
 
 def test_a_workbook_through_the_same_profile(shop: Context) -> None:
