@@ -206,3 +206,34 @@ def test_nul_bytes_and_unknown_formats_are_refused(shop: Context, tmp_path: Path
         import_orders(shop, FILES / "shopify_orders.csv", format="ebay")
     with pytest.raises(InvalidInput, match="no mapping profile 'sap'"):
         import_orders(shop, FILES / "shopify_orders.csv", format="mapped:sap")
+
+
+def test_a_header_two_formats_fit_asks_which(shop: Context, tmp_path: Path) -> None:
+    ini = tmp_path / "two.ini"
+    ini.write_text(
+        "[format:lookalike]\norder_number = order_number\nsku = sku\nqty = qty\n"
+        "order_date = order_date\ncustomer_email = customer_email\n"
+    )
+    shop.settings = shop.settings.model_copy(update={"formats": load_settings(ini, env={}).formats})
+    summary = import_orders(shop, EXAMPLES / "sales_orders.csv")
+    assert "the header fits bopo and mapped:lookalike; choose one with --format" in (
+        summary.errors[0].message
+    )
+    assert import_orders(shop, EXAMPLES / "sales_orders.csv", format="bopo").orders_taken == 3
+
+
+def test_a_shopify_section_chooses_the_customer_code_column(shop: Context, tmp_path: Path) -> None:
+    ini = tmp_path / "shopify.ini"
+    ini.write_text("[format:shopify]\ncustomer_code = billing name\nsource = webshop\n")
+    shop.settings = shop.settings.model_copy(update={"formats": load_settings(ini, env={}).formats})
+    summary = import_orders(shop, FILES / "shopify_orders.csv")
+    assert summary.orders_taken == 2
+    with shop.db.read() as conn:
+        codes = set(
+            conn.scalars(
+                select(Customer.code)
+                .join(SalesOrder, SalesOrder.customer_id == Customer.id)
+                .where(SalesOrder.source == "webshop")
+            )
+        )
+    assert codes == {"Zoë Ångström", '=HYPERLINK("http://x")Chloé'}
