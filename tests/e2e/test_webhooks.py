@@ -144,3 +144,15 @@ def test_a_rejected_order_is_answered_200_with_the_reason(shop: tuple[TestClient
     assert answer.json()["outcome"] == "rejected"
     assert "unknown SKU 'NOT-IN-BOPO'" in answer.json()["errors"][0]
     assert counts(ctx) == (0, 1)
+
+
+def test_a_signed_body_that_is_no_order_is_refused(shop: tuple[TestClient, Context]) -> None:
+    client, ctx = shop
+    for body in (b"[" * 100_000, b"not json", b"[1, 2]"):
+        headers = {
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": shopify_signature(SECRET, body),
+        }
+        answer = client.post(URL, content=body, headers=headers)
+        assert answer.status_code == 422, body[:10]
+    assert counts(ctx) == (0, 0)

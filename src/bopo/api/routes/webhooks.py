@@ -55,7 +55,7 @@ async def shopify_orders(
         )
     try:
         payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, or nested past what any order needs
         raise ApiProblem(422, "the body is not JSON", kind="validation") from None
     if not isinstance(payload, dict):
         raise ApiProblem(422, "the body must be a JSON object (an order)", kind="validation")
