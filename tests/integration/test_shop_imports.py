@@ -237,3 +237,19 @@ def test_a_shopify_section_chooses_the_customer_code_column(shop: Context, tmp_p
             )
         )
     assert codes == {"Zoë Ångström", '=HYPERLINK("http://x")Chloé'}
+
+
+def test_bopo_files_as_bopo_writes_them_go_through_its_own_reader(
+    shop: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bopo.services import formats, imports
+
+    called = []
+    real = imports.import_sales_orders
+    monkeypatch.setattr(
+        imports, "import_sales_orders", lambda *a, **k: called.append(a[1]) or real(*a, **k)
+    )
+    summary = formats.import_orders(shop, EXAMPLES / "sales_orders.csv")
+    assert summary.read_as["format"] == "bopo (detected from the header)"
+    assert summary.orders_taken == 3
+    assert called == [EXAMPLES / "sales_orders.csv"]

@@ -17,7 +17,14 @@ from bopo.services import imports
 from bopo.services.context import Context
 from bopo.services.files import FileProblem, ImportIssue
 from bopo.services.formats import amazon, mapped, shopify
-from bopo.services.formats.detect import check_header, choose, detect
+from bopo.services.formats.detect import (
+    Choice,
+    bopo_matches,
+    candidates,
+    check_header,
+    choose,
+    detect,
+)
 from bopo.services.formats.reading import Table, open_table
 from bopo.services.imports import ImportSummary, Progress
 
@@ -43,6 +50,17 @@ def import_orders(
             return _refused(shown, f"a .json file is read as bopo's format, not {choice.label()}")
         summary = imports.import_sales_orders(ctx, path, actor=actor, progress=progress)
         summary.read_as = {"format": "bopo", "type": "json"}
+        summary.file = shown
+        return summary
+    if suffix == ".csv" and _plain_bopo(path, choice, ctx):
+        # bopo's own CSV, as bopo writes it: today's reader, untouched
+        summary = imports.import_sales_orders(ctx, path, actor=actor, progress=progress)
+        summary.read_as = {
+            "format": "bopo" + (" (detected from the header)" if choice is None else ""),
+            "type": "csv",
+            "encoding": "utf-8",
+            "delimiter": "comma",
+        }
         summary.file = shown
         return summary
     profile = choice.profile if choice else None
@@ -90,6 +108,22 @@ def import_orders(
     summary.file = shown
     summary.read_as = read_as
     return summary
+
+
+def _plain_bopo(path: Path, choice: Choice | None, ctx: Context) -> bool:
+    """Whether the file starts with bopo's header, comma-separated, in UTF-8 (and, when
+    the format is to be detected, no other format fits that header)."""
+    if choice is not None and choice.name != "bopo":
+        return False
+    try:
+        with path.open("rb") as f:
+            first = f.readline(64 * 1024)
+        header = next(csv.reader([first.decode("utf-8-sig")]), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    if choice is None:
+        return [c.name for c in candidates(header, ctx.settings)] == ["bopo"]
+    return bopo_matches(header)
 
 
 def _refused(file: str, message: str) -> ImportSummary:
