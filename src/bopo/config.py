@@ -6,15 +6,25 @@ a bad or unknown key is reported by name when bopo starts, not at first use.
 
 from __future__ import annotations
 
+import codecs
 import configparser
 import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 
 from bopo.domain.allocation import POLICIES
@@ -157,19 +167,196 @@ class ServerSettings(_Section):
         return v
 
 
+class ImportSettings(_Section):
+    # Files that carry no delivery date (Shopify, Amazon, most ERPs) get the order
+    # date plus this many days; a [format:NAME] section may say otherwise for its source.
+    delivery_lead_days: int = Field(default=2, ge=0, le=365)
+
+
+class ShopifySettings(_Section):
+    # The shared secret that signs Shopify's webhooks; only from BOPO_SHOPIFY__WEBHOOK_SECRET.
+    # Without it the webhook route refuses every call.
+    webhook_secret: SecretStr | None = None
+
+
+FORMAT_SECTION = "format:"
+# The fields of a sales order a mapping profile can fill, each from a column or a constant.
+PROFILE_FIELDS = (
+    "order_number",
+    "customer_code",
+    "customer_name",
+    "customer_email",
+    "order_date",
+    "delivery_date",
+    "line_no",
+    "sku",
+    "qty",
+    "priority",
+)
+PROFILE_REQUIRED = ("order_number", "customer_email", "order_date", "sku", "qty")
+BUILT_IN_FORMATS = ("bopo", "shopify", "amazon")
+# What a [format:shopify] or [format:amazon] section may set: the rest is their own layout.
+_BUILT_IN_KEYS = {
+    "customer_code",
+    "customer_name",
+    "source",
+    "delivery_lead_days",
+    "encoding",
+    "delimiter",
+}
+
+
+class FormatProfile(_Section):
+    """A [format:NAME] section: how a shop's or an ERP's file maps to a sales order.
+
+    Each field names the column it is read from, or holds a constant in double
+    quotes (`customer_code = "BIGCLIENT"`). For shopify and amazon only a few
+    choices are open (which column is the customer code, the source, the lead time).
+    """
+
+    name: str
+    order_number: str | None = None
+    customer_code: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    order_date: str | None = None
+    delivery_date: str | None = None
+    line_no: str | None = None
+    sku: str | None = None
+    qty: str | None = None
+    priority: str | None = None
+    source: str | None = Field(default=None, max_length=40)
+    date_format: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    delivery_lead_days: int | None = Field(default=None, ge=0, le=365)
+
+    @classmethod
+    def for_section(cls, name: str, values: Mapping[str, str]) -> FormatProfile:
+        data: dict[str, Any] = {k: (v.strip() or None) for k, v in values.items()}
+        if name in BUILT_IN_FORMATS:
+            extra = sorted(set(data) - _BUILT_IN_KEYS)
+            if extra or name == "bopo":
+                raise ValidationError.from_exception_data(
+                    cls.__name__,
+                    [
+                        {
+                            "type": "value_error",
+                            "loc": (k,),
+                            "input": data.get(k),
+                            "ctx": {"error": ValueError(f"not a choice for the {name} format")},
+                        }
+                        for k in (extra or ["(section)"])
+                    ],
+                )
+        return cls.model_validate({**data, "name": name})
+
+    @field_validator("name")
+    @classmethod
+    def _a_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", v):
+            raise ValueError("a format's name is letters, digits, '_', '-' or '.'")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(v, v)
+        if len(v) != 1:
+            raise ValueError("one character, or tab, comma, semicolon, pipe")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            return codecs.lookup(v).name
+        except LookupError:
+            raise ValueError(f"unknown encoding {v!r}") from None
+
+    @field_validator("date_format")
+    @classmethod
+    def _a_date_format(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        sample = datetime(2026, 12, 31, 23, 59, 58)
+        try:
+            back = datetime.strptime(sample.strftime(v), v)
+        except ValueError:
+            raise ValueError(f"{v!r} does not read back the dates it writes") from None
+        if back.date() != sample.date():
+            raise ValueError(f"{v!r} must hold the day, month and year (e.g. %d/%m/%Y)")
+        return v
+
+    @model_validator(mode="after")
+    def _mapped_fields(self) -> Self:
+        if self.name in BUILT_IN_FORMATS:
+            return self
+        missing = [f for f in PROFILE_REQUIRED if getattr(self, f) is None]
+        if missing:
+            raise ValueError(
+                f"a mapping profile needs {', '.join(missing)} (a column name, or a "
+                '"constant" in double quotes)'
+            )
+        return self
+
+    def column(self, fieldname: str) -> str | None:
+        """The column a field is read from (None for a constant or an unset field)."""
+        value = getattr(self, fieldname)
+        if value is None or _is_constant(value):
+            return None
+        return str(value)
+
+    def constant(self, fieldname: str) -> str | None:
+        value = getattr(self, fieldname)
+        return value[1:-1] if value is not None and _is_constant(value) else None
+
+
+def _is_constant(value: str) -> bool:
+    return len(value) >= 2 and value[0] == value[-1] == '"'
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     backorders: BackorderSettings = BackorderSettings()
     email: EmailSettings = EmailSettings()
     smtp: SmtpSettings = SmtpSettings()
     server: ServerSettings = ServerSettings()
+    import_: ImportSettings = Field(default=ImportSettings(), alias="import")
+    shopify: ShopifySettings = ShopifySettings()
+    # [format:NAME] sections: mapping profiles, and options of the shopify/amazon formats
+    formats: dict[str, FormatProfile] = Field(default_factory=dict)
     source: str = Field(default="(defaults)", exclude=True)
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     def masked(self) -> dict[str, dict[str, Any]]:
         """Every setting by section, secrets (and a password in the database URL) hidden."""
-        data = {name: getattr(self, name).model_dump(mode="json") for name in _SECTIONS}
+        data = {
+            name: getattr(self, _ATTRS.get(name, name)).model_dump(mode="json")
+            for name in _SECTIONS
+        }
         data["database"]["url"] = make_url(self.database.url).render_as_string(hide_password=True)
+        for name, profile in self.formats.items():
+            data[f"format:{name}"] = profile.model_dump(
+                mode="json", exclude_none=True, exclude={"name"}
+            )
         return data
+
+    def lead_days(self, source: str) -> int:
+        """Days from order date to delivery date for a file that has none, by source."""
+        for profile in self.formats.values():
+            if profile.delivery_lead_days is not None and profile.source == source:
+                return profile.delivery_lead_days
+        named = self.formats.get(source)
+        if named is not None and named.delivery_lead_days is not None:
+            return named.delivery_lead_days
+        return self.import_.delivery_lead_days
 
 
 _SECTIONS: dict[str, type[_Section]] = {
@@ -178,8 +365,11 @@ _SECTIONS: dict[str, type[_Section]] = {
     "email": EmailSettings,
     "smtp": SmtpSettings,
     "server": ServerSettings,
+    "import": ImportSettings,
+    "shopify": ShopifySettings,
 }
-_SECRETS = {("smtp", "password"), ("server", "secret_key")}
+_ATTRS = {"import": "import_"}
+_SECRETS = {("smtp", "password"), ("server", "secret_key"), ("shopify", "webhook_secret")}
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,6 +377,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     env = os.environ if env is None else env
     raw: dict[str, dict[str, str]] = {name: {} for name in _SECTIONS}
     problems: list[str] = []
+    profiles: dict[str, dict[str, str]] = {}
     chosen = path or env.get(CONFIG_ENV)
     source = "(defaults)"
     if chosen is None and Path(DEFAULT_FILE).is_file():
@@ -202,6 +393,9 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             raise ConfigError([f"{file}: {exc}"]) from exc
         source = str(file)
         for section in parser.sections():
+            if section.startswith(FORMAT_SECTION):
+                profiles[section[len(FORMAT_SECTION) :].strip()] = dict(parser.items(section))
+                continue
             if section not in raw:
                 problems.append(f"[{section}]: unknown section")
                 continue
@@ -238,6 +432,19 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 shown = raw[name].get(key)
                 value = "" if shown is None or (name, key) in _SECRETS else f" (got {shown!r})"
                 problems.append(f"[{name}] {key}: {msg}{value}")
+    formats: dict[str, FormatProfile] = {}
+    for name, values in profiles.items():
+        try:
+            formats[name] = FormatProfile.for_section(name, values)
+        except ValidationError as exc:
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"]) or "?"
+                msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+                if err["type"] == "value_error":
+                    msg = str(err.get("ctx", {}).get("error", msg))
+                problems.append(f"[{FORMAT_SECTION}{name}] {key}: {msg}")
     if problems:
         raise ConfigError(problems)
-    return Settings(**sections, source=source)
+    return Settings(
+        **{_ATTRS.get(k, k): v for k, v in sections.items()}, formats=formats, source=source
+    )

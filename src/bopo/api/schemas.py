@@ -298,6 +298,10 @@ class SalesOrderImportRead(BaseModel):
     kind: str
     file: str
     ok: bool
+    read_as: dict[str, str] = Field(
+        default_factory=dict,
+        description="How the file was read: format (and whether detected), encoding, delimiter",
+    )
     orders_taken: int
     orders_duplicate: int
     orders_changed: int

@@ -60,7 +60,9 @@ SourceOpt = Annotated[
 ]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-FileArg = Annotated[Path, typer.Argument(help="A .csv or .json file.", show_default=False)]
+FileArg = Annotated[
+    Path, typer.Argument(help="A .csv, .json (or .tsv, .txt, .xlsx) file.", show_default=False)
+]
 
 
 def _user() -> str:

@@ -26,6 +26,7 @@ from bopo.cli.common import (
     sales_app,
 )
 from bopo.services import (
+    formats,
     imports,
     manual_links,
     purchasing,
@@ -70,9 +71,11 @@ def _run_import(
 def _print_summary(summary: ImportSummary) -> None:
     data = summary.as_dict()
     out.print(f"import {summary.kind}: {summary.file}", highlight=False)
+    if summary.read_as:
+        out.print("read as " + ", ".join(f"{k}: {v}" for k, v in summary.read_as.items()))
     table = Table(show_header=False)
     for key, value in data.items():
-        if key in {"kind", "file", "errors", "warnings", "ok", "changed"}:
+        if key in {"kind", "file", "errors", "warnings", "ok", "changed", "read_as"}:
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
@@ -84,14 +87,32 @@ def _print_summary(summary: ImportSummary) -> None:
         err.print(f"[red]rejected:[/] {escape(str(e))}", highlight=False)
 
 
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="bopo, shopify, amazon or mapped:PROFILE (a [format:PROFILE] section); "
+        "found from the header when not given.",
+    ),
+]
+
+
 @import_app.command("sales-orders")
-def import_sales_orders(tctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
-    """Take the orders in FILE, allocating each in file order.
+def import_sales_orders(
+    tctx: typer.Context, file: FileArg, as_json: JsonOpt = False, fmt: FormatOpt = None
+) -> None:
+    """Take the orders in FILE (bopo's format, a Shopify or Amazon export, or a mapped file),
+    allocating each in file order.
 
     Exits 1 when an order was rejected, else 5 when orders taken before came again
     with other content (nothing of them changed), else 0.
     """
-    _run_import(tctx, lambda c, p: imports.import_sales_orders(c, file, progress=p), as_json)
+    _run_import(
+        tctx,
+        lambda c, p: formats.import_orders(c, file, format=fmt, actor=actor(), progress=p),
+        as_json,
+    )
 
 
 @import_app.command("purchase-orders")

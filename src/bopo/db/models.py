@@ -466,3 +466,23 @@ class AllocationDecision(Base):
     reason: Mapped[str | None] = mapped_column(String(1))
     candidates: Mapped[list[int | None]] = mapped_column(JSON)
     considered: Mapped[int] = mapped_column(SmallInteger)
+
+
+class WebhookDelivery(Base):
+    """A shop's webhook call, by the shop's own id for it (Shopify's X-Shopify-Webhook-Id).
+
+    Shops deliver at least once and retry on any doubt: a call whose id is here
+    was handled, and answering it again changes nothing. `order_ref` is the
+    shop's order id; `outcome` what bopo did (taken, duplicate, rejected, ...).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    delivery_id: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(64))
+    order_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

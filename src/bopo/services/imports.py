@@ -98,6 +98,8 @@ class ImportSummary:
     warnings: list[str] = field(default_factory=list)
     results: list[OrderResult] = field(default_factory=list)
     changed: list[ChangedOrder] = field(default_factory=list)
+    # How a shop's file was read: its format (and whether it was detected), encoding, delimiter
+    read_as: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -137,7 +139,7 @@ class ImportSummary:
         }
         if self.kind == "sales-orders":
             tail["changed"] = [c.as_dict() for c in self.changed]
-        return common | body | tail
+        return common | ({"read_as": self.read_as} if self.read_as else {}) | body | tail
 
 
 def import_sales_orders(
@@ -293,6 +295,39 @@ def _tally(
                     summary.lines_from_stock += 1
                 else:
                     summary.lines_skipped[kind] += 1
+
+
+def take_parsed_orders(
+    ctx: Context,
+    summary: ImportSummary,
+    parsed: Parsed[NewSalesOrder],
+    *,
+    actor: str,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Take orders another format's reader has validated, as a bopo file's are taken.
+
+    In file order and in chunks, each order whole or not at all, its problems
+    placed where `Where` says (the shop's own file).
+    """
+    total, done = len(parsed.items), 0
+    if progress:
+        progress(0, total)
+    with gc_paused():
+        for start in range(0, total, BATCH_SIZE):
+            chunk = parsed.items[start : start + BATCH_SIZE]
+            results = take_orders(ctx, [o for o, _ in chunk], actor=actor, detail=False)
+            _tally(summary, chunk, results)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    summary.errors[:0] = parsed.issues
+    summary.warnings.extend(parsed.warnings)
+    summary.orders_rejected += parsed.rejected
+    summary.orders_duplicate += parsed.duplicates
+    if summary.orders_taken >= ANALYZE_AFTER:
+        ctx.db.refresh_statistics("sales_orders", "so_lines", "associations", "customers")
+    return summary
 
 
 def _line_index(fieldname: str) -> int | None:

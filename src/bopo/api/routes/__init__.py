@@ -10,6 +10,7 @@ from bopo.api.routes import (
     customers,
     email_templates,
     emails,
+    po_lines,
     promise,
     purchase_orders,
     receipts,
@@ -18,6 +19,7 @@ from bopo.api.routes import (
     stock_items,
     suppliers,
     system,
+    webhooks,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -26,6 +28,7 @@ ROUTERS: list[APIRouter] = [
     suppliers.router,
     statuses.router,
     purchase_orders.router,
+    po_lines.router,
     sales_orders.router,
     backorders.router,
     receipts.router,
@@ -35,4 +38,5 @@ ROUTERS: list[APIRouter] = [
     promise.explain_router,
     promise.what_if_router,
     system.router,
+    webhooks.router,
 ]

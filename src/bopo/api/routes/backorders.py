@@ -4,24 +4,26 @@ PO lines that could take a line."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
+from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
 from bopo.api.schemas import BackorderRead, Page, RetryRead, page_of
 from bopo.api.schemas_lifecycle import LineCandidatesRead
 from bopo.domain.statuses import SkipReason
-from bopo.services import manual_links, worklist
+from bopo.services import exports, manual_links, worklist
 
 router = APIRouter(prefix="/backorders", tags=["backorder worklist"], responses=responses(401, 403))
 
 
-@router.get("", response_model=Page[BackorderRead], responses=responses(422))
+@router.get("", response_model=Page[BackorderRead], responses=responses(422) | EXPORT_RESPONSES)
 def list_backorders(
     ctx: CtxDep,
     _: Viewer,
+    request: Request,
     paging: PagingDep,
     sku: Annotated[str | None, Query(max_length=64)] = None,
     reason: SkipReason | None = None,
@@ -29,8 +31,20 @@ def list_backorders(
     source: Annotated[str | None, Query(max_length=40)] = None,
     delivery_from: date | None = None,
     delivery_to: date | None = None,
-) -> dict[str, object]:
+) -> Any:
     """Lines waiting on the worklist, oldest delivery date first, each with its reason."""
+    fmt = wanted(request)
+    if fmt is not None:
+        export = exports.worklist_export(
+            ctx,
+            sku=sku,
+            reason=reason.value if reason else None,
+            customer=customer,
+            source=source,
+            delivery_from=delivery_from,
+            delivery_to=delivery_to,
+        )
+        return file_response(ctx, export, fmt)
     page = worklist.find_backorders(
         ctx,
         sku=sku,

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
+from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
 from bopo.api.schemas import Page, page_of
 from bopo.api.schemas_emails import EmailRead, EmailSend, EmailSummaryRead, SendRead
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
-from bopo.services import outbox
+from bopo.services import exports, outbox
 from bopo.threads import in_long_thread
 
 router = APIRouter(prefix="/emails", tags=["emails"], responses=responses(401, 403, 422))
@@ -20,16 +21,26 @@ router = APIRouter(prefix="/emails", tags=["emails"], responses=responses(401, 4
 EmailId = Annotated[int, Path(ge=1, le=2_147_483_647, description="The email's id")]
 
 
-@router.get("", response_model=Page[EmailSummaryRead])
+@router.get("", response_model=Page[EmailSummaryRead], responses=EXPORT_RESPONSES)
 def list_emails(
     ctx: CtxDep,
     _: Viewer,
+    request: Request,
     paging: PagingDep,
     state: EmailState | None = None,
     sales_order_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     event: Annotated[EmailEvent | None, Query(description="What queued the email")] = None,
-) -> dict[str, object]:
+) -> Any:
     """The outbox in the order the mailer sends it, oldest first."""
+    fmt = wanted(request)
+    if fmt is not None:
+        export = exports.emails_export(
+            ctx,
+            state=state.value if state else None,
+            sales_order_id=sales_order_id,
+            event=event.value if event else None,
+        )
+        return file_response(ctx, export, fmt)
     page = outbox.find_emails(
         ctx,
         state=state.value if state else None,

@@ -8,11 +8,12 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, Form, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import ApiProblem, ProblemField, responses
+from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
 from bopo.api.schemas import (
     OrderOutcomeRead,
     Page,
@@ -31,7 +32,8 @@ from bopo.api.schemas_lifecycle import (
 from bopo.api.schemas_promise import PriorityChangeRead, SalesOrderUpdate
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import InvalidInput
-from bopo.services import demand, despatch, imports, intake, sales
+from bopo.services import demand, despatch, exports, formats, imports, intake, sales
+from bopo.services.formats.detect import choose as choose_format
 from bopo.services.lookup import OrderKey, sales_order_key
 from bopo.services.outcomes import OrderStatus
 from bopo.services.sales import SalesOrderView
@@ -42,7 +44,13 @@ router = APIRouter(
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-_SUFFIX = {"text/csv": ".csv", "application/json": ".json"}
+_SUFFIX = {
+    "text/csv": ".csv",
+    "application/json": ".json",
+    "text/tab-separated-values": ".tsv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
+_SUFFIXES = {".csv", ".json", ".tsv", ".txt", ".xlsx"}
 OrderId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="The order's id")]
 LineNo = Annotated[int, PathParam(ge=1, le=100_000, description="The line's number")]
 Text = Annotated[str | None, Query(max_length=64)]
@@ -85,23 +93,36 @@ def create_sales_order(
 
 @router.post("/import", responses=responses(413))
 async def import_sales_orders(
-    ctx: CtxDep, user: Operator, file: UploadFile, request: Request
+    ctx: CtxDep,
+    user: Operator,
+    file: UploadFile,
+    request: Request,
+    format: Annotated[
+        str | None,
+        Form(
+            max_length=60,
+            description="bopo, shopify, amazon or mapped:PROFILE; found from the header if empty",
+        ),
+    ] = None,
 ) -> SalesOrderImportRead:
-    """Take the orders in a CSV or JSON file, in file order: the same summary as the CLI.
+    """Take the orders in a file, in file order: the same summary as the CLI.
 
-    Each bad order is reported with its place and the good ones are taken; a file
-    that cannot be read at all is refused with 422.
+    bopo's CSV or JSON, Shopify's orders export, an Amazon order report, or a file
+    a mapping profile reads (CSV or .xlsx). Each bad order is reported with its
+    place and the good ones are taken; a file that cannot be read at all is
+    refused with 422.
     """
     name = Path(file.filename or "upload").name
     suffix = Path(name).suffix.lower()
-    if suffix not in {".csv", ".json"}:
-        suffix = _SUFFIX.get((file.content_type or "").split(";")[0].strip(), suffix)
+    if suffix not in _SUFFIXES:
+        suffix = _SUFFIX.get((file.content_type or "").split(";")[0].strip(), ".csv")
+    choose_format(format, ctx.settings)  # an unknown format: 422 before the upload
 
     def save_and_import() -> imports.ImportSummary:
         with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
             path = Path(folder) / f"upload{suffix}"
             _save(file, path)
-            return imports.import_sales_orders(ctx, path, actor=user.actor)
+            return formats.import_orders(ctx, path, format=format, actor=user.actor, name=name)
 
     summary = await in_long_thread(request, save_and_import)
     data = summary.as_dict() | {"file": name}
@@ -129,10 +150,11 @@ def _save(file: UploadFile, path: Path) -> None:
             out.write(chunk)
 
 
-@router.get("", response_model=Page[SalesOrderSummaryRead])
+@router.get("", response_model=Page[SalesOrderSummaryRead], responses=EXPORT_RESPONSES)
 def list_sales_orders(
     ctx: CtxDep,
     _: Viewer,
+    request: Request,
     paging: PagingDep,
     status: SalesOrderStatus | None = None,
     source: Annotated[str | None, Query(max_length=40)] = None,
@@ -147,8 +169,28 @@ def list_sales_orders(
         bool | None, Query(description="true: has a line on the backorder worklist")
     ] = None,
     priority: Priority | None = None,
-) -> dict[str, object]:
-    """Sales orders, newest first; date ranges are inclusive."""
+) -> Any:
+    """Sales orders, newest first; date ranges are inclusive.
+
+    With `Accept: text/csv` every order the filters keep, as a file (with
+    `waiting=true`: the sales orders waiting on the worklist)."""
+    fmt = wanted(request)
+    if fmt is not None:
+        export = exports.waiting_orders_export(
+            ctx,
+            status=status.value if status else None,
+            source=source,
+            number=number,
+            customer=customer,
+            sku=sku,
+            ordered_from=ordered_from,
+            ordered_to=ordered_to,
+            delivery_from=delivery_from,
+            delivery_to=delivery_to,
+            waiting=waiting,
+            priority=priority.value if priority else None,
+        )
+        return file_response(ctx, export, fmt)
     page = sales.list_sales_orders(
         ctx,
         status=status.value if status else None,

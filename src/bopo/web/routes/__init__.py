@@ -9,6 +9,7 @@ from bopo.web.routes import (
     dashboard,
     email_templates,
     emails,
+    exports,
     goods_in,
     imports,
     purchase_orders,
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     system.router,
     email_templates.router,
     what_if.router,
+    exports.router,
 ]

@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
 from bopo.domain.roles import Role, allows
-from bopo.services import imports
+from bopo.errors import InvalidInput
+from bopo.services import formats, imports
+from bopo.services.formats.detect import choose as choose_format
 from bopo.threads import in_long_thread
 from bopo.web.render import render
 from bopo.web.session import Form, Operator, context_of
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/import", include_in_schema=False)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # kind -> (label, the least role, the import)
 KINDS = {
-    "sales-orders": ("Sales orders", Role.OPERATOR, imports.import_sales_orders),
+    "sales-orders": ("Sales orders", Role.OPERATOR, formats.import_orders),
     "purchase-orders": ("Purchase orders", Role.OPERATOR, imports.import_purchase_orders),
     "stock-items": ("Stock items (a stock count)", Role.ADMIN, imports.import_stock_items),
 }
@@ -41,13 +43,27 @@ def upload_page(request: Request, user: Operator) -> HTMLResponse:
         kind="sales-orders",
         summary=None,
         error=None,
+        formats=_formats(request),
+        format="",
     )
+
+
+def _formats(request: Request) -> dict[str, str]:
+    """The choices of the sales-order format field: detected, the built-in ones, profiles."""
+    profiles = [n for n in context_of(request).settings.formats if n not in ("shopify", "amazon")]
+    return {
+        "": "Found from the header",
+        "bopo": "bopo",
+        "shopify": "Shopify orders export",
+        "amazon": "Amazon order report",
+    } | {f"mapped:{n}": f"Mapped: {n}" for n in profiles}
 
 
 @router.post("")
 async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
     """Run the import on the file sent and show its report on the page."""
     kind = str(form.get("kind") or "")
+    fmt = str(form.get("format") or "")
     upload = form.get("file")
 
     def again(error: str, status: int) -> HTMLResponse:
@@ -60,6 +76,8 @@ async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
             kind=kind,
             summary=None,
             error=error,
+            formats=_formats(request),
+            format=fmt,
         )
 
     if kind not in _kinds(user.role):
@@ -68,9 +86,16 @@ async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
         return again("Choose a file to import.", 422)
     name = Path(upload.filename).name
     suffix = Path(name).suffix.lower()
-    if suffix not in {".csv", ".json"}:
-        return again(f"{name}: the file must end in .csv or .json.", 422)
+    sales_orders = kind == "sales-orders"
+    allowed = {".csv", ".json"} | ({".tsv", ".txt", ".xlsx"} if sales_orders else set())
+    if suffix not in allowed:
+        return again(f"{name}: the file must end in {', '.join(sorted(allowed))}.", 422)
     ctx, run = context_of(request), KINDS[kind][2]
+    if sales_orders and fmt:
+        try:
+            choose_format(fmt, ctx.settings)
+        except InvalidInput as exc:
+            return again(str(exc.errors[0].message), 422)
 
     def save_and_import() -> Any:
         """The report, or None for a file over the limit."""
@@ -83,6 +108,10 @@ async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
                     if written > MAX_UPLOAD_BYTES:
                         return None
                     out.write(chunk)
+            if sales_orders:
+                return formats.import_orders(
+                    ctx, path, format=fmt or None, actor=user.actor, name=name
+                )
             return run(ctx, path, actor=user.actor)
 
     summary = await in_long_thread(request, save_and_import)
@@ -97,4 +126,6 @@ async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
         summary=summary,
         file=name,
         error=None,
+        formats=_formats(request),
+        format=fmt,
     )
