@@ -76,6 +76,15 @@ def test_signing_out_ends_that_session_only(make_web: Callable[..., Web]) -> Non
     assert live_sessions(desk.ctx, "operator") == 1
 
 
+def test_signing_in_again_in_the_same_browser_ends_the_session_it_had(web: Web) -> None:
+    web.sign_in(Role.OPERATOR)
+    before = copy_of(web)
+    form = {"name": "viewer", "password": PASSWORDS[Role.VIEWER]}
+    assert web.post("/login", form).status_code == 303  # without signing out first
+    assert not signed_in(before)
+    assert (live_sessions(web.ctx, "operator"), live_sessions(web.ctx, "viewer")) == (0, 1)
+
+
 def test_a_new_password_ends_every_session_of_that_user_and_no_one_elses(web: Web) -> None:
     web.sign_in(Role.OPERATOR)
     copy = copy_of(web)

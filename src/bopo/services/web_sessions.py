@@ -37,11 +37,18 @@ def _key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def start_session(ctx: Context, user_id: int) -> str:
-    """A new session for a user who just signed in; the secret for the cookie."""
+def start_session(ctx: Context, user_id: int, *, replacing: str | None = None) -> str:
+    """A new session for a user who just signed in; the secret for the cookie. The
+    session the same browser had before (`replacing`), if any, ends."""
     secret = secrets.token_urlsafe(32)
     now = ctx.clock()
     with ctx.db.write() as conn:
+        if replacing is not None:
+            conn.execute(
+                update(WebSession)
+                .where(WebSession.id == _key(replacing), WebSession.ended_at.is_(None))
+                .values(ended_at=now)
+            )
         conn.execute(
             delete(WebSession).where(
                 or_(WebSession.ended_at.is_not(None), WebSession.last_seen_at < now - IDLE)

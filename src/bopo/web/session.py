@@ -94,8 +94,12 @@ Admin = Annotated[WebUser, _require(Role.ADMIN)]
 
 
 def sign_in(request: Request, user: users.UserView) -> None:
-    """A fresh session for the user: nothing from before the login carries over."""
-    secret = web_sessions.start_session(context_of(request), user.id)
+    """A fresh session for the user: nothing from before the login carries over, and
+    the session this browser had before, if any, ends."""
+    before = request.session.get(SESSION_KEY)
+    secret = web_sessions.start_session(
+        context_of(request), user.id, replacing=before if isinstance(before, str) else None
+    )
     request.session.clear()
     request.session[SESSION_KEY] = secret
     request.session[CSRF_KEY] = secrets.token_urlsafe(32)
