@@ -1,13 +1,14 @@
 """Queueing back-order emails, in the caller's transaction, for a set of associations.
 
-The rendering and writing that bopo.services.superseding (every change after intake:
-new links join, untrue emails are superseded) and intake share. Set-based: one
-query (GATE) finds the statuses whose template is a BACK_ORDER one; when there
-is none, that is all it costs. Otherwise one query loads every announced line, the emails are rendered with
-compiled, cached templates (one per sales order and template, listing every
-line linked under it) and written with two bulk inserts. Intake, which has
-every announced line in memory already, runs GATE with its first reads and
-calls group_announced and write_emails itself: no query of its own.
+The rendering and writing that intake and bopo.services.superseding (every
+change after intake: new links join, untrue emails are superseded) share.
+Set-based: one query (GATE) finds the statuses whose template is a BACK_ORDER
+one; when there is none, that is all it costs. Otherwise one query loads every
+announced line, the emails are rendered with compiled, cached templates (one
+per sales order and template, listing every line linked under it) and written
+with two bulk inserts. Intake, which has every announced line in memory
+already, runs GATE with its first reads and calls group_announced and
+write_emails itself: no query of its own.
 """
 
 from __future__ import annotations
