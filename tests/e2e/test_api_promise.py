@@ -333,6 +333,8 @@ def effect(was: Standing, now: Standing) -> dict[str, Any]:
             done["emails"].add(("queued", number, to, template, event, lines, None))
         elif state == "cancelled" and was.emails[email_id][0] != "cancelled":
             done["emails"].add(("cancelled", number, to, None, event, None, email_id))
+        elif state == "superseded" and was.emails[email_id][0] != "superseded":
+            done["emails"].add(("superseded", number, to, template, event, 0, email_id))
         elif body != was.emails[email_id][-1]:
             done["emails"].add(("merged", number, to, template, event, lines, email_id))
     return done
@@ -394,28 +396,49 @@ def numbers(items: list[dict[str, Any]]) -> list[str]:
     return [x["number"] for x in items]
 
 
-def emails(answer: dict[str, Any]) -> list[tuple[str, str, str]]:
-    return [(e["number"], e["template"], e["action"]) for e in answer["emails"]]
+def emails(answer: dict[str, Any], template: str | None = None) -> list[tuple[str, str, str]]:
+    """(order, template, action) of the emails foretold (of one template, if given)."""
+    return sorted(
+        (e["number"], e["template"], e["action"])
+        for e in answer["emails"]
+        if template is None or e["template"] == template
+    )
+
+
+# The unsent back-order emails a change to PO-1 line 1 makes untrue: each is superseded,
+# and one that says what is true is queued instead.
+BOTH_REPLACED = [
+    ("SO-D5", "Back order", "queued"),
+    ("SO-D5", "Back order", "superseded"),
+    ("SO-D9", "Back order", "queued"),
+    ("SO-D9", "Back order", "superseded"),
+]
 
 
 def _week_late(a: dict[str, Any]) -> None:
     assert [(x["number"], x["expected"]) for x in a["late"]] == [("SO-D5", day(7).isoformat())]
     assert numbers(a["late_supply"]) == ["SO-D5"]
-    assert emails(a) == [("SO-D5", "Delay", "queued"), ("SO-D9", "Delay", "queued")]
+    assert emails(a, "Delay") == [("SO-D5", "Delay", "queued"), ("SO-D9", "Delay", "queued")]
+    assert emails(a, "Back order") == BOTH_REPLACED
 
 
 def _slips_again(a: dict[str, Any]) -> None:
     assert [(x["number"], x["expected"]) for x in a["late"]] == [("SO-D5", day(8).isoformat())]
     assert a["late_supply"] == []  # on the worklist already
-    assert [(n, action) for n, _, action in emails(a)] == [("SO-D5", "merged"), ("SO-D9", "merged")]
+    assert [(n, action) for n, _, action in emails(a, "Delay")] == [
+        ("SO-D5", "merged"),
+        ("SO-D9", "merged"),
+    ]
+    assert emails(a, "Back order") == BOTH_REPLACED
 
 
 def _back_on_time(a: dict[str, Any]) -> None:
     assert numbers(a["on_time_again"]) == ["SO-D5"]
-    assert [(n, action) for n, _, action in emails(a)] == [
+    assert [(n, action) for n, _, action in emails(a) if action == "cancelled"] == [
         ("SO-D5", "cancelled"),
         ("SO-D9", "cancelled"),
     ]
+    assert emails(a, "Back order") == BOTH_REPLACED
 
 
 def _nobody_waits(a: dict[str, Any]) -> None:
@@ -431,7 +454,7 @@ def _cut(a: dict[str, Any]) -> None:
         "PO-2",
     )
     assert numbers(a["late"]) == ["SO-D9"]  # PO-2 comes after 4 Dec
-    assert emails(a) == [("SO-D9", "Back order", "queued")]
+    assert emails(a) == [("SO-D9", "Back order", "queued"), ("SO-D9", "Back order", "superseded")]
 
 
 def _line_cancelled(a: dict[str, Any]) -> None:
@@ -456,7 +479,13 @@ def _closed_short(a: dict[str, Any]) -> None:
 
 def _received(a: dict[str, Any]) -> None:
     assert [(s["number"], s["qty"]) for s in a["served"]] == [("SO-D5", 3), ("SO-D9", 2)]
-    assert a["relinked"] == a["to_worklist"] == a["emails"] == []
+    assert a["relinked"] == a["to_worklist"] == []
+    # SO-D5 has nothing left to come; SO-D9's email said 4, 2 are still to come.
+    assert emails(a) == [
+        ("SO-D5", "Back order", "superseded"),
+        ("SO-D9", "Back order", "queued"),
+        ("SO-D9", "Back order", "superseded"),
+    ]
 
 
 def _switched_on(a: dict[str, Any]) -> None:

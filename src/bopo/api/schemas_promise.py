@@ -161,11 +161,13 @@ class EmailPreviewRead(_Read):
     to: str
     template: str = Field(description="The template's name (empty for a notice cancelled)")
     type: str = Field(description="BACK_ORDER, BACK_ORDER_UPDATE or BACK_ORDER_EARLIER")
-    event: str = Field(description="What would queue it: reallocation, worklist or due_date")
+    event: str = Field(
+        description="What queues it (reallocation, worklist, due_date), or queued a superseded one"
+    )
     action: Literal["queued", "merged", "cancelled", "superseded"] = Field(
         description="queued: a new email; merged: into the unsent notice `email_id`; "
         "cancelled: that notice would be left with nothing to say; superseded: the unsent "
-        "email `email_id` would no longer be true"
+        "email `email_id` would no longer be true (a queued one says what is)"
     )
     lines: int = Field(description="Lines it would announce")
     send_after: datetime | None = Field(description="Held back until then (one notice a day)")

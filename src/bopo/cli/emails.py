@@ -379,4 +379,6 @@ def emails_send(
 
 def _send_line(s: mailer.SendSummary) -> str:
     line = f"{s.sent} sent, {s.failed} failed, {s.retrying} to retry"
+    if s.superseded:
+        line += f", {s.superseded} no longer true (superseded, not sent)"
     return f"{line} ({s.stopped})" if s.stopped else line

@@ -200,7 +200,7 @@ def sending(r: SendReport, *, due_only: bool) -> tuple[str, str]:
         if s.failed:
             text += f"; {s.failed:,} failed after their last attempt"
         return "error", text + "."
-    if not (s.sent or s.failed or s.retrying):
+    if not (s.sent or s.failed or s.retrying or s.superseded):
         if not due_only:
             return "warn", "Nothing was sent: none of those emails is pending any more."
         text = "Nothing was sent: no email is due."
@@ -212,6 +212,8 @@ def sending(r: SendReport, *, due_only: bool) -> tuple[str, str]:
         parts.append(f"{s.failed:,} failed")
     if s.retrying:
         parts.append(f"{s.retrying:,} to be tried again later")
+    if s.superseded:
+        parts.append(f"{s.superseded:,} no longer true, superseded instead of sent")
     text = ", ".join(parts)
     if s.errors:
         text += ": " + "; ".join(s.errors[:SHOWN_ERRORS])
