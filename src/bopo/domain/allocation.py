@@ -53,29 +53,49 @@ class PoLineSupply:
 # A policy orders the fitting PO lines; the first one wins. It sees the line and
 # the quantity needed, so fit-based policies are possible. PO line ids grow with
 # creation, so the id stands for "oldest".
-Policy = Callable[[PoLineSupply, int], tuple[Any, ...]]
+# A policy's sort key sees a PO line as a decision sees it (id, due date, free on
+# order) and the quantity needed; the smallest key wins.
+SortKey = Callable[[int, date | None, int, int], tuple[Any, ...]]
 
 
-def earliest_due(line: PoLineSupply, need: int) -> tuple[Any, ...]:
-    """Earliest due date first (unknown dates last), then the oldest PO line."""
-    return (line.due_date is None, line.due_date or date.min, line.po_line_id)
+def _earliest_due(po_line_id: int, due: date | None, free: int, need: int) -> tuple[Any, ...]:
+    return (due is None, due or date.min, po_line_id)
 
 
-def oldest_first(line: PoLineSupply, need: int) -> tuple[Any, ...]:
-    """The oldest PO line first, whatever its due date."""
-    return (line.po_line_id,)
+def _oldest_first(po_line_id: int, due: date | None, free: int, need: int) -> tuple[Any, ...]:
+    return (po_line_id,)
 
 
-def best_fit(line: PoLineSupply, need: int) -> tuple[Any, ...]:
-    """The PO line left with the least free quantity, keeping big lots for big orders."""
-    return (line.free_on_order - need, *earliest_due(line, need))
+def _best_fit(po_line_id: int, due: date | None, free: int, need: int) -> tuple[Any, ...]:
+    return (free - need, due is None, due or date.min, po_line_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A named way to choose among the PO lines that fit: its sort key, the one-letter
+    code decision records keep, and the words that explain its choice."""
+
+    name: str
+    code: str
+    words: str
+    key: SortKey
+
+    def rank(self, line: PoLineSupply, need: int) -> tuple[Any, ...]:
+        return self.key(line.po_line_id, line.due_date, line.free_on_order, need)
 
 
 POLICIES: Mapping[str, Policy] = {
-    "earliest_due": earliest_due,
-    "oldest_first": oldest_first,
-    "best_fit": best_fit,
+    p.name: p
+    for p in (
+        # Earliest due date first (unknown dates last), then the oldest PO line.
+        Policy("earliest_due", "E", "the earliest due date", _earliest_due),
+        # The oldest PO line first, whatever its due date.
+        Policy("oldest_first", "O", "the oldest PO line", _oldest_first),
+        # The PO line left with the least free quantity, keeping big lots for big orders.
+        Policy("best_fit", "B", "the PO line left with the least free", _best_fit),
+    )
 }
+EARLIEST_DUE = POLICIES["earliest_due"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +152,7 @@ def choose_po_line(
     """
     if not rules.enabled:
         return SkipReason.FEATURE_OFF
-    policy = POLICIES[rules.policy]
+    key_of = POLICIES[rules.policy].key
     best: PoLineSupply | None = None
     best_key: tuple[Any, ...] = ()
     any_open = any_fit = False
@@ -148,7 +168,7 @@ def choose_po_line(
         any_fit = True
         if line.status_id is None and not rules.default_status_id:
             continue
-        key = policy(line, need)
+        key = key_of(line.po_line_id, line.due_date, free, need)
         if best is None or key < best_key:
             best, best_key = line, key
     if best is not None:
@@ -166,9 +186,9 @@ def fitting_po_lines(
     What a person picks from when linking by hand; statuses are not required
     there, the person decides.
     """
-    key = POLICIES[policy]
+    chosen = POLICIES[policy]
     fitting = [s for s in supplies if s.outstanding > 0 and s.free_on_order >= need]
-    return sorted(fitting, key=lambda s: key(s, need))
+    return sorted(fitting, key=lambda s: chosen.rank(s, need))
 
 
 def split_over(
@@ -187,7 +207,7 @@ def split_over(
             and s.free_on_order > 0
             and (s.status_id is not None or rules.default_status_id)
         ),
-        key=lambda s: earliest_due(s, need),
+        key=lambda s: EARLIEST_DUE.rank(s, need),
     )
     parts = []
     left = need

@@ -20,7 +20,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from bopo.domain.allocation import POLICIES, LineDecision, PoLineSupply, Seen
+from bopo.domain.allocation import EARLIEST_DUE, POLICIES, LineDecision, Seen
 from bopo.domain.changes import is_overdue
 from bopo.domain.statuses import SkipReason
 
@@ -38,8 +38,7 @@ class DecisionKind(StrEnum):
     GOODS_IN_WAITING = "B"  # a receipt shared with the item's waiting lines
 
 
-POLICY_CODES: Mapping[str, str] = {"earliest_due": "E", "oldest_first": "O", "best_fit": "B"}
-_POLICY_NAMES = {v: k for k, v in POLICY_CODES.items()}
+_POLICY_BY_CODE = {p.code: p for p in POLICIES.values()}
 SPLIT_CODE = "S"  # appended to the policy code when allow_split was on
 
 REASON_CODES: Mapping[SkipReason, str] = {
@@ -53,6 +52,12 @@ REASON_CODES: Mapping[SkipReason, str] = {
 _REASONS = {v: k for k, v in REASON_CODES.items()}
 
 
+def _policy_named(stored: str) -> str | None:
+    """The policy's name from a record's code ('E', or 'ES' with allow_split)."""
+    found = _POLICY_BY_CODE.get(stored[:1])
+    return found.name if found else None
+
+
 def days_after(value: date | None, day: date) -> int | None:
     """A due date as stored: days after the decision's day (negative when before)."""
     return None if value is None else value.toordinal() - day.toordinal()
@@ -64,7 +69,7 @@ def from_days_after(value: int | None, day: date) -> date | None:
 
 @lru_cache(maxsize=32)
 def policy_code(policy: str, allow_split: bool) -> str:
-    return POLICY_CODES[policy] + (SPLIT_CODE if allow_split else "")
+    return POLICIES[policy].code + (SPLIT_CODE if allow_split else "")
 
 
 def candidates(
@@ -80,12 +85,12 @@ def candidates(
     seen = decision.considered
     taken = {link.po_line_id: link.qty for link in decision.links}
     if len(seen) > MAX_CANDIDATES:
-        key = POLICIES[policy]
+        key = POLICIES[policy].key
 
         def order(s: Seen) -> tuple[Any, ...]:
             po_line_id, due, free = s
             fits = free >= need
-            rank = key(PoLineSupply(po_line_id, 0, due, free, 0, None), need) if fits else ()
+            rank = key(po_line_id, due, free, need) if fits else ()
             return (po_line_id not in taken, not fits, rank, due is None, due or date.min)
 
         seen = sorted(seen, key=order)[:MAX_CANDIDATES]
@@ -223,7 +228,7 @@ class DecisionRecord:
             need,
             from_stock,
             _REASONS[reason] if reason else None,
-            tuple(_shown_in_order(found, need, _POLICY_NAMES.get(policy[:1]))),
+            tuple(_shown_in_order(found, need, _policy_named(policy))),
             considered,
         )
 
@@ -233,7 +238,7 @@ class DecisionRecord:
 
     @property
     def policy_name(self) -> str | None:
-        return _POLICY_NAMES.get(self.policy[:1])
+        return _policy_named(self.policy)
 
     @property
     def split_allowed(self) -> bool:
@@ -247,10 +252,10 @@ def _shown_in_order(found: list[Candidate], need: int, policy: str | None) -> li
     def by_due(c: Candidate) -> tuple[Any, ...]:
         return (c.due_date is None, c.due_date or date.min, c.po_line_id)
 
-    key = POLICIES.get(policy or "earliest_due", POLICIES["earliest_due"])
+    key = POLICIES.get(policy or "earliest_due", EARLIEST_DUE).key
 
     def by_policy(c: Candidate) -> tuple[Any, ...]:
-        return key(PoLineSupply(c.po_line_id, 0, c.due_date, c.free, 0, None), need)
+        return key(c.po_line_id, c.due_date, c.free, need)
 
     chosen = sorted((c for c in found if c.taken), key=by_due)
     fitted = sorted((c for c in found if not c.taken and c.free >= need), key=by_policy)
@@ -273,12 +278,6 @@ _OCCASION = {
     DecisionKind.REALLOCATION: "On re-allocation",
     DecisionKind.GOODS_IN_LINKED: "At goods in",
     DecisionKind.GOODS_IN_WAITING: "At goods in",
-}
-
-_WHY = {
-    "earliest_due": "the earliest due date",
-    "oldest_first": "the oldest PO line",
-    "best_fit": "the PO line left with the least free",
 }
 
 
@@ -329,7 +328,8 @@ def explain(record: DecisionRecord, label: Callable[[int], str], today: date | N
             parts.append(_also(fitted, named, "could also have taken it") + ".")
     elif len(chosen) == 1:
         c = chosen[0]
-        why = _WHY.get(record.policy_name or "", "the policy's choice")
+        policy = POLICIES.get(record.policy_name or "")
+        why = policy.words if policy else "the policy's choice"
         parts.append(
             f"Linked to {label(c.po_line_id)}, {due(c)}: "
             f"{why} with {c.free} free ≥ {record.need} needed."
