@@ -17,7 +17,7 @@ from sqlalchemy import Connection, event
 
 from bopo.config import DatabaseSettings, Settings
 from bopo.db.engine import Database
-from bopo.db.queries import lock_open_supply
+from bopo.db.queries import open_supply
 from bopo.services.context import Context
 from bopo.services.scope import load_scope
 from tests.clock import T0, Clock
@@ -72,8 +72,8 @@ def _assert_indexed(plans: list[tuple[str, str]]) -> None:
 
 def test_intakes_candidate_lookup_searches_the_open_lines_index(loaded: Database) -> None:
     with loaded.read() as conn:
-        _assert_indexed(_plans(conn, lambda c: lock_open_supply(c, [3], lock=False)))
-        _assert_indexed(_plans(conn, lambda c: lock_open_supply(c, [2, 5, 7], lock=False)))
+        _assert_indexed(_plans(conn, lambda c: open_supply(c, [3])))
+        _assert_indexed(_plans(conn, lambda c: open_supply(c, [2, 5, 7])))
 
 
 def test_the_open_supply_of_a_change_searches_the_open_lines_index(loaded: Database) -> None:

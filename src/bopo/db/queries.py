@@ -100,15 +100,13 @@ def lock_stock_by_id(
     return {r[0]: StockRow(*r) for r in rows.all()}
 
 
-def lock_open_supply(
-    conn: Connection, item_ids: Collection[int], *, lock: bool = True
-) -> list[SupplyRow]:
-    """The open PO lines of these items, oldest first; locked unless `lock` is false.
+def open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
+    """The open PO lines of these items, oldest first, read without row locks.
 
-    Intake reads them unlocked: it holds the locks of their stock items, and
-    every change to a PO line's quantities or links is made under its stock
-    item's lock, so what it reads stays true until it commits. Locking them
-    too would write a row lock into every candidate line of a bulk import.
+    The caller holds the locks of their stock items: every change to a PO
+    line's quantities or links is made under its stock item's lock, so what is
+    read stays true until the caller commits. Locking the PO lines too would
+    write a row lock into every candidate line of a bulk import.
     """
     if not item_ids:
         return []
@@ -127,8 +125,6 @@ def lock_open_supply(
         .where(one_of(conn, PoLine.stock_item_id, sorted(item_ids)), IS_OPEN)
         .order_by(PoLine.id)
     )
-    if lock:
-        stmt = stmt.with_for_update(of=PoLine)
     return [SupplyRow(*r) for r in conn.execute(stmt).all()]
 
 

@@ -39,7 +39,7 @@ from bopo.db.queries import (
     SupplyRow,
     by_code_sql,
     ensure_codes,
-    lock_open_supply,
+    open_supply,
     stock_by_sku_sql,
     stock_positions,
     stock_rows,
@@ -351,7 +351,7 @@ def _load_supply(
     short = {item for item, qty in demand.items() if qty > positions[item].free}
     supply: dict[int, list[PoLineSupply]] = defaultdict(list)
     labels: dict[int, SupplyRow] = {}
-    for row in lock_open_supply(conn, short, lock=False):
+    for row in open_supply(conn, short):
         supply[row.stock_item_id].append(row.supply())
         labels[row.id] = row
     return supply, labels
