@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from bopo.db.models import AuditEvent
 from bopo.errors import Conflict, InvalidInput
+from bopo.services import status_change
 from bopo.services.context import Context
 from bopo.services.goods_in import receive
 from bopo.services.intake import take_order
+from bopo.services.po_line_update import update_po_line
 from bopo.services.supply import (
     cancel_po_line,
     cancel_purchase_order,
@@ -220,3 +222,26 @@ def test_a_quantity_and_a_due_date_change_together_or_not_at_all(ctx: Context) -
     assert (po_line_of(ctx, "PO-1").ordered, po_line_of(ctx, "PO-1").due_date) == (7, day(8))
     with pytest.raises(InvalidInput, match="qty"):
         change_po_line(ctx, "PO-1", 1, actor="buyer")
+
+
+def test_a_quantity_and_a_status_change_are_one_transaction(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One request that cuts a PO line and gives it a status: if the status step fails,
+    the cut is not left done either."""
+    three_orders_on_po1(ctx)
+    given_status(ctx, "DELAYED")
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(status_change, "set_po_line_status_in", fails)
+    with pytest.raises(RuntimeError):
+        update_po_line(ctx, "PO-1", 1, qty=7, status="DELAYED", actor="buyer")
+    assert po_line_of(ctx, "PO-1").ordered == 10
+    assert worklist(ctx) == {}
+    monkeypatch.undo()
+    done = update_po_line(ctx, "PO-1", 1, qty=7, status="DELAYED", actor="buyer")
+    assert done.supply is not None
+    assert [r.line.number for r in done.supply.log.released] == ["SO-D9"]
+    assert (po_line_of(ctx, "PO-1").ordered, po_line_of(ctx, "PO-1").status) == (7, "DELAYED")

@@ -1,20 +1,15 @@
 """One change to a PO line: its quantity and/or due date, and/or its status.
 
-supply.change_po_line and status_change.set_po_line_status each own their
-transaction, so a change of both runs as two transactions, in this order:
+One transaction, in this order:
 
 1. quantity and due date: links that no longer fit are released and
    re-allocated, late supply is flagged;
 2. the status: a BACK_ORDER template on it emails each customer still linked.
 
 In that order the emails announce what the first step left: only the links
-that still fit, with the new due date as the expected date. The status is
-looked up before anything changes, so an unknown status refuses the whole
-change; a quantity or due date that is refused stops it before the status is
-touched. What two transactions cannot promise: if the second one fails on its
-own (the database goes away between them), the first stays done and the error
-is reported. Other writers may come between the two, exactly as if the two
-changes had been asked for one after the other.
+that still fit, with the new due date as the expected date. An unknown status,
+or a quantity or due date that is refused, refuses the whole change: nothing
+of it is done.
 """
 
 from __future__ import annotations
@@ -30,7 +25,7 @@ from bopo.errors import FieldError, InvalidInput, NotFound
 from bopo.services import status_change, supply
 from bopo.services.context import Context
 from bopo.services.status_change import StatusChange
-from bopo.services.supply import KEEP, SupplyChangeResult, _Keep
+from bopo.services.supply import KEEP, Keep, SupplyChangeResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +54,7 @@ def update_po_line(
     line_no: int,
     *,
     qty: int | None = None,
-    due_date: date | _Keep | None = KEEP,
+    due_date: date | Keep | None = KEEP,
     status: str | None = None,
     actor: str,
 ) -> PoLineUpdate:
@@ -67,19 +62,24 @@ def update_po_line(
     quantities = qty is not None or due_date is not KEEP
     if not quantities and status is None:
         raise InvalidInput([FieldError("qty", "give a quantity, a due date or a status")])
-    if status is not None:
-        code = status.strip().upper()
-        with ctx.db.read() as conn:
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        if status is not None:
+            code = status.strip().upper()
             if conn.scalar(select(PoLineStatus.id).where(PoLineStatus.code == code)) is None:
                 raise NotFound("PO line status", code)
-    changed = (
-        supply.change_po_line(ctx, po_number, line_no, qty=qty, due_date=due_date, actor=actor)
-        if quantities
-        else None
-    )
-    given = (
-        status_change.set_po_line_status(ctx, po_number, line_no, status, actor=actor)
-        if status is not None
-        else None
-    )
+        changed = (
+            supply.change_po_line_in(
+                conn, ctx, po_number, line_no, qty=qty, due_date=due_date, actor=actor, now=now
+            )
+            if quantities
+            else None
+        )
+        given = (
+            status_change.set_po_line_status_in(
+                conn, ctx, po_number, line_no, status, actor=actor, now=now
+            )
+            if status is not None
+            else None
+        )
     return PoLineUpdate(po_number, line_no, changed, given)

@@ -10,9 +10,10 @@ line's links under the old status are superseded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from bopo.db.models import Association, PoLine, PoLineStatus, PurchaseOrder, SoLine
 from bopo.db.queries import lock_stock_by_id, record_audit
@@ -47,72 +48,87 @@ def set_po_line_status(
     ctx: Context, po_number: str, line_no: int, status_code: str, *, actor: str
 ) -> StatusChange:
     """Give a PO line a status; setting the status it has already changes nothing."""
-    code = status_code.strip().upper()
-    now = ctx.clock()
     with ctx.db.write() as conn:
-        status = conn.execute(
-            select(PoLineStatus.id, PoLineStatus.code).where(PoLineStatus.code == code)
-        ).first()
-        if status is None:
-            raise NotFound("PO line status", code)
-        line = conn.execute(
-            select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
-            .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-            .where(PurchaseOrder.number == po_number, PoLine.line_no == line_no)
-        ).first()
-        if line is None:
-            raise NotFound("PO line", f"{po_number} line {line_no}")
-        # The stock item first, as everywhere: intake links under the item's lock
-        # and emails by the status it read then, so a change waits for it.
-        lock_stock_by_id(conn, [line.stock_item_id])
-        line = conn.execute(
-            select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
-            .where(PoLine.id == line.id)
-            .with_for_update()
-        ).one()
-        before = (
-            None
-            if line.status_id is None
-            else conn.scalar(select(PoLineStatus.code).where(PoLineStatus.id == line.status_id))
+        return set_po_line_status_in(
+            conn, ctx, po_number, line_no, status_code, actor=actor, now=ctx.clock()
         )
-        if line.status_id == status.id:
-            return StatusChange(po_number, line_no, before, code, False, 0)
-        conn.execute(update(PoLine).where(PoLine.id == line.id).values(status_id=status.id))
-        record_audit(
-            conn,
-            [
-                event(
-                    now,
-                    actor,
-                    "po_line.status",
-                    "po_line",
-                    line.id,
-                    {"status_id": line.status_id, "status": before},
-                    {"status_id": status.id, "status": code},
-                )
-            ],
-        )
-        # Locked after the PO line, as everywhere, so the set announced is the set linked.
-        linked = conn.scalars(
-            select(Association.id)
-            .where(Association.po_line_id == line.id, Association.state == "active")
-            .order_by(Association.id)
-            .with_for_update()
-        ).all()
-        orders = conn.scalars(
-            select(SoLine.sales_order_id)
-            .join(Association, Association.so_line_id == SoLine.id)
-            .where(Association.po_line_id == line.id, Association.state == "active")
-        ).all()
-        # Its links are announced under the new status (if it has a template); waiting
-        # emails that stated them under the old one are superseded, in this transaction.
-        emails = refresh_emails(
-            conn,
-            ctx,
-            orders=set(orders),
-            new_links=linked,
-            event=EmailEvent.STATUS_CHANGE,
-            now=now,
-            actor=actor,
-        )
+
+
+def set_po_line_status_in(
+    conn: Connection,
+    ctx: Context,
+    po_number: str,
+    line_no: int,
+    status_code: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> StatusChange:
+    """set_po_line_status inside the caller's transaction."""
+    code = status_code.strip().upper()
+    status = conn.execute(
+        select(PoLineStatus.id, PoLineStatus.code).where(PoLineStatus.code == code)
+    ).first()
+    if status is None:
+        raise NotFound("PO line status", code)
+    line = conn.execute(
+        select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
+        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+        .where(PurchaseOrder.number == po_number, PoLine.line_no == line_no)
+    ).first()
+    if line is None:
+        raise NotFound("PO line", f"{po_number} line {line_no}")
+    # The stock item first, as everywhere: intake links under the item's lock
+    # and emails by the status it read then, so a change waits for it.
+    lock_stock_by_id(conn, [line.stock_item_id])
+    line = conn.execute(
+        select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
+        .where(PoLine.id == line.id)
+        .with_for_update()
+    ).one()
+    before = (
+        None
+        if line.status_id is None
+        else conn.scalar(select(PoLineStatus.code).where(PoLineStatus.id == line.status_id))
+    )
+    if line.status_id == status.id:
+        return StatusChange(po_number, line_no, before, code, False, 0)
+    conn.execute(update(PoLine).where(PoLine.id == line.id).values(status_id=status.id))
+    record_audit(
+        conn,
+        [
+            event(
+                now,
+                actor,
+                "po_line.status",
+                "po_line",
+                line.id,
+                {"status_id": line.status_id, "status": before},
+                {"status_id": status.id, "status": code},
+            )
+        ],
+    )
+    # Locked after the PO line, as everywhere, so the set announced is the set linked.
+    linked = conn.scalars(
+        select(Association.id)
+        .where(Association.po_line_id == line.id, Association.state == "active")
+        .order_by(Association.id)
+        .with_for_update()
+    ).all()
+    orders = conn.scalars(
+        select(SoLine.sales_order_id)
+        .join(Association, Association.so_line_id == SoLine.id)
+        .where(Association.po_line_id == line.id, Association.state == "active")
+    ).all()
+    # Its links are announced under the new status (if it has a template); waiting
+    # emails that stated them under the old one are superseded, in this transaction.
+    emails = refresh_emails(
+        conn,
+        ctx,
+        orders=set(orders),
+        new_links=linked,
+        event=EmailEvent.STATUS_CHANGE,
+        now=now,
+        actor=actor,
+    )
     return StatusChange(po_number, line_no, before, code, True, len(emails))

@@ -434,11 +434,11 @@ def change_due_date(
     )
 
 
-class _Keep(Enum):
+class Keep(Enum):
     KEEP = "keep"
 
 
-KEEP = _Keep.KEEP  # change_po_line: leave the due date as it is
+KEEP = Keep.KEEP  # change_po_line: leave the due date as it is
 
 
 def change_po_line(
@@ -447,7 +447,7 @@ def change_po_line(
     line_no: int,
     *,
     qty: int | None = None,
-    due_date: date | _Keep | None = KEEP,
+    due_date: date | Keep | None = KEEP,
     actor: str,
 ) -> SupplyChangeResult:
     """Set a PO line's ordered quantity and/or due date in one transaction.
@@ -457,22 +457,38 @@ def change_po_line(
     cleared, and their customers hear of the move). None and KEEP leave a
     value as it is; a due date of None clears it.
     """
-    if qty is None and isinstance(due_date, _Keep):
-        raise InvalidInput([FieldError("qty", "give a quantity, a due date or both")])
-    if isinstance(due_date, _Keep):
-        assert qty is not None
-        return change_po_line_qty(ctx, po_number, line_no, qty, actor=actor)
-    if qty is None:
-        return change_due_date(ctx, po_number, line_no, due_date, actor=actor)
-    new_qty, new_due = positive_qty(qty), due_date
     with ctx.db.write() as conn:
-        rules, now = ctx.rules(conn), ctx.clock()
-        first = plan_po_line_qty(
-            conn, ctx, rules, po_number, line_no, new_qty, actor=actor, now=now
+        return change_po_line_in(
+            conn, ctx, po_number, line_no, qty=qty, due_date=due_date, actor=actor, now=ctx.clock()
         )
+
+
+def change_po_line_in(
+    conn: Connection,
+    ctx: Context,
+    po_number: str,
+    line_no: int,
+    *,
+    qty: int | None,
+    due_date: date | Keep | None,
+    actor: str,
+    now: datetime,
+) -> SupplyChangeResult:
+    """change_po_line inside the caller's transaction (one PATCH, one transaction)."""
+    if qty is None and isinstance(due_date, Keep):
+        raise InvalidInput([FieldError("qty", "give a quantity, a due date or both")])
+    rules = ctx.rules(conn)
+    first = None
+    if qty is not None:
+        first = plan_po_line_qty(conn, ctx, rules, po_number, line_no, qty, actor=actor, now=now)
         _apply(conn, ctx, first)
-        then = plan_due_date(conn, ctx, rules, po_number, line_no, new_due, actor=actor, now=now)
-        _apply(conn, ctx, then)
+    if isinstance(due_date, Keep):
+        assert first is not None
+        return first.result
+    then = plan_due_date(conn, ctx, rules, po_number, line_no, due_date, actor=actor, now=now)
+    _apply(conn, ctx, then)
+    if first is None:
+        return then.result
     result = first.result
     befores = {c.line_no: c.before for c in result.lines}
     result.lines = [
