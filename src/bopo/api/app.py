@@ -22,7 +22,9 @@ from bopo import __version__
 from bopo.api import errors
 from bopo.api.deps import TokenCache
 from bopo.api.metrics import LatencyMiddleware, Metrics
+from bopo.api.request_id import RequestIdMiddleware
 from bopo.api.routes import ROUTERS
+from bopo.api.routes.ops import metrics_router
 from bopo.config import Settings, load_settings
 from bopo.services.context import Context
 from bopo.web import app as web
@@ -73,6 +75,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    app.include_router(metrics_router)  # /metrics, where Prometheus looks by default
     web.install(app, context)  # the pages, on the same context and services
     templates = {
         route.endpoint: prefix + route.path
@@ -82,6 +85,8 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         if isinstance(route, APIRoute)
     }
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
+    # Added last, so outermost: the id is set before anything else sees the request.
+    app.add_middleware(RequestIdMiddleware)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -13,16 +13,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bopo.config import load_settings
-from bopo.db.migrate import is_current
+from bopo import __version__
 from bopo.errors import BopoError, ConfigError, Conflict, FieldError, InvalidInput, NotFound
-from bopo.services.context import Context
+
+if TYPE_CHECKING:
+    from bopo.services.context import Context
 
 app = typer.Typer(
     name="bopo",
@@ -82,6 +83,14 @@ def _main(
     ctx.obj = config
 
 
+@app.command()
+def version() -> None:
+    """Print bopo's version."""
+    # Here, with nothing but typer loaded: `bopo version` reads no settings and opens
+    # no database, and bopo.cli.main loads the other commands only when they are asked for.
+    out.print(__version__)
+
+
 def fail(message: str, code: int) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
@@ -109,6 +118,10 @@ def handled_errors() -> Iterator[None]:
 
 
 def open_context(tctx: typer.Context, *, migrated: bool = True, check: bool = True) -> Context:
+    from bopo.config import load_settings
+    from bopo.db.migrate import is_current
+    from bopo.services.context import Context
+
     settings = load_settings(tctx.obj)
     context = Context.from_settings(settings)
     if migrated and not is_current(context.db):

@@ -18,6 +18,7 @@ from bopo.db.bulk import Writes
 from bopo.db.models import Association, PoLine
 from bopo.domain.allocation import Link
 from bopo.domain.templating import EmailEvent
+from bopo.logs import current_request_id
 from bopo.services.backorder_emails import queue_backorder_emails
 from bopo.services.context import Context
 
@@ -38,8 +39,9 @@ def event(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """An audit row, ready for record_audit or Writes.insert."""
+    """An audit row, ready for record_audit or Writes.insert (with the request behind it)."""
     return {
+        "request_id": current_request_id(),
         "at": at,
         "actor": actor,
         "action": action,

@@ -10,6 +10,7 @@ from bopo.api.routes import (
     customers,
     email_templates,
     emails,
+    ops,
     promise,
     purchase_orders,
     receipts,
@@ -35,4 +36,5 @@ ROUTERS: list[APIRouter] = [
     promise.explain_router,
     promise.what_if_router,
     system.router,
+    ops.router,
 ]

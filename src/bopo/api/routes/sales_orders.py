@@ -61,7 +61,8 @@ def create_sales_order(
     201 when taken; 200 with the order as it stands when the same source and number
     was taken before (nothing changes); 422 with each problem (an unknown SKU...).
     """
-    result = intake.take_order(ctx, body, actor=user.actor)
+    with request.app.state.metrics.timed_intake():
+        result = intake.take_order(ctx, body, actor=user.actor)
     request.app.state.metrics.count_order(result)
     if result.status is OrderStatus.REJECTED:
         raise InvalidInput(result.errors)
