@@ -39,7 +39,7 @@ def accept_request_id(incoming: str | None) -> str:
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "request_id", "taskName"}
+    | {"message", "asctime", "request_id", "request_id_text", "taskName"}
 )
 
 
@@ -49,6 +49,7 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id.get()
+        record.request_id_text = record.request_id or "-"
         return True
 
 
@@ -73,7 +74,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
-_TEXT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+_TEXT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id_text)s] %(message)s"
 
 
 def logging_config(log_format: str, level: str = "INFO") -> dict[str, Any]:

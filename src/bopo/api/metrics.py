@@ -12,9 +12,11 @@ does) and each scrape adds up every worker's figures.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -233,3 +235,30 @@ class LatencyMiddleware:
             self.metrics.latency.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - start
             )
+
+
+def serve_metrics(metrics: Metrics, ctx: Context, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve GET /metrics on a port of its own, on a daemon thread (`serve --metrics-port`).
+
+    No token: a port for Prometheus alone, kept off the public network.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] not in {"/metrics", "/"}:
+                self.send_error(404)
+                return
+            body = metrics.exposition(ctx)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="bopo-metrics", daemon=True).start()
+    return server

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bopo.config import WorkerSettings
 from bopo.db.models import JobRun, PendingEmail
+from bopo.db.queries import pairs
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.services import mailer, worklist
@@ -343,12 +344,12 @@ def job_statuses(ctx: Context) -> list[JobStatus]:
             row.job: _view(row)
             for row in conn.execute(select(*_COLUMNS).where(JobRun.id.in_(latest)))
         }
-        failures = dict(
+        failures: dict[str, int] = pairs(
             conn.execute(
                 select(JobRun.job, func.count())
                 .where(JobRun.result == "failed")
                 .group_by(JobRun.job)
-            ).tuples()
+            )
         )
     return [
         JobStatus(
