@@ -104,7 +104,10 @@ def test_two_workers_on_one_tick_run_it_once(node: Callable[..., Context]) -> No
     if not b.db.is_sqlite:  # A holds the tick's advisory lock while it runs
         with b.db.read() as conn:
             held = conn.scalar(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
             )
         assert held == 1
     hold.set()
