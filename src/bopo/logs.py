@@ -49,7 +49,7 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id.get()
-        record.request_id_text = record.request_id or "-"
+        record.request_id_text = getattr(record, "request_id", None) or "-"
         return True
 
 

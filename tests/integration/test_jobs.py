@@ -105,8 +105,8 @@ def test_two_workers_on_one_tick_run_it_once(node: Callable[..., Context]) -> No
         with b.db.read() as conn:
             held = conn.scalar(
                 text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+                    "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
         assert held == 1
