@@ -33,10 +33,10 @@ def worker(
 
     with handled_errors():
         context = open_context(tctx)
-        configure_logging(context.settings.server.log_format)
         planned = jobs.schedule(context.settings.worker)
         if not planned:
             fail("every job is off in [worker]; nothing to run", 3)
+        configure_logging(context.settings.server.log_format)
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         err.print(

@@ -284,9 +284,16 @@ def run_worker(
             done[job.name] = tick
             if ran is not None and on_run is not None:
                 on_run(ran)
-        deadline = time.monotonic() + poll_seconds
+        # Sleep until the next tick begins (at most poll_seconds, so a stop, or a clock
+        # set forward, is noticed soon).
+        now = ctx.clock()
+        wait = min(
+            [poll_seconds]
+            + [(tick_of(now, every) - now).total_seconds() + every for _, every in jobs]
+        )
+        deadline = time.monotonic() + max(wait, 0.01)
         while not should_stop() and time.monotonic() < deadline:
-            time.sleep(min(0.1, poll_seconds))
+            time.sleep(max(0.0, min(0.1, deadline - time.monotonic())))
 
 
 _COLUMNS = (
