@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bopo.api.app import create_app
 from bopo.config import DatabaseSettings, MetricsSettings, Settings
@@ -58,6 +58,22 @@ def test_a_database_behind_the_code_is_not_ready_and_says_why(tmp_path: Path) ->
     assert ready.json()["detail"] == (
         "database schema is 0005, this bopo needs 0006_prod: run `bopo init`"
     )
+
+
+def test_a_database_a_newer_bopo_migrated_keeps_an_older_node_ready(tmp_path: Path) -> None:
+    """A rolling upgrade: the new release ran `bopo init`; this node, one release behind,
+    works on (migrations only add) until it is replaced."""
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    db = Database(url)
+    upgrade(db)
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0007_next_release'"))
+    settings = Settings(database=DatabaseSettings(url=url))
+    with TestClient(create_app(settings, ctx=Context(db, settings, clock=Clock()))) as client:
+        ready = client.get("/api/health/ready")
+    db.dispose()
+    assert ready.status_code == 200
+    assert ready.json()["migrations"] == "newer"
 
 
 def test_a_database_out_of_reach_is_not_ready(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ class Live(BaseModel):
 class Ready(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
-    migrations: Literal["current"]  # the schema is at the newest migration this bopo knows
+    # current: the newest migration this bopo knows; newer: a newer bopo's (rolling upgrade)
+    migrations: Literal["current", "newer"]
 
 
 class JobRunRead(BaseModel):

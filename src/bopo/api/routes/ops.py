@@ -12,7 +12,7 @@ from bopo.api.errors import ApiProblem, responses
 from bopo.api.metrics import CONTENT_TYPE, Metrics
 from bopo.api.schemas_ops import JobStatusRead, Live, Ready
 from bopo.services.jobs import job_statuses
-from bopo.services.monitoring import readiness_problem
+from bopo.services.monitoring import readiness
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])
@@ -27,12 +27,16 @@ def live() -> Live:
 
 @router.get("/health/ready", responses=responses(503))
 def ready(ctx: CtxDep) -> Ready:
-    """The database answers and has the schema this bopo needs; else 503 and why. No token."""
-    problem = readiness_problem(ctx)
-    if problem is not None:
-        log.warning("not ready: %s", problem)
-        raise ApiProblem(503, problem, kind="unavailable")
-    return Ready(status="ok", database="ok", migrations="current")
+    """The database answers and has the schema this bopo needs; else 503 and why. No token.
+
+    `migrations` is `newer` when a newer bopo has migrated the database during a rolling
+    upgrade: this node still works (migrations only add) until it is replaced.
+    """
+    found = readiness(ctx)
+    if found.problem is not None:
+        log.warning("not ready: %s", found.problem)
+        raise ApiProblem(503, found.problem, kind="unavailable")
+    return Ready(status="ok", database="ok", migrations=found.schema)
 
 
 @router.get("/jobs", responses=responses(401))
