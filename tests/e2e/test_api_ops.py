@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from bopo.logs import JsonFormatter, RequestIdFilter, request_id
 from bopo.services import jobs
 from bopo.services.context import Context
 from tests.clock import T0, Clock
-from tests.e2e.conftest import Api, order_json
+from tests.e2e.conftest import Api, Web, order_json
 from tests.helpers import given_stock
 
 METRICS_TOKEN = "prometheus-scrapes-with-this"
@@ -283,3 +284,19 @@ def test_requests_log_their_request_id(tmp_path: Path) -> None:
     assert len(warned) == 1
     assert warned[0]["request_id"] == "probe-2"
     assert warned[0]["message"].startswith("not ready: database not reachable")
+
+
+# --- the settings page ----------------------------------------------------------------------
+
+
+def test_the_settings_page_shows_each_jobs_last_run(web: Web) -> None:
+    jobs.run_job(web.ctx, jobs.JOBS["worklist_retry"], T0)
+    web.sign_in(Role.ADMIN)
+    page = web.client.get("/settings")
+    assert page.status_code == 200
+    jobs_part = page.text.split('id="s-jobs"')[1].split("</section>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", jobs_part, re.S)
+    cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
+    assert cells[1].startswith("send_emails send due emails (the mailer) 30 s not run yet 0")
+    assert cells[3].startswith("worklist_retry retry the backorder worklist 900 s 2026-11-25 09:0")
+    assert " ok " in cells[3]
