@@ -39,7 +39,7 @@ def accept_request_id(incoming: str | None) -> str:
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "request_id", "request_id_text", "taskName"}
+    | {"message", "asctime", "request_id", "request_id_text", "taskName", "color_message"}
 )
 
 
@@ -97,8 +97,12 @@ def logging_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
         "root": {"handlers": ["default"], "level": level},
         "loggers": {
             # uvicorn's own handlers are replaced by ours: one format for every line.
-            name: {"handlers": [], "level": level, "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "level": level, "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # The readiness probe asks Alembic for the schema's revision: not news.
+            "alembic": {"level": "WARNING"},
         },
     }
 

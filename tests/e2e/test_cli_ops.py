@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -244,3 +245,45 @@ def test_a_postgresql_dump_restored_into_a_fresh_database_holds_the_same_orders(
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_serve_answers_metrics_on_a_port_of_their_own_without_a_token(tmp_path: Path) -> None:
+    from tests.smtp_sink import free_port
+
+    url = f"sqlite:///{tmp_path / 'bopo.db'}"
+    env = clean_env(database__url=url, server__log_format="json")
+    subprocess.run([sys.executable, "-m", "bopo", "init"], env=env, cwd=tmp_path, check=True)
+    port, metrics_port = free_port(), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bopo", "serve", "--port", str(port)]
+        + ["--metrics-port", str(metrics_port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                live = httpx.get(f"http://127.0.0.1:{port}/api/health/live", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "bopo serve did not start"
+                time.sleep(0.2)
+        assert live.status_code == 200
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert 'bopo_emails{state="pending"} 0.0' in scraped.text
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
+        ready = httpx.get(f"http://127.0.0.1:{port}/api/health/ready", timeout=5)
+        assert ready.headers["x-request-id"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=20)
+    # uvicorn stops gracefully, then ends by the signal itself (systemd counts it clean).
+    assert server.returncode in {0, -signal.SIGTERM}, (server.returncode, err)
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    access = [e for e in logged if e["logger"] == "uvicorn.access"]
+    assert any(e["request_id"] == ready.headers["x-request-id"] for e in access), access
