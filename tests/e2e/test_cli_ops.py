@@ -255,8 +255,14 @@ def test_serve_answers_metrics_on_a_port_of_their_own_without_a_token(tmp_path: 
     subprocess.run([sys.executable, "-m", "bopo", "init"], env=env, cwd=tmp_path, check=True)
     port, metrics_port = free_port(), free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "bopo", "serve", "--port", str(port)]
-        + ["--metrics-port", str(metrics_port)],
+        [
+            sys.executable,
+            *("-m", "bopo", "serve"),
+            "--port",
+            str(port),
+            "--metrics-port",
+            str(metrics_port),
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
