@@ -21,7 +21,7 @@ def worker(
         typer.Option("--once", help="Run each job's current tick (if not run yet), then stop."),
     ] = False,
 ) -> None:
-    """Run the recurring jobs ([worker] section) once per tick, until SIGTERM or Ctrl-C.
+    """Run the recurring jobs on the schedule of the INI's worker section, until SIGTERM.
 
     Several workers may run against one PostgreSQL database: each tick of each job
     runs on one of them. On SIGTERM the job running finishes, then the worker exits 0.
