@@ -278,8 +278,15 @@ def run_worker(
                 continue
             try:
                 ran = run_job(ctx, job, tick, worker=me, should_stop=should_stop)
-            except Exception:  # the database gone for a moment: try again next round
-                log.exception("job %s: could not be started", job.name)
+            except Exception as exc:  # the database gone for a moment: try again next round
+                reason = str(exc).splitlines()[0] if str(exc) else ""
+                log.warning(
+                    "job %s: could not be started: %s: %s",
+                    job.name,
+                    type(exc).__name__,
+                    reason,
+                    extra={"job": job.name},
+                )
                 continue
             done[job.name] = tick
             if ran is not None and on_run is not None:
