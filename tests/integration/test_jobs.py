@@ -266,3 +266,26 @@ def test_the_notices_job_sends_the_notices_whose_hold_has_ended(
         assert [e.event for e in outbox.list_emails(ctx, state="sent")] == ["due_date"] * 2
     finally:
         smtp.stop()
+
+
+def test_a_worker_whose_database_is_away_says_so_and_keeps_trying(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-folder' / 'bopo.db'}"
+    settings = Settings(
+        database=DatabaseSettings(url=url),
+        worker=WorkerSettings(send_emails_every="off", notices_every="off"),
+    )
+    ctx = Context(Database(url), settings, clock=Clock(ticking=True))
+    rounds = {"n": 0}
+
+    def stop() -> bool:
+        rounds["n"] += 1
+        return rounds["n"] > 6
+
+    with caplog.at_level("WARNING", logger="bopo.services.jobs"):
+        jobs.run_worker(ctx, should_stop=stop, poll_seconds=0.01)
+    ctx.db.dispose()
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) >= 2  # one line a round, and it went on trying
+    assert warned[0].startswith("job worklist_retry: could not be started: OperationalError")
