@@ -131,6 +131,33 @@ def test_workers_run_each_tick_once_and_stop_cleanly_on_sigterm(
         assert {"time", "level", "logger", "message", "request_id"} <= set(logged[0])
 
 
+def test_worker_once_runs_the_current_tick_of_each_job_and_no_more(
+    db_url: str, tmp_path: Path
+) -> None:
+    env = clean_env(
+        database__url=db_url,
+        worker__send_emails_every="1d",
+        worker__notices_every="1d",
+        worker__worklist_retry_every="1d",
+    )
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "bopo", "worker", "--once"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    runs = _runs(db_url)
+    assert sorted((r.job, r.result) for r in runs) == [
+        ("notices", "ok"),
+        ("send_emails", "ok"),
+        ("worklist_retry", "ok"),
+    ]
+
+
 def test_a_worker_with_every_job_off_refuses_to_start(db_url: str, tmp_path: Path) -> None:
     runner = CliRunner()
     env = {
