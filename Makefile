@@ -6,7 +6,7 @@ BOPO := $(BIN)/bopo
 RUN_DB ?= sqlite:///bopo-demo.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check test-dates lint fmt bench clean
+.PHONY: help run test check test-dates lint fmt bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -53,6 +53,11 @@ fmt: $(VENV)/.installed ## format the code
 
 bench: $(VENV)/.installed ## intake and email benchmarks; writes bench/results.json
 	$(BIN)/python bench/run.py
+
+# Two web nodes, two mailers and a worker on one PostgreSQL while nodes are killed and the
+# mail server goes away; checks nothing was lost or done twice (bench/soak.py).
+soak: $(VENV)/.installed ## production soak with faults, 90 s (BOPO_SOAK_SECONDS) on PostgreSQL
+	$(BIN)/python bench/soak.py
 
 clean: ## remove the venv and local databases
 	rm -rf $(VENV) bopo-demo.db* .pytest_cache .mypy_cache .ruff_cache

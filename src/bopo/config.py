@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -128,6 +128,8 @@ class ServerSettings(_Section):
     # it `bopo serve` makes one per process, which is refused where that would log
     # people out at random (several workers, PostgreSQL): see web/app.py.
     secret_key: SecretStr | None = None
+    # Log lines as `text` for people, or `json` (one object per line) for a log shipper.
+    log_format: Literal["text", "json"] = "text"
 
     # Proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-For are
     # believed: the scheme makes the session cookie Secure, the client address is the one
@@ -321,6 +323,53 @@ def _is_constant(value: str) -> bool:
     return len(value) >= 2 and value[0] == value[-1] == '"'
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str | float) -> float | None:
+    """Seconds from `30s`, `15m`, `2h`, `1d` or a bare number of seconds; `off` is None."""
+    if isinstance(text, int | float):
+        seconds = float(text)
+    elif text.strip().lower() in {"off", "never", "0"}:
+        return None
+    elif (match := _DURATION.match(text.lower())) is None:
+        raise ValueError("must be a duration such as 30s, 15m, 1h or 1d, or off")
+    else:
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if not 1 <= seconds <= 7 * 86_400:
+        raise ValueError("must be from 1s to 7d, or off")
+    return seconds
+
+
+class WorkerSettings(_Section):
+    """How often `bopo worker` runs each recurring job (seconds; None: never)."""
+
+    # The batch mailer. Turn it off here when `bopo emails send --loop` runs on its own.
+    send_emails_every: float | None = 30.0
+    # Due-date notices held back by notify_min_interval_hours, sent once their hold ends.
+    notices_every: float | None = 300.0
+    # The backorder worklist, retried against new stock and POs (`bopo allocate`).
+    worklist_retry_every: float | None = 900.0
+
+    @field_validator("send_emails_every", "notices_every", "worklist_retry_every", mode="before")
+    @classmethod
+    def _duration(cls, v: str | float | None) -> float | None:
+        return None if v is None else parse_duration(v)
+
+
+class MetricsSettings(_Section):
+    # A bearer token Prometheus presents on /metrics; only from BOPO_METRICS__TOKEN.
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+        return v
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     backorders: BackorderSettings = BackorderSettings()
@@ -331,6 +380,8 @@ class Settings(_Section):
     shopify: ShopifySettings = ShopifySettings()
     # [format:NAME] sections: mapping profiles, and options of the shopify/amazon formats
     formats: dict[str, FormatProfile] = Field(default_factory=dict)
+    worker: WorkerSettings = WorkerSettings()
+    metrics: MetricsSettings = MetricsSettings()
     source: str = Field(default="(defaults)", exclude=True)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -367,9 +418,16 @@ _SECTIONS: dict[str, type[_Section]] = {
     "server": ServerSettings,
     "import": ImportSettings,
     "shopify": ShopifySettings,
+    "worker": WorkerSettings,
+    "metrics": MetricsSettings,
 }
 _ATTRS = {"import": "import_"}
-_SECRETS = {("smtp", "password"), ("server", "secret_key"), ("shopify", "webhook_secret")}
+_SECRETS = {
+    ("smtp", "password"),
+    ("server", "secret_key"),
+    ("shopify", "webhook_secret"),
+    ("metrics", "token"),
+}
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

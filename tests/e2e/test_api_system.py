@@ -25,7 +25,15 @@ def test_settings_are_shown_to_admins_with_secrets_masked(api: Api) -> None:
     with TestClient(app) as client:
         response = client.get("/api/settings", headers=api.headers(Role.ADMIN))
     shown = response.json()
-    assert set(shown) == {"database", "backorders", "email", "smtp", "server"}
+    assert set(shown) == {
+        "database",
+        "backorders",
+        "email",
+        "smtp",
+        "server",
+        "worker",
+        "metrics",
+    }
     assert shown["database"]["url"] == "postgresql+psycopg://bopo:***@db/bopo"
     assert shown["smtp"]["password"] == "**********"
     assert "hunter2" not in response.text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bopo.config import load_settings
+from bopo.config import load_settings, parse_duration
 from bopo.errors import ConfigError
 from bopo.web.app import check_secret_key
 
@@ -162,3 +162,42 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_by_name_at_start() ->
     (problem,) = refused.value.problems
     assert problem.startswith("[server] trusted_proxies: not an IP address or network: '*'")
     assert "'proxy.internal'" in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), ("45", 45), (" 1.5m ", 90)],
+)
+def test_a_schedule_is_a_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["off", "OFF", "never", "0"])
+def test_a_schedule_can_be_off(text: str) -> None:
+    assert parse_duration(text) is None
+
+
+def test_the_worker_and_metrics_sections_come_from_file_and_environment(tmp_path: Path) -> None:
+    ini = tmp_path / "bopo.ini"
+    ini.write_text("[worker]\nsend_emails_every = 1m\nnotices_every = off\n")
+    settings = load_settings(
+        ini, env={"BOPO_WORKER__WORKLIST_RETRY_EVERY": "1h", "BOPO_METRICS__TOKEN": "t" * 20}
+    )
+    assert (
+        settings.worker.send_emails_every,
+        settings.worker.notices_every,
+        settings.worker.worklist_retry_every,
+    ) == (60, None, 3600)
+    assert settings.metrics.token is not None
+    assert "t" * 20 not in str(settings.masked())
+
+
+def test_the_metrics_token_is_never_read_from_the_file(tmp_path: Path) -> None:
+    ini = tmp_path / "bopo.ini"
+    ini.write_text("[metrics]\ntoken = " + "x" * 20 + "\n[server]\nlog_format = xml\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(ini, env={})
+    assert caught.value.problems == [
+        "[metrics] token: not read from the file; set BOPO_METRICS__TOKEN instead",
+        "[server] log_format: Input should be 'text' or 'json' (got 'xml')",
+    ]

@@ -23,7 +23,9 @@ from bopo import __version__
 from bopo.api import errors
 from bopo.api.deps import TokenCache
 from bopo.api.metrics import LatencyMiddleware, Metrics
+from bopo.api.request_id import RequestIdMiddleware
 from bopo.api.routes import ROUTERS
+from bopo.api.routes.ops import metrics_router
 from bopo.config import Settings, load_settings
 from bopo.services.context import Context
 from bopo.web import app as web
@@ -74,6 +76,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    app.include_router(metrics_router)  # /metrics, where Prometheus looks by default
     web.install(app, context)  # the pages, on the same context and services
     templates = {
         route.endpoint: prefix + route.path
@@ -84,8 +87,10 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     }
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics, templates=templates)
     proxies = context.settings.server.trusted_proxies
-    if proxies:  # outermost: every part of the app sees the client and scheme it says
+    if proxies:  # outside all but the request id: the app sees the client and scheme it says
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(proxies))
+    # Added last, so outermost: the id is set before anything else sees the request.
+    app.add_middleware(RequestIdMiddleware)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

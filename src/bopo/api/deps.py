@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -79,6 +80,24 @@ async def current_principal(
             ) from None
         cache.put(key, principal)
     return principal
+
+
+async def metrics_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """The [metrics] token (Prometheus scrapes with no user behind it), or an API token."""
+    token = request.app.state.ctx.settings.metrics.token
+    if (
+        token is not None
+        and credentials is not None
+        and hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode())
+    ):
+        return
+    await current_principal(request, credentials)  # any user may read the metrics
+
+
+MetricsAccess = Annotated[None, Depends(metrics_access)]
 
 
 def _require(needed: Role):  # type: ignore[no-untyped-def]

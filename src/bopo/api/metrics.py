@@ -1,6 +1,10 @@
 """Prometheus metrics: request latency and intake outcomes from this process,
 and counts of orders, links, worklist and emails from the database.
 
+Also read at scrape time: the outbox (emails by state, age of the oldest pending
+one), the recurring jobs (last run, its duration, failures; from job_runs, so
+every node reports every worker's runs) and this process's database pool.
+
 With several workers, set PROMETHEUS_MULTIPROC_DIR (`bopo serve --workers N`
 does) and each scrape adds up every worker's figures.
 """
@@ -8,8 +12,11 @@ does) and each scrape adds up every worker's figures.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -19,6 +26,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bopo.services.context import Context
+from bopo.services.jobs import job_statuses
 from bopo.services.monitoring import work_counts
 from bopo.services.outcomes import OrderResult
 
@@ -51,6 +59,17 @@ class Metrics:
             ["outcome"],
             registry=own,
         )
+        self.intake = Histogram(
+            "bopo_intake_duration_seconds",
+            "Time to take one sales order posted to the API (allocation included)",
+            buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=own,
+        )
+
+    @contextmanager
+    def timed_intake(self) -> Iterator[None]:
+        with self.intake.time():
+            yield
 
     def count_order(self, result: OrderResult) -> None:
         self.orders.labels(result.status.value).inc()
@@ -109,6 +128,65 @@ class _WorkCollector(Collector):
         yield _family(
             GaugeMetricFamily, "bopo_emails", "Emails in the outbox, by state", "state", emails
         )
+        oldest = counts.oldest_pending_email
+        yield GaugeMetricFamily(
+            "bopo_email_oldest_pending_age_seconds",
+            "How long the oldest pending email has waited (0 when none waits)",
+            value=max(0.0, (self.ctx.clock() - oldest).total_seconds()) if oldest else 0.0,
+        )
+        yield from _job_families(self.ctx)
+        yield from _pool_families(self.ctx)
+
+
+def _job_families(ctx: Context) -> Iterator[Metric]:
+    last_run = GaugeMetricFamily(
+        "bopo_job_last_run_timestamp_seconds",
+        "When the job's last run started (Unix time), on whichever worker",
+        labels=["job"],
+    )
+    last_ok = GaugeMetricFamily(
+        "bopo_job_last_success_timestamp_seconds",
+        "When the job's last run started, if it succeeded (Unix time)",
+        labels=["job"],
+    )
+    duration = GaugeMetricFamily(
+        "bopo_job_last_duration_seconds",
+        "How long the job's last finished run took",
+        labels=["job"],
+    )
+    failures = CounterMetricFamily(
+        "bopo_job_failures", "Runs of the job that failed, all time", labels=["job"]
+    )
+    for status in job_statuses(ctx):
+        failures.add_metric([status.job], status.failures)
+        run = status.last_run
+        if run is None:
+            continue
+        last_run.add_metric([status.job], run.started_at.timestamp())
+        if run.result == "ok":
+            last_ok.add_metric([status.job], run.started_at.timestamp())
+        if run.duration_seconds is not None:
+            duration.add_metric([status.job], run.duration_seconds)
+    yield from (last_run, last_ok, duration, failures)
+
+
+def _pool_families(ctx: Context) -> Iterator[Metric]:
+    """This process's connection pools (PostgreSQL: one; SQLite: a writer and a reader)."""
+    size = GaugeMetricFamily(
+        "bopo_db_pool_size", "Connections the pool keeps (this process)", labels=["pool"]
+    )
+    out = GaugeMetricFamily(
+        "bopo_db_pool_checked_out", "Connections in use (this process)", labels=["pool"]
+    )
+    engines = {"write": ctx.db.engine, "read": ctx.db.read_engine}
+    for name, engine in engines.items():
+        if name == "read" and engine is ctx.db.engine:
+            continue
+        pool: Any = engine.pool
+        if hasattr(pool, "size") and hasattr(pool, "checkedout"):
+            size.add_metric([name], pool.size())
+            out.add_metric([name], pool.checkedout())
+    yield from (size, out)
 
 
 EMAIL_STATES = ("pending", "sending", "sent", "failed", "cancelled")
@@ -157,3 +235,30 @@ class LatencyMiddleware:
             self.metrics.latency.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - start
             )
+
+
+def serve_metrics(metrics: Metrics, ctx: Context, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve GET /metrics on a port of its own, on a daemon thread (`serve --metrics-port`).
+
+    No token: a port for Prometheus alone, kept off the public network.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] not in {"/metrics", "/"}:
+                self.send_error(404)
+                return
+            body = metrics.exposition(ctx)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="bopo-metrics", daemon=True).start()
+    return server

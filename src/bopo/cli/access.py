@@ -40,6 +40,15 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Also serve /metrics on this port, with no token (firewall it).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the web UI at / and the REST API under /api (OpenAPI docs at /docs)."""
     import os
@@ -48,6 +57,9 @@ def serve(
 
     import uvicorn
 
+    from bopo.api.metrics import Metrics, serve_metrics
+    from bopo.logs import logging_config
+    from bopo.services.context import Context
     from bopo.web.app import check_secret_key
 
     with handled_errors():
@@ -66,14 +78,19 @@ def serve(
             "[yellow]note:[/] no BOPO_SERVER__SECRET_KEY: web sessions end when bopo stops",
             highlight=False,
         )
+    log_config = logging_config(settings.server.log_format)
     if workers == 1:
         from bopo.api.app import create_app
 
+        web_app = create_app(settings)
+        if metrics_port is not None:
+            serve_metrics(web_app.state.metrics, web_app.state.ctx, host, metrics_port)
         uvicorn.run(
-            create_app(settings),
+            web_app,
             host=host,
             port=port,
             access_log=access_log,
+            log_config=log_config,
             proxy_headers=False,  # the app itself believes [server] trusted_proxies only
         )
         return
@@ -84,6 +101,8 @@ def serve(
     if own_metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bopo-metrics-")
     try:
+        if metrics_port is not None:  # every worker's figures, from the files they share
+            serve_metrics(Metrics(), Context.from_settings(settings), host, metrics_port)
         uvicorn.run(
             "bopo.api.app:app_from_env",
             factory=True,
@@ -91,7 +110,8 @@ def serve(
             port=port,
             workers=workers,
             access_log=access_log,
-            proxy_headers=False,
+            proxy_headers=False,  # the app itself believes [server] trusted_proxies only
+            log_config=log_config,
         )
     finally:
         if own_metrics_dir:

@@ -15,18 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from bopo.config import load_settings
-from bopo.db.migrate import is_current
+from bopo import __version__
 from bopo.errors import BopoError, ConfigError, Conflict, FieldError, InvalidInput, NotFound
-from bopo.services.context import Context
-from bopo.services.refusals import refusal
+
+if TYPE_CHECKING:
+    from bopo.services.context import Context
 
 app = typer.Typer(
     name="bopo",
@@ -89,6 +88,14 @@ def _main(
     ctx.obj = config
 
 
+@app.command()
+def version() -> None:
+    """Print bopo's version."""
+    # Here, with nothing but typer loaded: `bopo version` reads no settings and opens
+    # no database, and bopo.cli.main loads the other commands only when they are asked for.
+    out.print(__version__)
+
+
 # A clash with stored data is a conflict with the current state; a value the database
 # cannot store, a rejection; a database that cannot be reached, like bad configuration.
 _DATABASE_EXIT = {"conflict": 5, "validation": 1, "unavailable": 3, "internal": 1}
@@ -118,7 +125,14 @@ def handled_errors() -> Iterator[None]:
         fail(str(exc), 5)
     except BopoError as exc:
         fail(str(exc), 1)
-    except (IntegrityError, DataError, OperationalError) as exc:
+    except Exception as exc:
+        # Loaded here, not at start: `bopo version` loads no database code.
+        from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+        from bopo.services.refusals import refusal
+
+        if not isinstance(exc, IntegrityError | DataError | OperationalError):
+            raise
         # In words; the driver's message (tables, constraints) goes to the log only.
         said = refusal(exc)
         log.info("refused by the database: %s", said.detail)
@@ -126,6 +140,10 @@ def handled_errors() -> Iterator[None]:
 
 
 def open_context(tctx: typer.Context, *, migrated: bool = True, check: bool = True) -> Context:
+    from bopo.config import load_settings
+    from bopo.db.migrate import is_current
+    from bopo.services.context import Context
+
     settings = load_settings(tctx.obj)
     context = Context.from_settings(settings)
     if migrated and not is_current(context.db):

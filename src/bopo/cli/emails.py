@@ -355,6 +355,9 @@ def emails_send(
     with handled_errors():
         context = open_context(tctx, check=False)
         if loop:
+            from bopo.logs import configure_logging
+
+            configure_logging(context.settings.server.log_format)  # a service's log lines
             signal.signal(signal.SIGTERM, _stop)
             signal.signal(signal.SIGINT, _stop)
 

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bopo import __version__
 from bopo.cli.common import (
     JsonOpt,
     actor,
@@ -27,12 +26,6 @@ from bopo.services import (
     catalog,
     demo,
 )
-
-
-@app.command()
-def version() -> None:
-    """Print bopo's version."""
-    out.print(__version__)
 
 
 @app.command()

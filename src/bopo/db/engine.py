@@ -49,6 +49,11 @@ class Database:
         with self._read_engine.connect() as conn, conn.begin():
             yield conn
 
+    @property
+    def read_engine(self) -> Engine:
+        """The engine reads go to (the write engine itself on PostgreSQL)."""
+        return self._read_engine
+
     def refresh_statistics(self, *tables: str) -> None:
         """ANALYZE tables that just grew a lot (PostgreSQL).
 

@@ -42,3 +42,9 @@ def head_revision() -> str | None:
 def is_current(db: Database) -> bool:
     with db.read() as conn:
         return current_revision(conn) == head_revision()
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this code has a migration for."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(rev.revision for rev in script.walk_revisions())

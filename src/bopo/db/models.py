@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bopo.db.base import Base, UTCDateTime
+from bopo.logs import current_request_id
 
 Code = String(64)
 Name = String(200)
@@ -359,6 +361,8 @@ class AuditEvent(Base):
     entity_id: Mapped[int] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The HTTP request the change was made in (its X-Request-ID); none from the CLI.
+    request_id: Mapped[str | None] = mapped_column(String(100), default=current_request_id)
 
 
 class Receipt(Base):
@@ -486,3 +490,29 @@ class WebhookDelivery(Base):
     order_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(500))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One run of a recurring job (bopo worker) for one tick of its schedule.
+
+    At most one row per job and tick, whichever worker took it: the unique key is
+    the proof that a tick ran once. A run still without `finished_at` is running,
+    or its worker died during it (the next tick runs as usual).
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "tick"),
+        CheckConstraint("result IN ('running', 'ok', 'failed')", name="result_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    tick: Mapped[datetime] = mapped_column(UTCDateTime)  # the start of the tick's period
+    worker: Mapped[str] = mapped_column(String(100))  # host:pid
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bopo.db.bulk import in_list, one_of
 from bopo.db.models import AuditEvent, PoLine, PurchaseOrder, StockItem
 from bopo.domain.allocation import PoLineSupply, StockPosition
+from bopo.logs import current_request_id
 
 OUTSTANDING = (PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled).label(
     "outstanding"
@@ -198,9 +199,13 @@ def ensure_codes(
 
 
 def record_audit(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
-    """Append audit events: dicts with at, actor, action, entity, entity_id, before, after."""
+    """Append audit events: dicts with at, actor, action, entity, entity_id, before, after.
+
+    Each carries the id of the request it was written in (none outside a request).
+    """
     if events:
-        conn.execute(insert(AuditEvent), list(events))
+        rid = current_request_id()
+        conn.execute(insert(AuditEvent), [{"request_id": rid, **e} for e in events])
 
 
 def pairs(result: Iterable[Any]) -> dict[Any, Any]:

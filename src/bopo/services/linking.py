@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, update
 from bopo.db.bulk import Writes
 from bopo.db.models import Association, PoLine
 from bopo.domain.allocation import Link
+from bopo.logs import current_request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,9 @@ def event(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """An audit row, ready for record_audit or Writes.insert."""
+    """An audit row, ready for record_audit or Writes.insert (with the request behind it)."""
     return {
+        "request_id": current_request_id(),
         "at": at,
         "actor": actor,
         "action": action,

@@ -10,6 +10,7 @@ from bopo.api.routes import (
     customers,
     email_templates,
     emails,
+    ops,
     po_lines,
     promise,
     purchase_orders,
@@ -39,4 +40,5 @@ ROUTERS: list[APIRouter] = [
     promise.what_if_router,
     system.router,
     webhooks.router,
+    ops.router,
 ]

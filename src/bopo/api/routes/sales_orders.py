@@ -72,7 +72,8 @@ def create_sales_order(
     number was taken with other content (nothing changes: amend an order with its
     change operations); 422 with each problem (an unknown SKU...).
     """
-    result = intake.take_order(ctx, body, actor=user.actor)
+    with request.app.state.metrics.timed_intake():
+        result = intake.take_order(ctx, body, actor=user.actor)
     request.app.state.metrics.count_order(result)
     if result.status is OrderStatus.REJECTED:
         raise InvalidInput(result.errors)

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
-from bopo.api.deps import Admin, CtxDep, Viewer
+from bopo.api.deps import Admin, CtxDep, MetricsAccess, Viewer
 from bopo.api.errors import ApiProblem, responses
 from bopo.api.metrics import CONTENT_TYPE, Metrics
 from bopo.api.schemas import Health, MeRead, SettingsRead
@@ -46,7 +46,7 @@ def health(ctx: CtxDep) -> Health:
         **responses(401),
     },
 )
-def metrics(ctx: CtxDep, _: Viewer, request: Request) -> Response:
-    """Prometheus metrics: orders, links, worklist, emails, request latency."""
+def metrics(ctx: CtxDep, _: MetricsAccess, request: Request) -> Response:
+    """Prometheus metrics (as at /metrics): orders, links, worklist, emails, jobs, latency."""
     collected: Metrics = request.app.state.metrics
     return Response(collected.exposition(ctx), media_type=CONTENT_TYPE)

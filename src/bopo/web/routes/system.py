@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.domain.templating import TemplateType
-from bopo.services import catalog, templates
+from bopo.services import catalog, jobs, templates
 from bopo.web.forms import act, text
 from bopo.web.render import render
 from bopo.web.session import Admin, Form, Viewer, context_of
@@ -63,7 +63,8 @@ def set_template(request: Request, user: Admin, form: Form) -> RedirectResponse:
 
 @router.get("/settings")
 def settings_page(request: Request, user: Admin) -> HTMLResponse:
-    settings = context_of(request).settings
+    ctx = context_of(request)
+    settings = ctx.settings
     return render(
         request,
         "settings.html",
@@ -71,4 +72,5 @@ def settings_page(request: Request, user: Admin) -> HTMLResponse:
         settings=settings.masked(),
         source=settings.source,
         backorders=settings.backorders,
+        jobs=jobs.job_statuses(ctx),
     )
