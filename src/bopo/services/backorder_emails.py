@@ -1,13 +1,14 @@
 """Queueing back-order emails, in the caller's transaction, for a set of associations.
 
-Called wherever links are written (through linking.write_links) and when a
-PO line's status changes. Set-based: one query (GATE) finds the statuses whose
-template is a BACK_ORDER one; when there is none, that is all it costs.
-Otherwise one query loads every announced line, the emails are rendered with
-compiled, cached templates (one per sales order and template, listing every
-line linked under it) and written with two bulk inserts. Intake, which has
-every announced line in memory already, runs GATE with its first reads and
-calls group_announced and write_emails itself: no query of its own.
+The rendering and writing that intake and bopo.services.superseding (every
+change after intake: new links join, untrue emails are superseded) share.
+Set-based: one query (GATE) finds the statuses whose template is a BACK_ORDER
+one; when there is none, that is all it costs. Otherwise one query loads every
+announced line, the emails are rendered with compiled, cached templates (one
+per sales order and template, listing every line linked under it) and written
+with two bulk inserts. Intake, which has every announced line in memory
+already, runs GATE with its first reads and calls group_announced and
+write_emails itself: no query of its own.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def queue_backorder_emails(
     """Queue one email per sales order and BACK_ORDER template for these associations.
 
     Only associations whose PO line's status has a BACK_ORDER template are
-    announced. Returns the new emails' ids.
+    announced. Returns the new emails' ids. It does not look at emails already
+    waiting: the changes go through superseding.refresh_emails, which does.
     """
     if not association_ids:
         return []
