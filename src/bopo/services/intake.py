@@ -273,7 +273,7 @@ def _take_batch(
             )
 
     if any(r is None for r in results):
-        _fill_duplicates(conn, batch, results, existing)
+        _fill_duplicates(conn, batch, results, existing, now.date())
     return [r for r in results if r is not None]
 
 
@@ -559,6 +559,7 @@ def _fill_duplicates(
     batch: Sequence[NewSalesOrder],
     results: list[OrderResult | None],
     existing: dict[tuple[str, str], int],
+    today: date,
 ) -> None:
     """Duplicates report the order as it already stands; nothing of theirs is written."""
     ids = dict(existing)
@@ -566,7 +567,9 @@ def _fill_duplicates(
         if r is not None and r.status is OrderStatus.TAKEN and r.id is not None:
             ids.setdefault((r.source, r.number), r.id)
     missing = [i for i, r in enumerate(results) if r is None]
-    outcomes = load_line_outcomes(conn, {ids[k] for i in missing if (k := _key(batch[i])) in ids})
+    outcomes = load_line_outcomes(
+        conn, {ids[k] for i in missing if (k := _key(batch[i])) in ids}, today
+    )
     for i in missing:
         order_id = ids.get(_key(batch[i]))
         if order_id is None:  # given twice in one call, and the first was rejected
