@@ -71,6 +71,8 @@ def test_the_pages_flag_overdue_supply_and_count_the_orders_waiting_on_it(web: W
     dash = _text(web.client.get("/").text)
     assert "1 sales order waiting on overdue supply" in dash
     so = outbox.list_emails(web.ctx)[0].sales_order_id
+    listed = web.client.get("/sales-orders").text
+    assert 'class="status overdue"' in listed
     page = _text(web.client.get(f"/sales-orders/{so}").text)
     assert "was due" in page
     assert "overdue" in page

@@ -261,6 +261,9 @@ class SalesOrderSummaryRead(_Read):
     lines: int
     waiting_lines: int = Field(description="Lines on the backorder worklist")
     priority: Literal["low", "normal", "high", "urgent"]
+    on_overdue: bool = Field(
+        False, description="A line waits on a PO line whose due date is past (overdue supply)"
+    )
 
 
 class ImportIssueRead(BaseModel):

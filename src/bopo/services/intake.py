@@ -305,7 +305,7 @@ def _take_batch(
             )
 
     if any(r is None for r in results):
-        _fill_duplicates(conn, batch, results, existing)
+        _fill_duplicates(conn, batch, results, existing, now.date())
     return [r for r in results if r is not None]
 
 
@@ -645,6 +645,7 @@ def _fill_duplicates(
     batch: Sequence[NewSalesOrder],
     results: list[OrderResult | None],
     existing: dict[tuple[str, str], Any],
+    today: date,
 ) -> None:
     """Orders given again report the order as it already stands; nothing of theirs is
     written. The same content again is a duplicate; other content is a changed order,
@@ -656,7 +657,9 @@ def _fill_duplicates(
             ids[(r.source, r.number)] = r.id  # taken once per call: the first time given
             as_taken[(r.source, r.number)] = _AsTaken.of(batch[i])
     missing = [i for i, r in enumerate(results) if r is None]
-    outcomes = load_line_outcomes(conn, {ids[k] for i in missing if (k := _key(batch[i])) in ids})
+    outcomes = load_line_outcomes(
+        conn, {ids[k] for i in missing if (k := _key(batch[i])) in ids}, today
+    )
     for i in missing:
         key = _key(batch[i])
         order_id = ids.get(key)

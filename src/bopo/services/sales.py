@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
+from bopo.db.models import Association, Customer, PoLine, SalesOrder, SoLine, StockItem
 from bopo.db.queries import record_audit
 from bopo.domain.statuses import Priority
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -123,6 +123,7 @@ class SalesOrderSummary:
     lines: int
     waiting_lines: int  # lines on the backorder worklist
     priority: str = Priority.NORMAL.value
+    on_overdue: bool = False  # a line is linked to a PO line whose due date is past
 
 
 def list_sales_orders(
@@ -224,7 +225,25 @@ def list_sales_orders(
             if heads
             else {}
         )
-    items = [_summary(h, counts.get(h.id, (0, 0))) for h in heads]
+        overdue = (
+            set(
+                conn.scalars(
+                    select(SoLine.sales_order_id)
+                    .join(Association, Association.so_line_id == SoLine.id)
+                    .join(PoLine, PoLine.id == Association.po_line_id)
+                    .where(
+                        SoLine.sales_order_id.in_([h.id for h in heads]),
+                        Association.state == "active",
+                        PoLine.due_date < ctx.clock().date(),
+                    )
+                )
+            )
+            if heads
+            else set()
+        )
+    items = [
+        replace(_summary(h, counts.get(h.id, (0, 0))), on_overdue=h.id in overdue) for h in heads
+    ]
     return Page(items, total, limit, offset)
 
 
