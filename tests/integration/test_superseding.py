@@ -4,7 +4,9 @@ with one that says what is true (or with none), in the same transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -26,7 +28,7 @@ from bopo.services.intake import take_order
 from bopo.services.status_change import set_po_line_status
 from bopo.smtp import SmtpTransport
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
-from tests.smtp_sink import SmtpServer
+from tests.smtp_sink import Sink, SmtpServer
 
 MORNING = datetime.combine(TODAY, time(9), tzinfo=UTC)
 
@@ -273,3 +275,42 @@ def test_the_mailer_supersedes_an_email_put_back_after_its_links_changed(
     [received] = sink.sink.received
     assert "Item A" not in received.part("plain")
     assert outbox.show_email(scene, email.id).summary.state == "superseded"
+
+
+@dataclass
+class ChangeWhileSending(Sink):
+    """A server that answers the first message "try again later", and while it is being
+    sent a buyer cuts PO-1 line 1: SO-1's line 1 moves to PO-2, which queues a new email."""
+
+    ctx: Context | None = None
+    answered: bool = False
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if not self.answered and self.ctx is not None:
+            self.answered = True
+            supply.change_po_line_qty(self.ctx, "PO-1", 1, 1, actor="buyer")
+            return "451 4.3.0 try again later"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
+def test_an_email_put_back_gives_way_to_the_one_a_change_queued_while_it_was_out(
+    scene: Context,
+) -> None:
+    sink = ChangeWhileSending(ctx=scene)
+    smtp = SmtpServer(sink).start()
+    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=smtp.port, timeout=5))
+    try:
+        summary = mailer.send_emails(scene, transport=transport)
+    finally:
+        transport.close()
+        smtp.stop()
+
+    [old] = superseded(scene)
+    assert old.superseded_reason == "a newer email for this order waits to be sent"
+    assert summary.sent == 1
+    [received] = sink.received
+    assert received.message_id == outbox.show_email(scene, old.superseded_by or 0).message_id
+    assert "2 x Item A (A), expected 7 December 2026" in received.part("plain")
+    assert waiting(scene) is None

@@ -49,9 +49,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import aliased
 
-from bopo.db.models import PendingEmail
+from bopo.db.models import PendingEmail, SalesOrder
 from bopo.domain.addresses import BadAddress
 from bopo.domain.statuses import EmailState
 from bopo.services.context import Context
@@ -496,6 +497,9 @@ def _finish(ctx: Context, me: str, email_id: int, **values: Any) -> None:
     """Record one email's result in its own transaction, if this mailer still holds it."""
     now = ctx.clock()
     with ctx.db.write() as conn:
+        if values.get("state") == EmailState.PENDING.value and _give_way(conn, me, [email_id], now):
+            log.info("email %d gave way to a newer one for its order", email_id)
+            return
         done = conn.execute(
             update(PendingEmail)
             .where(
@@ -535,9 +539,54 @@ def _retry_or_fail(
     summary.retrying += 1
 
 
+def _give_way(conn: Connection, me: str, ids: Sequence[int], now: datetime) -> int:
+    """Emails of this mailer going back in the queue give way to a newer one waiting there
+    for the same order and template: a change queued it, saying what is true now, while
+    these were out being sent. They are superseded by it, not queued beside it."""
+    held = and_(
+        PendingEmail.id.in_(sorted(ids)),
+        PendingEmail.state == EmailState.SENDING.value,
+        PendingEmail.claimed_by == me,
+    )
+    orders = conn.scalars(select(PendingEmail.sales_order_id).where(held)).all()
+    if not any(orders):
+        return 0
+    # The orders first, as a change locks them before it queues their emails.
+    conn.execute(
+        select(SalesOrder.id)
+        .where(SalesOrder.id.in_(sorted({o for o in orders if o is not None})))
+        .order_by(SalesOrder.id)
+        .with_for_update()
+    ).all()
+    waiting = aliased(PendingEmail)
+    newer = (
+        select(waiting.id)
+        .where(
+            waiting.sales_order_id == PendingEmail.sales_order_id,
+            waiting.template_id == PendingEmail.template_id,
+            waiting.state == EmailState.PENDING.value,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    return conn.execute(
+        update(PendingEmail)
+        .where(held, newer.is_not(None))
+        .values(
+            state=EmailState.SUPERSEDED.value,
+            superseded_by_id=newer,
+            superseded_reason="a newer email for this order waits to be sent",
+            claimed_by=None,
+            lease_until=None,
+            updated_at=now,
+        )
+    ).rowcount
+
+
 def _release(ctx: Context, me: str, emails: Sequence[_Claimed], summary: SendSummary) -> None:
     """Hand claimed emails back unsent, as they were before the claim."""
     with ctx.db.write() as conn:
+        _give_way(conn, me, [e.id for e in emails], ctx.clock())
         released = conn.execute(
             update(PendingEmail)
             .where(
