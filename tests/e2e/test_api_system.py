@@ -31,6 +31,8 @@ def test_settings_are_shown_to_admins_with_secrets_masked(api: Api) -> None:
         "email",
         "smtp",
         "server",
+        "import",
+        "shopify",
         "worker",
         "metrics",
     }

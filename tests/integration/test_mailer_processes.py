@@ -23,6 +23,8 @@ from tests.clock import Clock
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import Sink, SmtpServer
 
+ROOT = Path(__file__).parents[2]
+
 
 def _context(db_url: str, port: int, **email: object) -> Context:
     settings = Settings(
@@ -47,13 +49,14 @@ def _queue(ctx: Context, count: int) -> None:
 def _mailer(db_url: str, port: int, tmp_path: Path, **email: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOPO_")}
     env |= {
+        "PYTHONPATH": str(ROOT),  # for tests.pinned: the mailer runs on the tests' clock
         "BOPO_DATABASE__URL": db_url,
         "BOPO_SMTP__HOST": "127.0.0.1",
         "BOPO_SMTP__PORT": str(port),
     }
     env |= {f"BOPO_EMAIL__{k.upper()}": v for k, v in email.items()}
     return subprocess.Popen(
-        [sys.executable, "-m", "bopo", "emails", "send", "--json"],
+        [sys.executable, "-m", "tests.pinned", "emails", "send", "--json"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -146,12 +149,13 @@ def test_a_looping_mailer_sends_as_emails_come_and_stops_cleanly_on_sigterm(
         _queue(ctx, 5)
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOPO_")}
         env |= {
+            "PYTHONPATH": str(ROOT),
             "BOPO_DATABASE__URL": db_url,
             "BOPO_SMTP__HOST": "127.0.0.1",
             "BOPO_SMTP__PORT": str(server.port),
         }
         loop = subprocess.Popen(
-            [sys.executable, "-m", "bopo", "emails", "send", "--loop", "--interval", "0.2"],
+            [sys.executable, "-m", "tests.pinned", "emails", "send", "--loop", "--interval", "0.2"],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,
