@@ -64,7 +64,7 @@ def test_an_operator_previews_a_due_date_change_sees_an_order_turn_late_then_app
     )
     expect(page.get_by_role("status")).to_have_text(
         "Nothing has changed yet. It would make 1 order line late (or later), put 1 order line "
-        "on the worklist as late supply and queue 3 emails."
+        "on the worklist as late supply, queue 6 emails and supersede 3 unsent emails."
     )
     late = page.get_by_role("region", name=re.compile("^Late against their delivery date"))
     expect(late.locator("tbody tr")).to_have_count(1)
