@@ -1,5 +1,7 @@
 """Intake at scale: bulk import with allocation, and single orders through the service layer,
-each next to the yardstick (bench.limit): the least work a correct intake does, same data."""
+each next to the yardstick (bench.limit): the least work a correct intake does, same data.
+The bulk import is also timed on the same orders as Shopify's orders export, next to bopo's
+own format."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 from bench import limit
 from bench.common import WORK, Gate, Scale, Timer, context, database, run_workers
 from bench.generate import STATUSES, generate
-from bopo.services import catalog, imports
+from bopo.services import catalog, formats, imports
 from bopo.services.inputs import NewCustomer, NewSalesOrder, NewSalesOrderLine
 from bopo.services.intake import take_order
 
@@ -20,17 +22,22 @@ SINGLE_ORDERS = 2_000  # per run, split over the workers
 TODAY = date(2026, 11, 25)
 
 
-def _load(url: str, files: dict[str, Path]) -> dict[str, Any]:
+def _load(url: str, files: dict[str, Path], *, shopify: bool = False) -> dict[str, Any]:
+    """Stock, statuses and POs, then the sales orders timed: bopo's file, or Shopify's."""
     ctx = context(url)
     for code in STATUSES:
         catalog.add_status(ctx, code, code.title(), actor="bench")
     imports.import_stock_items(ctx, files["stock"])
     imports.import_purchase_orders(ctx, files["po"])
     with Timer() as t:
-        summary = imports.import_sales_orders(ctx, files["so"])
+        if shopify:
+            summary = formats.import_orders(ctx, files["shopify"], format="shopify")
+        else:
+            summary = imports.import_sales_orders(ctx, files["so"])
     lines = summary.lines_from_stock + summary.lines_linked + sum(summary.lines_skipped.values())
     ctx.db.dispose()
     assert summary.ok, summary.errors[:5]
+    assert not summary.warnings, summary.warnings[:5]
     return {
         "orders": summary.orders_taken,
         "lines": lines,
@@ -95,10 +102,29 @@ def _floor_database(kind: str, files: dict[str, Path]) -> dict[str, Any]:
         return limit.sqlite_bulk(url, files["so"])
 
 
+def _shopify(kind: str, files: dict[str, Path], bopo: dict[str, Any]) -> dict[str, Any]:
+    """The same orders as Shopify's export, into a database loaded as bopo's run was."""
+    with database(kind) as url:
+        shop = _load(url, files, shopify=True)
+    same = ("orders", "lines")
+    assert all(shop[k] == bopo[k] for k in same), f"Shopify's import did other work: {shop}"
+    return {
+        f"{kind}_shopify_bulk_lines_per_s": shop["lines_per_s"],
+        f"{kind}_shopify_vs_bopo_ratio": limit.ratio(shop["lines_per_s"], bopo["lines_per_s"]),
+        # Shopify's format within 1.5x of bopo's own
+        f"{kind}_shopify_vs_bopo_ratio_target": {"min": 0.67},
+        f"{kind}_shopify_bulk_detail": shop,
+    }
+
+
 def run(scale: Scale) -> dict[str, Any]:
     """bopo's figures, each next to the yardstick's (bench.limit) on the same data."""
     files = generate(
-        WORK / "intake", items=scale.items, po_lines=scale.po_lines, orders=scale.orders
+        WORK / "intake",
+        items=scale.items,
+        po_lines=scale.po_lines,
+        orders=scale.orders,
+        shopify=True,
     )
     figures: dict[str, Any] = {}
     for kind in ("sqlite", "postgresql"):
@@ -109,6 +135,7 @@ def run(scale: Scale) -> dict[str, Any]:
                 "min": 50_000 if kind == "sqlite" else 30_000
             }
             figures[f"{kind}_bulk_detail"] = bulk
+            figures.update(_shopify(kind, files, bulk))
             # bopo's run, then the yardstick's on the same database: 1 worker, then 4.
             for workers in (1, 4):
                 single = _single(url, workers, scale.items)
