@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bopo.services import imports
 from bopo.services.context import Context
-from bopo.services.files import FileProblem, ImportIssue
+from bopo.services.files import FileProblem, ImportIssue, Parsed
 from bopo.services.formats import amazon, mapped, shopify
 from bopo.services.formats.detect import (
     Choice,
@@ -27,6 +27,7 @@ from bopo.services.formats.detect import (
 )
 from bopo.services.formats.reading import Table, open_table
 from bopo.services.imports import ImportSummary, Progress
+from bopo.services.inputs import NewSalesOrder
 
 __all__ = ["import_orders"]
 
@@ -93,13 +94,8 @@ def import_orders(
     else:
         summary = ImportSummary("sales-orders", shown)
         try:
-            if choice.name == "shopify":
-                parsed = shopify.parse_export(table, ctx.settings)
-            elif choice.name == "amazon":
-                parsed = amazon.parse_report(table, ctx.settings)
-            else:
-                assert choice.profile is not None
-                parsed = mapped.parse_mapped(table, ctx.settings, choice.profile)
+            with imports.gc_paused():  # as bopo's own files are read: a bulk load, no cycles
+                parsed = _parse(choice, table, ctx)
         except FileProblem as exc:
             summary.errors.append(ImportIssue("file", str(exc)))
             summary.read_as = read_as
@@ -108,6 +104,16 @@ def import_orders(
     summary.file = shown
     summary.read_as = read_as
     return summary
+
+
+def _parse(choice: Choice, table: Table, ctx: Context) -> Parsed[NewSalesOrder]:
+    """A shop's table read by its format's adapter into bopo's orders."""
+    if choice.name == "shopify":
+        return shopify.parse_export(table, ctx.settings)
+    if choice.name == "amazon":
+        return amazon.parse_report(table, ctx.settings)
+    assert choice.profile is not None
+    return mapped.parse_mapped(table, ctx.settings, choice.profile)
 
 
 def _plain_bopo(path: Path, choice: Choice | None, ctx: Context) -> bool:

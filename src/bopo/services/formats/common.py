@@ -8,9 +8,10 @@ shop's file and takes each order whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,10 +23,23 @@ Row = dict[str, str]
 
 
 def keyed_rows(
-    header: Sequence[str], rows: Iterable[tuple[int, list[str]]], parsed: Parsed[Any]
+    header: Sequence[str],
+    rows: Iterable[tuple[int, list[str]]],
+    parsed: Parsed[Any],
+    keep: Collection[str] | None = None,
 ) -> Iterable[tuple[int, Row]]:
-    """Rows as {column: value}; a row of the wrong width is reported and left out."""
+    """Rows as {column: value}; a row of the wrong width is reported and left out.
+
+    With `keep`, a row holds only those of its columns (a shop's export has dozens
+    an adapter never reads); the columns are picked once, not on every row.
+    """
     width = len(header)
+    names: Sequence[str] = header
+    pick: Callable[[list[str]], Sequence[str]] = _as_is
+    if keep is not None:
+        at = [i for i, h in enumerate(header) if h in keep]
+        names = [header[i] for i in at]
+        pick = _picker(at)
     for row_no, values in rows:
         if len(values) < width and all(not v.strip() for v in values[width:]):
             values = values + [""] * (width - len(values))
@@ -37,7 +51,21 @@ def keyed_rows(
             )
             parsed.rejected += 1
             continue
-        yield row_no, dict(zip(header, values, strict=True))
+        yield row_no, dict(zip(names, pick(values), strict=True))
+
+
+def _as_is(values: list[str]) -> list[str]:
+    return values
+
+
+def _picker(at: list[int]) -> Callable[[list[str]], Sequence[str]]:
+    """The values at these places of a row, as a sequence (itemgetter's, or a small one)."""
+    if len(at) > 1:
+        return itemgetter(*at)
+    if at:
+        i = at[0]
+        return lambda values: (values[i],)
+    return lambda values: ()
 
 
 @dataclass
