@@ -114,7 +114,8 @@ def test_workers_run_each_tick_once_and_stop_cleanly_on_sigterm(
         outputs = [w.communicate(timeout=20) for w in workers]
     for w, (_, err) in zip(workers, outputs, strict=True):
         assert w.returncode == 0, err
-        assert err.rstrip().endswith("worker: stopped")
+        lines = [json.loads(line) for line in err.splitlines()]  # log_format = json: all JSON
+        assert lines[-1]["message"] == "worker: stopped"
     runs = _runs(db_url)
     assert {r.result for r in runs} == {"ok"}, [r.error for r in runs]
     for job, every in (("send_emails", 1), ("notices", 1), ("worklist_retry", 2)):  # seconds

@@ -14,11 +14,12 @@ from sqlalchemy import event, func, select
 
 from bopo.api.app import create_app
 from bopo.config import ServerSettings
+from bopo.db.engine import Database
 from bopo.db.models import WebSession
 from bopo.domain.roles import Role
 from bopo.services import users, web_sessions
 from bopo.services.context import Context
-from bopo.web.throttle import LoginThrottle, SignInThrottles
+from bopo.web.throttle import SignInThrottles
 from tests.e2e.conftest import PASSWORDS, Web
 
 COOKIE = "bopo_session"
@@ -248,9 +249,8 @@ def test_the_sign_in_throttle_counts_the_address_a_trusted_proxy_names_and_only_
 ) -> None:
     def tries(client: TestClient, forwarded_for: str) -> list[int]:
         # two failures free per address here (30 in earnest), so that the test is quick
-        clock = client.app.state.sign_in_throttles.names.clock  # type: ignore[attr-defined]
         client.app.state.sign_in_throttles = SignInThrottles(  # type: ignore[attr-defined]
-            LoginThrottle(100, clock=clock), LoginThrottle(2, clock=clock)
+            web.ctx, names_free=100, addresses_free=2
         )
         client.cookies.clear()
         page = client.get("/login").text
@@ -272,3 +272,47 @@ def test_the_sign_in_throttle_counts_the_address_a_trusted_proxy_names_and_only_
     behind = make_client(("10.0.0.0/8",), ("10.0.0.5", 5000), "http://bopo.example")
     assert tries(behind, "") == [401, 401, 401]
     assert tries(behind, "198.51.100.7") == [401, 401, 429]
+
+
+@pytest.fixture
+def node(web: Web) -> Iterator[Callable[[], Web]]:
+    """Another web node on web's database: an app of its own (as another host, or the
+    same one restarted), with its own connections, on the same clock."""
+    made: list[tuple[TestClient, Context]] = []
+
+    def start() -> Web:
+        ctx = Context(
+            Database(web.ctx.settings.database.url), web.ctx.settings, clock=web.ctx.clock
+        )
+        client = TestClient(create_app(ctx.settings, ctx=ctx))
+        client.__enter__()
+        made.append((client, ctx))
+        return Web(client, ctx)
+
+    yield start
+    for client, ctx in made:
+        client.__exit__(None, None, None)
+        ctx.db.dispose()
+
+
+def test_every_node_counts_the_same_failed_sign_ins_and_a_restart_forgets_none(
+    web: Web, node: Callable[[], Web]
+) -> None:
+    start = web.ctx.clock()
+    web.ctx.clock = lambda: start
+    one, two = web, node()
+    two.ctx.clock = web.ctx.clock
+    wrong = {"name": "Admin", "password": "guess"}
+    right = {"name": "admin", "password": PASSWORDS[Role.ADMIN]}
+    for web_node in (one, two, one, two, one):  # five failures, on two nodes
+        assert web_node.post("/login", wrong, token=web_node.csrf()).status_code == 401
+    answer = two.post("/login", right, token=two.csrf())
+    assert answer.status_code == 429  # the sixth try waits, whichever node it comes to
+    assert answer.headers["retry-after"] == "30"
+    restarted = node()
+    restarted.ctx.clock = web.ctx.clock
+    assert restarted.post("/login", right, token=restarted.csrf()).status_code == 429
+    web.ctx.clock = restarted.ctx.clock = two.ctx.clock = lambda: start + timedelta(seconds=30)
+    assert restarted.post("/login", right, token=restarted.csrf()).status_code == 303
+    # the success cleared the count for every node
+    assert one.post("/login", wrong, token=one.csrf()).status_code == 401

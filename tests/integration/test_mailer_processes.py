@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -153,6 +154,7 @@ def test_a_looping_mailer_sends_as_emails_come_and_stops_cleanly_on_sigterm(
             "BOPO_DATABASE__URL": db_url,
             "BOPO_SMTP__HOST": "127.0.0.1",
             "BOPO_SMTP__PORT": str(server.port),
+            "BOPO_SERVER__LOG_FORMAT": "json",
         }
         loop = subprocess.Popen(
             [sys.executable, "-m", "tests.pinned", "emails", "send", "--loop", "--interval", "0.2"],
@@ -176,4 +178,6 @@ def test_a_looping_mailer_sends_as_emails_come_and_stops_cleanly_on_sigterm(
     ctx.db.dispose()
     assert loop.returncode == 0, stderr.decode()
     assert len(server.sink.ids()) == 6
+    rounds = [json.loads(line) for line in stderr.decode().splitlines()]  # all JSON
+    assert sum(r["summary"]["sent"] for r in rounds if r["logger"] == "bopo.mailer") == 6
     assert {state for state, _, _ in emails.values()} == {"sent"}

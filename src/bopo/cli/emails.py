@@ -361,9 +361,13 @@ def emails_send(
             signal.signal(signal.SIGTERM, _stop)
             signal.signal(signal.SIGINT, _stop)
 
-            def report(s: mailer.SendSummary) -> None:
+            import logging
+
+            log = logging.getLogger("bopo.mailer")
+
+            def report(s: mailer.SendSummary) -> None:  # in the log's format, JSON included
                 if s.sent or s.failed or s.retrying or s.stopped:
-                    err.print(_send_line(s), highlight=False)
+                    log.info(_send_line(s), extra={"summary": s.as_dict()})
 
             summary = mailer.run_mailer(
                 context, interval=interval, should_stop=lambda: stop["now"], on_round=report

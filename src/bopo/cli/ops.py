@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from bopo.cli.common import JsonOpt, app, err, fail, handled_errors, open_context, out, print_json
+from bopo.cli.common import JsonOpt, app, fail, handled_errors, open_context, out, print_json
 from bopo.logs import configure_logging
 from bopo.services import backup, jobs
 
@@ -39,9 +40,10 @@ def worker(
         configure_logging(context.settings.server.log_format)
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        err.print(
+        log = logging.getLogger("bopo.worker")  # in the log's format, JSON included
+        log.info(
             "worker: " + ", ".join(f"{job.name} every {every:g}s" for job, every in planned),
-            highlight=False,
+            extra={"jobs": {job.name: every for job, every in planned}},
         )
         if once:
             now = context.clock()
@@ -52,7 +54,7 @@ def worker(
         else:
             jobs.run_worker(context, should_stop=lambda: stop["now"])
         context.db.dispose()
-    err.print("worker: stopped", highlight=False)
+    logging.getLogger("bopo.worker").info("worker: stopped")
 
 
 @app.command("backup")

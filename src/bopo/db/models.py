@@ -516,3 +516,17 @@ class JobRun(Base):
     result: Mapped[str] = mapped_column(String(16))
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins of one user name (case-folded) or one client address, shared by
+    every web node (bopo.web.throttle). A row quiet for the longest wait is forgiven and
+    deleted at the next sign-in."""
+
+    __tablename__ = "sign_in_failures"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # name | address
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    wait_until: Mapped[datetime] = mapped_column(UTCDateTime)  # no try before this

@@ -96,7 +96,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Add the pages, their static files and error pages to the app."""
     key = ctx.settings.server.secret_key
     app.state.web_env = make_env(ctx.clock)
-    app.state.sign_in_throttles = SignInThrottles.default(lambda: ctx.clock().timestamp())
+    app.state.sign_in_throttles = SignInThrottles(ctx)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -2,93 +2,120 @@
 
 After `free` failures a key must wait before its next try (the try after the
 `free`th failure is the first to wait), the wait doubling with each further
-failure up to `longest`; a success clears it. Every
-name counts, known or not, so the throttle does not tell which names exist.
-A throttled try is refused before the password is checked, which also spares
-the CPU its hashing. Kept per worker process, in memory: a restart or another
-worker starts afresh, which bounds a guesser's rate without a table to keep.
-Time is the services' clock in seconds (`ctx.clock`), so tests move it as
+failure up to `longest`; a success clears it, and `longest` without a failure
+forgives it. Every name counts, known or not, so the throttle does not tell
+which names exist. A throttled try is refused before the password is checked,
+which also spares the CPU its hashing.
+
+The counts are kept in the database (`sign_in_failures`, one row per name or
+address), so every web node and worker process counts the same failures and a
+restart forgets none. A try costs one SELECT; a failure one transaction of a
+DELETE (the rows quiet for `longest`: forgiven) and an upsert per key; a success
+one DELETE. The rule itself, how long to wait after n failures, is `wait_after`,
+a pure function. Time is the services' clock (`ctx.clock`), so tests move it as
 they move every other rule's "now".
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bopo.db.base import UTCDateTime
+from bopo.db.models import SignInFailure
+from bopo.services.context import Context
 
 FIRST_WAIT = 30.0  # seconds, after the last free failure
 LONGEST_WAIT = 15 * 60.0
-KEYS_KEPT = 10_000  # the least recently failed are forgotten first
+KEY_LENGTH = 200  # as the column; a longer key is cut (names are 64 characters)
+NAME, ADDRESS = "name", "address"
 
 
-@dataclass(slots=True)
-class _Failures:
-    count: int
-    last: float  # seconds, from the clock
-    until: float  # no try before this
-
-
-class LoginThrottle:
-    """Failures per key (a user name, or a client address)."""
-
-    def __init__(
-        self,
-        free: int,
-        *,
-        first_wait: float = FIRST_WAIT,
-        longest: float = LONGEST_WAIT,
-        clock: Callable[[], float],
-    ) -> None:
-        self.free, self.first_wait, self.longest, self.clock = free, first_wait, longest, clock
-        self._keys: OrderedDict[str, _Failures] = OrderedDict()
-        self._lock = threading.Lock()  # sign-ins run on several threads
-
-    def wait(self, key: str) -> float:
-        """Seconds before this key may try again; 0 when it may now."""
-        with self._lock:
-            found = self._keys.get(key)
-        return 0.0 if found is None else max(0.0, found.until - self.clock())
-
-    def failed(self, key: str) -> None:
-        now = self.clock()
-        with self._lock:
-            f = self._keys.pop(key, None)
-            if f is None or now - f.last > self.longest:  # quiet for long: forgiven
-                f = _Failures(0, now, now)
-            f.count += 1
-            f.last = now
-            if f.count >= self.free:
-                doublings = min(f.count - self.free, 32)  # long past `longest` by then
-                f.until = now + min(self.longest, self.first_wait * 2**doublings)
-            self._keys[key] = f
-            if len(self._keys) > KEYS_KEPT:
-                self._keys.popitem(last=False)
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._keys.pop(key, None)
+def wait_after(
+    failures: int, free: int, *, first_wait: float = FIRST_WAIT, longest: float = LONGEST_WAIT
+) -> float:
+    """Seconds to wait before the next try after `failures` failures in a row."""
+    if failures < free:
+        return 0.0
+    doublings = min(failures - free, 32)  # long past `longest` by then
+    return float(min(longest, first_wait * 2**doublings))
 
 
 @dataclass(frozen=True, slots=True)
 class SignInThrottles:
-    """A person mistypes a few times; an office behind one address, rather more."""
+    """A person mistypes a few times (`names_free`); an office behind one address,
+    rather more (`addresses_free`)."""
 
-    names: LoginThrottle
-    addresses: LoginThrottle
+    ctx: Context
+    names_free: int = 5
+    addresses_free: int = 30
+    first_wait: float = FIRST_WAIT
+    longest: float = LONGEST_WAIT
 
-    @classmethod
-    def default(cls, clock: Callable[[], float]) -> SignInThrottles:
-        return cls(LoginThrottle(5, clock=clock), LoginThrottle(30, clock=clock))
+    def _keys(self, name: str, address: str) -> ColumnElement[bool]:
+        return or_(
+            and_(SignInFailure.kind == NAME, SignInFailure.key == name[:KEY_LENGTH]),
+            and_(SignInFailure.kind == ADDRESS, SignInFailure.key == address[:KEY_LENGTH]),
+        )
 
     def wait(self, name: str, address: str) -> float:
-        return max(self.names.wait(name), self.addresses.wait(address))
+        """Seconds before this name, from this address, may try again; 0 when it may now."""
+        now = self.ctx.clock()
+        with self.ctx.db.read() as conn:
+            until = conn.scalar(
+                select(func.max(SignInFailure.wait_until)).where(self._keys(name, address))
+            )
+        return 0.0 if until is None else max(0.0, (until - now).total_seconds())
 
     def failed(self, name: str, address: str) -> None:
-        self.names.failed(name)
-        self.addresses.failed(address)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as conn:
+            self._forgive(conn, now)
+            self._count(conn, now, NAME, name, self.names_free)
+            self._count(conn, now, ADDRESS, address, self.addresses_free)
 
     def succeeded(self, name: str, address: str) -> None:
-        self.names.succeeded(name)
-        self.addresses.succeeded(address)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as conn:
+            conn.execute(
+                delete(SignInFailure).where(or_(self._keys(name, address), self._quiet_since(now)))
+            )
+
+    def _quiet_since(self, now: datetime) -> ColumnElement[bool]:
+        return SignInFailure.last_at < now - timedelta(seconds=self.longest)
+
+    def _forgive(self, conn: Connection, now: datetime) -> None:
+        conn.execute(delete(SignInFailure).where(self._quiet_since(now)))
+
+    def _count(self, conn: Connection, now: datetime, kind: str, key: str, free: int) -> None:
+        """One more failure for the key, in one upsert: the count goes up and the wait is
+        the one `wait_after` gives for the new count (every distinct wait, as a CASE)."""
+
+        def until(failures: int) -> datetime:
+            return now + timedelta(seconds=self._wait(failures, free))
+
+        def at(moment: datetime) -> ColumnElement[datetime]:
+            return literal(moment, UTCDateTime())
+
+        count = SignInFailure.failures + 1
+        waits, n = [], free
+        while self._wait(n, free) < self.longest:
+            waits.append((count == n, at(until(n))))
+            n += 1
+        wait_until = case((count < free, at(now)), *waits, else_=at(until(n)))
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(SignInFailure).values(
+            kind=kind, key=key[:KEY_LENGTH], failures=1, last_at=now, wait_until=until(1)
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[SignInFailure.kind, SignInFailure.key],
+                set_={"failures": count, "last_at": now, "wait_until": wait_until},
+            )
+        )
+
+    def _wait(self, failures: int, free: int) -> float:
+        return wait_after(failures, free, first_wait=self.first_wait, longest=self.longest)
