@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bopo.domain.roles import Role, allows
-from bopo.services import catalog, outbox, sales, templates, users
+from bopo.services import catalog, customers, outbox, sales, templates, users
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import (
@@ -44,6 +44,9 @@ PAGES: list[tuple[str, Role]] = [
     ("/system/templates/new", A),
     ("/settings", A),
     ("/what-if/switch-on", A),
+    ("/search?q=so-1", V),
+    ("/customers/1", V),
+    ("/customers/by-code/C1", V),
 ]
 
 # Every action, a form for it, and the least role that may do it.
@@ -80,6 +83,7 @@ ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
     ("/system/templates/new", {"name": "T2", "subject": "S", "body_text": "B"}, A),
     ("/system/templates/1", {"name": "Back order", "subject": "Changed", "body_text": "B"}, A),
     ("/system/templates/preview", {"subject": "S", "body_text": "B"}, A),
+    ("/customers/1", {"name": "Someone Else", "email": "else@example.com"}, OP),
 ]
 
 
@@ -103,6 +107,7 @@ def _how_things_stand(web: Web) -> tuple[object, ...]:
         [(e.id, e.state, e.attempts) for e in outbox.list_emails(web.ctx)],
         [t.as_dict() for t in templates.list_templates(web.ctx)],
         [(s.code, s.template) for s in catalog.list_statuses(web.ctx)],
+        customers.get_customer(web.ctx, 1),
     )
 
 

@@ -27,6 +27,7 @@ from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
 from bopo.services.linking import event
 from bopo.services.pages import Page, fetch_page
+from bopo.services.search import same
 
 
 @dataclass
@@ -437,12 +438,12 @@ def list_purchase_orders(
     )
     any_line = PoLine.purchase_order_id == PurchaseOrder.id
     if number:
-        stmt = stmt.where(PurchaseOrder.number == number)
+        stmt = stmt.where(same(PurchaseOrder.number, number))
     if supplier:
         stmt = stmt.where(Supplier.code == supplier)
     if sku:
         stmt = stmt.where(
-            exists().where(any_line, PoLine.stock_item_id == StockItem.id, StockItem.sku == sku)
+            exists().where(any_line, PoLine.stock_item_id == StockItem.id, same(StockItem.sku, sku))
         )
     if status:
         stmt = stmt.where(

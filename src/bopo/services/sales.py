@@ -17,6 +17,7 @@ from bopo.services.linking import event
 from bopo.services.lookup import find_sales_order
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
 from bopo.services.pages import MAX_LIMIT, AnySelect, Page
+from bopo.services.search import same
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,20 +154,21 @@ def list_sales_orders(
     equal: list[tuple[Any, str | None]] = [
         (SalesOrder.status, status),
         (SalesOrder.source, source),
-        (SalesOrder.number, number),
     ]
     for column, value in equal:
         if value:
             where.append(column == value)
+    if number:  # typed by a person: in any case
+        where.append(same(SalesOrder.number, number))
     if customer:
         where.append(
             SalesOrder.customer_id
             == select(Customer.id).where(Customer.code == customer).scalar_subquery()
         )
     if sku:
-        item = select(StockItem.id).where(StockItem.sku == sku).scalar_subquery()
+        skus = select(StockItem.id).where(same(StockItem.sku, sku))
         where.append(
-            SalesOrder.id.in_(select(SoLine.sales_order_id).where(SoLine.stock_item_id == item))
+            SalesOrder.id.in_(select(SoLine.sales_order_id).where(SoLine.stock_item_id.in_(skus)))
         )
     ranges: list[tuple[Any, date | None, date | None]] = [
         (SalesOrder.order_date, ordered_from, ordered_to),

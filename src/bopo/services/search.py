@@ -85,6 +85,12 @@ def matches(columns: Sequence[Any], query: str) -> ColumnElement[bool]:
     return or_(*(func.lower(c).like(pattern, escape="\\") for c in columns))
 
 
+def same(column: Any, value: str) -> ColumnElement[bool]:
+    """The column equals the value in any case: `w-5004` is W-5004 (served by the search
+    index on lower(column))."""
+    return func.lower(column) == value.strip().lower()
+
+
 def rank(columns: Sequence[Any], query: str) -> ColumnElement[int]:
     """The best rank among the columns: 0 exact, 1 starts with, 2 contains."""
     q = normal(query)

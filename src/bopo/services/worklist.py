@@ -26,6 +26,7 @@ from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
 from bopo.services.pages import MAX_LIMIT, Page
 from bopo.services.scope import load_scope
+from bopo.services.search import same
 
 # Highest priority first, then the oldest delivery date: the order that should ship
 # soonest gets served first (bopo.domain.changes.serving_order, in SQL).
@@ -148,7 +149,7 @@ def load_backorders(
     """The worklist (or those of its lines with these ids) inside the caller's transaction."""
     stmt = _worklist().limit(limit)
     if sku:
-        stmt = stmt.where(StockItem.sku == sku)
+        stmt = stmt.where(same(StockItem.sku, sku))
     if so_line_id is not None:
         stmt = stmt.where(SoLine.id == so_line_id)
     if ids is not None:
@@ -244,10 +245,7 @@ def find_backorders(
     if reason:
         where.append(SoLine.backorder_reason == reason)
     if sku:
-        where.append(
-            SoLine.stock_item_id
-            == select(StockItem.id).where(StockItem.sku == sku).scalar_subquery()
-        )
+        where.append(SoLine.stock_item_id.in_(select(StockItem.id).where(same(StockItem.sku, sku))))
     by_order: list[Any] = []
     if customer:
         by_order.append(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -115,6 +115,11 @@ def make_filters(clock: Callable[[], datetime]) -> dict[str, Callable[..., str]]
     return {"day": day, "relday": relday, "stamp": stamp, "age": age, "qty": qty}
 
 
+def customer_url(code: str) -> str:
+    """A customer's page by code (orders and lists know the code, not the id)."""
+    return "/customers/by-code/" + quote(code, safe="")
+
+
 def make_env(clock: Callable[[], datetime]) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -124,6 +129,7 @@ def make_env(clock: Callable[[], datetime]) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(make_filters(clock))
+    env.globals["customer_url"] = customer_url
     return env
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from bopo.web.routes import (
     auth,
+    customers,
     dashboard,
     email_templates,
     emails,
@@ -14,6 +15,7 @@ from bopo.web.routes import (
     imports,
     purchase_orders,
     sales_orders,
+    search,
     system,
     what_if,
     worklist,
@@ -32,4 +34,6 @@ ROUTERS: list[APIRouter] = [
     email_templates.router,
     what_if.router,
     exports.router,
+    search.router,
+    customers.router,
 ]
