@@ -70,6 +70,20 @@ def test_the_list_filters_take_numbers_and_skus_in_any_case(shop: Web) -> None:
     assert "BOLT-1" in shop.client.get("/worklist", params={"sku": "bolt-1"}).text
 
 
+def test_the_lists_search_by_any_part_with_q(shop: Web) -> None:
+    shop.sign_in(V)
+    orders = shop.client.get("/sales-orders", params={"q": "c2@EXAMPLE"}).text
+    assert "SO-6" in orders
+    assert "SO-5004" not in orders
+    assert 'value="c2@EXAMPLE"' in orders  # the filter is kept
+    assert "SO-5004" in shop.client.get("/sales-orders", params={"q": "500"}).text
+    assert "PO-1" in shop.client.get("/purchase-orders", params={"q": "po-"}).text
+    assert "PO-1" not in shop.client.get("/purchase-orders", params={"q": "zzz"}).text
+    waiting = shop.client.get("/worklist", params={"q": "bolt"}).text
+    assert "web/SO-5004" in waiting
+    assert "No worklist lines match." in shop.client.get("/worklist", params={"q": "w-5004"}).text
+
+
 def test_a_viewer_reads_a_customer_but_may_not_change_them(shop: Web) -> None:
     shop.sign_in(V)
     page = shop.client.get("/customers/1").text

@@ -27,7 +27,7 @@ from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
 from bopo.services.linking import event
 from bopo.services.pages import Page, fetch_page
-from bopo.services.search import same
+from bopo.services.search import matches, normal, same
 
 
 @dataclass
@@ -402,11 +402,13 @@ def list_purchase_orders(
     status: str | None = None,
     open_only: bool | None = None,
     due_before: date | None = None,
+    q: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[PurchaseOrderSummary]:
     """Purchase orders, newest first. `sku`, `status` and `due_before` match any line;
-    `open_only` keeps those with something still to come (false: fully delivered)."""
+    `open_only` keeps those with something still to come (false: fully delivered); `q`
+    is part of the PO number or of the supplier's code or name, in any case."""
     open_line = and_(PoLine.purchase_order_id == PurchaseOrder.id, IS_OPEN)
     lines = (
         select(
@@ -441,6 +443,8 @@ def list_purchase_orders(
         stmt = stmt.where(same(PurchaseOrder.number, number))
     if supplier:
         stmt = stmt.where(Supplier.code == supplier)
+    if q and normal(q):
+        stmt = stmt.where(matches([PurchaseOrder.number, Supplier.code, Supplier.name], q))
     if sku:
         stmt = stmt.where(
             exists().where(any_line, PoLine.stock_item_id == StockItem.id, same(StockItem.sku, sku))

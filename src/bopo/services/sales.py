@@ -17,7 +17,7 @@ from bopo.services.linking import event
 from bopo.services.lookup import find_sales_order
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
 from bopo.services.pages import MAX_LIMIT, AnySelect, Page
-from bopo.services.search import same
+from bopo.services.search import matches, normal, same
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +140,14 @@ def list_sales_orders(
     delivery_to: date | None = None,
     waiting: bool | None = None,
     priority: str | None = None,
+    q: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[SalesOrderSummary]:
     """Sales orders, newest first; dates are inclusive; `sku` matches any line;
     `waiting` keeps orders with a line on the worklist (false: none); `priority`
-    is low, normal, high or urgent.
+    is low, normal, high or urgent; `q` is part of the order number or of the customer's
+    name, code or email address, in any case.
 
     Every filter is a condition on the orders table alone, so counting them
     joins nothing; the lines are counted for the page's orders only.
@@ -187,6 +189,9 @@ def list_sales_orders(
         where.append(on_worklist if waiting else ~on_worklist)
     if priority:
         where.append(SalesOrder.priority == _priority(priority).rank)
+    if q and normal(q):
+        who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
+        where.append(matches([SalesOrder.number], q) | SalesOrder.customer_id.in_(who))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     with ctx.db.read() as conn:

@@ -34,6 +34,7 @@ def list_page(
     status: Text = None,
     state: Annotated[str | None, Query(pattern="^(open|delivered)?$")] = None,
     due_before: Annotated[str | None, Query(max_length=10)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     ctx = context_of(request)
@@ -45,6 +46,7 @@ def list_page(
         status=status or None,
         open_only={"open": True, "delivered": False}.get(state or ""),
         due_before=query_date(due_before),
+        q=q or None,
         limit=PAGE_SIZE,
         offset=offset,
     )
@@ -62,6 +64,7 @@ def list_page(
             "status": status or "",
             "state": state or "",
             "due_before": due_before or "",
+            "q": q or "",
         },
         po_url=po_url,
     )

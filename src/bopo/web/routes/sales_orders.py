@@ -50,6 +50,7 @@ def list_page(
     priority: Annotated[str | None, Query(max_length=16)] = None,
     delivery_from: Annotated[str | None, Query(max_length=10)] = None,
     delivery_to: Annotated[str | None, Query(max_length=10)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     page = sales.list_sales_orders(
@@ -63,6 +64,7 @@ def list_page(
         priority=priority if priority in PRIORITIES else None,
         delivery_from=query_date(delivery_from),
         delivery_to=query_date(delivery_to),
+        q=q or None,
         limit=PAGE_SIZE,
         offset=offset,
     )
@@ -84,6 +86,7 @@ def list_page(
             "priority": priority if priority in PRIORITIES else "",
             "delivery_from": delivery_from or "",
             "delivery_to": delivery_to or "",
+            "q": q or "",
         },
         so_url=so_url,
     )

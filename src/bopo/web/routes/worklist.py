@@ -38,6 +38,7 @@ def list_page(
     customer: Text = None,
     source: Annotated[str | None, Query(max_length=40)] = None,
     delivery_to: Annotated[str | None, Query(max_length=10)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     page = manual_links.find_candidates(
@@ -47,6 +48,7 @@ def list_page(
         customer=customer or None,
         source=source or None,
         delivery_to=query_date(delivery_to),
+        q=q or None,
         limit=PAGE_SIZE,
         offset=offset,
     )
@@ -67,6 +69,7 @@ def list_page(
             "customer": customer or "",
             "source": source or "",
             "delivery_to": delivery_to or "",
+            "q": q or "",
         },
     )
 
