@@ -226,6 +226,9 @@ class OrderOutcomeRead(_Read):
     number: str
     status: Literal["taken", "duplicate"]
     lines: list[LineOutcomeRead]
+    warnings: list[str] = Field(
+        default=[], description="what it changed besides the order: a customer's name or email"
+    )
 
 
 class CustomerRef(_Read):

@@ -22,7 +22,7 @@ from bopo.services.outcomes import OrderStatus
 from bopo.web import messages
 from bopo.web.forms import act, query_date, text, whole
 from bopo.web.render import pager, redirect, render
-from bopo.web.session import Form, Operator, Viewer, context_of
+from bopo.web.session import Form, Operator, Viewer, context_of, flash
 
 router = APIRouter(prefix="/sales-orders", include_in_schema=False)
 PAGE_SIZE = 50
@@ -218,6 +218,8 @@ def create(request: Request, user: Operator, form: Form) -> Response:
             request=request,
         )
     day = request.app.state.web_env.filters["day"]
+    for warning in result.warnings:
+        flash(request, "warn", warning[0].upper() + warning[1:] + ".")
     return redirect(so_url(result.id), messages.order_taken(result, day), request=request)
 
 
