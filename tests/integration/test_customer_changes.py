@@ -7,8 +7,8 @@ from pathlib import Path
 from bopo.services import customers
 from bopo.services.context import Context
 from bopo.services.imports import import_sales_orders
-from bopo.services.intake import take_order
 from bopo.services.inputs import NewCustomer
+from bopo.services.intake import take_order
 from tests.helpers import given_stock, order
 
 HEADER = (
