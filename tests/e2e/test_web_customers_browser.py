@@ -1,8 +1,9 @@
-"""An operator's errand by clicking, in Chromium: find the customer, correct their address,
-send again the email that failed on the old one."""
+"""Errands by clicking, in Chromium: an operator finds a customer, corrects the address and
+sends again the email that failed on the old one; an admin adds a user and a token."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bopo.domain.roles import Role
-from bopo.services import outbox
+from bopo.services import outbox, users
 from bopo.services.intake import take_order
 from tests.e2e.conftest import sign_in_as
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
@@ -59,4 +60,29 @@ def test_an_operator_finds_a_customer_corrects_the_address_and_the_email_goes(
     expect(page.get_by_role("status")).to_contain_text("1 sent.")
     expect(emails.locator("tbody tr").first).to_contain_text("sent")
     assert [r.rcpt_tos for r in server.sink.received] == [["c1@example.org"]]
+    assert page.problems == []
+
+
+def test_an_admin_adds_a_user_and_makes_them_a_token(make_site: Any, page: Any) -> None:
+    site = make_site()
+    sign_in_as(page, site, Role.ADMIN)
+    page.get_by_role("link", name="Users").click()
+    expect(page.get_by_role("heading", name="Users and API tokens")).to_be_visible()
+    add = page.get_by_role("form", name="Add a user")
+    add.get_by_label("User name").fill("ines")
+    add.get_by_label("Role").select_option("operator")
+    add.get_by_label("Password").fill("a-long-password")
+    add.get_by_role("button", name="Add the user").click()
+    expect(page.get_by_role("status")).to_contain_text("User ines added as operator")
+
+    token = page.get_by_role("form", name="Make an API token")
+    token.get_by_label("For user").select_option("ines")
+    token.get_by_label("Token name").fill("web shop")
+    token.get_by_role("button", name="Make a token").click()
+    expect(page.get_by_role("status")).to_contain_text("copy it now, it is not shown again")
+    secret = page.locator("#new-secret").inner_text()
+    assert users.authenticate_token(site.ctx, secret).name == "ines"
+    page.get_by_role("button", name=re.compile(r"Revoke token \d+ of ines")).click()
+    expect(page.get_by_role("status")).to_contain_text("of ines (web shop) revoked.")
+    expect(page.locator("#new-secret")).to_have_count(0)
     assert page.problems == []

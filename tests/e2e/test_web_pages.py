@@ -47,6 +47,7 @@ PAGES: list[tuple[str, Role]] = [
     ("/search?q=so-1", V),
     ("/customers/1", V),
     ("/customers/by-code/C1", V),
+    ("/admin", A),
 ]
 
 # Every action, a form for it, and the least role that may do it.
@@ -84,6 +85,10 @@ ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
     ("/system/templates/1", {"name": "Back order", "subject": "Changed", "body_text": "B"}, A),
     ("/system/templates/preview", {"subject": "S", "body_text": "B"}, A),
     ("/customers/1", {"name": "Someone Else", "email": "else@example.com"}, OP),
+    ("/admin/users", {"name": "newcomer", "role": "admin", "password": "long-enough-pw"}, A),
+    ("/admin/users/disable", {"name": "operator"}, A),
+    ("/admin/tokens", {"user": "viewer", "name": "shop"}, A),
+    ("/admin/tokens/revoke", {"id": "1"}, A),
 ]
 
 
@@ -108,6 +113,8 @@ def _how_things_stand(web: Web) -> tuple[object, ...]:
         [t.as_dict() for t in templates.list_templates(web.ctx)],
         [(s.code, s.template) for s in catalog.list_statuses(web.ctx)],
         customers.get_customer(web.ctx, 1),
+        [(u.name, u.active) for u in users.list_users(web.ctx)],
+        [(t.id, t.revoked_at) for t in users.list_tokens(web.ctx)],
     )
 
 

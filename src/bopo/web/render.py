@@ -44,6 +44,7 @@ NAV: list[NavItem] = [
     NavItem("/import", "Import", Role.OPERATOR, "import"),
     NavItem("/system", "System data", Role.VIEWER, "system"),
     NavItem("/settings", "Settings", Role.ADMIN, "settings"),
+    NavItem("/admin", "Users", Role.ADMIN, "admin"),
 ]
 
 # Every asset is bopo's own: nothing from another origin, no inline script.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bopo.web.routes import (
+    admin,
     auth,
     customers,
     dashboard,
@@ -36,4 +37,5 @@ ROUTERS: list[APIRouter] = [
     exports.router,
     search.router,
     customers.router,
+    admin.router,
 ]
