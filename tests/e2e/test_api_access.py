@@ -68,6 +68,8 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
     ("GET", "/api/email-templates/Back%20order/preview", {"params": {"order_id": 1}}, V),
     ("POST", "/api/email-templates/preview", {"json": SOURCE}, A),
     ("PATCH", "/api/po-line-statuses/LATE", {"json": {"template": "Back order"}}, A),
+    ("POST", "/api/po-line-statuses/LATE/rename", {"json": {"name": "Running late"}}, A),
+    ("POST", "/api/po-line-statuses/LATE/retire", {}, A),
     ("GET", "/api/emails", {}, V),
     ("GET", "/api/po-lines", {}, V),
     ("GET", "/api/emails/1", {}, V),

@@ -10,6 +10,7 @@ from bopo.domain.roles import Role
 from bopo.errors import AuthenticationFailed
 from bopo.services import users
 from tests.e2e.conftest import Web
+from tests.helpers import day, given_po, given_status, given_stock
 
 V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
@@ -67,3 +68,33 @@ def test_a_new_tokens_secret_is_shown_once_and_works_until_revoked(web: Web) -> 
     with pytest.raises(AuthenticationFailed):  # the API stops taking it within 5 s
         users.authenticate_token(web.ctx, secret)
     assert web.act("/admin/tokens/revoke", {"id": "999"}) == ["API token 999 not found"]
+
+
+def test_an_admin_keeps_statuses_by_the_code_rule_renames_and_retires_them(web: Web) -> None:
+    given_stock(web.ctx, A=0)
+    given_status(web.ctx, "DELAYED")
+    given_status(web.ctx, "ON ORDER")
+    given_po(web.ctx, "PO-1", ("A", 5, day(5), "DELAYED"), ("A", 5, day(5), "ON ORDER"))
+    web.sign_in(OP)
+    page = web.client.get("/system").text
+    assert 'aria-label="Retire DELAYED"' not in page
+    assert 'aria-label="Rename DELAYED"' not in page
+    web.sign_in(A)
+    said = web.act("/system/statuses", {"code": "bad code!", "name": "Bad"})
+    assert said == [
+        "code: 'BAD CODE!' is not a status code: 1 to 32 capital letters, digits, spaces, - or _"
+    ]
+    said = web.act("/system/statuses/rename", {"code": "DELAYED", "name": "Late at the supplier"})
+    assert said == ["DELAYED is now called Late at the supplier."]
+    said = web.act("/system/statuses/retire", {"code": "DELAYED"})
+    assert said == [
+        "DELAYED retired: it stays on the PO lines that have it and is given to no new one."
+    ]
+    page = web.client.get("/system").text
+    assert "retired</span>" in page
+    assert 'aria-label="Retire DELAYED"' not in page
+    # PO-1's page offers DELAYED to the line that has it, and to no other
+    po_page = web.client.get("/purchase-orders/PO-1").text
+    assert po_page.count('<option value="DELAYED"') == 1
+    said = web.act("/purchase-orders/PO-1", {"action": "status", "line_no": 2, "status": "DELAYED"})
+    assert said == ["PO line status DELAYED is retired: choose another"]

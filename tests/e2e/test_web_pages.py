@@ -89,6 +89,8 @@ ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
     ("/admin/users/disable", {"name": "operator"}, A),
     ("/admin/tokens", {"user": "viewer", "name": "shop"}, A),
     ("/admin/tokens/revoke", {"id": "1"}, A),
+    ("/system/statuses/rename", {"code": "CONFIRMED", "name": "Confirmed by supplier"}, A),
+    ("/system/statuses/retire", {"code": "CONFIRMED"}, A),
 ]
 
 
@@ -111,7 +113,7 @@ def _how_things_stand(web: Web) -> tuple[object, ...]:
         po_line_of(web.ctx, "PO-1", 2).status,
         [(e.id, e.state, e.attempts) for e in outbox.list_emails(web.ctx)],
         [t.as_dict() for t in templates.list_templates(web.ctx)],
-        [(s.code, s.template) for s in catalog.list_statuses(web.ctx)],
+        [(s.code, s.name, s.template, s.retired_at) for s in catalog.list_statuses(web.ctx)],
         customers.get_customer(web.ctx, 1),
         [(u.name, u.active) for u in users.list_users(web.ctx)],
         [(t.id, t.revoked_at) for t in users.list_tokens(web.ctx)],

@@ -101,6 +101,17 @@ class StatusRead(_Read):
     name: str
     template: str | None = Field(description="The email template's name, if any")
     po_lines: int = Field(description="PO lines with this status")
+    retired_at: datetime | None = Field(
+        default=None, description="When it was retired: kept where used, given to no new line"
+    )
+
+
+class StatusRename(BaseModel):
+    """Another name for a PO line status (its code stays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: inputs.Name
 
 
 # --- purchase orders -------------------------------------------------------------------

@@ -114,6 +114,8 @@ class PoLineStatus(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(Name)
+    # A retired status stays where it is used and is given to no PO line any more.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_template_id: Mapped[int | None] = mapped_column(
         ForeignKey("email_templates.id", ondelete="SET NULL")
     )

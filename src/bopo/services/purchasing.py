@@ -65,7 +65,7 @@ def add_purchase_orders(
         statuses = pairs(
             conn.execute(
                 select(PoLineStatus.code, PoLineStatus.id).where(
-                    one_of(conn, PoLineStatus.code, codes)
+                    one_of(conn, PoLineStatus.code, codes), PoLineStatus.retired_at.is_(None)
                 )
             )
         )
@@ -195,7 +195,7 @@ def _line_problem(
     if line.sku not in items:
         return FieldError("sku", f"unknown SKU {line.sku!r}")
     if line.status and line.status not in statuses:
-        return FieldError("status", f"unknown PO line status {line.status!r}")
+        return FieldError("status", f"unknown or retired PO line status {line.status!r}")
     if order.number in pos:
         old = existing.get((pos[order.number][0], line.line_no))
         if old == (items[line.sku], line.qty):

@@ -1,4 +1,4 @@
-"""Search: indexes on lower() of the columns people search by.
+"""Search: indexes on lower() of the columns people search by; retired PO line statuses.
 
 On PostgreSQL they are trigram GIN indexes (pg_trgm), which find a part anywhere
 in the value; on SQLite, b-trees on lower(column) for exact and prefix lookups.
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import bopo.db.base
 
 revision = "0007_office"
 down_revision = "0006_shops"
@@ -30,6 +32,10 @@ SEARCHED = [
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("po_line_statuses") as batch:
+        batch.add_column(
+            sa.Column("retired_at", bopo.db.base.UTCDateTime(timezone=True), nullable=True)
+        )
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -44,3 +50,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table, column in SEARCHED:
         op.drop_index(f"ix_{table}_{column}_search", table_name=table)
+    with op.batch_alter_table("po_line_statuses") as batch:
+        batch.drop_column("retired_at")
