@@ -70,6 +70,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
     ("PATCH", "/api/po-line-statuses/LATE", {"json": {"template": "Back order"}}, A),
     ("POST", "/api/po-line-statuses/LATE/rename", {"json": {"name": "Running late"}}, A),
     ("POST", "/api/po-line-statuses/LATE/retire", {}, A),
+    ("GET", "/api/audit", {"params": {"action": "email", "since": "2026-01-01"}}, A),
     ("GET", "/api/emails", {}, V),
     ("GET", "/api/po-lines", {}, V),
     ("GET", "/api/emails/1", {}, V),

@@ -48,6 +48,9 @@ PAGES: list[tuple[str, Role]] = [
     ("/customers/1", V),
     ("/customers/by-code/C1", V),
     ("/admin", A),
+    ("/audit", A),
+    ("/audit?actor=test&action=email&entity=pending_email&since=2026-01-01&until=2030-01-01", A),
+    ("/sales-orders/1?history=20", V),
 ]
 
 # Every action, a form for it, and the least role that may do it.

@@ -41,6 +41,19 @@ def page_of(read: type[Any], page: ServicePage[Any]) -> dict[str, Any]:
     }
 
 
+class AuditRead(_Read):
+    """One change: who made it, when, to what, and what it was before and after."""
+
+    id: int
+    at: datetime
+    actor: str = Field(description="web:NAME, api:NAME, or the CLI user")
+    action: str = Field(description="e.g. customer.update, email.retry, status.retire")
+    entity: str
+    entity_id: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
 # --- stock items, customers, suppliers, statuses ----------------------------------------
 
 

@@ -8,7 +8,7 @@ from importlib import import_module
 
 from bopo.cli.common import app, run
 
-for _module in ("setup", "orders", "shops", "changes", "emails", "promise", "access"):
+for _module in ("setup", "orders", "shops", "changes", "emails", "promise", "access", "history"):
     import_module(f"bopo.cli.{_module}")
 
 __all__ = ["app", "main"]

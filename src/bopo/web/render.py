@@ -45,6 +45,7 @@ NAV: list[NavItem] = [
     NavItem("/system", "System data", Role.VIEWER, "system"),
     NavItem("/settings", "Settings", Role.ADMIN, "settings"),
     NavItem("/admin", "Users", Role.ADMIN, "admin"),
+    NavItem("/audit", "Audit", Role.ADMIN, "audit"),
 ]
 
 # Every asset is bopo's own: nothing from another origin, no inline script.

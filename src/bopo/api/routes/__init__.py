@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from bopo.api.routes import (
     associations,
+    audit,
     backorders,
     customers,
     email_templates,
@@ -39,4 +40,5 @@ ROUTERS: list[APIRouter] = [
     promise.what_if_router,
     system.router,
     webhooks.router,
+    audit.router,
 ]

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from bopo.web.routes import (
     admin,
+    audit,
     auth,
     customers,
     dashboard,
@@ -38,4 +39,5 @@ ROUTERS: list[APIRouter] = [
     search.router,
     customers.router,
     admin.router,
+    audit.router,
 ]

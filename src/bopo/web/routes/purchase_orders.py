@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import catalog, goods_in, po_line_update, purchasing, supply
+from bopo.services import audit, catalog, goods_in, po_line_update, purchasing, supply
 from bopo.web import messages
 from bopo.web.forms import act, optional_date, query_date, text, whole
 from bopo.web.render import pager, render
@@ -71,7 +71,12 @@ def list_page(
 
 
 @router.get("/{number:path}")
-def detail_page(request: Request, user: Viewer, number: str) -> HTMLResponse:
+def detail_page(
+    request: Request,
+    user: Viewer,
+    number: str,
+    history: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> HTMLResponse:
     ctx = context_of(request)
     po = purchasing.show_purchase_order(ctx, number)
     receipts = goods_in.list_receipts(ctx, po_number=number, limit=20)
@@ -84,6 +89,7 @@ def detail_page(request: Request, user: Viewer, number: str) -> HTMLResponse:
         statuses=catalog.list_statuses(ctx),
         po_url=po_url,
         preview_url="/what-if" + po_url(number),
+        history=audit.history(ctx, "purchase_order", po.id, offset=history),
     )
 
 

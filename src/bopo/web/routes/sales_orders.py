@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import demand, despatch, explain, intake, manual_links, sales
+from bopo.services import audit, demand, despatch, explain, intake, manual_links, sales
 from bopo.services.files import _say as plain_message  # the import reports' wording
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.outcomes import OrderStatus
@@ -240,8 +240,14 @@ OPEN_WHY = 3
 
 
 @router.get("/{order_id:int}")
-def detail_page(request: Request, user: Viewer, order_id: int) -> HTMLResponse:
-    """The order, each line's outcome, and why: every allocation decision made for it."""
+def detail_page(
+    request: Request,
+    user: Viewer,
+    order_id: int,
+    history: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> HTMLResponse:
+    """The order, each line's outcome, why (every allocation decision made for it), and
+    its history (the audit rows about it and its lines, newest first)."""
     ctx = context_of(request)
     view = sales.get_sales_order(ctx, order_id)
     why = explain.explain_order(ctx, view.number, source=view.source)
@@ -254,6 +260,7 @@ def detail_page(request: Request, user: Viewer, order_id: int) -> HTMLResponse:
         open_why=len(view.lines) <= OPEN_WHY,
         goods_in=GOODS_IN,
         priorities=PRIORITIES,
+        history=audit.history(ctx, "sales_order", view.id, offset=history),
     )
 
 
