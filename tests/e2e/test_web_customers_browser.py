@@ -86,3 +86,24 @@ def test_an_admin_adds_a_user_and_makes_them_a_token(make_site: Any, page: Any) 
     expect(page.get_by_role("status")).to_contain_text("of ines (web shop) revoked.")
     expect(page.locator("#new-secret")).to_have_count(0)
     assert page.problems == []
+
+
+def test_the_worklist_an_order_and_goods_in_print_without_menus_forms_or_buttons(
+    make_site: Any, page: Any
+) -> None:
+    site = make_site()
+    given_stock(site.ctx, **{"W-5004": 0})
+    given_status(site.ctx, "ON ORDER")
+    given_po(site.ctx, "PO-1", ("W-5004", 1, day(5), "ON ORDER"))
+    take_order(site.ctx, order("SO-5004", ("W-5004", 2)), actor="test")  # waits: too little
+    sign_in_as(page, site, Role.OPERATOR)
+    page.emulate_media(media="print")
+    for path in ("/worklist", "/sales-orders/1", "/goods-in"):
+        page.goto(site.url(path))
+        expect(page.locator("header.top")).to_be_hidden()
+        expect(page.locator("h1")).to_be_visible()
+        assert page.locator("main button:visible").count() == 0, path
+        assert page.locator("main form:visible").count() == 0, path
+    page.goto(site.url("/worklist"))
+    expect(page.get_by_text("SO-5004")).to_be_visible()
+    assert page.problems == []
