@@ -23,6 +23,7 @@ from bopo.db.models import (
 )
 from bopo.db.queries import IS_OPEN, OUTSTANDING, ensure_codes, pairs
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services import sorting
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
 from bopo.services.linking import event
@@ -393,6 +394,10 @@ class PurchaseOrderSummary:
     next_due: date | None
 
 
+# The columns a list of purchase orders may be sorted by (`sort=next_due`, `sort=-number`).
+PURCHASE_ORDER_SORTS = ("number", "supplier", "ordered", "outstanding", "next_due")
+
+
 def list_purchase_orders(
     ctx: Context,
     *,
@@ -403,6 +408,7 @@ def list_purchase_orders(
     open_only: bool | None = None,
     due_before: date | None = None,
     q: str | None = None,
+    sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[PurchaseOrderSummary]:
@@ -436,7 +442,16 @@ def list_purchase_orders(
         )
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
         .outerjoin(lines, lines.c.po_id == PurchaseOrder.id)
-        .order_by(PurchaseOrder.id.desc())
+    )
+    sorts: dict[str, Any] = {  # PURCHASE_ORDER_SORTS
+        "number": PurchaseOrder.number,
+        "supplier": Supplier.name,
+        "ordered": PurchaseOrder.order_date,
+        "outstanding": func.coalesce(lines.c.outstanding, 0),
+        "next_due": lines.c.next_due,
+    }
+    stmt = stmt.order_by(
+        *sorting.order_by(sort, sorts, PurchaseOrder.id, [PurchaseOrder.id.desc()])
     )
     any_line = PoLine.purchase_order_id == PurchaseOrder.id
     if number:

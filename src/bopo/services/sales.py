@@ -12,6 +12,7 @@ from bopo.db.models import Customer, SalesOrder, SoLine, StockItem
 from bopo.db.queries import record_audit
 from bopo.domain.statuses import Priority
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services import sorting
 from bopo.services.context import Context
 from bopo.services.linking import event
 from bopo.services.lookup import find_sales_order
@@ -126,6 +127,17 @@ class SalesOrderSummary:
     priority: str = Priority.NORMAL.value
 
 
+# The columns a list of sales orders may be sorted by (`sort=delivery`, `sort=-ordered`).
+SALES_ORDER_SORTS = {
+    "number": SalesOrder.number,
+    "customer": Customer.name,
+    "status": SalesOrder.status,
+    "priority": SalesOrder.priority,
+    "ordered": SalesOrder.order_date,
+    "delivery": SalesOrder.delivery_date,
+}
+
+
 def list_sales_orders(
     ctx: Context,
     *,
@@ -141,6 +153,7 @@ def list_sales_orders(
     waiting: bool | None = None,
     priority: str | None = None,
     q: str | None = None,
+    sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[SalesOrderSummary]:
@@ -212,7 +225,11 @@ def list_sales_orders(
                 )
                 .join(Customer, Customer.id == SalesOrder.customer_id)
                 .where(*where)
-                .order_by(SalesOrder.id.desc())
+                .order_by(
+                    *sorting.order_by(
+                        sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()]
+                    )
+                )
                 .limit(limit)
                 .offset(offset)
             ).all()

@@ -175,6 +175,14 @@ def redirect(
     return RedirectResponse(local_path(url), status_code=303)
 
 
+# Rows a list page may show (`size=`); anything else is the usual 50.
+PAGE_SIZES = (25, 50, 100)
+
+
+def page_size(size: int) -> int:
+    return size if size in PAGE_SIZES else 50
+
+
 def pager(page: Page[Any]) -> dict[str, int | None]:
     """Where this page sits in the list, for the pager macro."""
     last = page.offset + len(page.items)

@@ -9,10 +9,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import audit, catalog, goods_in, po_line_update, purchasing, supply
+from bopo.services import (
+    audit,
+    catalog,
+    goods_in,
+    po_line_update,
+    purchasing,
+    sorting,
+    supply,
+)
 from bopo.web import messages
 from bopo.web.forms import act, optional_date, query_date, text, whole
-from bopo.web.render import pager, render
+from bopo.web.render import PAGE_SIZES, page_size, pager, render
 from bopo.web.session import Form, Operator, Viewer, context_of
 
 router = APIRouter(prefix="/purchase-orders", include_in_schema=False)
@@ -35,6 +43,8 @@ def list_page(
     state: Annotated[str | None, Query(pattern="^(open|delivered)?$")] = None,
     due_before: Annotated[str | None, Query(max_length=10)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     ctx = context_of(request)
@@ -47,7 +57,8 @@ def list_page(
         open_only={"open": True, "delivered": False}.get(state or ""),
         due_before=query_date(due_before),
         q=q or None,
-        limit=PAGE_SIZE,
+        sort=sort,
+        limit=page_size(size),
         offset=offset,
     )
     return render(
@@ -66,6 +77,8 @@ def list_page(
             "due_before": due_before or "",
             "q": q or "",
         },
+        sort=sorting.sort_key(sort, dict.fromkeys(purchasing.PURCHASE_ORDER_SORTS)),
+        sizes=PAGE_SIZES,
         po_url=po_url,
     )
 

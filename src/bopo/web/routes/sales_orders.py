@@ -15,13 +15,22 @@ from starlette.datastructures import FormData
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import audit, demand, despatch, explain, intake, manual_links, sales
+from bopo.services import (
+    audit,
+    demand,
+    despatch,
+    explain,
+    intake,
+    manual_links,
+    sales,
+    sorting,
+)
 from bopo.services.files import _say as plain_message  # the import reports' wording
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.outcomes import OrderStatus
 from bopo.web import messages
 from bopo.web.forms import act, query_date, text, whole
-from bopo.web.render import pager, redirect, render
+from bopo.web.render import PAGE_SIZES, page_size, pager, redirect, render
 from bopo.web.session import Form, Operator, Viewer, context_of, flash
 
 router = APIRouter(prefix="/sales-orders", include_in_schema=False)
@@ -51,6 +60,8 @@ def list_page(
     delivery_from: Annotated[str | None, Query(max_length=10)] = None,
     delivery_to: Annotated[str | None, Query(max_length=10)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     page = sales.list_sales_orders(
@@ -65,7 +76,8 @@ def list_page(
         delivery_from=query_date(delivery_from),
         delivery_to=query_date(delivery_to),
         q=q or None,
-        limit=PAGE_SIZE,
+        sort=sort,
+        limit=page_size(size),
         offset=offset,
     )
     return render(
@@ -88,6 +100,8 @@ def list_page(
             "delivery_to": delivery_to or "",
             "q": q or "",
         },
+        sort=sorting.sort_key(sort, sales.SALES_ORDER_SORTS),
+        sizes=PAGE_SIZES,
         so_url=so_url,
     )
 
