@@ -57,6 +57,12 @@ def pages(scale: Scale, email_id: int, email_order: int) -> list[str]:
         "/system/templates/1",
         "/settings",
         "/sales-orders?priority=urgent",
+        "/search?q=sku-0004",  # a prefix of ten SKUs, and in no order number
+        f"/search?q={so[4:]}",  # the middle of an order number
+        "/search?q=c1234@example",  # part of a customer's email
+        "/sales-orders?q=customer+1234",
+        "/worklist?q=sku-00042",
+        "/customers/1234",
     ]
 
 

@@ -55,6 +55,22 @@ def test_a_status_is_added_once_with_its_code_upper_cased(api: Api) -> None:
     blank = api.post("/api/po-line-statuses", Role.ADMIN, json={"code": "  ", "name": "x"})
     assert blank.json()["errors"][0]["field"] == "code"
     assert [s["code"] for s in api.get("/api/po-line-statuses").json()] == ["LATE"]
+    bad = api.post("/api/po-line-statuses", Role.ADMIN, json={"code": "bad code!", "name": "x"})
+    assert bad.status_code == 422
+    assert "is not a status code" in bad.json()["errors"][0]["message"]
+
+
+def test_a_status_is_renamed_and_retired_by_an_admin_only(api: Api) -> None:
+    given_status(api.ctx, "LATE")
+    rename = {"json": {"name": "Running late"}}
+    assert api.post("/api/po-line-statuses/late/rename", Role.OPERATOR, **rename).status_code == 403
+    renamed = api.post("/api/po-line-statuses/late/rename", Role.ADMIN, **rename)
+    assert (renamed.status_code, renamed.json()["name"]) == (200, "Running late")
+    assert api.post("/api/po-line-statuses/LATE/retire", Role.OPERATOR).status_code == 403
+    retired = api.post("/api/po-line-statuses/LATE/retire", Role.ADMIN)
+    assert retired.status_code == 200
+    assert retired.json()["retired_at"] is not None
+    assert api.post("/api/po-line-statuses/NOPE/retire", Role.ADMIN).status_code == 404
 
 
 def test_a_purchase_order_is_created_whole_or_not_at_all(api: Api) -> None:

@@ -57,7 +57,7 @@ def test_a_database_behind_the_code_is_not_ready_and_says_why(tmp_path: Path) ->
     assert ready.status_code == 503
     assert ready.headers["content-type"] == "application/problem+json"
     assert ready.json()["detail"] == (
-        "database schema is 0005, this bopo needs 0007_nodes: run `bopo init`"
+        "database schema is 0005, this bopo needs 0007_office: run `bopo init`"
     )
 
 

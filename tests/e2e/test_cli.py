@@ -59,7 +59,9 @@ def test_a_five_minute_tour(bopo) -> None:  # type: ignore[no-untyped-def]
     retry = json.loads(bopo("allocate", "--json").output)
     assert retry["still_waiting"] == {"not enough outstanding on order": 1}
     statuses = json.loads(bopo("statuses", "list", "--json").output)
-    assert statuses == [{"code": "ON ORDER", "name": "On order", "template": None, "po_lines": 2}]
+    assert statuses == [
+        {"code": "ON ORDER", "name": "On order", "template": None, "po_lines": 2, "retired": False}
+    ]
 
 
 def test_an_import_with_rejections_exits_non_zero_and_names_the_places(  # type: ignore[no-untyped-def]
@@ -135,3 +137,19 @@ def test_config_show_masks_secrets(bopo) -> None:  # type: ignore[no-untyped-def
 def test_an_adding_a_status_twice_is_a_conflict(bopo) -> None:  # type: ignore[no-untyped-def]
     bopo("statuses", "add", "DELAYED", "Delayed")
     assert "exists already" in bopo("statuses", "add", "delayed", "Again", code=5).output
+
+
+def test_a_status_code_follows_the_rule_and_a_status_is_renamed_and_retired(bopo) -> None:  # type: ignore[no-untyped-def]
+    bopo("init")
+    refused = bopo("statuses", "add", "bad code!", "Bad", code=1).output
+    assert "'BAD CODE!' is not a status code" in refused
+    bopo("statuses", "add", "late_2", "Late")
+    assert (
+        "LATE_2 is now called Running late"
+        in bopo("statuses", "rename", "late_2", "Running late").output
+    )
+    assert "retired LATE_2" in bopo("statuses", "retire", "LATE_2").output
+    listed = json.loads(bopo("statuses", "list", "--json").output)
+    assert listed == [
+        {"code": "LATE_2", "name": "Running late", "template": None, "po_lines": 0, "retired": True}
+    ]

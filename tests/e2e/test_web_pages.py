@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bopo.domain.roles import Role, allows
-from bopo.services import catalog, outbox, sales, templates, users
+from bopo.services import catalog, customers, outbox, sales, templates, users
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import (
@@ -44,6 +44,13 @@ PAGES: list[tuple[str, Role]] = [
     ("/system/templates/new", A),
     ("/settings", A),
     ("/what-if/switch-on", A),
+    ("/search?q=so-1", V),
+    ("/customers/1", V),
+    ("/customers/by-code/C1", V),
+    ("/admin", A),
+    ("/audit", A),
+    ("/audit?actor=test&action=email&entity=pending_email&since=2026-01-01&until=2030-01-01", A),
+    ("/sales-orders/1?history=20", V),
 ]
 
 # Every action, a form for it, and the least role that may do it.
@@ -80,6 +87,13 @@ ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
     ("/system/templates/new", {"name": "T2", "subject": "S", "body_text": "B"}, A),
     ("/system/templates/1", {"name": "Back order", "subject": "Changed", "body_text": "B"}, A),
     ("/system/templates/preview", {"subject": "S", "body_text": "B"}, A),
+    ("/customers/1", {"name": "Someone Else", "email": "else@example.com"}, OP),
+    ("/admin/users", {"name": "newcomer", "role": "admin", "password": "long-enough-pw"}, A),
+    ("/admin/users/disable", {"name": "operator"}, A),
+    ("/admin/tokens", {"user": "viewer", "name": "shop"}, A),
+    ("/admin/tokens/revoke", {"id": "1"}, A),
+    ("/system/statuses/rename", {"code": "CONFIRMED", "name": "Confirmed by supplier"}, A),
+    ("/system/statuses/retire", {"code": "CONFIRMED"}, A),
 ]
 
 
@@ -102,7 +116,10 @@ def _how_things_stand(web: Web) -> tuple[object, ...]:
         po_line_of(web.ctx, "PO-1", 2).status,
         [(e.id, e.state, e.attempts) for e in outbox.list_emails(web.ctx)],
         [t.as_dict() for t in templates.list_templates(web.ctx)],
-        [(s.code, s.template) for s in catalog.list_statuses(web.ctx)],
+        [(s.code, s.name, s.template, s.retired_at) for s in catalog.list_statuses(web.ctx)],
+        customers.get_customer(web.ctx, 1),
+        [(u.name, u.active) for u in users.list_users(web.ctx)],
+        [(t.id, t.revoked_at) for t in users.list_tokens(web.ctx)],
     )
 
 

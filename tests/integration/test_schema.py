@@ -19,6 +19,9 @@ from tests.helpers import day, given_po, given_status, given_stock, order
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
+# SQLite's reflection cannot read an index on an expression (the search indexes on
+# lower(column)); Alembic then leaves them out of the comparison, on both sides.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_the_migrations_match_the_models(ctx: Context) -> None:
     with ctx.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)

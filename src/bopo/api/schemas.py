@@ -41,6 +41,19 @@ def page_of(read: type[Any], page: ServicePage[Any]) -> dict[str, Any]:
     }
 
 
+class AuditRead(_Read):
+    """One change: who made it, when, to what, and what it was before and after."""
+
+    id: int
+    at: datetime
+    actor: str = Field(description="web:NAME, api:NAME, or the CLI user")
+    action: str = Field(description="e.g. customer.update, email.retry, status.retire")
+    entity: str
+    entity_id: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
 # --- stock items, customers, suppliers, statuses ----------------------------------------
 
 
@@ -101,6 +114,17 @@ class StatusRead(_Read):
     name: str
     template: str | None = Field(description="The email template's name, if any")
     po_lines: int = Field(description="PO lines with this status")
+    retired_at: datetime | None = Field(
+        default=None, description="When it was retired: kept where used, given to no new line"
+    )
+
+
+class StatusRename(BaseModel):
+    """Another name for a PO line status (its code stays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: inputs.Name
 
 
 # --- purchase orders -------------------------------------------------------------------
@@ -226,6 +250,9 @@ class OrderOutcomeRead(_Read):
     number: str
     status: Literal["taken", "duplicate"]
     lines: list[LineOutcomeRead]
+    warnings: list[str] = Field(
+        default=[], description="what it changed besides the order: a customer's name or email"
+    )
 
 
 class CustomerRef(_Read):

@@ -16,7 +16,17 @@ from bopo.cli import common
 
 __all__ = ["app", "load_commands", "main"]
 
-COMMAND_MODULES = ("setup", "orders", "shops", "changes", "emails", "promise", "access", "ops")
+COMMAND_MODULES = (
+    "setup",
+    "orders",
+    "shops",
+    "changes",
+    "emails",
+    "promise",
+    "access",
+    "history",
+    "ops",
+)
 _LIGHT = frozenset({"version"})  # commands defined in bopo.cli.common itself
 _OPTIONS_WITH_VALUE = frozenset({"--config", "-c"})
 

@@ -25,6 +25,7 @@ from bopo.db.migrate import head_revision, upgrade
 from bopo.services import (
     catalog,
     demo,
+    statuses,
 )
 
 
@@ -80,7 +81,13 @@ def statuses_list(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(
             [
-                {"code": s.code, "name": s.name, "template": s.template, "po_lines": s.po_lines}
+                {
+                    "code": s.code,
+                    "name": s.name,
+                    "template": s.template,
+                    "po_lines": s.po_lines,
+                    "retired": s.retired_at is not None,
+                }
                 for s in rows
             ]
         )
@@ -89,7 +96,8 @@ def statuses_list(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     for col in ("code", "name", "email template", "PO lines"):
         table.add_column(col)
     for s in rows:
-        table.add_row(s.code, s.name, s.template or "-", str(s.po_lines))
+        code = f"{s.code} (retired)" if s.retired_at else s.code
+        table.add_row(code, s.name, s.template or "-", str(s.po_lines))
     out.print(table)
 
 
@@ -107,6 +115,29 @@ def statuses_add(
         print_json({"code": s.code, "name": s.name})
     else:
         out.print(f"added PO line status {s.code} ({s.name})")
+
+
+@status_app.command("rename")
+def statuses_rename(
+    tctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The status code, e.g. 'ON ORDER'.")],
+    name: Annotated[str, typer.Argument(help="Its new name.")],
+) -> None:
+    """Give a PO line status another name (the code stays)."""
+    with handled_errors():
+        done = statuses.rename_status(open_context(tctx, check=False), code, name, actor=actor())
+    out.print(f"{done.code} is now called {done.name}" if done.changed else "nothing changed")
+
+
+@status_app.command("retire")
+def statuses_retire(
+    tctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The status code, e.g. 'DELAYED'.")],
+) -> None:
+    """Retire a PO line status: kept where used, given to no new PO line."""
+    with handled_errors():
+        done = statuses.retire_status(open_context(tctx, check=False), code, actor=actor())
+    out.print(f"retired {done.code}" if done.changed else f"{done.code} was retired already")
 
 
 @config_app.command("show")

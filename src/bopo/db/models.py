@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -37,11 +38,30 @@ Name = String(200)
 Email = String(320)
 
 
+def search_index(table: str, column: str) -> Index:
+    """An index for searching a column by any part of it, in any case.
+
+    PostgreSQL: a trigram GIN index on lower(column), which serves
+    `lower(column) LIKE '%part%'` (and prefixes and equality). SQLite has no
+    trigrams: the same index there is a b-tree on lower(column), which serves
+    exact and prefix lookups; a search by a middle part scans.
+    The migration creates the pg_trgm extension these need (0007_office).
+    """
+    return Index(
+        f"ix_{table}_{column}_search",
+        func.lower(text(column)).label(column),
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )
+
+
 class StockItem(Base):
     __tablename__ = "stock_items"
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
         CheckConstraint("assigned >= 0 AND assigned <= on_hand", name="assigned_within_on_hand"),
+        search_index("stock_items", "sku"),
+        search_index("stock_items", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +74,11 @@ class StockItem(Base):
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (
+        search_index("customers", "code"),
+        search_index("customers", "name"),
+        search_index("customers", "email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(Code, unique=True)
@@ -91,6 +116,8 @@ class PoLineStatus(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(Name)
+    # A retired status stays where it is used and is given to no PO line any more.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_template_id: Mapped[int | None] = mapped_column(
         ForeignKey("email_templates.id", ondelete="SET NULL")
     )
@@ -101,6 +128,7 @@ class PoLineStatus(Base):
 
 class PurchaseOrder(Base):
     __tablename__ = "purchase_orders"
+    __table_args__ = (search_index("purchase_orders", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(Code, unique=True)
@@ -176,6 +204,7 @@ class SalesOrder(Base):
     __table_args__ = (
         UniqueConstraint("number", "source"),
         CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
+        search_index("sales_orders", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,6 +21,7 @@ from bopo.db.models import (
 )
 from bopo.db.queries import IS_OPEN, OUTSTANDING, lock_stock_by_sku, record_audit
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services import statuses
 from bopo.services.context import Context
 from bopo.services.inputs import NewStockItem
 from bopo.services.linking import event
@@ -126,6 +127,7 @@ class StatusView:
     name: str
     template: str | None
     po_lines: int
+    retired_at: datetime | None = None  # kept where used, given to no new PO line
 
 
 def list_statuses(ctx: Context) -> list[StatusView]:
@@ -142,6 +144,7 @@ def list_statuses(ctx: Context) -> list[StatusView]:
                 PoLineStatus.name,
                 EmailTemplate.name,
                 func.coalesce(used.c.n, 0),
+                PoLineStatus.retired_at,
             )
             .outerjoin(EmailTemplate, EmailTemplate.id == PoLineStatus.email_template_id)
             .outerjoin(used, used.c.status_id == PoLineStatus.id)
@@ -152,15 +155,15 @@ def list_statuses(ctx: Context) -> list[StatusView]:
 
 def add_status(ctx: Context, code: str, name: str, *, actor: str) -> StatusView:
     """Add a PO line status; codes are upper-cased and unique."""
-    code = code.strip().upper()
-    name = name.strip()
     problems = []
-    if not code or len(code) > 40:
-        problems.append(FieldError("code", "must be 1 to 40 characters"))
-    if not name or len(name) > 200:
-        problems.append(FieldError("name", "must be 1 to 200 characters"))
+    for check, value in ((statuses.checked_code, code), (statuses.checked_name, name)):
+        try:
+            check(value)
+        except InvalidInput as exc:
+            problems += exc.errors
     if problems:
         raise InvalidInput(problems)
+    code, name = statuses.checked_code(code), statuses.checked_name(name)
     now = ctx.clock()
     with ctx.db.write() as conn:
         if _status_id(conn, code) is not None:

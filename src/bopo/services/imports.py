@@ -288,6 +288,7 @@ def _tally(
                 summary.errors.append(where.issue(fieldname, err.message, order.number, line))
         else:
             summary.orders_taken += 1
+            summary.warnings.extend(result.warnings)
             for kind in result.kinds:
                 if kind == LINKED:
                     summary.lines_linked += 1

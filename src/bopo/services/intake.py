@@ -295,13 +295,21 @@ def _take_batch(
             actor,
             now,
         )
+        said = customer_changes(known_customers, [t.order for t in taken])
         for t, order_id in zip(taken, order_ids, strict=True):
             kinds = tuple(
                 LINKED if d.links else d.skip.value if d.skip else FROM_STOCK for d in t.decisions
             )
             lines = tuple(_outcomes(t, labels, now.date())) if detail else ()
+            change = said.pop(t.order.customer.code, None)  # told once, with its first order
             results[t.index] = OrderResult(
-                t.order.source, t.order.number, OrderStatus.TAKEN, order_id, lines, kinds=kinds
+                t.order.source,
+                t.order.number,
+                OrderStatus.TAKEN,
+                order_id,
+                lines,
+                kinds=kinds,
+                warnings=(change,) if change else (),
             )
 
     if any(r is None for r in results):
@@ -355,6 +363,26 @@ def _load_supply(
         supply[row.stock_item_id].append(row.supply())
         labels[row.id] = row
     return supply, labels
+
+
+def customer_changes(known: Sequence[Any], orders: Sequence[NewSalesOrder]) -> dict[str, str]:
+    """What taking the orders changes about customers stored already, by code, in words
+    (`customer C1: email a@x → b@x`): orders keep a customer's name and email up to
+    date, and say so. The last order given for a customer wins, as when written."""
+    given = {o.customer.code: o.customer for o in orders}
+    said = {}
+    for row in known:
+        new = given.get(row.code)
+        if new is None:
+            continue
+        parts = [
+            f"{name} {old} → {value}"
+            for name, old, value in (("name", row.name, new.name), ("email", row.email, new.email))
+            if old != value
+        ]
+        if parts:
+            said[row.code] = f"customer {row.code}: {', '.join(parts)}"
+    return said
 
 
 def _write(

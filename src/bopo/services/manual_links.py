@@ -227,6 +227,7 @@ def find_candidates(
     source: str | None = None,
     delivery_from: date | None = None,
     delivery_to: date | None = None,
+    q: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[LineCandidates]:
@@ -239,6 +240,7 @@ def find_candidates(
         source=source,
         delivery_from=delivery_from,
         delivery_to=delivery_to,
+        q=q,
         limit=limit,
         offset=offset,
     )

@@ -196,6 +196,8 @@ class OrderResult:
     # all a bulk import reports, so it can leave `lines` empty.
     kinds: tuple[str, ...] = ()
     differences: tuple[Difference, ...] = ()  # of a CHANGED order, from the order taken
+    # What taking it changed besides the order: a stored customer's name or email.
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -208,6 +210,7 @@ class OrderResult:
                 {"place": e.place, "field": e.field, "message": e.message} for e in self.errors
             ],
             "differences": [d.as_dict() for d in self.differences],
+            "warnings": list(self.warnings),
         }
 
 

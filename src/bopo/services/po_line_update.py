@@ -25,6 +25,7 @@ from bopo.errors import FieldError, InvalidInput, NotFound
 from bopo.services import status_change, supply
 from bopo.services.context import Context
 from bopo.services.status_change import StatusChange
+from bopo.services.statuses import refuse_retired
 from bopo.services.supply import KEEP, Keep, SupplyChangeResult
 
 
@@ -68,6 +69,7 @@ def update_po_line(
             code = status.strip().upper()
             if conn.scalar(select(PoLineStatus.id).where(PoLineStatus.code == code)) is None:
                 raise NotFound("PO line status", code)
+            refuse_retired(conn, code)
         changed = (
             supply.change_po_line_in(
                 conn, ctx, po_number, line_no, qty=qty, due_date=due_date, actor=actor, now=now

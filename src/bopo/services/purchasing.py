@@ -23,10 +23,12 @@ from bopo.db.models import (
 )
 from bopo.db.queries import IS_OPEN, OUTSTANDING, ensure_codes, pairs
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services import sorting
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
 from bopo.services.linking import event
 from bopo.services.pages import Page, fetch_page
+from bopo.services.search import matches, normal, same
 
 
 @dataclass
@@ -64,7 +66,7 @@ def add_purchase_orders(
         statuses = pairs(
             conn.execute(
                 select(PoLineStatus.code, PoLineStatus.id).where(
-                    one_of(conn, PoLineStatus.code, codes)
+                    one_of(conn, PoLineStatus.code, codes), PoLineStatus.retired_at.is_(None)
                 )
             )
         )
@@ -194,7 +196,7 @@ def _line_problem(
     if line.sku not in items:
         return FieldError("sku", f"unknown SKU {line.sku!r}")
     if line.status and line.status not in statuses:
-        return FieldError("status", f"unknown PO line status {line.status!r}")
+        return FieldError("status", f"unknown or retired PO line status {line.status!r}")
     if order.number in pos:
         old = existing.get((pos[order.number][0], line.line_no))
         if old == (items[line.sku], line.qty):
@@ -392,6 +394,10 @@ class PurchaseOrderSummary:
     next_due: date | None
 
 
+# The columns a list of purchase orders may be sorted by (`sort=next_due`, `sort=-number`).
+PURCHASE_ORDER_SORTS = ("number", "supplier", "ordered", "outstanding", "next_due")
+
+
 def list_purchase_orders(
     ctx: Context,
     *,
@@ -401,11 +407,14 @@ def list_purchase_orders(
     status: str | None = None,
     open_only: bool | None = None,
     due_before: date | None = None,
+    q: str | None = None,
+    sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[PurchaseOrderSummary]:
     """Purchase orders, newest first. `sku`, `status` and `due_before` match any line;
-    `open_only` keeps those with something still to come (false: fully delivered)."""
+    `open_only` keeps those with something still to come (false: fully delivered); `q`
+    is part of the PO number or of the supplier's code or name, in any case."""
     open_line = and_(PoLine.purchase_order_id == PurchaseOrder.id, IS_OPEN)
     lines = (
         select(
@@ -433,16 +442,27 @@ def list_purchase_orders(
         )
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
         .outerjoin(lines, lines.c.po_id == PurchaseOrder.id)
-        .order_by(PurchaseOrder.id.desc())
+    )
+    sorts: dict[str, Any] = {  # PURCHASE_ORDER_SORTS
+        "number": PurchaseOrder.number,
+        "supplier": Supplier.name,
+        "ordered": PurchaseOrder.order_date,
+        "outstanding": func.coalesce(lines.c.outstanding, 0),
+        "next_due": lines.c.next_due,
+    }
+    stmt = stmt.order_by(
+        *sorting.order_by(sort, sorts, PurchaseOrder.id, [PurchaseOrder.id.desc()])
     )
     any_line = PoLine.purchase_order_id == PurchaseOrder.id
     if number:
-        stmt = stmt.where(PurchaseOrder.number == number)
+        stmt = stmt.where(same(PurchaseOrder.number, number))
     if supplier:
         stmt = stmt.where(Supplier.code == supplier)
+    if q and normal(q):
+        stmt = stmt.where(matches([PurchaseOrder.number, Supplier.code, Supplier.name], q))
     if sku:
         stmt = stmt.where(
-            exists().where(any_line, PoLine.stock_item_id == StockItem.id, StockItem.sku == sku)
+            exists().where(any_line, PoLine.stock_item_id == StockItem.id, same(StockItem.sku, sku))
         )
     if status:
         stmt = stmt.where(

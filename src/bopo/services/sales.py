@@ -12,11 +12,13 @@ from bopo.db.models import Association, Customer, PoLine, SalesOrder, SoLine, St
 from bopo.db.queries import record_audit
 from bopo.domain.statuses import Priority
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services import sorting
 from bopo.services.context import Context
 from bopo.services.linking import event
 from bopo.services.lookup import find_sales_order
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
 from bopo.services.pages import MAX_LIMIT, AnySelect, Page
+from bopo.services.search import matches, normal, same
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,17 @@ class SalesOrderSummary:
     on_overdue: bool = False  # a line is linked to a PO line whose due date is past
 
 
+# The columns a list of sales orders may be sorted by (`sort=delivery`, `sort=-ordered`).
+SALES_ORDER_SORTS = {
+    "number": SalesOrder.number,
+    "customer": Customer.name,
+    "status": SalesOrder.status,
+    "priority": SalesOrder.priority,
+    "ordered": SalesOrder.order_date,
+    "delivery": SalesOrder.delivery_date,
+}
+
+
 def list_sales_orders(
     ctx: Context,
     *,
@@ -140,12 +153,15 @@ def list_sales_orders(
     delivery_to: date | None = None,
     waiting: bool | None = None,
     priority: str | None = None,
+    q: str | None = None,
+    sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[SalesOrderSummary]:
     """Sales orders, newest first; dates are inclusive; `sku` matches any line;
     `waiting` keeps orders with a line on the worklist (false: none); `priority`
-    is low, normal, high or urgent.
+    is low, normal, high or urgent; `q` is part of the order number or of the customer's
+    name, code or email address, in any case.
 
     Every filter is a condition on the orders table alone, so counting them
     joins nothing; the lines are counted for the page's orders only.
@@ -154,20 +170,21 @@ def list_sales_orders(
     equal: list[tuple[Any, str | None]] = [
         (SalesOrder.status, status),
         (SalesOrder.source, source),
-        (SalesOrder.number, number),
     ]
     for column, value in equal:
         if value:
             where.append(column == value)
+    if number:  # typed by a person: in any case
+        where.append(same(SalesOrder.number, number))
     if customer:
         where.append(
             SalesOrder.customer_id
             == select(Customer.id).where(Customer.code == customer).scalar_subquery()
         )
     if sku:
-        item = select(StockItem.id).where(StockItem.sku == sku).scalar_subquery()
+        skus = select(StockItem.id).where(same(StockItem.sku, sku))
         where.append(
-            SalesOrder.id.in_(select(SoLine.sales_order_id).where(SoLine.stock_item_id == item))
+            SalesOrder.id.in_(select(SoLine.sales_order_id).where(SoLine.stock_item_id.in_(skus)))
         )
     ranges: list[tuple[Any, date | None, date | None]] = [
         (SalesOrder.order_date, ordered_from, ordered_to),
@@ -186,6 +203,9 @@ def list_sales_orders(
         where.append(on_worklist if waiting else ~on_worklist)
     if priority:
         where.append(SalesOrder.priority == _priority(priority).rank)
+    if q and normal(q):
+        who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
+        where.append(matches([SalesOrder.number], q) | SalesOrder.customer_id.in_(who))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     with ctx.db.read() as conn:
@@ -206,7 +226,11 @@ def list_sales_orders(
                 )
                 .join(Customer, Customer.id == SalesOrder.customer_id)
                 .where(*where)
-                .order_by(SalesOrder.id.desc())
+                .order_by(
+                    *sorting.order_by(
+                        sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()]
+                    )
+                )
                 .limit(limit)
                 .offset(offset)
             ).all()

@@ -21,6 +21,7 @@ from bopo.domain.templating import EmailEvent
 from bopo.errors import NotFound
 from bopo.services.context import Context
 from bopo.services.linking import event
+from bopo.services.statuses import refuse_retired
 from bopo.services.superseding import refresh_emails
 
 
@@ -71,6 +72,7 @@ def set_po_line_status_in(
     ).first()
     if status is None:
         raise NotFound("PO line status", code)
+    refuse_retired(conn, code)
     line = conn.execute(
         select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)

@@ -26,6 +26,7 @@ from bopo.domain.templating import EmailEvent
 from bopo.services.context import Context
 from bopo.services.pages import MAX_LIMIT, Page
 from bopo.services.scope import load_scope
+from bopo.services.search import matches, normal, same
 
 # Highest priority first, then the oldest delivery date: the order that should ship
 # soonest gets served first (bopo.domain.changes.serving_order, in SQL).
@@ -148,7 +149,7 @@ def load_backorders(
     """The worklist (or those of its lines with these ids) inside the caller's transaction."""
     stmt = _worklist().limit(limit)
     if sku:
-        stmt = stmt.where(StockItem.sku == sku)
+        stmt = stmt.where(same(StockItem.sku, sku))
     if so_line_id is not None:
         stmt = stmt.where(SoLine.id == so_line_id)
     if ids is not None:
@@ -229,11 +230,13 @@ def find_backorders(
     source: str | None = None,
     delivery_from: date | None = None,
     delivery_to: date | None = None,
+    q: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[BackorderLine]:
     """One page of the worklist, highest priority and oldest delivery date first, with
-    the total.
+    the total. `q` is part of the order number, the SKU or item name, or the customer's
+    name, code or email address, in any case.
 
     A `late supply` line comes with the PO line it is still linked to. The
     count and the ordering touch only the tables the filters need (the
@@ -244,10 +247,7 @@ def find_backorders(
     if reason:
         where.append(SoLine.backorder_reason == reason)
     if sku:
-        where.append(
-            SoLine.stock_item_id
-            == select(StockItem.id).where(StockItem.sku == sku).scalar_subquery()
-        )
+        where.append(SoLine.stock_item_id.in_(select(StockItem.id).where(same(StockItem.sku, sku))))
     by_order: list[Any] = []
     if customer:
         by_order.append(
@@ -256,6 +256,14 @@ def find_backorders(
         )
     if source:
         by_order.append(SalesOrder.source == source)
+    if q and normal(q):
+        skus = select(StockItem.id).where(matches([StockItem.sku, StockItem.name], q))
+        who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
+        by_order.append(
+            matches([SalesOrder.number], q)
+            | SalesOrder.customer_id.in_(who)
+            | SoLine.stock_item_id.in_(skus)
+        )
     if delivery_from:
         by_order.append(SalesOrder.delivery_date >= delivery_from)
     if delivery_to:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -44,6 +44,8 @@ NAV: list[NavItem] = [
     NavItem("/import", "Import", Role.OPERATOR, "import"),
     NavItem("/system", "System data", Role.VIEWER, "system"),
     NavItem("/settings", "Settings", Role.ADMIN, "settings"),
+    NavItem("/admin", "Users", Role.ADMIN, "admin"),
+    NavItem("/audit", "Audit", Role.ADMIN, "audit"),
 ]
 
 # Every asset is bopo's own: nothing from another origin, no inline script.
@@ -115,6 +117,11 @@ def make_filters(clock: Callable[[], datetime]) -> dict[str, Callable[..., str]]
     return {"day": day, "relday": relday, "stamp": stamp, "age": age, "qty": qty}
 
 
+def customer_url(code: str) -> str:
+    """A customer's page by code (orders and lists know the code, not the id)."""
+    return "/customers/by-code/" + quote(code, safe="")
+
+
 def make_env(clock: Callable[[], datetime]) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -124,6 +131,7 @@ def make_env(clock: Callable[[], datetime]) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(make_filters(clock))
+    env.globals["customer_url"] = customer_url
     return env
 
 
@@ -165,6 +173,14 @@ def redirect(
     if message:
         flash(request, kind, message)
     return RedirectResponse(local_path(url), status_code=303)
+
+
+# Rows a list page may show (`size=`); anything else is the usual 50.
+PAGE_SIZES = (25, 50, 100)
+
+
+def page_size(size: int) -> int:
+    return size if size in PAGE_SIZES else 50
 
 
 def pager(page: Page[Any]) -> dict[str, int | None]:

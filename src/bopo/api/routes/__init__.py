@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from bopo.api.routes import (
     associations,
+    audit,
     backorders,
     customers,
     email_templates,
@@ -41,4 +42,5 @@ ROUTERS: list[APIRouter] = [
     system.router,
     webhooks.router,
     ops.router,
+    audit.router,
 ]

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path
 
 from bopo.api.deps import Admin, CtxDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas import StatusCreate, StatusRead
+from bopo.api.schemas import StatusCreate, StatusRead, StatusRename
 from bopo.api.schemas_emails import StatusUpdate
-from bopo.services import catalog
+from bopo.services import catalog, statuses
 
 router = APIRouter(
     prefix="/po-line-statuses", tags=["PO line statuses"], responses=responses(401, 403)
@@ -42,3 +42,27 @@ def update_status(
     return StatusRead.model_validate(
         catalog.set_status_template(ctx, code, body.template, actor=user.actor)
     )
+
+
+def _status(ctx: CtxDep, code: str) -> StatusRead:
+    return StatusRead.model_validate(
+        next(s for s in catalog.list_statuses(ctx) if s.code == code.strip().upper())
+    )
+
+
+Code = Annotated[str, Path(min_length=1, max_length=40, description="The status code")]
+
+
+@router.post("/{code}/rename", responses=responses(404, 422))
+def rename_status(ctx: CtxDep, user: Admin, code: Code, body: StatusRename) -> StatusRead:
+    """Give a status another name; its code stays (files and settings use it)."""
+    statuses.rename_status(ctx, code, body.name, actor=user.actor)
+    return _status(ctx, code)
+
+
+@router.post("/{code}/retire", responses=responses(404, 409))
+def retire_status(ctx: CtxDep, user: Admin, code: Code) -> StatusRead:
+    """Retire a status: it stays on the PO lines that have it and is given to no new
+    one (409 for the configured default status)."""
+    statuses.retire_status(ctx, code, actor=user.actor)
+    return _status(ctx, code)

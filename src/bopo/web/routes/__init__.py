@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bopo.web.routes import (
+    admin,
+    audit,
     auth,
+    customers,
     dashboard,
     email_templates,
     emails,
@@ -14,6 +17,7 @@ from bopo.web.routes import (
     imports,
     purchase_orders,
     sales_orders,
+    search,
     system,
     what_if,
     worklist,
@@ -32,4 +36,8 @@ ROUTERS: list[APIRouter] = [
     email_templates.router,
     what_if.router,
     exports.router,
+    search.router,
+    customers.router,
+    admin.router,
+    audit.router,
 ]

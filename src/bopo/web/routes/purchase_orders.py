@@ -9,10 +9,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import catalog, goods_in, po_line_update, purchasing, supply
+from bopo.services import (
+    audit,
+    catalog,
+    goods_in,
+    po_line_update,
+    purchasing,
+    sorting,
+    supply,
+)
 from bopo.web import messages
 from bopo.web.forms import act, optional_date, query_date, text, whole
-from bopo.web.render import pager, render
+from bopo.web.render import PAGE_SIZES, page_size, pager, render
 from bopo.web.session import Form, Operator, Viewer, context_of
 
 router = APIRouter(prefix="/purchase-orders", include_in_schema=False)
@@ -34,6 +42,9 @@ def list_page(
     status: Text = None,
     state: Annotated[str | None, Query(pattern="^(open|delivered)?$")] = None,
     due_before: Annotated[str | None, Query(max_length=10)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     ctx = context_of(request)
@@ -45,7 +56,9 @@ def list_page(
         status=status or None,
         open_only={"open": True, "delivered": False}.get(state or ""),
         due_before=query_date(due_before),
-        limit=PAGE_SIZE,
+        q=q or None,
+        sort=sort,
+        limit=page_size(size),
         offset=offset,
     )
     return render(
@@ -62,13 +75,21 @@ def list_page(
             "status": status or "",
             "state": state or "",
             "due_before": due_before or "",
+            "q": q or "",
         },
+        sort=sorting.sort_key(sort, dict.fromkeys(purchasing.PURCHASE_ORDER_SORTS)),
+        sizes=PAGE_SIZES,
         po_url=po_url,
     )
 
 
 @router.get("/{number:path}")
-def detail_page(request: Request, user: Viewer, number: str) -> HTMLResponse:
+def detail_page(
+    request: Request,
+    user: Viewer,
+    number: str,
+    history: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> HTMLResponse:
     ctx = context_of(request)
     po = purchasing.show_purchase_order(ctx, number)
     receipts = goods_in.list_receipts(ctx, po_number=number, limit=20)
@@ -81,6 +102,7 @@ def detail_page(request: Request, user: Viewer, number: str) -> HTMLResponse:
         statuses=catalog.list_statuses(ctx),
         po_url=po_url,
         preview_url="/what-if" + po_url(number),
+        history=audit.history(ctx, "purchase_order", po.id, offset=history),
     )
 
 

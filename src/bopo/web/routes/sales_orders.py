@@ -15,14 +15,23 @@ from starlette.datastructures import FormData
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import demand, despatch, explain, intake, manual_links, sales
+from bopo.services import (
+    audit,
+    demand,
+    despatch,
+    explain,
+    intake,
+    manual_links,
+    sales,
+    sorting,
+)
 from bopo.services.files import _say as plain_message  # the import reports' wording
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.outcomes import OrderStatus
 from bopo.web import messages
 from bopo.web.forms import act, query_date, text, whole
-from bopo.web.render import pager, redirect, render
-from bopo.web.session import Form, Operator, Viewer, context_of
+from bopo.web.render import PAGE_SIZES, page_size, pager, redirect, render
+from bopo.web.session import Form, Operator, Viewer, context_of, flash
 
 router = APIRouter(prefix="/sales-orders", include_in_schema=False)
 PAGE_SIZE = 50
@@ -50,6 +59,9 @@ def list_page(
     priority: Annotated[str | None, Query(max_length=16)] = None,
     delivery_from: Annotated[str | None, Query(max_length=10)] = None,
     delivery_to: Annotated[str | None, Query(max_length=10)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     page = sales.list_sales_orders(
@@ -63,7 +75,9 @@ def list_page(
         priority=priority if priority in PRIORITIES else None,
         delivery_from=query_date(delivery_from),
         delivery_to=query_date(delivery_to),
-        limit=PAGE_SIZE,
+        q=q or None,
+        sort=sort,
+        limit=page_size(size),
         offset=offset,
     )
     return render(
@@ -84,7 +98,10 @@ def list_page(
             "priority": priority if priority in PRIORITIES else "",
             "delivery_from": delivery_from or "",
             "delivery_to": delivery_to or "",
+            "q": q or "",
         },
+        sort=sorting.sort_key(sort, sales.SALES_ORDER_SORTS),
+        sizes=PAGE_SIZES,
         so_url=so_url,
     )
 
@@ -215,6 +232,8 @@ def create(request: Request, user: Operator, form: Form) -> Response:
             request=request,
         )
     day = request.app.state.web_env.filters["day"]
+    for warning in result.warnings:
+        flash(request, "warn", warning[0].upper() + warning[1:] + ".")
     return redirect(so_url(result.id), messages.order_taken(result, day), request=request)
 
 
@@ -235,8 +254,14 @@ OPEN_WHY = 3
 
 
 @router.get("/{order_id:int}")
-def detail_page(request: Request, user: Viewer, order_id: int) -> HTMLResponse:
-    """The order, each line's outcome, and why: every allocation decision made for it."""
+def detail_page(
+    request: Request,
+    user: Viewer,
+    order_id: int,
+    history: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> HTMLResponse:
+    """The order, each line's outcome, why (every allocation decision made for it), and
+    its history (the audit rows about it and its lines, newest first)."""
     ctx = context_of(request)
     view = sales.get_sales_order(ctx, order_id)
     why = explain.explain_order(ctx, view.number, source=view.source)
@@ -249,6 +274,7 @@ def detail_page(request: Request, user: Viewer, order_id: int) -> HTMLResponse:
         open_why=len(view.lines) <= OPEN_WHY,
         goods_in=GOODS_IN,
         priorities=PRIORITIES,
+        history=audit.history(ctx, "sales_order", view.id, offset=history),
     )
 
 

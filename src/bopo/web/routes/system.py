@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.domain.templating import TemplateType
-from bopo.services import catalog, jobs, templates
+from bopo.services import catalog, jobs, statuses, templates
 from bopo.web.forms import act, text
 from bopo.web.render import render
 from bopo.web.session import Admin, Form, Viewer, context_of
@@ -40,6 +40,37 @@ def add_status(request: Request, user: Admin, form: Form) -> RedirectResponse:
         return f"Added the PO line status {made.code} ({made.name})."
 
     return act(request, "/system", run)
+
+
+@router.post("/system/statuses/rename")
+def rename_status(request: Request, user: Admin, form: Form) -> RedirectResponse:
+    """Give a PO line status another name."""
+    ctx = context_of(request)
+
+    def run() -> str:
+        done = statuses.rename_status(
+            ctx, text(form, "code", max_length=40), text(form, "name"), actor=user.actor
+        )
+        return f"{done.code} is now called {done.name}." if done.changed else "Nothing changed."
+
+    return act(request, "/system#statuses", run)
+
+
+@router.post("/system/statuses/retire")
+def retire_status(request: Request, user: Admin, form: Form) -> RedirectResponse:
+    """Retire a PO line status: kept where used, given to no new PO line."""
+    ctx = context_of(request)
+
+    def run() -> str:
+        done = statuses.retire_status(ctx, text(form, "code", max_length=40), actor=user.actor)
+        if not done.changed:
+            return f"{done.code} was retired already."
+        return (
+            f"{done.code} retired: it stays on the PO lines that have it and is given to no "
+            "new one."
+        )
+
+    return act(request, "/system#statuses", run)
 
 
 @router.post("/system/statuses/template")

@@ -18,7 +18,7 @@ from bopo.services.manual_links import LinkRequest
 from bopo.services.records import SalesLineRef
 from bopo.web import messages
 from bopo.web.forms import act, query_date, text, whole
-from bopo.web.render import pager, render
+from bopo.web.render import PAGE_SIZES, page_size, pager, render
 from bopo.web.session import Form, Operator, Viewer, context_of
 from bopo.web.urls import local_path
 
@@ -38,6 +38,8 @@ def list_page(
     customer: Text = None,
     source: Annotated[str | None, Query(max_length=40)] = None,
     delivery_to: Annotated[str | None, Query(max_length=10)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     page = manual_links.find_candidates(
@@ -47,7 +49,8 @@ def list_page(
         customer=customer or None,
         source=source or None,
         delivery_to=query_date(delivery_to),
-        limit=PAGE_SIZE,
+        q=q or None,
+        limit=page_size(size),
         offset=offset,
     )
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -67,7 +70,9 @@ def list_page(
             "customer": customer or "",
             "source": source or "",
             "delivery_to": delivery_to or "",
+            "q": q or "",
         },
+        sizes=PAGE_SIZES,
     )
 
 

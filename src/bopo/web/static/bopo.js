@@ -127,13 +127,15 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 
-  // "/" jumps to the page's main search field, as in many tools.
+  // "/" jumps to the page's main search field, as in many tools; on a page without
+  // one, to the search box in the header.
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     const typing = target instanceof HTMLElement &&
       (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
     if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
-      const search = document.querySelector("[data-search]");
+      const search = document.querySelector("main [data-search]") ||
+        document.querySelector("[data-search-all]");
       if (search) {
         event.preventDefault();
         search.focus();
