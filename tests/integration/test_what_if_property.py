@@ -454,7 +454,7 @@ def test_what_if_answers_exactly_what_the_change_then_does(
     fresh_database: Callable[[], str], smtp: SmtpServer
 ) -> None:
     @settings(
-        max_examples=60,
+        max_examples=30,  # each example loads a scene and reads every table twice
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
@@ -485,7 +485,7 @@ def test_what_if_foretells_each_due_date_notice_as_dates_keep_moving(
     """Notices over time: sent, held back by the throttle, merged, cancelled."""
 
     @settings(
-        max_examples=30,
+        max_examples=15,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
