@@ -62,6 +62,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The CLI's consoles are made once, at import, whichever test imports them first; a
+    # wide terminal for all, so that no table wraps the words a test reads.
+    os.environ["COLUMNS"] = "200"
     # Passwords are hashed at a test's strength: full-strength Argon2 for every user of
     # every test was a third of the suite's time. Production strength is users' default.
     users._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
