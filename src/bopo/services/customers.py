@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bopo.db.models import Customer, PendingEmail, SalesOrder
 from bopo.db.queries import record_audit
@@ -21,22 +21,12 @@ from bopo.domain.statuses import EmailState
 from bopo.errors import FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.linking import event
-from bopo.services.pages import AnySelect
+from bopo.services.parties import CustomerView, customer_rows
 
 NAME_MAX = 200
 EMAILS_SHOWN = 50
 # Emails still to go: a new address takes them with it.
 UNSENT = (EmailState.PENDING.value, EmailState.FAILED.value)
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerDetail:
-    id: int
-    code: str
-    name: str
-    email: str
-    created_at: datetime
-    orders: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,30 +45,18 @@ class CustomerEmail:
 
 @dataclass(frozen=True, slots=True)
 class CustomerChange:
-    customer: CustomerDetail
+    customer: CustomerView
     before: dict[str, str]
     after: dict[str, str]  # only what changed; empty when nothing did
     readdressed: list[int]  # unsent emails now going to the new address
 
 
-def _detail() -> AnySelect:
-    orders = (
-        select(func.count())
-        .where(SalesOrder.customer_id == Customer.id)
-        .correlate(Customer)
-        .scalar_subquery()
-    )
-    return select(
-        Customer.id, Customer.code, Customer.name, Customer.email, Customer.created_at, orders
-    )
-
-
-def get_customer(ctx: Context, customer_id: int) -> CustomerDetail:
+def get_customer(ctx: Context, customer_id: int) -> CustomerView:
     with ctx.db.read() as conn:
-        row = conn.execute(_detail().where(Customer.id == customer_id)).one_or_none()
+        row = conn.execute(customer_rows().where(Customer.id == customer_id)).one_or_none()
     if row is None:
         raise NotFound("customer", customer_id)
-    return CustomerDetail(*row)
+    return CustomerView(*row)
 
 
 def customer_emails(
@@ -189,7 +167,9 @@ def update_customer(
                     for email_id in sorted(readdressed)
                 ]
             record_audit(conn, events)
-        detail = CustomerDetail(*conn.execute(_detail().where(Customer.id == customer_id)).one())
+        detail = CustomerView(
+            *conn.execute(customer_rows().where(Customer.id == customer_id)).one()
+        )
     return CustomerChange(detail, before, after, sorted(readdressed))
 
 

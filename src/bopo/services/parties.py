@@ -37,7 +37,8 @@ class SupplierView:
     purchase_orders: int
 
 
-def _customers() -> AnySelect:
+def customer_rows() -> AnySelect:
+    """Customers as CustomerView reads them, with their number of orders."""
     orders = (
         select(func.count())
         .where(SalesOrder.customer_id == Customer.id)
@@ -58,7 +59,7 @@ def list_customers(
     offset: int = 0,
 ) -> Page[CustomerView]:
     """Customers by code; `q` is part of the code or name, `email` an exact address."""
-    stmt = _customers().order_by(Customer.code)
+    stmt = customer_rows().order_by(Customer.code)
     if q:
         stmt = stmt.where(
             Customer.code.contains(q, autoescape=True) | Customer.name.contains(q, autoescape=True)
@@ -71,7 +72,7 @@ def list_customers(
 
 def get_customer(ctx: Context, code: str) -> CustomerView:
     with ctx.db.read() as conn:
-        row = conn.execute(_customers().where(Customer.code == code)).first()
+        row = conn.execute(customer_rows().where(Customer.code == code)).first()
     if row is None:
         raise NotFound("customer", code)
     return CustomerView(*row)
