@@ -179,7 +179,7 @@ def test_a_viewer_sees_no_action_on_emails_or_templates_and_a_forged_one_is_refu
     sign_in_as(page, site, V)
     page.goto(site.url("/emails"))
     expect(page.locator("tbody tr")).to_have_count(1)
-    expect(page.get_by_role("button")).to_have_count(2)  # Filter, and Sign out
+    expect(page.get_by_role("button")).to_have_count(3)  # Filter, the header's Search, Sign out
     expect(page.get_by_role("checkbox")).to_have_count(0)
     page.goto(site.url("/emails/1"))
     expect(page.get_by_role("button", name="Send now")).to_have_count(0)
