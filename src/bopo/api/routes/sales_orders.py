@@ -175,39 +175,23 @@ def list_sales_orders(
 
     With `Accept: text/csv` every order the filters keep, as a file (with
     `waiting=true`: the sales orders waiting on the worklist)."""
+    filters: dict[str, Any] = {
+        "status": status.value if status else None,
+        "source": source,
+        "number": number,
+        "customer": customer,
+        "sku": sku,
+        "ordered_from": ordered_from,
+        "ordered_to": ordered_to,
+        "delivery_from": delivery_from,
+        "delivery_to": delivery_to,
+        "waiting": waiting,
+        "priority": priority.value if priority else None,
+    }
     fmt = wanted(request)
     if fmt is not None:
-        export = exports.waiting_orders_export(
-            ctx,
-            status=status.value if status else None,
-            source=source,
-            number=number,
-            customer=customer,
-            sku=sku,
-            ordered_from=ordered_from,
-            ordered_to=ordered_to,
-            delivery_from=delivery_from,
-            delivery_to=delivery_to,
-            waiting=waiting,
-            priority=priority.value if priority else None,
-        )
-        return file_response(ctx, export, fmt)
-    page = sales.list_sales_orders(
-        ctx,
-        status=status.value if status else None,
-        source=source,
-        number=number,
-        customer=customer,
-        sku=sku,
-        ordered_from=ordered_from,
-        ordered_to=ordered_to,
-        delivery_from=delivery_from,
-        delivery_to=delivery_to,
-        waiting=waiting,
-        priority=priority.value if priority else None,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+        return file_response(ctx, exports.waiting_orders_export(ctx, **filters), fmt)
+    page = sales.list_sales_orders(ctx, **filters, limit=paging.limit, offset=paging.offset)
     return page_of(SalesOrderSummaryRead, page)
 
 
