@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -109,6 +111,17 @@ def test_the_documentation_is_served(api: Api) -> None:
     error = schema["paths"]["/api/sales-orders"]["post"]["responses"]["422"]
     assert list(error["content"]) == ["application/problem+json"]
     assert "swagger" in api.client.get("/docs").text.lower()
+
+
+def test_the_documentation_page_needs_nothing_from_the_internet(api: Api) -> None:
+    page = api.client.get("/docs").text
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
+    assert [a for a in assets if "://" in a] == []  # no CDN
+    for asset in assets:
+        answer = api.client.get(asset)
+        assert answer.status_code == 200, asset
+        assert len(answer.content) > 1000, asset
 
 
 def test_me_names_the_user_and_role_behind_the_token(api: Api) -> None:
