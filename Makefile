@@ -26,8 +26,14 @@ run: $(VENV)/.installed ## demo data in an SQLite file, a demo login, and bopo a
 	$(RUN_ENV) $(BOPO) users demo-login
 	$(RUN_ENV) $(BOPO) serve
 
+# axe-core, the accessibility checker the browser tests load into each page (npm).
+AXE := tests/e2e/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/package.json tests/e2e/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/e2e --silent --no-audit --no-fund && touch $@; \
+	else echo "npm not found: the accessibility checks will be skipped"; fi
+
 # The suite runs on every core (pytest-xdist); each worker has its own databases.
-test: $(VENV)/.installed ## the whole suite (SQLite, and PostgreSQL when reachable)
+test: $(VENV)/.installed $(AXE) ## the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest -n auto
 
 check: lint ## quick: lint, the unit tests and the services on SQLite

@@ -17,6 +17,11 @@ from typing import Any
 import uvicorn
 
 CHROMIUM = Path("/usr/bin/chromium")
+# axe-core from its npm package (tests/e2e/package.json; `make test` installs it).
+AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
+_AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+    .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3)
+        .map(n => n.target.join(' ')).join(', ')}`)"""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -74,3 +79,23 @@ def sign_in(page: Any, base: str, name: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/")
+
+
+def accessibility_violations(page: Any) -> list[str]:
+    """axe-core's violations of its default rules on the page as it stands, one line each.
+
+    Evaluated through the browser's devtools, so the pages' Content-Security-Policy
+    (scripts from bopo only) does not stop it.
+    """
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    found: list[str] = page.evaluate(_AXE_RUN)
+    return found
+
+
+def scrolls_sideways(page: Any) -> bool:
+    """Wider than the window: the page would scroll sideways (a phone's complaint)."""
+    wide: bool = page.evaluate(
+        "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+    )
+    return wide

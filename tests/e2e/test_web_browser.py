@@ -137,3 +137,21 @@ def test_a_viewer_sees_no_actions_and_a_forged_one_is_refused(make_site: Any, pa
     )
     assert answer.status == 403
     assert line_of(site.ctx, "SO-1").linked_qty == 3
+
+
+def test_the_api_docs_render_with_no_internet(make_site: Any, page: Any) -> None:
+    site = make_site()
+    outside: list[str] = []
+
+    def only_bopo(route: Any) -> None:
+        if route.request.url.startswith(site.base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_bopo)
+    page.goto(site.url("/docs"))
+    expect(page.get_by_text("/api/sales-orders").first).to_be_visible()
+    assert outside == []
+    assert page.problems == []

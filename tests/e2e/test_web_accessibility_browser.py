@@ -1,0 +1,59 @@
+"""Every page checked by axe-core in Chromium, and the daily pages at a phone's width."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from bopo.domain.roles import Role
+from tests.e2e.browser import AXE, accessibility_violations, scrolls_sideways
+from tests.e2e.conftest import REQUIRE_BROWSER, sign_in_as
+from tests.e2e.test_web_browser import _scene
+from tests.e2e.test_web_pages import PAGES
+
+
+@pytest.fixture
+def axe() -> None:
+    if not AXE.exists():
+        why = f"no {AXE}: `make test` installs it (npm ci --prefix tests/e2e)"
+        if REQUIRE_BROWSER:
+            pytest.fail(f"BOPO_REQUIRE_BROWSER=1 but {why}", pytrace=False)
+        pytest.skip(why)
+
+
+def test_every_page_has_no_accessibility_violations(make_site: Any, page: Any, axe: None) -> None:
+    site = make_site()
+    _scene(site)
+    page.goto(site.url("/login"))
+    assert accessibility_violations(page) == [], "/login"
+    sign_in_as(page, site, Role.ADMIN)  # an admin sees every page
+    found = {}
+    for path, _ in PAGES:
+        page.goto(site.url(path))
+        expect(page.locator("h1")).to_be_visible()
+        violations = accessibility_violations(page)
+        if violations:
+            found[path] = violations
+    assert found == {}
+    assert page.problems == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/worklist", "/goods-in", "/sales-orders/1", "/purchase-orders/PO-1"]
+)
+def test_the_daily_pages_fit_a_phone_without_scrolling_sideways(
+    make_site: Any, browser: Any, path: str
+) -> None:
+    site = make_site()
+    _scene(site)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = phone.new_page()
+        sign_in_as(page, site, Role.OPERATOR)
+        page.goto(site.url(path))
+        expect(page.locator("h1")).to_be_visible()
+        assert not scrolls_sideways(page), path
+    finally:
+        phone.close()
