@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -487,3 +489,19 @@ def test_an_operator_may_not_import_stock_counts(web: Web) -> None:
     )
     assert answer.status_code == 422
     assert "Choose what the file holds" in answer.text
+
+
+def test_the_dashboard_draws_its_charts_on_the_server(web: Web) -> None:
+    given_stock(web.ctx, A=0, B=0)
+    given_po(web.ctx, "PO-1", ("B", 4, day(-2)), ("B", 6, day(5)))
+    take_order(web.ctx, order("SO-1", ("A", 2)), actor="t")  # nothing on order: waits
+    web.sign_in(Role.VIEWER)
+
+    page = web.client.get("/").text
+
+    charts = re.findall(r"<svg [^>]*role=\"img\"[^>]*>.*?</svg>", page, re.S)
+    assert len(charts) == 2
+    age, due = (html.unescape(re.sub(r"<[^>]+>", " ", c)) for c in charts)
+    assert "under a day: 1 line;" in age  # the chart's title, read out by a screen reader
+    assert "overdue: 4 units; this week: 0 units; w/c 30 Nov: 6 units" in due
+    assert "<script" not in "".join(charts)

@@ -4,7 +4,7 @@ time, and the orders a template is previewed against."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from bopo.services import dashboard, manual_links, outbox, sales, supply, templates, worklist
 from bopo.services.context import Context
@@ -182,3 +182,41 @@ def test_templates_are_previewed_against_the_orders_linked_last_and_found_by_id(
     ]
     made = templates.get_template(ctx, "Back order")
     assert templates.get_template_by_id(ctx, made.id) == made
+
+
+def test_the_dashboard_charts_how_long_lines_have_waited_and_what_is_due_each_week(
+    ctx: Context,
+) -> None:
+    given_stock(ctx, A=0, B=0)
+    noon = datetime.combine(TODAY, time(12), tzinfo=UTC)
+    for number, qty, waited in (("SO-1", 2, timedelta(days=20)), ("SO-2", 1, timedelta(days=5))):
+        ctx.clock = lambda at=noon - waited: at  # type: ignore[misc]
+        take_order(ctx, order(number, ("A", qty)), actor="t")  # nothing on order for A
+    ctx.clock = lambda: noon - timedelta(hours=2)
+    take_order(ctx, order("SO-3", ("A", 3)), actor="t")
+    # TODAY is a Wednesday: day(1) is this week, day(5) the Monday after.
+    given_po(ctx, "PO-1", ("B", 4, day(-2)), ("B", 5, day(1)), ("B", 6, day(5)))
+    given_po(ctx, "PO-2", ("B", 7, day(60)), ("B", 8, None))
+    _at_noon(ctx)
+
+    o = dashboard.overview(ctx)
+
+    assert [(b.label, b.lines, b.units) for b in o.ageing] == [
+        ("under a day", 1, 3),
+        ("1-2 days", 0, 0),
+        ("3-6 days", 1, 1),
+        ("1-2 weeks", 0, 0),
+        ("2-4 weeks", 1, 2),
+        ("4 weeks or more", 0, 0),
+    ]
+    assert [(b.label, b.units) for b in o.supply_due] == [
+        ("overdue", 4),
+        ("this week", 5),
+        ("w/c 30 Nov", 6),
+        ("w/c 7 Dec", 0),
+        ("w/c 14 Dec", 0),
+        ("w/c 21 Dec", 0),
+        ("w/c 28 Dec", 0),
+        ("later", 7),
+        ("no date", 8),
+    ]

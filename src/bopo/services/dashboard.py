@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import Connection, case, distinct, func, select
 
 from bopo.db.models import Association, PendingEmail, PoLine, Receipt, SalesOrder, SoLine
 from bopo.db.queries import IS_OPEN, pairs
+from bopo.domain.charts import AGE_BUCKETS, Bar, age_limits, bars, week_labels, week_starts
 from bopo.services.context import Context
 from bopo.services.goods_in import ReceiptView, list_receipts
 
 RECENT_RECEIPTS = 8
+SUPPLY_WEEKS = 6  # this week and the five after it, then "later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,8 @@ class Overview:
     receipts_today: int
     units_today: int
     recent_receipts: tuple[ReceiptView, ...]  # today's, newest first
+    ageing: tuple[Bar, ...] = ()  # worklist lines by how long they have waited
+    supply_due: tuple[Bar, ...] = ()  # open PO lines' outstanding units by week due
 
     @property
     def worklist_total(self) -> int:
@@ -77,6 +82,8 @@ def overview(ctx: Context) -> Overview:
                 Receipt.received_at >= midnight
             )
         ).one()
+        ageing = _ageing(conn, ctx.clock())
+        supply_due = _supply_due(conn, today)
     cfg = ctx.settings.backorders
     return Overview(
         allocation_on=cfg.allocate_existing_pos,
@@ -92,4 +99,42 @@ def overview(ctx: Context) -> Overview:
         receipts_today=receipts,
         units_today=units,
         recent_receipts=tuple(list_receipts(ctx, since=midnight, limit=RECENT_RECEIPTS)),
+        ageing=ageing,
+        supply_due=supply_due,
     )
+
+
+def _counted(conn: Connection, bucket: Any, units: Any, *where: Any) -> dict[int, tuple[int, int]]:
+    rows = conn.execute(
+        select(bucket.label("bucket"), func.count(), func.coalesce(func.sum(units), 0))
+        .where(*where)
+        .group_by("bucket")
+    )
+    return {int(b): (int(n), int(u)) for b, n, u in rows if b is not None}
+
+
+def _ageing(conn: Connection, now: datetime) -> tuple[Bar, ...]:
+    """Worklist lines by how long they have waited (since they went on the worklist)."""
+    limits = age_limits(now)
+    since = SoLine.backorder_since
+    bucket = case(*((since > limit, i) for i, limit in enumerate(limits)), else_=len(limits))
+    waiting = SoLine.qty - SoLine.qty_shipped - SoLine.qty_assigned - SoLine.qty_cancelled
+    counted = _counted(
+        conn, bucket, waiting, SoLine.backorder_reason.is_not(None), since.is_not(None)
+    )
+    return bars([label for _, label in AGE_BUCKETS], counted)
+
+
+def _supply_due(conn: Connection, today: date) -> tuple[Bar, ...]:
+    """Open PO lines' outstanding units by the week they are due: overdue, this week,
+    the weeks after, later, no date."""
+    mondays = week_starts(today, SUPPLY_WEEKS)
+    due = PoLine.due_date
+    bucket = case(
+        (due.is_(None), SUPPLY_WEEKS + 2),
+        (due < today, 0),
+        *((due < monday, i) for i, monday in enumerate(mondays[1:], start=1)),
+        else_=SUPPLY_WEEKS + 1,
+    )
+    outstanding = PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled
+    return bars(week_labels(today, SUPPLY_WEEKS), _counted(conn, bucket, outstanding, IS_OPEN))
