@@ -117,9 +117,9 @@ def test_an_administrator_keeps_the_shop_in_order(
     assert (first.action, first.after) == ("user.create", {"role": "admin"})
     # The ERP's order set 2 kettles aside from stock, under its own name.
     [by_erp] = audit.find_audit(ctx, actor="erp").items
-    assert (by_erp.actor, by_erp.action, by_erp.before, by_erp.after["assigned"]) == (
+    assert (by_erp.actor, by_erp.action, by_erp.before) == (
         "api:erp",
         "stock.assign",
         {"assigned": 0},
-        2,
     )
+    assert (by_erp.after or {}).get("assigned") == 2
