@@ -36,8 +36,8 @@ $(AXE): tests/e2e/package.json tests/e2e/package-lock.json
 test: $(VENV)/.installed $(AXE) ## the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest -n auto
 
-check: lint ## quick: lint, the unit tests and the services on SQLite
-	$(BIN)/pytest -n auto -q tests/unit tests/integration -k "not postgresql"
+check: lint ## quick: lint, the unit tests, the services and the stories on SQLite
+	$(BIN)/pytest -n auto -q tests/unit tests/integration tests/stories -k "not postgresql"
 
 # The tests of whatever reads "today", run again with the machine's calendar moved far
 # from the tests' own pinned clock: a leap day and a later year. The long property and
