@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from bopo.api.app import create_app
 from bopo.config import DatabaseSettings, MetricsSettings, Settings
 from bopo.db.engine import Database
-from bopo.db.migrate import upgrade
+from bopo.db.migrate import head_revision, upgrade
 from bopo.db.models import AuditEvent
 from bopo.domain.roles import Role
 from bopo.logs import JsonFormatter, RequestIdFilter, request_id
@@ -57,7 +57,7 @@ def test_a_database_behind_the_code_is_not_ready_and_says_why(tmp_path: Path) ->
     assert ready.status_code == 503
     assert ready.headers["content-type"] == "application/problem+json"
     assert ready.json()["detail"] == (
-        "database schema is 0005, this bopo needs 0007_office: run `bopo init`"
+        f"database schema is 0005, this bopo needs {head_revision()}: run `bopo init`"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -57,3 +58,35 @@ def test_the_daily_pages_fit_a_phone_without_scrolling_sideways(
         assert not scrolls_sideways(page), path
     finally:
         phone.close()
+
+
+def test_a_clerk_receives_an_expected_delivery_confirms_the_extra_and_prints_the_slip(
+    make_site: Any, page: Any, axe: None
+) -> None:
+    site = make_site()
+    _scene(site)  # PO-1 line 1: 10 of A due in 5 days, 3 promised to SO-1
+    sign_in_as(page, site, Role.OPERATOR)
+    page.goto(site.url("/goods-in"))
+    expected = page.get_by_role("region", name="Expected deliveries")
+    expect(expected.get_by_role("row", name=re.compile("PO-1 line 1"))).to_contain_text(
+        "3 (1 order)"
+    )
+    assert accessibility_violations(page) == []
+
+    page.get_by_label("Units of A arrived on PO-1 #1").fill("12")
+    page.get_by_role("button", name="Receive PO-1 #1").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("has 10 outstanding; receiving 12 is 2 more")
+    assert accessibility_violations(page) == []
+    page.get_by_role("button", name="Receive 12 anyway").click()
+
+    expect(page).to_have_url(re.compile(r"/goods-in/receipts/\d+$"))
+    row = page.get_by_role("row", name=re.compile(r"web\/SO-1"))
+    expect(row).to_contain_text("ready to ship")
+    expect(page.get_by_text("9 to free stock.")).to_be_visible()
+    assert accessibility_violations(page) == []
+    page.emulate_media(media="print")  # the slip prints without the menu and buttons
+    expect(page.get_by_role("button", name="Print the slip")).to_be_hidden()
+    expect(page.get_by_role("link", name="Worklist")).to_be_hidden()
+    expect(row).to_be_visible()
+    assert page.problems == []

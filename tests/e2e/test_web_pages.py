@@ -505,3 +505,79 @@ def test_the_dashboard_draws_its_charts_on_the_server(web: Web) -> None:
     assert "under a day: 1 line;" in age  # the chart's title, read out by a screen reader
     assert "overdue: 4 units; this week: 0 units; w/c 30 Nov: 6 units" in due
     assert "<script" not in "".join(charts)
+
+
+def test_the_dock_sees_what_is_expected_overdue_first_with_what_is_promised(web: Web) -> None:
+    given_stock(web.ctx, A=0, B=0)
+    given_status(web.ctx, "ON ORDER")
+    given_po(web.ctx, "PO-1", ("A", 5, day(-3)), ("B", 4, day(0), "ON ORDER"), ("A", 9, day(30)))
+    given_po(web.ctx, "PO-2", ("B", 6, day(1)), supplier="Acme Tools")
+    take_order(web.ctx, order("SO-1", ("B", 2)), actor="t")  # linked to PO-1 line 2
+    web.sign_in(Role.VIEWER)
+
+    def rows(query: str) -> list[str]:
+        page = web.client.get(f"/goods-in?{query}").text
+        table = page.split('id="expected"')[1].split("</section>")[0]
+        return [
+            " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r)).split())
+            for r in re.findall(r"<tr>\s*<td>(.*?)</tr>", table, re.S)
+        ]
+
+    def lines(found: list[str]) -> list[str]:
+        return [re.search(r"PO-\d line \d", r).group() for r in found]  # type: ignore[union-attr]
+
+    week = rows("window=week")  # TODAY is a Wednesday: day(1) is this week, day(30) not
+    assert lines(week) == ["PO-1 line 1", "PO-1 line 2", "PO-2 line 1"]
+    assert "overdue" in week[0] and "none" in week[0]  # overdue supply is promised to nobody
+    assert "2 (1 order)" in week[1]
+    assert rows("window=overdue") == week[:1]
+    assert len(rows("window=today")) == 2
+    assert rows("") == week  # the next 7 days: day(30) is further
+    assert lines(rows("window=week&supplier=acme")) == ["PO-2 line 1"]
+    assert web.client.get("/goods-in?window=month").status_code == 422
+
+
+def test_receiving_more_than_is_outstanding_asks_first_then_shows_who_gets_the_goods(
+    web: Web,
+) -> None:
+    given_stock(web.ctx, A=0)
+    given_status(web.ctx, "ON ORDER")
+    given_po(web.ctx, "PO-1", ("A", 3, day(4), "ON ORDER"))
+    take_order(web.ctx, order("SO-1", ("A", 3), customer="C7", priority="high"), actor="t")
+    take_order(web.ctx, order("SO-2", ("A", 1)), actor="t")  # waits: nothing more on order
+    web.sign_in(Role.OPERATOR)
+    form = {"po_number": "PO-1", "line_no": 1, "qty": 5}
+
+    asked = web.post("/goods-in", form)
+
+    assert asked.status_code == 200
+    assert "More than was outstanding" in asked.text
+    assert "has 3 outstanding; receiving 5 is 2 more" in asked.text
+    assert po_line_of(web.ctx, "PO-1").delivered == 0  # nothing taken yet
+
+    taken = web.post("/goods-in", form | {"over": "yes"})
+
+    assert taken.status_code == 303
+    assert re.fullmatch(r"/goods-in/receipts/\d+", taken.headers["location"])
+    slip = web.client.get(taken.headers["location"]).text
+    assert "Received 5 of A on PO-1 line 1" in html.unescape(slip)
+    assert "(2 more than was outstanding)" in slip
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", slip)).split())
+    assert "web/SO-1 line 1 Customer C7 high" in text
+    assert "ready to ship" in text
+    assert "web/SO-2 line 1 (from the worklist)" in text
+    assert po_line_of(web.ctx, "PO-1").delivered == 5
+
+
+def test_a_receipt_within_what_is_outstanding_is_taken_without_asking(web: Web) -> None:
+    given_stock(web.ctx, A=0)
+    given_po(web.ctx, "PO-1", ("A", 3, day(4)))
+    web.sign_in(Role.OPERATOR)
+
+    answer = web.post("/goods-in", {"po_number": "PO-1", "line_no": 1, "qty": 3})
+
+    assert answer.status_code == 303
+    assert po_line_of(web.ctx, "PO-1").delivered == 3
+    missing = web.post("/goods-in", {"po_number": "PO-9", "line_no": 1, "qty": 3})
+    assert missing.headers["location"] == "/goods-in"
+    assert any("PO-9 line 1" in f for f in flashes(web.client.get("/goods-in").text))

@@ -171,6 +171,12 @@ class PoLine(Base):
             postgresql_where=text(PO_LINE_OPEN_SQL),
             sqlite_where=text(PO_LINE_OPEN_SQL),
         ),
+        Index(  # expected deliveries, by due date
+            "ix_po_lines_open_due",
+            "due_date",
+            postgresql_where=text(PO_LINE_OPEN_SQL),
+            sqlite_where=text(PO_LINE_OPEN_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

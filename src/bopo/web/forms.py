@@ -75,8 +75,11 @@ def say(exc: BopoError) -> str:
     return str(exc)
 
 
-def act(request: Request, back: str, run: Callable[[], str]) -> RedirectResponse:
-    """Run an action; go back to `back` with what it did, or why it did nothing."""
+def act(
+    request: Request, back: str, run: Callable[[], str], *, then: Callable[[], str] | None = None
+) -> RedirectResponse:
+    """Run an action; go back to `back` with what it did, or why it did nothing. `then`
+    names the page to go to once it is done, when that depends on what it did."""
     try:
         message = run()
     except BopoError as exc:
@@ -87,6 +90,7 @@ def act(request: Request, back: str, run: Callable[[], str]) -> RedirectResponse
         flash(request, "error", f"Nothing was changed: {said.message}.")
     else:
         flash(request, "ok", message)
+        back = then() if then else back
     return RedirectResponse(local_path(back), status_code=303)
 
 

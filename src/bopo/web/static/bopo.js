@@ -11,6 +11,11 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 
+  // A print button: <button type="button" data-print>.
+  document.querySelectorAll("[data-print]").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
+
   // "Tick every line": <input type="checkbox" data-check-all="pick">.
   document.querySelectorAll("[data-check-all]").forEach((box) => {
     box.addEventListener("change", () => {
