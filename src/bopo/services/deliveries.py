@@ -143,9 +143,7 @@ def receipt_slip(ctx: Context, receipt_id: int) -> ReceiptSlip:
     waiting = (
         select(
             func.coalesce(
-                func.sum(
-                    other.qty - other.qty_shipped - other.qty_assigned - other.qty_cancelled
-                ),
+                func.sum(other.qty - other.qty_shipped - other.qty_assigned - other.qty_cancelled),
                 0,
             )
         )
