@@ -155,3 +155,34 @@ def test_the_api_docs_render_with_no_internet(make_site: Any, page: Any) -> None
     expect(page.get_by_text("/api/sales-orders").first).to_be_visible()
     assert outside == []
     assert page.problems == []
+
+
+def test_a_buyer_orders_a_short_item_from_the_worklist(make_site: Any, page: Any) -> None:
+    site = make_site()
+    _scene(site)
+    # B is on order (PO-1 line 2) without a status, so nothing is linked to it: SO-2 and SO-3 wait.
+    take_order(site.ctx, order("SO-3", ("B", 5)), actor="test")
+    sign_in_as(page, site, OP)
+    page.goto(site.url("/worklist"))
+    page.get_by_role("link", name="Order 5 of B for web/SO-3 line 1").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("New purchase order")
+    expect(page.get_by_label("SKU of line 1")).to_have_value("B")
+    expect(page.get_by_label("Quantity of line 1")).to_have_value("5")
+    page.get_by_label("Quantity of line 1").fill("7")  # and SO-2's 2 with it
+    page.get_by_label("PO number").fill("PO-77")
+    page.get_by_label("Supplier code").fill("ACME")
+    page.get_by_label("Due date of line 1").fill("2026-12-03")
+    page.get_by_label("Status of line 1").select_option(value="ON ORDER")
+    page.get_by_role("button", name="Add a line").click()  # left empty: left out
+    page.get_by_role("button", name="Make the purchase order").click()
+
+    expect(page).to_have_url(site.url("/purchase-orders/PO-77"))
+    expect(page.get_by_role("status")).to_have_text(
+        "PO-77: 1 line added; 2 waiting lines linked to it."
+    )
+    assert line_of(site.ctx, "SO-3").linked_qty == 5
+    assert line_of(site.ctx, "SO-2").linked_qty == 2
+    page.goto(site.url("/short-items"))
+    expect(page.get_by_text("Nothing is running short")).to_be_visible()
+    assert page.problems == []

@@ -53,6 +53,10 @@ PAGES: list[tuple[str, Role]] = [
     ("/audit", A),
     ("/audit?actor=test&action=email&entity=pending_email&since=2026-01-01&until=2030-01-01", A),
     ("/sales-orders/1?history=20", V),
+    ("/short-items", V),
+    ("/purchase-orders/new", OP),
+    ("/purchase-orders/new?sku=B&qty=2", OP),
+    ("/goods-in?window=overdue", V),
 ]
 
 # Every action, a form for it, and the least role that may do it.
@@ -67,6 +71,12 @@ ACTIONS: list[tuple[str, dict[str, Any], Role]] = [
     ("/sales-orders/1", {"action": "ship"}, OP),
     ("/sales-orders/1", {"action": "priority", "priority": "urgent"}, OP),
     ("/sales-orders/new", {"number": "X-1"}, OP),
+    ("/purchase-orders/new", {"number": "PO-9", "supplier_code": "S", "sku": "B", "qty": 2}, OP),
+    (
+        "/purchase-orders/PO-1/lines",
+        {"supplier_code": "SUP", "line_no": 3, "sku": "B", "qty": 2},
+        OP,
+    ),
     ("/worklist/retry", {}, OP),
     ("/worklist/link", {"source": "web", "number": "SO-2", "line_no": 1}, OP),
     ("/worklist/link-selected", {}, OP),
@@ -582,3 +592,59 @@ def test_a_receipt_within_what_is_outstanding_is_taken_without_asking(web: Web) 
     missing = web.post("/goods-in", {"po_number": "PO-9", "line_no": 1, "qty": 3})
     assert missing.headers["location"] == "/goods-in"
     assert any("PO-9 line 1" in f for f in flashes(web.client.get("/goods-in").text))
+
+
+def test_a_buyer_orders_what_runs_short_and_the_waiting_line_is_linked_at_once(web: Web) -> None:
+    _scene(web)  # SO-2 waits for 4 of B; PO-1 has 2 of B on order, taken by nobody
+    web.sign_in(OP)
+
+    short = web.client.get("/short-items").text
+    assert 'href="/purchase-orders/new?sku=B&amp;qty=2"' in short  # 4 wanted, 2 free on order
+    form = web.client.get("/purchase-orders/new?sku=B&qty=2").text
+    assert 'name="sku" value="B"' in form
+    assert 'name="qty" value="2"' in form
+
+    made = web.post(
+        "/purchase-orders/new",
+        {"number": "PO-7", "supplier_code": "ACME", "supplier_name": "Acme Ltd",
+         "sku": ["B", ""], "qty": ["4", ""], "due_date": ["2026-12-02", ""],
+         "status": ["ON ORDER", ""]},
+    )  # fmt: skip
+
+    assert made.headers["location"] == "/purchase-orders/PO-7"
+    said = flashes(web.client.get("/purchase-orders/PO-7").text)
+    assert said == ["PO-7: 1 line added; 1 waiting line linked to it."]
+    assert line_of(web.ctx, "SO-2").linked_qty == 4
+    assert "Nothing is running short" in web.client.get("/short-items").text
+
+    added = web.act(
+        "/purchase-orders/PO-7/lines",
+        {"supplier_code": "ACME", "line_no": 2, "sku": "A", "qty": 3, "status": ""},
+    )
+    assert added == ["PO-7: 1 line added."]
+    assert po_line_of(web.ctx, "PO-7", 2).outstanding == 3
+
+
+def test_a_purchase_order_form_with_mistakes_says_each_and_makes_nothing(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+
+    answer = web.post(
+        "/purchase-orders/new",
+        {"number": "PO-1", "supplier_code": "SUP", "sku": ["B"], "qty": ["2"],
+         "due_date": ["2026-12-02"], "status": [""]},
+    )  # fmt: skip
+    assert answer.status_code == 409
+    assert "PO-1 exists already" in html.unescape(answer.text)
+
+    answer = web.post(
+        "/purchase-orders/new",
+        {"number": "PO-8", "supplier_code": "", "sku": ["B", "NOPE"], "qty": ["0", "1"],
+         "due_date": ["", ""], "status": ["", ""]},
+    )  # fmt: skip
+    assert answer.status_code == 422
+    page = html.unescape(answer.text)
+    assert "supplier code:" in page
+    assert "line 1: qty: must be more than 0" in page
+    assert 'value="NOPE"' in page  # the form comes back as typed
+    assert "PO-8" not in web.client.get("/purchase-orders").text

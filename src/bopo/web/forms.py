@@ -13,10 +13,12 @@ from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.datastructures import FormData
 
 from bopo.errors import BopoError, FieldError, InvalidInput, NotFound
+from bopo.services.files import _say as plain_message  # the import reports' wording
 from bopo.services.refusals import refusal
 from bopo.web.session import flash
 from bopo.web.urls import local_path
@@ -97,3 +99,17 @@ def act(
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 line', '3 lines'."""
     return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def field_errors(exc: ValidationError, whole: str) -> list[FieldError]:
+    """A form's typed-in problems by field, each line's by its number:
+    ("lines", 0, "qty") -> qty on line 1; ("customer", "email") -> customer email."""
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        place = ""
+        if len(loc) >= 2 and loc[0] == "lines" and loc[1].isdigit():
+            place, loc = f"line {int(loc[1]) + 1}", loc[2:]
+        name = " ".join(loc).replace("_", " ") or whole
+        out.append(FieldError(name, plain_message(err), place))
+    return out

@@ -8,6 +8,7 @@ from bopo.web.routes import (
     admin,
     audit,
     auth,
+    buying,
     customers,
     dashboard,
     email_templates,
@@ -26,6 +27,7 @@ from bopo.web.routes import (
 ROUTERS: list[APIRouter] = [
     auth.router,
     dashboard.router,
+    buying.router,  # before purchase_orders: /purchase-orders/new is its form
     purchase_orders.router,
     sales_orders.router,
     worklist.router,

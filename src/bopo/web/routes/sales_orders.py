@@ -25,11 +25,10 @@ from bopo.services import (
     sales,
     sorting,
 )
-from bopo.services.files import _say as plain_message  # the import reports' wording
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.outcomes import OrderStatus
 from bopo.web import messages
-from bopo.web.forms import act, query_date, text, whole
+from bopo.web.forms import act, field_errors, query_date, text, whole
 from bopo.web.render import PAGE_SIZES, page_size, pager, redirect, render
 from bopo.web.session import Form, Operator, Viewer, context_of, flash
 
@@ -176,17 +175,7 @@ def _order(values: dict[str, Any]) -> NewSalesOrder:
     try:
         return NewSalesOrder.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidInput([_field_error(err) for err in exc.errors()]) from None
-
-
-def _field_error(err: Any) -> FieldError:
-    """("lines", 0, "qty") -> qty on line 1; ("customer", "email") -> customer email."""
-    loc = [str(p) for p in err["loc"]]
-    place = ""
-    if len(loc) >= 2 and loc[0] == "lines" and loc[1].isdigit():
-        place, loc = f"line {int(loc[1]) + 1}", loc[2:]
-    name = " ".join(loc).replace("_", " ") or "order"
-    return FieldError(name, plain_message(err), place)
+        raise InvalidInput(field_errors(exc, "order")) from None
 
 
 @router.post("/new")

@@ -34,9 +34,11 @@ document.addEventListener("DOMContentLoaded", () => {
       const row = last.cloneNode(true);
       const n = body.rows.length + 1;
       row.querySelector(".n").textContent = String(n);
-      row.querySelectorAll("input").forEach((input) => {
-        input.value = "";
-        input.setAttribute("aria-label", `${input.name === "sku" ? "SKU" : "Quantity"} of line ${n}`);
+      row.querySelectorAll("input, select").forEach((field) => {
+        if (field.tagName === "SELECT") field.selectedIndex = 0;
+        else field.value = "";
+        // "SKU of line 5" -> "SKU of line 6"
+        field.setAttribute("aria-label", field.getAttribute("aria-label").replace(/\d+$/, String(n)));
       });
       body.appendChild(row);
       row.querySelector("input").focus();
