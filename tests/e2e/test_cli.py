@@ -153,3 +153,20 @@ def test_a_status_code_follows_the_rule_and_a_status_is_renamed_and_retired(bopo
     assert listed == [
         {"code": "LATE_2", "name": "Running late", "template": None, "po_lines": 0, "retired": True}
     ]
+
+
+def test_config_show_says_where_each_value_comes_from_and_set_changes_one_at_run_time(
+    bopo,  # type: ignore[no-untyped-def]
+) -> None:
+    shown = json.loads(bopo("config", "show", "--json", BOPO_BACKORDERS__POLICY="best_fit").output)
+    assert shown["origins"]["backorders.policy"] == "environment BOPO_BACKORDERS__POLICY"
+    assert shown["origins"]["smtp.port"] == "default"
+
+    said = bopo("--as", "ines", "config", "set", "policy", "oldest_first").output
+    assert "[backorders] policy: earliest_due -> oldest_first" in said
+    text = bopo("config", "show").output
+    assert "policy = oldest_first  # changed by cli:ines at" in text
+    assert "nothing changed" in bopo("config", "set", "policy", "oldest_first").output
+    refused = bopo("config", "set", "policy", "cheapest", code=1).output
+    assert "unknown policy 'cheapest'" in refused
+    assert "cannot be changed" in bopo("config", "set", "allow_split", "true", code=1).output

@@ -18,9 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from bopo.db.base import Base
-from bopo.db.models import PendingEmail, SalesOrder
+from bopo.db.engine import Database
+from bopo.db.models import PendingEmail, RuntimeSetting, SalesOrder
 from bopo.domain.roles import Role
-from bopo.services import sales, templates
+from bopo.services import audit, sales, templates
+from bopo.services.context import Context
 from bopo.services.intake import take_order
 from bopo.web.routes import what_if
 from tests.e2e.conftest import Web, flashes
@@ -427,7 +429,7 @@ def test_switching_allocation_on_is_previewed_over_todays_worklist(
 ) -> None:
     web = shop(make_web(allocate_existing_pos=False))  # both orders wait: feature off
     web.sign_in(A)
-    assert 'href="/what-if/switch-on"' in web.client.get("/settings").text
+    assert 'action="/what-if/switch-on"' in web.client.get("/settings").text
     assert 'href="/what-if/switch-on"' in web.client.get("/worklist").text
     untouched = rows(web)
 
@@ -441,16 +443,65 @@ def test_switching_allocation_on_is_previewed_over_todays_worklist(
     assert (
         "Nothing has changed yet. It would link 2 waiting order lines and queue 2 emails." in said
     )
-    assert "allocate_existing_pos = true" in said
-    assert "A on PO-1 line 1" not in said  # nothing to confirm here: it is a setting
-    assert "confirm" not in answer.text
+    assert "Apply: allocation on, policy earliest_due, default status none" in said
 
-    # Switched on (a restart with the setting), the worklist retry makes those links.
-    options = web.ctx.settings.backorders.model_copy(update={"allocate_existing_pos": True})
-    web.ctx.settings = web.ctx.settings.model_copy(update={"backorders": options})
+    # Applied from the preview: at once, for everyone, no restart; then the worklist
+    # retry makes those links.
+    assert web.act(
+        "/settings/allocation", {"allocate": "on", "policy": "earliest_due", "default_status": ""}
+    ) == ["Changed for everyone, at once: allocate_existing_pos off → on."]
+    assert web.ctx.backorders().allocate_existing_pos
     was = standing(web)
     web.act("/worklist/retry", {"back": "/worklist"})
     assert effect(was, standing(web)) == foretold
+
+
+def test_an_admin_changes_the_allocation_settings_at_run_time_and_it_is_audited(
+    make_web: Callable[..., Web],
+) -> None:
+    web = shop(make_web(allocate_existing_pos=False))
+    other = Context(Database(web.ctx.settings.database.url), web.ctx.settings, clock=web.ctx.clock)
+    web.sign_in(A)
+    given_status(web.ctx, "CONFIRMED")
+
+    said = web.act(
+        "/settings/allocation",
+        {"allocate": "on", "policy": "best_fit", "default_status": "confirmed"},
+    )
+
+    assert said == [
+        "Changed for everyone, at once: allocate_existing_pos off → on; "
+        "policy earliest_due → best_fit; default_po_line_status none → CONFIRMED."
+    ]
+    other.forget_runtime_settings()  # another process: it reads them within a second
+    assert (other.backorders().policy, other.backorders().default_po_line_status) == (
+        "best_fit",
+        "CONFIRMED",
+    )
+    other.db.dispose()
+    page = text_of(web.client.get("/settings").text)
+    assert "policy changed by web:admin at" in page
+    trail = audit.find_audit(web.ctx, action="settings.change").items
+    by_key = sorted(trail, key=lambda r: str(r.before))
+    assert [(r.actor, r.before, r.after) for r in by_key] == [
+        ("web:admin", {"allocate_existing_pos": False},
+         {"allocate_existing_pos": True, "section": "backorders"}),
+        ("web:admin", {"default_po_line_status": None},
+         {"default_po_line_status": "CONFIRMED", "section": "backorders"}),
+        ("web:admin", {"policy": "earliest_due"}, {"policy": "best_fit", "section": "backorders"}),
+    ]  # fmt: skip
+    assert web.act(
+        "/settings/allocation", {"allocate": "off", "policy": "best_fit", "default_status": "NOPE"}
+    ) == ["default po line status: no status NOPE"]
+    assert web.ctx.backorders().allocate_existing_pos  # nothing changed
+    web.act(
+        "/settings/allocation",
+        {"allocate": "off", "policy": "earliest_due", "default_status": ""},
+    )
+    assert not web.ctx.backorders().allocate_existing_pos
+    with web.ctx.db.read() as conn:  # back to the file's values: nothing kept
+        assert conn.scalars(select(RuntimeSetting.name)).all() == []
+    assert "changed by" not in text_of(web.client.get("/settings").text)
 
 
 def test_a_preview_the_action_would_refuse_says_why_and_changes_nothing(web: Web) -> None:

@@ -71,8 +71,13 @@ def _user() -> str:
         return "unknown"
 
 
+# Who the audit trail names for this run: `--as NAME` (or BOPO_OPERATOR), else the
+# account running the command.
+_operator: str | None = None
+
+
 def actor() -> str:
-    return f"cli:{_user()}"
+    return f"cli:{_operator or _user()}"
 
 
 @app.callback()
@@ -84,8 +89,18 @@ def _main(
             "--config", "-c", envvar="BOPO_CONFIG", help="The INI file (default ./bopo.ini)."
         ),
     ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="BOPO_OPERATOR",
+            help="Who is running it, for the audit trail (default: the account's name).",
+        ),
+    ] = None,
 ) -> None:
+    global _operator
     ctx.obj = config
+    _operator = operator.strip() or None if operator else None
 
 
 @app.command()

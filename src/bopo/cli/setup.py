@@ -25,6 +25,7 @@ from bopo.db.migrate import head_revision, upgrade
 from bopo.services import (
     catalog,
     demo,
+    runtime,
     statuses,
 )
 
@@ -58,7 +59,7 @@ def demo_cmd(tctx: typer.Context, as_json: JsonOpt = False) -> None:
             return
         out.print(
             f"demo loaded: {len(results)} sales orders, "
-            f"allocation {'on' if context.settings.backorders.allocate_existing_pos else 'off'}"
+            f"allocation {'on' if context.backorders().allocate_existing_pos else 'off'}"
         )
         for r in results:
             out.print(
@@ -142,19 +143,66 @@ def statuses_retire(
 
 @config_app.command("show")
 def config_show(tctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """The settings in effect (file, then environment), secrets masked."""
+    """The settings in effect (file, environment, then changes made in bopo), secrets
+    masked, each with where its value comes from."""
     with handled_errors():
         settings = load_settings(tctx.obj)
+        found = _origins(tctx)
     data = settings.masked()
+    if found is not None:
+        data = {}
+        for o in found:
+            data.setdefault(o.section, {})[o.key] = o.value
     if as_json:
-        print_json({"source": settings.source, **data})
+        where = {f"{o.section}.{o.key}": o.origin for o in found or ()}
+        print_json({"source": settings.source, **data, "origins": where})
         return
     out.print(f"# from {settings.source} and BOPO_<SECTION>__<KEY> variables", highlight=False)
+    origin_of = {(o.section, o.key): o.origin for o in found or ()}
     for section, values in data.items():
         out.print(Text(f"[{section}]", style="bold"), highlight=False)
         for key, value in values.items():
             shown = (
                 "" if value is None else str(value).lower() if isinstance(value, bool) else value
             )
-            out.print(f"{key} = {shown}", highlight=False)
+            origin = origin_of.get((section, key))
+            out.print(f"{key} = {shown}" + (f"  # {origin}" if origin else ""), highlight=False)
         out.print()
+
+
+def _origins(tctx: typer.Context) -> list[runtime.SettingOrigin] | None:
+    """Where each value comes from; None when the database cannot say (not set up)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        context = open_context(tctx, check=False)
+    except typer.Exit:
+        return None
+    try:
+        return runtime.origins(context)
+    except SQLAlchemyError:
+        return None
+    finally:
+        context.db.dispose()
+
+
+@config_app.command("set")
+def config_set(
+    tctx: typer.Context,
+    key: Annotated[str, typer.Argument(help=f"one of {', '.join(runtime.CHANGEABLE)}")],
+    value: Annotated[str, typer.Argument(help="true/false, a policy, a status code or none")],
+) -> None:
+    """Change an allocation setting while bopo runs: at once for every process, audited,
+    no restart ([backorders] in the INI keeps giving the starting value)."""
+    parsed: object = value
+    if key == "allocate_existing_pos":
+        parsed = {"true": True, "on": True, "false": False, "off": False}.get(value.lower(), value)
+    elif key == "default_po_line_status" and value.lower() in ("", "none"):
+        parsed = None
+    with handled_errors():
+        context = open_context(tctx)
+        changed = runtime.change_backorders(context, actor=actor(), **{key: parsed})
+    if not changed:
+        out.print(f"{key} is {value} already; nothing changed")
+    for c in changed:
+        out.print(f"[backorders] {c.key}: {c.before} -> {c.after}", highlight=False)

@@ -84,7 +84,7 @@ def overview(ctx: Context) -> Overview:
         ).one()
         ageing = _ageing(conn, ctx.clock())
         supply_due = _supply_due(conn, today)
-    cfg = ctx.settings.backorders
+    cfg = ctx.backorders()
     return Overview(
         allocation_on=cfg.allocate_existing_pos,
         policy=cfg.policy,

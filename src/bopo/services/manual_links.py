@@ -206,7 +206,7 @@ def list_candidates(
     """
     with ctx.db.read() as conn:
         lines = load_backorders(conn, limit=limit, sku=sku)
-        return _with_candidates(conn, lines, ctx.settings.backorders.policy)
+        return _with_candidates(conn, lines, ctx.backorders(conn).policy)
 
 
 def line_candidates(ctx: Context, so_line_id: int) -> LineCandidates:
@@ -215,7 +215,7 @@ def line_candidates(ctx: Context, so_line_id: int) -> LineCandidates:
         lines = load_backorders(conn, so_line_id=so_line_id)
         if not lines:
             raise NotFound("worklist line", so_line_id)
-        return _with_candidates(conn, lines, ctx.settings.backorders.policy)[0]
+        return _with_candidates(conn, lines, ctx.backorders(conn).policy)[0]
 
 
 def find_candidates(
@@ -245,7 +245,7 @@ def find_candidates(
         offset=offset,
     )
     with ctx.db.read() as conn:
-        items = _with_candidates(conn, page.items, ctx.settings.backorders.policy)
+        items = _with_candidates(conn, page.items, ctx.backorders(conn).policy)
     return Page(items, page.total, page.limit, page.offset)
 
 

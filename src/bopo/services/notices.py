@@ -146,7 +146,7 @@ def plan_notices(
     templates = notice_templates(conn)
     if not templates:
         return []
-    cfg = ctx.settings.backorders
+    cfg = ctx.backorders(conn)
     delay = cfg.notify_delay_days
     interval = timedelta(hours=cfg.notify_min_interval_hours)
 

@@ -90,7 +90,7 @@ def retire_status(ctx: Context, code: str, *, actor: str) -> StatusChanged:
     """Retire a status: kept where used, given to no PO line from now on. The status
     the settings give lines without one (`default_po_line_status`) cannot be retired."""
     code = code.strip().upper()
-    if code == (ctx.settings.backorders.default_po_line_status or "").strip().upper():
+    if code == (ctx.backorders().default_po_line_status or "").strip().upper():
         raise Conflict(
             f"{code} is the default status ([backorders] default_po_line_status): "
             "choose another default first"

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from bopo.db.bulk import one_of
-from bopo.db.models import Customer, EmailTemplate, SalesOrder, SoLine
+from bopo.db.models import Customer, EmailTemplate, PoLineStatus, SalesOrder, SoLine
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.templating import EmailEvent, TemplateType
 from bopo.services import goods_in, supply
@@ -227,15 +227,22 @@ def what_if_receipt(ctx: Context, po_number: str, line_no: int, qty: int) -> Wha
         return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, [])
 
 
-def what_if_switch_on(ctx: Context) -> WhatIf:
-    """`[backorders] allocate_existing_pos` turned on, and the worklist retried.
+def what_if_switch_on(
+    ctx: Context, *, policy: str | None = None, default_status: str | None = None
+) -> WhatIf:
+    """`[backorders] allocate_existing_pos` turned on, and the worklist retried; with
+    `policy` or `default_status` (a status code) instead of those in effect.
 
     The whole worklist is held in memory at once and creates no cycles: with the
     cyclic collector on, its full passes over that heap cost several times the
     work itself (about 4x on 30,000 waiting lines).
     """
     with ctx.db.read() as conn, gc_paused():
-        rules = replace(ctx.rules(conn), enabled=True)
+        rules = ctx.rules(conn)
+        rules = replace(rules, enabled=True, policy=policy or rules.policy)
+        if default_status is not None:
+            found = conn.scalar(select(PoLineStatus.id).where(PoLineStatus.code == default_status))
+            rules = replace(rules, default_status_id=found)
         items = set(conn.scalars(select(SoLine.stock_item_id).where(*UNALLOCATED).distinct()))
         scope = load_scope(
             conn,

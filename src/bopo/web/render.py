@@ -157,7 +157,7 @@ def render(
         "flashes": take_flashes(request),
         "csrf": csrf_token(request),
         "today": ctx.clock().date(),
-        "allocation_on": ctx.settings.backorders.allocate_existing_pos,
+        "allocation_on": ctx.backorders().allocate_existing_pos,
         "page_link": lambda **kw: page_link(request, **kw),
     } | values
     response = HTMLResponse(env.get_template(template).render(data), status_code=status)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from bopo.domain.allocation import POLICIES
 from bopo.domain.templating import TemplateType
-from bopo.services import catalog, jobs, statuses, templates
+from bopo.services import catalog, jobs, runtime, statuses, templates
 from bopo.web.forms import act, text
 from bopo.web.render import render
 from bopo.web.session import Admin, Form, Viewer, context_of
@@ -25,7 +26,7 @@ def system_page(request: Request, user: Viewer) -> HTMLResponse:
         statuses=catalog.list_statuses(ctx),
         templates=templates.list_templates(ctx),
         sent_by_statuses=TemplateType.BACK_ORDER.value,
-        default_status=ctx.settings.backorders.default_po_line_status,
+        default_status=ctx.backorders().default_po_line_status,
     )
 
 
@@ -102,6 +103,36 @@ def settings_page(request: Request, user: Admin) -> HTMLResponse:
         section="settings",
         settings=settings.masked(),
         source=settings.source,
-        backorders=settings.backorders,
+        backorders=ctx.backorders(),
+        origins={o.key: o.origin for o in runtime.origins(ctx) if o.section == "backorders"},
+        policies=POLICIES,
+        statuses=[s for s in catalog.list_statuses(ctx) if s.retired_at is None],
         jobs=jobs.job_statuses(ctx),
     )
+
+
+@router.post("/settings/allocation")
+def change_allocation(request: Request, user: Admin, form: Form) -> RedirectResponse:
+    """Switch allocation on or off, choose the policy and the default status: at once,
+    for everyone, audited (the preview comes first: /what-if/switch-on)."""
+
+    def run() -> str:
+        changed = runtime.change_backorders(
+            context_of(request),
+            actor=user.actor,
+            allocate_existing_pos=text(form, "allocate", max_length=3) == "on",
+            policy=text(form, "policy", max_length=40),
+            default_po_line_status=text(form, "default_status", required=False, max_length=32),
+        )
+        if not changed:
+            return "Nothing changed: those are the settings in effect."
+        said = "; ".join(f"{c.key} {_shown(c.before)} → {_shown(c.after)}" for c in changed)
+        return f"Changed for everyone, at once: {said}."
+
+    return act(request, "/settings", run)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else str(value)

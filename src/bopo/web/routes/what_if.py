@@ -10,12 +10,13 @@ Previews are for the people who may then act: operators, and admins for the swit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from bopo.domain.allocation import POLICIES
 from bopo.errors import BopoError, FieldError, InvalidInput
 from bopo.services import purchasing, whatif
 from bopo.services.purchasing import PoLineView, PurchaseOrderView
@@ -139,7 +140,7 @@ def _show(
     crumbs: list[tuple[str, str]],
     back: str,
     still: str = "",
-    switch: bool = False,
+    switch: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The preview page; `still` says what the action does even when no order is touched."""
     return render(
@@ -197,16 +198,30 @@ def preview_receipt(request: Request, user: Operator, form: Form) -> Response:
 
 
 @router.get("/switch-on")
-def preview_switch_on(request: Request, user: Admin) -> HTMLResponse:
-    """What switching allocation to existing POs on would do over today's worklist. The
-    switch is an INI setting, so there is nothing to confirm here: the page says how."""
-    answer = whatif.what_if_switch_on(context_of(request))
-    asked = Asked("What if allocation to existing purchase orders were switched on?", answer, None)
+def preview_switch_on(
+    request: Request,
+    user: Admin,
+    policy: Annotated[str | None, Query(max_length=40)] = None,
+    default_status: Annotated[str | None, Query(max_length=32)] = None,
+) -> HTMLResponse:
+    """What switching allocation to existing POs on (with this policy and default status)
+    would do over today's worklist; the page applies it once confirmed."""
+    ctx = context_of(request)
+    current = ctx.backorders()
+    chosen = policy if policy is not None and policy in POLICIES else current.policy
+    status = current.default_po_line_status if default_status is None else default_status
+    answer = whatif.what_if_switch_on(ctx, policy=chosen, default_status=status or "")
+    asked = Asked(
+        f"What if allocation to existing purchase orders were on, policy {chosen}, "
+        f"default status {status or 'none'}?",
+        answer,
+        None,
+    )
     return _show(
         request,
         asked,
         section="settings",
         crumbs=[("/settings", "Settings")],
         back="/settings",
-        switch=True,
+        switch={"policy": chosen, "default_status": status or ""},
     )
