@@ -4,14 +4,14 @@ Parsed once into a frozen Settings object that is passed where it is needed;
 a bad or unknown key is reported by name when bopo starts, not at first use.
 """
 
-from bopo.config.formats import (
+from bopo.config.loading import CONFIG_ENV, DEFAULT_FILE, load_settings
+from bopo.config.profiles import (
     BUILT_IN_FORMATS,
     FORMAT_SECTION,
     PROFILE_FIELDS,
     PROFILE_REQUIRED,
     FormatProfile,
 )
-from bopo.config.loading import CONFIG_ENV, DEFAULT_FILE, load_settings
 from bopo.config.sections import (
     BackorderSettings,
     DatabaseSettings,

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from bopo.config.formats import FORMAT_SECTION, FormatProfile
+from bopo.config.profiles import FORMAT_SECTION, FormatProfile
 from bopo.config.sections import _Section
 from bopo.config.settings import _ATTRS, _SECTIONS, Settings
 from bopo.errors import ConfigError

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 from sqlalchemy.engine import make_url
 
-from bopo.config.formats import FormatProfile
+from bopo.config.profiles import FormatProfile
 from bopo.config.sections import (
     BackorderSettings,
     DatabaseSettings,
