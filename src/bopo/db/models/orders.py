@@ -1,4 +1,5 @@
-"""bopo's tables. Quantities are whole units; the CHECKs keep them sane.
+"""Stock, customers, suppliers, their orders, the BO/PO associations between them, and
+goods in.
 
 `po_lines.qty_associated` is the sum of the line's active associations, kept by
 database triggers (see the first migration), so the CHECK on it lets the
@@ -8,51 +9,26 @@ database itself refuse over-association, whatever the application does.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
     CheckConstraint,
     Date,
-    Float,
     ForeignKey,
     Index,
     Integer,
     SmallInteger,
     String,
-    Text,
     UniqueConstraint,
-    false,
-    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bopo.db.base import Base, UTCDateTime
-from bopo.logs import current_request_id
+from bopo.db.models.columns import Code, Email, Name, search_index
 
-Code = String(64)
-Name = String(200)
-Email = String(320)
-
-
-def search_index(table: str, column: str) -> Index:
-    """An index for searching a column by any part of it, in any case.
-
-    PostgreSQL: a trigram GIN index on lower(column), which serves
-    `lower(column) LIKE '%part%'` (and prefixes and equality). SQLite has no
-    trigrams: the same index there is a b-tree on lower(column), which serves
-    exact and prefix lookups; a search by a middle part scans.
-    The migration creates the pg_trgm extension these need (0007_office).
-    """
-    return Index(
-        f"ix_{table}_{column}_search",
-        func.lower(text(column)).label(column),
-        postgresql_using="gin",
-        postgresql_ops={column: "gin_trgm_ops"},
-    )
+if TYPE_CHECKING:
+    from bopo.db.models.emails import EmailTemplate
 
 
 class StockItem(Base):
@@ -95,19 +71,6 @@ class Supplier(Base):
     name: Mapped[str] = mapped_column(Name)
     email: Mapped[str | None] = mapped_column(Email)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class EmailTemplate(Base):
-    __tablename__ = "email_templates"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(Name, unique=True)
-    type: Mapped[str] = mapped_column(String(40), index=True)
-    subject: Mapped[str] = mapped_column(Text)
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PoLineStatus(Base):
@@ -314,92 +277,6 @@ class Association(Base):
     po_line: Mapped[PoLine] = relationship()
 
 
-class PendingEmail(Base):
-    """The outbox: a rendered email waiting to be sent (or sent, failed, cancelled)."""
-
-    __tablename__ = "pending_emails"
-    __table_args__ = (
-        CheckConstraint(
-            "state IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'superseded')",
-            name="state_known",
-        ),
-        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
-        Index("ix_pending_emails_state_id", "state", "id"),
-        # One email waits per sales order and template: a change supersedes it with one
-        # that says what is true (bopo.services.superseding).
-        Index(
-            "uq_pending_emails_pending_order_template",
-            "sales_order_id",
-            "template_id",
-            unique=True,
-            postgresql_where=text("state = 'pending'"),
-            sqlite_where=text("state = 'pending'"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    sales_order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id"), index=True)
-    template_id: Mapped[int | None] = mapped_column(
-        ForeignKey("email_templates.id", ondelete="SET NULL")
-    )
-    event: Mapped[str] = mapped_column(String(40))
-    to_address: Mapped[str] = mapped_column(Email)
-    to_name: Mapped[str | None] = mapped_column(Name)
-    subject: Mapped[str] = mapped_column(Text)
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(100))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failure
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Superseded: a link or date it states changed before it was sent. The email that
-    # says what is true instead (emails are never deleted, so no foreign key is needed).
-    superseded_by_id: Mapped[int | None] = mapped_column(Integer)
-    superseded_reason: Mapped[str | None] = mapped_column(Text)
-
-
-class PendingEmailAssociation(Base):
-    """Which associations an email announces, and what it states of each: the quantity,
-    the expected date (the PO line's due date when rendered) and whether it said that
-    date was past (overdue). The email is true while these still hold."""
-
-    __tablename__ = "pending_email_associations"
-
-    email_id: Mapped[int] = mapped_column(
-        ForeignKey("pending_emails.id", ondelete="CASCADE"), primary_key=True
-    )
-    association_id: Mapped[int] = mapped_column(ForeignKey("associations.id"), primary_key=True)
-    # Due-date notices: the date the customer had been given for this line before.
-    previous_due: Mapped[date | None] = mapped_column(Date)
-    qty: Mapped[int | None] = mapped_column(Integer)
-    due_date: Mapped[date | None] = mapped_column(Date)
-    overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-
-
-class AuditEvent(Base):
-    """Who changed what, when, with the values before and after."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(40))
-    entity: Mapped[str] = mapped_column(String(32))
-    entity_id: Mapped[int] = mapped_column(Integer)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # The HTTP request the change was made in (its X-Request-ID); none from the CLI.
-    request_id: Mapped[str | None] = mapped_column(String(100), default=current_request_id)
-
-
 class Receipt(Base):
     """Goods in on a PO line, and how much of it was left as free stock."""
 
@@ -432,136 +309,3 @@ class ReceiptLine(Base):
     so_line_id: Mapped[int] = mapped_column(ForeignKey("so_lines.id"), primary_key=True)
     qty: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
-
-
-class User(Base):
-    """A person or system that signs in; disabled users keep their history."""
-
-    __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'operator', 'viewer')", name="role_known"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str | None] = mapped_column(String(255))  # None: tokens only
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class ApiToken(Base):
-    """A bearer token, stored only as its SHA-256; `prefix` lets people tell them apart."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class WebSession(Base):
-    """A web UI session: signed in, not signed out. The cookie carries a random secret,
-    the table only its SHA-256 (`id`), so neither alone lets anyone in. Signing out
-    ends one; a password change or a disabled user ends all of that user's."""
-
-    __tablename__ = "web_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # to the minute
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class AllocationDecision(Base):
-    """Why an SO line got what it got: one compact row per decision (bopo.domain.decisions).
-
-    kind: I intake, W worklist retry, M by hand, R re-allocation, L/B goods in.
-    policy: E earliest_due, O oldest_first, B best_fit, with S when splitting was on.
-    reason: the skip reason's code when nothing was linked.
-    candidates: [po_line_id, due_in, free, taken, ...] (four numbers per PO line, due_in
-    in days after the decision's day) as seen at that moment, at most 8 of the
-    `considered` open PO lines.
-
-    A log, like audit_log: no foreign key, so intake pays no check per row (SO
-    lines are never deleted).
-    """
-
-    __tablename__ = "allocation_decisions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    so_line_id: Mapped[int] = mapped_column(Integer, index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    kind: Mapped[str] = mapped_column(String(1))
-    policy: Mapped[str] = mapped_column(String(2))
-    need: Mapped[int] = mapped_column(Integer)
-    from_stock: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str | None] = mapped_column(String(1))
-    candidates: Mapped[list[int | None]] = mapped_column(JSON)
-    considered: Mapped[int] = mapped_column(SmallInteger)
-
-
-class WebhookDelivery(Base):
-    """A shop's webhook call, by the shop's own id for it (Shopify's X-Shopify-Webhook-Id).
-
-    Shops deliver at least once and retry on any doubt: a call whose id is here
-    was handled, and answering it again changes nothing. `order_ref` is the
-    shop's order id; `outcome` what bopo did (taken, duplicate, rejected, ...).
-    """
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    source: Mapped[str] = mapped_column(String(40))
-    delivery_id: Mapped[str] = mapped_column(String(100))
-    topic: Mapped[str] = mapped_column(String(64))
-    order_ref: Mapped[str | None] = mapped_column(String(64), index=True)
-    outcome: Mapped[str] = mapped_column(String(500))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class JobRun(Base):
-    """One run of a recurring job (bopo worker) for one tick of its schedule.
-
-    At most one row per job and tick, whichever worker took it: the unique key is
-    the proof that a tick ran once. A run still without `finished_at` is running,
-    or its worker died during it (the next tick runs as usual).
-    """
-
-    __tablename__ = "job_runs"
-    __table_args__ = (
-        UniqueConstraint("job", "tick"),
-        CheckConstraint("result IN ('running', 'ok', 'failed')", name="result_known"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    job: Mapped[str] = mapped_column(String(40))
-    tick: Mapped[datetime] = mapped_column(UTCDateTime)  # the start of the tick's period
-    worker: Mapped[str] = mapped_column(String(100))  # host:pid
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    duration_seconds: Mapped[float | None] = mapped_column(Float)
-    result: Mapped[str] = mapped_column(String(16))
-    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
-
-
-class SignInFailure(Base):
-    """Failed sign-ins of one user name (case-folded) or one client address, shared by
-    every web node (bopo.web.throttle). A row quiet for the longest wait is forgiven and
-    deleted at the next sign-in."""
-
-    __tablename__ = "sign_in_failures"
-
-    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # name | address
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    wait_until: Mapped[datetime] = mapped_column(UTCDateTime)  # no try before this
