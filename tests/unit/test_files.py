@@ -6,13 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bopo.services.files import (
-    FileProblem,
-    file_format,
-    parse_purchase_orders,
-    parse_sales_orders,
-    parse_stock_items,
-)
+from bopo.services.files import FileProblem, file_format, parse_stock_items
+from bopo.services.files_purchases import parse_purchase_orders
+from bopo.services.files_sales import parse_sales_orders
 
 HEADER = (
     "source,order_number,customer_code,customer_name,customer_email,order_date,"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,6 +22,9 @@ from bopo.cli.common import (
 from bopo.services import (
     users,
 )
+
+if TYPE_CHECKING:
+    from bopo.config import Settings
 
 # --- serving, users and tokens -----------------------------------------------------------
 
@@ -51,15 +54,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web UI at / and the REST API under /api (OpenAPI docs at /docs)."""
-    import os
-    import shutil
-    import tempfile
-
-    import uvicorn
-
-    from bopo.api.metrics import Metrics, serve_metrics
     from bopo.logs import logging_config
-    from bopo.services.context import Context
     from bopo.web.app import check_secret_key
 
     with handled_errors():
@@ -78,23 +73,49 @@ def serve(
             "[yellow]note:[/] no BOPO_SERVER__SECRET_KEY: web sessions end when bopo stops",
             highlight=False,
         )
-    log_config = logging_config(settings.server.log_format)
+    uvicorn_options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "log_config": logging_config(settings.server.log_format),
+        "proxy_headers": False,  # the app itself believes [server] trusted_proxies only
+    }
     if workers == 1:
-        from bopo.api.app import create_app
+        _serve_one(settings, metrics_port, uvicorn_options)
+    else:
+        _serve_workers(tctx, settings, workers, metrics_port, uvicorn_options)
 
-        web_app = create_app(settings)
-        if metrics_port is not None:
-            serve_metrics(web_app.state.metrics, web_app.state.ctx, host, metrics_port)
-        uvicorn.run(
-            web_app,
-            host=host,
-            port=port,
-            access_log=access_log,
-            log_config=log_config,
-            proxy_headers=False,  # the app itself believes [server] trusted_proxies only
-        )
-        return
-    # Each worker builds its own app from the same file and environment.
+
+def _serve_one(settings: Settings, metrics_port: int | None, options: dict[str, Any]) -> None:
+    """One process: the app built here."""
+    import uvicorn
+
+    from bopo.api.app import create_app
+    from bopo.api.metrics import serve_metrics
+
+    web_app = create_app(settings)
+    if metrics_port is not None:
+        serve_metrics(web_app.state.metrics, web_app.state.ctx, options["host"], metrics_port)
+    uvicorn.run(web_app, **options)
+
+
+def _serve_workers(
+    tctx: typer.Context,
+    settings: Settings,
+    workers: int,
+    metrics_port: int | None,
+    options: dict[str, Any],
+) -> None:
+    """Worker processes: each builds its own app from the same file and environment."""
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from bopo.api.metrics import Metrics, serve_metrics
+    from bopo.services.context import Context
+
     if tctx.obj is not None:
         os.environ["BOPO_CONFIG"] = str(Path(tctx.obj).resolve())
     own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
@@ -102,17 +123,8 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bopo-metrics-")
     try:
         if metrics_port is not None:  # every worker's figures, from the files they share
-            serve_metrics(Metrics(), Context.from_settings(settings), host, metrics_port)
-        uvicorn.run(
-            "bopo.api.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=access_log,
-            proxy_headers=False,  # the app itself believes [server] trusted_proxies only
-            log_config=log_config,
-        )
+            serve_metrics(Metrics(), Context.from_settings(settings), options["host"], metrics_port)
+        uvicorn.run("bopo.api.app:app_from_env", factory=True, workers=workers, **options)
     finally:
         if own_metrics_dir:
             shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)

@@ -286,67 +286,84 @@ def explain(record: DecisionRecord, label: Callable[[int], str], today: date | N
 
     A due date before `today` is no promise: it reads "overdue (was due 29 Nov)".
     """
-    year = record.at.year
-
-    def due(c: Candidate) -> str:
-        when = short_date(c.due_date, year=year)
-        if today is not None and is_overdue(c.due_date, today):
-            return f"overdue (was due {when})"
-        return f"due {when}"
-
-    def named(c: Candidate) -> str:
-        return f"{label(c.po_line_id)} ({due(c)})"
-
+    words = _Words(label, record.at.year, today)
     when = f"{_OCCASION[record.kind]} ({short_date(record.at.date())})"
     if record.kind in (DecisionKind.GOODS_IN_LINKED, DecisionKind.GOODS_IN_WAITING):
-        c = record.candidates[0]
-        how = (
-            "the PO line's linked orders are served first"
-            if record.kind is DecisionKind.GOODS_IN_LINKED
-            else "after the PO line's linked orders, waiting lines of the item are served"
-        )
-        return (
-            f"{when}: {c.free} received on {label(c.po_line_id)}; this line got {c.taken} "
-            f"of the {record.need} it waited for ({how}, by priority, then delivery date)."
-        )
-
+        return _goods_in(record, label, when)
     parts = [when + ":"]
     if record.from_stock:
         parts.append(f"{record.from_stock} taken from free stock.")
-    chosen = record.chosen
     others = [c for c in record.candidates if not c.taken]
     fitted = [c for c in others if c.free >= record.need]
     short = [c for c in others if c.free < record.need]
     more = record.considered - len(record.candidates)
-    if record.kind is DecisionKind.MANUAL and chosen:
-        c = chosen[0]
-        parts.append(
-            f"Linked to {label(c.po_line_id)}, {due(c)}, "
-            f"chosen by a person ({c.free} free ≥ {record.need} needed)."
-        )
-        if fitted:
-            parts.append(_also(fitted, named, "could also have taken it") + ".")
-    elif len(chosen) == 1:
-        c = chosen[0]
-        policy = POLICIES.get(record.policy_name or "")
-        why = policy.words if policy else "the policy's choice"
-        parts.append(
-            f"Linked to {label(c.po_line_id)}, {due(c)}: "
-            f"{why} with {c.free} free ≥ {record.need} needed."
-        )
-        if fitted:
-            parts.append(_also(fitted, named, "also fitted") + ".")
-    elif chosen:
-        pieces = ", ".join(f"{c.taken} on {named(c)}" for c in chosen)
-        parts.append(
-            f"Split over {len(chosen)} PO lines, earliest due first: {pieces}; "
-            f"no single PO line had {record.need} free."
-        )
+    if record.chosen:
+        parts.extend(_linked(record, fitted, words))
     elif record.reason is not None:
-        parts.append(_not_linked(record, short, fitted, named))
+        parts.append(_not_linked(record, short, fitted, words.named))
     if more > 0:
         parts.append(f"({more} more open PO line{'s' if more > 1 else ''} not listed.)")
     return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """How an explanation names PO lines and their due dates."""
+
+    label: Callable[[int], str]
+    year: int  # the decision's: dates in another year show theirs
+    today: date | None
+
+    def due(self, c: Candidate) -> str:
+        when = short_date(c.due_date, year=self.year)
+        if self.today is not None and is_overdue(c.due_date, self.today):
+            return f"overdue (was due {when})"
+        return f"due {when}"
+
+    def named(self, c: Candidate) -> str:
+        return f"{self.label(c.po_line_id)} ({self.due(c)})"
+
+
+def _goods_in(record: DecisionRecord, label: Callable[[int], str], when: str) -> str:
+    c = record.candidates[0]
+    how = (
+        "the PO line's linked orders are served first"
+        if record.kind is DecisionKind.GOODS_IN_LINKED
+        else "after the PO line's linked orders, waiting lines of the item are served"
+    )
+    return (
+        f"{when}: {c.free} received on {label(c.po_line_id)}; this line got {c.taken} "
+        f"of the {record.need} it waited for ({how}, by priority, then delivery date)."
+    )
+
+
+def _linked(record: DecisionRecord, fitted: Sequence[Candidate], words: _Words) -> list[str]:
+    """What the line was linked to, and why: by a person, by the policy, or split."""
+    chosen = record.chosen
+    c = chosen[0]
+    if record.kind is DecisionKind.MANUAL:
+        parts = [
+            f"Linked to {words.label(c.po_line_id)}, {words.due(c)}, "
+            f"chosen by a person ({c.free} free ≥ {record.need} needed)."
+        ]
+        if fitted:
+            parts.append(_also(fitted, words.named, "could also have taken it") + ".")
+        return parts
+    if len(chosen) == 1:
+        policy = POLICIES.get(record.policy_name or "")
+        why = policy.words if policy else "the policy's choice"
+        parts = [
+            f"Linked to {words.label(c.po_line_id)}, {words.due(c)}: "
+            f"{why} with {c.free} free ≥ {record.need} needed."
+        ]
+        if fitted:
+            parts.append(_also(fitted, words.named, "also fitted") + ".")
+        return parts
+    pieces = ", ".join(f"{c.taken} on {words.named(c)}" for c in chosen)
+    return [
+        f"Split over {len(chosen)} PO lines, earliest due first: {pieces}; "
+        f"no single PO line had {record.need} free."
+    ]
 
 
 def _also(lines: Sequence[Candidate], named: Callable[[Candidate], str], verb: str) -> str:

@@ -192,7 +192,6 @@ def write_emails(
     too_slow: dict[int, tuple[int, str]] = {}
     for email_id, ((order_id, template_id), group) in zip(email_ids, groups.items(), strict=True):
         head = group[0]
-        name, compiled = refs[template_id].name, templates[template_id]
         email: dict[str, Any] = {
             "id": email_id,
             "sales_order_id": order_id,
@@ -207,36 +206,10 @@ def write_emails(
             "created_at": now,
             "updated_at": now,
         }
-        slow = too_slow.get(template_id)
-        rendered: Rendered | None = None
-        if slow is not None and len(group) >= slow[0]:
-            error = f"{slow[1]} (as for {slow[0]} lines earlier in this batch)"
-        else:
-            try:
-                rendered = compiled.render(
-                    email_context(ctx, group, event.value, today=now.date()), settings.render_limits
-                )
-            except InvalidInput as exc:
-                if isinstance(exc, TemplateTooSlow):
-                    too_slow[template_id] = (len(group), str(exc))
-                error = str(exc)
-        if rendered is None:
-            # The template passed its check when saved but not on this order's data.
-            # The order still goes in; the email waits, failed, for a person to see.
-            log.warning("template %r did not render for order %s: %s", name, head.number, error)
-            email |= {
-                "subject": f"(not rendered: template {name})",
-                "body_text": "",
-                "body_html": None,
-                "state": "failed",
-                "last_error": f"template {name!r} did not render: {error}",
-            }
-        else:
-            email |= {
-                "subject": rendered.subject,
-                "body_text": rendered.body_text,
-                "body_html": rendered.body_html,
-            }
+        compiled, name = templates[template_id], refs[template_id].name
+        email |= _content(
+            ctx, compiled, name, group, event=event, now=now, slow=too_slow, template_id=template_id
+        )
         emails.append(email)
     writes.insert(PendingEmail, emails)
     writes.insert(
@@ -247,6 +220,53 @@ def write_emails(
             for r in group
         ],
     )
+
+
+def _content(
+    ctx: Context,
+    compiled: CompiledTemplate,
+    name: str,
+    group: Sequence[Any],
+    *,
+    event: EmailEvent,
+    now: datetime,
+    slow: dict[int, tuple[int, str]],
+    template_id: int,
+) -> dict[str, Any]:
+    """An email's subject and bodies; or, when its template does not render, a failed
+    email saying why. `slow` holds the fewest lines each template (by id) ran out
+    of time on: an order at least as big is not tried again."""
+    head = group[0]
+    rendered: Rendered | None = None
+    too_slow = slow.get(template_id)
+    if too_slow is not None and len(group) >= too_slow[0]:
+        error = f"{too_slow[1]} (as for {too_slow[0]} lines earlier in this batch)"
+    else:
+        try:
+            rendered = compiled.render(
+                email_context(ctx, group, event.value, today=now.date()),
+                ctx.settings.email.render_limits,
+            )
+        except InvalidInput as exc:
+            if isinstance(exc, TemplateTooSlow):
+                slow[template_id] = (len(group), str(exc))
+            error = str(exc)
+    if rendered is None:
+        # The template passed its check when saved but not on this order's data.
+        # The order still goes in; the email waits, failed, for a person to see.
+        log.warning("template %r did not render for order %s: %s", name, head.number, error)
+        return {
+            "subject": f"(not rendered: template {name})",
+            "body_text": "",
+            "body_html": None,
+            "state": "failed",
+            "last_error": f"template {name!r} did not render: {error}",
+        }
+    return {
+        "subject": rendered.subject,
+        "body_text": rendered.body_text,
+        "body_html": rendered.body_html,
+    }
 
 
 def stated(

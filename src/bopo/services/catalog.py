@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from bopo.db.models import (
     PoLineStatus,
     StockItem,
 )
-from bopo.db.queries import IS_OPEN, OUTSTANDING, lock_stock_by_sku, record_audit
+from bopo.db.queries import IS_OPEN, OUTSTANDING, StockRow, lock_stock_by_sku, record_audit
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services import statuses
 from bopo.services.context import Context
@@ -45,46 +45,55 @@ def upsert_stock_items(
     On-hand may not drop below what is already assigned to sales orders.
     """
     now = ctx.clock()
-    created = updated = unchanged = 0
-    errors: list[tuple[int, FieldError]] = []
     with ctx.db.write() as conn:
         current = lock_stock_by_sku(conn, {i.sku for i in items})
-        last = {item.sku: n for n, item in enumerate(items)}  # the last row for a SKU wins
-        new_rows: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
-        audit: list[dict[str, Any]] = []
-        for n, item in enumerate(items):
-            if last[item.sku] != n:
-                continue
-            row = current.get(item.sku)
-            if row is None:
-                new_rows.append(
-                    {
-                        "sku": item.sku,
-                        "name": item.name,
-                        "on_hand": item.on_hand,
-                        "assigned": 0,
-                        "created_at": now,
-                    }
-                )
-                continue
-            if item.on_hand < row.assigned:
-                errors.append(
-                    (
-                        n,
-                        FieldError(
-                            "on_hand",
-                            f"{item.on_hand} is below the {row.assigned} already assigned",
-                        ),
-                    )
-                )
-                continue
-            if item.on_hand == row.on_hand and item.name == row.name:
-                unchanged += 1
-                continue
-            changes.append({"id": row.id, "name": item.name, "on_hand": item.on_hand})
+        count = _count(items, current, now=now, actor=actor)
+        _write_count(conn, count, now=now, actor=actor)
+    return StockItemsResult(
+        len(count.new_rows), len(count.changes), count.unchanged, tuple(count.errors)
+    )
+
+
+@dataclass
+class _StockCount:
+    """What a stock count does: items to create, items to change (audited), refusals."""
+
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[tuple[int, FieldError]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _count(
+    items: Sequence[NewStockItem], current: Mapping[str, StockRow], *, now: datetime, actor: str
+) -> _StockCount:
+    """Each item against the stock item of its SKU (locked in `current`), if any."""
+    count = _StockCount()
+    last = {item.sku: n for n, item in enumerate(items)}  # the last row for a SKU wins
+    for n, item in enumerate(items):
+        if last[item.sku] != n:
+            continue
+        row = current.get(item.sku)
+        if row is None:
+            count.new_rows.append(
+                {
+                    "sku": item.sku,
+                    "name": item.name,
+                    "on_hand": item.on_hand,
+                    "assigned": 0,
+                    "created_at": now,
+                }
+            )
+        elif item.on_hand < row.assigned:
+            message = f"{item.on_hand} is below the {row.assigned} already assigned"
+            count.errors.append((n, FieldError("on_hand", message)))
+        elif item.on_hand == row.on_hand and item.name == row.name:
+            count.unchanged += 1
+        else:
+            count.changes.append({"id": row.id, "name": item.name, "on_hand": item.on_hand})
             if item.on_hand != row.on_hand:
-                audit.append(
+                count.audit.append(
                     event(
                         now,
                         actor,
@@ -95,29 +104,31 @@ def upsert_stock_items(
                         {"on_hand": item.on_hand},
                     )
                 )
-            updated += 1
-        writes = Writes(conn)
-        new_ids = writes.reserve_ids({StockItem: len(new_rows)})[StockItem]
-        for new, item_id in zip(new_rows, new_ids, strict=True):
-            new["id"] = item_id
-            if new["on_hand"]:
-                audit.append(
-                    event(
-                        now,
-                        actor,
-                        "stock.create",
-                        "stock_item",
-                        item_id,
-                        None,
-                        {"on_hand": new["on_hand"]},
-                    )
+    return count
+
+
+def _write_count(conn: Connection, count: _StockCount, *, now: datetime, actor: str) -> None:
+    """Insert the new items (each one with stock audited) and update the changed ones."""
+    writes = Writes(conn)
+    new_ids = writes.reserve_ids({StockItem: len(count.new_rows)})[StockItem]
+    for new, item_id in zip(count.new_rows, new_ids, strict=True):
+        new["id"] = item_id
+        if new["on_hand"]:
+            count.audit.append(
+                event(
+                    now,
+                    actor,
+                    "stock.create",
+                    "stock_item",
+                    item_id,
+                    None,
+                    {"on_hand": new["on_hand"]},
                 )
-        writes.insert(StockItem, new_rows)
-        writes.update_by_id(StockItem, changes)
-        writes.insert(AuditEvent, audit)
-        writes.flush()
-        created = len(new_rows)
-    return StockItemsResult(created, updated, unchanged, tuple(errors))
+            )
+    writes.insert(StockItem, count.new_rows)
+    writes.update_by_id(StockItem, count.changes)
+    writes.insert(AuditEvent, count.audit)
+    writes.flush()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -162,29 +162,40 @@ def load_demo(ctx: Context, *, actor: str = "demo") -> list[OrderResult] | None:
     catalog.upsert_stock_items(
         ctx, [NewStockItem(sku=s, name=n, on_hand=q) for s, n, q in ITEMS], actor=actor
     )
-    purchasing.add_purchase_orders(
-        ctx,
-        [
-            NewPurchaseOrder(
-                number=number,
-                supplier_code=code,
-                supplier_name=name,
-                order_date=today,
-                lines=[
-                    NewPurchaseOrderLine(
-                        line_no=i,
-                        sku=sku,
-                        qty=qty,
-                        due_date=today + timedelta(days=due),
-                        status=status,
-                    )
-                    for i, (sku, qty, due, status) in enumerate(lines, 1)
-                ],
+    purchasing.add_purchase_orders(ctx, _purchase_orders(today), actor=actor)
+    results = take_orders(ctx, _sales_orders(today), actor=actor)
+    with ctx.db.write() as conn:  # what `bopo users demo-login` asks before it adds its login
+        conn.execute(
+            insert(AuditEvent).values(
+                event(ctx.clock(), actor, DEMO_LOADED, "database", 0, None, {})
             )
-            for number, code, name, lines in PURCHASE_ORDERS
-        ],
-        actor=actor,
-    )
+        )
+    return results
+
+
+def _purchase_orders(today: date) -> list[NewPurchaseOrder]:
+    return [
+        NewPurchaseOrder(
+            number=number,
+            supplier_code=code,
+            supplier_name=name,
+            order_date=today,
+            lines=[
+                NewPurchaseOrderLine(
+                    line_no=i,
+                    sku=sku,
+                    qty=qty,
+                    due_date=today + timedelta(days=due),
+                    status=status,
+                )
+                for i, (sku, qty, due, status) in enumerate(lines, 1)
+            ],
+        )
+        for number, code, name, lines in PURCHASE_ORDERS
+    ]
+
+
+def _sales_orders(today: date) -> list[NewSalesOrder]:
     orders = []
     for source, number, customer, delivery, lines in SALES_ORDERS:
         name, email = CUSTOMERS[customer]
@@ -199,11 +210,4 @@ def load_demo(ctx: Context, *, actor: str = "demo") -> list[OrderResult] | None:
             ],
         }
         orders.append(NewSalesOrder(**raw))
-    results = take_orders(ctx, orders, actor=actor)
-    with ctx.db.write() as conn:  # what `bopo users demo-login` asks before it adds its login
-        conn.execute(
-            insert(AuditEvent).values(
-                event(ctx.clock(), actor, DEMO_LOADED, "database", 0, None, {})
-            )
-        )
-    return results
+    return orders

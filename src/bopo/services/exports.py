@@ -5,65 +5,55 @@ Each list takes the filters of its page and its API route and has no row limit:
 rows are read a page at a time (the lists' own queries, in their own order) and
 written as they come, so a large export streams instead of filling memory.
 
-A cell that a spreadsheet would run as a formula (text starting with `=`, `+`,
-`-`, `@`, a tab or a carriage return) is written with a leading `'`, so that a
-customer's name or an email subject can never become one.
+Writing (exports_writing) makes plain text of any cell a spreadsheet would run as a
+formula. The open PO lines have their own query (exports_po_lines).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, select
-
-from bopo.db.models import (
-    Association,
-    Customer,
-    PoLine,
-    PoLineStatus,
-    PurchaseOrder,
-    SalesOrder,
-    SoLine,
-    StockItem,
-    Supplier,
-)
-from bopo.db.queries import IS_OPEN, OUTSTANDING
 from bopo.errors import FieldError, InvalidInput
 from bopo.services import outbox, sales, worklist
 from bopo.services.context import Context
+from bopo.services.exports_po_lines import PO_LINE_BATCH, PO_LINE_COLUMNS, po_lines_export
+from bopo.services.exports_writing import (
+    CSV_TYPE,
+    XLSX_TYPE,
+    Export,
+    ExportFormat,
+    _iso,
+    csv_chunks,
+    neutralise,
+    write,
+    xlsx_bytes,
+)
 from bopo.services.pages import MAX_LIMIT, Page
 
-ExportFormat = Literal["csv", "xlsx"]
+# Writing (exports_writing) and the PO lines list (exports_po_lines) are beside; re-exported.
+__all__ = [
+    "CSV_TYPE",
+    "LISTS",
+    "PO_LINE_BATCH",
+    "PO_LINE_COLUMNS",
+    "XLSX_TYPE",
+    "Export",
+    "ExportFormat",
+    "build",
+    "csv_chunks",
+    "emails_export",
+    "filter_names",
+    "neutralise",
+    "po_lines_export",
+    "waiting_orders_export",
+    "worklist_export",
+    "write",
+    "xlsx_bytes",
+]
+
 LISTS = ("worklist", "po-lines", "waiting-orders", "emails")
-CSV_TYPE = "text/csv; charset=utf-8"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_RISKY = ("=", "+", "-", "@", "\t", "\r")
-PO_LINE_BATCH = 1000
-
-
-def neutralise(value: Any) -> Any:
-    """A cell's value, with text a spreadsheet would run as a formula made plain text."""
-    if isinstance(value, str) and value.startswith(_RISKY):
-        return "'" + value
-    return value
-
-
-@dataclass
-class Export:
-    """A list to write: its name, its columns and its rows (read as they are written)."""
-
-    name: str
-    columns: tuple[str, ...]
-    rows: Iterator[tuple[Any, ...]]
-
-    def filename(self, fmt: ExportFormat, today: date) -> str:
-        return f"bopo-{self.name}-{today.isoformat()}.{fmt}"
 
 
 def _pages(fetch: Callable[[int, int], Page[Any]]) -> Iterator[Any]:
@@ -74,10 +64,6 @@ def _pages(fetch: Callable[[int, int], Page[Any]]) -> Iterator[Any]:
         offset += len(page.items)
         if len(page.items) < MAX_LIMIT or offset >= page.total:
             return
-
-
-def _iso(value: date | datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 # --- the lists ------------------------------------------------------------------------
@@ -265,125 +251,6 @@ def emails_export(
     return Export("emails", EMAIL_COLUMNS, rows())
 
 
-PO_LINE_COLUMNS = (
-    "po_number",
-    "supplier_code",
-    "line_no",
-    "sku",
-    "item_name",
-    "status",
-    "due_date",
-    "ordered",
-    "delivered",
-    "cancelled",
-    "outstanding",
-    "associated",
-    "free_on_order",
-    "linked_source",
-    "linked_order",
-    "linked_line_no",
-    "linked_qty",
-    "linked_customer",
-    "linked_delivery_date",
-)
-
-
-def po_lines_export(
-    ctx: Context,
-    *,
-    supplier: str | None = None,
-    sku: str | None = None,
-    status: str | None = None,
-    number: str | None = None,
-    due_before: date | None = None,
-) -> Export:
-    """Open PO lines, oldest first, one row per sales-order line linked to each (a line
-    with nothing linked has one row with the linked columns empty)."""
-    where: list[Any] = [IS_OPEN]
-    if supplier:
-        where.append(Supplier.code == supplier)
-    if sku:
-        where.append(StockItem.sku == sku)
-    if status:
-        where.append(PoLineStatus.code == status)
-    if number:
-        where.append(PurchaseOrder.number == number)
-    if due_before:
-        where.append(PoLine.due_date <= due_before)
-    base = (
-        select(
-            PoLine.id,
-            PurchaseOrder.number,
-            Supplier.code,
-            PoLine.line_no,
-            StockItem.sku,
-            StockItem.name,
-            PoLineStatus.code,
-            PoLine.due_date,
-            PoLine.qty_ordered,
-            PoLine.qty_delivered,
-            PoLine.qty_cancelled,
-            OUTSTANDING,
-            PoLine.qty_associated,
-            SalesOrder.source,
-            SalesOrder.number,
-            SoLine.line_no,
-            Association.qty,
-            Customer.name,
-            SalesOrder.delivery_date,
-        )
-        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-        .join(StockItem, StockItem.id == PoLine.stock_item_id)
-        .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
-        .outerjoin(
-            Association, and_(Association.po_line_id == PoLine.id, Association.state == "active")
-        )
-        .outerjoin(SoLine, SoLine.id == Association.so_line_id)
-        .outerjoin(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-        .outerjoin(Customer, Customer.id == SalesOrder.customer_id)
-        .where(*where)
-        .order_by(PoLine.id, Association.id)
-    )
-
-    def rows() -> Iterator[tuple[Any, ...]]:
-        last = 0
-        while True:
-            with ctx.db.read() as conn:
-                ids = list(
-                    conn.scalars(
-                        select(PoLine.id)
-                        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-                        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-                        .join(StockItem, StockItem.id == PoLine.stock_item_id)
-                        .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
-                        .where(*where, PoLine.id > last)
-                        .order_by(PoLine.id)
-                        .limit(PO_LINE_BATCH)
-                    )
-                )
-                found = conn.execute(base.where(PoLine.id.in_(ids))).all() if ids else []
-            for r in found:
-                outstanding, associated = r[11], r[12]
-                yield (
-                    *r[1:7],
-                    _iso(r[7]),
-                    r[8],
-                    r[9],
-                    r[10],
-                    outstanding,
-                    associated,
-                    max(0, outstanding - associated),
-                    *r[13:18],
-                    _iso(r[18]),
-                )
-            if len(ids) < PO_LINE_BATCH:
-                return
-            last = ids[-1]
-
-    return Export("po-lines", PO_LINE_COLUMNS, rows())
-
-
 # --- filters given as text (the CLI, the web pages) ------------------------------------
 
 _FILTERS: dict[str, tuple[str, ...]] = {
@@ -440,48 +307,3 @@ def build(ctx: Context, name: str, filters: Mapping[str, str | None]) -> Export:
 
 def filter_names(name: str) -> tuple[str, ...]:
     return _FILTERS[name]
-
-
-# --- writing ---------------------------------------------------------------------------
-
-
-def csv_chunks(export: Export, *, rows_per_chunk: int = 500) -> Iterator[str]:
-    """The list as CSV text, a chunk at a time (UTF-8 with a BOM, so Excel reads it right)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(export.columns)
-    yield "\ufeff" + buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    for n, row in enumerate(export.rows, 1):
-        writer.writerow(["" if v is None else neutralise(v) for v in row])
-        if n % rows_per_chunk == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
-
-
-def xlsx_bytes(export: Export) -> bytes:
-    """The list as an .xlsx workbook, written row by row (openpyxl's write-only mode)."""
-    from openpyxl import Workbook  # type: ignore[import-untyped]  # only when needed
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(export.name[:31])
-    sheet.append(list(export.columns))
-    for row in export.rows:
-        sheet.append([neutralise(v) for v in row])
-    with tempfile.TemporaryFile() as out:
-        book.save(out)
-        out.seek(0)
-        return out.read()
-
-
-def write(export: Export, fmt: ExportFormat, out: Any) -> None:
-    """Into a binary file object."""
-    if fmt == "xlsx":
-        out.write(xlsx_bytes(export))
-        return
-    for chunk in csv_chunks(export):
-        out.write(chunk.encode("utf-8"))

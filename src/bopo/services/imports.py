@@ -21,11 +21,11 @@ from bopo.services.files import (
     Parsed,
     Where,
     file_format,
-    parse_purchase_orders,
-    parse_sales_orders,
     parse_stock_items,
     read_text,
 )
+from bopo.services.files_purchases import parse_purchase_orders
+from bopo.services.files_sales import parse_sales_orders
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.intake import BATCH_SIZE, take_orders
 from bopo.services.outcomes import FROM_STOCK, LINKED, Difference, OrderResult, OrderStatus

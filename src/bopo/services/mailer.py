@@ -41,28 +41,23 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
-from sqlalchemy.orm import aliased
-
-from bopo.db.models import PendingEmail, SalesOrder
 from bopo.domain.addresses import BadAddress
-from bopo.domain.statuses import EmailState
 from bopo.services.context import Context
-from bopo.services.superseding import refresh_emails, untrue
+from bopo.services.mailer_claims import Claimed, claim_due, supersede_untrue
+from bopo.services.mailer_lease import Lease
+from bopo.services.mailer_results import finish, record_sent, release
 from bopo.smtp import Outgoing, SendFailure, SmtpTransport, build_message
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = timedelta(days=1)
-_TAKEN_OVER = "email %d was taken over by another mailer before its result was kept"
 
 
 class Transport(Protocol):
@@ -100,20 +95,6 @@ class SendSummary:
             "errors": self.errors,
             "stopped": self.stopped,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    id: int
-    to_address: str
-    to_name: str | None
-    subject: str
-    body_text: str
-    body_html: str | None
-    message_id: str
-    created_at: datetime
-    attempts: int  # counting this one
-    lease_until: datetime
 
 
 def mailer_name() -> str:
@@ -183,211 +164,31 @@ def _claim(
     summary: SendSummary,
     *,
     again: int = 3,
-) -> list[_Claimed]:
-    cfg = ctx.settings.email
-    stale: dict[int, str] = {}
-    with ctx.db.write() as conn:
-        now = ctx.clock()
-        pending = PendingEmail.state == EmailState.PENDING.value
-        if ids is None:
-            pending = and_(
-                pending,
-                or_(PendingEmail.next_attempt_at.is_(None), PendingEmail.next_attempt_at <= now),
-            )
-        abandoned = and_(
-            PendingEmail.state == EmailState.SENDING.value, PendingEmail.lease_until < now
-        )
-        stmt = (
-            select(
-                PendingEmail.id,
-                PendingEmail.state,
-                PendingEmail.attempts,
-                PendingEmail.claimed_by,
-                PendingEmail.to_address,
-                PendingEmail.to_name,
-                PendingEmail.subject,
-                PendingEmail.body_text,
-                PendingEmail.body_html,
-                PendingEmail.message_id,
-                PendingEmail.created_at,
-            )
-            .where(or_(pending, abandoned))
-            .order_by(PendingEmail.id)
-            .limit(size)
-            .with_for_update(skip_locked=True)
-        )
-        if ids is not None:
-            stmt = stmt.where(PendingEmail.id.in_(sorted(ids)))
-        rows = conn.execute(stmt).all()
-        # An email whose mailers keep dying on it is not tried for ever.
-        exhausted = [r for r in rows if r.state == "sending" and r.attempts >= cfg.max_attempts]
-        for r in exhausted:
-            error = (
-                f"mailer {r.claimed_by} stopped while sending it; {r.attempts} attempts, giving up"
-            )
-            conn.execute(
-                update(PendingEmail)
-                .where(PendingEmail.id == r.id)
-                .values(state="failed", last_error=error, lease_until=None, updated_at=now)
-            )
-            summary.failed += 1
-            summary.errors.append(f"email {r.id}: {error}")
-        gone = {r.id for r in exhausted}
-        # The last look before sending: an email that no longer says what is true is
-        # not claimed, but superseded (below, with the locks a change takes).
-        waiting = [r.id for r in rows if r.id not in gone and r.state == EmailState.PENDING]
-        stale = untrue(conn, waiting, now.date())
-        take = [r for r in rows if r.id not in gone and r.id not in stale]
-        lease_until = now + timedelta(seconds=cfg.lease_seconds)
-        if take:
-            conn.execute(
-                update(PendingEmail)
-                .where(PendingEmail.id.in_([r.id for r in take]))
-                .values(
-                    state=EmailState.SENDING.value,
-                    claimed_by=me,
-                    lease_until=lease_until,
-                    attempts=PendingEmail.attempts + 1,
-                    updated_at=now,
-                )
-            )
-    if stale:
-        summary.superseded += _supersede(ctx, me, stale)
-        if not take and again:  # their successors may be due now
-            return _claim(ctx, me, ids, size, summary, again=again - 1)
-    return [
-        _Claimed(
-            r.id,
-            r.to_address,
-            r.to_name,
-            r.subject,
-            r.body_text,
-            r.body_html,
-            r.message_id,
-            r.created_at,
-            r.attempts + 1,
-            lease_until,
-        )
-        for r in take
-    ]
-
-
-def _supersede(ctx: Context, me: str, stale: Collection[int]) -> int:
-    """Supersede emails found untrue, queueing what is true instead; how many went."""
-    with ctx.db.write() as conn:
-        orders = conn.scalars(
-            select(PendingEmail.sales_order_id).where(PendingEmail.id.in_(sorted(stale)))
-        ).all()
-        refresh_emails(
-            conn,
-            ctx,
-            orders={o for o in orders if o is not None},
-            now=ctx.clock(),
-            actor=f"mailer {me}",
-            notices=True,
-        )
-        gone = conn.scalar(
-            select(func.count())
-            .select_from(PendingEmail)
-            .where(
-                PendingEmail.id.in_(sorted(stale)),
-                PendingEmail.state == EmailState.SUPERSEDED.value,
-            )
-        )
-    return int(gone or 0)
-
-
-class _Lease:
-    """Keeps a claimed batch's lease alive while the mailer works through it.
-
-    A thread renews the lease of the emails still held every third of its
-    length; `holds()` says whether one may be sent: still held by this mailer,
-    with at least a tenth of the lease left as last renewed. A renewal that
-    finds an email gone (taken over after this mailer fell silent) marks it
-    lost: it is not sent.
-    """
-
-    def __init__(self, ctx: Context, me: str, batch: Sequence[_Claimed]) -> None:
-        self._ctx = ctx
-        self._me = me
-        self._length = timedelta(seconds=ctx.settings.email.lease_seconds)
-        self._margin = self._length / 10
-        self._until = min(e.lease_until for e in batch)
-        self._held = {e.id for e in batch}
-        self._lost: set[int] = set()
-        self._guard = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bopo-mailer-lease", daemon=True)
-
-    def __enter__(self) -> _Lease:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def holds(self, email_id: int) -> bool:
-        with self._guard:
-            return (
-                email_id in self._held
-                and email_id not in self._lost
-                and self._ctx.clock() < self._until - self._margin
-            )
-
-    def lost(self, email_id: int) -> bool:
-        with self._guard:
-            return email_id in self._lost
-
-    def done(self, email_id: int) -> None:
-        with self._guard:
-            self._held.discard(email_id)
-
-    def _run(self) -> None:
-        every = self._length.total_seconds() / 3
-        while not self._stop.wait(every):
-            try:
-                self._renew()
-            except Exception:  # the database is away: holds() stops the sending in time
-                log.warning("mailer %s could not renew its lease", self._me, exc_info=True)
-
-    def _renew(self) -> None:
-        with self._guard:
-            ids = sorted(self._held - self._lost)
-        if not ids:
-            return
-        until = self._ctx.clock() + self._length
-        with self._ctx.db.write() as conn:
-            kept = set(
-                conn.scalars(
-                    update(PendingEmail)
-                    .where(
-                        PendingEmail.id.in_(ids),
-                        PendingEmail.state == EmailState.SENDING.value,
-                        PendingEmail.claimed_by == self._me,
-                    )
-                    .values(lease_until=until)
-                    .returning(PendingEmail.id)
-                )
-            )
-        with self._guard:
-            gone = (set(ids) & self._held) - kept  # not finished here, so taken over
-            if gone:
-                log.warning("emails %s were taken over by another mailer", sorted(gone))
-            self._lost |= gone
-            self._until = until
+) -> list[Claimed]:
+    """Claim up to `size` due emails; when all were found untrue and superseded, claim
+    again (up to `again` times): their successors may be due now."""
+    for _ in range(again + 1):
+        claim = claim_due(ctx, me, ids, size)
+        summary.failed += len(claim.given_up)
+        summary.errors.extend(claim.given_up)
+        if not claim.stale:
+            return claim.emails
+        summary.superseded += supersede_untrue(ctx, me, claim.stale)
+        if claim.emails:
+            return claim.emails
+    return []
 
 
 def _send_batch(
     ctx: Context,
     me: str,
     transport: Transport,
-    batch: Sequence[_Claimed],
+    batch: Sequence[Claimed],
     summary: SendSummary,
     should_stop: Callable[[], bool] | None,
 ) -> bool:
     """Send a claimed batch; False when the run should end (stopped, server unreachable)."""
-    with _Lease(ctx, me, batch) as lease:
+    with Lease(ctx, me, batch) as lease:
         return _send_held(ctx, me, transport, batch, lease, summary, should_stop)
 
 
@@ -395,8 +196,8 @@ def _send_held(
     ctx: Context,
     me: str,
     transport: Transport,
-    batch: Sequence[_Claimed],
-    lease: _Lease,
+    batch: Sequence[Claimed],
+    lease: Lease,
     summary: SendSummary,
     should_stop: Callable[[], bool] | None,
 ) -> bool:
@@ -414,48 +215,60 @@ def _send_held(
         if not lease.holds(email.id):  # claim afresh rather than overstay
             _release(ctx, me, batch[i:], summary)
             return True
-        try:
-            outgoing = _message(ctx, email)
-        except Exception as exc:  # it will not build next time either: it fails alone
-            reason = str(exc) if isinstance(exc, BadAddress) else f"cannot be built: {exc!r}"
-            _finish(ctx, me, email.id, state="failed", last_error=reason)
-            lease.done(email.id)
-            summary.failed += 1
-            summary.errors.append(f"email {email.id}: {reason}")
-            i += 1
-            continue
-        try:
-            transport.send(outgoing)
-        except SendFailure as failure:
-            if failure.connection_lost and not reconnected:
-                reconnected = True  # one more go on a new connection
-                continue
-            if failure.connection_lost:
-                for left in batch[i:]:
-                    if not lease.lost(left.id):
-                        _retry_or_fail(ctx, me, left, str(failure), summary)
-                summary.stopped = f"server unreachable: {failure}"
-                return False
-            if failure.permanent:
-                _finish(ctx, me, email.id, state="failed", last_error=str(failure))
-                summary.failed += 1
-                summary.errors.append(f"email {email.id}: {failure}")
+        outgoing = _built(ctx, me, email, summary)
+        if outgoing is not None:
+            try:
+                transport.send(outgoing)
+            except SendFailure as failure:
+                if failure.connection_lost and not reconnected:
+                    reconnected = True  # one more go on a new connection
+                    continue
+                if failure.connection_lost:
+                    for left in batch[i:]:
+                        if not lease.lost(left.id):
+                            _retry_or_fail(ctx, me, left, str(failure), summary)
+                    summary.stopped = f"server unreachable: {failure}"
+                    return False
+                _refused(ctx, me, email, failure, summary)
+            except Exception as exc:  # unforeseen: this email alone, the rest on a new connection
+                log.exception("email %d: sending failed unexpectedly", email.id)
+                transport.close()
+                _retry_or_fail(ctx, me, email, f"sending failed: {exc!r}", summary)
             else:
-                _retry_or_fail(ctx, me, email, str(failure), summary)
-        except Exception as exc:  # unforeseen: this email alone, the rest on a new connection
-            log.exception("email %d: sending failed unexpectedly", email.id)
-            transport.close()
-            _retry_or_fail(ctx, me, email, f"sending failed: {exc!r}", summary)
-        else:
-            _sent(ctx, me, email.id)
-            summary.sent += 1
-            reconnected = False
+                record_sent(ctx, me, email.id)
+                summary.sent += 1
+                reconnected = False
         lease.done(email.id)
         i += 1
     return True
 
 
-def _message(ctx: Context, email: _Claimed) -> Outgoing:
+def _built(ctx: Context, me: str, email: Claimed, summary: SendSummary) -> Outgoing | None:
+    """The message to send; None when it cannot be built: it will not build next time
+    either, so it fails, alone."""
+    try:
+        return _message(ctx, email)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, BadAddress) else f"cannot be built: {exc!r}"
+        finish(ctx, me, email.id, state="failed", last_error=reason)
+        summary.failed += 1
+        summary.errors.append(f"email {email.id}: {reason}")
+        return None
+
+
+def _refused(
+    ctx: Context, me: str, email: Claimed, failure: SendFailure, summary: SendSummary
+) -> None:
+    """The server refused the email: for good (5xx), or for now (4xx)."""
+    if failure.permanent:
+        finish(ctx, me, email.id, state="failed", last_error=str(failure))
+        summary.failed += 1
+        summary.errors.append(f"email {email.id}: {failure}")
+    else:
+        _retry_or_fail(ctx, me, email, str(failure), summary)
+
+
+def _message(ctx: Context, email: Claimed) -> Outgoing:
     cfg = ctx.settings.email
     return build_message(
         from_address=cfg.from_address,
@@ -470,64 +283,17 @@ def _message(ctx: Context, email: _Claimed) -> Outgoing:
     )
 
 
-_HELD = and_(
-    PendingEmail.id == bindparam("email_id"),
-    PendingEmail.state == EmailState.SENDING.value,
-    PendingEmail.claimed_by == bindparam("mailer"),
-)
-# Built once: it runs for every email sent.
-_SENT = (
-    update(PendingEmail)
-    .where(_HELD)
-    .values(state=EmailState.SENT.value, sent_at=bindparam("at"), lease_until=None)
-    .values(updated_at=bindparam("at"))
-)
-
-
-def _sent(ctx: Context, me: str, email_id: int) -> None:
-    with ctx.db.write() as conn:
-        done = conn.execute(_SENT, {"email_id": email_id, "mailer": me, "at": ctx.clock()})
-    if not done.rowcount:
-        log.warning(
-            "email %d was taken over by another mailer before its result was kept", email_id
-        )
-
-
-def _finish(ctx: Context, me: str, email_id: int, **values: Any) -> None:
-    """Record one email's result in its own transaction, if this mailer still holds it."""
-    now = ctx.clock()
-    with ctx.db.write() as conn:
-        if values.get("state") == EmailState.PENDING.value and _give_way(conn, me, [email_id], now):
-            log.info("email %d gave way to a newer one for its order", email_id)
-            return
-        done = conn.execute(
-            update(PendingEmail)
-            .where(
-                PendingEmail.id == email_id,
-                PendingEmail.state == EmailState.SENDING.value,
-                PendingEmail.claimed_by == me,
-            )
-            .values(lease_until=None, updated_at=now, **values)
-        ).rowcount
-    if not done:
-        log.warning(
-            "email %d was taken over by another mailer before its result was kept", email_id
-        )
-
-
-def _retry_or_fail(
-    ctx: Context, me: str, email: _Claimed, error: str, summary: SendSummary
-) -> None:
+def _retry_or_fail(ctx: Context, me: str, email: Claimed, error: str, summary: SendSummary) -> None:
     cfg = ctx.settings.email
     summary.errors.append(f"email {email.id}: {error}")
     if email.attempts >= cfg.max_attempts:
-        _finish(ctx, me, email.id, state="failed", last_error=error)
+        finish(ctx, me, email.id, state="failed", last_error=error)
         summary.failed += 1
         return
     delay = min(
         timedelta(seconds=cfg.retry_delay_seconds * 2 ** (email.attempts - 1)), MAX_RETRY_DELAY
     )
-    _finish(
+    finish(
         ctx,
         me,
         email.id,
@@ -539,67 +305,6 @@ def _retry_or_fail(
     summary.retrying += 1
 
 
-def _give_way(conn: Connection, me: str, ids: Sequence[int], now: datetime) -> int:
-    """Emails of this mailer going back in the queue give way to a newer one waiting there
-    for the same order and template: a change queued it, saying what is true now, while
-    these were out being sent. They are superseded by it, not queued beside it."""
-    held = and_(
-        PendingEmail.id.in_(sorted(ids)),
-        PendingEmail.state == EmailState.SENDING.value,
-        PendingEmail.claimed_by == me,
-    )
-    orders = conn.scalars(select(PendingEmail.sales_order_id).where(held)).all()
-    if not any(orders):
-        return 0
-    # The orders first, as a change locks them before it queues their emails.
-    conn.execute(
-        select(SalesOrder.id)
-        .where(SalesOrder.id.in_(sorted({o for o in orders if o is not None})))
-        .order_by(SalesOrder.id)
-        .with_for_update()
-    ).all()
-    waiting = aliased(PendingEmail)
-    newer = (
-        select(waiting.id)
-        .where(
-            waiting.sales_order_id == PendingEmail.sales_order_id,
-            waiting.template_id == PendingEmail.template_id,
-            waiting.state == EmailState.PENDING.value,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    return conn.execute(
-        update(PendingEmail)
-        .where(held, newer.is_not(None))
-        .values(
-            state=EmailState.SUPERSEDED.value,
-            superseded_by_id=newer,
-            superseded_reason="a newer email for this order waits to be sent",
-            claimed_by=None,
-            lease_until=None,
-            updated_at=now,
-        )
-    ).rowcount
-
-
-def _release(ctx: Context, me: str, emails: Sequence[_Claimed], summary: SendSummary) -> None:
+def _release(ctx: Context, me: str, emails: Sequence[Claimed], summary: SendSummary) -> None:
     """Hand claimed emails back unsent, as they were before the claim."""
-    with ctx.db.write() as conn:
-        _give_way(conn, me, [e.id for e in emails], ctx.clock())
-        released = conn.execute(
-            update(PendingEmail)
-            .where(
-                PendingEmail.id.in_([e.id for e in emails]),
-                PendingEmail.state == EmailState.SENDING.value,
-                PendingEmail.claimed_by == me,
-            )
-            .values(
-                state=EmailState.PENDING.value,
-                attempts=PendingEmail.attempts - 1,
-                claimed_by=None,
-                lease_until=None,
-                updated_at=ctx.clock(),
-            )
-        ).rowcount
-    summary.released += released
+    summary.released += release(ctx, me, [e.id for e in emails])

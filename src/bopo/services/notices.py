@@ -14,7 +14,8 @@ A line whose date comes back to what the customer was told drops out of an
 unsent notice, and a notice left with no line is cancelled.
 
 `plan_notices` decides (it only reads, so a what-if can ask it too);
-`write_notices` renders and writes the plan, after the new due dates are written.
+`write_notices` (bopo.services.notices_writing) renders and writes the plan, after
+the new due dates are written.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import Connection, select, text
 
-from bopo.db.bulk import Writes, one_of
+from bopo.db.bulk import one_of
 from bopo.db.models import (
     Association,
     Customer,
@@ -36,19 +37,21 @@ from bopo.db.models import (
     PoLine,
     SalesOrder,
 )
-from bopo.db.queries import record_audit
 from bopo.domain.templating import EmailEvent, TemplateType
-from bopo.errors import InvalidInput
-from bopo.services.backorder_emails import (
-    TemplateRef,
-    announced,
-    compiled_templates,
-    email_context,
-    message_id,
-    stated,
-)
+from bopo.services.backorder_emails import TemplateRef
 from bopo.services.context import Context
-from bopo.services.linking import event
+from bopo.services.notices_writing import write_notices
+
+# This module plans; write_notices (notices_writing) is re-exported for its callers.
+__all__ = [
+    "EARLIER",
+    "LATER",
+    "Moved",
+    "NoticePlan",
+    "notice_templates",
+    "plan_notices",
+    "write_notices",
+]
 
 LATER = TemplateType.BACK_ORDER_UPDATE
 EARLIER = TemplateType.BACK_ORDER_EARLIER
@@ -133,6 +136,33 @@ class _Notice:
         return self.next_attempt_at or self.created_at
 
 
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What makes a move worth a notice, and how often one may go."""
+
+    templates: dict[TemplateType, TemplateRef]
+    delay: int  # days
+    interval: timedelta
+    now: datetime
+
+    def noticed(self, before: date | None, after: date | None) -> TemplateType | None:
+        """The notice a move from `before` to `after` calls for, if it has a template."""
+        kind = _direction(before, after, self.delay)
+        return kind if kind in self.templates else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """The notice decided for one sales order, before the order itself is read."""
+
+    sales_order_id: int
+    action: str  # as NoticePlan's
+    kind: TemplateType | None
+    email_id: int | None
+    send_after: datetime | None
+    lines: tuple[tuple[int, date | None], ...]
+
+
 def plan_notices(
     conn: Connection, ctx: Context, moved: Sequence[Moved], *, now: datetime, lock: bool = True
 ) -> list[NoticePlan]:
@@ -147,24 +177,52 @@ def plan_notices(
     if not templates:
         return []
     cfg = ctx.backorders(conn)
-    delay = cfg.notify_delay_days
-    interval = timedelta(hours=cfg.notify_min_interval_hours)
-
+    rules = _Rules(
+        templates, cfg.notify_delay_days, timedelta(hours=cfg.notify_min_interval_hours), now
+    )
     by_order: dict[int, list[Moved]] = defaultdict(list)
     for m in moved:
         by_order[m.sales_order_id].append(m)
     orders = sorted(by_order)
     if lock:
-        # One change at a time plans an order's notices: two PO lines of one order
-        # moving at once must not both find no notice and each queue one. (Locked
-        # after the associations; writers that lock sales orders hold their stock
-        # items first, as this one does.)
-        conn.execute(
-            select(SalesOrder.id)
-            .where(one_of(conn, SalesOrder.id, orders))
-            .order_by(SalesOrder.id)
-            .with_for_update()
-        ).all()
+        _lock_orders(conn, orders)
+    notices = _notices(conn, orders)
+    unsent = _unsent(
+        conn, [n.id for ns in notices.values() for n in ns if n.state == "pending"], lock
+    )
+    told = _told(conn, unsent)
+    moved_to = {m.association_id: m.after for m in moved}
+    current = _current_dates(
+        conn, {a for lines in told.values() for a in lines if a not in moved_to}
+    )
+    current.update(moved_to)
+    planned = []
+    for order_id in orders:
+        pending = [n for n in notices[order_id] if n.id in unsent]
+        into = pending[-1] if pending else None
+        found = _plan_order(
+            order_id, by_order[order_id], notices[order_id], into, told, current, rules
+        )
+        if found is not None:
+            planned.append(found)
+    return _with_orders(conn, planned, templates)
+
+
+def _lock_orders(conn: Connection, orders: list[int]) -> None:
+    # One change at a time plans an order's notices: two PO lines of one order
+    # moving at once must not both find no notice and each queue one. (Locked
+    # after the associations; writers that lock sales orders hold their stock
+    # items first, as this one does.)
+    conn.execute(
+        select(SalesOrder.id)
+        .where(one_of(conn, SalesOrder.id, orders))
+        .order_by(SalesOrder.id)
+        .with_for_update()
+    ).all()
+
+
+def _notices(conn: Connection, orders: list[int]) -> dict[int, list[_Notice]]:
+    """The orders' due-date notices, sent or to be sent, oldest first."""
     notices: dict[int, list[_Notice]] = defaultdict(list)
     for r in conn.execute(
         select(
@@ -184,9 +242,11 @@ def plan_notices(
     ):
         if r[0] is not None:  # never null: the query selects by sales order
             notices[r[0]].append(_Notice(*r[1:]))
-    unsent = _unsent(
-        conn, [n.id for ns in notices.values() for n in ns if n.state == "pending"], lock
-    )
+    return notices
+
+
+def _told(conn: Connection, unsent: set[int]) -> dict[int, dict[int, date | None]]:
+    """For each unsent notice, its lines and the date each was told before it."""
     told: dict[int, dict[int, date | None]] = defaultdict(dict)  # email -> association -> date
     if unsent:
         for email_id, assoc_id, previous in conn.execute(
@@ -197,63 +257,70 @@ def plan_notices(
             ).where(one_of(conn, PendingEmailAssociation.email_id, sorted(unsent)))
         ):
             told[email_id][assoc_id] = previous
-    moved_to = {m.association_id: m.after for m in moved}
-    current = _current_dates(
-        conn, {a for lines in told.values() for a in lines if a not in moved_to}
-    )
-    current.update(moved_to)
+    return told
 
-    plans: list[tuple[int, str, TemplateType | None, int | None, datetime | None, Any]] = []
-    for order_id in orders:
-        moves = by_order[order_id]
-        fresh = [m for m in moves if _direction(m.before, m.after, delay) in templates]
-        pending = [n for n in notices[order_id] if n.id in unsent]
-        into = pending[-1] if pending else None
-        if into is not None and (fresh or any(m.association_id in told[into.id] for m in moves)):
-            lines = dict(told[into.id])
-            for m in fresh:
-                lines.setdefault(m.association_id, m.before)
-            kinds = {
-                a: _direction(previous, current[a], delay)
-                for a, previous in lines.items()
-                if a in current
-            }
-            keep = tuple(sorted((a, lines[a]) for a, k in kinds.items() if k in templates))
-            kind = _kind(k for k in kinds.values() if k in templates)
-            if not keep:
-                plans.append((order_id, "cancelled", None, into.id, into.next_attempt_at, ()))
-            else:
-                plans.append((order_id, "merged", kind, into.id, into.next_attempt_at, keep))
-        elif fresh:
-            last = max((n.goes_out for n in notices[order_id]), default=None)
-            hold = last + interval if last is not None and last + interval > now else None
-            kind = _kind(_direction(m.before, m.after, delay) for m in fresh)
-            keep = tuple(sorted((m.association_id, m.before) for m in fresh))
-            plans.append((order_id, "new", kind, None, hold, keep))
-    if not plans:
+
+def _plan_order(
+    order_id: int,
+    moves: list[Moved],
+    notices: list[_Notice],
+    into: _Notice | None,
+    told: dict[int, dict[int, date | None]],
+    current: dict[int, date | None],
+    rules: _Rules,
+) -> _Planned | None:
+    """One order's notice: its unsent one (`into`) takes in the moves, or is cancelled when
+    every date is back to what was told; else a new one, held back by the interval."""
+    fresh = [m for m in moves if rules.noticed(m.before, m.after) is not None]
+    if into is not None and (fresh or any(m.association_id in told[into.id] for m in moves)):
+        lines = dict(told[into.id])
+        for m in fresh:
+            lines.setdefault(m.association_id, m.before)
+        kinds = {
+            a: rules.noticed(previous, current[a]) for a, previous in lines.items() if a in current
+        }
+        keep = tuple(sorted((a, lines[a]) for a, k in kinds.items() if k is not None))
+        if not keep:
+            return _Planned(order_id, "cancelled", None, into.id, into.next_attempt_at, ())
+        kind = _kind(k for k in kinds.values() if k is not None)
+        return _Planned(order_id, "merged", kind, into.id, into.next_attempt_at, keep)
+    if not fresh:
+        return None
+    last = max((n.goes_out for n in notices), default=None)
+    hold = last + rules.interval if last is not None and last + rules.interval > rules.now else None
+    kind = _kind(rules.noticed(m.before, m.after) for m in fresh)
+    keep = tuple(sorted((m.association_id, m.before) for m in fresh))
+    return _Planned(order_id, "new", kind, None, hold, keep)
+
+
+def _with_orders(
+    conn: Connection, planned: list[_Planned], templates: dict[TemplateType, TemplateRef]
+) -> list[NoticePlan]:
+    """The planned notices, with their orders' numbers and customers' addresses."""
+    if not planned:
         return []
     heads = {
         r.id: r
         for r in conn.execute(
             select(SalesOrder.id, SalesOrder.source, SalesOrder.number, Customer.email)
             .join(Customer, Customer.id == SalesOrder.customer_id)
-            .where(one_of(conn, SalesOrder.id, [p[0] for p in plans]))
+            .where(one_of(conn, SalesOrder.id, [p.sales_order_id for p in planned]))
         )
     }
     return [
         NoticePlan(
-            order_id,
-            heads[order_id].source,
-            heads[order_id].number,
-            heads[order_id].email,
-            action,
-            templates[kind] if kind else None,
-            kind,
-            email_id,
-            hold,
-            lines,
+            p.sales_order_id,
+            heads[p.sales_order_id].source,
+            heads[p.sales_order_id].number,
+            heads[p.sales_order_id].email,
+            p.action,
+            templates[p.kind] if p.kind else None,
+            p.kind,
+            p.email_id,
+            p.send_after,
+            p.lines,
         )
-        for order_id, action, kind, email_id, hold, lines in plans
+        for p in planned
     ]
 
 
@@ -288,121 +355,4 @@ def _current_dates(conn: Connection, association_ids: set[int]) -> dict[int, dat
                 Association.state == "active",
             )
         )
-    }
-
-
-def write_notices(
-    conn: Connection, ctx: Context, plans: Sequence[NoticePlan], *, now: datetime, actor: str
-) -> list[int]:
-    """Render and write the planned notices; returns the ids of the emails written."""
-    if not plans:
-        return []
-    rows = {
-        r.association_id: r for r in announced(conn, {a for p in plans for a, _ in p.lines}, None)
-    }
-    templates = compiled_templates(conn, ctx, {p.template for p in plans if p.template})
-    writes = Writes(conn)
-    fresh = [p for p in plans if p.action == "new"]
-    ids = iter(writes.reserve_ids({PendingEmail: len(fresh)})[PendingEmail])
-    inserts: list[dict[str, Any]] = []
-    links: list[dict[str, Any]] = []
-    audit: list[dict[str, Any]] = []
-    written: list[int] = []
-    for plan in plans:
-        if plan.action == "cancelled":
-            assert plan.email_id is not None
-            writes.execute(
-                update(PendingEmail)
-                .where(PendingEmail.id == plan.email_id)
-                .values(state="cancelled", updated_at=now)
-            )
-            audit.append(
-                event(
-                    now,
-                    actor,
-                    "email.cancel",
-                    "pending_email",
-                    plan.email_id,
-                    {"state": "pending"},
-                    {"state": "cancelled", "reason": "every date is back to what was told"},
-                )
-            )
-            written.append(plan.email_id)
-            continue
-        assert plan.template is not None
-        group = sorted(
-            (rows[a] for a, _ in plan.lines if a in rows),
-            key=lambda r: (r.line_no, r.association_id),
-        )
-        content = _render(ctx, plan, group, templates, now)
-        email_id = plan.email_id if plan.action == "merged" else next(ids)
-        assert email_id is not None
-        if plan.action == "merged":
-            writes.execute(
-                update(PendingEmail).where(PendingEmail.id == email_id).values(**content)
-            )
-            writes.execute(
-                delete(PendingEmailAssociation).where(PendingEmailAssociation.email_id == email_id)
-            )
-        else:
-            head = group[0]
-            inserts.append(
-                content
-                | {
-                    "id": email_id,
-                    "sales_order_id": plan.sales_order_id,
-                    "event": EmailEvent.DUE_DATE.value,
-                    "to_address": head.email,
-                    "to_name": head.customer_name,
-                    "message_id": message_id(ctx.settings.email.from_address),
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": plan.send_after,
-                }
-            )
-        links.extend(
-            stated(email_id, r, now.date(), previous)
-            for r in group
-            for a, previous in plan.lines
-            if a == r.association_id
-        )
-        written.append(email_id)
-    writes.insert(PendingEmail, inserts)
-    writes.insert(PendingEmailAssociation, links)
-    writes.flush()
-    record_audit(conn, audit)
-    return written
-
-
-def _render(
-    ctx: Context,
-    plan: NoticePlan,
-    group: Sequence[Any],
-    templates: dict[int, Any],
-    now: datetime,
-) -> dict[str, Any]:
-    """The email's template and text (or, when it does not render, why not)."""
-    assert plan.template is not None
-    previous = dict(plan.lines)
-    out: dict[str, Any] = {"template_id": plan.template.id, "updated_at": now}
-    try:
-        rendered = templates[plan.template.id].render(
-            email_context(ctx, group, EmailEvent.DUE_DATE.value, previous, today=now.date()),
-            ctx.settings.email.render_limits,
-        )
-    except InvalidInput as exc:
-        name = plan.template.name
-        return out | {
-            "subject": f"(not rendered: template {name})",
-            "body_text": "",
-            "body_html": None,
-            "state": "failed",
-            "last_error": f"template {name!r} did not render: {exc}",
-        }
-    return out | {
-        "subject": rendered.subject,
-        "body_text": rendered.body_text,
-        "body_html": rendered.body_html,
-        "state": "pending",
-        "last_error": None,
     }

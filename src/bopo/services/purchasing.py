@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Connection, Subquery, and_, exists, func, select
 
-from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
     Association,
-    AuditEvent,
     PoLine,
     PoLineStatus,
     PurchaseOrder,
@@ -21,193 +19,28 @@ from bopo.db.models import (
     StockItem,
     Supplier,
 )
-from bopo.db.queries import IS_OPEN, OUTSTANDING, ensure_codes, pairs
-from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.db.queries import IS_OPEN, OUTSTANDING, AnySelect
+from bopo.errors import Conflict, NotFound
 from bopo.services import sorting
 from bopo.services.context import Context
-from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
-from bopo.services.linking import event
+from bopo.services.inputs import NewPurchaseOrder
 from bopo.services.pages import Page, fetch_page
+from bopo.services.purchasing_add import PurchaseOrdersResult, add_purchase_orders
 from bopo.services.search import matches, normal, same
 
-
-@dataclass
-class PurchaseOrdersResult:
-    orders_created: int = 0
-    lines_created: int = 0
-    lines_unchanged: int = 0
-    # (index of the order in the input, index of the line or None, error)
-    errors: list[tuple[int, int | None, FieldError]] = field(default_factory=list)
-
-
-def add_purchase_orders(
-    ctx: Context,
-    orders: Sequence[NewPurchaseOrder],
-    *,
-    actor: str,
-    all_or_nothing: bool = False,
-) -> PurchaseOrdersResult:
-    """Create purchase orders and lines; lines that exist already are left as they are.
-
-    A line is refused on its own (unknown SKU or status, another supplier's PO)
-    and the rest of its order still comes in; with `all_or_nothing`, any refusal
-    raises InvalidInput and nothing comes in.
-    """
-    now = ctx.clock()
-    result = PurchaseOrdersResult()
-    with ctx.db.write() as conn:
-        skus = {line.sku for o in orders for line in o.lines}
-        items = pairs(
-            conn.execute(
-                select(StockItem.sku, StockItem.id).where(one_of(conn, StockItem.sku, skus))
-            )
-        )
-        codes = {line.status for o in orders for line in o.lines if line.status}
-        statuses = pairs(
-            conn.execute(
-                select(PoLineStatus.code, PoLineStatus.id).where(
-                    one_of(conn, PoLineStatus.code, codes), PoLineStatus.retired_at.is_(None)
-                )
-            )
-        )
-        # A file's supplier name only fills in new suppliers; it does not rename.
-        names: dict[str, dict[str, Any]] = {}
-        for o in orders:
-            if o.supplier_code not in names or o.supplier_name:
-                names[o.supplier_code] = {
-                    "name": o.supplier_name or o.supplier_code,
-                    "email": None,
-                    "created_at": now,
-                }
-        supplier_ids = ensure_codes(conn, Supplier, names)
-        pos = {
-            r.number: (r.id, r.supplier_code)
-            for r in conn.execute(
-                select(PurchaseOrder.number, PurchaseOrder.id, Supplier.code.label("supplier_code"))
-                .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-                .where(one_of(conn, PurchaseOrder.number, {o.number for o in orders}))
-            )
-        }
-        existing_lines = {
-            (r.purchase_order_id, r.line_no): (r.stock_item_id, r.qty_ordered)
-            for r in conn.execute(
-                select(
-                    PoLine.purchase_order_id,
-                    PoLine.line_no,
-                    PoLine.stock_item_id,
-                    PoLine.qty_ordered,
-                ).where(one_of(conn, PoLine.purchase_order_id, [v[0] for v in pos.values()]))
-            )
-        }
-        new_orders: dict[str, NewPurchaseOrder] = {}
-        new_lines: list[tuple[str, NewPurchaseOrderLine]] = []
-        for n, o in enumerate(orders):
-            if o.number in pos and pos[o.number][1] != o.supplier_code:
-                message = f"{o.number} belongs to supplier {pos[o.number][1]}"
-                result.errors.append((n, None, FieldError("supplier_code", message)))
-                continue
-            for k, line in enumerate(o.lines):
-                problem = _line_problem(o, line, items, statuses, pos, existing_lines)
-                if problem == "same":
-                    result.lines_unchanged += 1
-                elif isinstance(problem, FieldError):
-                    result.errors.append((n, k, problem))
-                else:
-                    new_lines.append((o.number, line))
-                    if o.number not in pos:
-                        new_orders.setdefault(o.number, o)
-
-        if all_or_nothing and result.errors:  # raising rolls back the suppliers added above
-            raise InvalidInput(
-                [
-                    FieldError(err.field if k is None else f"lines[{k}].{err.field}", err.message)
-                    for _, k, err in result.errors
-                ]
-            )
-        writes = Writes(conn)
-        ids = writes.reserve_ids({PurchaseOrder: len(new_orders), PoLine: len(new_lines)})
-        po_ids = {number: po[0] for number, po in pos.items()}
-        po_ids.update(zip(new_orders, ids[PurchaseOrder], strict=True))
-        writes.insert(
-            PurchaseOrder,
-            [
-                {
-                    "id": po_ids[number],
-                    "number": number,
-                    "supplier_id": supplier_ids[o.supplier_code],
-                    "order_date": o.order_date,
-                    "created_at": now,
-                    "cancelled_at": None,
-                }
-                for number, o in new_orders.items()
-            ],
-        )
-        line_rows = [
-            {
-                "id": line_id,
-                "purchase_order_id": po_ids[number],
-                "line_no": line.line_no,
-                "stock_item_id": items[line.sku],
-                "qty_ordered": line.qty,
-                "qty_delivered": 0,
-                "qty_cancelled": 0,
-                "qty_associated": 0,
-                "due_date": line.due_date,
-                "status_id": statuses[line.status] if line.status else None,
-                "created_at": now,
-            }
-            for (number, line), line_id in zip(new_lines, ids[PoLine], strict=True)
-        ]
-        writes.insert(PoLine, line_rows)
-        writes.insert(
-            AuditEvent,
-            [
-                event(
-                    now,
-                    actor,
-                    "po_line.create",
-                    "po_line",
-                    r["id"],
-                    None,
-                    {
-                        "qty_ordered": r["qty_ordered"],
-                        "status_id": r["status_id"],
-                        "due_date": r["due_date"].isoformat() if r["due_date"] else None,
-                    },
-                )
-                for r in line_rows
-            ],
-        )
-        writes.flush()
-        result.orders_created = len(new_orders)
-        result.lines_created = len(line_rows)
-    return result
-
-
-def _line_problem(
-    order: NewPurchaseOrder,
-    line: NewPurchaseOrderLine,
-    items: dict[str, int],
-    statuses: dict[str, int],
-    pos: dict[str, tuple[int, str]],
-    existing: dict[tuple[int, int], tuple[int, int]],
-) -> FieldError | str | None:
-    """Why a line cannot come in, "same" if it is there already, or None if it is new."""
-    if line.sku not in items:
-        return FieldError("sku", f"unknown SKU {line.sku!r}")
-    if line.status and line.status not in statuses:
-        return FieldError("status", f"unknown or retired PO line status {line.status!r}")
-    if order.number in pos:
-        old = existing.get((pos[order.number][0], line.line_no))
-        if old == (items[line.sku], line.qty):
-            return "same"
-        if old is not None:
-            return FieldError(
-                "line_no",
-                f"{order.number} line {line.line_no} exists with other values; "
-                "change it with the purchase-order commands",
-            )
-    return None
+# Bringing purchase orders in is written beside (purchasing_add); its callers find it here.
+__all__ = [
+    "PURCHASE_ORDER_SORTS",
+    "LinkedSalesLine",
+    "PoLineView",
+    "PurchaseOrderSummary",
+    "PurchaseOrderView",
+    "PurchaseOrdersResult",
+    "add_purchase_orders",
+    "create_purchase_order",
+    "list_purchase_orders",
+    "show_purchase_order",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,27 +168,7 @@ def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
             .where(PoLine.purchase_order_id == head.id)
             .order_by(PoLine.line_no)
         ).all()
-        linked: dict[int, list[LinkedSalesLine]] = {}
-        for r in conn.execute(
-            select(
-                Association.po_line_id,
-                SalesOrder.source,
-                SalesOrder.number,
-                SoLine.line_no,
-                Association.qty,
-                SalesOrder.delivery_date,
-            )
-            .join(SoLine, SoLine.id == Association.so_line_id)
-            .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-            .where(
-                and_(
-                    Association.po_line_id.in_([line.id for line in lines]),
-                    Association.state == "active",
-                )
-            )
-            .order_by(SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
-        ):
-            linked.setdefault(r.po_line_id, []).append(LinkedSalesLine(*r[1:]))
+        linked = _linked(conn, [line.id for line in lines])
         return PurchaseOrderView(
             head.id,
             head.number,
@@ -364,6 +177,27 @@ def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
             head.order_date,
             tuple(_line_view(r, linked.get(r.id, ())) for r in lines),
         )
+
+
+def _linked(conn: Connection, po_line_ids: list[int]) -> dict[int, list[LinkedSalesLine]]:
+    """The sales-order lines actively linked to each PO line, soonest wanted first."""
+    linked: dict[int, list[LinkedSalesLine]] = {}
+    for r in conn.execute(
+        select(
+            Association.po_line_id,
+            SalesOrder.source,
+            SalesOrder.number,
+            SoLine.line_no,
+            Association.qty,
+            SalesOrder.delivery_date,
+        )
+        .join(SoLine, SoLine.id == Association.so_line_id)
+        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        .where(and_(Association.po_line_id.in_(po_line_ids), Association.state == "active"))
+        .order_by(SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
+    ):
+        linked.setdefault(r.po_line_id, []).append(LinkedSalesLine(*r[1:]))
+    return linked
 
 
 # --- one purchase order by hand, and lists ---------------------------------------------
@@ -415,18 +249,7 @@ def list_purchase_orders(
     """Purchase orders, newest first. `sku`, `status` and `due_before` match any line;
     `open_only` keeps those with something still to come (false: fully delivered); `q`
     is part of the PO number or of the supplier's code or name, in any case."""
-    open_line = and_(PoLine.purchase_order_id == PurchaseOrder.id, IS_OPEN)
-    lines = (
-        select(
-            PoLine.purchase_order_id.label("po_id"),
-            func.count().label("lines"),
-            func.count().filter(IS_OPEN).label("open_lines"),
-            func.coalesce(func.sum(OUTSTANDING).filter(IS_OPEN), 0).label("outstanding"),
-            func.min(PoLine.due_date).filter(IS_OPEN).label("next_due"),
-        )
-        .group_by(PoLine.purchase_order_id)
-        .subquery()
-    )
+    lines = _line_totals()
     stmt = (
         select(
             PurchaseOrder.id,
@@ -453,6 +276,48 @@ def list_purchase_orders(
     stmt = stmt.order_by(
         *sorting.order_by(sort, sorts, PurchaseOrder.id, [PurchaseOrder.id.desc()])
     )
+    stmt = _filtered(
+        stmt,
+        number=number,
+        supplier=supplier,
+        sku=sku,
+        status=status,
+        open_only=open_only,
+        due_before=due_before,
+        q=q,
+    )
+    with ctx.db.read() as conn:
+        return fetch_page(conn, stmt, PurchaseOrderSummary, limit=limit, offset=offset)
+
+
+def _line_totals() -> Subquery:
+    """Each purchase order's lines, open lines, outstanding units and next due date."""
+    return (
+        select(
+            PoLine.purchase_order_id.label("po_id"),
+            func.count().label("lines"),
+            func.count().filter(IS_OPEN).label("open_lines"),
+            func.coalesce(func.sum(OUTSTANDING).filter(IS_OPEN), 0).label("outstanding"),
+            func.min(PoLine.due_date).filter(IS_OPEN).label("next_due"),
+        )
+        .group_by(PoLine.purchase_order_id)
+        .subquery()
+    )
+
+
+def _filtered(
+    stmt: AnySelect,
+    *,
+    number: str | None,
+    supplier: str | None,
+    sku: str | None,
+    status: str | None,
+    open_only: bool | None,
+    due_before: date | None,
+    q: str | None,
+) -> AnySelect:
+    """The list narrowed by what was asked (see list_purchase_orders)."""
+    open_line = and_(PoLine.purchase_order_id == PurchaseOrder.id, IS_OPEN)
     any_line = PoLine.purchase_order_id == PurchaseOrder.id
     if number:
         stmt = stmt.where(same(PurchaseOrder.number, number))
@@ -475,5 +340,4 @@ def list_purchase_orders(
         stmt = stmt.where(has_open if open_only else ~has_open)
     if due_before:
         stmt = stmt.where(exists().where(open_line, PoLine.due_date <= due_before))
-    with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, PurchaseOrderSummary, limit=limit, offset=offset)
+    return stmt

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from bopo.db.models import Association, Customer, PoLine, SalesOrder, SoLine, StockItem
 from bopo.db.queries import record_audit
@@ -166,6 +166,46 @@ def list_sales_orders(
     Every filter is a condition on the orders table alone, so counting them
     joins nothing; the lines are counted for the page's orders only.
     """
+    where = _where(
+        status=status,
+        source=source,
+        number=number,
+        customer=customer,
+        sku=sku,
+        ordered=(ordered_from, ordered_to),
+        delivery=(delivery_from, delivery_to),
+        waiting=waiting,
+        priority=priority,
+        q=q,
+    )
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    with ctx.db.read() as conn:
+        total = conn.scalar(select(func.count()).select_from(SalesOrder).where(*where)) or 0
+        heads = _heads(conn, where, sort, limit, offset) if total else []
+        ids = [h.id for h in heads]
+        counts = _line_counts(conn, ids) if heads else {}
+        overdue = _on_overdue(conn, ids, ctx.clock().date()) if heads else set()
+    items = [
+        replace(_summary(h, counts.get(h.id, (0, 0))), on_overdue=h.id in overdue) for h in heads
+    ]
+    return Page(items, total, limit, offset)
+
+
+def _where(
+    *,
+    status: str | None,
+    source: str | None,
+    number: str | None,
+    customer: str | None,
+    sku: str | None,
+    ordered: tuple[date | None, date | None],
+    delivery: tuple[date | None, date | None],
+    waiting: bool | None,
+    priority: str | None,
+    q: str | None,
+) -> list[Any]:
+    """The list's filters, each a condition on the orders table alone."""
     where: list[Any] = []
     equal: list[tuple[Any, str | None]] = [
         (SalesOrder.status, status),
@@ -186,11 +226,11 @@ def list_sales_orders(
         where.append(
             SalesOrder.id.in_(select(SoLine.sales_order_id).where(SoLine.stock_item_id.in_(skus)))
         )
-    ranges: list[tuple[Any, date | None, date | None]] = [
-        (SalesOrder.order_date, ordered_from, ordered_to),
-        (SalesOrder.delivery_date, delivery_from, delivery_to),
+    ranges: list[tuple[Any, tuple[date | None, date | None]]] = [
+        (SalesOrder.order_date, ordered),
+        (SalesOrder.delivery_date, delivery),
     ]
-    for column, low, high in ranges:
+    for column, (low, high) in ranges:
         if low:
             where.append(column >= low)
         if high:
@@ -206,69 +246,64 @@ def list_sales_orders(
     if q and normal(q):
         who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
         where.append(matches([SalesOrder.number], q) | SalesOrder.customer_id.in_(who))
-    limit = max(1, min(limit, MAX_LIMIT))
-    offset = max(0, offset)
-    with ctx.db.read() as conn:
-        total = conn.scalar(select(func.count()).select_from(SalesOrder).where(*where)) or 0
-        heads = (
-            conn.execute(
-                select(
-                    SalesOrder.id,
-                    SalesOrder.source,
-                    SalesOrder.number,
-                    SalesOrder.status,
-                    Customer.code,
-                    Customer.name,
-                    SalesOrder.order_date,
-                    SalesOrder.delivery_date,
-                    SalesOrder.created_at,
-                    SalesOrder.priority,
-                )
-                .join(Customer, Customer.id == SalesOrder.customer_id)
-                .where(*where)
-                .order_by(
-                    *sorting.order_by(
-                        sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()]
-                    )
-                )
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            if total
-            else []
-        )
-        counts = (
-            {
-                r[0]: (r[1], r[2])
-                for r in conn.execute(
-                    select(SoLine.sales_order_id, func.count(), func.count(SoLine.backorder_reason))
-                    .where(SoLine.sales_order_id.in_([h.id for h in heads]))
-                    .group_by(SoLine.sales_order_id)
-                )
-            }
-            if heads
-            else {}
-        )
-        overdue = (
-            set(
-                conn.scalars(
-                    select(SoLine.sales_order_id)
-                    .join(Association, Association.so_line_id == SoLine.id)
-                    .join(PoLine, PoLine.id == Association.po_line_id)
-                    .where(
-                        SoLine.sales_order_id.in_([h.id for h in heads]),
-                        Association.state == "active",
-                        PoLine.due_date < ctx.clock().date(),
-                    )
-                )
+    return where
+
+
+def _heads(
+    conn: Connection, where: list[Any], sort: str | None, limit: int, offset: int
+) -> list[Any]:
+    """The page's orders, with their customers."""
+    return list(
+        conn.execute(
+            select(
+                SalesOrder.id,
+                SalesOrder.source,
+                SalesOrder.number,
+                SalesOrder.status,
+                Customer.code,
+                Customer.name,
+                SalesOrder.order_date,
+                SalesOrder.delivery_date,
+                SalesOrder.created_at,
+                SalesOrder.priority,
             )
-            if heads
-            else set()
+            .join(Customer, Customer.id == SalesOrder.customer_id)
+            .where(*where)
+            .order_by(
+                *sorting.order_by(sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()])
+            )
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    )
+
+
+def _line_counts(conn: Connection, order_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Each order's lines, and those of them on the worklist."""
+    return {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            select(SoLine.sales_order_id, func.count(), func.count(SoLine.backorder_reason))
+            .where(SoLine.sales_order_id.in_(order_ids))
+            .group_by(SoLine.sales_order_id)
         )
-    items = [
-        replace(_summary(h, counts.get(h.id, (0, 0))), on_overdue=h.id in overdue) for h in heads
-    ]
-    return Page(items, total, limit, offset)
+    }
+
+
+def _on_overdue(conn: Connection, order_ids: list[int], today: date) -> set[int]:
+    """The orders with a line linked to a PO line whose due date is past."""
+    return set(
+        conn.scalars(
+            select(SoLine.sales_order_id)
+            .join(Association, Association.so_line_id == SoLine.id)
+            .join(PoLine, PoLine.id == Association.po_line_id)
+            .where(
+                SoLine.sales_order_id.in_(order_ids),
+                Association.state == "active",
+                PoLine.due_date < today,
+            )
+        )
+    )
 
 
 def _summary(h: Any, counts: tuple[int, int]) -> SalesOrderSummary:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from bopo.db.models import Association, PoLine, PoLineStatus, PurchaseOrder, SoLine
 from bopo.db.queries import lock_stock_by_id, record_audit
@@ -73,21 +73,7 @@ def set_po_line_status_in(
     if status is None:
         raise NotFound("PO line status", code)
     refuse_retired(conn, code)
-    line = conn.execute(
-        select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
-        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-        .where(PurchaseOrder.number == po_number, PoLine.line_no == line_no)
-    ).first()
-    if line is None:
-        raise NotFound("PO line", f"{po_number} line {line_no}")
-    # The stock item first, as everywhere: intake links under the item's lock
-    # and emails by the status it read then, so a change waits for it.
-    lock_stock_by_id(conn, [line.stock_item_id])
-    line = conn.execute(
-        select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
-        .where(PoLine.id == line.id)
-        .with_for_update()
-    ).one()
+    line = _locked_line(conn, po_number, line_no)
     before = (
         None
         if line.status_id is None
@@ -110,17 +96,42 @@ def set_po_line_status_in(
             )
         ],
     )
+    emails = _announce(conn, ctx, line.id, now=now, actor=actor)
+    return StatusChange(po_number, line_no, before, code, True, emails)
+
+
+def _locked_line(conn: Connection, po_number: str, line_no: int) -> Row[int, int | None, int]:
+    """The PO line (id, status, stock item), locked after its stock item."""
+    line = conn.execute(
+        select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
+        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+        .where(PurchaseOrder.number == po_number, PoLine.line_no == line_no)
+    ).first()
+    if line is None:
+        raise NotFound("PO line", f"{po_number} line {line_no}")
+    # The stock item first, as everywhere: intake links under the item's lock
+    # and emails by the status it read then, so a change waits for it.
+    lock_stock_by_id(conn, [line.stock_item_id])
+    return conn.execute(
+        select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
+        .where(PoLine.id == line.id)
+        .with_for_update()
+    ).one()
+
+
+def _announce(conn: Connection, ctx: Context, po_line_id: int, *, now: datetime, actor: str) -> int:
+    """Announce the line's links under its new status; how many emails were queued."""
     # Locked after the PO line, as everywhere, so the set announced is the set linked.
     linked = conn.scalars(
         select(Association.id)
-        .where(Association.po_line_id == line.id, Association.state == "active")
+        .where(Association.po_line_id == po_line_id, Association.state == "active")
         .order_by(Association.id)
         .with_for_update()
     ).all()
     orders = conn.scalars(
         select(SoLine.sales_order_id)
         .join(Association, Association.so_line_id == SoLine.id)
-        .where(Association.po_line_id == line.id, Association.state == "active")
+        .where(Association.po_line_id == po_line_id, Association.state == "active")
     ).all()
     # Its links are announced under the new status (if it has a template); waiting
     # emails that stated them under the old one are superseded, in this transaction.
@@ -133,4 +144,4 @@ def set_po_line_status_in(
         now=now,
         actor=actor,
     )
-    return StatusChange(po_number, line_no, before, code, True, len(emails))
+    return len(emails)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -53,7 +52,6 @@ from bopo.db.models import (
     SoLine,
 )
 from bopo.db.queries import record_audit
-from bopo.domain.changes import is_overdue
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.services.backorder_emails import (
@@ -66,73 +64,22 @@ from bopo.services.backorder_emails import (
 from bopo.services.context import Context
 from bopo.services.linking import event as audit_event
 from bopo.services.notices import NoticePlan, notice_templates, write_notices
+from bopo.services.superseding_rule import NOTICE, Decision, StatedLine, Waiting, decide
 
 PENDING = EmailState.PENDING.value
-NOTICE = EmailEvent.DUE_DATE.value
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """A waiting email: what it is for."""
-
-    id: int
-    order_id: int
-    template_id: int | None
-    event: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatedLine:
-    """One link as an email states it, beside how it stands now."""
-
-    email_id: int
-    association_id: int
-    stated_qty: int | None
-    stated_due: date | None
-    stated_overdue: bool
-    previous_due: date | None
-    state: str
-    qty: int
-    due_date: date | None
-    status_id: int | None
-    order_status: str
-    line_no: int
-    po_number: str
-    po_line_no: int
-    po_line_id: int
-    so_line_id: int
-
-    @property
-    def active(self) -> bool:
-        return self.state == "active" and self.order_status == "open"
-
-    def why_untrue(
-        self, template_id: int | None, templates: Mapping[int, TemplateRef], today: date
-    ) -> str | None:
-        """Why the email no longer says what is true of this link, or None."""
-        where = f"line {self.line_no}"
-        po = f"{self.po_number} line {self.po_line_no}"
-        if self.order_status != "open":
-            return f"the order is {self.order_status}"
-        if self.state == "fulfilled":
-            return f"{where}: the goods came in on {po}"
-        if self.state != "active":
-            return f"{where}: no longer linked to {po}"
-        if self.stated_qty is not None and self.qty != self.stated_qty:
-            return f"{where}: {self.qty} on order, not {self.stated_qty}"
-        if self.due_date != self.stated_due:
-            return f"{where}: {po} now due {_day(self.due_date)}, not {_day(self.stated_due)}"
-        if is_overdue(self.due_date, today) != self.stated_overdue:
-            return f"{where}: {po} is overdue (was due {_day(self.due_date)})"
-        if template_id is not None:  # a notice's template goes by its type, not the status
-            ref = templates.get(self.status_id) if self.status_id is not None else None
-            if ref is None or ref.id != template_id:
-                return f"{where}: {po} has a status with another email (or none)"
-        return None
-
-
-def _day(value: date | None) -> str:
-    return f"{value.day} {value:%b}" if value else "no date"
+# The rule on values is written beside (superseding_rule); its callers find it here too.
+__all__ = [
+    "Decision",
+    "StatedLine",
+    "Waiting",
+    "decide",
+    "lock_orders",
+    "preview_refresh",
+    "refresh_emails",
+    "untrue",
+]
 
 
 def untrue(conn: Connection, email_ids: Collection[int], today: date) -> dict[int, str]:
@@ -203,71 +150,6 @@ def _stated(conn: Connection, email_ids: Iterable[int]) -> dict[int, list[Stated
     return out
 
 
-@dataclass
-class Decision:
-    """Which waiting emails go (and why), and what the emails queued instead announce."""
-
-    reasons: dict[int, str] = field(default_factory=dict)  # email id -> why superseded
-    # (sales order id, template id) -> the associations its new email announces
-    groups: dict[tuple[int, int], list[int]] = field(default_factory=dict)
-    events: dict[tuple[int, int], str] = field(default_factory=dict)  # what each new email says
-
-
-def decide(
-    waiting: Sequence[Waiting],
-    stated: Mapping[int, Sequence[StatedLine]],
-    templates: Mapping[int, TemplateRef],
-    fresh: Mapping[int, tuple[int, int]],
-    *,
-    today: date,
-    event: EmailEvent | None,
-) -> Decision:
-    """The rule, on values: `fresh` maps each new link (association id) to the sales
-    order and template that announce it; `stated` holds each waiting email's links as
-    they stand after the change."""
-    out = Decision()
-    for w in waiting:
-        template_id = None if w.event == NOTICE else w.template_id
-        for line in stated.get(w.id, ()):
-            why = line.why_untrue(template_id, templates, today)
-            if why is not None:
-                out.reasons[w.id] = why
-                break
-    # New links join the waiting email of their order and template: it goes, and one
-    # email says both.
-    joined = set(fresh.values())
-    for w in waiting:
-        if w.id not in out.reasons and w.event != NOTICE and (w.order_id, w.template_id) in joined:
-            out.reasons[w.id] = "lines linked since join it"
-    # The links a superseded email states that are still true move to the template their
-    # PO line's status has now; a waiting email there goes too, so that one email says all.
-    carried: dict[int, tuple[int, int]] = {}
-    for w in waiting:
-        if w.id in out.reasons and w.event != NOTICE:
-            for line in stated.get(w.id, ()):
-                ref = templates.get(line.status_id) if line.status_id is not None else None
-                if line.active and ref is not None:
-                    carried[line.association_id] = (w.order_id, ref.id)
-    landing = set(carried.values())
-    for w in waiting:
-        if w.id not in out.reasons and w.event != NOTICE and (w.order_id, w.template_id) in landing:
-            out.reasons[w.id] = "lines from another email join it"
-            for line in stated.get(w.id, ()):
-                carried[line.association_id] = (w.order_id, w.template_id or 0)
-    first: dict[tuple[int, int], str] = {}
-    for w in waiting:
-        if w.id in out.reasons and w.event != NOTICE and w.template_id is not None:
-            first.setdefault((w.order_id, w.template_id), w.event)
-    for assoc_id, key in (carried | dict(fresh)).items():
-        out.groups.setdefault(key, []).append(assoc_id)
-    for key, ids in out.groups.items():
-        if event is not None and any(i in fresh for i in ids):
-            out.events[key] = event.value
-        else:
-            out.events[key] = first.get(key, (event or EmailEvent.REALLOCATION).value)
-    return out
-
-
 def _waiting(
     conn: Connection, order_ids: Sequence[int], *, notices: bool, lock: bool
 ) -> list[Waiting]:
@@ -333,14 +215,67 @@ def refresh_emails(
         return []
 
     gone = [w for w in waiting if w.id in plan.reasons]
-    # Leave the queue first: the unique index allows one waiting email per order and template.
+    _leave_queue(conn, gone, plan.reasons, now)
+    rows, successor = _queue(conn, ctx, plan, templates, event, now)
+    notice_successors = _renotice(
+        conn, ctx, [w for w in gone if w.event == NOTICE], stated, now=now, actor=actor
+    )
+    where_now = {r.association_id: (r.order_id, templates[r.status_id].id) for r in rows}
+    audit = []
+    for w in gone:
+        after = (
+            notice_successors.get(w.id)
+            if w.event == NOTICE
+            else _successor(w, stated.get(w.id, ()), successor, where_now)
+        )
+        if after is not None:
+            conn.execute(
+                update(PendingEmail).where(PendingEmail.id == w.id).values(superseded_by_id=after)
+            )
+        audit.append(_superseded(w.id, plan.reasons[w.id], after, now=now, actor=actor))
+    record_audit(conn, audit)
+    return list(successor.values()) + list(notice_successors.values())
+
+
+def _superseded(
+    email_id: int, reason: str, after: int | None, *, now: datetime, actor: str
+) -> dict[str, Any]:
+    """The audit row of a superseded email."""
+    return audit_event(
+        now,
+        actor,
+        "email.supersede",
+        "pending_email",
+        email_id,
+        {"state": PENDING},
+        {"state": "superseded", "reason": reason, "superseded_by": after},
+    )
+
+
+def _leave_queue(
+    conn: Connection, gone: Sequence[Waiting], reasons: Mapping[int, str], now: datetime
+) -> None:
+    """Supersede the emails that go. First: the unique index allows one waiting email per
+    order and template, and their successors are queued next."""
     for w in gone:
         conn.execute(
             update(PendingEmail)
             .where(PendingEmail.id == w.id)
-            .values(state=EmailState.SUPERSEDED.value, superseded_reason=plan.reasons[w.id])
+            .values(state=EmailState.SUPERSEDED.value, superseded_reason=reasons[w.id])
             .values(updated_at=now, next_attempt_at=None)
         )
+
+
+def _queue(
+    conn: Connection,
+    ctx: Context,
+    plan: Decision,
+    templates: Mapping[int, TemplateRef],
+    event: EmailEvent | None,
+    now: datetime,
+) -> tuple[list[Any], dict[tuple[int, int], int]]:
+    """Queue one email per order and template for what the plan says is true: the lines
+    announced, and each new email's id by (sales order id, template id)."""
     wanted = {a for ids in plan.groups.values() for a in ids}
     rows = announced(conn, wanted, templates) if wanted else []
     groups = group_announced(rows, templates)
@@ -361,44 +296,28 @@ def refresh_emails(
             now=now,
         )
     writes.flush()
+    return rows, successor
 
-    notice_successors = _renotice(
-        conn, ctx, [w for w in gone if w.event == NOTICE], stated, now=now, actor=actor
-    )
-    where_now = {r.association_id: (r.order_id, templates[r.status_id].id) for r in rows}
-    audit = []
-    for w in gone:
-        after: int | None
-        if w.event == NOTICE:
-            after = notice_successors.get(w.id)
-        else:
-            after = successor.get((w.order_id, w.template_id or 0))
-            if after is None:  # its links went under another template
-                after = next(
-                    (
-                        successor[where_now[line.association_id]]
-                        for line in stated.get(w.id, ())
-                        if line.association_id in where_now
-                    ),
-                    None,
-                )
-        if after is not None:
-            conn.execute(
-                update(PendingEmail).where(PendingEmail.id == w.id).values(superseded_by_id=after)
-            )
-        audit.append(
-            audit_event(
-                now,
-                actor,
-                "email.supersede",
-                "pending_email",
-                w.id,
-                {"state": PENDING},
-                {"state": "superseded", "reason": plan.reasons[w.id], "superseded_by": after},
-            )
+
+def _successor(
+    w: Waiting,
+    stated: Sequence[StatedLine],
+    successor: Mapping[tuple[int, int], int],
+    where_now: Mapping[int, tuple[int, int]],
+) -> int | None:
+    """The email queued in a superseded one's place: its order and template's, or, when its
+    links went under another template, that one's."""
+    after = successor.get((w.order_id, w.template_id or 0))
+    if after is None:
+        after = next(
+            (
+                successor[where_now[line.association_id]]
+                for line in stated
+                if line.association_id in where_now
+            ),
+            None,
         )
-    record_audit(conn, audit)
-    return list(ids) + list(notice_successors.values())
+    return after
 
 
 def _renotice(

@@ -16,12 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from bopo.db.models import (
-    Association,
-    Customer,
     EmailTemplate,
     PoLineStatus,
-    SalesOrder,
-    SoLine,
 )
 from bopo.db.queries import record_audit
 from bopo.domain.templating import (
@@ -33,9 +29,25 @@ from bopo.domain.templating import (
     validate_template,
 )
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
-from bopo.services.backorder_emails import load_announcements
 from bopo.services.context import Context
 from bopo.services.linking import event
+from bopo.services.templates_orders import OrderChoice, order_context, preview_orders
+
+# The orders a template is previewed against are found beside (templates_orders).
+__all__ = [
+    "OrderChoice",
+    "Preview",
+    "TemplateView",
+    "add_template",
+    "edit_template",
+    "get_template",
+    "get_template_by_id",
+    "list_templates",
+    "preview_orders",
+    "preview_source",
+    "preview_template",
+    "template_names",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,27 +267,49 @@ def edit_template(
             select(EmailTemplate.id).where(EmailTemplate.name == renamed)
         ):
             raise Conflict(f"email template {renamed!r} exists already")
-        now = ctx.clock()
-        conn.execute(
-            update(EmailTemplate)
-            .where(EmailTemplate.id == current.id)
-            .values(**_snapshot(after, current.type, renamed), updated_at=now)
-        )
-        record_audit(
+        _save_edit(
             conn,
-            [
-                event(
-                    now,
-                    actor,
-                    "template.edit",
-                    "email_template",
-                    current.id,
-                    _snapshot(before, current.type, name),
-                    _snapshot(after, current.type, renamed),
-                )
-            ],
+            current.id,
+            current.type,
+            (name, before),
+            (renamed, after),
+            now=ctx.clock(),
+            actor=actor,
         )
         return _views(conn, renamed)[0]
+
+
+def _save_edit(
+    conn: Connection,
+    template_id: int,
+    kind: str,
+    was: tuple[str, TemplateSource],
+    now_is: tuple[str, TemplateSource],
+    *,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Write an edited template (its name and parts), and the audit row of the edit."""
+    (name, before), (renamed, after) = was, now_is
+    conn.execute(
+        update(EmailTemplate)
+        .where(EmailTemplate.id == template_id)
+        .values(**_snapshot(after, kind, renamed), updated_at=now)
+    )
+    record_audit(
+        conn,
+        [
+            event(
+                now,
+                actor,
+                "template.edit",
+                "email_template",
+                template_id,
+                _snapshot(before, kind, name),
+                _snapshot(after, kind, renamed),
+            )
+        ],
+    )
 
 
 def preview_source(
@@ -298,7 +332,7 @@ def preview_source(
         context = sample_context(TemplateType(kind), ctx.settings.email.company_name)
         return _preview(compiled.render(context, limits), None, None)
     with ctx.db.read() as conn:
-        to, order, context = _order_context(conn, ctx, order_id, order_number, order_source)
+        to, order, context = order_context(conn, ctx, order_id, order_number, order_source)
     return _preview(compiled.render(context, limits), to, order)
 
 
@@ -322,76 +356,8 @@ def preview_template(
     )
 
 
-def _order_context(
-    conn: Connection,
-    ctx: Context,
-    order_id: int | None,
-    number: str | None,
-    source: str | None,
-) -> tuple[str, str, dict[str, Any]]:
-    """(customer address, source/number, template context) of an order's linked lines."""
-    stmt = select(SalesOrder.id, SalesOrder.source, SalesOrder.number)
-    if order_id is not None:
-        if number is not None or source is not None:
-            raise InvalidInput(
-                [FieldError("order_id", "give order_id, or order_number and order_source")]
-            )
-        stmt = stmt.where(SalesOrder.id == order_id)
-    else:
-        stmt = stmt.where(SalesOrder.number == number)
-        if source is not None:
-            stmt = stmt.where(SalesOrder.source == source)
-    orders = conn.execute(stmt).all()
-    if not orders:
-        raise NotFound("sales order", order_id if order_id is not None else number)
-    if len(orders) > 1:
-        raise Conflict(f"sales order {number!r} exists in several sources; give one")
-    found = orders[0]
-    ids = conn.scalars(
-        select(Association.id)
-        .join(SoLine, SoLine.id == Association.so_line_id)
-        .where(SoLine.sales_order_id == found.id, Association.state == "active")
-    ).all()
-    if not ids:
-        raise Conflict(f"sales order {found.number!r} has no linked lines to show")
-    (to, context), *_ = load_announcements(conn, ctx, ids).values()
-    return to, f"{found.source}/{found.number}", context
-
-
 def _preview(rendered: Rendered, to: str | None, order: str | None) -> Preview:
     return Preview(rendered.subject, rendered.body_text, rendered.body_html, to, order)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderChoice:
-    """A sales order a template can be previewed against."""
-
-    source: str
-    number: str
-    customer_name: str
-
-
-def preview_orders(ctx: Context, *, limit: int = 10) -> list[OrderChoice]:
-    """The sales orders most recently linked to a PO line (and still linked), newest first.
-
-    Walks the associations backwards by id and stops once it has `limit` orders,
-    so it costs the same however many orders there are.
-    """
-    stmt = (
-        select(SalesOrder.id, SalesOrder.source, SalesOrder.number, Customer.name)
-        .select_from(Association)
-        .join(SoLine, SoLine.id == Association.so_line_id)
-        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-        .join(Customer, Customer.id == SalesOrder.customer_id)
-        .where(Association.state == "active")
-        .order_by(Association.id.desc())
-        .limit(limit * 5)  # an order with several linked lines shows up more than once
-    )
-    seen: dict[int, OrderChoice] = {}
-    with ctx.db.read() as conn:
-        for order_id, source, number, customer in conn.execute(stmt):
-            seen.setdefault(order_id, OrderChoice(source, number, customer))
-    return list(seen.values())[:limit]
 
 
 def template_names(ctx: Context) -> Sequence[str]:

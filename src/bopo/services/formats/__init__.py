@@ -45,46 +45,11 @@ def import_orders(
     path = Path(path)
     shown = name or str(path)
     choice = choose(format, ctx.settings)  # an unknown format is refused before any reading
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        if choice is not None and choice.name != "bopo":
-            return _refused(shown, f"a .json file is read as bopo's format, not {choice.label()}")
-        summary = imports.import_sales_orders(ctx, path, actor=actor, progress=progress)
-        summary.read_as = {"format": "bopo", "type": "json"}
-        summary.file = shown
-        return summary
-    if suffix == ".csv" and _plain_bopo(path, choice, ctx):
-        # bopo's own CSV, as bopo writes it: today's reader, untouched
-        summary = imports.import_sales_orders(ctx, path, actor=actor, progress=progress)
-        summary.read_as = {
-            "format": "bopo" + (" (detected from the header)" if choice is None else ""),
-            "type": "csv",
-            "encoding": "utf-8",
-            "delimiter": "comma",
-        }
-        summary.file = shown
-        return summary
-    profile = choice.profile if choice else None
-    options = profile or (ctx.settings.formats.get(choice.name) if choice else None)
+    own = _own_format(ctx, path, choice, shown, actor=actor, progress=progress)
+    if own is not None:
+        return own
     try:
-        table = open_table(
-            path,
-            encoding=options.encoding if options else None,
-            delimiter=options.delimiter if options else None,
-            sheet=options.sheet if options else None,
-        )
-        detected = choice is None
-        if choice is None:
-            choice = detect(table.header, ctx.settings)
-            if choice.profile and (choice.profile.encoding or choice.profile.delimiter):
-                # read again as the profile says
-                table = open_table(
-                    path,
-                    encoding=choice.profile.encoding,
-                    delimiter=choice.profile.delimiter,
-                    sheet=choice.profile.sheet,
-                )
-        check_header(table.header, choice, ctx.settings)
+        table, choice, detected = _open(path, choice, ctx)
     except FileProblem as exc:
         return _refused(shown, str(exc))
     read_as = {"format": choice.label() + (" (detected from the header)" if detected else "")}
@@ -104,6 +69,65 @@ def import_orders(
     summary.file = shown
     summary.read_as = read_as
     return summary
+
+
+def _own_format(
+    ctx: Context,
+    path: Path,
+    choice: Choice | None,
+    shown: str,
+    *,
+    actor: str,
+    progress: Progress | None,
+) -> ImportSummary | None:
+    """A .json file, or bopo's own CSV as bopo writes it, read by bopo's own reader;
+    None for any other file."""
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        if choice is not None and choice.name != "bopo":
+            return _refused(shown, f"a .json file is read as bopo's format, not {choice.label()}")
+        summary = imports.import_sales_orders(ctx, path, actor=actor, progress=progress)
+        summary.read_as = {"format": "bopo", "type": "json"}
+        summary.file = shown
+        return summary
+    if suffix == ".csv" and _plain_bopo(path, choice, ctx):
+        # bopo's own CSV, as bopo writes it: today's reader, untouched
+        summary = imports.import_sales_orders(ctx, path, actor=actor, progress=progress)
+        summary.read_as = {
+            "format": "bopo" + (" (detected from the header)" if choice is None else ""),
+            "type": "csv",
+            "encoding": "utf-8",
+            "delimiter": "comma",
+        }
+        summary.file = shown
+        return summary
+    return None
+
+
+def _open(path: Path, choice: Choice | None, ctx: Context) -> tuple[Table, Choice, bool]:
+    """The file as a table, its format (detected from the header when `choice` is None,
+    and whether it was), its header checked; FileProblem if it cannot be read so."""
+    profile = choice.profile if choice else None
+    options = profile or (ctx.settings.formats.get(choice.name) if choice else None)
+    table = open_table(
+        path,
+        encoding=options.encoding if options else None,
+        delimiter=options.delimiter if options else None,
+        sheet=options.sheet if options else None,
+    )
+    detected = choice is None
+    if choice is None:
+        choice = detect(table.header, ctx.settings)
+        if choice.profile and (choice.profile.encoding or choice.profile.delimiter):
+            # read again as the profile says
+            table = open_table(
+                path,
+                encoding=choice.profile.encoding,
+                delimiter=choice.profile.delimiter,
+                sheet=choice.profile.sheet,
+            )
+    check_header(table.header, choice, ctx.settings)
+    return table, choice, detected
 
 
 def _parse(choice: Choice, table: Table, ctx: Context) -> Parsed[NewSalesOrder]:

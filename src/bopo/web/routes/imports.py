@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
+from bopo.config import Settings
 from bopo.domain.roles import Role, allows
 from bopo.errors import InvalidInput
 from bopo.services import formats, imports
@@ -35,16 +36,23 @@ def _kinds(role: Role) -> dict[str, str]:
 
 @router.get("")
 def upload_page(request: Request, user: Operator) -> HTMLResponse:
+    return _page(request, user, "sales-orders", "")
+
+
+def _page(
+    request: Request, user: Operator, kind: str, fmt: str, status: int = 200, **shown: Any
+) -> HTMLResponse:
+    """The import page: the form as it was filled in, with a report or an error if any."""
     return render(
         request,
         "import.html",
+        status,
         section="import",
         kinds=_kinds(user.role),
-        kind="sales-orders",
-        summary=None,
-        error=None,
+        kind=kind,
         formats=_formats(request),
-        format="",
+        format=fmt,
+        **({"summary": None, "error": None} | shown),
     )
 
 
@@ -65,67 +73,56 @@ async def upload(request: Request, user: Operator, form: Form) -> HTMLResponse:
     kind = str(form.get("kind") or "")
     fmt = str(form.get("format") or "")
     upload = form.get("file")
-
-    def again(error: str, status: int) -> HTMLResponse:
-        return render(
-            request,
-            "import.html",
-            status,
-            section="import",
-            kinds=_kinds(user.role),
-            kind=kind,
-            summary=None,
-            error=error,
-            formats=_formats(request),
-            format=fmt,
-        )
-
     if kind not in _kinds(user.role):
-        return again("Choose what the file holds.", 422)
+        return _page(request, user, kind, fmt, 422, error="Choose what the file holds.")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return again("Choose a file to import.", 422)
+        return _page(request, user, kind, fmt, 422, error="Choose a file to import.")
     name = Path(upload.filename).name
-    suffix = Path(name).suffix.lower()
-    sales_orders = kind == "sales-orders"
-    allowed = {".csv", ".json"} | ({".tsv", ".txt", ".xlsx"} if sales_orders else set())
-    if suffix not in allowed:
-        return again(f"{name}: the file must end in {', '.join(sorted(allowed))}.", 422)
-    ctx, run = context_of(request), KINDS[kind][2]
-    if sales_orders and fmt:
-        try:
-            choose_format(fmt, ctx.settings)
-        except InvalidInput as exc:
-            return again(str(exc.errors[0].message), 422)
+    ctx = context_of(request)
+    problem = _refusal(name, kind, fmt, ctx.settings)
+    if problem is not None:
+        return _page(request, user, kind, fmt, 422, error=problem)
 
     def save_and_import() -> Any:
         """The report, or None for a file over the limit."""
         with tempfile.TemporaryDirectory(prefix="bopo-import-") as folder:
-            path = Path(folder) / f"upload{suffix}"
-            written = 0
-            with path.open("wb") as out:
-                while chunk := upload.file.read(1024 * 1024):
-                    written += len(chunk)
-                    if written > MAX_UPLOAD_BYTES:
-                        return None
-                    out.write(chunk)
-            if sales_orders:
+            path = Path(folder) / f"upload{Path(name).suffix.lower()}"
+            if not _saved(upload, path):
+                return None
+            if kind == "sales-orders":
                 return formats.import_orders(
                     ctx, path, format=fmt or None, actor=user.actor, name=name
                 )
-            return run(ctx, path, actor=user.actor)
+            return KINDS[kind][2](ctx, path, actor=user.actor)
 
     summary = await in_long_thread(request, save_and_import)
     if summary is None:
-        return again(f"{name} is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB.", 413)
-    return render(
-        request,
-        "import.html",
-        section="import",
-        kinds=_kinds(user.role),
-        kind=kind,
-        summary=summary,
-        file=name,
-        error=None,
-        formats=_formats(request),
-        format=fmt,
-    )
+        error = f"{name} is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB."
+        return _page(request, user, kind, fmt, 413, error=error)
+    return _page(request, user, kind, fmt, summary=summary, file=name)
+
+
+def _refusal(name: str, kind: str, fmt: str, settings: Settings) -> str | None:
+    """Why a file of this name cannot be imported as `kind` in `fmt`, if it cannot."""
+    sales_orders = kind == "sales-orders"
+    allowed = {".csv", ".json"} | ({".tsv", ".txt", ".xlsx"} if sales_orders else set())
+    if Path(name).suffix.lower() not in allowed:
+        return f"{name}: the file must end in {', '.join(sorted(allowed))}."
+    if sales_orders and fmt:
+        try:
+            choose_format(fmt, settings)
+        except InvalidInput as exc:
+            return str(exc.errors[0].message)
+    return None
+
+
+def _saved(upload: UploadFile, path: Path) -> bool:
+    """Write the upload to `path`, a chunk at a time; False once it is over the limit."""
+    written = 0
+    with path.open("wb") as out:
+        while chunk := upload.file.read(1024 * 1024):
+            written += len(chunk)
+            if written > MAX_UPLOAD_BYTES:
+                return False
+            out.write(chunk)
+    return True

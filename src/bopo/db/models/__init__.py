@@ -1,0 +1,57 @@
+"""bopo's tables. Quantities are whole units; the CHECKs keep them sane.
+
+`po_lines.qty_associated` is the sum of the line's active associations, kept by
+database triggers (see the first migration), so the CHECK on it lets the
+database itself refuse over-association, whatever the application does.
+"""
+
+from bopo.db.models.access import ApiToken, SignInFailure, User, WebSession
+from bopo.db.models.columns import Code, Email, Name, search_index
+from bopo.db.models.emails import EmailTemplate, PendingEmail, PendingEmailAssociation
+from bopo.db.models.history import AllocationDecision, AuditEvent, JobRun, WebhookDelivery
+from bopo.db.models.orders import (
+    PO_LINE_OPEN_SQL,
+    Association,
+    Customer,
+    PoLine,
+    PoLineStatus,
+    PurchaseOrder,
+    Receipt,
+    ReceiptLine,
+    SalesOrder,
+    SoLine,
+    StockItem,
+    Supplier,
+)
+from bopo.db.models.settings import RuntimeSetting
+
+__all__ = [
+    "PO_LINE_OPEN_SQL",
+    "AllocationDecision",
+    "ApiToken",
+    "Association",
+    "AuditEvent",
+    "Code",
+    "Customer",
+    "Email",
+    "EmailTemplate",
+    "JobRun",
+    "Name",
+    "PendingEmail",
+    "PendingEmailAssociation",
+    "PoLine",
+    "PoLineStatus",
+    "PurchaseOrder",
+    "Receipt",
+    "ReceiptLine",
+    "RuntimeSetting",
+    "SalesOrder",
+    "SignInFailure",
+    "SoLine",
+    "StockItem",
+    "Supplier",
+    "User",
+    "WebSession",
+    "WebhookDelivery",
+    "search_index",
+]

@@ -1,0 +1,168 @@
+"""One render's limits, in time and size, and the checks that keep a render within them."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from string import Formatter
+from typing import Any
+
+from jinja2.exceptions import SecurityError
+
+from bopo.errors import InvalidInput
+
+MAX_RANGE = 10_000  # range() in a template: more than any email lists
+MAX_INT_BITS = 65_536  # numbers of ~20,000 digits: arithmetic stays quick
+
+
+@dataclass(frozen=True, slots=True)
+class RenderLimits:
+    """How long rendering one email may take, and how big any text in it may grow
+    (each part, and every string or list made on the way)."""
+
+    time_ms: int = 200
+    max_bytes: int = 256 * 1024
+
+
+DEFAULT_LIMITS = RenderLimits()
+
+
+class RenderLimitError(SecurityError):
+    """A render passed one of its limits."""
+
+
+class _OutOfTime(RenderLimitError):
+    pass
+
+
+class TemplateTooSlow(InvalidInput):
+    """A render ran out of time (the errors say where): a bigger order would too."""
+
+
+class _Budget:
+    """One render's limits: a deadline and a size, checked by the sandbox's hooks."""
+
+    __slots__ = ("deadline", "limits")
+
+    def __init__(self, limits: RenderLimits) -> None:
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.time_ms / 1000  # elapsed time, not the date
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _OutOfTime(
+                f"takes longer than {self.limits.time_ms} ms to render "
+                "(limit: [email] template_time_limit_ms)"
+            )
+
+    def size(self, n: int) -> None:
+        if n > self.limits.max_bytes:
+            raise RenderLimitError(
+                f"result too large: more than {self.limits.max_bytes} bytes "
+                "(limit: [email] template_max_bytes)"
+            )
+
+    def bound(self, value: Any) -> Any:
+        """The value, once it is known to be within the size limit (iterators: as consumed)."""
+        if isinstance(value, str):
+            self.size(len(value))
+        elif isinstance(value, list | tuple | dict | set | frozenset):
+            self.size(_weight(value, self.limits.max_bytes))
+        elif isinstance(value, Iterator):
+            return self.iterate(value)
+        elif isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise RenderLimitError("number too large")
+        return value
+
+    def iterate(self, items: Iterable[Any]) -> Iterator[Any]:
+        """Items one by one, with the deadline checked at each (loops, lazy filters)."""
+        tick, cap = self.tick, self.limits.max_bytes
+        for n, item in enumerate(items):
+            tick()
+            if n > cap:
+                self.size(n)
+            yield item
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("bopo_render_budget", default=None)
+
+
+def _budget() -> _Budget:
+    found = _BUDGET.get()
+    return found if found is not None else _Budget(DEFAULT_LIMITS)
+
+
+def _weight(value: Any, cap: int) -> int:
+    """Characters and items in a value, nested ones included; counting stops past `cap`."""
+    total = 0
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            total += len(v)
+        elif isinstance(v, list | tuple | set | frozenset):
+            total += len(v)
+            if total <= cap:
+                todo.extend(v)
+        elif isinstance(v, dict):
+            total += len(v)
+            if total <= cap:
+                todo.extend(v.keys())
+                todo.extend(v.values())
+        else:
+            total += 1
+        if total > cap:
+            break
+    return total
+
+
+_PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
+_SPEC_NUMBER = re.compile(r"\d+")
+
+
+def _check_printf(budget: _Budget, fmt: Any) -> None:
+    """`"%10s" % x` and `|format`: the widths asked for must fit the size limit."""
+    if not isinstance(fmt, str):
+        return
+    total = len(fmt)
+    for width, precision in _PRINTF.findall(fmt):
+        if "*" in (width, precision):
+            raise RenderLimitError("a width or precision taken from the arguments (*) is refused")
+        total += int(width or 0) + int(precision or 0)
+    budget.size(total)
+
+
+def _check_format_spec(budget: _Budget, fmt: Any) -> None:
+    """`"{:>10}".format(x)`: the widths asked for must fit the size limit."""
+    if not isinstance(fmt, str):
+        return
+    total = len(fmt)
+    for _, _, spec, _ in Formatter().parse(fmt):
+        if not spec:
+            continue
+        if "{" in spec:
+            raise RenderLimitError("a width or precision taken from the arguments is refused")
+        total += sum(int(n) for n in _SPEC_NUMBER.findall(spec))
+    budget.size(total)
+
+
+def _arg(args: Sequence[Any], kwargs: Mapping[str, Any], i: int, name: str, default: Any) -> Any:
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _replace_bound(s: Any, old: Any, new: Any, count: Any) -> int:
+    if not (isinstance(s, str) and isinstance(old, str) and isinstance(new, str)):
+        return 0
+    hits = s.count(old) if old else len(s) + 1
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    return len(s) + hits * max(len(new) - len(old), 0)
+
+
+def _width(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    return value if isinstance(value, int) else 0
