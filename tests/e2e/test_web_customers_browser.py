@@ -88,6 +88,32 @@ def test_an_admin_adds_a_user_and_makes_them_a_token(make_site: Any, page: Any) 
     assert page.problems == []
 
 
+def test_an_admin_previews_switching_allocation_on_then_applies_it_without_a_restart(
+    make_site: Any, page: Any
+) -> None:
+    site = make_site(allocate_existing_pos=False)
+    given_stock(site.ctx, A=0)
+    given_status(site.ctx, "ON ORDER")
+    given_po(site.ctx, "PO-1", ("A", 5, day(4)))  # no status of its own
+    take_order(site.ctx, order("SO-1", ("A", 2)), actor="test")  # waits: feature off
+    sign_in_as(page, site, Role.ADMIN)
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Default status").select_option("ON ORDER")
+    page.get_by_role("button", name="Preview with allocation on").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("default status ON ORDER")
+    expect(page.locator("main")).to_contain_text("It would link 1 waiting order line")
+    page.get_by_role("button", name=re.compile("^Apply: allocation on")).click()
+
+    expect(page.get_by_role("status")).to_contain_text("allocate_existing_pos off → on")
+    expect(page.get_by_role("region", name="Feature switch")).to_contain_text("is on")
+    assert site.ctx.backorders().allocate_existing_pos  # the same process, no restart
+    page.goto(site.url("/worklist"))
+    page.get_by_role("button", name="Retry allocation for the whole worklist").click()
+    expect(page.get_by_text("The worklist is empty.")).to_be_visible()
+    assert page.problems == []
+
+
 def test_the_worklist_an_order_and_goods_in_print_without_menus_forms_or_buttons(
     make_site: Any, page: Any
 ) -> None:
