@@ -63,6 +63,13 @@ def pages(scale: Scale, email_id: int, email_order: int) -> list[str]:
         "/sales-orders?q=customer+1234",
         "/worklist?q=sku-00042",
         "/customers/1234",
+        "/goods-in?window=week",
+        "/goods-in?window=overdue",
+        "/short-items",
+        "/purchase-orders/new?sku=SKU-00042&qty=5",
+        "/audit",
+        "/audit?action=so_line",
+        "/admin",
     ]
 
 

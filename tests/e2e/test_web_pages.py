@@ -648,3 +648,31 @@ def test_a_purchase_order_form_with_mistakes_says_each_and_makes_nothing(web: We
     assert "line 1: qty: must be more than 0" in page
     assert 'value="NOPE"' in page  # the form comes back as typed
     assert "PO-8" not in web.client.get("/purchase-orders").text
+
+
+def test_a_new_order_that_would_change_a_stored_customer_asks_first(web: Web) -> None:
+    given_stock(web.ctx, A=5)
+    take_order(web.ctx, order("SO-1", ("A", 1), customer="C1"), actor="t")  # "Customer C1"
+    web.sign_in(OP)
+    form = {
+        "number": "SO-2", "source": "manual", "order_date": "2026-11-25",
+        "delivery_date": "2026-12-01", "priority": "normal", "customer_code": "C1",
+        "customer_name": "Customer C1", "customer_email": "new@example.com",
+        "sku": ["A"], "qty": ["1"],
+    }  # fmt: skip
+
+    asked = web.post("/sales-orders/new", form)
+
+    assert asked.status_code == 200
+    page = html.unescape(asked.text)
+    assert "This order would change customer C1" in page
+    assert "<del>c1@example.com</del> → <ins>new@example.com</ins>" in page
+    assert "SO-2" not in web.client.get("/sales-orders").text  # not taken yet
+    assert customers.get_customer(web.ctx, 1).email == "c1@example.com"
+
+    taken = web.post("/sales-orders/new", form | {"customer_ok": "yes"})
+
+    assert taken.status_code == 303
+    assert customers.get_customer(web.ctx, 1).email == "new@example.com"
+    same = form | {"number": "SO-3", "customer_email": "new@example.com"}
+    assert web.post("/sales-orders/new", same).status_code == 303  # nothing to ask

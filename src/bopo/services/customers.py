@@ -180,3 +180,10 @@ def customer_id(ctx: Context, code: str) -> int:
     if found is None:
         raise NotFound("customer", code)
     return found
+
+
+def customer_by_code(ctx: Context, code: str) -> CustomerView | None:
+    """The stored customer with this code, if any: what a new order would update."""
+    with ctx.db.read() as conn:
+        row = conn.execute(customer_rows().where(Customer.code == code)).one_or_none()
+    return None if row is None else CustomerView(*row)

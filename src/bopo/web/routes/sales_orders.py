@@ -17,6 +17,7 @@ from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import FieldError, InvalidInput
 from bopo.services import (
     audit,
+    customers,
     demand,
     despatch,
     explain,
@@ -178,6 +179,23 @@ def _order(values: dict[str, Any]) -> NewSalesOrder:
         raise InvalidInput(field_errors(exc, "order")) from None
 
 
+def _customer_changes(ctx: Any, order: NewSalesOrder) -> list[tuple[str, str, str]]:
+    """What taking the order would change about its customer, stored already: (field,
+    stored, typed)."""
+    known = customers.customer_by_code(ctx, order.customer.code)
+    if known is None:
+        return []
+    typed = order.customer
+    return [
+        (field, old, new)
+        for field, old, new in (
+            ("name", known.name, typed.name),
+            ("email", known.email, typed.email),
+        )
+        if old != new
+    ]
+
+
 @router.post("/new")
 def create(request: Request, user: Operator, form: Form) -> Response:
     ctx = context_of(request)
@@ -193,6 +211,17 @@ def create(request: Request, user: Operator, form: Form) -> Response:
             values=values,
             errors=exc.errors,
             priorities=PRIORITIES,
+        )
+    changes = _customer_changes(ctx, order)
+    if changes and form.get("customer_ok") != "yes":  # ask before overwriting a customer
+        return render(
+            request,
+            "sales_order_new.html",
+            section="sales-orders",
+            values=values,
+            errors=[],
+            priorities=PRIORITIES,
+            customer_changes=changes,
         )
     result = intake.take_order(ctx, order, actor=user.actor)
     if result.status is OrderStatus.REJECTED:
