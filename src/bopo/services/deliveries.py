@@ -32,7 +32,7 @@ from bopo.services.lookup import find_po_line
 
 # What the page offers: "week" runs to Sunday, "next" to a week from today.
 WINDOWS = ("overdue", "today", "week", "next")
-LIMIT = 500
+LIMIT = 100  # a dock's day; more are found by supplier or a narrower window
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ def _page(
         expected=deliveries.expected_deliveries(ctx, window=window, supplier=supplier or None),
         window=window,
         supplier=supplier,
+        expected_limit=deliveries.LIMIT,
         receipts=goods_in.list_receipts(ctx, po_number=po or None, limit=SHOWN),
         po=po,
         shown=SHOWN,
