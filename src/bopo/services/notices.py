@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, text, update
 
+from bopo.db.audit import event
 from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
     Association,
@@ -48,7 +49,6 @@ from bopo.services.backorder_emails import (
     stated,
 )
 from bopo.services.context import Context
-from bopo.services.linking import event
 
 LATER = TemplateType.BACK_ORDER_UPDATE
 EARLIER = TemplateType.BACK_ORDER_EARLIER

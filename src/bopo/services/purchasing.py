@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 
+from bopo.db.audit import event
 from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
     Association,
@@ -26,7 +27,6 @@ from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services import sorting
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
-from bopo.services.linking import event
 from bopo.services.pages import Page, fetch_page
 from bopo.services.search import matches, normal, same
 

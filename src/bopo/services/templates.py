@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from bopo.db.audit import event
 from bopo.db.models import (
     Association,
     Customer,
@@ -35,7 +36,6 @@ from bopo.domain.templating import (
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.backorder_emails import load_announcements
 from bopo.services.context import Context
-from bopo.services.linking import event
 
 
 @dataclass(frozen=True, slots=True)
