@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from bopo.domain.records import SalesLineRef
 from bopo.services import dashboard, manual_links, outbox, sales, supply, templates, worklist
 from bopo.services.context import Context
 from bopo.services.goods_in import receive
 from bopo.services.intake import take_order
 from bopo.services.manual_links import LinkRequest
-from bopo.services.records import SalesLineRef
 from tests.helpers import (
     TODAY,
     day,

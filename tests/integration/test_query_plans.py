@@ -18,8 +18,8 @@ from sqlalchemy import Connection, event
 from bopo.config import DatabaseSettings, Settings
 from bopo.db.engine import Database
 from bopo.db.queries import open_supply
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.services.context import Context
-from bopo.services.scope import load_scope
 from tests.clock import T0, Clock
 from tests.helpers import day, given_po, given_status, given_stock
 
@@ -77,8 +77,9 @@ def test_intakes_candidate_lookup_searches_the_open_lines_index(loaded: Database
 
 
 def test_the_open_supply_of_a_change_searches_the_open_lines_index(loaded: Database) -> None:
-    def scope(conn: Connection) -> None:
-        load_scope(conn, now=T0, actor="t", items=[2, 5], open_supply=True, lock=False)
+    def workset(conn: Connection) -> None:
+        query = WorksetQuery.of([2, 5], open_supply=True, lock=False)
+        load_workset(conn, query, now=T0, actor="t")
 
     with loaded.read() as conn:
-        _assert_indexed(_plans(conn, scope))
+        _assert_indexed(_plans(conn, workset))

@@ -25,6 +25,7 @@ from bopo.cli.common import (
     purchase_app,
     sales_app,
 )
+from bopo.domain.records import ChangeLog
 from bopo.services import (
     demand,
     despatch,
@@ -33,7 +34,6 @@ from bopo.services import (
     supply,
 )
 from bopo.services.demand import DemandChangeResult
-from bopo.services.records import ChangeLog
 from bopo.services.supply import SupplyChangeResult
 
 # --- goods in, supply and demand changes, manual links, despatch ---------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from bopo.db.audit import event
 from bopo.db.bulk import Writes
 from bopo.db.models import (
     Association,
@@ -24,7 +25,6 @@ from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services import statuses
 from bopo.services.context import Context
 from bopo.services.inputs import NewStockItem
-from bopo.services.linking import event
 from bopo.services.pages import AnySelect, Page, fetch_page
 from bopo.services.superseding import refresh_emails
 

@@ -14,13 +14,13 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from bopo.db.audit import event
 from bopo.db.models import Customer, PendingEmail, SalesOrder
 from bopo.db.queries import record_audit
 from bopo.domain.addresses import BadAddress, parse_address
 from bopo.domain.statuses import EmailState
 from bopo.errors import FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
-from bopo.services.linking import event
 from bopo.services.parties import CustomerView, customer_rows
 
 NAME_MAX = 200

@@ -14,13 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.changes import reduce_demand
+from bopo.domain.records import ChangeLog, Released, SoLineRow
 from bopo.domain.statuses import SalesOrderStatus, transition
+from bopo.domain.workset import Workset
 from bopo.errors import Conflict, FieldError, InvalidInput
+from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.lookup import find_sales_order, order_lines, positive_qty
-from bopo.services.records import ChangeLog, Released, SoLineRow
-from bopo.services.scope import Scope, load_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +82,14 @@ def _run(
         keys = order_lines(conn, order)
         if line_no is not None:
             order_lines(conn, order, [line_no])  # NotFound for an unknown line
-        scope = load_scope(
-            conn,
-            now=now,
-            actor=actor,
-            items={k.stock_item_id for k in keys},
+        query = WorksetQuery.of(
+            {k.stock_item_id for k in keys},
             so_line_ids=[k.id for k in keys],
             worklist=True,
             open_supply=rules.enabled,
         )
-        rows = scope.order_lines(order.id)
+        workset = load_workset(conn, query, now=now, actor=actor)
+        rows = workset.order_lines(order.id)
         status = rows[0].order_status
         whole = line_no is None
         if whole:
@@ -102,7 +102,7 @@ def _run(
                 continue
             by = decide(line)
             if by:
-                change, released = _give_up(scope, line, by, why, action)
+                change, released = _give_up(workset, line, by, why, action)
                 result.lines.append(change)
                 result.log.released.extend(released)
         if whole:
@@ -113,27 +113,28 @@ def _run(
                 SalesOrderStatus.COMPLETED if shipped else SalesOrderStatus.CANCELLED
             ).value
         if result.status != status:
-            scope.set_order_status(order.id, status, result.status)
-        result.log.offered = scope.offer(
-            scope.waiting({line.item_id for line in rows}), rules, "so_line.reallocate"
+            workset.set_order_status(order.id, status, result.status)
+        result.log.offered = workset.offer(
+            workset.waiting({line.item_id for line in rows}), rules, "so_line.reallocate"
         )
-        scope.flush(conn, ctx, stock_action="stock.release", details={"sales_order_id": order.id})
+        details = {"sales_order_id": order.id}
+        commit(conn, ctx, workset, stock_action="stock.release", details=details)
     return result
 
 
 def _give_up(
-    scope: Scope, line: SoLineRow, by: int, why: str, action: str
+    workset: Workset, line: SoLineRow, by: int, why: str, action: str
 ) -> tuple[SoLineChange, list[Released]]:
     cut = reduce_demand(by, backorder=line.remaining, assigned=line.assigned)
-    scope.touch_line(line, action)
+    workset.touch_line(line, action)
     line.cancelled += by
     line.assigned -= cut.from_stock
-    scope.stock[line.item_id].assigned -= cut.from_stock
+    workset.stock[line.item_id].assigned -= cut.from_stock
     released = []
     if cut.from_backorder and line.links:
-        released = scope.give_up_on_order(line, cut.from_backorder, why, action)
+        released = workset.give_up_on_order(line, cut.from_backorder, why, action)
     if not line.links and line.remaining == 0:
-        scope.set_reason(line, None)
+        workset.set_reason(line, None)
     return SoLineChange(line.line_no, line.sku, by, cut.from_stock, cut.from_backorder), released
 
 

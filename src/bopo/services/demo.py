@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from bopo.db.audit import event
 from bopo.db.models import AuditEvent, PoLineStatus, StockItem
 from bopo.services import catalog, purchasing, templates
 from bopo.services.context import Context
@@ -19,7 +20,6 @@ from bopo.services.inputs import (
     NewStockItem,
 )
 from bopo.services.intake import take_orders
-from bopo.services.linking import event
 from bopo.services.outcomes import OrderResult
 from bopo.services.users import DEMO_LOADED
 

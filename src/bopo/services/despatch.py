@@ -6,11 +6,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.statuses import SalesOrderStatus
 from bopo.errors import Conflict
+from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.lookup import find_sales_order, order_lines
-from bopo.services.scope import load_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +58,9 @@ def ship(
         order = find_sales_order(conn, number, source)
         keys = order_lines(conn, order)
         chosen = {k.line_no for k in order_lines(conn, order, line_nos)}
-        scope = load_scope(
-            conn,
-            now=now,
-            actor=actor,
-            items={k.stock_item_id for k in keys},
-            so_line_ids=[k.id for k in keys],
-        )
-        rows = scope.order_lines(order.id)
+        query = WorksetQuery.of({k.stock_item_id for k in keys}, so_line_ids=[k.id for k in keys])
+        workset = load_workset(conn, query, now=now, actor=actor)
+        rows = workset.order_lines(order.id)
         status = rows[0].order_status
         if status != SalesOrderStatus.OPEN:
             raise Conflict(f"sales order {order.source}/{order.number} is {status}")
@@ -77,17 +73,18 @@ def ship(
                 if line_nos is not None:
                     raise Conflict(f"{line.ref} has no stock assigned to ship")
                 continue
-            scope.touch_line(line, "so_line.ship")
+            workset.touch_line(line, "so_line.ship")
             line.assigned = 0
             line.shipped += qty
-            pos = scope.stock[line.item_id]
+            pos = workset.stock[line.item_id]
             pos.on_hand -= qty
             pos.assigned -= qty
             shipped.append(ShippedLine(line.line_no, line.sku, qty))
         if not shipped:
             raise Conflict(f"sales order {order.source}/{order.number} has no stock to ship")
         if all(r.qty == r.shipped + r.cancelled for r in rows):
-            scope.set_order_status(order.id, status, SalesOrderStatus.COMPLETED.value)
+            workset.set_order_status(order.id, status, SalesOrderStatus.COMPLETED.value)
             status = SalesOrderStatus.COMPLETED.value
-        scope.flush(conn, ctx, stock_action="stock.ship", details={"sales_order_id": order.id})
+        details = {"sales_order_id": order.id}
+        commit(conn, ctx, workset, stock_action="stock.ship", details=details)
     return Shipment(order.source, order.number, status, tuple(shipped))

@@ -22,14 +22,16 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.changes import ReceiptSplit, split_receipt
 from bopo.domain.decisions import receipt_row
+from bopo.domain.records import PoLineRow, SalesLineRef
+from bopo.domain.workset import Workset
 from bopo.errors import Conflict, NotFound
+from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, positive_qty
 from bopo.services.pages import AnySelect, Page, fetch_page
-from bopo.services.records import PoLineRow, SalesLineRef
-from bopo.services.scope import Scope, load_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +90,9 @@ class ReceiptResult:
 
 @dataclass
 class PlannedReceipt:
-    """A receipt shared out in memory: the changed scope and where the units went."""
+    """A receipt shared out in memory: the changed workset and where the units went."""
 
-    scope: Scope
+    workset: Workset
     po: PoLineRow
     qty: int
     split: ReceiptSplit
@@ -111,15 +113,14 @@ def plan_receipt(
     qty = positive_qty(qty)
     key = find_po_line(conn, po_number, line_no)
     item = key.stock_item_id
-    scope = load_scope(
-        conn, now=now, actor=actor, items={item}, po_line_ids={key.id}, worklist=True, lock=lock
-    )
-    po = scope.po_lines[key.id]
+    query = WorksetQuery.of({item}, po_line_ids={key.id}, worklist=True, lock=lock)
+    workset = load_workset(conn, query, now=now, actor=actor)
+    po = workset.po_lines[key.id]
     if po.closed:
         how = "closed short" if po.delivered else "cancelled"
         raise Conflict(f"{po} is {how}: nothing more is expected on it")
-    linked = scope.linked_to(po.id)
-    waiting = scope.waiting({item})
+    linked = workset.linked_to(po.id)
+    waiting = workset.waiting({item})
     split = split_receipt(
         qty,
         [line.claim(line.links[po.id].qty) for line in linked],
@@ -127,29 +128,36 @@ def plan_receipt(
     )
     over = max(0, qty - po.outstanding)
 
-    scope.touch_po_line(po, "po_line.receive")
+    workset.touch_po_line(po, "po_line.receive")
     po.delivered += qty
     po.sync()
-    scope.stock[item].on_hand += qty
+    workset.stock[item].on_hand += qty
     for so_line_id, n in split.to_linked:
-        line = scope.so_lines[so_line_id]
+        line = workset.so_lines[so_line_id]
         waited = line.links[po.id].qty
-        scope.fulfil(line, po.id, n, f"received on {po}")
-        scope.decisions.append(_record(scope, line.id, po, qty, waited, n, linked=True))
+        workset.fulfil(line, po.id, n, f"received on {po}")
+        workset.decisions.append(_record(workset, line.id, po, qty, waited, n, linked=True))
     for so_line_id, n in split.to_waiting:
-        line = scope.so_lines[so_line_id]
+        line = workset.so_lines[so_line_id]
         waited = line.remaining
-        scope.assign_stock(line, n, "so_line.receive")
-        scope.decisions.append(_record(scope, line.id, po, qty, waited, n, linked=False))
-    return PlannedReceipt(scope, po, qty, split, over)
+        workset.assign_stock(line, n, "so_line.receive")
+        workset.decisions.append(_record(workset, line.id, po, qty, waited, n, linked=False))
+    return PlannedReceipt(workset, po, qty, split, over)
 
 
 def _record(
-    scope: Scope, so_line_id: int, po: PoLineRow, qty: int, waited: int, got: int, *, linked: bool
+    workset: Workset,
+    so_line_id: int,
+    po: PoLineRow,
+    qty: int,
+    waited: int,
+    got: int,
+    *,
+    linked: bool,
 ) -> dict[str, Any]:
     return receipt_row(
         so_line_id=so_line_id,
-        at=scope.now,
+        at=workset.now,
         linked=linked,
         waited=waited,
         got=got,
@@ -170,7 +178,7 @@ def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str)
     now = ctx.clock()
     with ctx.db.write() as conn:
         planned = plan_receipt(conn, po_number, line_no, qty, actor=actor, now=now)
-        po, split, scope = planned.po, planned.split, planned.scope
+        po, split, workset = planned.po, planned.split, planned.workset
         receipt_id = conn.scalar(
             insert(Receipt)
             .values(
@@ -193,7 +201,8 @@ def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str)
                     for i, n, kind in shares
                 ],
             )
-        scope.flush(conn, ctx, stock_action="stock.receive", details={"receipt_id": receipt_id})
+        details = {"receipt_id": receipt_id}
+        commit(conn, ctx, workset, stock_action="stock.receive", details=details)
         view = _load_receipts(conn, ids=[receipt_id])[0]
     return ReceiptResult(view, planned.over)
 

@@ -23,11 +23,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
+from bopo.db.audit import insert_audit
 from bopo.db.bulk import Writes, fetch_all, in_list
+from bopo.db.links import write_links
 from bopo.db.models import (
     AllocationDecision,
     Association,
-    AuditEvent,
     Customer,
     PendingEmail,
     SalesOrder,
@@ -53,6 +54,7 @@ from bopo.domain.allocation import (
 )
 from bopo.domain.changes import is_overdue
 from bopo.domain.decisions import DecisionKind, decision_row
+from bopo.domain.records import NewLink, audit_row
 from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
 from bopo.errors import FieldError
@@ -66,7 +68,6 @@ from bopo.services.backorder_emails import (
 )
 from bopo.services.context import Context
 from bopo.services.inputs import NewSalesOrder, NewSalesOrderLine
-from bopo.services.linking import NewLink, event, write_links
 from bopo.services.outcomes import (
     FROM_STOCK,
     LINKED,
@@ -487,7 +488,7 @@ def _write(
         for item in dict.fromkeys(t.item_ids):
             if t.stock_after[item] != t.stock_before[item]:
                 audit.append(
-                    event(
+                    audit_row(
                         now,
                         actor,
                         "stock.assign",
@@ -520,7 +521,7 @@ def _write(
         write_emails(
             writes, ctx, groups, by_status, ids[PendingEmail], event=EmailEvent.INTAKE, now=now
         )
-    writes.insert(AuditEvent, audit)
+    insert_audit(writes, audit)
     writes.insert(AllocationDecision, records)
     writes.flush()
     return order_ids

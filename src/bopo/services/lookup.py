@@ -8,10 +8,10 @@ from typing import NamedTuple
 from sqlalchemy import Connection, select
 
 from bopo.db.models import PoLine, PurchaseOrder, SalesOrder, SoLine
+from bopo.domain.records import SalesLineRef
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.inputs import MAX_QTY
-from bopo.services.records import SalesLineRef
 
 
 class PoLineKey(NamedTuple):

@@ -14,14 +14,15 @@ from sqlalchemy import Connection, select
 
 from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
 from bopo.db.queries import IS_OPEN, OUTSTANDING
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.allocation import PoLineSupply, fitting_po_lines
+from bopo.domain.records import ChangeLog, Released, SalesLineRef
 from bopo.domain.templating import EmailEvent
 from bopo.errors import BopoError, Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
 from bopo.services.pages import Page
-from bopo.services.records import ChangeLog, Released, SalesLineRef
-from bopo.services.scope import load_scope
 from bopo.services.worklist import BackorderLine, find_backorders, load_backorders
 
 
@@ -71,21 +72,19 @@ def link_line(
                 [FieldError("po_line", f"{po_number} line {po_line_no} is for another item")]
             )
         # The item's open PO lines come too: the decision record keeps what else fitted.
-        scope = load_scope(
-            conn,
-            now=now,
-            actor=actor,
-            items={key.stock_item_id},
+        query = WorksetQuery.of(
+            {key.stock_item_id},
             so_line_ids={key.id},
             also_po_line_ids={po_key.id},
             open_supply=True,
         )
-        line = scope.so_lines[key.id]
-        po = scope.po_lines[po_key.id]
+        workset = load_workset(conn, query, now=now, actor=actor)
+        line = workset.so_lines[key.id]
+        po = workset.po_lines[po_key.id]
         if line.order_status != "open":
             raise Conflict(f"sales order {order.source}/{order.number} is {line.order_status}")
         if line.links:
-            linked = ", ".join(str(scope.po_lines[p]) for p in sorted(line.links))
+            linked = ", ".join(str(workset.po_lines[p]) for p in sorted(line.links))
             raise Conflict(f"{line.ref} is linked to {linked} already: unlink it first")
         need = line.remaining
         if need == 0:
@@ -97,10 +96,11 @@ def link_line(
                 f"{po} has {po.supply.free_on_order} free on order; {line.ref} needs {need}"
             )
         default = rules.default_status_id if po.supply.status_id is None else None
-        scope.link(line, po, need, default, "so_line.link", policy=rules.policy)
-        scope.flush(
+        workset.link(line, po, need, default, "so_line.link", policy=rules.policy)
+        commit(
             conn,
             ctx,
+            workset,
             stock_action="stock.assign",
             details={"by_hand": True},
             cause=EmailEvent.MANUAL_LINK,
@@ -138,28 +138,27 @@ def unlink_line(
         rules = ctx.rules(conn)
         order = find_sales_order(conn, number, source)
         key = order_lines(conn, order, [line_no])[0]
-        scope = load_scope(
-            conn,
-            now=now,
-            actor=actor,
-            items={key.stock_item_id},
+        query = WorksetQuery.of(
+            {key.stock_item_id},
             so_line_ids={key.id},
             worklist=rules.enabled,
             open_supply=rules.enabled,
         )
-        line = scope.so_lines[key.id]
+        workset = load_workset(conn, query, now=now, actor=actor)
+        line = workset.so_lines[key.id]
         if not line.links:
             raise Conflict(f"{line.ref} is not linked to a PO line")
         if association_id is not None and association_id not in {a.id for a in line.links.values()}:
             raise Conflict(f"association {association_id} is no longer the link of {line.ref}")
-        released = scope.release(line, "unlinked by hand", "so_line.unlink")
+        released = workset.release(line, "unlinked by hand", "so_line.unlink")
         log = ChangeLog(released)
         if rules.enabled:
-            waiting = scope.waiting({line.item_id}, exclude={line.id})
-            log.offered = scope.offer(waiting, rules, "so_line.reallocate")
-        scope.flush(
+            waiting = workset.waiting({line.item_id}, exclude={line.id})
+            log.offered = workset.offer(waiting, rules, "so_line.reallocate")
+        commit(
             conn,
             ctx,
+            workset,
             stock_action="stock.assign",
             details={"by_hand": True},
             cause=EmailEvent.MANUAL_LINK,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, update
 
+from bopo.db.audit import event
 from bopo.db.bulk import Writes
 from bopo.db.models import PendingEmail, PendingEmailAssociation
 from bopo.db.queries import record_audit
@@ -22,7 +23,6 @@ from bopo.services.backorder_emails import (
     stated,
 )
 from bopo.services.context import Context
-from bopo.services.linking import event
 
 if TYPE_CHECKING:
     from bopo.services.notices import NoticePlan

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from bopo.db.audit import event
 from bopo.db.models import EmailTemplate, PendingEmail, PendingEmailAssociation, SalesOrder
 from bopo.db.queries import record_audit
 from bopo.domain.addresses import BadAddress
@@ -21,7 +22,6 @@ from bopo.domain.templating import EmailEvent
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.associations import AssociationView, load_associations
 from bopo.services.context import Context
-from bopo.services.linking import event
 from bopo.services.mailer import SendSummary, Transport, send_emails
 from bopo.services.pages import Page, fetch_page
 from bopo.smtp import build_message

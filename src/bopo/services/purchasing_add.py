@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from bopo.db.audit import event
 from bopo.db.bulk import Writes, one_of
 from bopo.db.models import AuditEvent, PoLine, PoLineStatus, PurchaseOrder, StockItem, Supplier
 from bopo.db.queries import ensure_codes, pairs
 from bopo.errors import FieldError, InvalidInput
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
-from bopo.services.linking import event
 
 
 @dataclass

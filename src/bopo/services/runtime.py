@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
+from bopo.db.audit import event
 from bopo.db.models import AuditEvent, PoLineStatus, RuntimeSetting
 from bopo.domain.allocation import POLICIES
 from bopo.errors import FieldError, InvalidInput
 from bopo.services.context import SECTION, Context
-from bopo.services.linking import event
 
 CHANGEABLE = ("allocate_existing_pos", "default_po_line_status", "policy")
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from bopo.db.audit import event
 from bopo.db.models import Association, Customer, PoLine, SalesOrder, SoLine, StockItem
 from bopo.db.queries import record_audit
 from bopo.domain.statuses import Priority
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services import sorting
 from bopo.services.context import Context
-from bopo.services.linking import event
 from bopo.services.lookup import find_sales_order
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
 from bopo.services.pages import MAX_LIMIT, AnySelect, Page

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
 
+from bopo.db.audit import event
 from bopo.db.models import Association, PoLine, PoLineStatus, PurchaseOrder, SoLine
 from bopo.db.queries import lock_stock_by_id, record_audit
 from bopo.domain.templating import EmailEvent
 from bopo.errors import NotFound
 from bopo.services.context import Context
-from bopo.services.linking import event
 from bopo.services.statuses import refuse_retired
 from bopo.services.superseding import refresh_emails
 

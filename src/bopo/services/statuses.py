@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from bopo.db.audit import event
 from bopo.db.models import PoLineStatus
 from bopo.db.queries import record_audit
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
-from bopo.services.linking import event
 
 CODE = re.compile(r"[A-Z0-9 _-]{1,32}")
 CODE_RULE = "1 to 32 capital letters, digits, spaces, - or _"

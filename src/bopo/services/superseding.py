@@ -14,7 +14,7 @@ waiting email for their template the same way, so at most one email waits per
 sales order and template (a partial unique index makes sure of it).
 
 `refresh_emails` runs in the transaction of the change, after its rows are
-written: from `Scope.flush` (every goods-in, supply, demand, link, unlink and
+written: from `bopo.services.changes.commit` (every goods-in, supply, demand, link, unlink and
 despatch change), after the worklist retry's links, from a status change and
 from giving a status another template. `decide` is the rule on plain values, so
 a what-if (`preview_refresh`) answers with the same rule. The mailer asks
@@ -41,6 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from bopo.db.audit import event as audit_event
 from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
     Association,
@@ -62,7 +63,6 @@ from bopo.services.backorder_emails import (
     write_emails,
 )
 from bopo.services.context import Context
-from bopo.services.linking import event as audit_event
 from bopo.services.notices import NoticePlan, notice_templates, write_notices
 from bopo.services.superseding_rule import NOTICE, Decision, StatedLine, Waiting, decide
 

@@ -20,15 +20,16 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from bopo.db.models import PoLine, PurchaseOrder
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.allocation import AllocationRules
 from bopo.domain.changes import keep_what_fits
+from bopo.domain.records import LATE, ChangeLog, PoLineRow, Released, SalesLineRef
+from bopo.domain.workset import Workset
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
+from bopo.services.changes import commit
 from bopo.services.context import Context
-from bopo.services.linking import event
 from bopo.services.lookup import find_po_line, positive_qty
 from bopo.services.notices import Moved, NoticePlan, plan_notices, write_notices
-from bopo.services.records import LATE, ChangeLog, PoLineRow, Released, SalesLineRef
-from bopo.services.scope import Scope, load_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +75,15 @@ def _values(po: PoLineRow) -> dict[str, Any]:
     }
 
 
-Change = Callable[[Scope, PoLineRow], list[Released]]
+Change = Callable[[Workset, PoLineRow], list[Released]]
 
 
 @dataclass
 class PlannedSupplyChange:
-    """A supply change decided in memory: the scope changed, what it reports, and what
-    is still to write besides the scope (a whole-PO cancel's stamp, due-date notices)."""
+    """A supply change decided in memory: the workset changed, what it reports, and what
+    is still to write besides the workset (a whole-PO cancel's stamp, due-date notices)."""
 
-    scope: Scope
+    workset: Workset
     result: SupplyChangeResult
     cancel_po_id: int | None = None
     notices: list[NoticePlan] = field(default_factory=list)
@@ -119,41 +120,34 @@ def _plan(
         if not rows:
             raise NotFound("purchase order", po_number)
         ids, items = {r.id for r in rows}, {r.stock_item_id for r in rows}
-    scope = load_scope(
-        conn,
-        now=now,
-        actor=actor,
-        items=items,
-        po_line_ids=ids,
-        worklist=realloc,
-        open_supply=realloc,
-        lock=lock,
+    query = WorksetQuery.of(
+        items, po_line_ids=ids, worklist=realloc, open_supply=realloc, lock=lock
     )
+    workset = load_workset(conn, query, now=now, actor=actor)
     released: list[Released] = []
-    for po_id in sorted(ids, key=lambda i: scope.po_lines[i].line_no):
-        po = scope.po_lines[po_id]
+    for po_id in sorted(ids, key=lambda i: workset.po_lines[i].line_no):
+        po = workset.po_lines[po_id]
         before = _values(po)
-        released += change(scope, po)
+        released += change(workset, po)
         po.sync()
         if _values(po) != before:
             result.lines.append(PoLineChange(po.line_no, before, _values(po)))
     result.log.released = released
     if realloc and result.lines:
-        result.log.offered = scope.offer(scope.waiting(items), rules, "so_line.reallocate")
-    planned = PlannedSupplyChange(scope, result)
+        result.log.offered = workset.offer(workset.waiting(items), rules, "so_line.reallocate")
+    planned = PlannedSupplyChange(workset, result)
     if line_no is None:
         planned.cancel_po_id = _cancellable(conn, po_number, changed=bool(result.lines))
     return planned
 
 
 def _apply(conn: Connection, ctx: Context, planned: PlannedSupplyChange) -> None:
-    scope = planned.scope
+    workset = planned.workset
     if planned.cancel_po_id is not None:
-        _mark_cancelled(conn, scope, planned.cancel_po_id)
-    scope.flush(
-        conn, ctx, stock_action="stock.assign", details={"po_number": planned.result.po_number}
-    )
-    write_notices(conn, ctx, planned.notices, now=scope.now, actor=scope.actor)
+        _mark_cancelled(conn, workset, planned.cancel_po_id)
+    details = {"po_number": planned.result.po_number}
+    commit(conn, ctx, workset, stock_action="stock.assign", details=details)
+    write_notices(conn, ctx, planned.notices, now=workset.now, actor=workset.actor)
 
 
 def _run(
@@ -196,32 +190,30 @@ def _cancellable(conn: Connection, po_number: str, *, changed: bool) -> int:
     return int(row.id)
 
 
-def _mark_cancelled(conn: Connection, scope: Scope, po_id: int) -> None:
+def _mark_cancelled(conn: Connection, workset: Workset, po_id: int) -> None:
     conn.execute(
-        update(PurchaseOrder).where(PurchaseOrder.id == po_id).values(cancelled_at=scope.now)
+        update(PurchaseOrder).where(PurchaseOrder.id == po_id).values(cancelled_at=workset.now)
     )
-    scope.audit.append(
-        event(
-            scope.now,
-            scope.actor,
+    workset.audit.append(
+        workset.event(
             "purchase_order.cancel",
             "purchase_order",
             po_id,
             {"cancelled_at": None},
-            {"cancelled_at": scope.now.isoformat()},
+            {"cancelled_at": workset.now.isoformat()},
         )
     )
 
 
-def _fit(scope: Scope, po: PoLineRow, capacity: int, why: str) -> list[Released]:
+def _fit(workset: Workset, po: PoLineRow, capacity: int, why: str) -> list[Released]:
     """Release the links that no longer fit in `capacity`, latest delivery date first."""
-    linked = scope.linked_to(po.id)
+    linked = workset.linked_to(po.id)
     _, drop = keep_what_fits([s.claim(s.links[po.id].qty) for s in linked], capacity)
     released: list[Released] = []
     for c in drop:
-        line = scope.so_lines[c.so_line_id]
+        line = workset.so_lines[c.so_line_id]
         if po.id in line.links:  # not released already with another part of the line
-            released += scope.release(line, why, "so_line.release")
+            released += workset.release(line, why, "so_line.release")
     return released
 
 
@@ -232,7 +224,7 @@ def _open(po: PoLineRow) -> None:
 
 
 def _qty_change(qty: int) -> Change:
-    def change(scope: Scope, po: PoLineRow) -> list[Released]:
+    def change(workset: Workset, po: PoLineRow) -> list[Released]:
         _open(po)
         if qty < po.delivered:
             raise InvalidInput(
@@ -240,8 +232,8 @@ def _qty_change(qty: int) -> Change:
             )
         if qty == po.ordered:
             return []
-        scope.touch_po_line(po, "po_line.qty")
-        released = _fit(scope, po, qty - po.delivered, f"{po} reduced to {qty}")
+        workset.touch_po_line(po, "po_line.qty")
+        released = _fit(workset, po, qty - po.delivered, f"{po} reduced to {qty}")
         po.ordered = qty
         return released
 
@@ -249,7 +241,7 @@ def _qty_change(qty: int) -> Change:
 
 
 def _closer(how: str) -> Change:
-    def change(scope: Scope, po: PoLineRow) -> list[Released]:
+    def change(workset: Workset, po: PoLineRow) -> list[Released]:
         _open(po)
         if po.outstanding == 0:
             raise Conflict(f"{po} has nothing outstanding")
@@ -257,19 +249,19 @@ def _closer(how: str) -> Change:
             raise Conflict(f"{po} has deliveries: close it short instead")
         if how == "close_short" and not po.delivered:
             raise Conflict(f"nothing was delivered on {po}: cancel it instead")
-        scope.touch_po_line(po, f"po_line.{how}")
+        workset.touch_po_line(po, f"po_line.{how}")
         word = "cancelled" if how == "cancel" else "closed short"
-        released = _fit(scope, po, 0, f"{po} {word}")
+        released = _fit(workset, po, 0, f"{po} {word}")
         po.cancelled = po.ordered - po.delivered
         return released
 
     return change
 
 
-def _whole_po(scope: Scope, po: PoLineRow) -> list[Released]:
+def _whole_po(workset: Workset, po: PoLineRow) -> list[Released]:
     if po.closed or po.outstanding == 0:
         return []
-    return _closer("close_short" if po.delivered else "cancel")(scope, po)
+    return _closer("close_short" if po.delivered else "cancel")(workset, po)
 
 
 def plan_po_line_qty(
@@ -338,24 +330,24 @@ def plan_due_date(
     cleared: list[SalesLineRef] = []
     moved: list[Moved] = []
 
-    def change(scope: Scope, po: PoLineRow) -> list[Released]:
+    def change(workset: Workset, po: PoLineRow) -> list[Released]:
         _open(po)
         if po.outstanding == 0:
             raise Conflict(f"{po} has nothing outstanding")
         if due_date == po.due_date:
             return []
-        scope.touch_po_line(po, "po_line.due_date")
+        workset.touch_po_line(po, "po_line.due_date")
         before, po.due_date = po.due_date, due_date
-        for line in scope.linked_to(po.id):
+        for line in workset.linked_to(po.id):
             moved.append(Moved(line.links[po.id].id, line.order_id, before, due_date))
-            late = scope.is_late(line)
+            late = workset.is_late(line)
             if late and line.reason != LATE:
-                scope.touch_line(line, "so_line.late_supply")
-                scope.set_reason(line, LATE)
+                workset.touch_line(line, "so_line.late_supply")
+                workset.set_reason(line, LATE)
                 flagged.append(line.ref)
             elif not late and line.reason == LATE:
-                scope.touch_line(line, "so_line.on_time")
-                scope.set_reason(line, None)
+                workset.touch_line(line, "so_line.on_time")
+                workset.set_reason(line, None)
                 cleared.append(line.ref)
         return []
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from bopo.db.audit import event
 from bopo.db.models import (
     EmailTemplate,
     PoLineStatus,
@@ -30,7 +31,6 @@ from bopo.domain.templating import (
 )
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
-from bopo.services.linking import event
 from bopo.services.templates_orders import OrderChoice, order_context, preview_orders
 
 # The orders a template is previewed against are found beside (templates_orders).

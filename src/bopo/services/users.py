@@ -19,12 +19,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, insert, select, update
 
+from bopo.db.audit import event
 from bopo.db.models import ApiToken, AuditEvent, User, WebSession
 from bopo.db.queries import record_audit
 from bopo.domain.roles import Role
 from bopo.errors import AuthenticationFailed, Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
-from bopo.services.linking import event
 
 TOKEN_PREFIX = "bopo_"
 LAST_USED_EVERY_S = 60  # last_used_at is a hint: write it at most this often per token

@@ -2,7 +2,7 @@
 
 Each question loads the rows the change would touch, in a read transaction and
 without locks, lets the same code the change itself runs change them in memory
-(bopo.services.supply, goods_in, the lifecycle engine's Scope.offer), and then
+(bopo.services.supply, goods_in, bopo.domain.workset's Workset.offer), and then
 reads the answer off the changed rows instead of writing them: the orders that
 would be linked or re-linked (to what), sent to the worklist, made late against
 their delivery date (or later still, or on time again; and those a due date
@@ -21,15 +21,16 @@ from sqlalchemy import Connection, select
 
 from bopo.db.bulk import one_of
 from bopo.db.models import Customer, EmailTemplate, PoLineStatus, SalesOrder, SoLine
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.decisions import DecisionKind
+from bopo.domain.records import LATE, SalesLineRef, SoLineRow
 from bopo.domain.templating import EmailEvent, TemplateType
+from bopo.domain.workset import Workset
 from bopo.services import goods_in, supply
 from bopo.services.backorder_emails import templated_statuses
 from bopo.services.context import Context
 from bopo.services.imports import gc_paused
 from bopo.services.notices import NoticePlan
-from bopo.services.records import LATE, SalesLineRef, SoLineRow
-from bopo.services.scope import Scope, load_scope
 from bopo.services.superseding import StatedLine, preview_refresh
 from bopo.services.worklist import UNALLOCATED
 
@@ -190,7 +191,7 @@ def _supply_change(ctx: Context, change: str, plan: Callable[..., Any], *args: A
     """Plan a supply change without locks or writes, and read its effects off the plan."""
     with ctx.db.read() as conn:
         planned = plan(conn, ctx, ctx.rules(conn), *args, actor=ACTOR, now=ctx.clock(), lock=False)
-        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, planned.notices)
+        return _answer(conn, ctx, planned.workset, change, EmailEvent.REALLOCATION, planned.notices)
 
 
 def what_if_due_date(ctx: Context, po_number: str, line_no: int, due_date: date | None) -> WhatIf:
@@ -224,7 +225,7 @@ def what_if_receipt(ctx: Context, po_number: str, line_no: int, qty: int) -> Wha
             conn, po_number, line_no, qty, actor=ACTOR, now=ctx.clock(), lock=False
         )
         change = f"{qty} received on {po_number} line {line_no}"
-        return _answer(conn, ctx, planned.scope, change, EmailEvent.REALLOCATION, [])
+        return _answer(conn, ctx, planned.workset, change, EmailEvent.REALLOCATION, [])
 
 
 def what_if_switch_on(
@@ -244,22 +245,15 @@ def what_if_switch_on(
             found = conn.scalar(select(PoLineStatus.id).where(PoLineStatus.code == default_status))
             rules = replace(rules, default_status_id=found)
         items = set(conn.scalars(select(SoLine.stock_item_id).where(*UNALLOCATED).distinct()))
-        scope = load_scope(
-            conn,
-            now=ctx.clock(),
-            actor=ACTOR,
-            items=items,
-            worklist=True,
-            open_supply=True,
-            lock=False,
-        )
-        scope.offer(scope.waiting(items), rules, "so_line.reallocate", DecisionKind.WORKLIST)
+        query = WorksetQuery.of(items, worklist=True, open_supply=True, lock=False)
+        workset = load_workset(conn, query, now=ctx.clock(), actor=ACTOR)
+        workset.offer(workset.waiting(items), rules, "so_line.reallocate", DecisionKind.WORKLIST)
         return _answer(
-            conn, ctx, scope, "allocation to existing POs switched on", EmailEvent.WORKLIST, []
+            conn, ctx, workset, "allocation to existing POs switched on", EmailEvent.WORKLIST, []
         )
 
 
-# --- reading the answer off the changed scope ----------------------------------------------
+# --- reading the answer off the changed workset ----------------------------------------------
 
 
 def _after(line: SoLineRow) -> dict[int, int]:
@@ -276,15 +270,15 @@ def _waiting(links: dict[int, int], reason: str | None) -> bool:
 def _answer(
     conn: Connection,
     ctx: Context,
-    scope: Scope,
+    workset: Workset,
     change: str,
     cause: EmailEvent,
     notices: list[NoticePlan],
 ) -> WhatIf:
     answer = WhatIf(change)
-    lines = sorted(scope.so_lines.values(), key=lambda s: (s.number, s.source, s.line_no))
+    lines = sorted(workset.so_lines.values(), key=lambda s: (s.number, s.source, s.line_no))
     for line in lines:
-        before = scope.before(line.id)
+        before = workset.before(line.id)
         after = _after(line)
         if set(after) != set(before.links) and after:
             answer.relinked.append(
@@ -292,11 +286,11 @@ def _answer(
                     line.ref,
                     line.sku,
                     tuple(
-                        _part(scope, p, q, scope.due_before(p))
+                        _part(workset, p, q, workset.due_before(p))
                         for p, q in sorted(before.links.items())
                     ),
                     tuple(
-                        _part(scope, p, q, scope.po_lines[p].due_date)
+                        _part(workset, p, q, workset.po_lines[p].due_date)
                         for p, q in sorted(after.items())
                     ),
                 )
@@ -309,9 +303,9 @@ def _answer(
             assert line.reason is not None
             answer.to_worklist.append(ToWorklist(line.ref, line.sku, line.remaining, line.reason))
         if after and line.order_status == "open":
-            late_now, late_before = scope.is_late(line), scope.was_late(line)
-            expected = _latest(scope.po_lines[p].due_date for p in after)
-            was = _latest(scope.due_before(p) for p in before.links)
+            late_now, late_before = workset.is_late(line), workset.was_late(line)
+            expected = _latest(workset.po_lines[p].due_date for p in after)
+            was = _latest(workset.due_before(p) for p in before.links)
             later = expected is not None and was is not None and expected > was
             if late_now and (not late_before or later):
                 answer.late.append(Lateness(line.ref, line.delivery_date, expected))
@@ -321,7 +315,7 @@ def _answer(
             answer.late_supply.append(line.ref)
         if line.assigned > before.assigned:
             answer.served.append(Served(line.ref, line.sku, line.assigned - before.assigned))
-    answer.emails = _emails(conn, scope, cause) + [_notice(n) for n in notices]
+    answer.emails = _emails(conn, workset, cause) + [_notice(n) for n in notices]
     return answer
 
 
@@ -330,27 +324,27 @@ def _latest(dates: Iterable[date | None]) -> date | None:
     return max((d for d in dates if d is not None), default=None)
 
 
-def _part(scope: Scope, po_line_id: int, qty: int, due: date | None) -> Part:
-    po = scope.po_lines[po_line_id]
+def _part(workset: Workset, po_line_id: int, qty: int, due: date | None) -> Part:
+    po = workset.po_lines[po_line_id]
     return Part(po.po_number, po.line_no, qty, due)
 
 
-def _emails(conn: Connection, scope: Scope, cause: EmailEvent) -> list[EmailPreview]:
+def _emails(conn: Connection, workset: Workset, cause: EmailEvent) -> list[EmailPreview]:
     """The back-order emails the change would queue (one per sales order and template:
     for its new links, and for what is still true of the emails it would supersede),
     and the waiting emails it would supersede (bopo.services.superseding)."""
     templated = templated_statuses(conn)
     fresh: dict[int, tuple[int, int]] = {}
-    for line in scope.so_lines.values():
+    for line in workset.so_lines.values():
         for n in line.new_links:
-            ref = templated.get(scope.po_lines[n.po_line_id].supply.status_id or 0)
+            ref = templated.get(workset.po_lines[n.po_line_id].supply.status_id or 0)
             if ref is not None:
                 fresh[-1 - len(fresh)] = (line.order_id, ref.id)  # not written: made-up ids
 
     def now_of(stated: StatedLine) -> StatedLine:
-        link = scope.link_now(stated.association_id)
-        po = scope.po_lines.get(stated.po_line_id)
-        so = scope.so_lines.get(stated.so_line_id)
+        link = workset.link_now(stated.association_id)
+        po = workset.po_lines.get(stated.po_line_id)
+        so = workset.so_lines.get(stated.so_line_id)
         return replace(
             stated,
             state=link.state if link else stated.state,
@@ -362,10 +356,10 @@ def _emails(conn: Connection, scope: Scope, cause: EmailEvent) -> list[EmailPrev
 
     waiting, plan = preview_refresh(
         conn,
-        orders=scope.touched_orders(),
+        orders=workset.touched_orders(),
         fresh=fresh,
         now_of=now_of,
-        today=scope.now.date(),
+        today=workset.now.date(),
         event=cause,
     )
     gone = [w for w in waiting if w.id in plan.reasons]

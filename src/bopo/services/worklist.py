@@ -20,12 +20,13 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
+from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
+from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.pages import MAX_LIMIT, Page
-from bopo.services.scope import load_scope
 from bopo.services.search import matches, normal, same
 
 # Highest priority first, then the oldest delivery date: the order that should ship
@@ -206,12 +207,11 @@ def retry_lines(
     items = set(conn.scalars(waiting_items.distinct()))
     if not items:
         return summary
-    scope = load_scope(
-        conn, now=now, actor=actor, items=items, worklist=True, open_supply=rules.enabled
-    )
-    lines = scope.waiting(items)
-    offered = scope.offer(lines, rules, "so_line.allocate", kind=DecisionKind.WORKLIST)
-    scope.flush(conn, ctx, stock_action="stock.assign", details={}, cause=cause)
+    query = WorksetQuery.of(items, worklist=True, open_supply=rules.enabled)
+    workset = load_workset(conn, query, now=now, actor=actor)
+    lines = workset.waiting(items)
+    offered = workset.offer(lines, rules, "so_line.allocate", kind=DecisionKind.WORKLIST)
+    commit(conn, ctx, workset, stock_action="stock.assign", details={}, cause=cause)
     summary.lines = len(lines)
     for o in offered:
         summary.from_stock += bool(o.from_stock)

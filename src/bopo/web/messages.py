@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date
 
+from bopo.domain.records import ChangeLog
 from bopo.services.demand import DemandChangeResult
 from bopo.services.despatch import Shipment
 from bopo.services.goods_in import ReceiptResult
@@ -13,7 +14,6 @@ from bopo.services.manual_links import LinkBatch, LinkResult, UnlinkResult
 from bopo.services.outbox import SendReport
 from bopo.services.outcomes import OrderResult
 from bopo.services.po_line_update import PoLineUpdate
-from bopo.services.records import ChangeLog
 from bopo.services.sales import PriorityChange
 from bopo.services.supply import SupplyChangeResult
 from bopo.services.whatif import WhatIf

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
+from bopo.domain.records import SalesLineRef
 from bopo.domain.statuses import SkipReason
 from bopo.errors import FieldError, InvalidInput
 from bopo.services import manual_links, worklist
 from bopo.services.manual_links import LinkRequest
-from bopo.services.records import SalesLineRef
 from bopo.web import messages
 from bopo.web.forms import act, query_date, text, whole
 from bopo.web.render import PAGE_SIZES, page_size, pager, render

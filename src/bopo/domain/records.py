@@ -1,4 +1,5 @@
-"""The rows a change works on, and what it reports back about SO lines."""
+"""The rows a change works on, what it reports back about SO lines, and the audit rows
+and new links it leaves for the writer (bopo.db.workset)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,36 @@ from bopo.domain.changes import Claim, Priority, serving_order
 from bopo.domain.statuses import AssociationState, SkipReason
 
 LATE = SkipReason.LATE_SUPPLY.value
+
+
+def audit_row(
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An audit row; the writer stamps it with the request behind it (bopo.db.audit)."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    """A link a change made, to be written as an active association."""
+
+    so_line_id: int
+    sales_order_id: int
+    link: Link
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +140,15 @@ class SoLineRow:
 
     def claim(self, qty: int | None = None) -> Claim:
         return Claim(self.id, self.remaining if qty is None else qty, self.priority)
+
+
+@dataclass(frozen=True, slots=True)
+class LineBefore:
+    """An SO line as it stood when its workset was loaded (bopo.domain.workset)."""
+
+    assigned: int
+    reason: str | None
+    links: dict[int, int]  # PO line id -> linked quantity
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,15 @@
-"""Writing allocation decisions back: associations, default statuses, their audit.
+"""Writing new links: associations, default statuses for their PO lines, their audit.
 
-Shared by intake, the worklist retry, manual links and re-allocation, so a
-link is written the same way whatever made it. The emails that announce new
-links are queued by the caller once the links are written: intake from
-memory, the others through superseding.refresh_emails, which also keeps one
-waiting email per sales order and template.
+Shared by intake and every change (bopo.db.workset), so a link is written the
+same way whatever made it. The emails that announce new links are queued by
+the caller once the links are written: intake from memory, the others through
+superseding.refresh_emails, which also keeps one waiting email per sales order
+and template.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,38 +17,7 @@ from sqlalchemy import bindparam, update
 
 from bopo.db.bulk import Writes
 from bopo.db.models import Association, PoLine
-from bopo.domain.allocation import Link
-from bopo.logs import current_request_id
-
-
-@dataclass(frozen=True, slots=True)
-class NewLink:
-    so_line_id: int
-    sales_order_id: int
-    link: Link
-
-
-def event(
-    at: datetime,
-    actor: str,
-    action: str,
-    entity: str,
-    entity_id: int,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """An audit row, ready for record_audit or Writes.insert (with the request behind it)."""
-    return {
-        "request_id": current_request_id(),
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "entity": entity,
-        "entity_id": entity_id,
-        "before": before,
-        "after": after,
-    }
-
+from bopo.domain.records import NewLink, audit_row
 
 _SET_DEFAULT_STATUS = (
     update(PoLine)
@@ -67,7 +35,8 @@ def write_links(
     now: datetime,
     audit: list[dict[str, Any]],
 ) -> None:
-    """Queue active associations (with reserved `ids`) and default statuses for PO lines.
+    """Queue active associations (with reserved `ids`) and default statuses for PO lines;
+    their audit rows (unstamped: see bopo.db.audit.insert_audit) join `audit`.
 
     The database triggers move each PO line's associated count, and its CHECK
     refuses the whole statement if any line would be over-associated.
@@ -91,7 +60,7 @@ def write_links(
     )
     for n, assoc_id in zip(links, ids, strict=True):
         audit.append(
-            event(
+            audit_row(
                 now,
                 actor,
                 "association.create",
@@ -107,6 +76,17 @@ def write_links(
                 },
             )
         )
+    _write_default_statuses(writes, links, actor=actor, now=now, audit=audit)
+
+
+def _write_default_statuses(
+    writes: Writes,
+    links: Sequence[NewLink],
+    *,
+    actor: str,
+    now: datetime,
+    audit: list[dict[str, Any]],
+) -> None:
     defaults = {n.link.po_line_id: n.link.set_status_id for n in links if n.link.set_status_id}
     if defaults:
         # Only lines still without a status: the domain gives the default to those alone.
@@ -116,7 +96,7 @@ def write_links(
         )
         for po_line_id, status_id in sorted(defaults.items()):
             audit.append(
-                event(
+                audit_row(
                     now,
                     actor,
                     "po_line.status",
