@@ -13,6 +13,7 @@ from tests.e2e.browser import AXE, accessibility_violations, scrolls_sideways
 from tests.e2e.conftest import REQUIRE_BROWSER, sign_in_as
 from tests.e2e.test_web_browser import _scene
 from tests.e2e.test_web_pages import PAGES
+from tests.helpers import line_of
 
 
 @pytest.fixture
@@ -89,4 +90,13 @@ def test_a_clerk_receives_an_expected_delivery_confirms_the_extra_and_prints_the
     expect(page.get_by_role("button", name="Print the slip")).to_be_hidden()
     expect(page.get_by_role("link", name="Worklist")).to_be_hidden()
     expect(row).to_be_visible()
+
+    page.emulate_media(media="screen")  # booked in error: taken back out
+    page.get_by_role("button", name="Reverse this receipt").click()
+    expect(page.get_by_role("status")).to_contain_text("reversed: 12 of A out again")
+    expect(page.get_by_role("status")).to_contain_text("linked again: web/SO-1 line 1 to PO-1")
+    expect(page.get_by_text("Reversed", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Reverse this receipt")).to_have_count(0)
+    assert line_of(site.ctx, "SO-1").linked_qty == 3
+    assert accessibility_violations(page) == []
     assert page.problems == []

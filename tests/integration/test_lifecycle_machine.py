@@ -46,6 +46,7 @@ from bopo.services import (
     despatch,
     goods_in,
     manual_links,
+    reversals,
     sales,
     supply,
     worklist,
@@ -204,6 +205,13 @@ class Lifecycle(RuleBasedStateMachine):
         po, n = self._po(i, line)
         self._try(lambda: goods_in.receive(self.c, po, n, qty, actor="warehouse"))
 
+    @rule(i=pick)
+    def reverse_a_receipt(self, i: int) -> None:
+        receipts = goods_in.list_receipts(self.c, limit=None)
+        if receipts:
+            chosen = receipts[i % len(receipts)].id
+            self._try(lambda: reversals.reverse_receipt(self.c, chosen, actor="warehouse"))
+
     @rule(i=pick, line=pick, qty=st.integers(1, 10))
     def change_a_po_line_qty(self, i: int, line: int, qty: int) -> None:
         po, n = self._po(i, line)
@@ -350,7 +358,9 @@ def check_books(conn: Connection, *, split: bool = False) -> None:
 
     received = dict(
         conn.execute(
-            select(Receipt.po_line_id, func.sum(Receipt.qty)).group_by(Receipt.po_line_id)
+            select(Receipt.po_line_id, func.sum(Receipt.qty))
+            .where(Receipt.reversed_at.is_(None))  # a reversed receipt took its units back
+            .group_by(Receipt.po_line_id)
         ).all()
     )
     for p in po_lines.values():

@@ -54,6 +54,7 @@ from bopo.services import (
     goods_in,
     mailer,
     manual_links,
+    reversals,
     supply,
     templates,
     worklist,
@@ -274,6 +275,13 @@ class Truthful(RuleBasedStateMachine):
     def receive_goods(self, i: int, line: int, qty: int) -> None:
         po, n = self._po(i, line)
         self._try(lambda: goods_in.receive(self.c, po, n, qty, actor="warehouse"))
+
+    @rule(i=pick)
+    def reverse_a_receipt(self, i: int) -> None:
+        receipts = goods_in.list_receipts(self.c, limit=None)
+        if receipts:
+            chosen = receipts[i % len(receipts)].id
+            self._try(lambda: reversals.reverse_receipt(self.c, chosen, actor="warehouse"))
 
     @rule(i=pick, line=pick, qty=st.integers(1, 8))
     def cut_a_po_line(self, i: int, line: int, qty: int) -> None:

@@ -292,6 +292,14 @@ class Workset:
         if line.remaining == 0:
             self.set_reason(line, None)
 
+    def take_back(self, line: SoLineRow, qty: int, action: str) -> None:
+        """Take `qty` of the stock a line was given back out of it (a receipt reversed):
+        the line wants those units again."""
+        assert 0 < qty <= line.assigned
+        self.touch_line(line, action)
+        self.stock[line.item_id].assigned -= qty
+        line.assigned -= qty
+
     def link(
         self,
         line: SoLineRow,

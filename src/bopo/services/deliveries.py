@@ -8,7 +8,7 @@ before the van is open which goods are already spoken for.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -18,6 +18,7 @@ from bopo.db.models import (
     Customer,
     PoLine,
     PurchaseOrder,
+    Receipt,
     ReceiptLine,
     SalesOrder,
     SoLine,
@@ -133,6 +134,8 @@ class SlipLine:
 class ReceiptSlip:
     receipt: ReceiptView
     lines: tuple[SlipLine, ...]
+    reversed_at: datetime | None = None  # taken back out (bopo.services.reversals)
+    reversed_by: str | None = None
 
 
 def receipt_slip(ctx: Context, receipt_id: int) -> ReceiptSlip:
@@ -173,8 +176,11 @@ def receipt_slip(ctx: Context, receipt_id: int) -> ReceiptSlip:
     )
     with ctx.db.read() as conn:
         rows = conn.execute(stmt).all()
+        undone = conn.execute(
+            select(Receipt.reversed_at, Receipt.reversed_by).where(Receipt.id == receipt_id)
+        ).one()
     lines = tuple(
         SlipLine(**{**row._mapping, "priority": Priority.of_rank(row.priority).value})
         for row in rows
     )
-    return ReceiptSlip(receipt, lines)
+    return ReceiptSlip(receipt, lines, undone.reversed_at, undone.reversed_by)

@@ -14,6 +14,7 @@ from bopo.services.manual_links import LinkBatch, LinkResult, UnlinkResult
 from bopo.services.outbox import SendReport
 from bopo.services.outcomes import OrderResult
 from bopo.services.po_line_update import PoLineUpdate
+from bopo.services.reversals import ReversalResult
 from bopo.services.sales import PriorityChange
 from bopo.services.supply import SupplyChangeResult
 from bopo.services.whatif import WhatIf
@@ -152,6 +153,20 @@ def receipt(r: ReceiptResult) -> str:
     text = f"Received {v.qty:,} of {v.sku} on {v.po_number} line {v.po_line_no}: {', '.join(parts)}"
     if r.over_delivered:
         text += f" ({r.over_delivered:,} more than was outstanding)"
+    return text + "."
+
+
+def reversal(r: ReversalResult) -> str:
+    """'Receipt 3 reversed: 6 of A out again from PO-1 line 1; 4 taken back from ...'"""
+    text = f"Receipt {r.receipt_id} reversed: {r.qty:,} of {r.sku or 'the item'} out again"
+    text += f" from {r.po_number} line {r.po_line_no}"
+    if r.taken_back:
+        text += "; taken back from " + ", ".join(f"{ref} ({n:,})" for ref, n in r.taken_back)
+    relinked = [o for o in r.log.offered if o.linked_qty]
+    if relinked:
+        text += "; linked again: " + ", ".join(
+            f"{o.line} to {o.po_number} line {o.po_line_no}" for o in relinked
+        )
     return text + "."
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from bopo.errors import BopoError
-from bopo.services import deliveries, goods_in
+from bopo.services import deliveries, goods_in, reversals
 from bopo.web import messages
 from bopo.web.forms import act, say, text, whole
 from bopo.web.render import render
@@ -85,6 +85,17 @@ def receive(request: Request, user: Operator, form: Form) -> Response:
 def receipt(request: Request, user: Viewer, receipt_id: int) -> HTMLResponse:
     slip = deliveries.receipt_slip(context_of(request), receipt_id)
     return render(request, "receipt.html", section="goods-in", s=slip)
+
+
+@router.post("/receipts/{receipt_id}/reverse")
+def reverse(request: Request, user: Operator, receipt_id: int) -> RedirectResponse:
+    """Take a receipt booked in error back out; its orders are offered again."""
+
+    def run() -> str:
+        done = reversals.reverse_receipt(context_of(request), receipt_id, actor=user.actor)
+        return messages.reversal(done)
+
+    return act(request, f"/goods-in/receipts/{receipt_id}", run)
 
 
 def _receipt_fields(form: FormData) -> tuple[str, int, int]:
