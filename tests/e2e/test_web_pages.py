@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bopo.domain.roles import Role, allows
-from bopo.services import catalog, customers, outbox, sales, templates, users
+from bopo.services import catalog, customers, outbox, sales, supply, templates, users
 from bopo.services.intake import take_order
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import (
@@ -676,3 +676,26 @@ def test_a_new_order_that_would_change_a_stored_customer_asks_first(web: Web) ->
     assert customers.get_customer(web.ctx, 1).email == "new@example.com"
     same = form | {"number": "SO-3", "customer_email": "new@example.com"}
     assert web.post("/sales-orders/new", same).status_code == 303  # nothing to ask
+
+
+def test_a_late_line_on_the_worklist_is_re_linked_in_one_click(web: Web) -> None:
+    given_stock(web.ctx, A=0)
+    given_status(web.ctx, "ON ORDER")
+    given_po(web.ctx, "PO-1", ("A", 4, day(5), "ON ORDER"))
+    given_po(web.ctx, "PO-2", ("A", 4, day(6), "ON ORDER"))
+    take_order(web.ctx, order("SO-1", ("A", 4), delivery=day(7)), actor="t")
+    supply.change_due_date(web.ctx, "PO-1", 1, day(30), actor="buyer")  # SO-1 turns late
+    web.sign_in(OP)
+
+    page = web.client.get("/worklist").text
+    assert 'aria-label="Re-link web/SO-1 line 1 from PO-1 line 1 to PO-2 line 1"' in page
+
+    said = web.act(
+        "/worklist/link",
+        {"source": "web", "number": "SO-1", "line_no": 1, "po_number": "PO-2",
+         "po_line_no": 1, "relink": "yes", "back": "/worklist"},
+    )  # fmt: skip
+
+    assert said[0].startswith("Linked web/SO-1 line 1 (4 of A) to PO-2 line 1")
+    assert line_of(web.ctx, "SO-1").po_number == "PO-2"
+    assert "The worklist is empty." in web.client.get("/worklist").text

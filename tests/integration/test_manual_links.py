@@ -107,3 +107,26 @@ def test_a_late_line_is_shown_the_other_po_lines(ctx: Context) -> None:
 
     assert (late.line.reason, late.line.po_number) == ("late supply", "PO-1")
     assert [p.po_number for p in late.candidates] == ["PO-2"]
+
+
+def test_a_late_line_is_re_linked_to_a_better_candidate_in_one_step(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    given_status(ctx, "ON ORDER")
+    given_po(ctx, "PO-1", ("A", 6, day(5), "ON ORDER"))
+    given_po(ctx, "PO-2", ("A", 4, day(6), "ON ORDER"))
+    take_order(ctx, order("SO-1", ("A", 4), delivery=day(7)), actor="test")  # on PO-1
+    change_due_date(ctx, "PO-1", 1, day(30), actor="buyer")  # SO-1 turns late
+    take_order(ctx, order("SO-2", ("A", 6), delivery=day(40)), actor="test")  # waits: 2 free
+
+    with pytest.raises(Conflict, match="unlink it first"):
+        link_line(ctx, "SO-1", 1, "PO-2", 1, actor="ops")
+    with pytest.raises(Conflict, match="linked to PO-1 line 1 already"):
+        link_line(ctx, "SO-1", 1, "PO-1", 1, relink=True, actor="ops")
+    done = link_line(ctx, "SO-1", 1, "PO-2", 1, relink=True, actor="ops")
+
+    assert (done.po_number, done.qty) == ("PO-2", 4)
+    line = line_of(ctx, "SO-1")
+    assert (line.po_number, line.linked_qty, line.skipped) == ("PO-2", 4, None)
+    assert "SO-1" not in [w.number for w in worklist(ctx)]  # no longer late
+    # What SO-1 no longer holds on PO-1 goes to the next waiting line at once.
+    assert (line_of(ctx, "SO-2").po_number, line_of(ctx, "SO-2").linked_qty) == ("PO-1", 6)

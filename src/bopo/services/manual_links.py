@@ -53,13 +53,17 @@ def link_line(
     po_line_no: int,
     *,
     source: str | None = None,
+    relink: bool = False,
     actor: str,
 ) -> LinkResult:
     """Link an unallocated SO line's whole backorder quantity to a PO line of its item.
 
     The PO line's free quantity on order must cover it. A PO line without a
     status gets the default status, if one is configured. The link is written
-    like any other, so the same back-order email follows.
+    like any other, so the same back-order email follows. With `relink`, a
+    linked line (a late one with a better candidate, say) is unlinked and linked
+    in the same transaction, and what it frees is offered to the item's waiting
+    lines: nobody sees it in between.
     """
     now = ctx.clock()
     with ctx.db.write() as conn:
@@ -76,6 +80,7 @@ def link_line(
             {key.stock_item_id},
             so_line_ids={key.id},
             also_po_line_ids={po_key.id},
+            worklist=relink,
             open_supply=True,
         )
         workset = load_workset(conn, query, now=now, actor=actor)
@@ -83,9 +88,12 @@ def link_line(
         po = workset.po_lines[po_key.id]
         if line.order_status != "open":
             raise Conflict(f"sales order {order.source}/{order.number} is {line.order_status}")
-        if line.links:
+        if po.id in line.links:
+            raise Conflict(f"{line.ref} is linked to {po} already")
+        if line.links and not relink:
             linked = ", ".join(str(workset.po_lines[p]) for p in sorted(line.links))
             raise Conflict(f"{line.ref} is linked to {linked} already: unlink it first")
+        freed = workset.release(line, f"re-linked to {po}", "so_line.relink") if relink else []
         need = line.remaining
         if need == 0:
             raise Conflict(f"{line.ref} has nothing on backorder")
@@ -97,6 +105,8 @@ def link_line(
             )
         default = rules.default_status_id if po.supply.status_id is None else None
         workset.link(line, po, need, default, "so_line.link", policy=rules.policy)
+        if freed and rules.enabled:  # what the old PO line no longer holds for it
+            workset.offer(workset.waiting({line.item_id}), rules, "so_line.reallocate")
         commit(
             conn,
             ctx,

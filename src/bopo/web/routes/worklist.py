@@ -88,7 +88,8 @@ def _back(form: FormData) -> str:
 
 @router.post("/link")
 def link(request: Request, user: Operator, form: Form) -> RedirectResponse:
-    """One click: link a line to the PO line shown next to it."""
+    """One click: link a line to the PO line shown next to it (a late line: re-link it
+    there, unlinked and linked in one go)."""
     ctx = context_of(request)
     day = request.app.state.web_env.filters["day"]
 
@@ -100,6 +101,7 @@ def link(request: Request, user: Operator, form: Form) -> RedirectResponse:
             text(form, "po_number", max_length=64),
             whole(form, "po_line_no", high=100_000),
             source=text(form, "source", max_length=40),
+            relink=form.get("relink") == "yes",
             actor=user.actor,
         )
         return messages.link(result, day)
