@@ -699,3 +699,25 @@ def test_a_late_line_on_the_worklist_is_re_linked_in_one_click(web: Web) -> None
     assert said[0].startswith("Linked web/SO-1 line 1 (4 of A) to PO-2 line 1")
     assert line_of(web.ctx, "SO-1").po_number == "PO-2"
     assert "The worklist is empty." in web.client.get("/worklist").text
+
+
+def test_numbers_and_skus_typed_in_any_case_are_found(web: Web) -> None:
+    _scene(web)
+    web.sign_in(OP)
+
+    assert "PO-1" in web.client.get("/purchase-orders/po-1").text
+    received = web.act("/goods-in", {"po_number": "po-1", "line_no": 1, "qty": 1})
+    assert received[0].startswith("Received 1 of A on PO-1 line 1")
+    made = web.post(
+        "/purchase-orders/new",
+        {"number": "PO-5", "supplier_code": "SUP", "sku": ["b"], "qty": ["2"],
+         "due_date": [""], "status": [""]},
+    )  # fmt: skip
+    assert made.status_code == 303
+    assert po_line_of(web.ctx, "PO-5").sku == "B"
+    linked = web.act(
+        "/worklist/link",
+        {"source": "web", "number": "so-2", "line_no": 1, "po_number": "po-1",
+         "po_line_no": 2, "back": "/worklist"},
+    )  # fmt: skip
+    assert "web/SO-2 line 1" in linked[0]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, String, func, insert, select, update
 
 from bopo.db.audit import event
-from bopo.db.bulk import Writes
+from bopo.db.bulk import Writes, one_of
 from bopo.db.models import (
     Association,
     AuditEvent,
@@ -362,3 +362,26 @@ def _supersede_under_status(
         .distinct()
     ).all()
     refresh_emails(conn, ctx, orders={o for o in orders if o is not None}, now=now, actor=actor)
+
+
+def skus_as_stored(ctx: Context, typed: Collection[str]) -> dict[str, str]:
+    """Each SKU typed in a form, as stored (`pan-28` is PAN-28); one that matches no item,
+    or several in different cases, stays as typed (and is refused as unknown later)."""
+    wanted = {s.strip().lower() for s in typed if s.strip()}
+    if not wanted:
+        return {}
+    with ctx.db.read() as conn:
+        stored = conn.scalars(
+            select(StockItem.sku).where(
+                one_of(conn, func.lower(StockItem.sku, type_=String), sorted(wanted))
+            )
+        ).all()
+    by_lower: dict[str, list[str]] = {}
+    for sku in stored:
+        by_lower.setdefault(sku.lower(), []).append(sku)
+    out = {}
+    for s in typed:
+        matches = by_lower.get(s.strip().lower(), [])
+        exact = s.strip() in matches
+        out[s] = s.strip() if exact or len(matches) != 1 else matches[0]
+    return out

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from bopo.db.models import PoLine, PurchaseOrder, SalesOrder, SoLine
 from bopo.domain.records import SalesLineRef
@@ -33,7 +33,19 @@ class SoLineKey(NamedTuple):
     stock_item_id: int
 
 
+def as_stored(conn: Connection, column: Any, typed: str) -> str:
+    """A business key (PO number, order number, SKU) as stored, however it was typed:
+    `po-1001` is PO-1001. The exact spelling wins; else the one value equal to it in any
+    case (served by the lower() search index); else the key as typed, so that "not
+    found" names what was typed."""
+    if conn.scalar(select(column).where(column == typed).limit(1)) is not None:
+        return typed
+    found = conn.scalars(select(column).where(func.lower(column) == typed.lower()).limit(2)).all()
+    return found[0] if len(found) == 1 else typed
+
+
 def find_po_line(conn: Connection, po_number: str, line_no: int) -> PoLineKey:
+    po_number = as_stored(conn, PurchaseOrder.number, po_number)
     row = conn.execute(
         select(PoLine.id, PoLine.stock_item_id, PoLine.purchase_order_id)
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
@@ -45,7 +57,9 @@ def find_po_line(conn: Connection, po_number: str, line_no: int) -> PoLineKey:
 
 
 def find_sales_order(conn: Connection, number: str, source: str | None) -> OrderKey:
-    """A sales order by number, and by source when two channels share the number."""
+    """A sales order by number (typed in any case), and by source when two channels
+    share the number."""
+    number = as_stored(conn, SalesOrder.number, number)
     stmt = select(SalesOrder.id, SalesOrder.source, SalesOrder.number, SalesOrder.status).where(
         SalesOrder.number == number
     )

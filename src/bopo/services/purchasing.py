@@ -24,6 +24,7 @@ from bopo.errors import Conflict, NotFound
 from bopo.services import sorting
 from bopo.services.context import Context
 from bopo.services.inputs import NewPurchaseOrder
+from bopo.services.lookup import as_stored
 from bopo.services.pages import Page, fetch_page
 from bopo.services.purchasing_add import PurchaseOrdersResult, add_purchase_orders
 from bopo.services.search import matches, normal, same
@@ -136,7 +137,9 @@ def _line_view(r: Any, linked: Sequence[LinkedSalesLine]) -> PoLineView:
 
 
 def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
+    """A PO by number, typed in any case, with its lines."""
     with ctx.db.read() as conn:
+        number = as_stored(conn, PurchaseOrder.number, number)
         head = conn.execute(
             select(
                 PurchaseOrder.id,

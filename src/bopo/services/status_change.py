@@ -21,6 +21,7 @@ from bopo.db.queries import lock_stock_by_id, record_audit
 from bopo.domain.templating import EmailEvent
 from bopo.errors import NotFound
 from bopo.services.context import Context
+from bopo.services.lookup import as_stored
 from bopo.services.statuses import refuse_retired
 from bopo.services.superseding import refresh_emails
 
@@ -66,6 +67,7 @@ def set_po_line_status_in(
     now: datetime,
 ) -> StatusChange:
     """set_po_line_status inside the caller's transaction."""
+    po_number = as_stored(conn, PurchaseOrder.number, po_number)
     code = status_code.strip().upper()
     status = conn.execute(
         select(PoLineStatus.id, PoLineStatus.code).where(PoLineStatus.code == code)

@@ -28,7 +28,7 @@ from bopo.domain.workset import Workset
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.changes import commit
 from bopo.services.context import Context
-from bopo.services.lookup import find_po_line, positive_qty
+from bopo.services.lookup import as_stored, find_po_line, positive_qty
 from bopo.services.notices import Moved, NoticePlan, plan_notices, write_notices
 
 
@@ -108,6 +108,7 @@ def _plan(
     """
     result = SupplyChangeResult(po_number)
     realloc = reallocate and rules.enabled
+    po_number = as_stored(conn, PurchaseOrder.number, po_number)
     if line_no is not None:
         key = find_po_line(conn, po_number, line_no)
         ids, items = {key.id}, {key.stock_item_id}

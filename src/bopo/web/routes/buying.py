@@ -49,7 +49,7 @@ def new_page(
 
 @router.post("/purchase-orders/new", response_model=None)
 def create(request: Request, user: Operator, form: Form) -> Response:
-    values = _values(form)
+    values = _stored_skus(request, _values(form))
     try:
         order = _order(values)
         created, retried = buying.create_purchase_order(
@@ -69,6 +69,7 @@ def add_line(request: Request, user: Operator, number: str, form: Form) -> Respo
     ctx = context_of(request)
     try:
         line = {k: str(form.get(k) or "").strip() for k in ("sku", "qty", "due_date", "status")}
+        line["sku"] = catalog.skus_as_stored(ctx, [line["sku"]]).get(line["sku"], "")
         order = _order(
             {
                 "number": number,
@@ -98,6 +99,14 @@ def _form(
         errors=errors,
         statuses=statuses,
     )
+
+
+def _stored_skus(request: Request, values: dict[str, Any]) -> dict[str, Any]:
+    """SKUs typed in any case, as stored: `pan-28` is PAN-28."""
+    stored = catalog.skus_as_stored(context_of(request), [x["sku"] for x in values["lines"]])
+    for line in values["lines"]:
+        line["sku"] = stored.get(line["sku"], line["sku"])
+    return values
 
 
 def _values(form: FormData) -> dict[str, Any]:

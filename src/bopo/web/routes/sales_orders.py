@@ -17,6 +17,7 @@ from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import FieldError, InvalidInput
 from bopo.services import (
     audit,
+    catalog,
     customers,
     demand,
     despatch,
@@ -200,6 +201,9 @@ def _customer_changes(ctx: Any, order: NewSalesOrder) -> list[tuple[str, str, st
 def create(request: Request, user: Operator, form: Form) -> Response:
     ctx = context_of(request)
     values = _values(form)
+    stored = catalog.skus_as_stored(ctx, [x["sku"] for x in values["lines"]])
+    for line in values["lines"]:  # SKUs typed in any case, as stored
+        line["sku"] = stored.get(line["sku"], line["sku"])
     try:
         order = _order(values)
     except InvalidInput as exc:
