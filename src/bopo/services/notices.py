@@ -37,6 +37,7 @@ from bopo.db.models import (
     PoLine,
     SalesOrder,
 )
+from bopo.domain.changes import is_overdue
 from bopo.domain.templating import EmailEvent, TemplateType
 from bopo.services.backorder_emails import TemplateRef
 from bopo.services.context import Context
@@ -271,6 +272,10 @@ def _plan_order(
 ) -> _Planned | None:
     """One order's notice: its unsent one (`into`) takes in the moves, or is cancelled when
     every date is back to what was told; else a new one, held back by the interval."""
+    # A move between two dates gone by changes nothing a customer reads: both are "to be
+    # confirmed" (overdue supply is never promised).
+    today = rules.now.date()
+    moves = [m for m in moves if _shown(m.before, today) != _shown(m.after, today)]
     fresh = [m for m in moves if rules.noticed(m.before, m.after) is not None]
     if into is not None and (fresh or any(m.association_id in told[into.id] for m in moves)):
         lines = dict(told[into.id])
@@ -322,6 +327,11 @@ def _with_orders(
         )
         for p in planned
     ]
+
+
+def _shown(due: date | None, today: date) -> date | None:
+    """The date a customer is told: none for supply overdue."""
+    return None if is_overdue(due, today) else due
 
 
 def _kind(kinds: Iterable[TemplateType | None]) -> TemplateType:
