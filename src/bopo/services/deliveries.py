@@ -43,7 +43,7 @@ class ExpectedLine:
     supplier: str
     sku: str
     item: str
-    due_date: date
+    due_date: date | None
     outstanding: int
     promised: int  # linked to sales orders: theirs first when it arrives
     orders: int  # the sales orders those links belong to
@@ -54,8 +54,11 @@ class ExpectedLine:
         return max(0, self.outstanding - self.promised)
 
 
-def window_end(today: date, window: str) -> date:
-    """The last due date a window shows (every window starts with what is overdue)."""
+def window_end(today: date, window: str) -> date | None:
+    """The last due date a window shows (every window starts with what is overdue);
+    "all": every open line, those without a date too."""
+    if window == "all":
+        return None
     if window == "overdue":
         return today - timedelta(days=1)
     if window == "today":
@@ -66,7 +69,7 @@ def window_end(today: date, window: str) -> date:
 
 
 def expected_deliveries(
-    ctx: Context, *, window: str = "next", supplier: str | None = None
+    ctx: Context, *, window: str = "next", supplier: str | None = None, sku: str | None = None
 ) -> list[ExpectedLine]:
     """Open PO lines due up to the window's end, oldest due date first (at most LIMIT)."""
     until = window_end(ctx.clock().date(), window)
@@ -92,10 +95,14 @@ def expected_deliveries(
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
         .join(StockItem, StockItem.id == PoLine.stock_item_id)
-        .where(IS_OPEN, PoLine.due_date <= until)
-        .order_by(PoLine.due_date, PurchaseOrder.number, PoLine.line_no)
+        .where(IS_OPEN)
+        .order_by(PoLine.due_date.is_(None), PoLine.due_date, PurchaseOrder.number, PoLine.line_no)
         .limit(LIMIT)
     )
+    if until is not None:
+        stmt = stmt.where(PoLine.due_date <= until)
+    if sku:
+        stmt = stmt.where(StockItem.sku == sku)
     if supplier:
         stmt = stmt.where(func.lower(Supplier.name).contains(supplier.lower(), autoescape=True))
     with ctx.db.read() as conn:
