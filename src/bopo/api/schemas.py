@@ -30,10 +30,11 @@ class Page(_Read, Generic[T]):
     next_offset: int | None = Field(description="The next page's offset; null on the last page")
 
 
-def page_of(read: type[Any], page: ServicePage[Any]) -> dict[str, Any]:
+def page_of(page: ServicePage[Any]) -> dict[str, Any]:
+    """The service's page as the API gives it: with the next page's offset."""
     end = page.offset + len(page.items)
     return {
-        "items": [read.model_validate(item) for item in page.items],
+        "items": page.items,
         "total": page.total,
         "limit": page.limit,
         "offset": page.offset,

@@ -34,6 +34,7 @@ from bopo.services import (
 )
 from bopo.services.demand import DemandChangeResult
 from bopo.services.records import ChangeLog
+from bopo.services.serial import to_json
 from bopo.services.supply import SupplyChangeResult
 
 # --- goods in, supply and demand changes, manual links, despatch ---------------------------
@@ -94,7 +95,7 @@ def receive_cmd(
     with handled_errors():
         result = goods_in.receive(open_context(tctx), po, line, qty, actor=actor())
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     r = result.receipt
     over = f" ({result.over_delivered} over-delivered)" if result.over_delivered else ""
@@ -115,7 +116,7 @@ def receipts(
     with handled_errors():
         views = goods_in.list_receipts(open_context(tctx, check=False), po_number=po, limit=limit)
     if as_json:
-        print_json([v.as_dict() for v in views])
+        print_json(to_json(views))
         return
     if not views:
         out.print("no receipts")
@@ -152,7 +153,7 @@ def ship_cmd(
             open_context(tctx), number, source=source, line_nos=line, actor=actor()
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     for s in result.lines:
         out.print(f"shipped {result.source}/{result.number} line {s.line_no}: {s.qty} of {s.sku}")
@@ -175,7 +176,7 @@ def link_cmd(
             open_context(tctx), number, line, po, po_line, source=source, actor=actor()
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     when = result.expected.isoformat() if result.expected else "date unknown"
     out.print(
@@ -198,7 +199,7 @@ def unlink_cmd(
             open_context(tctx), number, line, source=source, actor=actor()
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     r = result.released
     out.print(f"unlinked {r.line} from {r.po_number} line {r.po_line_no}")
@@ -212,7 +213,7 @@ def po_set_qty(
     """Change a PO line's ordered quantity; links that no longer fit are released."""
     with handled_errors():
         result = supply.change_po_line_qty(open_context(tctx), po, line, qty, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @purchase_app.command("set-due")
@@ -227,7 +228,7 @@ def po_set_due(
     with handled_errors():
         when = parse_due_date(due)
         result = supply.change_due_date(open_context(tctx), po, line, when, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @purchase_app.command("cancel")
@@ -244,7 +245,7 @@ def po_cancel(
             result = supply.cancel_purchase_order(context, po, actor=actor())
         else:
             result = supply.cancel_po_line(context, po, line, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @purchase_app.command("close-short")
@@ -254,7 +255,7 @@ def po_close_short(
     """Close a part-delivered PO line: nothing more will come."""
     with handled_errors():
         result = supply.close_po_line_short(open_context(tctx), po, line, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @sales_app.command("cancel")
@@ -272,7 +273,7 @@ def so_cancel(
             result = demand.cancel_sales_order(context, number, source=source, actor=actor())
         else:
             result = demand.cancel_so_line(context, number, line, source=source, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_demand(result)
+    print_json(to_json(result)) if as_json else _print_demand(result)
 
 
 @sales_app.command("set-qty")
@@ -289,4 +290,4 @@ def so_set_qty(
         result = demand.change_so_line_qty(
             open_context(tctx), number, line, qty, source=source, actor=actor()
         )
-    print_json(result.as_dict()) if as_json else _print_demand(result)
+    print_json(to_json(result)) if as_json else _print_demand(result)

@@ -247,8 +247,8 @@ def _heads() -> AnySelect:
     return (
         select(
             Receipt.id,
-            PurchaseOrder.number,
-            PoLine.line_no,
+            PurchaseOrder.number.label("po_number"),
+            PoLine.line_no.label("po_line_no"),
             StockItem.sku,
             Receipt.qty,
             Receipt.to_stock,
@@ -277,7 +277,7 @@ def _load_receipts(
         stmt = stmt.where(PurchaseOrder.number == po_number)
     if since is not None:
         stmt = stmt.where(Receipt.received_at >= since)
-    return _with_lines(conn, [_Head(*h) for h in conn.execute(stmt)])
+    return _with_lines(conn, [_Head(**h._mapping) for h in conn.execute(stmt)])
 
 
 def _with_lines(conn: Connection, heads: Sequence[_Head]) -> list[ReceiptView]:
@@ -311,4 +311,4 @@ def _with_lines(conn: Connection, heads: Sequence[_Head]) -> list[ReceiptView]:
             lines[r.receipt_id].append(
                 ReceivedLine(SalesLineRef(r.source, r.number, r.line_no), *r[4:])
             )
-    return [ReceiptView(*h, lines=tuple(lines[h.id])) for h in heads]
+    return [ReceiptView(**h._asdict(), lines=tuple(lines[h.id])) for h in heads]

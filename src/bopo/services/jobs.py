@@ -40,6 +40,7 @@ from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.services import mailer, worklist
 from bopo.services.context import Context
+from bopo.services.serial import to_json
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _notices(ctx: Context, should_stop: StopCheck) -> Outcome:
 
 
 def _mail_outcome(sent: mailer.SendSummary, should_stop: StopCheck) -> Outcome:
-    summary = {k: v for k, v in sent.as_dict().items() if k not in {"errors", "stopped"}}
+    summary = {k: v for k, v in to_json(sent).items() if k not in {"errors", "stopped"}}
     # A stop asked for (SIGTERM) is not a failure; a server out of reach is.
     error = sent.stopped if sent.stopped and not should_stop() else None
     if sent.errors:
@@ -97,7 +98,7 @@ def _mail_outcome(sent: mailer.SendSummary, should_stop: StopCheck) -> Outcome:
 
 
 def _worklist_retry(ctx: Context, _should_stop: StopCheck) -> Outcome:
-    return Outcome(worklist.allocate_worklist(ctx, actor=WORKER_ACTOR).as_dict())
+    return Outcome(to_json(worklist.allocate_worklist(ctx, actor=WORKER_ACTOR)))
 
 
 @dataclass(frozen=True, slots=True)

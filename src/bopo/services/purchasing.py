@@ -431,13 +431,13 @@ def list_purchase_orders(
         select(
             PurchaseOrder.id,
             PurchaseOrder.number,
-            Supplier.code,
-            Supplier.name,
+            Supplier.code.label("supplier_code"),
+            Supplier.name.label("supplier_name"),
             PurchaseOrder.order_date,
             PurchaseOrder.created_at,
-            func.coalesce(lines.c.lines, 0),
-            func.coalesce(lines.c.open_lines, 0),
-            func.coalesce(lines.c.outstanding, 0),
+            func.coalesce(lines.c.lines, 0).label("lines"),
+            func.coalesce(lines.c.open_lines, 0).label("open_lines"),
+            func.coalesce(lines.c.outstanding, 0).label("outstanding"),
             lines.c.next_due,
         )
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)

@@ -188,44 +188,43 @@ def sending(r: SendReport, *, due_only: bool) -> tuple[str, str]:
     An unreachable server is said plainly, not as one error per email; `due_only` is a
     "send all due" click, where `left` counts what waits for later.
     """
-    s = r.summary
-    if s.stopped and s.stopped.startswith(UNREACHABLE):
-        kept = s.retrying + s.released
+    if r.stopped and r.stopped.startswith(UNREACHABLE):
+        kept = r.retrying + r.released
         text = (
-            f"{s.sent:,} sent. The mail server could not be reached "
-            f"({s.stopped.removeprefix(UNREACHABLE)}): "
+            f"{r.sent:,} sent. The mail server could not be reached "
+            f"({r.stopped.removeprefix(UNREACHABLE)}): "
             f"{plural(kept, 'email')} {'stays' if kept == 1 else 'stay'} pending, "
             "to be tried again later"
         )
-        if s.failed:
-            text += f"; {s.failed:,} failed after their last attempt"
+        if r.failed:
+            text += f"; {r.failed:,} failed after their last attempt"
         return "error", text + "."
-    if not (s.sent or s.failed or s.retrying or s.superseded):
+    if not (r.sent or r.failed or r.retrying or r.superseded):
         if not due_only:
             return "warn", "Nothing was sent: none of those emails is pending any more."
         text = "Nothing was sent: no email is due."
         if r.left:
             text += f" {plural(r.left, 'email')} wait for their next attempt or another mailer."
         return "warn", text
-    parts = [f"{s.sent:,} sent"]
-    if s.failed:
-        parts.append(f"{s.failed:,} failed")
-    if s.retrying:
-        parts.append(f"{s.retrying:,} to be tried again later")
-    if s.superseded:
-        parts.append(f"{s.superseded:,} no longer true, superseded instead of sent")
+    parts = [f"{r.sent:,} sent"]
+    if r.failed:
+        parts.append(f"{r.failed:,} failed")
+    if r.retrying:
+        parts.append(f"{r.retrying:,} to be tried again later")
+    if r.superseded:
+        parts.append(f"{r.superseded:,} no longer true, superseded instead of sent")
     text = ", ".join(parts)
-    if s.errors:
-        text += ": " + "; ".join(s.errors[:SHOWN_ERRORS])
-        if len(s.errors) > SHOWN_ERRORS:
-            text += f"; and {len(s.errors) - SHOWN_ERRORS:,} more"
+    if r.errors:
+        text += ": " + "; ".join(r.errors[:SHOWN_ERRORS])
+        if len(r.errors) > SHOWN_ERRORS:
+            text += f"; and {len(r.errors) - SHOWN_ERRORS:,} more"
     text += "."
     if due_only and r.left:
         text += (
             f" {plural(r.left, 'email')} still to go: send again, or leave them to the "
             "batch mailer (bopo emails send)."
         )
-    return ("ok" if not (s.failed or s.retrying) else "warn"), text
+    return ("ok" if not (r.failed or r.retrying) else "warn"), text
 
 
 def status_set(r: PoLineUpdate, template: str | None) -> str:

@@ -43,7 +43,7 @@ def list_associations(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(AssociationRead, page)
+    return page_of(page)
 
 
 @router.get("/{association_id}", responses=responses(404))

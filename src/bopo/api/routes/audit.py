@@ -44,4 +44,4 @@ def list_audit(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(AuditRead, page)
+    return page_of(page)

@@ -56,7 +56,7 @@ def list_backorders(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(BackorderRead, page)
+    return page_of(page)
 
 
 @router.post("/allocate")

@@ -24,7 +24,7 @@ def list_customers(
 ) -> dict[str, object]:
     """Customers by code, with how many orders each has."""
     page = parties.list_customers(ctx, q=q, email=email, limit=paging.limit, offset=paging.offset)
-    return page_of(CustomerRead, page)
+    return page_of(page)
 
 
 @router.get("/{code}", responses=responses(404))

@@ -66,7 +66,7 @@ def list_purchase_orders(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(PurchaseOrderSummaryRead, page)
+    return page_of(page)
 
 
 @router.get("/{number}", responses=responses(404))

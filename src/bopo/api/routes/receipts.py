@@ -28,7 +28,7 @@ def list_receipts(
         ctx, po_number=po_number, limit=paging.limit, offset=paging.offset
     )
     items = [r.as_dict() for r in page.items]  # a receipt's lines come flat, as the CLI shows them
-    return page_of(ReceiptRead, Found(items, page.total, page.limit, page.offset))
+    return page_of(Found(items, page.total, page.limit, page.offset))
 
 
 @router.get("/{receipt_id}", responses=responses(404))

@@ -192,7 +192,7 @@ def list_sales_orders(
     if fmt is not None:
         return file_response(ctx, exports.waiting_orders_export(ctx, **filters), fmt)
     page = sales.list_sales_orders(ctx, **filters, limit=paging.limit, offset=paging.offset)
-    return page_of(SalesOrderSummaryRead, page)
+    return page_of(page)
 
 
 @router.get("/{order_id}", responses=responses(404))

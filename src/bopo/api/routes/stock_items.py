@@ -30,7 +30,7 @@ def list_stock_items(
     page = catalog.list_stock_items(
         ctx, sku=sku, q=q, short=short, limit=paging.limit, offset=paging.offset
     )
-    return page_of(StockItemRead, page)
+    return page_of(page)
 
 
 @router.get("/{sku}", responses=responses(404))

@@ -23,7 +23,7 @@ def list_suppliers(
 ) -> dict[str, object]:
     """Suppliers by code, with how many purchase orders each has."""
     page = parties.list_suppliers(ctx, q=q, limit=paging.limit, offset=paging.offset)
-    return page_of(SupplierRead, page)
+    return page_of(page)
 
 
 @router.get("/{code}", responses=responses(404))
