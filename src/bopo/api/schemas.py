@@ -71,35 +71,6 @@ class StockItemUpdate(BaseModel):
     on_hand: inputs.StockQty | None = None
 
 
-class StockItemRead(_Read):
-    id: int
-    sku: str
-    name: str
-    on_hand: int
-    assigned: int
-    free: int
-    on_order: int = Field(description="Outstanding on open PO lines")
-    created_at: datetime
-
-
-class CustomerRead(_Read):
-    id: int
-    code: str
-    name: str
-    email: str
-    created_at: datetime
-    orders: int
-
-
-class SupplierRead(_Read):
-    id: int
-    code: str
-    name: str
-    email: str | None
-    created_at: datetime
-    purchase_orders: int
-
-
 class StatusCreate(BaseModel):
     """A PO line status; the code is upper-cased."""
 
@@ -107,17 +78,6 @@ class StatusCreate(BaseModel):
 
     code: inputs.Source
     name: inputs.Name
-
-
-class StatusRead(_Read):
-    id: int
-    code: str
-    name: str
-    template: str | None = Field(description="The email template's name, if any")
-    po_lines: int = Field(description="PO lines with this status")
-    retired_at: datetime | None = Field(
-        default=None, description="When it was retired: kept where used, given to no new line"
-    )
 
 
 class StatusRename(BaseModel):
@@ -133,55 +93,6 @@ class StatusRename(BaseModel):
 
 class PurchaseOrderCreate(inputs.NewPurchaseOrder):
     """A new purchase order with its lines; refused whole if any line is bad."""
-
-
-class LinkedSalesLineRead(_Read):
-    source: str
-    number: str
-    line_no: int
-    qty: int
-    delivery_date: date
-
-
-class PoLineRead(_Read):
-    id: int
-    line_no: int
-    sku: str
-    item_name: str
-    ordered: int
-    delivered: int
-    cancelled: int
-    outstanding: int
-    associated: int
-    free_on_order: int
-    due_date: date | None
-    status: str | None
-    linked: list[LinkedSalesLineRead]
-
-
-class PurchaseOrderRead(_Read):
-    id: int
-    number: str
-    supplier_code: str
-    supplier_name: str
-    order_date: date | None
-    lines: list[PoLineRead]
-
-
-class PurchaseOrderSummaryRead(_Read):
-    id: int
-    number: str
-    supplier_code: str
-    supplier_name: str
-    order_date: date | None
-    created_at: datetime
-    lines: int
-    open_lines: int
-    outstanding: int
-    next_due: date | None
-
-
-# --- sales orders ----------------------------------------------------------------------
 
 
 class SalesOrderCreate(inputs.NewSalesOrder):

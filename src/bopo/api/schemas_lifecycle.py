@@ -5,7 +5,7 @@ changes, manual links and despatch. Read shapes follow the services' `as_dict()`
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -125,49 +125,6 @@ class ReallocatedRead(SalesLineRefRead):
     reason: str | None = Field(description="Why it waits on the worklist, if it does")
 
 
-class PoLineValuesRead(_Read):
-    ordered: int
-    delivered: int
-    cancelled: int
-    outstanding: int
-    due_date: date | None
-
-
-class PoLineChangeRead(_Read):
-    line_no: int
-    before: PoLineValuesRead
-    after: PoLineValuesRead
-
-
-class SupplyChangeRead(_Read):
-    """What a supply change did: PO lines changed, links released, lines re-allocated."""
-
-    po_number: str
-    lines: list[PoLineChangeRead]
-    released: list[ReleasedRead]
-    reallocated: list[ReallocatedRead]
-    late_supply: list[SalesLineRefRead] = Field(
-        description="Linked lines now due after their delivery date (on the worklist)"
-    )
-    on_time_again: list[SalesLineRefRead]
-
-
-class PoLineStatusChangeRead(_Read):
-    before: str | None
-    after: str
-    changed: bool = Field(description="false: the line had this status already")
-    emails_queued: int
-
-
-class PoLineUpdateRead(SupplyChangeRead):
-    """What a PO line change did, the status change included."""
-
-    status: PoLineStatusChangeRead | None = Field(description="null: no status was given")
-    emails_queued: int = Field(
-        description="Emails the status change queued (re-allocated lines' emails not counted)"
-    )
-
-
 class SoLineChangeRead(_Read):
     line_no: int
     sku: str
@@ -205,36 +162,6 @@ class ShipmentRead(_Read):
 
 
 # --- goods in --------------------------------------------------------------------------
-
-
-class ReceivedLineRead(SalesLineRefRead):
-    customer_code: str
-    customer_name: str
-    qty: int
-    kind: Literal["linked", "backorder"] = Field(
-        description="linked: by its link to this PO line; backorder: it waited on the worklist"
-    )
-
-
-class ReceiptRead(_Read):
-    """A receipt: which orders got what, and what went to free stock."""
-
-    id: int
-    po_number: str
-    po_line_no: int
-    sku: str
-    qty: int
-    to_orders: list[ReceivedLineRead]
-    to_stock: int
-    received_at: datetime
-    received_by: str
-
-
-class ReceiptResultRead(ReceiptRead):
-    over_delivered: int = Field(description="Received beyond what was outstanding")
-
-
-# --- associations and candidates -------------------------------------------------------
 
 
 class AssociationRead(_Read):

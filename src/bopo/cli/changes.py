@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -61,10 +61,9 @@ def _print_supply(result: SupplyChangeResult) -> None:
     if not result.lines:
         out.print(f"{result.po_number}: nothing changed")
     for change in result.lines:
+        before: dict[str, Any] = dict(change.before)
         moved = ", ".join(
-            f"{k} {change.before[k]} -> {change.after[k]}"
-            for k in change.after
-            if change.before[k] != change.after[k]
+            f"{k} {before[k]} -> {v}" for k, v in change.after.items() if before[k] != v
         )
         out.print(f"{result.po_number} line {change.line_no}: {moved}")
     _print_log(result.log)
@@ -97,12 +96,12 @@ def receive_cmd(
     if as_json:
         print_json(to_json(result))
         return
-    r = result.receipt
     over = f" ({result.over_delivered} over-delivered)" if result.over_delivered else ""
-    out.print(f"received {r.qty} of {r.sku} on {r.po_number} line {r.po_line_no}{over}")
-    for x in r.lines:
+    what = f"{result.qty} of {result.sku} on {result.po_number} line {result.po_line_no}"
+    out.print(f"received {what}{over}")
+    for x in result.lines:
         out.print(f"  {x.line} ({x.customer_name}): {x.qty}, {x.kind}", highlight=False)
-    out.print(f"  free stock: {r.to_stock}")
+    out.print(f"  free stock: {result.to_stock}")
 
 
 @app.command()

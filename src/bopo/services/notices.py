@@ -23,8 +23,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, PlainSerializer
 from sqlalchemy import Connection, delete, select, text, update
 
 from bopo.db.bulk import Writes, one_of
@@ -77,33 +78,25 @@ class Moved:
     after: date | None
 
 
+def _name(template: TemplateRef | None) -> str | None:
+    return template.name if template else None
+
+
 @dataclass(frozen=True, slots=True)
 class NoticePlan:
     """One notice email to queue, to take in more lines, or to cancel."""
 
-    sales_order_id: int
+    sales_order_id: Annotated[int, Field(exclude=True)]
     source: str
     number: str
     to: str
     action: str  # "new", "merged" (into an unsent notice) or "cancelled"
-    template: TemplateRef | None
-    kind: TemplateType | None
+    template: Annotated[TemplateRef | None, PlainSerializer(_name, return_type=str | None)]
+    kind: Annotated[TemplateType | None, Field(serialization_alias="type")]
     email_id: int | None  # the unsent notice merged into or cancelled
     send_after: datetime | None  # held back until then by the throttle
-    lines: tuple[tuple[int, date | None], ...]  # (association id, date told before)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "to": self.to,
-            "action": self.action,
-            "template": self.template.name if self.template else None,
-            "type": self.kind.value if self.kind else None,
-            "email_id": self.email_id,
-            "send_after": self.send_after.isoformat() if self.send_after else None,
-            "lines": len(self.lines),
-        }
+    # (association id, date told before); the JSON counts them
+    lines: Annotated[tuple[tuple[int, date | None], ...], PlainSerializer(len, return_type=int)]
 
 
 def _direction(before: date | None, after: date | None, delay: int) -> TemplateType | None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}  # one per result type: building one is slow
 
 

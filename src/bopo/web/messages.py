@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from bopo.services.demand import DemandChangeResult
 from bopo.services.despatch import Shipment
@@ -114,15 +115,17 @@ def supply_change(r: SupplyChangeResult, day: Day) -> str:
     changes = []
     for c in r.lines:
         moved = []
+        before: dict[str, Any] = dict(c.before)
+        after: dict[str, Any] = dict(c.after)
         for key, name in _NAMES.items():
-            if c.before[key] != c.after[key]:
+            if before[key] != after[key]:
                 if key == "due_date":
                     old, new = (
                         day(date.fromisoformat(v)) if v else "no date"
-                        for v in (c.before[key], c.after[key])
+                        for v in (before[key], after[key])
                     )
                 else:
-                    old, new = f"{c.before[key]:,}", f"{c.after[key]:,}"
+                    old, new = f"{before[key]:,}", f"{after[key]:,}"
                 moved.append(f"{name} {old} → {new}")
         changes.append(f"{r.po_number} line {c.line_no}: {', '.join(moved)}")
     text = "; ".join(changes)
@@ -141,15 +144,14 @@ def supply_change(r: SupplyChangeResult, day: Day) -> str:
 
 def receipt(r: ReceiptResult) -> str:
     """'Received 10 of PAN-28 on PO-1001 line 1: 6 to web/W-5002 line 1, 4 to free stock.'"""
-    v = r.receipt
     parts = [
         f"{line.qty:,} to {line.line}"
         + (" (from the worklist)" if line.kind == "backorder" else "")
-        for line in v.lines
+        for line in r.lines
     ]
-    if v.to_stock:
-        parts.append(f"{v.to_stock:,} to free stock")
-    text = f"Received {v.qty:,} of {v.sku} on {v.po_number} line {v.po_line_no}: {', '.join(parts)}"
+    if r.to_stock:
+        parts.append(f"{r.to_stock:,} to free stock")
+    text = f"Received {r.qty:,} of {r.sku} on {r.po_number} line {r.po_line_no}: {', '.join(parts)}"
     if r.over_delivered:
         text += f" ({r.over_delivered:,} more than was outstanding)"
     return text + "."

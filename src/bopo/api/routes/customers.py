@@ -8,13 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas import CustomerRead, Page, page_of
+from bopo.api.schemas import Page, page_of
 from bopo.services import parties
+from bopo.services.parties import CustomerView
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=responses(401, 403, 422))
 
 
-@router.get("", response_model=Page[CustomerRead])
+@router.get("", response_model=Page[CustomerView])
 def list_customers(
     ctx: CtxDep,
     _: Viewer,
@@ -30,6 +31,6 @@ def list_customers(
 @router.get("/{code}", responses=responses(404))
 def get_customer(
     ctx: CtxDep, _: Viewer, code: Annotated[str, Path(min_length=1, max_length=64)]
-) -> CustomerRead:
+) -> CustomerView:
     """One customer."""
-    return CustomerRead.model_validate(parties.get_customer(ctx, code))
+    return parties.get_customer(ctx, code)

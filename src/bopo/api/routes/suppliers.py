@@ -8,13 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas import Page, SupplierRead, page_of
+from bopo.api.schemas import Page, page_of
 from bopo.services import parties
+from bopo.services.parties import SupplierView
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"], responses=responses(401, 403, 422))
 
 
-@router.get("", response_model=Page[SupplierRead])
+@router.get("", response_model=Page[SupplierView])
 def list_suppliers(
     ctx: CtxDep,
     _: Viewer,
@@ -29,6 +30,6 @@ def list_suppliers(
 @router.get("/{code}", responses=responses(404))
 def get_supplier(
     ctx: CtxDep, _: Viewer, code: Annotated[str, Path(min_length=1, max_length=64)]
-) -> SupplierRead:
+) -> SupplierView:
     """One supplier."""
-    return SupplierRead.model_validate(parties.get_supplier(ctx, code))
+    return parties.get_supplier(ctx, code)

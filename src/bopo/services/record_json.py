@@ -1,0 +1,70 @@
+"""How the results that carry records.py's Released and Offered write them: flat, as
+their `as_dict` does, with the shape named for the API's schema. A result that keeps
+a ChangeLog takes `LoggedChange` for its `released` and `reallocated` lists.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, PlainSerializer, computed_field
+from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
+
+from bopo.services.records import ChangeLog, Offered, Released
+
+
+class ReleasedLink(TypedDict):
+    """A link a change ended: the sales-order line lost it."""
+
+    source: str
+    number: str
+    line_no: int
+    sku: str
+    qty: int
+    po_number: str
+    po_line_no: int
+    reason: str
+
+
+class ReallocatedPart(TypedDict):
+    po_number: str
+    po_line_no: int
+    qty: int
+    expected: str | None
+
+
+class Reallocated(TypedDict):
+    """A line offered to the allocation again: stock taken, its new link, or why it waits."""
+
+    source: str
+    number: str
+    line_no: int
+    sku: str
+    from_stock: int
+    linked_qty: int
+    po_number: str | None
+    po_line_no: int | None
+    expected: str | None
+    waiting: int
+    reason: Annotated[str | None, Field(description="Why it waits on the worklist, if it does")]
+    parts: list[ReallocatedPart]
+
+
+ReleasedOut = Annotated[Released, PlainSerializer(Released.as_dict, return_type=ReleasedLink)]
+OfferedOut = Annotated[Offered, PlainSerializer(Offered.as_dict, return_type=Reallocated)]
+
+
+class LoggedChange:
+    """What a change released and re-allocated, from its `log` (left out of the JSON)."""
+
+    log: ChangeLog
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def released(self) -> list[ReleasedOut]:
+        return self.log.released
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reallocated(self) -> list[OfferedOut]:
+        return self.log.offered
