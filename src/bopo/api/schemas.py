@@ -154,57 +154,6 @@ class LineOutcomeRead(_Read):
     )
 
 
-class OrderOutcomeRead(_Read):
-    """What intake did with the order: each line from stock, linked or skipped."""
-
-    id: int
-    source: str
-    number: str
-    status: Literal["taken", "duplicate"]
-    lines: list[LineOutcomeRead]
-    warnings: list[str] = Field(
-        default=[], description="what it changed besides the order: a customer's name or email"
-    )
-
-
-class CustomerRef(_Read):
-    code: str
-    name: str
-    email: str
-
-
-class SalesOrderRead(_Read):
-    id: int
-    source: str
-    number: str
-    status: str
-    customer: CustomerRef
-    order_date: date
-    delivery_date: date
-    created_at: datetime
-    created_by: str
-    priority: Literal["low", "normal", "high", "urgent"]
-    lines: list[LineOutcomeRead]
-
-
-class SalesOrderSummaryRead(_Read):
-    id: int
-    source: str
-    number: str
-    status: str
-    customer_code: str
-    customer_name: str
-    order_date: date
-    delivery_date: date
-    created_at: datetime
-    lines: int
-    waiting_lines: int = Field(description="Lines on the backorder worklist")
-    priority: Literal["low", "normal", "high", "urgent"]
-    on_overdue: bool = Field(
-        False, description="A line waits on a PO line whose due date is past (overdue supply)"
-    )
-
-
 class ImportIssueRead(BaseModel):
     field: str
     message: str

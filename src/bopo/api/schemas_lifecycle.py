@@ -125,45 +125,6 @@ class ReallocatedRead(SalesLineRefRead):
     reason: str | None = Field(description="Why it waits on the worklist, if it does")
 
 
-class SoLineChangeRead(_Read):
-    line_no: int
-    sku: str
-    given_up: int = Field(description="Units no longer wanted")
-    from_stock: int = Field(description="Of which assigned stock handed back")
-    from_backorder: int = Field(description="Of which waiting or linked units")
-
-
-class DemandChangeRead(_Read):
-    """What a demand change did: lines given up, links released, other lines served."""
-
-    id: int
-    source: str
-    number: str
-    status: str
-    lines: list[SoLineChangeRead]
-    released: list[ReleasedRead]
-    reallocated: list[ReallocatedRead]
-
-
-class ShippedLineRead(_Read):
-    line_no: int
-    sku: str
-    qty: int
-
-
-class ShipmentRead(_Read):
-    """What left the warehouse; the order completes when nothing is left open."""
-
-    id: int
-    source: str
-    number: str
-    status: str
-    lines: list[ShippedLineRead]
-
-
-# --- goods in --------------------------------------------------------------------------
-
-
 class AssociationRead(_Read):
     id: int
     state: AssociationState

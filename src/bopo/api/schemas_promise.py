@@ -38,20 +38,6 @@ class SalesOrderUpdate(_Body):
     )
 
 
-class PriorityChangeRead(_Read):
-    """An order's priority before and after; nothing moves at once."""
-
-    id: int
-    source: str
-    number: str
-    before: PriorityName
-    after: PriorityName
-    changed: bool = Field(description="false: the order had this priority already")
-
-
-# --- explain ---------------------------------------------------------------------------
-
-
 class SeenPoLineRead(_Read):
     """An open PO line a decision looked at, as it was at that moment."""
 

@@ -14,6 +14,7 @@ from bopo.domain.statuses import Priority
 from bopo.services.context import Context
 from bopo.services.lookup import find_sales_order, order_lines
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
+from bopo.services.serial import to_json
 
 _KIND_NAMES = {
     DecisionKind.INTAKE: "intake",
@@ -77,8 +78,8 @@ class LineExplanation:
         return "\n".join([now, *(f"- {d.text}" for d in self.decisions)])
 
     def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "waiting": self.line.waiting,
+        return {
+            **to_json(self.line),
             "now": self.line.describe(),
             "decisions": [d.as_dict() for d in self.decisions],
             "text": self.text,

@@ -29,6 +29,7 @@ from bopo.services.files import (
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.intake import BATCH_SIZE, take_orders
 from bopo.services.outcomes import FROM_STOCK, LINKED, Difference, OrderResult, OrderStatus
+from bopo.services.serial import to_json
 
 Progress = Callable[[int, int], None]  # (done, total) orders or records
 
@@ -72,7 +73,7 @@ class ChangedOrder:
             out["row"] = self.row
         if self.path is not None:
             out["path"] = self.path
-        return out | {"differences": [d.as_dict() for d in self.differences]}
+        return out | {"differences": to_json(self.differences)}
 
 
 @dataclass
