@@ -208,32 +208,6 @@ class SalesOrderImportRead(BaseModel):
 # --- the worklist ----------------------------------------------------------------------
 
 
-class BackorderRead(_Read):
-    so_line_id: int
-    source: str
-    number: str
-    line_no: int
-    sku: str
-    item_name: str
-    waiting: int
-    reason: str
-    since: datetime | None
-    delivery_date: date
-    customer_code: str
-    customer_name: str
-
-
-class RetryRead(BaseModel):
-    lines: int
-    lines_from_stock: int
-    units_from_stock: int
-    lines_linked: int
-    still_waiting: dict[str, int]
-
-
-# --- the system ------------------------------------------------------------------------
-
-
 class MeRead(_Read):
     name: str
     role: Role

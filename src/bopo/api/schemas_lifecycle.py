@@ -4,13 +4,11 @@ changes, manual links and despatch. Read shapes follow the services' `as_dict()`
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bopo.api.schemas import BackorderRead
-from bopo.domain.statuses import AssociationState
 from bopo.services import inputs
 
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -123,53 +121,3 @@ class ReallocatedRead(SalesLineRefRead):
     expected: date | None
     waiting: int
     reason: str | None = Field(description="Why it waits on the worklist, if it does")
-
-
-class AssociationRead(_Read):
-    id: int
-    state: AssociationState
-    qty: int
-    so_line_id: int
-    sales_order_id: int
-    source: str
-    number: str
-    line_no: int
-    sku: str
-    po_number: str
-    po_line_no: int
-    expected: date | None = Field(description="The PO line's due date")
-    created_at: datetime
-    created_by: str
-    ended_at: datetime | None
-    ended_by: str | None
-    ended_reason: str | None
-
-
-class UnlinkRead(_Read):
-    """The link removed, and how the quantity it freed was offered to other lines."""
-
-    unlinked: ReleasedRead
-    released: list[ReleasedRead]
-    reallocated: list[ReallocatedRead]
-
-
-class CandidateRead(_Read):
-    po_number: str
-    line_no: int
-    due_date: date | None
-    status: str | None
-    outstanding: int
-    free_on_order: int
-
-
-class WorklistLineRead(BackorderRead):
-    po_number: str | None = Field(description="For `late supply`: the PO line it is linked to")
-    po_line_no: int | None
-    expected: date | None
-
-
-class LineCandidatesRead(_Read):
-    """A worklist line and the PO lines that could take it, in the policy's order."""
-
-    line: WorklistLineRead
-    candidates: list[CandidateRead]

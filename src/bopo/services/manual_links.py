@@ -8,8 +8,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field, computed_field
 from sqlalchemy import Connection, select
 
 from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
@@ -20,28 +21,32 @@ from bopo.errors import BopoError, Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
 from bopo.services.pages import Page
-from bopo.services.records import ChangeLog, Released, SalesLineRef
+from bopo.services.record_json import (
+    Reallocated,
+    ReleasedLink,
+    ReleasedOut,
+    reallocated_json,
+    released_json,
+)
+from bopo.services.records import ChangeLog, SalesLineRef
 from bopo.services.scope import load_scope
 from bopo.services.worklist import BackorderLine, find_backorders, load_backorders
 
 
 @dataclass(frozen=True, slots=True)
 class LinkResult:
-    line: SalesLineRef
+    source: str
+    number: str
+    line_no: int
     sku: str
     qty: int
     po_number: str
     po_line_no: int
     expected: date | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "sku": self.sku,
-            "qty": self.qty,
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "expected": self.expected.isoformat() if self.expected else None,
-        }
+    @property
+    def line(self) -> SalesLineRef:
+        return SalesLineRef(self.source, self.number, self.line_no)
 
 
 def link_line(
@@ -105,16 +110,35 @@ def link_line(
             details={"by_hand": True},
             cause=EmailEvent.MANUAL_LINK,
         )
-    return LinkResult(line.ref, line.sku, need, po.po_number, po.line_no, po.due_date)
+    return LinkResult(
+        line.source,
+        line.number,
+        line.line_no,
+        line.sku,
+        need,
+        po.po_number,
+        po.line_no,
+        po.due_date,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class UnlinkResult:
-    released: Released  # the (first) link removed; a split line's every part is in log
-    log: ChangeLog
+    """The link removed, and how the quantity it freed was offered to other lines."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"unlinked": self.released.as_dict()} | self.log.as_dict()
+    # the (first) link removed; a split line's every part is in log
+    released: Annotated[ReleasedOut, Field(serialization_alias="unlinked")]
+    log: Annotated[ChangeLog, Field(exclude=True)]
+
+    @computed_field(alias="released")  # type: ignore[prop-decorator]
+    @property
+    def all_released(self) -> list[ReleasedLink]:
+        return released_json(self.log)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reallocated(self) -> list[Reallocated]:
+        return reallocated_json(self.log)
 
 
 def unlink_line(
@@ -176,24 +200,13 @@ class Candidate:
     outstanding: int
     free_on_order: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "po_number": self.po_number,
-            "line_no": self.line_no,
-            "due_date": self.due_date.isoformat() if self.due_date else None,
-            "status": self.status,
-            "outstanding": self.outstanding,
-            "free_on_order": self.free_on_order,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class LineCandidates:
+    """A worklist line and the PO lines that could take it, in the policy's order."""
+
     line: BackorderLine
     candidates: tuple[Candidate, ...] = field(default=())
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {"candidates": [c.as_dict() for c in self.candidates]}
 
 
 def list_candidates(
@@ -319,12 +332,6 @@ class LinkBatch:
 
     linked: list[LinkResult] = field(default_factory=list)
     refused: list[tuple[SalesLineRef, str]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "linked": [r.as_dict() for r in self.linked],
-            "refused": [ref.as_dict() | {"reason": why} for ref, why in self.refused],
-        }
 
 
 def link_lines(ctx: Context, requests: Sequence[LinkRequest], *, actor: str) -> LinkBatch:

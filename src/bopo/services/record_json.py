@@ -1,16 +1,20 @@
 """How the results that carry records.py's Released and Offered write them: flat, as
 their `as_dict` does, with the shape named for the API's schema. A result that keeps
 a ChangeLog takes `LoggedChange` for its `released` and `reallocated` lists.
+
+(The lists are built from `as_dict` rather than typed `list[ReleasedOut]`: pydantic
+cannot build a serialiser with one serialised type both as a field and as a computed
+field's result, as UnlinkResult has.)
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from pydantic import Field, PlainSerializer, computed_field
 from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
 
-from bopo.services.records import ChangeLog, Offered, Released
+from bopo.services.records import ChangeLog, Released
 
 
 class ReleasedLink(TypedDict):
@@ -51,7 +55,14 @@ class Reallocated(TypedDict):
 
 
 ReleasedOut = Annotated[Released, PlainSerializer(Released.as_dict, return_type=ReleasedLink)]
-OfferedOut = Annotated[Offered, PlainSerializer(Offered.as_dict, return_type=Reallocated)]
+
+
+def released_json(log: ChangeLog) -> list[ReleasedLink]:
+    return [cast(ReleasedLink, r.as_dict()) for r in log.released]
+
+
+def reallocated_json(log: ChangeLog) -> list[Reallocated]:
+    return [cast(Reallocated, o.as_dict()) for o in log.offered]
 
 
 class LoggedChange:
@@ -61,10 +72,10 @@ class LoggedChange:
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def released(self) -> list[ReleasedOut]:
-        return self.log.released
+    def released(self) -> list[ReleasedLink]:
+        return released_json(self.log)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def reallocated(self) -> list[OfferedOut]:
-        return self.log.offered
+    def reallocated(self) -> list[Reallocated]:
+        return reallocated_json(self.log)
