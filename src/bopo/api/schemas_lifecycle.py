@@ -1,10 +1,9 @@
-"""The API's JSON shapes for what happens after intake: goods in, supply and demand
-changes, manual links and despatch. Read shapes follow the services' `as_dict()`.
+"""The API's request shapes for what happens after intake: goods in, supply and demand
+changes, manual links and despatch (answers are the services' own results).
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,13 +16,6 @@ ReducedQty = Annotated[inputs.StockQty, Field(le=inputs.MAX_QTY)]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class _Read(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-# --- requests --------------------------------------------------------------------------
 
 
 class PoLineUpdate(_Body):
@@ -89,35 +81,3 @@ class AssociationCreate(_Body):
     so_line_id: Id = Field(description="The worklist line (`so_line_id` in /api/backorders)")
     po_number: inputs.Code
     po_line_no: inputs.LineNo
-
-
-# --- what changed ----------------------------------------------------------------------
-
-
-class SalesLineRefRead(_Read):
-    source: str
-    number: str
-    line_no: int
-
-
-class ReleasedRead(SalesLineRefRead):
-    """A link a change ended: the sales-order line lost it."""
-
-    sku: str
-    qty: int
-    po_number: str
-    po_line_no: int
-    reason: str
-
-
-class ReallocatedRead(SalesLineRefRead):
-    """A line offered to the allocation again: stock taken, its new link, or why it waits."""
-
-    sku: str
-    from_stock: int
-    linked_qty: int
-    po_number: str | None
-    po_line_no: int | None
-    expected: date | None
-    waiting: int
-    reason: str | None = Field(description="Why it waits on the worklist, if it does")

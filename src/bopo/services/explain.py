@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 
+from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
 from sqlalchemy import Connection, select
 
 from bopo.db.models import AllocationDecision, PoLine, PurchaseOrder, SalesOrder
@@ -27,81 +28,126 @@ _KIND_NAMES = {
 
 
 @dataclass(frozen=True, slots=True)
+class SeenPoLine:
+    """An open PO line a decision looked at, as it was at that moment."""
+
+    po_line: str  # e.g. "PO-2 line 1"
+    po_number: str | None  # None: the PO line is no longer found
+    po_line_no: int | None
+    due_date: date | None  # its due date then
+    free: int  # its free on order then (goods in: the quantity received)
+    taken: int  # what the decision linked to it (goods in: what the line got)
+    chosen: bool
+
+
+Record = Field(exclude=True)  # written through the properties below
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionView:
     """One recorded decision: in words, and the figures it was made on."""
 
-    record: DecisionRecord
+    record: Annotated[DecisionRecord, Record]
     text: str
-    labels: dict[int, str]  # PO line id -> "PO-2 line 1"
-    keys: dict[int, tuple[str, int]] = field(default_factory=dict)  # -> ("PO-2", 1)
+    labels: Annotated[dict[int, str], Record]  # PO line id -> "PO-2 line 1"
+    keys: Annotated[dict[int, tuple[str, int]], Record] = field(
+        default_factory=dict
+    )  # -> ("PO-2", 1)
 
-    def as_dict(self) -> dict[str, Any]:
-        r = self.record
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def at(self) -> datetime:
+        return self.record.at
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def kind(self) -> str:
+        return _KIND_NAMES[self.record.kind]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def policy(self) -> str | None:
+        return self.record.policy_name
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def split_allowed(self) -> bool:
+        return self.record.split_allowed
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def need(self) -> int:
+        return self.record.need
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def from_stock(self) -> int:
+        return self.record.from_stock
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reason(self) -> str | None:
+        return self.record.reason.value if self.record.reason else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def candidates(self) -> list[SeenPoLine]:
         unknown = (None, None)  # a PO line no longer found: its label says which id it was
-        return {
-            "at": r.at.isoformat(),
-            "kind": _KIND_NAMES[r.kind],
-            "policy": r.policy_name,
-            "split_allowed": r.split_allowed,
-            "need": r.need,
-            "from_stock": r.from_stock,
-            "reason": r.reason.value if r.reason else None,
-            "candidates": [
-                {
-                    "po_line": self.labels.get(c.po_line_id, f"PO line {c.po_line_id}"),
-                    "po_number": self.keys.get(c.po_line_id, unknown)[0],
-                    "po_line_no": self.keys.get(c.po_line_id, unknown)[1],
-                    "due_date": c.due_date.isoformat() if c.due_date else None,
-                    "free": c.free,
-                    "taken": c.taken,
-                    "chosen": c.taken > 0,
-                }
-                for c in r.candidates
-            ],
-            "considered": r.considered,
-            "text": self.text,
-        }
+        return [
+            SeenPoLine(
+                self.labels.get(c.po_line_id, f"PO line {c.po_line_id}"),
+                self.keys.get(c.po_line_id, unknown)[0],
+                self.keys.get(c.po_line_id, unknown)[1],
+                c.due_date,
+                c.free,
+                c.taken,
+                c.taken > 0,
+            )
+            for c in self.record.candidates
+        ]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def considered(self) -> int:
+        return self.record.considered
 
 
 @dataclass(frozen=True, slots=True)
 class LineExplanation:
-    line: LineOutcome  # where it stands now
+    """Where a line stands and each decision made for it (the JSON has the line's
+    outcome fields flat beside them)."""
+
+    line: Annotated[LineOutcome, Field(exclude=True)]  # where it stands now
     decisions: tuple[DecisionView, ...]  # oldest first
 
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = to_json(self.line)
+        data.update(handler(self))
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def now(self) -> str:
+        return self.line.describe()
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def text(self) -> str:
-        now = (
-            f"Line {self.line.line_no} ({self.line.sku} x{self.line.qty}): {self.line.describe()}."
-        )
+        now = f"Line {self.line.line_no} ({self.line.sku} x{self.line.qty}): {self.now}."
         if not self.decisions:
             return f"{now} No allocation decision was recorded for it."
         return "\n".join([now, *(f"- {d.text}" for d in self.decisions)])
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **to_json(self.line),
-            "now": self.line.describe(),
-            "decisions": [d.as_dict() for d in self.decisions],
-            "text": self.text,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class OrderExplanation:
+    id: int
     source: str
     number: str
     priority: str
     delivery_date: date
     lines: tuple[LineExplanation, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "priority": self.priority,
-            "delivery_date": self.delivery_date.isoformat(),
-            "lines": [line.as_dict() for line in self.lines],
-        }
 
 
 def explain_order(
@@ -149,6 +195,7 @@ def explain_order(
             conn, {c.po_line_id for rs in records.values() for r in rs for c in r.candidates}
         )
     return OrderExplanation(
+        order.id,
         order.source,
         order.number,
         Priority.of_rank(head.priority).value,

@@ -14,7 +14,7 @@ from typing import Annotated, cast
 from pydantic import Field, PlainSerializer, computed_field
 from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
 
-from bopo.services.records import ChangeLog, Released
+from bopo.services.records import ChangeLog, Released, SalesLineRef
 
 
 class ReleasedLink(TypedDict):
@@ -79,3 +79,25 @@ class LoggedChange:
     @property
     def reallocated(self) -> list[Reallocated]:
         return reallocated_json(self.log)
+
+
+class LineFields:
+    """The sales-order line a result is about, written flat: source, number, line_no
+    (the `line` itself is left out of the JSON)."""
+
+    line: SalesLineRef
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def source(self) -> str:
+        return self.line.source
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def number(self) -> str:
+        return self.line.number
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def line_no(self) -> int:
+        return self.line.line_no
