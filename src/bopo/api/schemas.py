@@ -4,7 +4,7 @@ validation rules live in one place; read shapes are built from the services' vie
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,22 +40,6 @@ def page_of(page: ServicePage[Any]) -> dict[str, Any]:
         "offset": page.offset,
         "next_offset": end if end < page.total else None,
     }
-
-
-class AuditRead(_Read):
-    """One change: who made it, when, to what, and what it was before and after."""
-
-    id: int
-    at: datetime
-    actor: str = Field(description="web:NAME, api:NAME, or the CLI user")
-    action: str = Field(description="e.g. customer.update, email.retry, status.retire")
-    entity: str
-    entity_id: int
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-# --- stock items, customers, suppliers, statuses ----------------------------------------
 
 
 class StockItemCreate(inputs.NewStockItem):

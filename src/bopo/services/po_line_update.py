@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field, computed_field
+from pydantic import Field, PlainSerializer, computed_field
 from sqlalchemy import select
+from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
 
 from bopo.db.models import PoLineStatus
 from bopo.errors import FieldError, InvalidInput, NotFound
@@ -30,6 +31,26 @@ from bopo.services.statuses import refuse_retired
 from bopo.services.supply import KEEP, Keep, SupplyChangeResult
 
 
+class StatusMove(TypedDict):
+    """The status change, as the PO line change reports it (the line is named above)."""
+
+    before: str | None
+    after: str
+    changed: Annotated[bool, Field(description="false: the line had this status already")]
+    emails_queued: int
+
+
+def _move(change: StatusChange | None) -> StatusMove | None:
+    if change is None:
+        return None
+    return StatusMove(
+        before=change.before,
+        after=change.after,
+        changed=change.changed,
+        emails_queued=change.emails_queued,
+    )
+
+
 @dataclass(kw_only=True)
 class PoLineUpdate(SupplyChangeResult):
     """What a PO line change did, the status change included (no quantity nor due date
@@ -38,7 +59,11 @@ class PoLineUpdate(SupplyChangeResult):
     line_no: Annotated[int, Field(exclude=True)]
     # None: neither quantity nor due date was given (the lists above are empty)
     supply: Annotated[SupplyChangeResult | None, Field(exclude=True)]
-    status: Annotated[StatusChange | None, Field(description="null: no status was given")]
+    status: Annotated[
+        StatusChange | None,
+        PlainSerializer(_move, return_type=StatusMove | None),
+        Field(description="null: no status was given"),
+    ]
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Emails the status change queued (re-allocated lines' emails not counted)"
