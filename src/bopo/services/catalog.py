@@ -192,7 +192,7 @@ def add_status(ctx: Context, code: str, name: str, *, actor: str) -> StatusView:
                 }
             ],
         )
-    return StatusView(status_id, code, name, None, 0)
+    return StatusView(id=status_id, code=code, name=name, template=None, po_lines=0)
 
 
 def _status_id(conn: Connection, code: str) -> int | None:

@@ -288,7 +288,16 @@ def _with_candidates(
             .where(StockItem.sku.in_(skus), IS_OPEN)
             .order_by(PoLine.id)
         ):
-            supply[r.sku].append(PoLineSupply(*r[:6]))
+            supply[r.sku].append(
+                PoLineSupply(
+                    po_line_id=r.id,
+                    item_id=r.stock_item_id,
+                    due_date=r.due_date,
+                    outstanding=r.outstanding,
+                    associated=r.qty_associated,
+                    status_id=r.status_id,
+                )
+            )
             shown[r.id] = (r.number, r.line_no, r.code)
     out = []
     for line in lines:

@@ -175,8 +175,10 @@ def plan_notices(
         )
         .order_by(PendingEmail.id)
     ):
-        if r[0] is not None:  # never null: the query selects by sales order
-            notices[r[0]].append(_Notice(*r[1:]))
+        notice = dict(r._mapping)
+        order_id = notice.pop("sales_order_id")
+        if order_id is not None:  # never null: the query selects by sales order
+            notices[order_id].append(_Notice(**notice))
     unsent = _unsent(
         conn, [n.id for ns in notices.values() for n in ns if n.state == "pending"], lock
     )
