@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, computed_field
 from sqlalchemy import Connection, select
@@ -22,6 +22,7 @@ from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
 from bopo.services.pages import Page
 from bopo.services.record_json import (
+    LineFields,
     Reallocated,
     ReleasedLink,
     ReleasedOut,
@@ -34,19 +35,13 @@ from bopo.services.worklist import BackorderLine, find_backorders, load_backorde
 
 
 @dataclass(frozen=True, slots=True)
-class LinkResult:
-    source: str
-    number: str
-    line_no: int
+class LinkResult(LineFields):
+    line: Annotated[SalesLineRef, Field(exclude=True)]
     sku: str
     qty: int
     po_number: str
     po_line_no: int
     expected: date | None
-
-    @property
-    def line(self) -> SalesLineRef:
-        return SalesLineRef(self.source, self.number, self.line_no)
 
 
 def link_line(
@@ -110,16 +105,7 @@ def link_line(
             details={"by_hand": True},
             cause=EmailEvent.MANUAL_LINK,
         )
-    return LinkResult(
-        line.source,
-        line.number,
-        line.line_no,
-        line.sku,
-        need,
-        po.po_number,
-        po.line_no,
-        po.due_date,
-    )
+    return LinkResult(line.ref, line.sku, need, po.po_number, po.line_no, po.due_date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,16 +274,7 @@ def _with_candidates(
             .where(StockItem.sku.in_(skus), IS_OPEN)
             .order_by(PoLine.id)
         ):
-            supply[r.sku].append(
-                PoLineSupply(
-                    po_line_id=r.id,
-                    item_id=r.stock_item_id,
-                    due_date=r.due_date,
-                    outstanding=r.outstanding,
-                    associated=r.qty_associated,
-                    status_id=r.status_id,
-                )
-            )
+            supply[r.sku].append(_supply(r))
             shown[r.id] = (r.number, r.line_no, r.code)
     out = []
     for line in lines:
@@ -324,6 +301,17 @@ def _with_candidates(
             )
         )
     return out
+
+
+def _supply(r: Any) -> PoLineSupply:
+    return PoLineSupply(
+        po_line_id=r.id,
+        item_id=r.stock_item_id,
+        due_date=r.due_date,
+        outstanding=r.outstanding,
+        associated=r.qty_associated,
+        status_id=r.status_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
