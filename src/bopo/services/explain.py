@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -10,7 +10,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model
 from sqlalchemy import Connection, select
 
 from bopo.db.models import AllocationDecision, PoLine, PurchaseOrder, SalesOrder
-from bopo.domain.decisions import DecisionKind, DecisionRecord, explain
+from bopo.domain.decisions import Candidate, DecisionKind, DecisionRecord, explain
 from bopo.domain.statuses import Priority
 from bopo.services.context import Context
 from bopo.services.lookup import find_sales_order, order_lines
@@ -40,7 +40,7 @@ class SeenPoLine:
     chosen: bool
 
 
-Record = Field(exclude=True)  # written through the properties below
+Record = Field(exclude=True)  # for the web page; the JSON has the figures below
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,66 +50,16 @@ class DecisionView:
     record: Annotated[DecisionRecord, Record]
     text: str
     labels: Annotated[dict[int, str], Record]  # PO line id -> "PO-2 line 1"
-    keys: Annotated[dict[int, tuple[str, int]], Record] = field(
-        default_factory=dict
-    )  # -> ("PO-2", 1)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def at(self) -> datetime:
-        return self.record.at
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def kind(self) -> str:
-        return _KIND_NAMES[self.record.kind]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def policy(self) -> str | None:
-        return self.record.policy_name
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def split_allowed(self) -> bool:
-        return self.record.split_allowed
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def need(self) -> int:
-        return self.record.need
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def from_stock(self) -> int:
-        return self.record.from_stock
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def reason(self) -> str | None:
-        return self.record.reason.value if self.record.reason else None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def candidates(self) -> list[SeenPoLine]:
-        unknown = (None, None)  # a PO line no longer found: its label says which id it was
-        return [
-            SeenPoLine(
-                self.labels.get(c.po_line_id, f"PO line {c.po_line_id}"),
-                self.keys.get(c.po_line_id, unknown)[0],
-                self.keys.get(c.po_line_id, unknown)[1],
-                c.due_date,
-                c.free,
-                c.taken,
-                c.taken > 0,
-            )
-            for c in self.record.candidates
-        ]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def considered(self) -> int:
-        return self.record.considered
+    keys: Annotated[dict[int, tuple[str, int]], Record]  # -> ("PO-2", 1)
+    at: datetime
+    kind: str  # intake, worklist, manual_link, reallocation or goods_in
+    policy: str | None
+    split_allowed: bool
+    need: int
+    from_stock: int
+    reason: str | None
+    candidates: tuple[SeenPoLine, ...]
+    considered: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +165,31 @@ def _view(record: DecisionRecord, keys: dict[int, tuple[str, int]], today: date)
         key = keys.get(po_line_id)
         return f"{key[0]} line {key[1]}" if key else f"PO line {po_line_id}"
 
-    seen = [c.po_line_id for c in record.candidates]
+    r = record
+    seen = [c.po_line_id for c in r.candidates]
     found = {i: keys[i] for i in seen if i in keys}
-    return DecisionView(record, explain(record, label, today), {i: label(i) for i in seen}, found)
+    candidates = tuple(_seen(c, label(c.po_line_id), found) for c in r.candidates)
+    return DecisionView(
+        record=r,
+        text=explain(r, label, today),
+        labels={i: label(i) for i in seen},
+        keys=found,
+        at=r.at,
+        kind=_KIND_NAMES[r.kind],
+        policy=r.policy_name,
+        split_allowed=r.split_allowed,
+        need=r.need,
+        from_stock=r.from_stock,
+        reason=r.reason.value if r.reason else None,
+        candidates=candidates,
+        considered=r.considered,
+    )
+
+
+def _seen(c: Candidate, label: str, keys: dict[int, tuple[str, int]]) -> SeenPoLine:
+    # a PO line no longer found has neither number: its label says which id it was
+    po_number, po_line_no = keys.get(c.po_line_id, (None, None))
+    return SeenPoLine(label, po_number, po_line_no, c.due_date, c.free, c.taken, c.taken > 0)
 
 
 def _po_keys(conn: Connection, ids: set[int]) -> dict[int, tuple[str, int]]:
