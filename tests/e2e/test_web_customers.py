@@ -124,7 +124,7 @@ def test_an_operator_corrects_an_address_and_the_failed_email_goes_to_it(
     said = shop.act("/emails/1", {"action": "send", "back": "/customers/1"})
     assert said == ["1 sent."]
     assert server.sink.received[-1].rcpt_tos == ["c1@example.org"]
-    assert outbox.show_email(shop.ctx, 1).summary.state == "sent"
+    assert outbox.show_email(shop.ctx, 1).state == "sent"
     with shop.ctx.db.read() as conn:
         rows = conn.execute(
             select(AuditEvent.action, AuditEvent.entity_id, AuditEvent.before, AuditEvent.after)

@@ -12,6 +12,7 @@ import pytest
 from bopo.domain.roles import Role, allows
 from bopo.services import catalog, customers, outbox, sales, supply, templates, users
 from bopo.services.intake import take_order
+from bopo.services.serial import to_json
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import (
     day,
@@ -127,7 +128,7 @@ def _how_things_stand(web: Web) -> tuple[object, ...]:
         po_line_of(web.ctx, "PO-1").delivered,
         po_line_of(web.ctx, "PO-1", 2).status,
         [(e.id, e.state, e.attempts) for e in outbox.list_emails(web.ctx)],
-        [t.as_dict() for t in templates.list_templates(web.ctx)],
+        to_json(templates.list_templates(web.ctx)),
         [(s.code, s.name, s.template, s.retired_at) for s in catalog.list_statuses(web.ctx)],
         customers.get_customer(web.ctx, 1),
         [(u.name, u.active) for u in users.list_users(web.ctx)],

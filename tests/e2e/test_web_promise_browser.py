@@ -190,7 +190,7 @@ def test_previews_and_changed_pages_load_for_each_role_without_console_errors(
         )
         if role is A:
             page.goto(site.url("/settings"))
-            page.get_by_role("link", name=re.compile("^Preview what switching it on")).click()
+            page.get_by_role("button", name="Preview with allocation on").click()
             relinked = page.get_by_role("region", name=re.compile("^Linked or re-linked"))
             expect(relinked).to_contain_text("web/SO-D5 line 1")
     assert page.problems == []

@@ -35,11 +35,11 @@ def test_an_order_linked_under_a_templated_status_queues_one_email_listing_every
     )
 
     [email] = _emails(ctx)
-    assert email.summary.state == "pending"
-    assert email.summary.to_address == "ada@example.com"
-    assert email.summary.subject == "Your order SO-1: expected dates"
-    assert email.summary.event == "intake"
-    assert email.summary.sales_order == "web/SO-1"
+    assert email.state == "pending"
+    assert email.to_address == "ada@example.com"
+    assert email.subject == "Your order SO-1: expected dates"
+    assert email.event == "intake"
+    assert email.sales_order == "web/SO-1"
     assert "2 x Item KETTLE (KETTLE), expected 30 November 2026" in email.body_text
     assert "3 x Item PAN (PAN), expected 4 December 2026" in email.body_text
     assert "MUG" not in email.body_text  # taken from stock: nothing to announce
@@ -77,7 +77,7 @@ def test_lines_under_two_templates_give_two_emails_and_each_order_its_own(ctx: C
     )
 
     emails = _emails(ctx)
-    assert sorted((e.summary.sales_order, e.summary.template) for e in emails) == [
+    assert sorted((e.sales_order, e.template) for e in emails) == [
         ("web/SO-1", "Delayed"),
         ("web/SO-1", "On order"),
         ("web/SO-2", "On order"),
@@ -105,7 +105,7 @@ def test_a_worklist_retry_that_links_a_line_queues_its_email(ctx: Context) -> No
     given_po(ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
     worklist.allocate_worklist(ctx, actor="test")
     [email] = _emails(ctx)
-    assert email.summary.event == "worklist"
+    assert email.event == "worklist"
 
 
 def test_an_order_refused_by_the_database_leaves_no_email_behind(ctx: Context) -> None:
@@ -141,9 +141,9 @@ def test_changing_a_po_line_status_to_a_templated_one_emails_each_linked_order(
 
     assert (change.before, change.after, change.emails_queued) == ("ON ORDER", "DELAYED", 2)
     emails = _emails(ctx)
-    assert sorted(e.summary.subject for e in emails) == ["SO-1 is delayed", "SO-2 is delayed"]
-    assert {e.summary.event for e in emails} == {"status_change"}
-    so1 = next(e for e in emails if e.summary.sales_order == "web/SO-1")
+    assert sorted(e.subject for e in emails) == ["SO-1 is delayed", "SO-2 is delayed"]
+    assert {e.event for e in emails} == {"status_change"}
+    so1 = next(e for e in emails if e.sales_order == "web/SO-1")
     assert "Item A" in so1.body_text
     assert "Item B" not in so1.body_text
 
@@ -242,7 +242,7 @@ def test_a_manual_link_queues_the_same_email(ctx: Context) -> None:
     link_line(ctx, "SO-1", 1, "PO-1", 1, actor="alice")
 
     [email] = _emails(ctx)
-    assert (email.summary.event, email.summary.sales_order) == ("manual_link", "web/SO-1")
+    assert (email.event, email.sales_order) == ("manual_link", "web/SO-1")
     assert "2 x Item KETTLE (KETTLE)" in email.body_text
 
 
@@ -258,9 +258,9 @@ def test_a_line_re_linked_after_a_po_is_cancelled_gets_a_new_email(ctx: Context)
 
     cancel_purchase_order(ctx, "PO-EARLY", actor="buyer")
 
-    events = sorted(e.summary.event for e in _emails(ctx))
+    events = sorted(e.event for e in _emails(ctx))
     assert events == ["intake", "reallocation"]
-    again = next(e for e in _emails(ctx) if e.summary.event == "reallocation")
+    again = next(e for e in _emails(ctx) if e.event == "reallocation")
     assert "expected 15 December 2026" in again.body_text
 
 
@@ -322,7 +322,7 @@ def test_intake_emails_read_as_those_rendered_from_the_stored_rows(
             ).all()
             return {(*r[1:], frozenset(by_email[r.id])) for r in rows}
 
-    from_intake = [e.summary.id for e in _emails(ctx)]
+    from_intake = [e.id for e in _emails(ctx)]
     with ctx.db.read() as conn:
         association_ids = list(conn.scalars(select(Association.id)))
     with ctx.db.write() as conn:
@@ -364,7 +364,7 @@ def test_a_template_that_blows_up_only_for_big_orders_fails_that_email_and_the_o
 
     assert [line.outcome for line in small.lines] == ["linked"]
     assert [line.outcome for line in big.lines + bigger.lines] == ["linked"] * 150
-    by_order = {e.summary.sales_order: e.summary for e in _emails(ctx)}
+    by_order = {e.sales_order: e for e in _emails(ctx)}
     assert by_order["web/SO-1"].state == "pending"
     for number in ("web/SO-2", "web/SO-3"):
         failed = by_order[number]

@@ -15,6 +15,7 @@ from bopo.services.explain import explain_order
 from bopo.services.goods_in import receive
 from bopo.services.intake import take_order, take_orders
 from bopo.services.manual_links import link_line
+from bopo.services.serial import to_json
 from bopo.services.supply import cancel_purchase_order
 from bopo.services.worklist import allocate_worklist
 from tests.helpers import day, given_po, given_status, given_stock, order
@@ -58,7 +59,7 @@ def test_explain_says_why_an_order_got_its_po_line_and_what_else_fitted(ctx: Con
     )
     line = explain_order(ctx, "SO-1").lines[0]
     assert line.text.startswith("Line 1 (A x4): 4 linked to PO-2 line 1 (expected 2026-12-05).")
-    assert line.as_dict()["decisions"][0]["candidates"] == [
+    assert to_json(line)["decisions"][0]["candidates"] == [
         {
             "po_line": "PO-2 line 1",
             "po_number": "PO-2",

@@ -93,14 +93,14 @@ def test_a_slip_tells_each_linked_customer_the_old_and_the_new_date(
         ("SO-ADA", "new"),
         ("SO-BOB", "new"),
     ]
-    ada, bob = sorted(notices(ctx), key=lambda e: e.summary.to_address)
-    assert (ada.summary.to_address, ada.summary.subject) == (
+    ada, bob = sorted(notices(ctx), key=lambda e: e.to_address)
+    assert (ada.to_address, ada.subject) == (
         "ada@example.com",
         "Order SO-ADA: new dates",
     )
     assert "A: was 30 November 2026, now 7 December 2026" in ada.body_text
     assert "B:" not in ada.body_text  # its line on PO-1 line 2 did not move
-    assert ada.summary.next_attempt_at is None  # goes with the next mailer run
+    assert ada.next_attempt_at is None  # goes with the next mailer run
     assert len(bob.association_ids) == 1
 
 
@@ -132,7 +132,7 @@ def test_an_earlier_date_is_told_only_when_there_is_a_template_for_good_news(
 
     notice_template(ctx, "BACK_ORDER_EARLIER")
     change_due_date(ctx, "PO-1", 1, day(1), actor="buyer")
-    assert sorted(e.summary.template or "" for e in notices(ctx)) == [
+    assert sorted(e.template or "" for e in notices(ctx)) == [
         "Back_Order_Earlier",
         "Back_Order_Earlier",
     ]
@@ -146,7 +146,7 @@ def test_slipped_lines_of_one_order_go_out_as_one_email(shop: Callable[..., Cont
     result = change_due_date(ctx, "PO-1", 2, day(14), actor="buyer")
 
     assert [(n.number, n.action) for n in result.notices] == [("SO-ADA", "merged")]
-    ada = next(e for e in notices(ctx) if e.summary.sales_order == "web/SO-ADA")
+    ada = next(e for e in notices(ctx) if e.sales_order == "web/SO-ADA")
     assert "A: was 30 November 2026, now 7 December 2026" in ada.body_text
     assert "B: was 2 December 2026, now 9 December 2026" in ada.body_text
     assert len(ada.association_ids) == 2

@@ -35,7 +35,7 @@ def an_urgent_order_and_a_sooner_one(ctx: Context) -> None:
 def test_goods_in_serves_the_urgent_order_before_the_one_that_ships_sooner(ctx: Context) -> None:
     an_urgent_order_and_a_sooner_one(ctx)
     result = receive(ctx, "PO-1", 1, 4, actor="warehouse")
-    assert [(x.line.number, x.qty) for x in result.receipt.lines] == [
+    assert [(x.line.number, x.qty) for x in result.lines] == [
         ("SO-URGENT", 3),
         ("SO-SOON", 1),
     ]
@@ -55,7 +55,7 @@ def test_pushing_an_order_forward_changes_who_is_served_next(ctx: Context) -> No
     assert (change.before, change.after, change.changed) == ("urgent", "low", True)
     assert show_sales_order(ctx, "SO-URGENT").priority == "low"
     result = receive(ctx, "PO-1", 1, 3, actor="warehouse")
-    assert [x.line.number for x in result.receipt.lines] == ["SO-SOON"]
+    assert [x.line.number for x in result.lines] == ["SO-SOON"]
     again = set_order_priority(ctx, "SO-URGENT", "LOW", actor="clerk")
     assert again.changed is False
 

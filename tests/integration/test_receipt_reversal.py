@@ -22,7 +22,7 @@ def shop(ctx: Context) -> Context:
 
 
 def test_a_reversed_receipt_puts_the_linked_line_back_on_its_po_line(shop: Context) -> None:
-    receipt = goods_in.receive(shop, "PO-1", 1, 6, actor="dock").receipt  # 4 to SO-1, 2 stock
+    receipt = goods_in.receive(shop, "PO-1", 1, 6, actor="dock")  # 4 to SO-1, 2 stock
     assert line_of(shop, "SO-1").from_stock == 4
 
     done = reversals.reverse_receipt(shop, receipt.id, actor="dock")
@@ -38,7 +38,7 @@ def test_a_reversed_receipt_puts_the_linked_line_back_on_its_po_line(shop: Conte
 
 
 def test_a_line_served_in_part_is_released_whole_and_linked_again(shop: Context) -> None:
-    receipt = goods_in.receive(shop, "PO-1", 1, 3, actor="dock").receipt  # 3 of SO-1's 4
+    receipt = goods_in.receive(shop, "PO-1", 1, 3, actor="dock")  # 3 of SO-1's 4
     assert (line_of(shop, "SO-1").from_stock, line_of(shop, "SO-1").linked_qty) == (3, 1)
 
     done = reversals.reverse_receipt(shop, receipt.id, actor="dock")
@@ -52,7 +52,7 @@ def test_a_worklist_line_served_by_a_receipt_waits_again(ctx: Context) -> None:
     given_stock(ctx, A=0)
     given_po(ctx, "PO-1", ("A", 5, day(5)))  # no status: nothing is linked to it
     take_order(ctx, order("SO-1", ("A", 2)), actor="t")  # waits
-    receipt = goods_in.receive(ctx, "PO-1", 1, 5, actor="dock").receipt
+    receipt = goods_in.receive(ctx, "PO-1", 1, 5, actor="dock")
     assert line_of(ctx, "SO-1").from_stock == 2
 
     reversals.reverse_receipt(ctx, receipt.id, actor="dock")
@@ -68,7 +68,7 @@ def test_a_worklist_line_served_by_a_receipt_waits_again(ctx: Context) -> None:
 def test_nothing_is_reversed_when_the_goods_are_gone_or_it_was_done_before(
     shop: Context,
 ) -> None:
-    receipt = goods_in.receive(shop, "PO-1", 1, 6, actor="dock").receipt  # 2 to free stock
+    receipt = goods_in.receive(shop, "PO-1", 1, 6, actor="dock")  # 2 to free stock
     take_order(shop, order("SO-2", ("A", 2)), actor="t")  # takes the 2 free
     before = (po_line_of(shop, "PO-1"), catalog.get_stock_item(shop, "A"), line_of(shop, "SO-1"))
 
@@ -83,7 +83,7 @@ def test_nothing_is_reversed_when_the_goods_are_gone_or_it_was_done_before(
 
 
 def test_a_receipt_is_reversed_once(shop: Context) -> None:
-    receipt = goods_in.receive(shop, "PO-1", 1, 4, actor="dock").receipt
+    receipt = goods_in.receive(shop, "PO-1", 1, 4, actor="dock")
     reversals.reverse_receipt(shop, receipt.id, actor="dock")
     with pytest.raises(Conflict, match="reversed already"):
         reversals.reverse_receipt(shop, receipt.id, actor="dock")

@@ -70,11 +70,11 @@ def test_unlinking_a_line_supersedes_the_email_with_one_for_the_line_still_linke
     [old] = superseded(scene)
     new = waiting(scene)
     assert new is not None
-    assert old.superseded_by == new.summary.id
+    assert old.superseded_by == new.id
     assert old.superseded_reason == "line 2: no longer linked to PO-1 line 2"
     assert "2 x Item A (A), expected 30 November 2026" in new.body_text
     assert "Item B" not in new.body_text
-    assert new.summary.event == "intake"
+    assert new.event == "intake"
 
 
 def test_cutting_a_po_line_supersedes_the_email_with_the_line_re_linked_elsewhere(
@@ -85,10 +85,10 @@ def test_cutting_a_po_line_supersedes_the_email_with_the_line_re_linked_elsewher
     [old] = superseded(scene)
     new = waiting(scene)
     assert new is not None
-    assert old.superseded_by == new.summary.id
+    assert old.superseded_by == new.id
     assert "2 x Item A (A), expected 7 December 2026" in new.body_text  # PO-2 now
     assert "3 x Item B (B), expected 4 December 2026" in new.body_text
-    assert new.summary.event == "reallocation"
+    assert new.event == "reallocation"
 
 
 def test_cancelling_a_po_line_supersedes_the_email_with_one_without_that_line(
@@ -99,7 +99,7 @@ def test_cancelling_a_po_line_supersedes_the_email_with_one_without_that_line(
     [old] = superseded(scene)
     new = waiting(scene)
     assert new is not None
-    assert old.superseded_by == new.summary.id
+    assert old.superseded_by == new.id
     assert "Item B" not in new.body_text
     assert "2 x Item A (A), expected 30 November 2026" in new.body_text
 
@@ -131,7 +131,7 @@ def test_receiving_the_goods_supersedes_the_email_with_one_for_what_is_still_com
     assert old.superseded_reason == "line 1: the goods came in on PO-1 line 1"
     new = waiting(scene)
     assert new is not None
-    assert old.superseded_by == new.summary.id
+    assert old.superseded_by == new.id
     assert "Item A" not in new.body_text
     assert "3 x Item B (B), expected 4 December 2026" in new.body_text
 
@@ -145,7 +145,7 @@ def test_a_moved_due_date_supersedes_the_email_with_one_giving_the_new_date(
     assert old.superseded_reason == "line 1: PO-1 line 1 now due 3 Dec, not 30 Nov"
     new = waiting(scene)
     assert new is not None
-    assert old.superseded_by == new.summary.id
+    assert old.superseded_by == new.id
     assert "2 x Item A (A), expected 3 December 2026" in new.body_text
     assert "30 November" not in new.body_text
 
@@ -160,11 +160,11 @@ def test_a_status_change_supersedes_the_email_and_each_template_says_its_own_lin
     on_order, delayed = waiting(scene), waiting(scene, "Delayed")
     assert on_order is not None
     assert delayed is not None
-    assert old.superseded_by == on_order.summary.id
+    assert old.superseded_by == on_order.id
     assert "Item B" not in on_order.body_text
     assert "2 x Item A (A)" in on_order.body_text
     assert "3 x Item B (B), expected 4 December 2026" in delayed.body_text
-    assert delayed.summary.event == "status_change"
+    assert delayed.event == "status_change"
 
 
 def test_a_status_losing_its_template_supersedes_the_email_with_none(scene: Context) -> None:
@@ -274,7 +274,7 @@ def test_the_mailer_supersedes_an_email_put_back_after_its_links_changed(
     assert summary.superseded == 1
     [received] = sink.sink.received
     assert "Item A" not in received.part("plain")
-    assert outbox.show_email(scene, email.id).summary.state == "superseded"
+    assert outbox.show_email(scene, email.id).state == "superseded"
 
 
 @dataclass

@@ -61,6 +61,7 @@ from bopo.services import (
 )
 from bopo.services.context import Context
 from bopo.services.intake import take_order
+from bopo.services.serial import to_json
 from bopo.services.status_change import set_po_line_status
 from bopo.services.superseding import untrue
 from tests.conftest import _empty_pg
@@ -342,8 +343,8 @@ class Truthful(RuleBasedStateMachine):
     @rule()
     def the_mailer_runs(self) -> None:
         summary = mailer.send_emails(self.c)
-        assert summary.failed == 0, summary.as_dict()
-        assert summary.stopped is None, summary.as_dict()
+        assert summary.failed == 0, to_json(summary)
+        assert summary.stopped is None, to_json(summary)
 
     # --- what must always hold ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from bopo.errors import Conflict
 from bopo.services import outbox, templates
 from bopo.services.context import Context
 from bopo.services.intake import take_orders
+from bopo.services.serial import to_json
 from bopo.services.supply import cancel_purchase_order, change_due_date
 from bopo.services.whatif import (
     what_if_cancel,
@@ -144,7 +145,7 @@ def test_an_answer_with_nothing_in_it_says_so(ctx: Context) -> None:
     two_orders_on_po1(ctx)
     answer = what_if_due_date(ctx, "PO-2", 1, day(16))
     assert answer.nothing
-    assert answer.as_dict()["change"] == "PO-2 line 1 due 2026-12-11"
+    assert to_json(answer)["change"] == "PO-2 line 1 due 2026-12-11"
 
 
 def test_what_if_a_late_order_slips_further(ctx: Context) -> None:

@@ -4,7 +4,7 @@ validation rules live in one place; read shapes are built from the services' vie
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,31 +30,16 @@ class Page(_Read, Generic[T]):
     next_offset: int | None = Field(description="The next page's offset; null on the last page")
 
 
-def page_of(read: type[Any], page: ServicePage[Any]) -> dict[str, Any]:
+def page_of(page: ServicePage[Any]) -> dict[str, Any]:
+    """The service's page as the API gives it: with the next page's offset."""
     end = page.offset + len(page.items)
     return {
-        "items": [read.model_validate(item) for item in page.items],
+        "items": page.items,
         "total": page.total,
         "limit": page.limit,
         "offset": page.offset,
         "next_offset": end if end < page.total else None,
     }
-
-
-class AuditRead(_Read):
-    """One change: who made it, when, to what, and what it was before and after."""
-
-    id: int
-    at: datetime
-    actor: str = Field(description="web:NAME, api:NAME, or the CLI user")
-    action: str = Field(description="e.g. customer.update, email.retry, status.retire")
-    entity: str
-    entity_id: int
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-# --- stock items, customers, suppliers, statuses ----------------------------------------
 
 
 class StockItemCreate(inputs.NewStockItem):
@@ -70,35 +55,6 @@ class StockItemUpdate(BaseModel):
     on_hand: inputs.StockQty | None = None
 
 
-class StockItemRead(_Read):
-    id: int
-    sku: str
-    name: str
-    on_hand: int
-    assigned: int
-    free: int
-    on_order: int = Field(description="Outstanding on open PO lines")
-    created_at: datetime
-
-
-class CustomerRead(_Read):
-    id: int
-    code: str
-    name: str
-    email: str
-    created_at: datetime
-    orders: int
-
-
-class SupplierRead(_Read):
-    id: int
-    code: str
-    name: str
-    email: str | None
-    created_at: datetime
-    purchase_orders: int
-
-
 class StatusCreate(BaseModel):
     """A PO line status; the code is upper-cased."""
 
@@ -106,17 +62,6 @@ class StatusCreate(BaseModel):
 
     code: inputs.Source
     name: inputs.Name
-
-
-class StatusRead(_Read):
-    id: int
-    code: str
-    name: str
-    template: str | None = Field(description="The email template's name, if any")
-    po_lines: int = Field(description="PO lines with this status")
-    retired_at: datetime | None = Field(
-        default=None, description="When it was retired: kept where used, given to no new line"
-    )
 
 
 class StatusRename(BaseModel):
@@ -132,55 +77,6 @@ class StatusRename(BaseModel):
 
 class PurchaseOrderCreate(inputs.NewPurchaseOrder):
     """A new purchase order with its lines; refused whole if any line is bad."""
-
-
-class LinkedSalesLineRead(_Read):
-    source: str
-    number: str
-    line_no: int
-    qty: int
-    delivery_date: date
-
-
-class PoLineRead(_Read):
-    id: int
-    line_no: int
-    sku: str
-    item_name: str
-    ordered: int
-    delivered: int
-    cancelled: int
-    outstanding: int
-    associated: int
-    free_on_order: int
-    due_date: date | None
-    status: str | None
-    linked: list[LinkedSalesLineRead]
-
-
-class PurchaseOrderRead(_Read):
-    id: int
-    number: str
-    supplier_code: str
-    supplier_name: str
-    order_date: date | None
-    lines: list[PoLineRead]
-
-
-class PurchaseOrderSummaryRead(_Read):
-    id: int
-    number: str
-    supplier_code: str
-    supplier_name: str
-    order_date: date | None
-    created_at: datetime
-    lines: int
-    open_lines: int
-    outstanding: int
-    next_due: date | None
-
-
-# --- sales orders ----------------------------------------------------------------------
 
 
 class SalesOrderCreate(inputs.NewSalesOrder):
@@ -242,57 +138,6 @@ class LineOutcomeRead(_Read):
     )
 
 
-class OrderOutcomeRead(_Read):
-    """What intake did with the order: each line from stock, linked or skipped."""
-
-    id: int
-    source: str
-    number: str
-    status: Literal["taken", "duplicate"]
-    lines: list[LineOutcomeRead]
-    warnings: list[str] = Field(
-        default=[], description="what it changed besides the order: a customer's name or email"
-    )
-
-
-class CustomerRef(_Read):
-    code: str
-    name: str
-    email: str
-
-
-class SalesOrderRead(_Read):
-    id: int
-    source: str
-    number: str
-    status: str
-    customer: CustomerRef
-    order_date: date
-    delivery_date: date
-    created_at: datetime
-    created_by: str
-    priority: Literal["low", "normal", "high", "urgent"]
-    lines: list[LineOutcomeRead]
-
-
-class SalesOrderSummaryRead(_Read):
-    id: int
-    source: str
-    number: str
-    status: str
-    customer_code: str
-    customer_name: str
-    order_date: date
-    delivery_date: date
-    created_at: datetime
-    lines: int
-    waiting_lines: int = Field(description="Lines on the backorder worklist")
-    priority: Literal["low", "normal", "high", "urgent"]
-    on_overdue: bool = Field(
-        False, description="A line waits on a PO line whose due date is past (overdue supply)"
-    )
-
-
 class ImportIssueRead(BaseModel):
     field: str
     message: str
@@ -345,32 +190,6 @@ class SalesOrderImportRead(BaseModel):
 
 
 # --- the worklist ----------------------------------------------------------------------
-
-
-class BackorderRead(_Read):
-    so_line_id: int
-    source: str
-    number: str
-    line_no: int
-    sku: str
-    item_name: str
-    waiting: int
-    reason: str
-    since: datetime | None
-    delivery_date: date
-    customer_code: str
-    customer_name: str
-
-
-class RetryRead(BaseModel):
-    lines: int
-    lines_from_stock: int
-    units_from_stock: int
-    lines_linked: int
-    still_waiting: dict[str, int]
-
-
-# --- the system ------------------------------------------------------------------------
 
 
 class MeRead(_Read):

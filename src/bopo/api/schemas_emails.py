@@ -1,26 +1,18 @@
-"""The API's JSON shapes for email templates, the outbox and sending.
+"""The API's request shapes for email templates, the outbox and sending (answers are
+the services' own results: TemplateView, Preview, EmailView, SendReport).
 
 Template bodies are taken as written: no whitespace is stripped (a body's
-last newline is part of it). Read shapes follow the services' views.
+last newline is part of it).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bopo.api.schemas_lifecycle import AssociationRead, Id
-from bopo.domain.statuses import EmailState
-from bopo.domain.templating import MAX_PART_CHARS, EmailEvent, TemplateType
+from bopo.api.schemas_lifecycle import Id
+from bopo.domain.templating import MAX_PART_CHARS, TemplateType
 
 TemplateName = Annotated[str, Field(min_length=1, max_length=200)]
 Part = Annotated[str, Field(max_length=MAX_PART_CHARS)]
@@ -28,13 +20,6 @@ Part = Annotated[str, Field(max_length=MAX_PART_CHARS)]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class _Read(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-# --- templates -------------------------------------------------------------------------
 
 
 class TemplateCreate(_Body):
@@ -90,18 +75,6 @@ class TemplateUpdate(_Body):
         return "body_html" in self.model_fields_set
 
 
-class TemplateRead(_Read):
-    id: int
-    name: str
-    type: TemplateType
-    subject: str
-    body_text: str
-    body_html: str | None
-    statuses: list[str] = Field(description="Codes of the PO line statuses it is attached to")
-    created_at: datetime
-    updated_at: datetime
-
-
 class TemplatePreviewCreate(_Body):
     """An unsaved template to render, against an order's linked lines or the sample."""
 
@@ -118,16 +91,6 @@ class TemplatePreviewCreate(_Body):
     )
 
 
-class PreviewRead(_Read):
-    """The email as the customer would get it."""
-
-    to: str | None = Field(description="The customer's address; null for the sample")
-    order: str | None = Field(description="The order rendered for, as source/number")
-    subject: str
-    body_text: str
-    body_html: str | None
-
-
 class StatusUpdate(_Body):
     """Attach an email template to the status by name, or detach it with null."""
 
@@ -135,46 +98,6 @@ class StatusUpdate(_Body):
 
 
 # --- the outbox ------------------------------------------------------------------------
-
-
-class EmailSummaryRead(_Read):
-    id: int
-    state: EmailState
-    to: str = Field(validation_alias=AliasChoices("to", "to_address"))
-    subject: str
-    sales_order: str | None = Field(description="source/number")
-    sales_order_id: int | None
-    template: str | None
-    event: str = Field(description="What queued it: " + ", ".join(EmailEvent))
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    next_attempt_at: datetime | None = Field(description="Not sent before this (after a failure)")
-    superseded_by: int | None = Field(
-        None, description="Superseded: the email that says what is true instead (none: nothing)"
-    )
-    superseded_reason: str | None = Field(
-        None, description="Superseded: which link or date it states changed before it was sent"
-    )
-
-
-class HeaderRead(BaseModel):
-    name: str
-    value: str
-
-
-class EmailRead(EmailSummaryRead):
-    """One email: the message as it goes out, and the links it announces."""
-
-    to_name: str | None
-    message_id: str
-    headers: list[HeaderRead] = Field(description="As sent, encoded words decoded")
-    body_text: str
-    body_html: str | None
-    associations: list[AssociationRead] = Field(description="The links it announces, as now")
-    claimed_by: str | None = Field(description="The mailer sending it, while `sending`")
-    lease_until: datetime | None
 
 
 class EmailSend(_Body):
@@ -186,17 +109,3 @@ class EmailSend(_Body):
     limit: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
         default=None, description="At most this many"
     )
-
-
-class SendRead(BaseModel):
-    """What the run did. An unreachable server is not an error: `stopped` says so and the
-    emails stay pending with the error, to be tried again."""
-
-    sent: int
-    failed: int = Field(description="Refused for good (5xx), or out of attempts")
-    retrying: int = Field(description="Back to pending after a transient failure")
-    released: int = Field(description="Claimed but handed back unsent")
-    superseded: int = Field(0, description="No longer true when claimed: superseded, not sent")
-    left: int = Field(description="Of those asked for, still pending or being sent")
-    errors: list[str]
-    stopped: str | None = Field(description="Why the run ended early, e.g. server unreachable")

@@ -1,16 +1,13 @@
-"""The API's JSON shapes for what happens after intake: goods in, supply and demand
-changes, manual links and despatch. Read shapes follow the services' `as_dict()`.
+"""The API's request shapes for what happens after intake: goods in, supply and demand
+changes, manual links and despatch (answers are the services' own results).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bopo.api.schemas import BackorderRead
-from bopo.domain.statuses import AssociationState
 from bopo.services import inputs
 
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -19,13 +16,6 @@ ReducedQty = Annotated[inputs.StockQty, Field(le=inputs.MAX_QTY)]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class _Read(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-# --- requests --------------------------------------------------------------------------
 
 
 class PoLineUpdate(_Body):
@@ -91,197 +81,3 @@ class AssociationCreate(_Body):
     so_line_id: Id = Field(description="The worklist line (`so_line_id` in /api/backorders)")
     po_number: inputs.Code
     po_line_no: inputs.LineNo
-
-
-# --- what changed ----------------------------------------------------------------------
-
-
-class SalesLineRefRead(_Read):
-    source: str
-    number: str
-    line_no: int
-
-
-class ReleasedRead(SalesLineRefRead):
-    """A link a change ended: the sales-order line lost it."""
-
-    sku: str
-    qty: int
-    po_number: str
-    po_line_no: int
-    reason: str
-
-
-class ReallocatedRead(SalesLineRefRead):
-    """A line offered to the allocation again: stock taken, its new link, or why it waits."""
-
-    sku: str
-    from_stock: int
-    linked_qty: int
-    po_number: str | None
-    po_line_no: int | None
-    expected: date | None
-    waiting: int
-    reason: str | None = Field(description="Why it waits on the worklist, if it does")
-
-
-class PoLineValuesRead(_Read):
-    ordered: int
-    delivered: int
-    cancelled: int
-    outstanding: int
-    due_date: date | None
-
-
-class PoLineChangeRead(_Read):
-    line_no: int
-    before: PoLineValuesRead
-    after: PoLineValuesRead
-
-
-class SupplyChangeRead(_Read):
-    """What a supply change did: PO lines changed, links released, lines re-allocated."""
-
-    po_number: str
-    lines: list[PoLineChangeRead]
-    released: list[ReleasedRead]
-    reallocated: list[ReallocatedRead]
-    late_supply: list[SalesLineRefRead] = Field(
-        description="Linked lines now due after their delivery date (on the worklist)"
-    )
-    on_time_again: list[SalesLineRefRead]
-
-
-class PoLineStatusChangeRead(_Read):
-    before: str | None
-    after: str
-    changed: bool = Field(description="false: the line had this status already")
-    emails_queued: int
-
-
-class PoLineUpdateRead(SupplyChangeRead):
-    """What a PO line change did, the status change included."""
-
-    status: PoLineStatusChangeRead | None = Field(description="null: no status was given")
-    emails_queued: int = Field(
-        description="Emails the status change queued (re-allocated lines' emails not counted)"
-    )
-
-
-class SoLineChangeRead(_Read):
-    line_no: int
-    sku: str
-    given_up: int = Field(description="Units no longer wanted")
-    from_stock: int = Field(description="Of which assigned stock handed back")
-    from_backorder: int = Field(description="Of which waiting or linked units")
-
-
-class DemandChangeRead(_Read):
-    """What a demand change did: lines given up, links released, other lines served."""
-
-    id: int
-    source: str
-    number: str
-    status: str
-    lines: list[SoLineChangeRead]
-    released: list[ReleasedRead]
-    reallocated: list[ReallocatedRead]
-
-
-class ShippedLineRead(_Read):
-    line_no: int
-    sku: str
-    qty: int
-
-
-class ShipmentRead(_Read):
-    """What left the warehouse; the order completes when nothing is left open."""
-
-    id: int
-    source: str
-    number: str
-    status: str
-    lines: list[ShippedLineRead]
-
-
-# --- goods in --------------------------------------------------------------------------
-
-
-class ReceivedLineRead(SalesLineRefRead):
-    customer_code: str
-    customer_name: str
-    qty: int
-    kind: Literal["linked", "backorder"] = Field(
-        description="linked: by its link to this PO line; backorder: it waited on the worklist"
-    )
-
-
-class ReceiptRead(_Read):
-    """A receipt: which orders got what, and what went to free stock."""
-
-    id: int
-    po_number: str
-    po_line_no: int
-    sku: str
-    qty: int
-    to_orders: list[ReceivedLineRead]
-    to_stock: int
-    received_at: datetime
-    received_by: str
-
-
-class ReceiptResultRead(ReceiptRead):
-    over_delivered: int = Field(description="Received beyond what was outstanding")
-
-
-# --- associations and candidates -------------------------------------------------------
-
-
-class AssociationRead(_Read):
-    id: int
-    state: AssociationState
-    qty: int
-    so_line_id: int
-    sales_order_id: int
-    source: str
-    number: str
-    line_no: int
-    sku: str
-    po_number: str
-    po_line_no: int
-    expected: date | None = Field(description="The PO line's due date")
-    created_at: datetime
-    created_by: str
-    ended_at: datetime | None
-    ended_by: str | None
-    ended_reason: str | None
-
-
-class UnlinkRead(_Read):
-    """The link removed, and how the quantity it freed was offered to other lines."""
-
-    unlinked: ReleasedRead
-    released: list[ReleasedRead]
-    reallocated: list[ReallocatedRead]
-
-
-class CandidateRead(_Read):
-    po_number: str
-    line_no: int
-    due_date: date | None
-    status: str | None
-    outstanding: int
-    free_on_order: int
-
-
-class WorklistLineRead(BackorderRead):
-    po_number: str | None = Field(description="For `late supply`: the PO line it is linked to")
-    po_line_no: int | None
-    expected: date | None
-
-
-class LineCandidatesRead(_Read):
-    """A worklist line and the PO lines that could take it, in the policy's order."""
-
-    line: WorklistLineRead
-    candidates: list[CandidateRead]

@@ -1,6 +1,9 @@
 """The API's JSON shapes for keeping the promise: why a line got what it got (explain),
 what a change would do before it is made (what-if), and an order's priority.
-Read shapes follow the services' `as_dict()`.
+
+What-if answers are the service's WhatIf itself. Explain keeps read shapes of its own:
+the API names a candidate's free quantity `free_on_order` where the CLI's JSON (the
+service's result) says `free`; they are filled from `to_json(OrderExplanation)`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from bopo.api.schemas import LineOutcomeRead
-from bopo.api.schemas_lifecycle import SalesLineRefRead
 from bopo.domain.statuses import Priority
 from bopo.services import inputs
 
@@ -36,20 +38,6 @@ class SalesOrderUpdate(_Body):
         description="Urgent orders are served first, then high, normal and low; "
         "each by delivery date"
     )
-
-
-class PriorityChangeRead(_Read):
-    """An order's priority before and after; nothing moves at once."""
-
-    id: int
-    source: str
-    number: str
-    before: PriorityName
-    after: PriorityName
-    changed: bool = Field(description="false: the order had this priority already")
-
-
-# --- explain ---------------------------------------------------------------------------
 
 
 class SeenPoLineRead(_Read):
@@ -122,71 +110,3 @@ class WhatIfReceipt(_Body):
     """Goods that would be received on the PO line."""
 
     qty: inputs.Qty
-
-
-class PartRead(_Read):
-    po_number: str
-    po_line_no: int
-    qty: int
-    expected: date | None
-
-
-class RelinkedRead(SalesLineRefRead):
-    """A line that would be linked to other PO lines (`before` empty: it waits now)."""
-
-    sku: str
-    before: list[PartRead]
-    after: list[PartRead]
-
-
-class ToWorklistRead(SalesLineRefRead):
-    sku: str
-    waiting: int
-    reason: str
-
-
-class LatenessRead(SalesLineRefRead):
-    delivery_date: date
-    expected: date | None = Field(description="When all of the line would be expected")
-
-
-class ServedRead(SalesLineRefRead):
-    sku: str
-    qty: int = Field(description="Units of stock it would be given")
-
-
-class EmailPreviewRead(_Read):
-    source: str
-    number: str
-    to: str
-    template: str = Field(description="The template's name (empty for a notice cancelled)")
-    type: str = Field(description="BACK_ORDER, BACK_ORDER_UPDATE or BACK_ORDER_EARLIER")
-    event: str = Field(
-        description="What queues it (reallocation, worklist, due_date), or queued a superseded one"
-    )
-    action: Literal["queued", "merged", "cancelled", "superseded"] = Field(
-        description="queued: a new email; merged: into the unsent notice `email_id`; "
-        "cancelled: that notice would be left with nothing to say; superseded: the unsent "
-        "email `email_id` would no longer be true (a queued one says what is)"
-    )
-    lines: int = Field(description="Lines it would announce")
-    send_after: datetime | None = Field(description="Held back until then (one notice a day)")
-    email_id: int | None
-
-
-class WhatIfRead(_Read):
-    """What the change would do; nothing of it is done."""
-
-    change: str = Field(description="The change, in words")
-    nothing: bool = Field(description="true: no order would be affected and no email queued")
-    relinked: list[RelinkedRead] = Field(description="Lines that would be linked or re-linked")
-    to_worklist: list[ToWorklistRead] = Field(description="Lines that would wait on the worklist")
-    late: list[LatenessRead] = Field(
-        description="Linked lines that would be expected after their delivery date (or later still)"
-    )
-    late_supply: list[SalesLineRefRead] = Field(
-        description="Lines that would go on the worklist as `late supply`"
-    )
-    on_time_again: list[LatenessRead]
-    served: list[ServedRead] = Field(description="Lines that would be given stock")
-    emails: list[EmailPreviewRead]

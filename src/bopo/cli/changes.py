@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -34,6 +34,7 @@ from bopo.services import (
     supply,
 )
 from bopo.services.demand import DemandChangeResult
+from bopo.services.serial import to_json
 from bopo.services.supply import SupplyChangeResult
 
 # --- goods in, supply and demand changes, manual links, despatch ---------------------------
@@ -60,10 +61,9 @@ def _print_supply(result: SupplyChangeResult) -> None:
     if not result.lines:
         out.print(f"{result.po_number}: nothing changed")
     for change in result.lines:
+        before: dict[str, Any] = dict(change.before)
         moved = ", ".join(
-            f"{k} {change.before[k]} -> {change.after[k]}"
-            for k in change.after
-            if change.before[k] != change.after[k]
+            f"{k} {before[k]} -> {v}" for k, v in change.after.items() if before[k] != v
         )
         out.print(f"{result.po_number} line {change.line_no}: {moved}")
     _print_log(result.log)
@@ -94,14 +94,14 @@ def receive_cmd(
     with handled_errors():
         result = goods_in.receive(open_context(tctx), po, line, qty, actor=actor())
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
-    r = result.receipt
     over = f" ({result.over_delivered} over-delivered)" if result.over_delivered else ""
-    out.print(f"received {r.qty} of {r.sku} on {r.po_number} line {r.po_line_no}{over}")
-    for x in r.lines:
+    what = f"{result.qty} of {result.sku} on {result.po_number} line {result.po_line_no}"
+    out.print(f"received {what}{over}")
+    for x in result.lines:
         out.print(f"  {x.line} ({x.customer_name}): {x.qty}, {x.kind}", highlight=False)
-    out.print(f"  free stock: {r.to_stock}")
+    out.print(f"  free stock: {result.to_stock}")
 
 
 @app.command()
@@ -115,7 +115,7 @@ def receipts(
     with handled_errors():
         views = goods_in.list_receipts(open_context(tctx, check=False), po_number=po, limit=limit)
     if as_json:
-        print_json([v.as_dict() for v in views])
+        print_json(to_json(views))
         return
     if not views:
         out.print("no receipts")
@@ -152,7 +152,7 @@ def ship_cmd(
             open_context(tctx), number, source=source, line_nos=line, actor=actor()
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     for s in result.lines:
         out.print(f"shipped {result.source}/{result.number} line {s.line_no}: {s.qty} of {s.sku}")
@@ -175,7 +175,7 @@ def link_cmd(
             open_context(tctx), number, line, po, po_line, source=source, actor=actor()
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     when = result.expected.isoformat() if result.expected else "date unknown"
     out.print(
@@ -198,7 +198,7 @@ def unlink_cmd(
             open_context(tctx), number, line, source=source, actor=actor()
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     r = result.released
     out.print(f"unlinked {r.line} from {r.po_number} line {r.po_line_no}")
@@ -212,7 +212,7 @@ def po_set_qty(
     """Change a PO line's ordered quantity; links that no longer fit are released."""
     with handled_errors():
         result = supply.change_po_line_qty(open_context(tctx), po, line, qty, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @purchase_app.command("set-due")
@@ -227,7 +227,7 @@ def po_set_due(
     with handled_errors():
         when = parse_due_date(due)
         result = supply.change_due_date(open_context(tctx), po, line, when, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @purchase_app.command("cancel")
@@ -244,7 +244,7 @@ def po_cancel(
             result = supply.cancel_purchase_order(context, po, actor=actor())
         else:
             result = supply.cancel_po_line(context, po, line, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @purchase_app.command("close-short")
@@ -254,7 +254,7 @@ def po_close_short(
     """Close a part-delivered PO line: nothing more will come."""
     with handled_errors():
         result = supply.close_po_line_short(open_context(tctx), po, line, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_supply(result)
+    print_json(to_json(result)) if as_json else _print_supply(result)
 
 
 @sales_app.command("cancel")
@@ -272,7 +272,7 @@ def so_cancel(
             result = demand.cancel_sales_order(context, number, source=source, actor=actor())
         else:
             result = demand.cancel_so_line(context, number, line, source=source, actor=actor())
-    print_json(result.as_dict()) if as_json else _print_demand(result)
+    print_json(to_json(result)) if as_json else _print_demand(result)
 
 
 @sales_app.command("set-qty")
@@ -289,4 +289,4 @@ def so_set_qty(
         result = demand.change_so_line_qty(
             open_context(tctx), number, line, qty, source=source, actor=actor()
         )
-    print_json(result.as_dict()) if as_json else _print_demand(result)
+    print_json(to_json(result)) if as_json else _print_demand(result)

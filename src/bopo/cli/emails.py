@@ -30,6 +30,7 @@ from bopo.services import (
     status_change,
     templates,
 )
+from bopo.services.serial import to_json
 
 # --- email templates, PO line status changes, the outbox and the mailer ----------------
 
@@ -75,7 +76,7 @@ def templates_list(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     with handled_errors():
         rows = templates.list_templates(open_context(tctx, check=False))
     if as_json:
-        print_json([t.as_dict() for t in rows])
+        print_json(to_json(rows))
         return
     table = Table(title="email templates")
     for col in ("name", "type", "subject", "html", "statuses"):
@@ -96,7 +97,7 @@ def templates_show(
     """One template, as written."""
     with handled_errors():
         t = templates.get_template(open_context(tctx, check=False), name)
-    print_json(t.as_dict()) if as_json else _print_template(t)
+    print_json(to_json(t)) if as_json else _print_template(t)
 
 
 @templates_app.command("add")
@@ -118,7 +119,7 @@ def templates_add(
         t = templates.add_template(
             open_context(tctx, check=False), name, subject, body, html, kind=kind, actor=actor()
         )
-    print_json(t.as_dict()) if as_json else out.print(f"added email template {t.name}")
+    print_json(to_json(t)) if as_json else out.print(f"added email template {t.name}")
 
 
 @templates_app.command("edit")
@@ -144,7 +145,7 @@ def templates_edit(
             body_html=html,
             actor=actor(),
         )
-    print_json(t.as_dict()) if as_json else out.print(f"saved email template {t.name}")
+    print_json(to_json(t)) if as_json else out.print(f"saved email template {t.name}")
 
 
 @templates_app.command("preview")
@@ -163,7 +164,7 @@ def templates_preview(
             open_context(tctx, check=False), name, order_number=order_number, source=source
         )
     if as_json:
-        print_json(p.as_dict())
+        print_json(to_json(p))
         return
     if p.to:
         out.print(f"To: {p.to}", highlight=False, markup=False)
@@ -209,7 +210,7 @@ def purchase_order_set_status(
             open_context(tctx, check=False), number, line_no, status, actor=actor()
         )
     if as_json:
-        print_json(change.as_dict())
+        print_json(to_json(change))
     elif not change.changed:
         out.print(f"{number} line {line_no} has status {change.after} already")
     else:
@@ -235,7 +236,7 @@ def emails_list(
         rows = outbox.list_emails(context, state=state, limit=limit)
         counts = outbox.count_emails(context)
     if as_json:
-        print_json([e.as_dict() for e in rows])
+        print_json(to_json(rows))
         return
     table = Table(title="emails (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")")
     for col in ("id", "state", "to", "subject", "order", "tries", "created", "last error"):
@@ -273,31 +274,30 @@ def emails_show(
     with handled_errors():
         e = outbox.show_email(open_context(tctx, check=False), email_id)
     if as_json:
-        print_json(e.as_dict())
+        print_json(to_json(e))
         return
     if raw:
         sys.stdout.write(e.raw)
         return
-    s = e.summary
-    sent = f", sent {s.sent_at:%Y-%m-%d %H:%M:%S}" if s.sent_at else ""
-    out.print(f"email {s.id}: {s.state}, {s.attempts} attempt(s){sent}", highlight=False)
-    if s.last_error:
-        out.print(f"last error: {s.last_error}", highlight=False, markup=False)
-    if s.state == "superseded":
-        out.print(f"why: {s.superseded_reason or '-'}", highlight=False, markup=False)
+    sent = f", sent {e.sent_at:%Y-%m-%d %H:%M:%S}" if e.sent_at else ""
+    out.print(f"email {e.id}: {e.state}, {e.attempts} attempt(s){sent}", highlight=False)
+    if e.last_error:
+        out.print(f"last error: {e.last_error}", highlight=False, markup=False)
+    if e.state == "superseded":
+        out.print(f"why: {e.superseded_reason or '-'}", highlight=False, markup=False)
         instead = (
-            f"email {s.superseded_by} (bopo emails show {s.superseded_by})"
-            if s.superseded_by
+            f"email {e.superseded_by} (bopo emails show {e.superseded_by})"
+            if e.superseded_by
             else "none: nothing is left to announce"
         )
         out.print(f"superseded by: {instead}", highlight=False, markup=False)
     for key, value in (
-        ("To", f"{e.to_name} <{s.to_address}>" if e.to_name else s.to_address),
-        ("Subject", s.subject),
+        ("To", f"{e.to_name} <{e.to_address}>" if e.to_name else e.to_address),
+        ("Subject", e.subject),
         ("Message-ID", e.message_id),
-        ("Order", s.sales_order or "-"),
-        ("Template", s.template or "-"),
-        ("Event", s.event),
+        ("Order", e.sales_order or "-"),
+        ("Template", e.template or "-"),
+        ("Event", e.event),
     ):
         out.print(f"{key}: {value}", highlight=False, markup=False)
     out.print()
@@ -316,7 +316,7 @@ def emails_cancel(
     """Cancel a pending or failed email: it will not be sent."""
     with handled_errors():
         e = outbox.cancel_email(open_context(tctx, check=False), email_id, actor=actor())
-    print_json(e.as_dict()) if as_json else out.print(f"email {email_id} cancelled")
+    print_json(to_json(e)) if as_json else out.print(f"email {email_id} cancelled")
 
 
 @emails_app.command("retry")
@@ -328,7 +328,7 @@ def emails_retry(
     """Put a failed email back in the queue, its attempts reset."""
     with handled_errors():
         e = outbox.retry_email(open_context(tctx, check=False), email_id, actor=actor())
-    print_json(e.as_dict()) if as_json else out.print(f"email {email_id} is pending again")
+    print_json(to_json(e)) if as_json else out.print(f"email {email_id} is pending again")
 
 
 @emails_app.command("send")
@@ -367,7 +367,7 @@ def emails_send(
 
             def report(s: mailer.SendSummary) -> None:  # in the log's format, JSON included
                 if s.sent or s.failed or s.retrying or s.stopped:
-                    log.info(_send_line(s), extra={"summary": s.as_dict()})
+                    log.info(_send_line(s), extra={"summary": to_json(s)})
 
             summary = mailer.run_mailer(
                 context, interval=interval, should_stop=lambda: stop["now"], on_round=report
@@ -375,7 +375,7 @@ def emails_send(
         else:
             summary = mailer.send_emails(context, ids=ids, limit=limit)
     if as_json:
-        print_json(summary.as_dict())
+        print_json(to_json(summary))
     else:
         out.print(_send_line(summary), highlight=False)
         for line in summary.errors[:20]:

@@ -12,6 +12,7 @@ import typer
 from bopo.cli.common import JsonOpt, app, fail, handled_errors, open_context, out, print_json
 from bopo.logs import configure_logging
 from bopo.services import backup, jobs
+from bopo.services.serial import to_json
 
 
 @app.command()
@@ -74,6 +75,6 @@ def backup_cmd(
             )
         done = backup.backup_sqlite(context, file)
     if as_json:
-        print_json(done.as_dict())
+        print_json(to_json(done))
     else:
         out.print(f"backed up {done.source} to {done.target} ({done.pages} pages)", highlight=False)

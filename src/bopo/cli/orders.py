@@ -35,6 +35,7 @@ from bopo.services import (
 )
 from bopo.services.context import Context
 from bopo.services.imports import ImportSummary
+from bopo.services.serial import to_json
 
 # --- imports ---------------------------------------------------------------------------
 
@@ -61,7 +62,7 @@ def _run_import(
 
             summary = run(context, advance)
     if as_json:
-        print_json(summary.as_dict())
+        print_json(to_json(summary))
     else:
         _print_summary(summary)
     if summary.exit_code:
@@ -136,7 +137,7 @@ def allocate(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     with handled_errors():
         summary = worklist.allocate_worklist(open_context(tctx), actor=actor())
     if as_json:
-        print_json(summary.as_dict())
+        print_json(to_json(summary))
         return
     waiting = ", ".join(f"{n} {reason}" for reason, n in summary.still_waiting.items()) or "none"
     out.print(
@@ -163,7 +164,7 @@ def backorders(
     with handled_errors():
         lines = worklist.list_backorders(open_context(tctx), limit=limit, sku=sku)
     if as_json:
-        print_json([line.as_dict() for line in lines])
+        print_json(to_json(lines))
         return
     if not lines:
         out.print("the worklist is empty: every backorder line is linked")
@@ -201,7 +202,7 @@ def _candidates(tctx: typer.Context, *, as_json: bool, sku: str | None, limit: i
     with handled_errors():
         rows = manual_links.list_candidates(open_context(tctx), limit=limit, sku=sku)
     if as_json:
-        print_json([r.as_dict() for r in rows])
+        print_json(to_json(rows))
         return
     if not rows:
         out.print("the worklist is empty: every backorder line is linked")
@@ -238,7 +239,7 @@ def sales_order_show(
     with handled_errors():
         view = sales.show_sales_order(open_context(tctx, check=False), number, source)
     if as_json:
-        print_json(view.as_dict())
+        print_json(to_json(view))
         return
     out.print(
         Text(f"{view.source}/{view.number}", style="bold"),
@@ -264,7 +265,7 @@ def purchase_order_show(
     with handled_errors():
         view = purchasing.show_purchase_order(open_context(tctx, check=False), number)
     if as_json:
-        print_json(view.as_dict())
+        print_json(to_json(view))
         return
     out.print(Text(view.number, style="bold"), f"from {view.supplier_name} ({view.supplier_code})")
     table = Table()

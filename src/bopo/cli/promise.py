@@ -28,6 +28,7 @@ from bopo.services import (
     sales,
     whatif,
 )
+from bopo.services.serial import to_json
 
 # --- explain, what-if, priority -------------------------------------------------------------
 
@@ -49,7 +50,7 @@ def explain_cmd(
     with handled_errors():
         result = explain.explain_order(open_context(tctx, check=False), number, line, source=source)
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     out.print(
         Text(f"{result.source}/{result.number}", style="bold"),
@@ -106,7 +107,7 @@ def what_if_due_date_cmd(
     """A PO line's due date moved: orders made late, notices that would go."""
     with handled_errors():
         answer = whatif.what_if_due_date(open_context(tctx), po, line, parse_due_date(due))
-    print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+    print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
 @whatif_app.command("set-qty")
@@ -116,7 +117,7 @@ def what_if_qty_cmd(
     """A PO line's ordered quantity changed (cut): orders re-linked or sent to the worklist."""
     with handled_errors():
         answer = whatif.what_if_po_line_qty(open_context(tctx), po, line, qty)
-    print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+    print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
 @whatif_app.command("cancel")
@@ -129,7 +130,7 @@ def what_if_cancel_cmd(
     """A PO (or one line) cancelled: where its orders would go."""
     with handled_errors():
         answer = whatif.what_if_cancel(open_context(tctx), po, line)
-    print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+    print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
 @whatif_app.command("receive")
@@ -139,7 +140,7 @@ def what_if_receive_cmd(
     """QTY received on a PO line: which orders would get the stock."""
     with handled_errors():
         answer = whatif.what_if_receipt(open_context(tctx), po, line, qty)
-    print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+    print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
 @whatif_app.command("switch-on")
@@ -147,7 +148,7 @@ def what_if_switch_on_cmd(tctx: typer.Context, as_json: JsonOpt = False) -> None
     """Allocation to existing POs switched on: what today's worklist would be linked to."""
     with handled_errors():
         answer = whatif.what_if_switch_on(open_context(tctx))
-    print_json(answer.as_dict()) if as_json else _print_what_if(answer)
+    print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
 @sales_app.command("set-priority")
@@ -166,7 +167,7 @@ def so_set_priority(
             open_context(tctx), number, priority, source=source, actor=actor()
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(to_json(result))
         return
     if result.changed:
         out.print(f"{result.source}/{result.number}: priority {result.before} -> {result.after}")

@@ -28,6 +28,7 @@ from bopo.services import (
     runtime,
     statuses,
 )
+from bopo.services.serial import to_json
 
 
 @app.command()
@@ -55,7 +56,7 @@ def demo_cmd(tctx: typer.Context, as_json: JsonOpt = False) -> None:
             print_json({"loaded": False, "message": msg}) if as_json else out.print(msg)
             return
         if as_json:
-            print_json({"loaded": True, "orders": [r.as_dict() for r in results]})
+            print_json({"loaded": True, "orders": to_json(results)})
             return
         out.print(
             f"demo loaded: {len(results)} sales orders, "

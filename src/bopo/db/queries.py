@@ -83,7 +83,7 @@ def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, Stoc
 
 def stock_rows(rows: Iterable[Any]) -> dict[str, StockRow]:
     """By SKU, the rows of stock_by_sku_sql."""
-    return {r[1]: StockRow(*r) for r in rows}
+    return {r.sku: StockRow(**r._mapping) for r in rows}
 
 
 def lock_stock_by_id(
@@ -98,7 +98,7 @@ def lock_stock_by_id(
         .order_by(StockItem.id)
     )
     rows = conn.execute(stmt.with_for_update() if lock else stmt)
-    return {r[0]: StockRow(*r) for r in rows.all()}
+    return {r.id: StockRow(**r._mapping) for r in rows.all()}
 
 
 def open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
@@ -119,14 +119,14 @@ def open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
             OUTSTANDING,
             PoLine.qty_associated,
             PoLine.status_id,
-            PurchaseOrder.number,
+            PurchaseOrder.number.label("po_number"),
             PoLine.line_no,
         )
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
         .where(one_of(conn, PoLine.stock_item_id, sorted(item_ids)), IS_OPEN)
         .order_by(PoLine.id)
     )
-    return [SupplyRow(*r) for r in conn.execute(stmt).all()]
+    return [SupplyRow(**r._mapping) for r in conn.execute(stmt).all()]
 
 
 def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:

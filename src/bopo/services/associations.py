@@ -9,10 +9,11 @@ an unlink names the association it means, so it never removes a newer one.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import Connection, select
 
 from bopo.db.models import Association, PoLine, PurchaseOrder, SalesOrder, SoLine, StockItem
@@ -37,15 +38,12 @@ class AssociationView:
     sku: str
     po_number: str
     po_line_no: int
-    expected: date | None  # the PO line's due date
+    expected: Annotated[date | None, Field(description="The PO line's due date")]
     created_at: datetime
     created_by: str
     ended_at: datetime | None
     ended_by: str | None
     ended_reason: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(self).items()}
 
 
 def _select() -> AnySelect:
@@ -54,15 +52,15 @@ def _select() -> AnySelect:
             Association.id,
             Association.state,
             Association.qty,
-            SoLine.id,
-            SalesOrder.id,
+            SoLine.id.label("so_line_id"),
+            SalesOrder.id.label("sales_order_id"),
             SalesOrder.source,
             SalesOrder.number,
             SoLine.line_no,
             StockItem.sku,
-            PurchaseOrder.number,
-            PoLine.line_no,
-            PoLine.due_date,
+            PurchaseOrder.number.label("po_number"),
+            PoLine.line_no.label("po_line_no"),
+            PoLine.due_date.label("expected"),
             Association.created_at,
             Association.created_by,
             Association.ended_at,
@@ -110,7 +108,7 @@ def get_association(ctx: Context, association_id: int) -> AssociationView:
         row = conn.execute(_select().where(Association.id == association_id)).first()
     if row is None:
         raise NotFound("association", association_id)
-    return AssociationView(*row)
+    return AssociationView(**row._mapping)
 
 
 def load_associations(conn: Connection, ids: Collection[int]) -> list[AssociationView]:
@@ -118,7 +116,7 @@ def load_associations(conn: Connection, ids: Collection[int]) -> list[Associatio
     if not ids:
         return []
     stmt = _select().where(Association.id.in_(sorted(ids))).order_by(Association.id)
-    return [AssociationView(*row) for row in conn.execute(stmt)]
+    return [AssociationView(**row._mapping) for row in conn.execute(stmt)]
 
 
 def link(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import or_, select
 
 from bopo.db.models import AuditEvent, PoLine, SoLine
@@ -37,10 +38,12 @@ ENTITIES = (
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
+    """One change: who made it, when, to what, and what it was before and after."""
+
     id: int
     at: datetime
-    actor: str
-    action: str
+    actor: Annotated[str, Field(description="web:NAME, api:NAME, or the CLI user")]
+    action: Annotated[str, Field(description="e.g. customer.update, email.retry, status.retire")]
     entity: str
     entity_id: int
     before: dict[str, Any] | None

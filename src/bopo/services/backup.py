@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -25,9 +24,6 @@ class BackupDone:
     source: str
     target: str
     pages: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "target": self.target, "pages": self.pages}
 
 
 def backup_sqlite(ctx: Context, target: Path) -> BackupDone:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, computed_field
 from sqlalchemy import Connection, String, func, insert, select, update
 
 from bopo.db.audit import event
@@ -136,9 +137,12 @@ class StatusView:
     id: int
     code: str
     name: str
-    template: str | None
-    po_lines: int
-    retired_at: datetime | None = None  # kept where used, given to no new PO line
+    template: Annotated[str | None, Field(description="The email template's name, if any")]
+    po_lines: Annotated[int, Field(description="PO lines with this status")]
+    retired_at: Annotated[
+        datetime | None,
+        Field(description="When it was retired: kept where used, given to no new line"),
+    ] = None
 
 
 def list_statuses(ctx: Context) -> list[StatusView]:
@@ -153,15 +157,15 @@ def list_statuses(ctx: Context) -> list[StatusView]:
                 PoLineStatus.id,
                 PoLineStatus.code,
                 PoLineStatus.name,
-                EmailTemplate.name,
-                func.coalesce(used.c.n, 0),
+                EmailTemplate.name.label("template"),
+                func.coalesce(used.c.n, 0).label("po_lines"),
                 PoLineStatus.retired_at,
             )
             .outerjoin(EmailTemplate, EmailTemplate.id == PoLineStatus.email_template_id)
             .outerjoin(used, used.c.status_id == PoLineStatus.id)
             .order_by(PoLineStatus.code)
         )
-        return [StatusView(*r) for r in rows]
+        return [StatusView(**r._mapping) for r in rows]
 
 
 def add_status(ctx: Context, code: str, name: str, *, actor: str) -> StatusView:
@@ -199,7 +203,7 @@ def add_status(ctx: Context, code: str, name: str, *, actor: str) -> StatusView:
                 }
             ],
         )
-    return StatusView(status_id, code, name, None, 0)
+    return StatusView(id=status_id, code=code, name=name, template=None, po_lines=0)
 
 
 def _status_id(conn: Connection, code: str) -> int | None:
@@ -216,9 +220,10 @@ class StockItemView:
     name: str
     on_hand: int
     assigned: int
-    on_order: int  # outstanding on open PO lines
+    on_order: Annotated[int, Field(description="Outstanding on open PO lines")]
     created_at: datetime
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def free(self) -> int:
         return max(0, self.on_hand - self.assigned)
@@ -236,7 +241,7 @@ def _stock_query() -> AnySelect:
         StockItem.name,
         StockItem.on_hand,
         StockItem.assigned,
-        on_order,
+        on_order.label("on_order"),
         StockItem.created_at,
     )
 
@@ -271,7 +276,7 @@ def get_stock_item(ctx: Context, sku: str) -> StockItemView:
         row = conn.execute(_stock_query().where(StockItem.sku == sku)).first()
     if row is None:
         raise NotFound("stock item", sku)
-    return StockItemView(*row)
+    return StockItemView(**row._mapping)
 
 
 def create_stock_item(ctx: Context, item: NewStockItem, *, actor: str) -> StockItemView:

@@ -56,7 +56,7 @@ def get_customer(ctx: Context, customer_id: int) -> CustomerView:
         row = conn.execute(customer_rows().where(Customer.id == customer_id)).one_or_none()
     if row is None:
         raise NotFound("customer", customer_id)
-    return CustomerView(*row)
+    return CustomerView(**row._mapping)
 
 
 def customer_emails(
@@ -168,7 +168,7 @@ def update_customer(
                 ]
             record_audit(conn, events)
         detail = CustomerView(
-            *conn.execute(customer_rows().where(Customer.id == customer_id)).one()
+            **conn.execute(customer_rows().where(Customer.id == customer_id)).one()._mapping
         )
     return CustomerChange(detail, before, after, sorted(readdressed))
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated
+
+from pydantic import Field
 
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.changes import reduce_demand
@@ -23,41 +25,28 @@ from bopo.errors import Conflict, FieldError, InvalidInput
 from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.lookup import find_sales_order, order_lines, positive_qty
+from bopo.services.record_json import LoggedChange
 
 
 @dataclass(frozen=True, slots=True)
 class SoLineChange:
     line_no: int
     sku: str
-    given_up: int  # units no longer wanted
-    from_stock: int  # of which assigned stock handed back
-    from_backorder: int  # of which waiting or linked units
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "line_no": self.line_no,
-            "sku": self.sku,
-            "given_up": self.given_up,
-            "from_stock": self.from_stock,
-            "from_backorder": self.from_backorder,
-        }
+    given_up: Annotated[int, Field(description="Units no longer wanted")]
+    from_stock: Annotated[int, Field(description="Of which assigned stock handed back")]
+    from_backorder: Annotated[int, Field(description="Of which waiting or linked units")]
 
 
 @dataclass
-class DemandChangeResult:
+class DemandChangeResult(LoggedChange):
+    """What a demand change did: lines given up, links released, other lines served."""
+
+    id: int
     source: str
     number: str
     status: str
     lines: list[SoLineChange] = field(default_factory=list)
-    log: ChangeLog = field(default_factory=ChangeLog)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "status": self.status,
-            "lines": [c.as_dict() for c in self.lines],
-        } | self.log.as_dict()
+    log: Annotated[ChangeLog, Field(exclude=True)] = field(default_factory=ChangeLog)
 
 
 # How many units a line gives up, or an error; None means "leave this line alone".
@@ -96,7 +85,7 @@ def _run(
             transition(SalesOrderStatus(status), SalesOrderStatus.CANCELLED)
         elif status != SalesOrderStatus.OPEN:
             raise Conflict(f"sales order {order.source}/{order.number} is {status}")
-        result = DemandChangeResult(order.source, order.number, status)
+        result = DemandChangeResult(order.id, order.source, order.number, status)
         for line in rows:
             if not whole and line.line_no != line_no:
                 continue

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.statuses import SalesOrderStatus
@@ -20,24 +19,16 @@ class ShippedLine:
     sku: str
     qty: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"line_no": self.line_no, "sku": self.sku, "qty": self.qty}
-
 
 @dataclass(frozen=True, slots=True)
 class Shipment:
+    """What left the warehouse; the order completes when nothing is left open."""
+
+    id: int
     source: str
     number: str
     status: str
     lines: tuple[ShippedLine, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "status": self.status,
-            "lines": [line.as_dict() for line in self.lines],
-        }
 
 
 def ship(
@@ -87,4 +78,4 @@ def ship(
             status = SalesOrderStatus.COMPLETED.value
         details = {"sales_order_id": order.id}
         commit(conn, ctx, workset, stock_action="stock.ship", details=details)
-    return Shipment(order.source, order.number, status, tuple(shipped))
+    return Shipment(order.id, order.source, order.number, status, tuple(shipped))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
 
+from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
 from sqlalchemy import Connection, select
 
 from bopo.db.models import AllocationDecision, PoLine, PurchaseOrder, SalesOrder
-from bopo.domain.decisions import DecisionKind, DecisionRecord, explain
+from bopo.domain.decisions import Candidate, DecisionKind, DecisionRecord, explain
 from bopo.domain.statuses import Priority
 from bopo.services.context import Context
 from bopo.services.lookup import find_sales_order, order_lines
 from bopo.services.outcomes import LineOutcome, load_line_outcomes
+from bopo.services.serial import to_json
 
 _KIND_NAMES = {
     DecisionKind.INTAKE: "intake",
@@ -26,81 +28,76 @@ _KIND_NAMES = {
 
 
 @dataclass(frozen=True, slots=True)
+class SeenPoLine:
+    """An open PO line a decision looked at, as it was at that moment."""
+
+    po_line: str  # e.g. "PO-2 line 1"
+    po_number: str | None  # None: the PO line is no longer found
+    po_line_no: int | None
+    due_date: date | None  # its due date then
+    free: int  # its free on order then (goods in: the quantity received)
+    taken: int  # what the decision linked to it (goods in: what the line got)
+    chosen: bool
+
+
+Record = Field(exclude=True)  # for the web page; the JSON has the figures below
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionView:
     """One recorded decision: in words, and the figures it was made on."""
 
-    record: DecisionRecord
+    record: Annotated[DecisionRecord, Record]
     text: str
-    labels: dict[int, str]  # PO line id -> "PO-2 line 1"
-    keys: dict[int, tuple[str, int]] = field(default_factory=dict)  # -> ("PO-2", 1)
-
-    def as_dict(self) -> dict[str, Any]:
-        r = self.record
-        unknown = (None, None)  # a PO line no longer found: its label says which id it was
-        return {
-            "at": r.at.isoformat(),
-            "kind": _KIND_NAMES[r.kind],
-            "policy": r.policy_name,
-            "split_allowed": r.split_allowed,
-            "need": r.need,
-            "from_stock": r.from_stock,
-            "reason": r.reason.value if r.reason else None,
-            "candidates": [
-                {
-                    "po_line": self.labels.get(c.po_line_id, f"PO line {c.po_line_id}"),
-                    "po_number": self.keys.get(c.po_line_id, unknown)[0],
-                    "po_line_no": self.keys.get(c.po_line_id, unknown)[1],
-                    "due_date": c.due_date.isoformat() if c.due_date else None,
-                    "free": c.free,
-                    "taken": c.taken,
-                    "chosen": c.taken > 0,
-                }
-                for c in r.candidates
-            ],
-            "considered": r.considered,
-            "text": self.text,
-        }
+    labels: Annotated[dict[int, str], Record]  # PO line id -> "PO-2 line 1"
+    keys: Annotated[dict[int, tuple[str, int]], Record]  # -> ("PO-2", 1)
+    at: datetime
+    kind: str  # intake, worklist, manual_link, reallocation or goods_in
+    policy: str | None
+    split_allowed: bool
+    need: int
+    from_stock: int
+    reason: str | None
+    candidates: tuple[SeenPoLine, ...]
+    considered: int
 
 
 @dataclass(frozen=True, slots=True)
 class LineExplanation:
-    line: LineOutcome  # where it stands now
+    """Where a line stands and each decision made for it (the JSON has the line's
+    outcome fields flat beside them)."""
+
+    line: Annotated[LineOutcome, Field(exclude=True)]  # where it stands now
     decisions: tuple[DecisionView, ...]  # oldest first
 
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = to_json(self.line)
+        data.update(handler(self))
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def now(self) -> str:
+        return self.line.describe()
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def text(self) -> str:
-        now = (
-            f"Line {self.line.line_no} ({self.line.sku} x{self.line.qty}): {self.line.describe()}."
-        )
+        now = f"Line {self.line.line_no} ({self.line.sku} x{self.line.qty}): {self.now}."
         if not self.decisions:
             return f"{now} No allocation decision was recorded for it."
         return "\n".join([now, *(f"- {d.text}" for d in self.decisions)])
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "waiting": self.line.waiting,
-            "now": self.line.describe(),
-            "decisions": [d.as_dict() for d in self.decisions],
-            "text": self.text,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class OrderExplanation:
+    id: int
     source: str
     number: str
     priority: str
     delivery_date: date
     lines: tuple[LineExplanation, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "priority": self.priority,
-            "delivery_date": self.delivery_date.isoformat(),
-            "lines": [line.as_dict() for line in self.lines],
-        }
 
 
 def explain_order(
@@ -148,6 +145,7 @@ def explain_order(
             conn, {c.po_line_id for rs in records.values() for r in rs for c in r.candidates}
         )
     return OrderExplanation(
+        order.id,
         order.source,
         order.number,
         Priority.of_rank(head.priority).value,
@@ -167,9 +165,31 @@ def _view(record: DecisionRecord, keys: dict[int, tuple[str, int]], today: date)
         key = keys.get(po_line_id)
         return f"{key[0]} line {key[1]}" if key else f"PO line {po_line_id}"
 
-    seen = [c.po_line_id for c in record.candidates]
+    r = record
+    seen = [c.po_line_id for c in r.candidates]
     found = {i: keys[i] for i in seen if i in keys}
-    return DecisionView(record, explain(record, label, today), {i: label(i) for i in seen}, found)
+    candidates = tuple(_seen(c, label(c.po_line_id), found) for c in r.candidates)
+    return DecisionView(
+        record=r,
+        text=explain(r, label, today),
+        labels={i: label(i) for i in seen},
+        keys=found,
+        at=r.at,
+        kind=_KIND_NAMES[r.kind],
+        policy=r.policy_name,
+        split_allowed=r.split_allowed,
+        need=r.need,
+        from_stock=r.from_stock,
+        reason=r.reason.value if r.reason else None,
+        candidates=candidates,
+        considered=r.considered,
+    )
+
+
+def _seen(c: Candidate, label: str, keys: dict[int, tuple[str, int]]) -> SeenPoLine:
+    # a PO line no longer found has neither number: its label says which id it was
+    po_number, po_line_no = keys.get(c.po_line_id, (None, None))
+    return SeenPoLine(label, po_number, po_line_no, c.due_date, c.free, c.taken, c.taken > 0)
 
 
 def _po_keys(conn: Connection, ids: set[int]) -> dict[int, tuple[str, int]]:

@@ -18,9 +18,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from bopo.config import PROFILE_FIELDS
 from bopo.errors import BopoError
@@ -36,13 +36,16 @@ class FileProblem(BopoError):
     """The file as a whole cannot be read."""
 
 
+Unless = Annotated[T | None, Field(exclude_if=lambda v: v is None)]  # None: left out of the JSON
+
+
 @dataclass(frozen=True, slots=True)
 class ImportIssue:
     field: str
     message: str
-    row: int | None = None
-    order_number: str | None = None
-    path: str | None = None
+    row: Unless[int] = None
+    order_number: Unless[str] = None
+    path: Unless[str] = None
 
     def place(self) -> str:
         parts = []
@@ -59,16 +62,6 @@ class ImportIssue:
         return (
             f"{where}: {self.field}: {self.message}" if where else f"{self.field}: {self.message}"
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"field": self.field, "message": self.message}
-        if self.row is not None:
-            out["row"] = self.row
-        if self.order_number is not None:
-            out["order_number"] = self.order_number
-        if self.path is not None:
-            out["path"] = self.path
-        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
+from pydantic import Field
 from sqlalchemy import Connection, insert, select
 
 from bopo.db.models import (
@@ -38,23 +39,28 @@ from bopo.services.pages import AnySelect, Page, fetch_page
 class ReceivedLine:
     """What one sales-order line got from a receipt."""
 
-    line: SalesLineRef
+    source: str
+    number: str
+    line_no: int
     customer_code: str
     customer_name: str
     qty: int
-    kind: str  # "linked": its link to this PO line; "backorder": it waited on the worklist
+    kind: Annotated[
+        Literal["linked", "backorder"],
+        Field(
+            description="linked: by its link to this PO line; backorder: it waited on the worklist"
+        ),
+    ]
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "customer_code": self.customer_code,
-            "customer_name": self.customer_name,
-            "qty": self.qty,
-            "kind": self.kind,
-        }
+    @property
+    def line(self) -> SalesLineRef:
+        return SalesLineRef(self.source, self.number, self.line_no)
 
 
 @dataclass(frozen=True, slots=True)
 class ReceiptView:
+    """A receipt: which orders got what, and what went to free stock."""
+
     id: int
     po_number: str
     po_line_no: int
@@ -63,29 +69,13 @@ class ReceiptView:
     to_stock: int
     received_at: datetime
     received_by: str
-    lines: tuple[ReceivedLine, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "sku": self.sku,
-            "qty": self.qty,
-            "to_orders": [line.as_dict() for line in self.lines],
-            "to_stock": self.to_stock,
-            "received_at": self.received_at.isoformat(),
-            "received_by": self.received_by,
-        }
+    lines: Annotated[tuple[ReceivedLine, ...], Field(serialization_alias="to_orders")]
 
 
-@dataclass(frozen=True, slots=True)
-class ReceiptResult:
-    receipt: ReceiptView
-    over_delivered: int  # received beyond what was outstanding; it went to stock like the rest
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.receipt.as_dict() | {"over_delivered": self.over_delivered}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiptResult(ReceiptView):
+    # received beyond what was outstanding; it went to stock like the rest
+    over_delivered: Annotated[int, Field(description="Received beyond what was outstanding")]
 
 
 @dataclass
@@ -204,7 +194,9 @@ def receive(ctx: Context, po_number: str, line_no: int, qty: int, *, actor: str)
         details = {"receipt_id": receipt_id}
         commit(conn, ctx, workset, stock_action="stock.receive", details=details)
         view = _load_receipts(conn, ids=[receipt_id])[0]
-    return ReceiptResult(view, planned.over)
+    return ReceiptResult(
+        **{f.name: getattr(view, f.name) for f in fields(view)}, over_delivered=planned.over
+    )
 
 
 def list_receipts(
@@ -256,8 +248,8 @@ def _heads() -> AnySelect:
     return (
         select(
             Receipt.id,
-            PurchaseOrder.number,
-            PoLine.line_no,
+            PurchaseOrder.number.label("po_number"),
+            PoLine.line_no.label("po_line_no"),
             StockItem.sku,
             Receipt.qty,
             Receipt.to_stock,
@@ -286,7 +278,7 @@ def _load_receipts(
         stmt = stmt.where(PurchaseOrder.number == po_number)
     if since is not None:
         stmt = stmt.where(Receipt.received_at >= since)
-    return _with_lines(conn, [_Head(*h) for h in conn.execute(stmt)])
+    return _with_lines(conn, [_Head(**h._mapping) for h in conn.execute(stmt)])
 
 
 def _with_lines(conn: Connection, heads: Sequence[_Head]) -> list[ReceiptView]:
@@ -299,8 +291,8 @@ def _with_lines(conn: Connection, heads: Sequence[_Head]) -> list[ReceiptView]:
                 SalesOrder.source,
                 SalesOrder.number,
                 SoLine.line_no,
-                Customer.code,
-                Customer.name,
+                Customer.code.label("customer_code"),
+                Customer.name.label("customer_name"),
                 ReceiptLine.qty,
                 ReceiptLine.kind,
             )
@@ -317,7 +309,6 @@ def _with_lines(conn: Connection, heads: Sequence[_Head]) -> list[ReceiptView]:
                 SoLine.line_no,
             )
         ):
-            lines[r.receipt_id].append(
-                ReceivedLine(SalesLineRef(r.source, r.number, r.line_no), *r[4:])
-            )
-    return [ReceiptView(*h, lines=tuple(lines[h.id])) for h in heads]
+            line = dict(r._mapping)
+            lines[line.pop("receipt_id")].append(ReceivedLine(**line))
+    return [ReceiptView(**h._asdict(), lines=tuple(lines[h.id])) for h in heads]

@@ -19,6 +19,7 @@ from bopo.services.files import (
     Format,
     ImportIssue,
     Parsed,
+    Unless,
     Where,
     file_format,
     parse_stock_items,
@@ -29,6 +30,7 @@ from bopo.services.files_sales import parse_sales_orders
 from bopo.services.inputs import NewSalesOrder
 from bopo.services.intake import BATCH_SIZE, take_orders
 from bopo.services.outcomes import FROM_STOCK, LINKED, Difference, OrderResult, OrderStatus
+from bopo.services.serial import to_json
 
 Progress = Callable[[int, int], None]  # (done, total) orders or records
 
@@ -56,8 +58,8 @@ class ChangedOrder:
 
     source: str
     order_number: str
-    row: int | None
-    path: str | None
+    row: Unless[int]
+    path: Unless[str]
     differences: tuple[Difference, ...]
 
     def __str__(self) -> str:
@@ -65,14 +67,6 @@ class ChangedOrder:
         return f"{place}: taken before with other content; nothing changed: " + "; ".join(
             str(d) for d in self.differences
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"source": self.source, "order_number": self.order_number}
-        if self.row is not None:
-            out["row"] = self.row
-        if self.path is not None:
-            out["path"] = self.path
-        return out | {"differences": [d.as_dict() for d in self.differences]}
 
 
 @dataclass
@@ -114,6 +108,8 @@ class ImportSummary:
         return 5 if self.changed else 0
 
     def as_dict(self) -> dict[str, Any]:
+        """Its JSON: one summary serves every kind of import, and keeps only its kind's
+        counters (so the API keeps a read shape of its own, SalesOrderImportRead)."""
         common = {"kind": self.kind, "file": self.file, "ok": self.ok}
         if self.kind == "sales-orders":
             body: dict[str, Any] = {
@@ -134,11 +130,11 @@ class ImportSummary:
                 "rejected": self.rejected,
             }
         tail: dict[str, Any] = {
-            "errors": [e.as_dict() for e in self.errors],
+            "errors": to_json(self.errors),
             "warnings": self.warnings,
         }
         if self.kind == "sales-orders":
-            tail["changed"] = [c.as_dict() for c in self.changed]
+            tail["changed"] = to_json(self.changed)
         return common | ({"read_as": self.read_as} if self.read_as else {}) | body | tail
 
 

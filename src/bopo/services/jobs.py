@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,6 +40,7 @@ from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.services import mailer, worklist
 from bopo.services.context import Context
+from bopo.services.serial import to_json
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _notices(ctx: Context, should_stop: StopCheck) -> Outcome:
 
 
 def _mail_outcome(sent: mailer.SendSummary, should_stop: StopCheck) -> Outcome:
-    summary = {k: v for k, v in sent.as_dict().items() if k not in {"errors", "stopped"}}
+    summary = {k: v for k, v in to_json(sent).items() if k not in {"errors", "stopped"}}
     # A stop asked for (SIGTERM) is not a failure; a server out of reach is.
     error = sent.stopped if sent.stopped and not should_stop() else None
     if sent.errors:
@@ -97,7 +98,7 @@ def _mail_outcome(sent: mailer.SendSummary, should_stop: StopCheck) -> Outcome:
 
 
 def _worklist_retry(ctx: Context, _should_stop: StopCheck) -> Outcome:
-    return Outcome(worklist.allocate_worklist(ctx, actor=WORKER_ACTOR).as_dict())
+    return Outcome(to_json(worklist.allocate_worklist(ctx, actor=WORKER_ACTOR)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,22 +158,9 @@ class JobRunView:
     started_at: datetime
     finished_at: datetime | None
     duration_seconds: float | None
-    result: str  # running, ok, failed
+    result: Literal["running", "ok", "failed"]
     summary: dict[str, Any] | None
     error: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "job": self.job,
-            "tick": self.tick.isoformat(),
-            "worker": self.worker,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "duration_seconds": self.duration_seconds,
-            "result": self.result,
-            "summary": self.summary,
-            "error": self.error,
-        }
 
 
 @contextmanager
@@ -317,17 +305,7 @@ _COLUMNS = (
 
 
 def _view(row: Any) -> JobRunView:
-    return JobRunView(
-        job=row.job,
-        tick=row.tick,
-        worker=row.worker,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        duration_seconds=row.duration_seconds,
-        result=row.result,
-        summary=row.summary,
-        error=row.error,
-    )
+    return JobRunView(**row._mapping)
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,15 +317,6 @@ class JobStatus:
     every_seconds: float | None  # None: off in this node's settings
     last_run: JobRunView | None
     failures: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "job": self.job,
-            "what": self.what,
-            "every_seconds": self.every_seconds,
-            "last_run": self.last_run.as_dict() if self.last_run else None,
-            "failures": self.failures,
-        }
 
 
 def job_statuses(ctx: Context) -> list[JobStatus]:

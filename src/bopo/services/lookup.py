@@ -53,7 +53,7 @@ def find_po_line(conn: Connection, po_number: str, line_no: int) -> PoLineKey:
     ).first()
     if row is None:
         raise NotFound("purchase order line", f"{po_number} line {line_no}")
-    return PoLineKey(*row)
+    return PoLineKey(**row._mapping)
 
 
 def find_sales_order(conn: Connection, number: str, source: str | None) -> OrderKey:
@@ -73,7 +73,7 @@ def find_sales_order(conn: Connection, number: str, source: str | None) -> Order
         raise Conflict(
             f"sales order {number!r} exists in several sources ({sources}); say which source"
         )
-    return OrderKey(*rows[0])
+    return OrderKey(**rows[0]._mapping)
 
 
 def sales_order_key(ctx: Context, order_id: int) -> OrderKey:
@@ -90,7 +90,7 @@ def sales_order_key(ctx: Context, order_id: int) -> OrderKey:
         ).first()
     if row is None:
         raise NotFound("sales order", order_id)
-    return OrderKey(*row)
+    return OrderKey(**row._mapping)
 
 
 def sales_line_ref(ctx: Context, so_line_id: int) -> SalesLineRef:
@@ -103,7 +103,7 @@ def sales_line_ref(ctx: Context, so_line_id: int) -> SalesLineRef:
         ).first()
     if row is None:
         raise NotFound("sales order line", so_line_id)
-    return SalesLineRef(*row)
+    return SalesLineRef(**row._mapping)
 
 
 def order_lines(
@@ -111,7 +111,7 @@ def order_lines(
 ) -> list[SoLineKey]:
     """The order's lines (all, or those numbered), each named line required to exist."""
     rows = [
-        SoLineKey(*r)
+        SoLineKey(**r._mapping)
         for r in conn.execute(
             select(SoLine.id, SoLine.line_no, SoLine.stock_item_id)
             .where(SoLine.sales_order_id == order.id)

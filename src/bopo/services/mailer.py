@@ -46,7 +46,9 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Annotated, Protocol
+
+from pydantic import Field
 
 from bopo.domain.addresses import BadAddress
 from bopo.services.context import Context
@@ -69,12 +71,16 @@ class Transport(Protocol):
 @dataclass
 class SendSummary:
     sent: int = 0
-    failed: int = 0
-    retrying: int = 0  # back to pending after a transient failure
-    released: int = 0  # claimed but handed back unsent (stopped, lease ending)
-    superseded: int = 0  # no longer true when claimed: not sent, superseded
+    failed: Annotated[int, Field(description="Refused for good (5xx), or out of attempts")] = 0
+    retrying: Annotated[int, Field(description="Back to pending after a transient failure")] = 0
+    released: Annotated[int, Field(description="Claimed but handed back unsent")] = 0
+    superseded: Annotated[
+        int, Field(description="No longer true when claimed: superseded, not sent")
+    ] = 0
     errors: list[str] = field(default_factory=list)
-    stopped: str | None = None  # why the run ended early
+    stopped: Annotated[
+        str | None, Field(description="Why the run ended early, e.g. server unreachable")
+    ] = None
 
     def add(self, other: SendSummary) -> None:
         self.sent += other.sent
@@ -84,17 +90,6 @@ class SendSummary:
         self.superseded += other.superseded
         self.errors.extend(other.errors)
         self.stopped = other.stopped
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sent": self.sent,
-            "failed": self.failed,
-            "retrying": self.retrying,
-            "released": self.released,
-            "superseded": self.superseded,
-            "errors": self.errors,
-            "stopped": self.stopped,
-        }
 
 
 def mailer_name() -> str:

@@ -8,41 +8,41 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, computed_field
 from sqlalchemy import Connection, select
 
 from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
 from bopo.db.queries import IS_OPEN, OUTSTANDING
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.allocation import PoLineSupply, fitting_po_lines
-from bopo.domain.records import ChangeLog, Released, SalesLineRef
+from bopo.domain.records import ChangeLog, SalesLineRef
 from bopo.domain.templating import EmailEvent
 from bopo.errors import BopoError, Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.lookup import find_po_line, find_sales_order, order_lines
 from bopo.services.pages import Page
+from bopo.services.record_json import (
+    LineFields,
+    Reallocated,
+    ReleasedLink,
+    ReleasedOut,
+    reallocated_json,
+    released_json,
+)
 from bopo.services.worklist import BackorderLine, find_backorders, load_backorders
 
 
 @dataclass(frozen=True, slots=True)
-class LinkResult:
-    line: SalesLineRef
+class LinkResult(LineFields):
+    line: Annotated[SalesLineRef, Field(exclude=True)]
     sku: str
     qty: int
     po_number: str
     po_line_no: int
     expected: date | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "sku": self.sku,
-            "qty": self.qty,
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "expected": self.expected.isoformat() if self.expected else None,
-        }
 
 
 def link_line(
@@ -120,11 +120,21 @@ def link_line(
 
 @dataclass(frozen=True, slots=True)
 class UnlinkResult:
-    released: Released  # the (first) link removed; a split line's every part is in log
-    log: ChangeLog
+    """The link removed, and how the quantity it freed was offered to other lines."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"unlinked": self.released.as_dict()} | self.log.as_dict()
+    # the (first) link removed; a split line's every part is in log
+    released: Annotated[ReleasedOut, Field(serialization_alias="unlinked")]
+    log: Annotated[ChangeLog, Field(exclude=True)]
+
+    @computed_field(alias="released")  # type: ignore[prop-decorator]
+    @property
+    def all_released(self) -> list[ReleasedLink]:
+        return released_json(self.log)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reallocated(self) -> list[Reallocated]:
+        return reallocated_json(self.log)
 
 
 def unlink_line(
@@ -185,24 +195,13 @@ class Candidate:
     outstanding: int
     free_on_order: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "po_number": self.po_number,
-            "line_no": self.line_no,
-            "due_date": self.due_date.isoformat() if self.due_date else None,
-            "status": self.status,
-            "outstanding": self.outstanding,
-            "free_on_order": self.free_on_order,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class LineCandidates:
+    """A worklist line and the PO lines that could take it, in the policy's order."""
+
     line: BackorderLine
     candidates: tuple[Candidate, ...] = field(default=())
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {"candidates": [c.as_dict() for c in self.candidates]}
 
 
 def list_candidates(
@@ -284,7 +283,7 @@ def _with_candidates(
             .where(StockItem.sku.in_(skus), IS_OPEN)
             .order_by(PoLine.id)
         ):
-            supply[r.sku].append(PoLineSupply(*r[:6]))
+            supply[r.sku].append(_supply(r))
             shown[r.id] = (r.number, r.line_no, r.code)
     out = []
     for line in lines:
@@ -313,6 +312,17 @@ def _with_candidates(
     return out
 
 
+def _supply(r: Any) -> PoLineSupply:
+    return PoLineSupply(
+        po_line_id=r.id,
+        item_id=r.stock_item_id,
+        due_date=r.due_date,
+        outstanding=r.outstanding,
+        associated=r.qty_associated,
+        status_id=r.status_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LinkRequest:
     """One worklist line and the PO line a person chose for it."""
@@ -328,12 +338,6 @@ class LinkBatch:
 
     linked: list[LinkResult] = field(default_factory=list)
     refused: list[tuple[SalesLineRef, str]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "linked": [r.as_dict() for r in self.linked],
-            "refused": [ref.as_dict() | {"reason": why} for ref, why in self.refused],
-        }
 
 
 def link_lines(ctx: Context, requests: Sequence[LinkRequest], *, actor: str) -> LinkBatch:

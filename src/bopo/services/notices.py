@@ -24,8 +24,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field, PlainSerializer
 from sqlalchemy import Connection, select, text
 
 from bopo.db.bulk import one_of
@@ -81,33 +82,25 @@ class Moved:
     after: date | None
 
 
+def _name(template: TemplateRef | None) -> str | None:
+    return template.name if template else None
+
+
 @dataclass(frozen=True, slots=True)
 class NoticePlan:
     """One notice email to queue, to take in more lines, or to cancel."""
 
-    sales_order_id: int
+    sales_order_id: Annotated[int, Field(exclude=True)]
     source: str
     number: str
     to: str
     action: str  # "new", "merged" (into an unsent notice) or "cancelled"
-    template: TemplateRef | None
-    kind: TemplateType | None
+    template: Annotated[TemplateRef | None, PlainSerializer(_name, return_type=str | None)]
+    kind: Annotated[TemplateType | None, Field(serialization_alias="type")]
     email_id: int | None  # the unsent notice merged into or cancelled
     send_after: datetime | None  # held back until then by the throttle
-    lines: tuple[tuple[int, date | None], ...]  # (association id, date told before)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "to": self.to,
-            "action": self.action,
-            "template": self.template.name if self.template else None,
-            "type": self.kind.value if self.kind else None,
-            "email_id": self.email_id,
-            "send_after": self.send_after.isoformat() if self.send_after else None,
-            "lines": len(self.lines),
-        }
+    # (association id, date told before); the JSON counts them
+    lines: Annotated[tuple[tuple[int, date | None], ...], PlainSerializer(len, return_type=int)]
 
 
 def _direction(before: date | None, after: date | None, delay: int) -> TemplateType | None:
@@ -241,8 +234,10 @@ def _notices(conn: Connection, orders: list[int]) -> dict[int, list[_Notice]]:
         )
         .order_by(PendingEmail.id)
     ):
-        if r[0] is not None:  # never null: the query selects by sales order
-            notices[r[0]].append(_Notice(*r[1:]))
+        notice = dict(r._mapping)
+        order_id = notice.pop("sales_order_id")
+        if order_id is not None:  # never null: the query selects by sales order
+            notices[order_id].append(_Notice(**notice))
     return notices
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from email.generator import BytesGenerator
 from email.header import decode_header, make_header
 from email.message import Message
 from io import BytesIO
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import Connection, func, select, update
 
 from bopo.db.audit import event
@@ -26,71 +27,58 @@ from bopo.services.mailer import SendSummary, Transport, send_emails
 from bopo.services.pages import Page, fetch_page
 from bopo.smtp import build_message
 
+ToAddress = Annotated[str, Field(serialization_alias="to")]
+
 
 @dataclass(frozen=True, slots=True)
 class EmailSummary:
     id: int
     state: str
-    to_address: str
+    to_address: ToAddress
     subject: str
-    sales_order: str | None  # source/number
+    sales_order: Annotated[str | None, Field(description="source/number")]
     template: str | None
-    event: str
+    event: Annotated[str, Field(description="What queued it: " + ", ".join(EmailEvent))]
     attempts: int
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
-    next_attempt_at: datetime | None
+    next_attempt_at: Annotated[
+        datetime | None, Field(description="Not sent before this (after a failure)")
+    ]
     sales_order_id: int | None = None
-    superseded_by: int | None = None  # the email that says what is true instead
-    superseded_reason: str | None = None  # why it was no longer true
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "state": self.state,
-            "to": self.to_address,
-            "subject": self.subject,
-            "sales_order": self.sales_order,
-            "sales_order_id": self.sales_order_id,
-            "template": self.template,
-            "event": self.event,
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-            "created_at": self.created_at.isoformat(),
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
-            "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
-            "superseded_by": self.superseded_by,
-            "superseded_reason": self.superseded_reason,
-        }
+    superseded_by: Annotated[
+        int | None,
+        Field(description="Superseded: the email that says what is true instead (none: nothing)"),
+    ] = None
+    superseded_reason: Annotated[
+        str | None,
+        Field(description="Superseded: which link or date it states changed before it was sent"),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)
-class EmailView:
-    summary: EmailSummary
+class Header:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailView(EmailSummary):
+    """One email: the message as it goes out, and the links it announces."""
+
     to_name: str | None
     message_id: str
     body_text: str
     body_html: str | None
     association_ids: tuple[int, ...]
-    claimed_by: str | None
+    claimed_by: Annotated[str | None, Field(description="The mailer sending it, while `sending`")]
     lease_until: datetime | None
-    raw: str  # the message as the mailer sends it
-    headers: tuple[tuple[str, str], ...] = ()  # the message's own, decoded for reading
-    associations: tuple[AssociationView, ...] = ()  # what it announces, as they stand now
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.summary.as_dict() | {
-            "to_name": self.to_name,
-            "message_id": self.message_id,
-            "body_text": self.body_text,
-            "body_html": self.body_html,
-            "association_ids": list(self.association_ids),
-            "claimed_by": self.claimed_by,
-            "lease_until": self.lease_until.isoformat() if self.lease_until else None,
-            "headers": [{"name": k, "value": v} for k, v in self.headers],
-            "associations": [a.as_dict() for a in self.associations],
-        }
+    raw: Annotated[str, Field(exclude=True)]  # the message as the mailer sends it
+    headers: Annotated[tuple[Header, ...], Field(description="As sent, encoded words decoded")] = ()
+    associations: Annotated[
+        tuple[AssociationView, ...], Field(description="The links it announces, as now")
+    ] = ()
 
 
 def _summaries() -> Any:
@@ -100,8 +88,8 @@ def _summaries() -> Any:
             PendingEmail.state,
             PendingEmail.to_address,
             PendingEmail.subject,
-            SalesOrder.source + "/" + SalesOrder.number,
-            EmailTemplate.name,
+            (SalesOrder.source + "/" + SalesOrder.number).label("sales_order"),
+            EmailTemplate.name.label("template"),
             PendingEmail.event,
             PendingEmail.attempts,
             PendingEmail.last_error,
@@ -109,7 +97,7 @@ def _summaries() -> Any:
             PendingEmail.sent_at,
             PendingEmail.next_attempt_at,
             PendingEmail.sales_order_id,
-            PendingEmail.superseded_by_id,
+            PendingEmail.superseded_by_id.label("superseded_by"),
             PendingEmail.superseded_reason,
         )
         .outerjoin(SalesOrder, SalesOrder.id == PendingEmail.sales_order_id)
@@ -134,7 +122,7 @@ def list_emails(
     if state is not None:
         stmt = stmt.where(PendingEmail.state == _state(state).value)
     with ctx.db.read() as conn:
-        return [EmailSummary(*r) for r in conn.execute(stmt)]
+        return [EmailSummary(**r._mapping) for r in conn.execute(stmt)]
 
 
 def _event(value: str) -> EmailEvent:
@@ -169,11 +157,11 @@ def find_emails(
     if event is not None:
         stmt = stmt.where(PendingEmail.event == _event(event).value)
     with ctx.db.read() as conn:
-        ids = fetch_page(conn, stmt, int, limit=limit, offset=offset)
+        ids = fetch_page(conn, stmt, lambda id: id, limit=limit, offset=offset)
         found = {}
         if ids.items:
             for r in conn.execute(_summaries().where(PendingEmail.id.in_(ids.items))):
-                found[r.id] = EmailSummary(*r)
+                found[r.id] = EmailSummary(**r._mapping)
     return Page([found[i] for i in ids.items], ids.total, ids.limit, ids.offset)
 
 
@@ -210,9 +198,9 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
         .where(PendingEmailAssociation.email_id == email_id)
         .order_by(PendingEmailAssociation.association_id)
     ).all()
-    summary = EmailSummary(*row)
+    summary = row  # the summary columns, by name
     settings = ctx.settings.email
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[Header, ...]
     try:
         message = build_message(
             from_address=settings.from_address,
@@ -226,21 +214,16 @@ def _view(conn: Connection, ctx: Context, email_id: int) -> EmailView:
             date=summary.created_at,
         ).message
     except BadAddress as exc:  # stored before addresses were checked: it cannot go
-        raw, headers = f"(cannot be sent: {exc})", (("To", summary.to_address),)
+        raw, headers = f"(cannot be sent: {exc})", (Header("To", summary.to_address),)
     else:
         raw, headers = _raw(message), _readable_headers(message)
     return EmailView(
-        summary,
-        full.to_name,
-        full.message_id,
-        full.body_text,
-        full.body_html,
-        tuple(associations),
-        full.claimed_by,
-        full.lease_until,
-        raw,
-        headers,
-        tuple(load_associations(conn, associations)),
+        **row._mapping,
+        **full._mapping,
+        association_ids=tuple(associations),
+        raw=raw,
+        headers=headers,
+        associations=tuple(load_associations(conn, associations)),
     )
 
 
@@ -251,9 +234,9 @@ def _raw(message: Message) -> str:
     return out.getvalue().decode("utf-8", "replace")
 
 
-def _readable_headers(message: Message) -> tuple[tuple[str, str], ...]:
+def _readable_headers(message: Message) -> tuple[Header, ...]:
     """The headers as a mail program shows them: encoded words decoded."""
-    return tuple((name, _decoded(value)) for name, value in message.items())
+    return tuple(Header(name, _decoded(value)) for name, value in message.items())
 
 
 def _decoded(value: str) -> str:
@@ -339,15 +322,14 @@ def retry_email(ctx: Context, email_id: int, *, actor: str) -> EmailView:
 _WAITING = (EmailState.PENDING.value, EmailState.SENDING.value)
 
 
-@dataclass(frozen=True, slots=True)
-class SendReport:
-    """What a send did, and how many of the emails asked for are still to go."""
+@dataclass(kw_only=True)
+class SendReport(SendSummary):
+    """What the run did. An unreachable server is not an error: `stopped` says so and the
+    emails stay pending with the error, to be tried again."""
 
-    summary: SendSummary
-    left: int  # pending (due later, or not reached) or being sent by a mailer
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.summary.as_dict() | {"left": self.left}
+    left: Annotated[
+        int, Field(description="Of those asked for, still pending or being sent")
+    ]  # pending (due later, or not reached) or being sent by a mailer
 
 
 def send_now(
@@ -377,4 +359,4 @@ def send_now(
     if wanted is not None:
         left = left.where(PendingEmail.id.in_(wanted))
     with ctx.db.read() as conn:
-        return SendReport(summary, conn.scalar(left) or 0)
+        return SendReport(**asdict(summary), left=conn.scalar(left) or 0)

@@ -6,8 +6,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, computed_field
 from sqlalchemy import Connection, and_, select
 
 from bopo.db.models import Association, PoLine, PurchaseOrder, SoLine, StockItem
@@ -23,7 +24,11 @@ class LinkedPart:
     po_line_no: int
     qty: int
     expected: date | None  # the PO line's due date
-    overdue: bool = False  # that date is past: no promise, the supplier's date is awaited
+    # that date is past: no promise, the supplier's date is awaited
+    overdue: Annotated[
+        bool,
+        Field(description="The due date is past: no date is promised until the supplier's"),
+    ] = False
 
     @property
     def when(self) -> str:
@@ -31,15 +36,6 @@ class LinkedPart:
         if self.overdue and self.expected:
             return f"overdue, was due {self.expected.isoformat()}"
         return f"expected {self.expected.isoformat() if self.expected else 'date unknown'}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "qty": self.qty,
-            "expected": self.expected.isoformat() if self.expected else None,
-            "overdue": self.overdue,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +55,19 @@ class LineOutcome:
     linked_qty: int = 0
     po_number: str | None = None
     po_line_no: int | None = None
-    expected: date | None = None
-    skipped: str | None = None
+    expected: Annotated[date | None, Field(description="When the linked PO line is due")] = None
+    skipped: Annotated[str | None, Field(description="Why the line waits on the worklist")] = None
     shipped: int = 0
     cancelled: int = 0
-    split: tuple[LinkedPart, ...] = ()  # only for a line linked to several PO lines
-    overdue: bool = False  # linked to a PO line whose due date is past
+    # only for a line linked to several PO lines; the JSON has them in `parts`
+    split: Annotated[tuple[LinkedPart, ...], Field(exclude=True)] = ()
+    overdue: Annotated[bool, Field(description="Linked to a PO line whose due date is past")] = (
+        False
+    )
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Each PO line the line is linked to; several when it is split"
+    )
     @property
     def parts(self) -> tuple[LinkedPart, ...]:
         if self.split:
@@ -78,12 +80,14 @@ class LineOutcome:
             )
         return ()
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def waiting(self) -> int:
         return self.qty - self.cancelled - self.from_stock - self.linked_qty
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Literal["from stock", "linked", "skipped", "cancelled"]:
         if self.linked_qty:
             return "linked"
         if self.skipped:
@@ -115,24 +119,6 @@ class LineOutcome:
         if self.cancelled:
             parts.append(f"{self.cancelled} cancelled")
         return ", ".join(parts) or "nothing to do"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "line_no": self.line_no,
-            "sku": self.sku,
-            "qty": self.qty,
-            "outcome": self.outcome,
-            "from_stock": self.from_stock,
-            "linked_qty": self.linked_qty,
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "expected": self.expected.isoformat() if self.expected else None,
-            "overdue": self.overdue,
-            "skipped": self.skipped,
-            "shipped": self.shipped,
-            "cancelled": self.cancelled,
-            "parts": [p.as_dict() for p in self.parts],
-        }
 
 
 FROM_STOCK = "from stock"
@@ -169,7 +155,10 @@ class Difference:
     as text, None where that side has no such line.
     """
 
-    field: str
+    field: Annotated[
+        str,
+        Field(description="customer, order_date, delivery_date, line N sku, line N qty or line N"),
+    ]
     taken: str | None
     given: str | None
 
@@ -179,9 +168,6 @@ class Difference:
         if self.given is None:
             return f"{self.field}: in the order taken ({self.taken}), not in this one"
         return f"{self.field}: {self.taken} → {self.given}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "taken": self.taken, "given": self.given}
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,24 +180,13 @@ class OrderResult:
     errors: tuple[FieldError, ...] = field(default=())
     # Each line's outcome in one word ("from stock", "linked") or its skip reason;
     # all a bulk import reports, so it can leave `lines` empty.
-    kinds: tuple[str, ...] = ()
+    kinds: Annotated[tuple[str, ...], Field(exclude=True)] = ()
     differences: tuple[Difference, ...] = ()  # of a CHANGED order, from the order taken
     # What taking it changed besides the order: a stored customer's name or email.
-    warnings: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "status": self.status.value,
-            "id": self.id,
-            "lines": [line.as_dict() for line in self.lines],
-            "errors": [
-                {"place": e.place, "field": e.field, "message": e.message} for e in self.errors
-            ],
-            "differences": [d.as_dict() for d in self.differences],
-            "warnings": list(self.warnings),
-        }
+    warnings: Annotated[
+        tuple[str, ...],
+        Field(description="what it changed besides the order: a customer's name or email"),
+    ] = ()
 
 
 def load_line_outcomes(

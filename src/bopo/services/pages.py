@@ -30,9 +30,14 @@ def fetch_page(
     limit: int,
     offset: int,
 ) -> Page[T]:
-    """Count the whole selection, then read one ordered slice of it."""
+    """Count the whole selection, then read one ordered slice of it; `make` is given each
+    row's columns by their labels."""
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     total = conn.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = [make(*r) for r in conn.execute(stmt.limit(limit).offset(offset))] if total else []
+    items = (
+        [make(**r._mapping) for r in conn.execute(stmt.limit(limit).offset(offset))]
+        if total
+        else []
+    )
     return Page(items, total, limit, offset)

@@ -46,7 +46,12 @@ def customer_rows() -> AnySelect:
         .scalar_subquery()
     )
     return select(
-        Customer.id, Customer.code, Customer.name, Customer.email, Customer.created_at, orders
+        Customer.id,
+        Customer.code,
+        Customer.name,
+        Customer.email,
+        Customer.created_at,
+        orders.label("orders"),
     )
 
 
@@ -75,7 +80,7 @@ def get_customer(ctx: Context, code: str) -> CustomerView:
         row = conn.execute(customer_rows().where(Customer.code == code)).first()
     if row is None:
         raise NotFound("customer", code)
-    return CustomerView(*row)
+    return CustomerView(**row._mapping)
 
 
 def _suppliers() -> AnySelect:
@@ -86,7 +91,12 @@ def _suppliers() -> AnySelect:
         .scalar_subquery()
     )
     return select(
-        Supplier.id, Supplier.code, Supplier.name, Supplier.email, Supplier.created_at, pos
+        Supplier.id,
+        Supplier.code,
+        Supplier.name,
+        Supplier.email,
+        Supplier.created_at,
+        pos.label("purchase_orders"),
     )
 
 
@@ -108,4 +118,4 @@ def get_supplier(ctx: Context, code: str) -> SupplierView:
         row = conn.execute(_suppliers().where(Supplier.code == code)).first()
     if row is None:
         raise NotFound("supplier", code)
-    return SupplierView(*row)
+    return SupplierView(**row._mapping)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field, PlainSerializer, computed_field
 from sqlalchemy import select
+from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
 
 from bopo.db.models import PoLineStatus
 from bopo.errors import FieldError, InvalidInput, NotFound
@@ -29,24 +31,46 @@ from bopo.services.statuses import refuse_retired
 from bopo.services.supply import KEEP, Keep, SupplyChangeResult
 
 
-@dataclass(frozen=True, slots=True)
-class PoLineUpdate:
-    po_number: str
-    line_no: int
-    supply: SupplyChangeResult | None  # None: neither quantity nor due date was given
-    status: StatusChange | None  # None: no status was given
+class StatusMove(TypedDict):
+    """The status change, as the PO line change reports it (the line is named above)."""
 
+    before: str | None
+    after: str
+    changed: Annotated[bool, Field(description="false: the line had this status already")]
+    emails_queued: int
+
+
+def _move(change: StatusChange | None) -> StatusMove | None:
+    if change is None:
+        return None
+    return StatusMove(
+        before=change.before,
+        after=change.after,
+        changed=change.changed,
+        emails_queued=change.emails_queued,
+    )
+
+
+@dataclass(kw_only=True)
+class PoLineUpdate(SupplyChangeResult):
+    """What a PO line change did, the status change included (no quantity nor due date
+    given: nothing in the supply change's lists)."""
+
+    line_no: Annotated[int, Field(exclude=True)]
+    # None: neither quantity nor due date was given (the lists above are empty)
+    supply: Annotated[SupplyChangeResult | None, Field(exclude=True)]
+    status: Annotated[
+        StatusChange | None,
+        PlainSerializer(_move, return_type=StatusMove | None),
+        Field(description="null: no status was given"),
+    ]
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Emails the status change queued (re-allocated lines' emails not counted)"
+    )
     @property
     def emails_queued(self) -> int:
-        """Emails the status change queued (those of re-allocated lines are not counted)."""
         return self.status.emails_queued if self.status else 0
-
-    def as_dict(self) -> dict[str, Any]:
-        supplied = self.supply or SupplyChangeResult(self.po_number)
-        return supplied.as_dict() | {
-            "status": self.status.as_dict() if self.status else None,
-            "emails_queued": self.emails_queued,
-        }
 
 
 def update_po_line(
@@ -84,4 +108,5 @@ def update_po_line(
             if status is not None
             else None
         )
-    return PoLineUpdate(po_number, line_no, changed, given)
+    supplied = changed or SupplyChangeResult(po_number)
+    return PoLineUpdate(**vars(supplied), line_no=line_no, supply=changed, status=given)

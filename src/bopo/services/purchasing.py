@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import computed_field
 from sqlalchemy import Connection, Subquery, and_, exists, func, select
 
 from bopo.db.models import (
@@ -67,38 +68,15 @@ class PoLineView:
     status: str | None
     linked: tuple[LinkedSalesLine, ...]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def outstanding(self) -> int:
         return max(0, self.ordered - self.delivered - self.cancelled)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def free_on_order(self) -> int:
         return max(0, self.outstanding - self.associated)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "line_no": self.line_no,
-            "sku": self.sku,
-            "item_name": self.item_name,
-            "ordered": self.ordered,
-            "delivered": self.delivered,
-            "cancelled": self.cancelled,
-            "outstanding": self.outstanding,
-            "associated": self.associated,
-            "free_on_order": self.free_on_order,
-            "due_date": self.due_date.isoformat() if self.due_date else None,
-            "status": self.status,
-            "linked": [
-                {
-                    "source": s.source,
-                    "number": s.number,
-                    "line_no": s.line_no,
-                    "qty": s.qty,
-                    "delivery_date": s.delivery_date.isoformat(),
-                }
-                for s in self.linked
-            ],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +87,6 @@ class PurchaseOrderView:
     supplier_name: str
     order_date: date | None
     lines: tuple[PoLineView, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "supplier_code": self.supplier_code,
-            "supplier_name": self.supplier_name,
-            "order_date": self.order_date.isoformat() if self.order_date else None,
-            "lines": [line.as_dict() for line in self.lines],
-        }
 
 
 def _line_view(r: Any, linked: Sequence[LinkedSalesLine]) -> PoLineView:
@@ -144,8 +113,8 @@ def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
             select(
                 PurchaseOrder.id,
                 PurchaseOrder.number,
-                Supplier.code,
-                Supplier.name,
+                Supplier.code.label("supplier_code"),
+                Supplier.name.label("supplier_name"),
                 PurchaseOrder.order_date,
             )
             .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
@@ -173,12 +142,7 @@ def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
         ).all()
         linked = _linked(conn, [line.id for line in lines])
         return PurchaseOrderView(
-            head.id,
-            head.number,
-            head.code,
-            head.name,
-            head.order_date,
-            tuple(_line_view(r, linked.get(r.id, ())) for r in lines),
+            **head._mapping, lines=tuple(_line_view(r, linked.get(r.id, ())) for r in lines)
         )
 
 
@@ -199,7 +163,8 @@ def _linked(conn: Connection, po_line_ids: list[int]) -> dict[int, list[LinkedSa
         .where(and_(Association.po_line_id.in_(po_line_ids), Association.state == "active"))
         .order_by(SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
     ):
-        linked.setdefault(r.po_line_id, []).append(LinkedSalesLine(*r[1:]))
+        line = dict(r._mapping)
+        linked.setdefault(line.pop("po_line_id"), []).append(LinkedSalesLine(**line))
     return linked
 
 
@@ -257,13 +222,13 @@ def list_purchase_orders(
         select(
             PurchaseOrder.id,
             PurchaseOrder.number,
-            Supplier.code,
-            Supplier.name,
+            Supplier.code.label("supplier_code"),
+            Supplier.name.label("supplier_name"),
             PurchaseOrder.order_date,
             PurchaseOrder.created_at,
-            func.coalesce(lines.c.lines, 0),
-            func.coalesce(lines.c.open_lines, 0),
-            func.coalesce(lines.c.outstanding, 0),
+            func.coalesce(lines.c.lines, 0).label("lines"),
+            func.coalesce(lines.c.open_lines, 0).label("open_lines"),
+            func.coalesce(lines.c.outstanding, 0).label("outstanding"),
             lines.c.next_due,
         )
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)

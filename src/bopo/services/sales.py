@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, computed_field
 from sqlalchemy import Connection, func, select, update
 
 from bopo.db.audit import event
@@ -20,6 +21,18 @@ from bopo.services.outcomes import LineOutcome, load_line_outcomes
 from bopo.services.pages import MAX_LIMIT, AnySelect, Page
 from bopo.services.search import matches, normal, same
 
+PriorityName = Literal["low", "normal", "high", "urgent"]  # Priority's values
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    code: str
+    name: str
+    email: str
+
+
+Flat = Field(exclude=True)  # written once, as `customer`
+
 
 @dataclass(frozen=True, slots=True)
 class SalesOrderView:
@@ -27,34 +40,20 @@ class SalesOrderView:
     source: str
     number: str
     status: str
-    customer_code: str
-    customer_name: str
-    customer_email: str
+    customer_code: Annotated[str, Flat]
+    customer_name: Annotated[str, Flat]
+    customer_email: Annotated[str, Flat]
     order_date: date
     delivery_date: date
     created_at: datetime
     created_by: str
     lines: tuple[LineOutcome, ...]
-    priority: str = Priority.NORMAL.value
+    priority: PriorityName = Priority.NORMAL.value
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": self.source,
-            "number": self.number,
-            "status": self.status,
-            "priority": self.priority,
-            "customer": {
-                "code": self.customer_code,
-                "name": self.customer_name,
-                "email": self.customer_email,
-            },
-            "order_date": self.order_date.isoformat(),
-            "delivery_date": self.delivery_date.isoformat(),
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-            "lines": [line.as_dict() for line in self.lines],
-        }
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def customer(self) -> CustomerRef:
+        return CustomerRef(self.customer_code, self.customer_name, self.customer_email)
 
 
 def _head() -> AnySelect:
@@ -63,9 +62,9 @@ def _head() -> AnySelect:
         SalesOrder.source,
         SalesOrder.number,
         SalesOrder.status,
-        Customer.code,
-        Customer.name,
-        Customer.email,
+        Customer.code.label("customer_code"),
+        Customer.name.label("customer_name"),
+        Customer.email.label("customer_email"),
         SalesOrder.order_date,
         SalesOrder.delivery_date,
         SalesOrder.created_at,
@@ -75,10 +74,9 @@ def _head() -> AnySelect:
 
 
 def _view(head: Any, lines: list[LineOutcome]) -> SalesOrderView:
-    *fields, rank = head
-    return SalesOrderView(  # type: ignore[misc]
-        *fields, lines=tuple(lines), priority=Priority.of_rank(rank).value
-    )
+    row = dict(head._mapping)
+    rank = row.pop("priority")
+    return SalesOrderView(**row, lines=tuple(lines), priority=Priority.of_rank(rank).value)
 
 
 def show_sales_order(ctx: Context, number: str, source: str | None = None) -> SalesOrderView:
@@ -123,9 +121,13 @@ class SalesOrderSummary:
     delivery_date: date
     created_at: datetime
     lines: int
-    waiting_lines: int  # lines on the backorder worklist
-    priority: str = Priority.NORMAL.value
-    on_overdue: bool = False  # a line is linked to a PO line whose due date is past
+    waiting_lines: Annotated[int, Field(description="Lines on the backorder worklist")]
+    priority: PriorityName = Priority.NORMAL.value
+    # a line is linked to a PO line whose due date is past
+    on_overdue: Annotated[
+        bool,
+        Field(description="A line waits on a PO line whose due date is past (overdue supply)"),
+    ] = False
 
 
 # The columns a list of sales orders may be sorted by (`sort=delivery`, `sort=-ordered`).
@@ -307,37 +309,33 @@ def _on_overdue(conn: Connection, order_ids: list[int], today: date) -> set[int]
 
 
 def _summary(h: Any, counts: tuple[int, int]) -> SalesOrderSummary:
+    lines, waiting = counts
     return SalesOrderSummary(
-        h.id,
-        h.source,
-        h.number,
-        h.status,
-        h.code,
-        h.name,
-        h.order_date,
-        h.delivery_date,
-        h.created_at,
-        *counts,
+        id=h.id,
+        source=h.source,
+        number=h.number,
+        status=h.status,
+        customer_code=h.code,
+        customer_name=h.name,
+        order_date=h.order_date,
+        delivery_date=h.delivery_date,
+        created_at=h.created_at,
+        lines=lines,
+        waiting_lines=waiting,
         priority=Priority.of_rank(h.priority).value,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class PriorityChange:
+    """An order's priority before and after; nothing moves at once."""
+
+    id: int
     source: str
     number: str
-    before: str
-    after: str
-    changed: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "before": self.before,
-            "after": self.after,
-            "changed": self.changed,
-        }
+    before: PriorityName
+    after: PriorityName
+    changed: Annotated[bool, Field(description="false: the order had this priority already")]
 
 
 def set_order_priority(
@@ -356,7 +354,9 @@ def set_order_priority(
         )
         before = Priority.of_rank(rank or 0)
         if before is wanted:
-            return PriorityChange(order.source, order.number, before.value, wanted.value, False)
+            return PriorityChange(
+                order.id, order.source, order.number, before.value, wanted.value, False
+            )
         conn.execute(
             update(SalesOrder).where(SalesOrder.id == order.id).values(priority=wanted.rank)
         )
@@ -374,7 +374,7 @@ def set_order_priority(
                 )
             ],
         )
-    return PriorityChange(order.source, order.number, before.value, wanted.value, True)
+    return PriorityChange(order.id, order.source, order.number, before.value, wanted.value, True)
 
 
 def _priority(name: str) -> Priority:

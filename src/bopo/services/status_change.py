@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import Connection, Row, select, update
 
 from bopo.db.audit import event
@@ -32,18 +33,8 @@ class StatusChange:
     line_no: int
     before: str | None
     after: str
-    changed: bool
+    changed: Annotated[bool, Field(description="false: the line had this status already")]
     emails_queued: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "po_number": self.po_number,
-            "line_no": self.line_no,
-            "before": self.before,
-            "after": self.after,
-            "changed": self.changed,
-            "emails_queued": self.emails_queued,
-        }
 
 
 def set_po_line_status(

@@ -121,20 +121,20 @@ def _stated(conn: Connection, email_ids: Iterable[int]) -> dict[int, list[Stated
         select(
             PendingEmailAssociation.email_id,
             PendingEmailAssociation.association_id,
-            PendingEmailAssociation.qty,
-            PendingEmailAssociation.due_date,
-            PendingEmailAssociation.overdue,
+            PendingEmailAssociation.qty.label("stated_qty"),
+            PendingEmailAssociation.due_date.label("stated_due"),
+            PendingEmailAssociation.overdue.label("stated_overdue"),
             PendingEmailAssociation.previous_due,
             Association.state,
-            Association.qty,
-            PoLine.due_date,
+            Association.qty.label("qty"),
+            PoLine.due_date.label("due_date"),
             PoLine.status_id,
-            SalesOrder.status,
-            SoLine.line_no,
-            PurchaseOrder.number,
-            PoLine.line_no,
-            PoLine.id,
-            SoLine.id,
+            SalesOrder.status.label("order_status"),
+            SoLine.line_no.label("line_no"),
+            PurchaseOrder.number.label("po_number"),
+            PoLine.line_no.label("po_line_no"),
+            PoLine.id.label("po_line_id"),
+            SoLine.id.label("so_line_id"),
         )
         .join(Association, Association.id == PendingEmailAssociation.association_id)
         .join(PoLine, PoLine.id == Association.po_line_id)
@@ -145,8 +145,7 @@ def _stated(conn: Connection, email_ids: Iterable[int]) -> dict[int, list[Stated
         .order_by(PendingEmailAssociation.email_id, SoLine.line_no, Association.id)
     )
     for r in conn.execute(stmt):
-        values: tuple[Any, ...] = tuple(r)
-        out[r[0]].append(StatedLine(*values))
+        out[r.email_id].append(StatedLine(**r._mapping))
     return out
 
 

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import Connection, select, update
+from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
 
 from bopo.db.models import PoLine, PurchaseOrder
 from bopo.db.workset import WorksetQuery, load_workset
@@ -30,42 +32,42 @@ from bopo.services.changes import commit
 from bopo.services.context import Context
 from bopo.services.lookup import as_stored, find_po_line, positive_qty
 from bopo.services.notices import Moved, NoticePlan, plan_notices, write_notices
+from bopo.services.record_json import LoggedChange
+
+
+class PoLineValues(TypedDict):
+    ordered: int
+    delivered: int
+    cancelled: int
+    outstanding: int
+    due_date: str | None  # YYYY-MM-DD
 
 
 @dataclass(frozen=True, slots=True)
 class PoLineChange:
     line_no: int
-    before: dict[str, Any]
-    after: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line_no": self.line_no, "before": self.before, "after": self.after}
+    before: PoLineValues
+    after: PoLineValues
 
 
 @dataclass
-class SupplyChangeResult:
-    """What a supply change did: the PO lines changed, links released, lines re-allocated."""
+class SupplyChangeResult(LoggedChange):
+    """What a supply change did: PO lines changed, links released, lines re-allocated."""
 
     po_number: str
     lines: list[PoLineChange] = field(default_factory=list)
-    log: ChangeLog = field(default_factory=ChangeLog)
-    late_supply: list[SalesLineRef] = field(default_factory=list)  # flagged by a due date
+    log: Annotated[ChangeLog, Field(exclude=True)] = field(default_factory=ChangeLog)
+    late_supply: Annotated[
+        list[SalesLineRef],
+        Field(description="Linked lines now due after their delivery date (on the worklist)"),
+    ] = field(default_factory=list)  # flagged by a due date
     on_time_again: list[SalesLineRef] = field(default_factory=list)
-    notices: list[NoticePlan] = field(default_factory=list)  # due-date emails queued or changed
-
-    def as_dict(self) -> dict[str, Any]:
-        return (
-            {"po_number": self.po_number, "lines": [c.as_dict() for c in self.lines]}
-            | self.log.as_dict()
-            | {
-                "late_supply": [r.as_dict() for r in self.late_supply],
-                "on_time_again": [r.as_dict() for r in self.on_time_again],
-                "notices": [n.as_dict() for n in self.notices],
-            }
-        )
+    notices: Annotated[
+        list[NoticePlan], Field(description="Due-date emails it queued, merged or cancelled")
+    ] = field(default_factory=list)
 
 
-def _values(po: PoLineRow) -> dict[str, Any]:
+def _values(po: PoLineRow) -> PoLineValues:
     return {
         "ordered": po.ordered,
         "delivered": po.delivered,

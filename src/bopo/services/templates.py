@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import Connection, insert, select, update
 
 from bopo.db.audit import event
@@ -58,40 +59,24 @@ class TemplateView:
     subject: str
     body_text: str
     body_html: str | None
-    statuses: tuple[str, ...]  # codes of the PO line statuses it is attached to
+    statuses: Annotated[
+        tuple[str, ...], Field(description="Codes of the PO line statuses it is attached to")
+    ]
     created_at: datetime
     updated_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "type": self.type,
-            "subject": self.subject,
-            "body_text": self.body_text,
-            "body_html": self.body_html,
-            "statuses": list(self.statuses),
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
 
 
 @dataclass(frozen=True, slots=True)
 class Preview:
+    """The email as the customer would get it."""
+
     subject: str
     body_text: str
     body_html: str | None
-    to: str | None  # the customer's address, when previewed against a real order
-    order: str | None = None  # that order, as source/number
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "to": self.to,
-            "order": self.order,
-            "subject": self.subject,
-            "body_text": self.body_text,
-            "body_html": self.body_html,
-        }
+    to: Annotated[str | None, Field(description="The customer's address; null for the sample")]
+    order: Annotated[str | None, Field(description="The order rendered for, as source/number")] = (
+        None
+    )
 
 
 def _views(
@@ -119,20 +104,7 @@ def _views(
         .order_by(PoLineStatus.code)
     ):
         used.setdefault(tid, []).append(code)
-    return [
-        TemplateView(
-            r.id,
-            r.name,
-            r.type,
-            r.subject,
-            r.body_text,
-            r.body_html,
-            tuple(used.get(r.id, ())),
-            r.created_at,
-            r.updated_at,
-        )
-        for r in rows
-    ]
+    return [TemplateView(**r._mapping, statuses=tuple(used.get(r.id, ()))) for r in rows]
 
 
 def list_templates(ctx: Context) -> list[TemplateView]:

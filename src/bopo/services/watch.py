@@ -34,6 +34,7 @@ from pathlib import Path
 from bopo.services import formats
 from bopo.services.context import Context
 from bopo.services.imports import ImportSummary
+from bopo.services.serial import to_json
 
 PROCESSING, DONE, FAILED = "processing", "done", "failed"
 SUFFIXES = {".csv", ".json", ".tsv", ".txt", ".xlsx"}
@@ -100,7 +101,7 @@ def process(ctx: Context, folder: Path, claimed: Path, *, fmt: str | None, actor
     outcome = DONE if summary.ok else FAILED
     stamp = ctx.clock().strftime("%Y%m%dT%H%M%S")
     target = _free_name(folder / outcome, f"{stamp}-{name}")
-    report = summary.as_dict() | {"file": name, "outcome": outcome}
+    report = to_json(summary) | {"file": name, "outcome": outcome}
     # the summary first: a file in done/ or failed/ always has its summary beside it
     target.with_name(target.name + ".summary.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

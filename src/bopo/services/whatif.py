@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, computed_field
 from sqlalchemy import Connection, select
 
 from bopo.db.bulk import one_of
@@ -31,6 +32,7 @@ from bopo.services.backorder_emails import templated_statuses
 from bopo.services.context import Context
 from bopo.services.imports import gc_paused
 from bopo.services.notices import NoticePlan
+from bopo.services.record_json import LineFields
 from bopo.services.superseding import StatedLine, preview_refresh
 from bopo.services.worklist import UNALLOCATED
 
@@ -50,70 +52,39 @@ class Part:
     qty: int
     expected: date | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "qty": self.qty,
-            "expected": _iso(self.expected),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class Relinked:
+class Relinked(LineFields):
     """A line that would be linked to other PO lines (before: none, for a waiting line)."""
 
-    line: SalesLineRef
+    line: Annotated[SalesLineRef, Field(exclude=True)]
     sku: str
     before: tuple[Part, ...]
     after: tuple[Part, ...]
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "sku": self.sku,
-            "before": [p.as_dict() for p in self.before],
-            "after": [p.as_dict() for p in self.after],
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class ToWorklist:
-    line: SalesLineRef
+class ToWorklist(LineFields):
+    line: Annotated[SalesLineRef, Field(exclude=True)]
     sku: str
     waiting: int
     reason: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "sku": self.sku,
-            "waiting": self.waiting,
-            "reason": self.reason,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class Lateness:
+class Lateness(LineFields):
     """A linked line whose expected date is (or no longer is) after its delivery date."""
 
-    line: SalesLineRef
+    line: Annotated[SalesLineRef, Field(exclude=True)]
     delivery_date: date
-    expected: date | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {
-            "delivery_date": self.delivery_date.isoformat(),
-            "expected": _iso(self.expected),
-        }
+    expected: Annotated[date | None, Field(description="When all of the line would be expected")]
 
 
 @dataclass(frozen=True, slots=True)
-class Served:
-    line: SalesLineRef
+class Served(LineFields):
+    line: Annotated[SalesLineRef, Field(exclude=True)]
     sku: str
-    qty: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.line.as_dict() | {"sku": self.sku, "qty": self.qty}
+    qty: Annotated[int, Field(description="Units of stock it would be given")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,42 +94,63 @@ class EmailPreview:
     source: str
     number: str
     to: str
-    template: str
-    type: str
-    event: str
-    action: str  # "queued", "merged" into an unsent notice, "cancelled", "superseded"
-    lines: int
-    send_after: datetime | None = None  # held back by the notice throttle
+    template: Annotated[
+        str, Field(description="The template's name (empty for a notice cancelled)")
+    ]
+    type: Annotated[str, Field(description="BACK_ORDER, BACK_ORDER_UPDATE or BACK_ORDER_EARLIER")]
+    event: Annotated[
+        str,
+        Field(
+            description="What queues it (reallocation, worklist, due_date), "
+            "or queued a superseded one"
+        ),
+    ]
+    action: Annotated[
+        str,
+        Field(
+            description="queued: a new email; merged: into the unsent notice `email_id`; "
+            "cancelled: that notice would be left with nothing to say; superseded: the unsent "
+            "email `email_id` would no longer be true (a queued one says what is)"
+        ),
+    ]
+    lines: Annotated[int, Field(description="Lines it would announce")]
+    send_after: Annotated[
+        datetime | None, Field(description="Held back until then (one notice a day)")
+    ] = None
     email_id: int | None = None  # the unsent email merged into, cancelled or superseded
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "to": self.to,
-            "template": self.template,
-            "type": self.type,
-            "event": self.event,
-            "action": self.action,
-            "lines": self.lines,
-            "send_after": _iso(self.send_after),
-            "email_id": self.email_id,
-        }
 
 
 @dataclass
 class WhatIf:
     """The answer: what the change would do, nothing of it done."""
 
-    change: str
-    relinked: list[Relinked] = field(default_factory=list)
-    to_worklist: list[ToWorklist] = field(default_factory=list)
-    late: list[Lateness] = field(default_factory=list)  # late, or later still
-    late_supply: list[SalesLineRef] = field(default_factory=list)  # put on the worklist for it
+    change: Annotated[str, Field(description="The change, in words")]
+    relinked: Annotated[
+        list[Relinked], Field(description="Lines that would be linked or re-linked")
+    ] = field(default_factory=list)
+    to_worklist: Annotated[
+        list[ToWorklist], Field(description="Lines that would wait on the worklist")
+    ] = field(default_factory=list)
+    late: Annotated[
+        list[Lateness],
+        Field(
+            description="Linked lines that would be expected after their delivery date "
+            "(or later still)"
+        ),
+    ] = field(default_factory=list)
+    late_supply: Annotated[
+        list[SalesLineRef],
+        Field(description="Lines that would go on the worklist as `late supply`"),
+    ] = field(default_factory=list)
     on_time_again: list[Lateness] = field(default_factory=list)
-    served: list[Served] = field(default_factory=list)
+    served: Annotated[list[Served], Field(description="Lines that would be given stock")] = field(
+        default_factory=list
+    )
     emails: list[EmailPreview] = field(default_factory=list)
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="true: no order would be affected and no email queued"
+    )
     @property
     def nothing(self) -> bool:
         return not (
@@ -170,18 +162,6 @@ class WhatIf:
             or self.served
             or self.emails
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "change": self.change,
-            "relinked": [r.as_dict() for r in self.relinked],
-            "to_worklist": [r.as_dict() for r in self.to_worklist],
-            "late": [r.as_dict() for r in self.late],
-            "late_supply": [r.as_dict() for r in self.late_supply],
-            "on_time_again": [r.as_dict() for r in self.on_time_again],
-            "served": [r.as_dict() for r in self.served],
-            "emails": [e.as_dict() for e in self.emails],
-        }
 
 
 # --- the questions -----------------------------------------------------------------------

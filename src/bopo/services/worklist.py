@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, PlainSerializer
 from sqlalchemy import Connection, and_, func, select
 
 from bopo.db.bulk import one_of
@@ -60,27 +61,11 @@ class BackorderLine:
     customer_code: str
     customer_name: str
     # Set for a `late supply` line: still linked, to a PO line now due too late.
-    po_number: str | None = None
+    po_number: Annotated[
+        str | None, Field(description="For `late supply`: the PO line it is linked to")
+    ] = None
     po_line_no: int | None = None
     expected: date | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "number": self.number,
-            "line_no": self.line_no,
-            "sku": self.sku,
-            "item_name": self.item_name,
-            "waiting": self.waiting,
-            "reason": self.reason,
-            "since": self.since.isoformat() if self.since else None,
-            "delivery_date": self.delivery_date.isoformat(),
-            "customer_code": self.customer_code,
-            "customer_name": self.customer_name,
-            "po_number": self.po_number,
-            "po_line_no": self.po_line_no,
-            "expected": self.expected.isoformat() if self.expected else None,
-        }
 
 
 def _remaining() -> Any:
@@ -112,21 +97,21 @@ def _worklist() -> Any:
     active = and_(Association.so_line_id == SoLine.id, Association.id == latest_part)
     return (
         select(
-            SoLine.id,
+            SoLine.id.label("so_line_id"),
             SalesOrder.source,
             SalesOrder.number,
             SoLine.line_no,
             StockItem.sku,
-            StockItem.name,
-            _remaining(),
-            SoLine.backorder_reason,
-            SoLine.backorder_since,
+            StockItem.name.label("item_name"),
+            _remaining().label("waiting"),
+            SoLine.backorder_reason.label("reason"),
+            SoLine.backorder_since.label("since"),
             SalesOrder.delivery_date,
-            Customer.code,
-            Customer.name,
-            PurchaseOrder.number,
-            PoLine.line_no,
-            PoLine.due_date,
+            Customer.code.label("customer_code"),
+            Customer.name.label("customer_name"),
+            PurchaseOrder.number.label("po_number"),
+            PoLine.line_no.label("po_line_no"),
+            PoLine.due_date.label("expected"),
         )
         .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
         .join(StockItem, StockItem.id == SoLine.stock_item_id)
@@ -155,25 +140,23 @@ def load_backorders(
         stmt = stmt.where(SoLine.id == so_line_id)
     if ids is not None:
         stmt = stmt.where(one_of(conn, SoLine.id, sorted(ids)))
-    return [BackorderLine(*r) for r in conn.execute(stmt)]
+    return [BackorderLine(**r._mapping) for r in conn.execute(stmt)]
+
+
+def _sorted(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
 
 
 @dataclass
 class RetrySummary:
     lines: int = 0
-    from_stock: int = 0  # lines that took stock (units in units_from_stock)
+    # lines that took stock (units in units_from_stock)
+    from_stock: Annotated[int, Field(serialization_alias="lines_from_stock")] = 0
     units_from_stock: int = 0
-    linked: int = 0
-    still_waiting: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "lines": self.lines,
-            "lines_from_stock": self.from_stock,
-            "units_from_stock": self.units_from_stock,
-            "lines_linked": self.linked,
-            "still_waiting": dict(sorted(self.still_waiting.items())),
-        }
+    linked: Annotated[int, Field(serialization_alias="lines_linked")] = 0
+    still_waiting: Annotated[Counter[str], PlainSerializer(_sorted, return_type=dict[str, int])] = (
+        field(default_factory=Counter)
+    )
 
 
 def allocate_worklist(ctx: Context, *, actor: str) -> RetrySummary:

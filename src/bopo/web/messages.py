@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from bopo.domain.records import ChangeLog
 from bopo.services.demand import DemandChangeResult
@@ -115,15 +116,17 @@ def supply_change(r: SupplyChangeResult, day: Day) -> str:
     changes = []
     for c in r.lines:
         moved = []
+        before: dict[str, Any] = dict(c.before)
+        after: dict[str, Any] = dict(c.after)
         for key, name in _NAMES.items():
-            if c.before[key] != c.after[key]:
+            if before[key] != after[key]:
                 if key == "due_date":
                     old, new = (
                         day(date.fromisoformat(v)) if v else "no date"
-                        for v in (c.before[key], c.after[key])
+                        for v in (before[key], after[key])
                     )
                 else:
-                    old, new = f"{c.before[key]:,}", f"{c.after[key]:,}"
+                    old, new = f"{before[key]:,}", f"{after[key]:,}"
                 moved.append(f"{name} {old} → {new}")
         changes.append(f"{r.po_number} line {c.line_no}: {', '.join(moved)}")
     text = "; ".join(changes)
@@ -142,15 +145,14 @@ def supply_change(r: SupplyChangeResult, day: Day) -> str:
 
 def receipt(r: ReceiptResult) -> str:
     """'Received 10 of PAN-28 on PO-1001 line 1: 6 to web/W-5002 line 1, 4 to free stock.'"""
-    v = r.receipt
     parts = [
         f"{line.qty:,} to {line.line}"
         + (" (from the worklist)" if line.kind == "backorder" else "")
-        for line in v.lines
+        for line in r.lines
     ]
-    if v.to_stock:
-        parts.append(f"{v.to_stock:,} to free stock")
-    text = f"Received {v.qty:,} of {v.sku} on {v.po_number} line {v.po_line_no}: {', '.join(parts)}"
+    if r.to_stock:
+        parts.append(f"{r.to_stock:,} to free stock")
+    text = f"Received {r.qty:,} of {r.sku} on {r.po_number} line {r.po_line_no}: {', '.join(parts)}"
     if r.over_delivered:
         text += f" ({r.over_delivered:,} more than was outstanding)"
     return text + "."
@@ -203,44 +205,43 @@ def sending(r: SendReport, *, due_only: bool) -> tuple[str, str]:
     An unreachable server is said plainly, not as one error per email; `due_only` is a
     "send all due" click, where `left` counts what waits for later.
     """
-    s = r.summary
-    if s.stopped and s.stopped.startswith(UNREACHABLE):
-        kept = s.retrying + s.released
+    if r.stopped and r.stopped.startswith(UNREACHABLE):
+        kept = r.retrying + r.released
         text = (
-            f"{s.sent:,} sent. The mail server could not be reached "
-            f"({s.stopped.removeprefix(UNREACHABLE)}): "
+            f"{r.sent:,} sent. The mail server could not be reached "
+            f"({r.stopped.removeprefix(UNREACHABLE)}): "
             f"{plural(kept, 'email')} {'stays' if kept == 1 else 'stay'} pending, "
             "to be tried again later"
         )
-        if s.failed:
-            text += f"; {s.failed:,} failed after their last attempt"
+        if r.failed:
+            text += f"; {r.failed:,} failed after their last attempt"
         return "error", text + "."
-    if not (s.sent or s.failed or s.retrying or s.superseded):
+    if not (r.sent or r.failed or r.retrying or r.superseded):
         if not due_only:
             return "warn", "Nothing was sent: none of those emails is pending any more."
         text = "Nothing was sent: no email is due."
         if r.left:
             text += f" {plural(r.left, 'email')} wait for their next attempt or another mailer."
         return "warn", text
-    parts = [f"{s.sent:,} sent"]
-    if s.failed:
-        parts.append(f"{s.failed:,} failed")
-    if s.retrying:
-        parts.append(f"{s.retrying:,} to be tried again later")
-    if s.superseded:
-        parts.append(f"{s.superseded:,} no longer true, superseded instead of sent")
+    parts = [f"{r.sent:,} sent"]
+    if r.failed:
+        parts.append(f"{r.failed:,} failed")
+    if r.retrying:
+        parts.append(f"{r.retrying:,} to be tried again later")
+    if r.superseded:
+        parts.append(f"{r.superseded:,} no longer true, superseded instead of sent")
     text = ", ".join(parts)
-    if s.errors:
-        text += ": " + "; ".join(s.errors[:SHOWN_ERRORS])
-        if len(s.errors) > SHOWN_ERRORS:
-            text += f"; and {len(s.errors) - SHOWN_ERRORS:,} more"
+    if r.errors:
+        text += ": " + "; ".join(r.errors[:SHOWN_ERRORS])
+        if len(r.errors) > SHOWN_ERRORS:
+            text += f"; and {len(r.errors) - SHOWN_ERRORS:,} more"
     text += "."
     if due_only and r.left:
         text += (
             f" {plural(r.left, 'email')} still to go: send again, or leave them to the "
             "batch mailer (bopo emails send)."
         )
-    return ("ok" if not (s.failed or s.retrying) else "warn"), text
+    return ("ok" if not (r.failed or r.retrying) else "warn"), text
 
 
 def status_set(r: PoLineUpdate, template: str | None) -> str:

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Path, Query, Response
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import Page, page_of
-from bopo.api.schemas_lifecycle import AssociationCreate, AssociationRead, UnlinkRead
+from bopo.api.schemas_lifecycle import AssociationCreate
 from bopo.domain.statuses import AssociationState
 from bopo.services import associations
+from bopo.services.associations import AssociationView
+from bopo.services.manual_links import UnlinkResult
 
 router = APIRouter(
     prefix="/associations", tags=["associations"], responses=responses(401, 403, 422)
@@ -21,7 +23,7 @@ AssociationId = Annotated[int, Path(ge=1, le=2_147_483_647, description="The ass
 RowId = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 
 
-@router.get("", response_model=Page[AssociationRead])
+@router.get("", response_model=Page[AssociationView])
 def list_associations(
     ctx: CtxDep,
     _: Viewer,
@@ -43,30 +45,28 @@ def list_associations(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(AssociationRead, page)
+    return page_of(page)
 
 
 @router.get("/{association_id}", responses=responses(404))
-def get_association(ctx: CtxDep, _: Viewer, association_id: AssociationId) -> AssociationRead:
+def get_association(ctx: CtxDep, _: Viewer, association_id: AssociationId) -> AssociationView:
     """One association, whatever its state."""
-    return AssociationRead.model_validate(associations.get_association(ctx, association_id))
+    return associations.get_association(ctx, association_id)
 
 
 @router.post("", status_code=201, responses=responses(404, 409))
 def create_association(
     ctx: CtxDep, user: Operator, body: AssociationCreate, response: Response
-) -> AssociationRead:
+) -> AssociationView:
     """Link a worklist line to a PO line with enough free on order (409 if it does not fit)."""
     made = associations.link(
         ctx, body.so_line_id, body.po_number, body.po_line_no, actor=user.actor
     )
     response.headers["Location"] = f"/api/associations/{made.id}"
-    return AssociationRead.model_validate(made)
+    return made
 
 
 @router.delete("/{association_id}", responses=responses(404, 409))
-def delete_association(ctx: CtxDep, user: Operator, association_id: AssociationId) -> UnlinkRead:
+def delete_association(ctx: CtxDep, user: Operator, association_id: AssociationId) -> UnlinkResult:
     """Unlink: the line returns to the worklist and the freed quantity is offered to others."""
-    return UnlinkRead.model_validate(
-        associations.unlink(ctx, association_id, actor=user.actor).as_dict()
-    )
+    return associations.unlink(ctx, association_id, actor=user.actor)

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Query
 
 from bopo.api.deps import Admin, CtxDep, PagingDep
 from bopo.api.errors import responses
-from bopo.api.schemas import AuditRead, Page, page_of
+from bopo.api.schemas import Page, page_of
 from bopo.services import audit
+from bopo.services.audit import AuditRow
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=responses(401, 403, 422))
 Text = Annotated[str | None, Query(max_length=64)]
 
 
-@router.get("", response_model=Page[AuditRead])
+@router.get("", response_model=Page[AuditRow])
 def list_audit(
     ctx: CtxDep,
     _: Admin,
@@ -44,4 +45,4 @@ def list_audit(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(AuditRead, page)
+    return page_of(page)

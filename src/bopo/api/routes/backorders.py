@@ -11,15 +11,16 @@ from fastapi import APIRouter, Path, Query, Request
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
-from bopo.api.schemas import BackorderRead, Page, RetryRead, page_of
-from bopo.api.schemas_lifecycle import LineCandidatesRead
+from bopo.api.schemas import Page, page_of
 from bopo.domain.statuses import SkipReason
 from bopo.services import exports, manual_links, worklist
+from bopo.services.manual_links import LineCandidates
+from bopo.services.worklist import BackorderLine, RetrySummary
 
 router = APIRouter(prefix="/backorders", tags=["backorder worklist"], responses=responses(401, 403))
 
 
-@router.get("", response_model=Page[BackorderRead], responses=responses(422) | EXPORT_RESPONSES)
+@router.get("", response_model=Page[BackorderLine], responses=responses(422) | EXPORT_RESPONSES)
 def list_backorders(
     ctx: CtxDep,
     _: Viewer,
@@ -56,13 +57,13 @@ def list_backorders(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(BackorderRead, page)
+    return page_of(page)
 
 
 @router.post("/allocate")
-def allocate(ctx: CtxDep, user: Operator) -> RetryRead:
+def allocate(ctx: CtxDep, user: Operator) -> RetrySummary:
     """Offer every worklist line free stock, then a PO line, oldest delivery date first."""
-    return RetryRead.model_validate(worklist.allocate_worklist(ctx, actor=user.actor).as_dict())
+    return worklist.allocate_worklist(ctx, actor=user.actor)
 
 
 @router.get("/{so_line_id}/candidates", responses=responses(404, 422))
@@ -70,6 +71,6 @@ def line_candidates(
     ctx: CtxDep,
     _: Viewer,
     so_line_id: Annotated[int, Path(ge=1, le=2_147_483_647, description="The worklist line")],
-) -> LineCandidatesRead:
+) -> LineCandidates:
     """The PO lines that could take a worklist line's whole quantity, in the policy's order."""
-    return LineCandidatesRead.model_validate(manual_links.line_candidates(ctx, so_line_id))
+    return manual_links.line_candidates(ctx, so_line_id)

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas import CustomerRead, Page, page_of
+from bopo.api.schemas import Page, page_of
 from bopo.services import parties
+from bopo.services.parties import CustomerView
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=responses(401, 403, 422))
 
 
-@router.get("", response_model=Page[CustomerRead])
+@router.get("", response_model=Page[CustomerView])
 def list_customers(
     ctx: CtxDep,
     _: Viewer,
@@ -24,12 +25,12 @@ def list_customers(
 ) -> dict[str, object]:
     """Customers by code, with how many orders each has."""
     page = parties.list_customers(ctx, q=q, email=email, limit=paging.limit, offset=paging.offset)
-    return page_of(CustomerRead, page)
+    return page_of(page)
 
 
 @router.get("/{code}", responses=responses(404))
 def get_customer(
     ctx: CtxDep, _: Viewer, code: Annotated[str, Path(min_length=1, max_length=64)]
-) -> CustomerRead:
+) -> CustomerView:
     """One customer."""
-    return CustomerRead.model_validate(parties.get_customer(ctx, code))
+    return parties.get_customer(ctx, code)

@@ -15,15 +15,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from bopo.api.deps import Admin, CtxDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas_emails import (
-    PreviewRead,
-    TemplateCreate,
-    TemplatePreviewCreate,
-    TemplateRead,
-    TemplateUpdate,
-)
+from bopo.api.schemas_emails import TemplateCreate, TemplatePreviewCreate, TemplateUpdate
 from bopo.domain.templating import TemplateSource
 from bopo.services import templates
+from bopo.services.templates import Preview, TemplateView
 from bopo.threads import in_long_thread
 
 router = APIRouter(
@@ -34,15 +29,15 @@ Name = Annotated[str, Path(min_length=1, max_length=200, description="The templa
 
 
 @router.get("")
-def list_templates(ctx: CtxDep, _: Viewer) -> list[TemplateRead]:
+def list_templates(ctx: CtxDep, _: Viewer) -> list[TemplateView]:
     """Every email template, by name, with the PO line statuses it is attached to."""
-    return [TemplateRead.model_validate(t) for t in templates.list_templates(ctx)]
+    return templates.list_templates(ctx)
 
 
 @router.post("", status_code=201, responses=responses(409))
 async def create_template(
     ctx: CtxDep, user: Admin, body: TemplateCreate, request: Request, response: Response
-) -> TemplateRead:
+) -> TemplateView:
     """Add a template; refused, naming the part and line, unless it renders against a sample."""
     view = await in_long_thread(
         request,
@@ -56,13 +51,13 @@ async def create_template(
         actor=user.actor,
     )
     response.headers["Location"] = f"/api/email-templates/{quote(view.name, safe='')}"
-    return TemplateRead.model_validate(view)
+    return view
 
 
 @router.post("/preview", responses=responses(404, 409))
 async def preview_unsaved(
     ctx: CtxDep, _: Admin, body: TemplatePreviewCreate, request: Request
-) -> PreviewRead:
+) -> Preview:
     """Render an unsaved template against an order's linked lines, or the sample order."""
     preview = await in_long_thread(
         request,
@@ -74,19 +69,19 @@ async def preview_unsaved(
         order_number=body.order_number,
         order_source=body.order_source,
     )
-    return PreviewRead.model_validate(preview)
+    return preview
 
 
 @router.get("/{name}", responses=responses(404))
-def get_template(ctx: CtxDep, _: Viewer, name: Name) -> TemplateRead:
+def get_template(ctx: CtxDep, _: Viewer, name: Name) -> TemplateView:
     """One template, as written."""
-    return TemplateRead.model_validate(templates.get_template(ctx, name))
+    return templates.get_template(ctx, name)
 
 
 @router.patch("/{name}", responses=responses(404, 409))
 async def update_template(
     ctx: CtxDep, user: Admin, name: Name, body: TemplateUpdate, request: Request
-) -> TemplateRead:
+) -> TemplateView:
     """Change or rename a template; refused like a new one. Queued emails keep their text."""
     view = await in_long_thread(
         request,
@@ -99,7 +94,7 @@ async def update_template(
         body_html=(body.body_html or "") if body.html_given else None,
         actor=user.actor,
     )
-    return TemplateRead.model_validate(view)
+    return view
 
 
 @router.get("/{name}/preview", responses=responses(404, 409))
@@ -117,7 +112,7 @@ async def preview_template(
     order_source: Annotated[
         str | None, Query(min_length=1, max_length=40, description="and this source")
     ] = None,
-) -> PreviewRead:
+) -> Preview:
     """Render a saved template against an order's linked lines, or the sample order."""
     preview = await in_long_thread(
         request,
@@ -128,4 +123,4 @@ async def preview_template(
         order_number=order_number,
         source=order_source,
     )
-    return PreviewRead.model_validate(preview)
+    return preview

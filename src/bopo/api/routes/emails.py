@@ -10,10 +10,11 @@ from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
 from bopo.api.schemas import Page, page_of
-from bopo.api.schemas_emails import EmailRead, EmailSend, EmailSummaryRead, SendRead
+from bopo.api.schemas_emails import EmailSend
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.services import exports, outbox
+from bopo.services.outbox import EmailSummary, EmailView, SendReport
 from bopo.threads import in_long_thread
 
 router = APIRouter(prefix="/emails", tags=["emails"], responses=responses(401, 403, 422))
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/emails", tags=["emails"], responses=responses(401, 4
 EmailId = Annotated[int, Path(ge=1, le=2_147_483_647, description="The email's id")]
 
 
-@router.get("", response_model=Page[EmailSummaryRead], responses=EXPORT_RESPONSES)
+@router.get("", response_model=Page[EmailSummary], responses=EXPORT_RESPONSES)
 def list_emails(
     ctx: CtxDep,
     _: Viewer,
@@ -49,13 +50,13 @@ def list_emails(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(EmailSummaryRead, page)
+    return page_of(page)
 
 
 @router.post("/send", responses=responses(404))
 async def send_emails(
     ctx: CtxDep, _: Operator, request: Request, body: Annotated[EmailSend | None, Body()] = None
-) -> SendRead:
+) -> SendReport:
     """Send due emails now (or those given) over SMTP, and wait for the result."""
     report = await in_long_thread(
         request,
@@ -64,22 +65,22 @@ async def send_emails(
         ids=body.ids if body else None,
         limit=body.limit if body else None,
     )
-    return SendRead.model_validate(report.as_dict())
+    return report
 
 
 @router.get("/{email_id}", responses=responses(404))
-def get_email(ctx: CtxDep, _: Viewer, email_id: EmailId) -> EmailRead:
+def get_email(ctx: CtxDep, _: Viewer, email_id: EmailId) -> EmailView:
     """One email: its headers and bodies as sent, its attempts and last error, its links."""
-    return EmailRead.model_validate(outbox.show_email(ctx, email_id).as_dict())
+    return outbox.show_email(ctx, email_id)
 
 
 @router.post("/{email_id}/cancel", responses=responses(404, 409))
-def cancel_email(ctx: CtxDep, user: Operator, email_id: EmailId) -> EmailRead:
+def cancel_email(ctx: CtxDep, user: Operator, email_id: EmailId) -> EmailView:
     """Cancel a pending or failed email: it will not be sent."""
-    return EmailRead.model_validate(outbox.cancel_email(ctx, email_id, actor=user.actor).as_dict())
+    return outbox.cancel_email(ctx, email_id, actor=user.actor)
 
 
 @router.post("/{email_id}/retry", responses=responses(404, 409))
-def retry_email(ctx: CtxDep, user: Operator, email_id: EmailId) -> EmailRead:
+def retry_email(ctx: CtxDep, user: Operator, email_id: EmailId) -> EmailView:
     """Put a failed email back in the queue, its attempts reset."""
-    return EmailRead.model_validate(outbox.retry_email(ctx, email_id, actor=user.actor).as_dict())
+    return outbox.retry_email(ctx, email_id, actor=user.actor)

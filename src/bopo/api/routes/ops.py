@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from bopo.api.deps import CtxDep, MetricsAccess, Viewer
 from bopo.api.errors import ApiProblem, responses
 from bopo.api.metrics import CONTENT_TYPE, Metrics
-from bopo.api.schemas_ops import JobStatusRead, Live, Ready
-from bopo.services.jobs import job_statuses
+from bopo.api.schemas_ops import Live, Ready
+from bopo.services.jobs import JobStatus, job_statuses
 from bopo.services.monitoring import readiness
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ def ready(ctx: CtxDep) -> Ready:
 
 
 @router.get("/jobs", responses=responses(401))
-def jobs(ctx: CtxDep, _: Viewer) -> list[JobStatusRead]:
+def jobs(ctx: CtxDep, _: Viewer) -> list[JobStatus]:
     """Each recurring job (bopo worker): how often it runs here, its last run, its failures."""
-    return [JobStatusRead.model_validate(s.as_dict()) for s in job_statuses(ctx)]
+    return job_statuses(ctx)
 
 
 @metrics_router.get(

@@ -8,21 +8,17 @@ action would refuse.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from bopo.api.deps import CtxDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas_promise import (
-    ExplanationRead,
-    WhatIfDueDate,
-    WhatIfQty,
-    WhatIfRead,
-    WhatIfReceipt,
-)
+from bopo.api.schemas_promise import ExplanationRead, WhatIfDueDate, WhatIfQty, WhatIfReceipt
 from bopo.services import explain, whatif
 from bopo.services.lookup import OrderKey, sales_order_key
+from bopo.services.serial import to_json
+from bopo.services.whatif import WhatIf
 
 explain_router = APIRouter(
     prefix="/sales-orders", tags=["sales orders"], responses=responses(401, 403, 422)
@@ -57,59 +53,56 @@ def explain_sales_order(
 ) -> ExplanationRead:
     """Why each line got what it got: every allocation decision, in words and in figures."""
     result = explain.explain_order(ctx, order.number, line_no, source=order.source)
-    return ExplanationRead.model_validate(result.as_dict() | {"id": order.id})
-
-
-def _read(answer: whatif.WhatIf) -> WhatIfRead:
-    data: dict[str, Any] = answer.as_dict() | {"nothing": answer.nothing}
-    return WhatIfRead.model_validate(data)
+    # A read model of its own: the API names a candidate's free quantity `free_on_order`,
+    # the CLI's JSON (the result's own) `free`.
+    return ExplanationRead.model_validate(to_json(result))
 
 
 @what_if_router.post(f"{LINE}/due-date", responses=REFUSED)
 def what_if_due_date(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo, body: WhatIfDueDate
-) -> WhatIfRead:
+) -> WhatIf:
     """If a PO line's due date moved: orders made late (or on time), notices that would go."""
-    return _read(whatif.what_if_due_date(ctx, number, line_no, body.due_date))
+    return whatif.what_if_due_date(ctx, number, line_no, body.due_date)
 
 
 @what_if_router.post(f"{LINE}/qty", responses=REFUSED)
 def what_if_po_line_qty(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo, body: WhatIfQty
-) -> WhatIfRead:
+) -> WhatIf:
     """If a PO line's ordered quantity changed: links released, re-linked or sent to wait."""
-    return _read(whatif.what_if_po_line_qty(ctx, number, line_no, body.qty))
+    return whatif.what_if_po_line_qty(ctx, number, line_no, body.qty)
 
 
 @what_if_router.post(f"{LINE}/cancel", responses=REFUSED)
-def what_if_cancel_po_line(ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo) -> WhatIfRead:
+def what_if_cancel_po_line(ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo) -> WhatIf:
     """If an undelivered PO line were cancelled: where its orders would go."""
-    return _read(whatif.what_if_cancel(ctx, number, line_no))
+    return whatif.what_if_cancel(ctx, number, line_no)
 
 
 @what_if_router.post(f"{LINE}/close-short", responses=REFUSED)
 def what_if_close_po_line_short(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo
-) -> WhatIfRead:
+) -> WhatIf:
     """If a part-delivered PO line were closed short: where its orders would go."""
-    return _read(whatif.what_if_close_short(ctx, number, line_no))
+    return whatif.what_if_close_short(ctx, number, line_no)
 
 
 @what_if_router.post("/purchase-orders/{number}/cancel", responses=REFUSED)
-def what_if_cancel_purchase_order(ctx: CtxDep, _: Viewer, number: Number) -> WhatIfRead:
+def what_if_cancel_purchase_order(ctx: CtxDep, _: Viewer, number: Number) -> WhatIf:
     """If a whole PO were cancelled: where the orders linked to its lines would go."""
-    return _read(whatif.what_if_cancel(ctx, number))
+    return whatif.what_if_cancel(ctx, number)
 
 
 @what_if_router.post(f"{LINE}/receipts", responses=REFUSED)
 def what_if_receipt(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo, body: WhatIfReceipt
-) -> WhatIfRead:
+) -> WhatIf:
     """If goods were received on a PO line: which orders would get the stock."""
-    return _read(whatif.what_if_receipt(ctx, number, line_no, body.qty))
+    return whatif.what_if_receipt(ctx, number, line_no, body.qty)
 
 
 @what_if_router.post("/switch-on")
-def what_if_switch_on(ctx: CtxDep, _: Viewer) -> WhatIfRead:
+def what_if_switch_on(ctx: CtxDep, _: Viewer) -> WhatIf:
     """If allocation to existing POs were switched on: what today's worklist would be linked to."""
-    return _read(whatif.what_if_switch_on(ctx))
+    return whatif.what_if_switch_on(ctx)

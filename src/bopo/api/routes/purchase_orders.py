@@ -11,21 +11,12 @@ from fastapi import APIRouter, Path, Query, Response
 
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas import (
-    Page,
-    PurchaseOrderCreate,
-    PurchaseOrderRead,
-    PurchaseOrderSummaryRead,
-    page_of,
-)
-from bopo.api.schemas_lifecycle import (
-    PoLineUpdate,
-    PoLineUpdateRead,
-    ReceiptCreate,
-    ReceiptResultRead,
-    SupplyChangeRead,
-)
+from bopo.api.schemas import Page, PurchaseOrderCreate, page_of
+from bopo.api.schemas_lifecycle import PoLineUpdate, ReceiptCreate
 from bopo.services import goods_in, po_line_update, purchasing, supply
+from bopo.services.goods_in import ReceiptResult
+from bopo.services.purchasing import PurchaseOrderSummary, PurchaseOrderView
+from bopo.services.supply import SupplyChangeResult
 
 router = APIRouter(
     prefix="/purchase-orders", tags=["purchase orders"], responses=responses(401, 403, 422)
@@ -36,7 +27,7 @@ LineNo = Annotated[int, Path(ge=1, le=100_000, description="The PO line's number
 Code = Annotated[str | None, Query(max_length=64)]
 
 
-@router.get("", response_model=Page[PurchaseOrderSummaryRead])
+@router.get("", response_model=Page[PurchaseOrderSummary])
 def list_purchase_orders(
     ctx: CtxDep,
     _: Viewer,
@@ -66,29 +57,29 @@ def list_purchase_orders(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return page_of(PurchaseOrderSummaryRead, page)
+    return page_of(page)
 
 
 @router.get("/{number}", responses=responses(404))
-def get_purchase_order(ctx: CtxDep, _: Viewer, number: Number) -> PurchaseOrderRead:
+def get_purchase_order(ctx: CtxDep, _: Viewer, number: Number) -> PurchaseOrderView:
     """One purchase order: each line's quantities, status, due date and linked sales lines."""
-    return PurchaseOrderRead.model_validate(purchasing.show_purchase_order(ctx, number))
+    return purchasing.show_purchase_order(ctx, number)
 
 
 @router.post("", status_code=201, responses=responses(409))
 def create_purchase_order(
     ctx: CtxDep, user: Operator, body: PurchaseOrderCreate, response: Response
-) -> PurchaseOrderRead:
+) -> PurchaseOrderView:
     """Add a purchase order with its lines; unknown SKUs or statuses refuse it whole."""
     view = purchasing.create_purchase_order(ctx, body, actor=user.actor)
     response.headers["Location"] = f"/api/purchase-orders/{quote(view.number, safe='')}"
-    return PurchaseOrderRead.model_validate(view)
+    return view
 
 
 @router.patch("/{number}/lines/{line_no}", responses=responses(404, 409))
 def update_po_line(
     ctx: CtxDep, user: Operator, number: Number, line_no: LineNo, body: PoLineUpdate
-) -> PoLineUpdateRead:
+) -> po_line_update.PoLineUpdate:
     """Change a PO line's quantity, due date and/or status; says how many emails were queued."""
     result = po_line_update.update_po_line(
         ctx,
@@ -99,32 +90,32 @@ def update_po_line(
         status=body.status,
         actor=user.actor,
     )
-    return PoLineUpdateRead.model_validate(result.as_dict())
+    return result
 
 
 @router.post("/{number}/lines/{line_no}/cancel", responses=responses(404, 409))
 def cancel_po_line(
     ctx: CtxDep, user: Operator, number: Number, line_no: LineNo
-) -> SupplyChangeRead:
+) -> SupplyChangeResult:
     """Cancel an undelivered PO line; its links are released and offered to other PO lines."""
     result = supply.cancel_po_line(ctx, number, line_no, actor=user.actor)
-    return SupplyChangeRead.model_validate(result.as_dict())
+    return result
 
 
 @router.post("/{number}/lines/{line_no}/close-short", responses=responses(404, 409))
 def close_po_line_short(
     ctx: CtxDep, user: Operator, number: Number, line_no: LineNo
-) -> SupplyChangeRead:
+) -> SupplyChangeResult:
     """Close a part-delivered PO line: nothing more comes; its links are re-allocated."""
     result = supply.close_po_line_short(ctx, number, line_no, actor=user.actor)
-    return SupplyChangeRead.model_validate(result.as_dict())
+    return result
 
 
 @router.post("/{number}/cancel", responses=responses(404, 409))
-def cancel_purchase_order(ctx: CtxDep, user: Operator, number: Number) -> SupplyChangeRead:
+def cancel_purchase_order(ctx: CtxDep, user: Operator, number: Number) -> SupplyChangeResult:
     """Cancel every open line of a PO (lines with deliveries close short); links re-allocated."""
     result = supply.cancel_purchase_order(ctx, number, actor=user.actor)
-    return SupplyChangeRead.model_validate(result.as_dict())
+    return result
 
 
 @router.post("/{number}/lines/{line_no}/receipts", status_code=201, responses=responses(404, 409))
@@ -135,8 +126,8 @@ def receive_goods(
     line_no: LineNo,
     body: ReceiptCreate,
     response: Response,
-) -> ReceiptResultRead:
+) -> ReceiptResult:
     """Receive goods on a PO line: linked orders first, then the worklist, the rest to stock."""
     result = goods_in.receive(ctx, number, line_no, body.qty, actor=user.actor)
-    response.headers["Location"] = f"/api/receipts/{result.receipt.id}"
-    return ReceiptResultRead.model_validate(result.as_dict())
+    response.headers["Location"] = f"/api/receipts/{result.id}"
+    return result

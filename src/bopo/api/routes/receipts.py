@@ -9,14 +9,13 @@ from fastapi import APIRouter, Path, Query
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import Page, page_of
-from bopo.api.schemas_lifecycle import ReceiptRead
 from bopo.services import goods_in
-from bopo.services.pages import Page as Found
+from bopo.services.goods_in import ReceiptView
 
 router = APIRouter(prefix="/receipts", tags=["goods in"], responses=responses(401, 403, 422))
 
 
-@router.get("", response_model=Page[ReceiptRead])
+@router.get("", response_model=Page[ReceiptView])
 def list_receipts(
     ctx: CtxDep,
     _: Viewer,
@@ -27,8 +26,7 @@ def list_receipts(
     page = goods_in.find_receipts(
         ctx, po_number=po_number, limit=paging.limit, offset=paging.offset
     )
-    items = [r.as_dict() for r in page.items]  # a receipt's lines come flat, as the CLI shows them
-    return page_of(ReceiptRead, Found(items, page.total, page.limit, page.offset))
+    return page_of(page)
 
 
 @router.get("/{receipt_id}", responses=responses(404))
@@ -36,6 +34,6 @@ def get_receipt(
     ctx: CtxDep,
     _: Viewer,
     receipt_id: Annotated[int, Path(ge=1, le=2_147_483_647, description="The receipt's id")],
-) -> ReceiptRead:
+) -> ReceiptView:
     """One receipt."""
-    return ReceiptRead.model_validate(goods_in.get_receipt(ctx, receipt_id).as_dict())
+    return goods_in.get_receipt(ctx, receipt_id)

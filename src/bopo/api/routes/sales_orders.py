@@ -14,29 +14,18 @@ from fastapi import Path as PathParam
 from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import ApiProblem, ProblemField, responses
 from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
-from bopo.api.schemas import (
-    OrderOutcomeRead,
-    Page,
-    SalesOrderCreate,
-    SalesOrderImportRead,
-    SalesOrderRead,
-    SalesOrderSummaryRead,
-    page_of,
-)
-from bopo.api.schemas_lifecycle import (
-    DemandChangeRead,
-    ShipmentCreate,
-    ShipmentRead,
-    SoLineUpdate,
-)
-from bopo.api.schemas_promise import PriorityChangeRead, SalesOrderUpdate
+from bopo.api.schemas import Page, SalesOrderCreate, SalesOrderImportRead, page_of
+from bopo.api.schemas_lifecycle import ShipmentCreate, SoLineUpdate
+from bopo.api.schemas_promise import SalesOrderUpdate
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import InvalidInput
 from bopo.services import demand, despatch, exports, formats, imports, intake, sales
+from bopo.services.demand import DemandChangeResult
+from bopo.services.despatch import Shipment
 from bopo.services.formats.detect import choose as choose_format
 from bopo.services.lookup import OrderKey, sales_order_key
-from bopo.services.outcomes import OrderStatus
-from bopo.services.sales import SalesOrderView
+from bopo.services.outcomes import OrderResult, OrderStatus
+from bopo.services.sales import PriorityChange, SalesOrderSummary, SalesOrderView
 from bopo.threads import in_long_thread
 
 router = APIRouter(
@@ -60,11 +49,11 @@ Text = Annotated[str | None, Query(max_length=64)]
     "",
     status_code=201,
     responses=responses(409)
-    | {200: {"model": OrderOutcomeRead, "description": "Exists already; nothing changed"}},
+    | {200: {"model": OrderResult, "description": "Exists already; nothing changed"}},
 )
 def create_sales_order(
     ctx: CtxDep, user: Operator, body: SalesOrderCreate, request: Request, response: Response
-) -> OrderOutcomeRead:
+) -> OrderResult:
     """Take a sales order: stock first, then a PO line per backorder line; the outcome per line.
 
     201 when taken; 200 with the order as it stands when the same order was taken
@@ -89,7 +78,7 @@ def create_sales_order(
     if result.status is OrderStatus.DUPLICATE:
         response.status_code = 200
     response.headers["Location"] = f"/api/sales-orders/{result.id}"
-    return OrderOutcomeRead.model_validate(result)
+    return result
 
 
 @router.post("/import", responses=responses(413))
@@ -151,7 +140,7 @@ def _save(file: UploadFile, path: Path) -> None:
             out.write(chunk)
 
 
-@router.get("", response_model=Page[SalesOrderSummaryRead], responses=EXPORT_RESPONSES)
+@router.get("", response_model=Page[SalesOrderSummary], responses=EXPORT_RESPONSES)
 def list_sales_orders(
     ctx: CtxDep,
     _: Viewer,
@@ -192,37 +181,13 @@ def list_sales_orders(
     if fmt is not None:
         return file_response(ctx, exports.waiting_orders_export(ctx, **filters), fmt)
     page = sales.list_sales_orders(ctx, **filters, limit=paging.limit, offset=paging.offset)
-    return page_of(SalesOrderSummaryRead, page)
+    return page_of(page)
 
 
 @router.get("/{order_id}", responses=responses(404))
-def get_sales_order(ctx: CtxDep, _: Viewer, order_id: OrderId) -> SalesOrderRead:
+def get_sales_order(ctx: CtxDep, _: Viewer, order_id: OrderId) -> SalesOrderView:
     """One sales order and where each line stands."""
-    return _read(sales.get_sales_order(ctx, order_id))
-
-
-def _read(view: SalesOrderView) -> SalesOrderRead:
-    data: dict[str, Any] = {
-        "customer": {
-            "code": view.customer_code,
-            "name": view.customer_name,
-            "email": view.customer_email,
-        }
-    }
-    for key in (
-        "id",
-        "source",
-        "number",
-        "status",
-        "order_date",
-        "delivery_date",
-        "created_at",
-        "created_by",
-        "priority",
-        "lines",
-    ):
-        data[key] = getattr(view, key)
-    return SalesOrderRead.model_validate(data)
+    return sales.get_sales_order(ctx, order_id)
 
 
 def _order(ctx: CtxDep, order_id: OrderId) -> OrderKey:
@@ -237,39 +202,41 @@ Order = Annotated[OrderKey, Depends(_order)]
 @router.patch("/{order_id}", responses=responses(404))
 def update_sales_order(
     ctx: CtxDep, user: Operator, order: Order, body: SalesOrderUpdate
-) -> PriorityChangeRead:
+) -> PriorityChange:
     """Change an order's priority; nothing moves at once, the next allocation serves it so."""
     change = sales.set_order_priority(
         ctx, order.number, body.priority.value, source=order.source, actor=user.actor
     )
-    return PriorityChangeRead.model_validate(change.as_dict() | {"id": order.id})
+    return change
 
 
 @router.post("/{order_id}/cancel", responses=responses(404, 409))
-def cancel_sales_order(ctx: CtxDep, user: Operator, order: Order) -> DemandChangeRead:
+def cancel_sales_order(ctx: CtxDep, user: Operator, order: Order) -> DemandChangeResult:
     """Cancel an order: its stock and quantity on order are offered to waiting lines."""
     result = demand.cancel_sales_order(ctx, order.number, source=order.source, actor=user.actor)
-    return DemandChangeRead.model_validate(result.as_dict() | {"id": order.id})
+    return result
 
 
 @router.post("/{order_id}/lines/{line_no}/cancel", responses=responses(404, 409))
-def cancel_so_line(ctx: CtxDep, user: Operator, order: Order, line_no: LineNo) -> DemandChangeRead:
+def cancel_so_line(
+    ctx: CtxDep, user: Operator, order: Order, line_no: LineNo
+) -> DemandChangeResult:
     """Cancel one line: its stock and quantity on order are offered to waiting lines."""
     result = demand.cancel_so_line(
         ctx, order.number, line_no, source=order.source, actor=user.actor
     )
-    return DemandChangeRead.model_validate(result.as_dict() | {"id": order.id})
+    return result
 
 
 @router.patch("/{order_id}/lines/{line_no}", responses=responses(404, 409))
 def update_so_line(
     ctx: CtxDep, user: Operator, order: Order, line_no: LineNo, body: SoLineUpdate
-) -> DemandChangeRead:
+) -> DemandChangeResult:
     """Reduce a line to `qty` in all: what is not in stock yet goes first, then its stock."""
     result = demand.change_so_line_qty(
         ctx, order.number, line_no, body.qty, source=order.source, actor=user.actor
     )
-    return DemandChangeRead.model_validate(result.as_dict() | {"id": order.id})
+    return result
 
 
 @router.post("/{order_id}/ship", responses=responses(404, 409))
@@ -278,7 +245,7 @@ def ship_sales_order(
     user: Operator,
     order: Order,
     body: Annotated[ShipmentCreate | None, Body()] = None,
-) -> ShipmentRead:
+) -> Shipment:
     """Ship the assigned stock of an order's lines (all, or those given): on-hand goes down."""
     shipment = despatch.ship(
         ctx,
@@ -287,4 +254,4 @@ def ship_sales_order(
         line_nos=body.lines if body else None,
         actor=user.actor,
     )
-    return ShipmentRead.model_validate(shipment.as_dict() | {"id": order.id})
+    return shipment

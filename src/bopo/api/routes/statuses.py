@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path
 
 from bopo.api.deps import Admin, CtxDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas import StatusCreate, StatusRead, StatusRename
+from bopo.api.schemas import StatusCreate, StatusRename
 from bopo.api.schemas_emails import StatusUpdate
 from bopo.services import catalog, statuses
+from bopo.services.catalog import StatusView
 
 router = APIRouter(
     prefix="/po-line-statuses", tags=["PO line statuses"], responses=responses(401, 403)
@@ -18,17 +19,15 @@ router = APIRouter(
 
 
 @router.get("")
-def list_statuses(ctx: CtxDep, _: Viewer) -> list[StatusRead]:
+def list_statuses(ctx: CtxDep, _: Viewer) -> list[StatusView]:
     """Every PO line status, with its email template and how many PO lines have it."""
-    return [StatusRead.model_validate(s) for s in catalog.list_statuses(ctx)]
+    return catalog.list_statuses(ctx)
 
 
 @router.post("", status_code=201, responses=responses(409, 422))
-def create_status(ctx: CtxDep, user: Admin, body: StatusCreate) -> StatusRead:
+def create_status(ctx: CtxDep, user: Admin, body: StatusCreate) -> StatusView:
     """Add a PO line status; its code is upper-cased and must be new."""
-    return StatusRead.model_validate(
-        catalog.add_status(ctx, body.code, body.name, actor=user.actor)
-    )
+    return catalog.add_status(ctx, body.code, body.name, actor=user.actor)
 
 
 @router.patch("/{code}", responses=responses(404, 422))
@@ -37,31 +36,27 @@ def update_status(
     user: Admin,
     code: Annotated[str, Path(min_length=1, max_length=40, description="The status code")],
     body: StatusUpdate,
-) -> StatusRead:
+) -> StatusView:
     """Attach an email template to a status (by name), or detach it (null)."""
-    return StatusRead.model_validate(
-        catalog.set_status_template(ctx, code, body.template, actor=user.actor)
-    )
+    return catalog.set_status_template(ctx, code, body.template, actor=user.actor)
 
 
-def _status(ctx: CtxDep, code: str) -> StatusRead:
-    return StatusRead.model_validate(
-        next(s for s in catalog.list_statuses(ctx) if s.code == code.strip().upper())
-    )
+def _status(ctx: CtxDep, code: str) -> StatusView:
+    return next(s for s in catalog.list_statuses(ctx) if s.code == code.strip().upper())
 
 
 Code = Annotated[str, Path(min_length=1, max_length=40, description="The status code")]
 
 
 @router.post("/{code}/rename", responses=responses(404, 422))
-def rename_status(ctx: CtxDep, user: Admin, code: Code, body: StatusRename) -> StatusRead:
+def rename_status(ctx: CtxDep, user: Admin, code: Code, body: StatusRename) -> StatusView:
     """Give a status another name; its code stays (files and settings use it)."""
     statuses.rename_status(ctx, code, body.name, actor=user.actor)
     return _status(ctx, code)
 
 
 @router.post("/{code}/retire", responses=responses(404, 409))
-def retire_status(ctx: CtxDep, user: Admin, code: Code) -> StatusRead:
+def retire_status(ctx: CtxDep, user: Admin, code: Code) -> StatusView:
     """Retire a status: it stays on the PO lines that have it and is given to no new
     one (409 for the configured default status)."""
     statuses.retire_status(ctx, code, actor=user.actor)

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
-from bopo.api.schemas import Page, SupplierRead, page_of
+from bopo.api.schemas import Page, page_of
 from bopo.services import parties
+from bopo.services.parties import SupplierView
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"], responses=responses(401, 403, 422))
 
 
-@router.get("", response_model=Page[SupplierRead])
+@router.get("", response_model=Page[SupplierView])
 def list_suppliers(
     ctx: CtxDep,
     _: Viewer,
@@ -23,12 +24,12 @@ def list_suppliers(
 ) -> dict[str, object]:
     """Suppliers by code, with how many purchase orders each has."""
     page = parties.list_suppliers(ctx, q=q, limit=paging.limit, offset=paging.offset)
-    return page_of(SupplierRead, page)
+    return page_of(page)
 
 
 @router.get("/{code}", responses=responses(404))
 def get_supplier(
     ctx: CtxDep, _: Viewer, code: Annotated[str, Path(min_length=1, max_length=64)]
-) -> SupplierRead:
+) -> SupplierView:
     """One supplier."""
-    return SupplierRead.model_validate(parties.get_supplier(ctx, code))
+    return parties.get_supplier(ctx, code)

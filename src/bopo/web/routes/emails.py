@@ -96,9 +96,9 @@ def detail_page(
         csp=EMAIL_FRAME_CSP,
         section="emails",
         email=view,
-        s=view.summary,
+        s=view,
         events=EVENTS,
-        back=local_path(back, f"/emails?state={view.summary.state}"),
+        back=local_path(back, f"/emails?state={view.state}"),
         here=here,
     )
 
@@ -156,10 +156,10 @@ async def act_on(request: Request, user: Operator, form: Form, email_id: int) ->
             raise InvalidInput([FieldError("action", f"unknown action {action!r}")])
         if action == "cancel":
             view = outbox.cancel_email(ctx, email_id, actor=user.actor)
-            return f"Email {email_id} to {view.summary.to_address} cancelled: it will not be sent."
+            return f"Email {email_id} to {view.to_address} cancelled: it will not be sent."
         view = outbox.retry_email(ctx, email_id, actor=user.actor)
         return (
-            f"Email {email_id} to {view.summary.to_address} is pending again with its attempts "
+            f"Email {email_id} to {view.to_address} is pending again with its attempts "
             "reset: send it now, or the batch mailer will."
         )
 

@@ -74,7 +74,7 @@ def receive(request: Request, user: Operator, form: Form) -> Response:
     def run() -> str:
         po, line_no, qty = _receipt_fields(form)
         result = goods_in.receive(ctx, po, line_no, qty, actor=user.actor)
-        done.append(result.receipt.id)
+        done.append(result.id)
         return messages.receipt(result)
 
     # Then the receipt: who gets the goods, ready to print.
