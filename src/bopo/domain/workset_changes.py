@@ -65,9 +65,10 @@ class Changes:
     decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def changes_of(ws: Workset, *, stock_action: str, details: dict[str, Any]) -> Changes:
+def changes_of(ws: Workset, *, stock_action: str | None, details: dict[str, Any]) -> Changes:
     """The rows `ws` changed, with an audit row each; `details` join each row's `after`
-    and `stock_action` names the stock rows' action."""
+    and `stock_action` names the stock rows' action (None: the caller audits stock, as
+    intake does per order)."""
     out = Changes(ws.now, ws.actor, audit=list(ws.audit), decisions=list(ws.decisions))
     ended: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     for assoc_id, (qty, state) in sorted(ws.orig_assoc.items()):
@@ -91,6 +92,8 @@ def changes_of(ws: Workset, *, stock_action: str, details: dict[str, Any]) -> Ch
         if (pos.on_hand, pos.assigned) != (on_hand, assigned):
             now = {"on_hand": pos.on_hand, "assigned": pos.assigned}
             out.stock.append({"id": item_id} | now)
+            if stock_action is None:
+                continue
             was = {"on_hand": on_hand, "assigned": assigned}
             out.audit.append(ws.event(stock_action, "stock_item", item_id, was, now | details))
 
