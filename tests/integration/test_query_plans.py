@@ -17,7 +17,6 @@ from sqlalchemy import Connection, event
 
 from bopo.config import DatabaseSettings, Settings
 from bopo.db.engine import Database
-from bopo.db.queries import open_supply
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.services.context import Context
 from tests.clock import T0, Clock
@@ -70,10 +69,20 @@ def _assert_indexed(plans: list[tuple[str, str]]) -> None:
         assert "po_lines USING INDEX ix_po_lines_open_item" in plan, (sql, plan)
 
 
+def _intakes_supply(items: list[int]) -> Any:
+    """Intake's read of the open PO lines of the items it is short of (its stock held)."""
+
+    def run(conn: Connection) -> None:
+        query = WorksetQuery.of(items, open_supply=True, supply_items=items, lock_supply=False)
+        load_workset(conn, query, now=T0, actor="t", locked={})
+
+    return run
+
+
 def test_intakes_candidate_lookup_searches_the_open_lines_index(loaded: Database) -> None:
     with loaded.read() as conn:
-        _assert_indexed(_plans(conn, lambda c: open_supply(c, [3])))
-        _assert_indexed(_plans(conn, lambda c: open_supply(c, [2, 5, 7])))
+        _assert_indexed(_plans(conn, _intakes_supply([3])))
+        _assert_indexed(_plans(conn, _intakes_supply([2, 5, 7])))
 
 
 def test_the_open_supply_of_a_change_searches_the_open_lines_index(loaded: Database) -> None:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Integer, Select, bindparam, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bopo.db.bulk import in_list, one_of
-from bopo.db.models import AuditEvent, PoLine, PurchaseOrder, StockItem
-from bopo.domain.allocation import PoLineSupply, StockPosition
+from bopo.db.models import AuditEvent, PoLine, StockItem
+from bopo.domain.allocation import StockPosition
 from bopo.logs import current_request_id
 
 OUTSTANDING = (PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled).label(
@@ -40,27 +39,6 @@ class StockRow(NamedTuple):
     on_hand: int
     assigned: int
     name: str
-
-
-class SupplyRow(NamedTuple):
-    id: int
-    stock_item_id: int
-    due_date: date | None
-    outstanding: int
-    qty_associated: int
-    status_id: int | None
-    po_number: str
-    line_no: int
-
-    def supply(self) -> PoLineSupply:
-        return PoLineSupply(
-            self.id,
-            self.stock_item_id,
-            self.due_date,
-            self.outstanding,
-            self.qty_associated,
-            self.status_id,
-        )
 
 
 @functools.cache
@@ -99,34 +77,6 @@ def lock_stock_by_id(
     )
     rows = conn.execute(stmt.with_for_update() if lock else stmt)
     return {r.id: StockRow(**r._mapping) for r in rows.all()}
-
-
-def open_supply(conn: Connection, item_ids: Collection[int]) -> list[SupplyRow]:
-    """The open PO lines of these items, oldest first, read without row locks.
-
-    The caller holds the locks of their stock items: every change to a PO
-    line's quantities or links is made under its stock item's lock, so what is
-    read stays true until the caller commits. Locking the PO lines too would
-    write a row lock into every candidate line of a bulk import.
-    """
-    if not item_ids:
-        return []
-    stmt = (
-        select(
-            PoLine.id,
-            PoLine.stock_item_id,
-            PoLine.due_date,
-            OUTSTANDING,
-            PoLine.qty_associated,
-            PoLine.status_id,
-            PurchaseOrder.number.label("po_number"),
-            PoLine.line_no,
-        )
-        .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-        .where(one_of(conn, PoLine.stock_item_id, sorted(item_ids)), IS_OPEN)
-        .order_by(PoLine.id)
-    )
-    return [SupplyRow(**r._mapping) for r in conn.execute(stmt).all()]
 
 
 def stock_positions(rows: Iterable[StockRow]) -> dict[int, StockPosition]:

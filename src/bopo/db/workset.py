@@ -13,11 +13,18 @@ every difference with a few bulk statements, in the order the CHECKs need
 quantity rises; new links come last, through `write_links`), with the audit
 rows and decision records. A what-if loads the same rows without locks and
 never writes them.
+
+Intake uses the same engine in its fast mode: it locks its batch's stock items
+by SKU, together with its other reads in one round trip (`lock_skus`), and
+reads the open PO lines of the items it is short of without locking them
+(lock_supply=False): every change to a PO line's quantities or links is made
+under its stock item's lock, so what is read stays true until it commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +32,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from bopo.db.audit import insert_audit
-from bopo.db.bulk import Writes, one_of
+from bopo.db.bulk import SQLITE_INLINE_MAX, Writes, fetch_all, in_list, one_of
 from bopo.db.links import write_links
 from bopo.db.models import (
     AllocationDecision,
@@ -36,7 +43,13 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
-from bopo.db.queries import IS_OPEN, lock_stock_by_id
+from bopo.db.queries import (
+    IS_OPEN,
+    StockRow,
+    lock_stock_by_id,
+    stock_by_sku_sql,
+    stock_rows,
+)
 from bopo.domain.allocation import PoLineSupply, StockPosition
 from bopo.domain.records import LATE, AssocRow, PoLineRow, SoLineRow
 from bopo.domain.workset import Workset
@@ -55,7 +68,9 @@ class WorksetQuery:
     with them, and the PO lines they are linked to are locked. also_po_line_ids:
     PO lines locked without their links. worklist: the items' unallocated
     worklist lines. open_supply: every open PO line of the items, for
-    re-allocation. lock=False reads the same rows without locking them (a what-if).
+    re-allocation (supply_items: of these items only). lock=False reads the same
+    rows without locking them (a what-if); lock_supply=False reads the PO lines
+    without locking them (intake's fast mode, under the stock items' locks).
     """
 
     items: frozenset[int]
@@ -64,7 +79,9 @@ class WorksetQuery:
     also_po_line_ids: frozenset[int] = frozenset()
     worklist: bool = False
     open_supply: bool = False
+    supply_items: frozenset[int] | None = None
     lock: bool = True
+    lock_supply: bool = True
 
     @classmethod
     def of(
@@ -76,7 +93,9 @@ class WorksetQuery:
         also_po_line_ids: Collection[int] = (),
         worklist: bool = False,
         open_supply: bool = False,
+        supply_items: Collection[int] | None = None,
         lock: bool = True,
+        lock_supply: bool = True,
     ) -> WorksetQuery:
         """A query from any collections of ids."""
         return cls(
@@ -86,17 +105,28 @@ class WorksetQuery:
             frozenset(also_po_line_ids),
             worklist,
             open_supply,
+            None if supply_items is None else frozenset(supply_items),
             lock,
+            lock_supply,
         )
 
 
-def load_workset(conn: Connection, query: WorksetQuery, *, now: datetime, actor: str) -> Workset:
-    """Lock and load a change's rows, in the fixed order."""
+def load_workset(
+    conn: Connection,
+    query: WorksetQuery,
+    *,
+    now: datetime,
+    actor: str,
+    locked: Mapping[int, StockPosition] | None = None,
+) -> Workset:
+    """Lock and load a change's rows, in the fixed order. `locked`: the stock
+    positions, when `lock_skus` locked the items already."""
     lock = query.lock
-    stock = {
-        r.id: StockPosition(r.id, r.on_hand, r.assigned)
-        for r in lock_stock_by_id(conn, query.items, lock=lock).values()
-    }
+    if locked is not None:
+        stock = dict(locked)
+    else:
+        rows = lock_stock_by_id(conn, query.items, lock=lock).values()
+        stock = {r.id: StockPosition(r.id, r.on_hand, r.assigned) for r in rows}
     item_list = sorted(query.items)
     targets = sorted(query.po_line_ids)
     named = sorted(query.so_line_ids)
@@ -105,13 +135,8 @@ def load_workset(conn: Connection, query: WorksetQuery, *, now: datetime, actor:
     links = _active_links(conn, targets, named)
     linked = {a.so_line_id for a in links}
 
-    po_where: list[ColumnElement[bool]] = []
-    locked = set(targets) | {a.po_line_id for a in links} | set(query.also_po_line_ids)
-    if locked:
-        po_where.append(one_of(conn, PoLine.id, sorted(locked)))
-    if query.open_supply:
-        po_where.append(and_(one_of(conn, PoLine.stock_item_id, item_list), IS_OPEN))
-    po_lines = _load_po_lines(conn, po_where, lock)
+    by_id = set(targets) | {a.po_line_id for a in links} | set(query.also_po_line_ids)
+    po_lines = _load_po_lines(conn, query, sorted(by_id))
 
     so_where: list[ColumnElement[bool]] = []
     # Id lists (not a subquery), so each arm of the OR uses its index; one_of sends
@@ -162,13 +187,8 @@ def _active_links(conn: Connection, targets: Sequence[int], named: Sequence[int]
     )
 
 
-def _load_po_lines(
-    conn: Connection, where: list[ColumnElement[bool]], lock: bool
-) -> dict[int, PoLineRow]:
-    if not where:
-        return {}
-    out = {}
-    stmt = (
+def _po_lines_sql() -> Any:
+    return (
         select(
             PoLine.id,
             PoLine.stock_item_id,
@@ -177,30 +197,52 @@ def _load_po_lines(
             PoLine.qty_ordered,
             PoLine.qty_delivered,
             PoLine.qty_cancelled,
-            PoLine.qty_associated,
             PoLine.due_date,
+            PoLine.qty_associated,
             PoLine.status_id,
         )
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
-        .where(or_(*where))
         .order_by(PoLine.id)
     )
-    for r in conn.execute(stmt.with_for_update(of=PoLine) if lock else stmt):
-        outstanding = max(0, r.qty_ordered - r.qty_delivered - r.qty_cancelled)
-        supply = PoLineSupply(
-            r.id, r.stock_item_id, r.due_date, outstanding, r.qty_associated, r.status_id
-        )
-        out[r.id] = PoLineRow(
-            r.id,
-            r.stock_item_id,
-            r.number,
-            r.line_no,
-            r.qty_ordered,
-            r.qty_delivered,
-            r.qty_cancelled,
-            r.due_date,
-            supply,
-        )
+
+
+@functools.cache
+def _open_supply_sql(dialect: str) -> Any:
+    """The open PO lines of some items (parameter `items`), read without locks: built
+    once, as intake asks it for every batch."""
+    return _po_lines_sql().where(in_list(dialect, PoLine.stock_item_id, "items"), IS_OPEN)
+
+
+def _load_po_lines(
+    conn: Connection, query: WorksetQuery, by_id: Sequence[int]
+) -> dict[int, PoLineRow]:
+    """The PO lines `by_id`, and (open_supply) the open lines of the items."""
+    lock = query.lock and query.lock_supply
+    items = sorted(query.items if query.supply_items is None else query.supply_items)
+    if not query.open_supply:
+        items = []
+    short_list = conn.dialect.name == "postgresql" or len(items) <= SQLITE_INLINE_MAX
+    if items and not by_id and not lock and short_list:
+        # Intake's case, in every batch: a statement built once.
+        stmt = _open_supply_sql(conn.dialect.name)
+        return _po_line_rows(conn.execute(stmt, {"items": items}))
+    where: list[ColumnElement[bool]] = []
+    if by_id:
+        where.append(one_of(conn, PoLine.id, by_id))
+    if items:
+        where.append(and_(one_of(conn, PoLine.stock_item_id, items), IS_OPEN))
+    if not where:
+        return {}
+    stmt = _po_lines_sql().where(or_(*where))
+    return _po_line_rows(conn.execute(stmt.with_for_update(of=PoLine) if lock else stmt))
+
+
+def _po_line_rows(rows: Iterable[Any]) -> dict[int, PoLineRow]:
+    out = {}
+    for id_, item, number, line_no, ordered, delivered, cancelled, due, associated, status in rows:
+        outstanding = max(0, ordered - delivered - cancelled)
+        supply = PoLineSupply(id_, item, due, outstanding, associated, status)
+        out[id_] = PoLineRow(id_, item, number, line_no, ordered, delivered, cancelled, due, supply)
     return out
 
 
@@ -240,16 +282,34 @@ def _load_so_lines(
     return out
 
 
+def lock_skus(
+    conn: Connection, skus: Collection[str], alongside: Sequence[tuple[Any, Mapping[str, Any]]]
+) -> tuple[dict[str, StockRow], list[list[Any]]]:
+    """Lock stock items by SKU (in id order) and run the `alongside` reads (built once,
+    see fetch_all) in the same round trip; the lock goes first, so they see what a
+    transaction that held these items committed."""
+    found, *others = fetch_all(
+        conn, [(stock_by_sku_sql(conn.dialect.name), {"skus": sorted(skus)}), *alongside]
+    )
+    return stock_rows(found), others
+
+
 def write_workset(
     conn: Connection, workset: Workset, *, stock_action: str, details: dict[str, Any]
 ) -> list[int]:
     """Write every change of `workset`, in the order the CHECKs need, with its audit
     rows and decision records; returns the new links' association ids."""
-    return write_changes(Writes(conn), workset.changes(stock_action=stock_action, details=details))
+    writes = Writes(conn)
+    changes = workset.changes(stock_action=stock_action, details=details)
+    ids = writes.reserve_ids({Association: len(changes.new_links)})[Association]
+    queue_changes(writes, changes, ids)
+    writes.flush()
+    return ids
 
 
-def write_changes(writes: Writes, changes: Changes) -> list[int]:
-    """Queue and send `changes`; returns the new links' association ids."""
+def queue_changes(writes: Writes, changes: Changes, link_ids: Sequence[int]) -> None:
+    """Queue `changes` (the new links with their reserved `link_ids`); the one writer of
+    links, audit rows and decision records."""
     now, actor = changes.now, changes.actor
     # Links that end or shrink go first: they make room on their PO lines.
     for (state, why), ids in changes.ended_links.items():
@@ -265,9 +325,6 @@ def write_changes(writes: Writes, changes: Changes) -> list[int]:
     for order_id, status in changes.order_status:
         writes.execute(update(SalesOrder).where(SalesOrder.id == order_id).values(status=status))
     audit = list(changes.audit)
-    ids = writes.reserve_ids({Association: len(changes.new_links)})[Association]
-    write_links(writes, changes.new_links, ids, actor=actor, now=now, audit=audit)
+    write_links(writes, changes.new_links, link_ids, actor=actor, now=now, audit=audit)
     insert_audit(writes, audit)
     writes.insert(AllocationDecision, changes.decisions)
-    writes.flush()
-    return ids

@@ -3,11 +3,12 @@ and new links it leaves for the writer (bopo.db.workset)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bopo.domain.allocation import Link, PoLineSupply
+from bopo.domain.allocation import LineDecision, Link, PoLineSupply
 from bopo.domain.changes import Claim, Priority, serving_order
 from bopo.domain.statuses import AssociationState, SkipReason
 
@@ -211,6 +212,34 @@ class Offered:
                 for po, n, qty, due in self.parts
             ],
         }
+
+
+def offered(
+    line: SoLineRow, d: LineDecision, reason: str | None, po_lines: Mapping[int, PoLineRow]
+) -> Offered:
+    """What offering `line` gave it, as reported: `d` the decision, `reason` its new one."""
+    first = d.links[0] if d.links else None
+    target = po_lines[first.po_line_id] if first else None
+    return Offered(
+        line.ref,
+        line.sku,
+        d.from_stock,
+        d.linked,
+        target.po_number if target else None,
+        target.line_no if target else None,
+        max((x.due_date for x in d.links if x.due_date), default=None),
+        0 if d.links else line.remaining,
+        reason,
+        parts=tuple(
+            (
+                po_lines[x.po_line_id].po_number,
+                po_lines[x.po_line_id].line_no,
+                x.qty,
+                x.due_date,
+            )
+            for x in d.links
+        ),
+    )
 
 
 @dataclass

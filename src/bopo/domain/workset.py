@@ -38,6 +38,7 @@ from bopo.domain.records import (
     Released,
     SoLineRow,
     audit_row,
+    offered,
 )
 from bopo.domain.statuses import AssociationState, SalesOrderStatus, SkipReason, transition
 from bopo.domain.workset_changes import Changes, changes_of, po_values, so_values
@@ -134,6 +135,13 @@ class Workset:
             if p.item_id == item_id and p.supply.outstanding > 0
         )
 
+    def supply(self) -> dict[int, list[PoLineSupply]]:
+        """Each item's PO lines as allocation sees them (and changes them), oldest first."""
+        supply: dict[int, list[PoLineSupply]] = defaultdict(list)
+        for po in sorted(self.po_lines.values(), key=lambda p: p.id):
+            supply[po.item_id].append(po.supply)
+        return supply
+
     def touched_orders(self) -> set[int]:
         """Orders whose links this change ended, shrank or made, whose linked PO lines'
         quantities or due dates it changed, or whose status it changed."""
@@ -148,7 +156,7 @@ class Workset:
                 out.add(line.order_id)
         return out
 
-    def changes(self, *, stock_action: str, details: dict[str, Any]) -> Changes:
+    def changes(self, *, stock_action: str | None, details: dict[str, Any]) -> Changes:
         """What to write: see bopo.domain.workset_changes.changes_of."""
         return changes_of(self, stock_action=stock_action, details=details)
 
@@ -349,9 +357,7 @@ class Workset:
         Returns what changed for the lines: stock taken, new links, or a new reason;
         each such change is recorded as a decision of `kind`.
         """
-        supply: dict[int, list[PoLineSupply]] = defaultdict(list)
-        for po in sorted(self.po_lines.values(), key=lambda p: p.id):
-            supply[po.item_id].append(po.supply)
+        supply = self.supply()
         out = []
         for line in sorted(lines, key=lambda s: s.priority):
             need = line.remaining
@@ -383,29 +389,5 @@ class Workset:
                     decision=d,
                 )
             )
-            out.append(self._offered(line, d, reason))
+            out.append(offered(line, d, reason, self.po_lines))
         return out
-
-    def _offered(self, line: SoLineRow, d: LineDecision, reason: str | None) -> Offered:
-        first = d.links[0] if d.links else None
-        target = self.po_lines[first.po_line_id] if first else None
-        return Offered(
-            line.ref,
-            line.sku,
-            d.from_stock,
-            d.linked,
-            target.po_number if target else None,
-            target.line_no if target else None,
-            max((x.due_date for x in d.links if x.due_date), default=None),
-            0 if d.links else line.remaining,
-            reason,
-            parts=tuple(
-                (
-                    self.po_lines[x.po_line_id].po_number,
-                    self.po_lines[x.po_line_id].line_no,
-                    x.qty,
-                    x.due_date,
-                )
-                for x in d.links
-            ),
-        )

@@ -65,10 +65,8 @@ class Changes:
     decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def changes_of(ws: Workset, *, stock_action: str, details: dict[str, Any]) -> Changes:
-    """The rows `ws` changed, with an audit row each; `details` join each row's `after`
-    and `stock_action` names the stock rows' action."""
-    out = Changes(ws.now, ws.actor, audit=list(ws.audit), decisions=list(ws.decisions))
+def _links_changed(ws: Workset, out: Changes) -> None:
+    """Links that ended, by (state, reason), and links that shrank."""
     ended: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     for assoc_id, (qty, state) in sorted(ws.orig_assoc.items()):
         assoc = ws.assocs[assoc_id]
@@ -77,6 +75,14 @@ def changes_of(ws: Workset, *, stock_action: str, details: dict[str, Any]) -> Ch
         elif assoc.qty != qty:
             out.shrunk_links.append({"id": assoc_id, "qty": assoc.qty})
     out.ended_links = dict(ended)
+
+
+def changes_of(ws: Workset, *, stock_action: str | None, details: dict[str, Any]) -> Changes:
+    """The rows `ws` changed, with an audit row each; `details` join each row's `after`
+    and `stock_action` names the stock rows' action (None: the caller audits stock, as
+    intake does per order)."""
+    out = Changes(ws.now, ws.actor, audit=list(ws.audit), decisions=list(ws.decisions))
+    _links_changed(ws, out)
 
     for po_id, before in sorted(ws.orig_po.items()):
         after = po_values(ws.po_lines[po_id])
@@ -91,6 +97,8 @@ def changes_of(ws: Workset, *, stock_action: str, details: dict[str, Any]) -> Ch
         if (pos.on_hand, pos.assigned) != (on_hand, assigned):
             now = {"on_hand": pos.on_hand, "assigned": pos.assigned}
             out.stock.append({"id": item_id} | now)
+            if stock_action is None:
+                continue
             was = {"on_hand": on_hand, "assigned": assigned}
             out.audit.append(ws.event(stock_action, "stock_item", item_id, was, now | details))
 

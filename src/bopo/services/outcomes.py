@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -12,7 +12,9 @@ from pydantic import Field, computed_field
 from sqlalchemy import Connection, and_, select
 
 from bopo.db.models import Association, PoLine, PurchaseOrder, SoLine, StockItem
+from bopo.domain.allocation import LineDecision
 from bopo.domain.changes import is_overdue
+from bopo.domain.records import PoLineRow
 from bopo.errors import FieldError
 
 
@@ -239,4 +241,57 @@ def load_line_outcomes(
                 **linked_parts(parts),
             )
         )
+    return out
+
+
+def decided_outcomes(
+    lines: Sequence[Any],
+    decisions: Sequence[LineDecision],
+    po_lines: Mapping[int, PoLineRow],
+    today: date,
+) -> list[LineOutcome]:
+    """Each line's outcome as intake decided it (`lines` with line_no, sku and qty), the
+    PO lines named as loaded: no query."""
+    out = []
+    for line, d in zip(lines, decisions, strict=True):
+        if len(d.links) == 1:
+            x = d.links[0]
+            row = po_lines[x.po_line_id]
+            out.append(
+                LineOutcome(
+                    line.line_no,
+                    line.sku,
+                    line.qty,
+                    d.from_stock,
+                    x.qty,
+                    row.po_number,
+                    row.line_no,
+                    x.due_date,
+                    overdue=is_overdue(x.due_date, today),
+                )
+            )
+        elif d.links:
+            parts = [
+                LinkedPart(
+                    po_lines[x.po_line_id].po_number,
+                    po_lines[x.po_line_id].line_no,
+                    x.qty,
+                    x.due_date,
+                    is_overdue(x.due_date, today),
+                )
+                for x in d.links
+            ]
+            out.append(
+                LineOutcome(line.line_no, line.sku, line.qty, d.from_stock, **linked_parts(parts))
+            )
+        else:
+            out.append(
+                LineOutcome(
+                    line.line_no,
+                    line.sku,
+                    line.qty,
+                    d.from_stock,
+                    skipped=d.skip.value if d.skip else None,
+                )
+            )
     return out

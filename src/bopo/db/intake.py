@@ -1,0 +1,156 @@
+"""Intake's own reads and writes: the batch's orders taken before and its customers
+as stored (read with the stock lock, in one round trip: bopo.db.workset.lock_skus),
+the customers and orders written, and the batch's transaction tried again when the
+database asks for it. The rest is the change engine's (bopo.db.workset)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from bopo.db.bulk import in_list
+from bopo.db.engine import Database
+from bopo.db.models import Customer, SalesOrder
+from bopo.db.queries import StockRow, by_code_sql, ensure_codes
+from bopo.db.workset import lock_skus
+
+log = logging.getLogger("bopo.services.intake")  # where intake's operators look
+
+CUSTOMER_FIELDS = ("name", "email")  # kept up to date from the orders
+
+
+@dataclass
+class BatchRead:
+    """A batch's stock items (locked) by SKU, the orders taken before by (source,
+    number), the customers as stored, and the rows of the `gate` read."""
+
+    stock: dict[str, StockRow]
+    existing: dict[tuple[str, str], Any]
+    customers: Sequence[Any]
+    gate: Sequence[Any]
+
+
+def read_batch(conn: Connection, orders: Sequence[Any], gate: Any) -> BatchRead:
+    """One round trip for a batch of orders (with source, number, customer and lines):
+    its stock items, locked, then the orders that exist already, the customers as
+    stored and the `gate` statement (built once). The lock comes first: a transaction
+    taking the same order holds it until it commits, and the orders are read once it
+    has, so they include that one."""
+    keys = {(o.source, o.number) for o in orders}
+    existing_sql, customers_sql = batch_reads(conn.dialect.name)
+    stock, (existing_rows, customers, gate_rows) = lock_skus(
+        conn,
+        {line.sku for order in orders for line in order.lines},
+        [
+            (existing_sql, {"numbers": sorted({number for _, number in keys})}),
+            (customers_sql, {"codes": sorted({o.customer.code for o in orders})}),
+            (gate, {}),
+        ],
+    )
+    existing = {(r.source, r.number): r for r in existing_rows if (r.source, r.number) in keys}
+    return BatchRead(stock, existing, customers, gate_rows)
+
+
+@functools.cache
+def batch_reads(dialect: str) -> tuple[Any, Any]:
+    """The reads that go with the stock lock, built once: orders that exist already
+    (parameter `numbers`, with what a re-sent order is compared on), the customers as
+    stored (parameter `codes`)."""
+    existing = (
+        select(
+            SalesOrder.source,
+            SalesOrder.number,
+            SalesOrder.id,
+            Customer.code.label("customer"),
+            SalesOrder.order_date,
+            SalesOrder.delivery_date,
+        )
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(in_list(dialect, SalesOrder.number, "numbers"))
+    )
+    return existing, by_code_sql(dialect, Customer, CUSTOMER_FIELDS)
+
+
+_ORDER_NUMBER_UNIQUE = "uq_sales_orders_number_source"
+
+
+def is_order_number_clash(exc: IntegrityError) -> bool:
+    """A sales order's source + number, stored by another transaction since it was read."""
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the constraint
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == _ORDER_NUMBER_UNIQUE
+    return "sales_orders.number, sales_orders.source" in str(exc.orig)  # SQLite: the columns
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+T = TypeVar("T")
+
+
+def write_with_retries(db: Database, work: Callable[[Connection], T], *, retries: int) -> T:
+    """Run `work` in a write transaction, again after a deadlock or serialization failure
+    (the database resolves those by aborting one) or an order number taken meanwhile."""
+    for attempt in range(1, retries + 1):
+        try:
+            with db.write() as conn:
+                return work(conn)
+        except OperationalError as exc:
+            if attempt == retries or not is_transient(exc):
+                raise
+            log.info("retrying a batch after a transient error: %s", exc.orig)
+        except IntegrityError as exc:
+            # Another transaction took one of these orders after this one looked for
+            # them (the same order sent twice at once). Read again: now it is there,
+            # and the order is a duplicate, or changed, like any order taken before.
+            if attempt == retries or not is_order_number_clash(exc):
+                raise
+            log.info("an order of the batch was taken meanwhile; reading again")
+    raise AssertionError("unreachable")
+
+
+def ensure_customers(
+    conn: Connection, orders: Sequence[Any], known: Sequence[Any], now: datetime
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """The orders' customers as they are stored now (the last order given for one wins)
+    and their ids: new ones inserted, the name and email of `known` ones kept up."""
+    customers = {
+        o.customer.code: {"name": o.customer.name, "email": o.customer.email, "created_at": now}
+        for o in orders
+    }
+    ids = ensure_codes(conn, Customer, customers, update=CUSTOMER_FIELDS, known=known)
+    return customers, ids
+
+
+def order_rows(
+    orders: Sequence[Any],
+    order_ids: Sequence[int],
+    customer_ids: Mapping[str, int],
+    now: datetime,
+    actor: str,
+) -> list[dict[str, Any]]:
+    """The sales_orders rows of new orders, with their reserved ids."""
+    return [
+        {
+            "id": order_id,
+            "source": o.source,
+            "number": o.number,
+            "customer_id": customer_ids[o.customer.code],
+            "order_date": o.order_date,
+            "delivery_date": o.delivery_date,
+            "status": "open",
+            "created_at": now,
+            "created_by": actor,
+            "priority": o.priority.rank,
+        }
+        for o, order_id in zip(orders, order_ids, strict=True)
+    ]
