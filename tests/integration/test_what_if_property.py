@@ -497,6 +497,16 @@ def test_what_if_foretells_each_due_date_notice_as_dates_keep_moving(
                ("PO-1", -1, 0, False)],
         earlier=True,
     )  # fmt: skip
+    @example(
+        steps=[("PO-1", -1, 0, False), ("PO-1", -2, 0, False), ("PO-1", -2, 23, False),
+               ("PO-1", 1, 23, False)],
+        earlier=True,
+    )  # fmt: skip
+    @example(
+        steps=[("PO-1", -3, 23, False), ("PO-1", -4, 0, False), ("PO-1", 1, 0, False),
+               ("PO-1", 1, 0, False)],
+        earlier=False,
+    )  # fmt: skip
     def check(steps: list[tuple[str, int, int, bool]], earlier: bool) -> None:
         url = fresh_database()
         clock = Clock()

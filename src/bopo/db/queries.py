@@ -60,8 +60,9 @@ def lock_stock_by_sku(conn: Connection, skus: Collection[str]) -> dict[str, Stoc
 
 
 def stock_rows(rows: Iterable[Any]) -> dict[str, StockRow]:
-    """By SKU, the rows of stock_by_sku_sql."""
-    return {r.sku: StockRow(**r._mapping) for r in rows}
+    """By SKU, the rows of stock_by_sku_sql (SQLAlchemy's, or the driver's own named
+    rows when they come from a pipeline)."""
+    return {r.sku: StockRow(r.id, r.sku, r.on_hand, r.assigned, r.name) for r in rows}
 
 
 def lock_stock_by_id(
