@@ -27,7 +27,9 @@ import httpx
 
 from bench.common import WORK, Scale, context, database
 from bench.generate import STATUSES, generate
-from bopo.services import catalog, imports, users
+from bopo.services.admin import users
+from bopo.services.files import imports
+from bopo.services.supply import catalog
 
 CLIENTS = 16
 WORKERS = 2

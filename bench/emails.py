@@ -29,10 +29,13 @@ from bench.intake import _orders as single_orders
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
 from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
-from bopo.services import catalog, demo, imports, mailer, outbox, purchasing, templates
+from bopo.services.admin import demo
+from bopo.services.common.inputs import NewPurchaseOrder, NewPurchaseOrderLine, NewStockItem
 from bopo.services.context import Context
-from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine, NewStockItem
-from bopo.services.intake import take_order, take_orders
+from bopo.services.email import mailer, outbox, templates
+from bopo.services.files import imports
+from bopo.services.orders.intake import take_order, take_orders
+from bopo.services.supply import catalog, purchasing
 from bopo.smtp import build_message
 
 SINGLE_ORDERS = 1_000

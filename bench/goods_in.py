@@ -9,10 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bench.common import Scale, Timer, context, database
-from bopo.services import catalog, purchasing
-from bopo.services.context import Context
-from bopo.services.goods_in import receive
-from bopo.services.inputs import (
+from bopo.services.common.inputs import (
     NewCustomer,
     NewPurchaseOrder,
     NewPurchaseOrderLine,
@@ -20,8 +17,11 @@ from bopo.services.inputs import (
     NewSalesOrderLine,
     NewStockItem,
 )
-from bopo.services.intake import take_orders
-from bopo.services.supply import cancel_purchase_order
+from bopo.services.context import Context
+from bopo.services.orders.intake import take_orders
+from bopo.services.supply import catalog, purchasing
+from bopo.services.supply.changes import cancel_purchase_order
+from bopo.services.supply.goods_in import receive
 
 LINKED = 1_000  # orders on the PO line under test
 TODAY = date(2026, 11, 25)

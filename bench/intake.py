@@ -14,9 +14,10 @@ from typing import Any
 from bench import limit
 from bench.common import WORK, Gate, Scale, Timer, context, database, run_workers
 from bench.generate import STATUSES, generate
-from bopo.services import catalog, formats, imports
-from bopo.services.inputs import NewCustomer, NewSalesOrder, NewSalesOrderLine
-from bopo.services.intake import take_order
+from bopo.services.common.inputs import NewCustomer, NewSalesOrder, NewSalesOrderLine
+from bopo.services.files import formats, imports
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog
 
 SINGLE_ORDERS = 2_000  # per run, split over the workers
 TODAY = date(2026, 11, 25)

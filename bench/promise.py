@@ -19,9 +19,11 @@ from bench.common import WORK, Scale, Timer, context, database
 from bench.generate import STATUSES, generate
 from bench.intake import _orders
 from bopo.db.models import AllocationDecision, SalesOrder
-from bopo.services import catalog, explain, imports, whatif
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.files import imports
+from bopo.services.orders.intake import take_order
+from bopo.services.promise import explain, what_if
+from bopo.services.supply import catalog
 
 SINGLE = 1_000
 PO = "PO-000007"  # ten lines, each with orders linked to it (bench/generate.py)
@@ -119,10 +121,10 @@ def run(scale: Scale) -> dict[str, Any]:
                 lambda ctx=ctx: explain.explain_order(ctx, "SO-0000042")
             )
             figures[f"{kind}_what_if_cancel_ms"] = _timed(
-                lambda ctx=ctx: whatif.what_if_cancel(ctx, PO)
+                lambda ctx=ctx: what_if.what_if_cancel(ctx, PO)
             )
             figures[f"{kind}_what_if_due_ms"] = _timed(
-                lambda ctx=ctx: whatif.what_if_due_date(ctx, PO, 1, None)
+                lambda ctx=ctx: what_if.what_if_due_date(ctx, PO, 1, None)
             )
             ctx.db.dispose()
     return figures

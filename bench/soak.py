@@ -45,9 +45,11 @@ from tests.smtp_sink import Sink, SmtpServer, free_port
 from bench.common import WORK, Scale, database
 from bopo.config import BackorderSettings, DatabaseSettings, Settings
 from bopo.db.engine import Database
-from bopo.services import catalog, purchasing, templates, users
+from bopo.services.admin import users
+from bopo.services.common.inputs import NewPurchaseOrder, NewPurchaseOrderLine, NewStockItem
 from bopo.services.context import Context
-from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine, NewStockItem
+from bopo.services.email import templates
+from bopo.services.supply import catalog, purchasing
 
 SKUS = [f"SOAK-{n:02d}" for n in range(40)]
 SECRET_KEY = "soak-" + "k" * 40

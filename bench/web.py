@@ -23,7 +23,10 @@ from sqlalchemy import text
 from bench.common import WORK, Scale, context, database
 from bench.generate import STATUSES, generate
 from bopo.api.app import create_app
-from bopo.services import catalog, demo, imports, templates, users
+from bopo.services.admin import demo, users
+from bopo.services.email import templates
+from bopo.services.files import imports
+from bopo.services.supply import catalog
 
 TARGET_MS = 300
 TIMES = 5

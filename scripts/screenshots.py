@@ -25,9 +25,12 @@ from tests.smtp_sink import Sink, SmtpServer  # noqa: E402
 from bopo.api.app import create_app  # noqa: E402
 from bopo.config import BackorderSettings, DatabaseSettings, Settings, SmtpSettings  # noqa: E402
 from bopo.db.migrate import upgrade  # noqa: E402
-from bopo.services import demo, goods_in, outbox, purchasing, sales, users  # noqa: E402
+from bopo.services.admin import demo, users  # noqa: E402
+from bopo.services.common.inputs import NewPurchaseOrder, NewPurchaseOrderLine  # noqa: E402
 from bopo.services.context import Context  # noqa: E402
-from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine  # noqa: E402
+from bopo.services.email import outbox  # noqa: E402
+from bopo.services.orders import sales  # noqa: E402
+from bopo.services.supply import goods_in, purchasing  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 # (file name, path, width): laptop width, and one page at tablet width

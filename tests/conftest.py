@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
 from bopo.db.engine import Database
 from bopo.db.migrate import upgrade
-from bopo.services import users
+from bopo.services.admin import users
 from bopo.services.context import Context
 from tests.clock import Clock
 

@@ -9,9 +9,7 @@ from sqlalchemy import select
 
 from bopo.db.models import StockItem
 from bopo.domain.statuses import Priority
-from bopo.services import catalog, purchasing, sales
-from bopo.services.context import Context
-from bopo.services.inputs import (
+from bopo.services.common.inputs import (
     NewCustomer,
     NewPurchaseOrder,
     NewPurchaseOrderLine,
@@ -19,9 +17,12 @@ from bopo.services.inputs import (
     NewSalesOrderLine,
     NewStockItem,
 )
-from bopo.services.outcomes import LineOutcome
-from bopo.services.purchasing import PoLineView
-from bopo.services.worklist import list_backorders
+from bopo.services.context import Context
+from bopo.services.orders import sales
+from bopo.services.orders.outcomes import LineOutcome
+from bopo.services.supply import catalog, purchasing
+from bopo.services.supply.purchasing import PoLineView
+from bopo.services.worklist.backorders import list_backorders
 from tests.clock import TODAY
 
 
@@ -135,7 +136,7 @@ def given_template(
     statuses: tuple[str, ...] = (),
 ) -> None:
     """A BACK_ORDER template, attached to the given statuses."""
-    from bopo.services import templates
+    from bopo.services.email import templates
 
     templates.add_template(ctx, name, subject, text, html, actor="test")
     for code in statuses:

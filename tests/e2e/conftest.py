@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from bopo.api.app import create_app
 from bopo.config import SmtpSettings
 from bopo.domain.roles import Role
-from bopo.services import users
+from bopo.services.admin import users
 from bopo.services.context import Context
 from tests.e2e.browser import CHROMIUM, chromium, serving, sign_in
 from tests.smtp_sink import free_port

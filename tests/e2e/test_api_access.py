@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bopo.domain.roles import Role, allows
-from bopo.services.goods_in import receive
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.goods_in import receive
 from tests.e2e.conftest import Api, order_json
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bopo.domain.roles import Role
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Api
 from tests.helpers import day, given_po, given_status, given_stock, order
 

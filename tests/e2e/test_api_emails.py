@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from bopo.domain.roles import Role
-from bopo.services import outbox, templates
+from bopo.services.email import outbox, templates
 from tests.e2e.conftest import Api, order_json, watch_threads
 from tests.helpers import day, given_po, given_status, given_stock
 from tests.smtp_sink import SmtpServer

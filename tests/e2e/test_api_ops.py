@@ -20,7 +20,7 @@ from bopo.db.migrate import head_revision, upgrade
 from bopo.db.models import AuditEvent
 from bopo.domain.roles import Role
 from bopo.logs import JsonFormatter, RequestIdFilter, request_id
-from bopo.services import jobs
+from bopo.services.admin import jobs
 from bopo.services.context import Context
 from tests.clock import T0, Clock
 from tests.e2e.conftest import Api, Web, order_json

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bopo.db.base import Base
 from bopo.domain.roles import Role
-from bopo.services import templates
+from bopo.services.email import templates
 from tests.e2e.conftest import Api, order_json
 from tests.helpers import day, given_po, given_status, given_stock, given_template
 

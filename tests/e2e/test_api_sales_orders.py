@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bopo.services import imports
-from bopo.services.intake import take_order
+from bopo.services.files import imports
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Api, order_json, watch_threads
 from tests.helpers import day, given_po, given_status, given_stock, order
 

@@ -26,7 +26,7 @@ from schemathesis.checks import (
 from bopo.api.app import create_app
 from bopo.config import BackorderSettings, DatabaseSettings, Settings, SmtpSettings
 from bopo.db.engine import Database
-from bopo.services import demo, users
+from bopo.services.admin import demo, users
 from bopo.services.context import Context
 from tests.clock import Clock
 from tests.conftest import _empty_pg

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bopo.cli import app
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import SmtpServer
 

@@ -23,9 +23,9 @@ from bopo.cli import app
 from bopo.config import DatabaseSettings, Settings
 from bopo.db.engine import Database
 from bopo.db.models import JobRun
-from bopo.services import sales
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.orders import sales
+from bopo.services.orders.intake import take_order
 from tests.clock import Clock
 from tests.helpers import day, given_po, given_status, given_stock, order
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from bopo.cli import app
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Api, order_json
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, order, po_line_of
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from bopo.cli import app
 from bopo.errors import AuthenticationFailed
-from bopo.services import users, web_sessions
+from bopo.services.admin import users, web_sessions
 from bopo.services.context import Context
 
 runner = CliRunner()

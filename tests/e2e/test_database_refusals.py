@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from bopo.cli import app as cli
 from bopo.db.models import User
 from bopo.domain.roles import Role
-from bopo.services import intake, manual_links, worklist
 from bopo.services.context import Context
+from bopo.services.orders import intake
+from bopo.services.worklist import backorders, manual_links
 from tests.e2e.conftest import Api, Web, order_json
 from tests.helpers import given_stock
 
@@ -96,7 +97,7 @@ def test_a_clash_the_database_finds_is_a_conflict_problem_in_words(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clash, bad_value = refusals(api.ctx)
-    monkeypatch.setattr(worklist, "allocate_worklist", raising(clash))
+    monkeypatch.setattr(backorders, "allocate_worklist", raising(clash))
     answer = api.post("/api/backorders/allocate")
     assert answer.status_code == 409
     assert answer.headers["content-type"] == "application/problem+json"
@@ -108,7 +109,7 @@ def test_a_clash_the_database_finds_is_a_conflict_problem_in_words(
     )
     assert_no_internals(json.dumps(body))
 
-    monkeypatch.setattr(worklist, "allocate_worklist", raising(bad_value))
+    monkeypatch.setattr(backorders, "allocate_worklist", raising(bad_value))
     answer = api.post("/api/backorders/allocate")
     assert answer.status_code == 422
     assert answer.json()["type"] == "urn:bopo:problem:validation"
@@ -119,7 +120,7 @@ def test_the_web_pages_say_a_refusal_in_words(web: Web, monkeypatch: pytest.Monk
     given_stock(web.ctx, A=5)
     web.sign_in(Role.OPERATOR)
     for exc in refusals(web.ctx):
-        monkeypatch.setattr(worklist, "allocate_worklist", raising(exc))
+        monkeypatch.setattr(backorders, "allocate_worklist", raising(exc))
         said = web.act("/worklist/retry", {"back": "/worklist"})
         assert said, "no message"
         assert said[0].startswith("Nothing was changed: "), said
@@ -155,7 +156,7 @@ def test_the_cli_says_a_refusal_in_words(
     monkeypatch.chdir(tmp_path)
     env = {"BOPO_DATABASE__URL": db_url, "COLUMNS": "200"}
     for exc, code in zip(refusals(make_ctx()), (5, 1), strict=True):
-        monkeypatch.setattr(worklist, "allocate_worklist", raising(exc))
+        monkeypatch.setattr(backorders, "allocate_worklist", raising(exc))
         result = CliRunner().invoke(cli, ["allocate"], env=env)
         assert result.exit_code == code, result.output
         assert "nothing was changed: " in result.output

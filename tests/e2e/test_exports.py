@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from bopo.cli import app
 from bopo.domain.roles import Role
-from bopo.services import exports
+from bopo.services.common.inputs import NewCustomer, NewSalesOrder, NewSalesOrderLine
 from bopo.services.context import Context
-from bopo.services.inputs import NewCustomer, NewSalesOrder, NewSalesOrderLine
-from bopo.services.intake import take_orders
+from bopo.services.files import exports
+from bopo.services.orders.intake import take_orders
 from tests.e2e.conftest import Api, Web
 from tests.helpers import TODAY, day, given_po, given_status, given_stock
 

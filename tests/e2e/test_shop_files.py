@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bopo.cli import app
 from bopo.domain.roles import Role
-from bopo.services.imports import import_purchase_orders, import_stock_items
+from bopo.services.files.imports import import_purchase_orders, import_stock_items
 from tests.e2e.conftest import Api, Web
 from tests.helpers import given_status
 

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from bopo.cli import app
 from bopo.domain.roles import Role
-from bopo.services import manual_links, outbox
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.email import outbox
+from bopo.services.orders.intake import take_order
+from bopo.services.worklist import manual_links
 from tests.e2e.conftest import Api, Web
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
 

@@ -8,7 +8,7 @@ import pytest
 
 from bopo.domain.roles import Role
 from bopo.errors import AuthenticationFailed
-from bopo.services import users
+from bopo.services.admin import users
 from tests.e2e.conftest import Web
 from tests.helpers import day, given_po, given_status, given_stock
 

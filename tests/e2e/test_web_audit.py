@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable
 
 from bopo.domain.roles import Role
-from bopo.services import audit, sales
-from bopo.services.intake import take_order
+from bopo.services.admin import audit
+from bopo.services.orders import sales
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Api, Web
 from tests.helpers import day, given_po, given_status, given_stock, order
 

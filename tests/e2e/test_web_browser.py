@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from bopo.domain.roles import Role, allows
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Site, sign_in_as
 from tests.e2e.test_web_pages import PAGES
 from tests.helpers import (

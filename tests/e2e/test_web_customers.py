@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bopo.db.models import AuditEvent
 from bopo.domain.roles import Role
-from bopo.services import outbox
-from bopo.services.intake import take_order
+from bopo.services.email import outbox
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Web
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import SmtpServer

@@ -11,8 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 from bopo.domain.roles import Role
-from bopo.services import outbox, users
-from bopo.services.intake import take_order
+from bopo.services.admin import users
+from bopo.services.email import outbox
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import sign_in_as
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import SmtpServer

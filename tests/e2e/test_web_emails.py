@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bopo.domain.roles import Role
-from bopo.services import catalog, outbox, templates
-from bopo.services.intake import take_order
+from bopo.services.email import outbox, templates
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import SmtpServer

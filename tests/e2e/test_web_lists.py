@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from bopo.domain.roles import Role
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Web
 from tests.helpers import day, given_po, given_stock, order
 

@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 from bopo.domain.roles import Role, allows
-from bopo.services import catalog, customers, outbox, sales, supply, templates, users
-from bopo.services.intake import take_order
-from bopo.services.serial import to_json
+from bopo.services.admin import users
+from bopo.services.common.serial import to_json
+from bopo.services.email import outbox, templates
+from bopo.services.orders import customers, sales
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog, changes
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import (
     day,
@@ -685,7 +688,7 @@ def test_a_late_line_on_the_worklist_is_re_linked_in_one_click(web: Web) -> None
     given_po(web.ctx, "PO-1", ("A", 4, day(5), "ON ORDER"))
     given_po(web.ctx, "PO-2", ("A", 4, day(6), "ON ORDER"))
     take_order(web.ctx, order("SO-1", ("A", 4), delivery=day(7)), actor="t")
-    supply.change_due_date(web.ctx, "PO-1", 1, day(30), actor="buyer")  # SO-1 turns late
+    changes.change_due_date(web.ctx, "PO-1", 1, day(30), actor="buyer")  # SO-1 turns late
     web.sign_in(OP)
 
     page = web.client.get("/worklist").text

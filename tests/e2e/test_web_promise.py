@@ -21,9 +21,11 @@ from bopo.db.base import Base
 from bopo.db.engine import Database
 from bopo.db.models import PendingEmail, RuntimeSetting, SalesOrder
 from bopo.domain.roles import Role
-from bopo.services import audit, sales, templates
+from bopo.services.admin import audit
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.email import templates
+from bopo.services.orders import sales
+from bopo.services.orders.intake import take_order
 from bopo.web.routes import what_if
 from tests.e2e.conftest import Web, flashes
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order

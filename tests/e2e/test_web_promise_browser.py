@@ -9,8 +9,9 @@ from typing import Any
 from playwright.sync_api import expect
 
 from bopo.domain.roles import Role
-from bopo.services import sales, templates
-from bopo.services.intake import take_order
+from bopo.services.email import templates
+from bopo.services.orders import sales
+from bopo.services.orders.intake import take_order
 from tests.e2e.conftest import Site, sign_in_as
 from tests.helpers import (
     day,

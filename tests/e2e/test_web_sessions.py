@@ -17,7 +17,7 @@ from bopo.config import ServerSettings
 from bopo.db.engine import Database
 from bopo.db.models import WebSession
 from bopo.domain.roles import Role
-from bopo.services import users, web_sessions
+from bopo.services.admin import users, web_sessions
 from bopo.services.context import Context
 from bopo.web.throttle import SignInThrottles
 from tests.e2e.conftest import PASSWORDS, Web

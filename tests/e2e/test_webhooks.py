@@ -18,7 +18,7 @@ from bopo.api.app import create_app
 from bopo.config import ShopifySettings
 from bopo.db.models import SalesOrder, WebhookDelivery
 from bopo.services.context import Context
-from bopo.services.webhooks import shopify_signature
+from bopo.services.files.webhooks import shopify_signature
 from tests.helpers import given_stock
 
 SECRET = "hush-this-is-the-shared-secret"

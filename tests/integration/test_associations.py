@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from bopo.errors import Conflict, NotFound
-from bopo.services import associations
 from bopo.services.context import Context
-from bopo.services.goods_in import find_receipts, get_receipt, receive
-from bopo.services.intake import take_order
-from bopo.services.manual_links import line_candidates, unlink_line
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.goods_in import find_receipts, get_receipt, receive
+from bopo.services.worklist import associations
+from bopo.services.worklist.manual_links import line_candidates, unlink_line
 from tests.helpers import day, given_po, given_status, given_stock, order, worklist
 
 

@@ -10,11 +10,13 @@ from sqlalchemy import func, select, update
 
 from bopo.db.models import Association, PendingEmail, PendingEmailAssociation
 from bopo.domain.templating import EmailEvent
-from bopo.services import catalog, outbox, worklist
-from bopo.services.backorder_emails import queue_backorder_emails
 from bopo.services.context import Context
-from bopo.services.intake import take_order, take_orders
-from bopo.services.status_change import set_po_line_status
+from bopo.services.email import outbox
+from bopo.services.email.backorder_emails import queue_backorder_emails
+from bopo.services.orders.intake import take_order, take_orders
+from bopo.services.supply import catalog
+from bopo.services.supply.status_change import set_po_line_status
+from bopo.services.worklist import backorders
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 
 
@@ -103,7 +105,7 @@ def test_a_worklist_retry_that_links_a_line_queues_its_email(ctx: Context) -> No
     take_order(ctx, order("SO-1", ("A", 2)), actor="test")  # nothing on order yet
     assert _emails(ctx) == []
     given_po(ctx, "PO-1", ("A", 10, day(5), "ON ORDER"))
-    worklist.allocate_worklist(ctx, actor="test")
+    backorders.allocate_worklist(ctx, actor="test")
     [email] = _emails(ctx)
     assert email.event == "worklist"
 
@@ -230,7 +232,7 @@ def test_a_template_that_fails_on_an_order_leaves_a_failed_email_and_takes_the_o
 
 
 def test_a_manual_link_queues_the_same_email(ctx: Context) -> None:
-    from bopo.services.manual_links import link_line
+    from bopo.services.worklist.manual_links import link_line
 
     given_stock(ctx, KETTLE=0)
     given_status(ctx, "ON ORDER")
@@ -247,7 +249,7 @@ def test_a_manual_link_queues_the_same_email(ctx: Context) -> None:
 
 
 def test_a_line_re_linked_after_a_po_is_cancelled_gets_a_new_email(ctx: Context) -> None:
-    from bopo.services.supply import cancel_purchase_order
+    from bopo.services.supply.changes import cancel_purchase_order
 
     given_stock(ctx, KETTLE=0)
     given_status(ctx, "ON ORDER")

@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bopo.db.models import SalesOrder, SoLine
-from bopo.services.catalog import upsert_stock_items
+from bopo.services.common.inputs import NewStockItem
 from bopo.services.context import Context
-from bopo.services.demand import cancel_sales_order
-from bopo.services.goods_in import receive
-from bopo.services.inputs import NewStockItem
-from bopo.services.intake import take_order
-from bopo.services.manual_links import link_line
-from bopo.services.supply import cancel_po_line
-from bopo.services.worklist import allocate_worklist
+from bopo.services.orders.demand_changes import cancel_sales_order
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.catalog import upsert_stock_items
+from bopo.services.supply.changes import cancel_po_line
+from bopo.services.supply.goods_in import receive
+from bopo.services.worklist.backorders import allocate_worklist
+from bopo.services.worklist.manual_links import link_line
 from tests.clock import T0, Clock
 from tests.helpers import day, given_po, given_status, given_stock, order, worklist
 

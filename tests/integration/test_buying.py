@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bopo.errors import Conflict, InvalidInput
-from bopo.services import buying
+from bopo.services.common.inputs import NewPurchaseOrder, NewPurchaseOrderLine
 from bopo.services.context import Context
-from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import buying
 from tests.helpers import day, given_po, given_status, given_stock, line_of, order
 
 

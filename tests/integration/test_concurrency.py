@@ -19,9 +19,9 @@ from bopo.db.models import (
 )
 from bopo.db.queries import lock_stock_by_sku
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.outcomes import OrderStatus
-from bopo.services.status_change import set_po_line_status
+from bopo.services.orders.intake import take_order
+from bopo.services.orders.outcomes import OrderStatus
+from bopo.services.supply.status_change import set_po_line_status
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 
 SKUS = ["A", "B", "C"]

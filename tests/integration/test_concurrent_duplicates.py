@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from bopo.db.models import SalesOrder, SoLine, StockItem
 from bopo.services.context import Context
-from bopo.services.imports import ImportSummary, import_sales_orders
-from bopo.services.intake import take_order
-from bopo.services.outcomes import OrderStatus
+from bopo.services.files.imports import ImportSummary, import_sales_orders
+from bopo.services.orders.intake import take_order
+from bopo.services.orders.outcomes import OrderStatus
 from tests.helpers import given_stock, order
 
 pytestmark = pytest.mark.postgres_only  # SQLite's writers queue on one lock: no race there

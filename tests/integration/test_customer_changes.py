@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bopo.services import customers
+from bopo.services.common.inputs import NewCustomer
 from bopo.services.context import Context
-from bopo.services.imports import import_sales_orders
-from bopo.services.inputs import NewCustomer
-from bopo.services.intake import take_order
+from bopo.services.files.imports import import_sales_orders
+from bopo.services.orders import customers
+from bopo.services.orders.intake import take_order
 from tests.helpers import given_stock, order
 
 HEADER = (

@@ -10,14 +10,14 @@ from sqlalchemy import func, select
 
 from bopo.db.models import AllocationDecision
 from bopo.errors import NotFound
+from bopo.services.common.serial import to_json
 from bopo.services.context import Context
-from bopo.services.explain import explain_order
-from bopo.services.goods_in import receive
-from bopo.services.intake import take_order, take_orders
-from bopo.services.manual_links import link_line
-from bopo.services.serial import to_json
-from bopo.services.supply import cancel_purchase_order
-from bopo.services.worklist import allocate_worklist
+from bopo.services.orders.intake import take_order, take_orders
+from bopo.services.promise.explain import explain_order
+from bopo.services.supply.changes import cancel_purchase_order
+from bopo.services.supply.goods_in import receive
+from bopo.services.worklist.backorders import allocate_worklist
+from bopo.services.worklist.manual_links import link_line
 from tests.helpers import day, given_po, given_status, given_stock, order
 
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

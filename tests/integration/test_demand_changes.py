@@ -8,10 +8,14 @@ import pytest
 
 from bopo.errors import Conflict, InvalidInput, InvalidTransition
 from bopo.services.context import Context
-from bopo.services.demand import cancel_sales_order, cancel_so_line, change_so_line_qty
-from bopo.services.despatch import ship
-from bopo.services.intake import take_order
-from bopo.services.sales import show_sales_order
+from bopo.services.orders.demand_changes import (
+    cancel_sales_order,
+    cancel_so_line,
+    change_so_line_qty,
+)
+from bopo.services.orders.despatch import ship
+from bopo.services.orders.intake import take_order
+from bopo.services.orders.sales import show_sales_order
 from tests.helpers import (
     day,
     given_po,

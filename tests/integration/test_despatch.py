@@ -6,9 +6,9 @@ import pytest
 
 from bopo.errors import Conflict, NotFound
 from bopo.services.context import Context
-from bopo.services.despatch import ship
-from bopo.services.goods_in import receive
-from bopo.services.intake import take_order
+from bopo.services.orders.despatch import ship
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.goods_in import receive
 from tests.helpers import day, given_po, given_status, given_stock, line_of, order, stock_of
 
 

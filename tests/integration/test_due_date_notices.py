@@ -11,10 +11,10 @@ import pytest
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
 from bopo.db.engine import Database
 from bopo.errors import Conflict
-from bopo.services import mailer, outbox, templates
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.supply import change_due_date
+from bopo.services.email import mailer, outbox, templates
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.changes import change_due_date
 from tests.clock import T0, Clock
 from tests.helpers import day, given_po, given_status, given_stock, order
 from tests.smtp_sink import SmtpServer

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 
 from bopo.errors import Conflict, InvalidInput, NotFound
+from bopo.services.common.serial import to_json
 from bopo.services.context import Context
-from bopo.services.goods_in import list_receipts, receive
-from bopo.services.intake import take_order
-from bopo.services.serial import to_json
-from bopo.services.supply import cancel_po_line
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.changes import cancel_po_line
+from bopo.services.supply.goods_in import list_receipts, receive
 from tests.helpers import (
     day,
     given_po,

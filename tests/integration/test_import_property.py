@@ -33,8 +33,8 @@ from bopo.db.models import (
     StockItem,
 )
 from bopo.services.context import Context
-from bopo.services.imports import ImportSummary, import_sales_orders
-from bopo.services.worklist import list_backorders
+from bopo.services.files.imports import ImportSummary, import_sales_orders
+from bopo.services.worklist.backorders import list_backorders
 from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, given_template
 

@@ -9,9 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bopo.db.models import AuditEvent, Customer, PoLine, SalesOrder, SoLine, StockItem
+from bopo.services.common.serial import to_json
 from bopo.services.context import Context
-from bopo.services.imports import import_purchase_orders, import_sales_orders, import_stock_items
-from bopo.services.serial import to_json
+from bopo.services.files.imports import (
+    import_purchase_orders,
+    import_sales_orders,
+    import_stock_items,
+)
 from tests.helpers import given_status
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -238,7 +242,7 @@ def test_when_taking_fails_midway_the_reader_stops_too(
 ) -> None:
     import threading
 
-    from bopo.services import imports
+    from bopo.services.files import imports
 
     calls = []
 
@@ -261,7 +265,7 @@ def test_a_large_import_leaves_the_planner_fresh_statistics(
 ) -> None:
     from sqlalchemy import text
 
-    from bopo.services import imports
+    from bopo.services.files import imports
 
     monkeypatch.setattr(imports, "ANALYZE_AFTER", 2)
     path = tmp_path / "orders.csv"

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from bopo.db.models import Association, AuditEvent, Customer, PoLine, SalesOrder, SoLine, StockItem
 from bopo.services.context import Context
-from bopo.services.intake import take_order, take_orders
-from bopo.services.outcomes import OrderStatus
-from bopo.services.purchasing import show_purchase_order
-from bopo.services.sales import show_sales_order
+from bopo.services.orders.intake import take_order, take_orders
+from bopo.services.orders.outcomes import OrderStatus
+from bopo.services.orders.sales import show_sales_order
+from bopo.services.supply.purchasing import show_purchase_order
 from tests.helpers import day, given_po, given_status, given_stock, order
 
 

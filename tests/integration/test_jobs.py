@@ -20,12 +20,14 @@ from bopo.config import (
 )
 from bopo.db.engine import Database
 from bopo.db.models import JobRun
-from bopo.services import catalog, jobs, outbox, templates
+from bopo.services.admin import jobs
+from bopo.services.admin.jobs import Job, Outcome
+from bopo.services.common.inputs import NewStockItem
 from bopo.services.context import Context
-from bopo.services.inputs import NewStockItem
-from bopo.services.intake import take_order
-from bopo.services.jobs import Job, Outcome
-from bopo.services.supply import change_due_date
+from bopo.services.email import outbox, templates
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog
+from bopo.services.supply.changes import change_due_date
 from tests.clock import T0, Clock
 from tests.helpers import day, given_po, given_status, given_stock, order
 from tests.smtp_sink import SmtpServer
@@ -290,7 +292,7 @@ def test_a_worker_whose_database_is_away_says_so_and_keeps_trying(
         rounds["n"] += 1
         return rounds["n"] > 6
 
-    with caplog.at_level("WARNING", logger="bopo.services.jobs"):
+    with caplog.at_level("WARNING", logger="bopo.services.admin.jobs"):
         jobs.run_worker(ctx, should_stop=stop, poll_seconds=0.01)
     ctx.db.dispose()
     warned = [r.getMessage() for r in caplog.records]

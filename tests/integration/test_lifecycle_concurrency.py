@@ -11,9 +11,12 @@ from collections.abc import Callable
 import pytest
 
 from bopo.errors import BopoError
-from bopo.services import demand, despatch, goods_in, manual_links, supply, templates
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.email import templates
+from bopo.services.orders import demand_changes, despatch
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import changes, goods_in
+from bopo.services.worklist import manual_links
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.integration.test_lifecycle_machine import check_books
 
@@ -69,17 +72,17 @@ def one_step(ctx: Context, rng: random.Random, number: str, mine: list[str]) -> 
     elif what == 1:
         goods_in.receive(ctx, po, po_line, rng.randint(1, 4), actor="warehouse")
     elif what == 2:
-        supply.change_po_line_qty(ctx, po, po_line, rng.randint(4, 14), actor="buyer")
+        changes.change_po_line_qty(ctx, po, po_line, rng.randint(4, 14), actor="buyer")
     elif what == 3:
-        supply.change_due_date(ctx, po, po_line, day(rng.randint(0, 9)), actor="buyer")
+        changes.change_due_date(ctx, po, po_line, day(rng.randint(0, 9)), actor="buyer")
     elif what == 4:
-        supply.cancel_po_line(ctx, po, po_line, actor="buyer")
+        changes.cancel_po_line(ctx, po, po_line, actor="buyer")
     else:
         so = rng.choice(mine)
         if what == 5:
-            demand.cancel_so_line(ctx, so, 1, actor="clerk")
+            demand_changes.cancel_so_line(ctx, so, 1, actor="clerk")
         elif what == 6:
-            demand.change_so_line_qty(ctx, so, 2, 1, actor="clerk")
+            demand_changes.change_so_line_qty(ctx, so, 2, 1, actor="clerk")
         elif what == 7:
             despatch.ship(ctx, so, actor="warehouse")
         elif what == 8:

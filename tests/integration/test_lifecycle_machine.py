@@ -40,20 +40,12 @@ from bopo.db.models import (
     StockItem,
 )
 from bopo.errors import BopoError
-from bopo.services import (
-    catalog,
-    demand,
-    despatch,
-    goods_in,
-    manual_links,
-    reversals,
-    sales,
-    supply,
-    worklist,
-)
+from bopo.services.common.inputs import NewStockItem
 from bopo.services.context import Context
-from bopo.services.inputs import NewStockItem
-from bopo.services.intake import take_order
+from bopo.services.orders import demand_changes, despatch, sales
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog, changes, goods_in, receipt_reversal
+from bopo.services.worklist import backorders, manual_links
 from tests.clock import Clock
 from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, order
@@ -163,9 +155,9 @@ class Lifecycle(RuleBasedStateMachine):
     def a_customer_cancels(self, i: int, line: int, whole: bool) -> None:
         number, n = self._so(i, line)
         if whole:
-            self._try(lambda: demand.cancel_sales_order(self.c, number, actor="clerk"))
+            self._try(lambda: demand_changes.cancel_sales_order(self.c, number, actor="clerk"))
         else:
-            self._try(lambda: demand.cancel_so_line(self.c, number, n, actor="clerk"))
+            self._try(lambda: demand_changes.cancel_so_line(self.c, number, n, actor="clerk"))
 
     @precondition(lambda self: self.orders)
     @rule(i=pick, line=pick, less=st.integers(1, 4))
@@ -178,7 +170,7 @@ class Lifecycle(RuleBasedStateMachine):
                 .where(SalesOrder.number == number, SoLine.line_no == n)
             )
         qty = max(0, (current or 0) - less)
-        self._try(lambda: demand.change_so_line_qty(self.c, number, n, qty, actor="clerk"))
+        self._try(lambda: demand_changes.change_so_line_qty(self.c, number, n, qty, actor="clerk"))
 
     @precondition(lambda self: self.orders)
     @rule(i=pick, priority=st.sampled_from(PRIORITIES))
@@ -210,27 +202,27 @@ class Lifecycle(RuleBasedStateMachine):
         receipts = goods_in.list_receipts(self.c, limit=None)
         if receipts:
             chosen = receipts[i % len(receipts)].id
-            self._try(lambda: reversals.reverse_receipt(self.c, chosen, actor="warehouse"))
+            self._try(lambda: receipt_reversal.reverse_receipt(self.c, chosen, actor="warehouse"))
 
     @rule(i=pick, line=pick, qty=st.integers(1, 10))
     def change_a_po_line_qty(self, i: int, line: int, qty: int) -> None:
         po, n = self._po(i, line)
-        self._try(lambda: supply.change_po_line_qty(self.c, po, n, qty, actor="buyer"))
+        self._try(lambda: changes.change_po_line_qty(self.c, po, n, qty, actor="buyer"))
 
     @rule(i=pick, line=pick, how=st.sampled_from(("line", "short", "whole")))
     def a_supplier_lets_us_down(self, i: int, line: int, how: str) -> None:
         po, n = self._po(i, line)
         if how == "line":
-            self._try(lambda: supply.cancel_po_line(self.c, po, n, actor="buyer"))
+            self._try(lambda: changes.cancel_po_line(self.c, po, n, actor="buyer"))
         elif how == "short":
-            self._try(lambda: supply.close_po_line_short(self.c, po, n, actor="buyer"))
+            self._try(lambda: changes.close_po_line_short(self.c, po, n, actor="buyer"))
         else:
-            self._try(lambda: supply.cancel_purchase_order(self.c, po, actor="buyer"))
+            self._try(lambda: changes.cancel_purchase_order(self.c, po, actor="buyer"))
 
     @rule(i=pick, line=pick, due=st.integers(0, 15))
     def move_a_due_date(self, i: int, line: int, due: int) -> None:
         po, n = self._po(i, line)
-        self._try(lambda: supply.change_due_date(self.c, po, n, day(due), actor="buyer"))
+        self._try(lambda: changes.change_due_date(self.c, po, n, day(due), actor="buyer"))
 
     @rule(i=pick, line=pick, status=st.sampled_from((None, *STATUSES)))
     def change_a_status(self, i: int, line: int, status: str | None) -> None:
@@ -281,7 +273,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule()
     def retry_the_worklist(self) -> None:
-        worklist.allocate_worklist(self.c, actor="system")
+        backorders.allocate_worklist(self.c, actor="system")
 
     # --- the books ---------------------------------------------------------------------------
 

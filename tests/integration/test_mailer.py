@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
 from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
-from bopo.services import mailer, outbox
+from bopo.services.common.inputs import NewCustomer
 from bopo.services.context import Context
-from bopo.services.inputs import NewCustomer
-from bopo.services.intake import take_orders
-from bopo.services.outcomes import OrderResult
+from bopo.services.email import mailer, outbox
+from bopo.services.orders.intake import take_orders
+from bopo.services.orders.outcomes import OrderResult
 from bopo.smtp import SmtpTransport
 from tests.clock import Clock
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
 from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
-from bopo.services import mailer
 from bopo.services.context import Context
-from bopo.services.intake import take_orders
+from bopo.services.email import mailer
+from bopo.services.orders.intake import take_orders
 from tests.clock import Clock
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import Sink, SmtpServer

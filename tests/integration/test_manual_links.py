@@ -8,9 +8,9 @@ import pytest
 
 from bopo.errors import Conflict, InvalidInput
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.manual_links import link_line, list_candidates, unlink_line
-from bopo.services.supply import change_due_date
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.changes import change_due_date
+from bopo.services.worklist.manual_links import link_line, list_candidates, unlink_line
 from tests.helpers import (
     day,
     given_po,

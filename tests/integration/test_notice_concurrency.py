@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bopo.db.models import PendingEmail, SalesOrder
-from bopo.services import templates
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.supply import change_due_date
+from bopo.services.email import templates
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.changes import change_due_date
 from tests.helpers import day, given_po, given_status, given_stock, order
 
 ROUNDS = 8

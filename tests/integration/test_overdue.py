@@ -7,10 +7,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bopo.services import dashboard, outbox
 from bopo.services.context import Context
-from bopo.services.explain import explain_order
-from bopo.services.intake import take_order
+from bopo.services.email import outbox
+from bopo.services.orders.intake import take_order
+from bopo.services.promise.explain import explain_order
+from bopo.services.worklist import dashboard
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
 
 MORNING = datetime.combine(TODAY, time(9), tzinfo=UTC)

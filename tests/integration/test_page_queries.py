@@ -7,11 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from bopo.domain.records import SalesLineRef
-from bopo.services import dashboard, manual_links, outbox, sales, supply, templates, worklist
 from bopo.services.context import Context
-from bopo.services.goods_in import receive
-from bopo.services.intake import take_order
-from bopo.services.manual_links import LinkRequest
+from bopo.services.email import outbox, templates
+from bopo.services.orders import sales
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import changes
+from bopo.services.supply.goods_in import receive
+from bopo.services.worklist import backorders, dashboard, manual_links
+from bopo.services.worklist.manual_links import LinkRequest
 from tests.helpers import (
     TODAY,
     day,
@@ -66,8 +69,8 @@ def test_a_worklist_page_is_in_delivery_order_with_the_total_and_each_lines_cand
         [("PO-9", 5)],
         [("PO-9", 5)],
     ]
-    assert worklist.find_backorders(ctx, delivery_to=day(6)).total == 2
-    assert worklist.find_backorders(ctx, source="shop").total == 0
+    assert backorders.find_backorders(ctx, delivery_to=day(6)).total == 2
+    assert backorders.find_backorders(ctx, source="shop").total == 0
 
 
 def test_a_late_supply_line_comes_with_its_po_line_and_is_offered_only_others(
@@ -77,7 +80,7 @@ def test_a_late_supply_line_comes_with_its_po_line_and_is_offered_only_others(
     given_status(ctx, "ON ORDER")
     given_po(ctx, "PO-1", ("A", 5, day(2), "ON ORDER"), ("A", 5, day(3), "ON ORDER"))
     take_order(ctx, order("SO-1", ("A", 2), delivery=day(4)), actor="t")
-    supply.change_due_date(ctx, "PO-1", 1, day(10), actor="t")
+    changes.change_due_date(ctx, "PO-1", 1, day(10), actor="t")
 
     (late,) = manual_links.find_candidates(ctx).items
 
@@ -169,7 +172,7 @@ def test_templates_are_previewed_against_the_orders_linked_last_and_found_by_id(
     ctx: Context,
 ) -> None:
     _emails_for_five_orders(ctx)
-    supply.cancel_po_line(ctx, "PO-1", 1, actor="t")  # every link released
+    changes.cancel_po_line(ctx, "PO-1", 1, actor="t")  # every link released
     given_po(ctx, "PO-2", ("A", 50, day(9), "ON ORDER"))
     take_order(ctx, order("SO-6", ("A", 1), customer="C6"), actor="t")
     take_order(ctx, order("SO-7", ("A", 1), customer="C7"), actor="t")

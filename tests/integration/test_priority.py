@@ -8,12 +8,12 @@ import pytest
 
 from bopo.errors import InvalidInput
 from bopo.services.context import Context
-from bopo.services.goods_in import receive
-from bopo.services.imports import import_sales_orders
-from bopo.services.intake import take_orders
-from bopo.services.sales import set_order_priority, show_sales_order
-from bopo.services.supply import change_po_line_qty
-from bopo.services.worklist import allocate_worklist, list_backorders
+from bopo.services.files.imports import import_sales_orders
+from bopo.services.orders.intake import take_orders
+from bopo.services.orders.sales import set_order_priority, show_sales_order
+from bopo.services.supply.changes import change_po_line_qty
+from bopo.services.supply.goods_in import receive
+from bopo.services.worklist.backorders import allocate_worklist, list_backorders
 from tests.helpers import day, given_po, given_status, given_stock, line_of, order, po_line_of
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bopo.errors import Conflict
-from bopo.services import catalog, despatch, goods_in, reversals
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.orders import despatch
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog, goods_in, receipt_reversal
 from tests.helpers import day, given_po, given_status, given_stock, line_of, order, po_line_of
 
 
@@ -25,7 +26,7 @@ def test_a_reversed_receipt_puts_the_linked_line_back_on_its_po_line(shop: Conte
     receipt = goods_in.receive(shop, "PO-1", 1, 6, actor="dock")  # 4 to SO-1, 2 stock
     assert line_of(shop, "SO-1").from_stock == 4
 
-    done = reversals.reverse_receipt(shop, receipt.id, actor="dock")
+    done = receipt_reversal.reverse_receipt(shop, receipt.id, actor="dock")
 
     assert [(str(ref), n) for ref, n in done.taken_back] == [("web/SO-1 line 1", 4)]
     line = line_of(shop, "SO-1")
@@ -41,7 +42,7 @@ def test_a_line_served_in_part_is_released_whole_and_linked_again(shop: Context)
     receipt = goods_in.receive(shop, "PO-1", 1, 3, actor="dock")  # 3 of SO-1's 4
     assert (line_of(shop, "SO-1").from_stock, line_of(shop, "SO-1").linked_qty) == (3, 1)
 
-    done = reversals.reverse_receipt(shop, receipt.id, actor="dock")
+    done = receipt_reversal.reverse_receipt(shop, receipt.id, actor="dock")
 
     assert [r.qty for r in done.log.released] == [1]
     line = line_of(shop, "SO-1")
@@ -55,7 +56,7 @@ def test_a_worklist_line_served_by_a_receipt_waits_again(ctx: Context) -> None:
     receipt = goods_in.receive(ctx, "PO-1", 1, 5, actor="dock")
     assert line_of(ctx, "SO-1").from_stock == 2
 
-    reversals.reverse_receipt(ctx, receipt.id, actor="dock")
+    receipt_reversal.reverse_receipt(ctx, receipt.id, actor="dock")
 
     line = line_of(ctx, "SO-1")
     assert (line.from_stock, line.linked_qty, line.skipped) == (
@@ -73,18 +74,18 @@ def test_nothing_is_reversed_when_the_goods_are_gone_or_it_was_done_before(
     before = (po_line_of(shop, "PO-1"), catalog.get_stock_item(shop, "A"), line_of(shop, "SO-1"))
 
     with pytest.raises(Conflict, match="2 of the units received are assigned to other orders"):
-        reversals.reverse_receipt(shop, receipt.id, actor="dock")
+        receipt_reversal.reverse_receipt(shop, receipt.id, actor="dock")
 
     after = (po_line_of(shop, "PO-1"), catalog.get_stock_item(shop, "A"), line_of(shop, "SO-1"))
     assert after == before
     despatch.ship(shop, "SO-1", actor="dock")
     with pytest.raises(Conflict, match="shipped or given up"):
-        reversals.reverse_receipt(shop, receipt.id, actor="dock")
+        receipt_reversal.reverse_receipt(shop, receipt.id, actor="dock")
 
 
 def test_a_receipt_is_reversed_once(shop: Context) -> None:
     receipt = goods_in.receive(shop, "PO-1", 1, 4, actor="dock")
-    reversals.reverse_receipt(shop, receipt.id, actor="dock")
+    receipt_reversal.reverse_receipt(shop, receipt.id, actor="dock")
     with pytest.raises(Conflict, match="reversed already"):
-        reversals.reverse_receipt(shop, receipt.id, actor="dock")
+        receipt_reversal.reverse_receipt(shop, receipt.id, actor="dock")
     assert po_line_of(shop, "PO-1").delivered == 0

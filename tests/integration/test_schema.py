@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from bopo.db.base import Base
 from bopo.db.models import Association, PoLine, SalesOrder, SoLine, StockItem
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.orders.intake import take_order
 from tests.helpers import day, given_po, given_status, given_stock, order
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bopo.services import search
+from bopo.services.common import search
+from bopo.services.common.search import Kind
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.search import Kind
+from bopo.services.orders.intake import take_order
 from tests.helpers import day, given_po, given_stock, order
 
 

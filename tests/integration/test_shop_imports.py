@@ -16,10 +16,10 @@ from sqlalchemy import select
 from bopo.config import load_settings
 from bopo.db.models import Customer, SalesOrder
 from bopo.errors import InvalidInput
-from bopo.services import sales
 from bopo.services.context import Context
-from bopo.services.formats import import_orders
-from bopo.services.imports import import_purchase_orders, import_stock_items
+from bopo.services.files.formats import import_orders
+from bopo.services.files.imports import import_purchase_orders, import_stock_items
+from bopo.services.orders import sales
 from tests.helpers import given_status
 
 FILES = Path(__file__).parents[1] / "files"
@@ -242,7 +242,7 @@ def test_a_shopify_section_chooses_the_customer_code_column(shop: Context, tmp_p
 def test_bopo_files_as_bopo_writes_them_go_through_its_own_reader(
     shop: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bopo.services import formats, imports
+    from bopo.services.files import formats, imports
 
     called = []
     real = imports.import_sales_orders

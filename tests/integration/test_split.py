@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from bopo.services import outbox
 from bopo.services.context import Context
-from bopo.services.demand import change_so_line_qty
-from bopo.services.goods_in import receive
-from bopo.services.intake import take_order
-from bopo.services.manual_links import unlink_line
-from bopo.services.supply import change_due_date, change_po_line_qty
-from bopo.services.worklist import list_backorders
+from bopo.services.email import outbox
+from bopo.services.orders.demand_changes import change_so_line_qty
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.changes import change_due_date, change_po_line_qty
+from bopo.services.supply.goods_in import receive
+from bopo.services.worklist.backorders import list_backorders
+from bopo.services.worklist.manual_links import unlink_line
 from tests.helpers import (
     day,
     given_po,

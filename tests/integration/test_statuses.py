@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bopo.errors import Conflict, InvalidInput
-from bopo.services import catalog, po_line_update, purchasing, statuses
+from bopo.services.admin import statuses
+from bopo.services.common.inputs import NewPurchaseOrder, NewPurchaseOrderLine
 from bopo.services.context import Context
-from bopo.services.inputs import NewPurchaseOrder, NewPurchaseOrderLine
+from bopo.services.supply import catalog, po_line_update, purchasing
 from tests.helpers import day, given_po, given_status, given_stock, po_line_of
 
 

@@ -15,17 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from bopo.config import SmtpSettings
 from bopo.db.models import PendingEmail
 from bopo.errors import Conflict
-from bopo.services import (
-    demand,
-    goods_in,
-    mailer,
-    manual_links,
-    outbox,
-    supply,
-)
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.status_change import set_po_line_status
+from bopo.services.email import mailer, outbox
+from bopo.services.orders import demand_changes
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import changes, goods_in
+from bopo.services.supply.status_change import set_po_line_status
+from bopo.services.worklist import manual_links
 from bopo.smtp import SmtpTransport
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import Sink, SmtpServer
@@ -80,7 +76,7 @@ def test_unlinking_a_line_supersedes_the_email_with_one_for_the_line_still_linke
 def test_cutting_a_po_line_supersedes_the_email_with_the_line_re_linked_elsewhere(
     scene: Context,
 ) -> None:
-    supply.change_po_line_qty(scene, "PO-1", 1, 1, actor="buyer")
+    changes.change_po_line_qty(scene, "PO-1", 1, 1, actor="buyer")
 
     [old] = superseded(scene)
     new = waiting(scene)
@@ -94,7 +90,7 @@ def test_cutting_a_po_line_supersedes_the_email_with_the_line_re_linked_elsewher
 def test_cancelling_a_po_line_supersedes_the_email_with_one_without_that_line(
     scene: Context,
 ) -> None:
-    supply.cancel_po_line(scene, "PO-1", 2, actor="buyer")
+    changes.cancel_po_line(scene, "PO-1", 2, actor="buyer")
 
     [old] = superseded(scene)
     new = waiting(scene)
@@ -105,7 +101,7 @@ def test_cancelling_a_po_line_supersedes_the_email_with_one_without_that_line(
 
 
 def test_cancelling_the_sales_order_supersedes_its_email_with_none(scene: Context) -> None:
-    demand.cancel_sales_order(scene, "SO-1", actor="clerk")
+    demand_changes.cancel_sales_order(scene, "SO-1", actor="clerk")
 
     [old] = superseded(scene)
     assert old.superseded_by is None
@@ -114,7 +110,7 @@ def test_cancelling_the_sales_order_supersedes_its_email_with_none(scene: Contex
 
 
 def test_cancelling_one_sales_order_line_leaves_an_email_for_the_other(scene: Context) -> None:
-    demand.cancel_so_line(scene, "SO-1", 1, actor="clerk")
+    demand_changes.cancel_so_line(scene, "SO-1", 1, actor="clerk")
 
     new = waiting(scene)
     assert new is not None
@@ -139,7 +135,7 @@ def test_receiving_the_goods_supersedes_the_email_with_one_for_what_is_still_com
 def test_a_moved_due_date_supersedes_the_email_with_one_giving_the_new_date(
     scene: Context,
 ) -> None:
-    supply.change_due_date(scene, "PO-1", 1, day(8), actor="buyer")
+    changes.change_due_date(scene, "PO-1", 1, day(8), actor="buyer")
 
     [old] = superseded(scene)
     assert old.superseded_reason == "line 1: PO-1 line 1 now due 3 Dec, not 30 Nov"
@@ -168,7 +164,7 @@ def test_a_status_change_supersedes_the_email_and_each_template_says_its_own_lin
 
 
 def test_a_status_losing_its_template_supersedes_the_email_with_none(scene: Context) -> None:
-    from bopo.services import catalog
+    from bopo.services.supply import catalog
 
     catalog.set_status_template(scene, "ON ORDER", None, actor="admin")
 
@@ -290,7 +286,7 @@ class ChangeWhileSending(Sink):
     ) -> str:
         if not self.answered and self.ctx is not None:
             self.answered = True
-            supply.change_po_line_qty(self.ctx, "PO-1", 1, 1, actor="buyer")
+            changes.change_po_line_qty(self.ctx, "PO-1", 1, 1, actor="buyer")
             return "451 4.3.0 try again later"
         return await super().handle_RCPT(server, session, envelope, address, options)
 

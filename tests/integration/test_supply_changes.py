@@ -9,12 +9,10 @@ from sqlalchemy import select
 
 from bopo.db.models import AuditEvent
 from bopo.errors import Conflict, InvalidInput
-from bopo.services import status_change
 from bopo.services.context import Context
-from bopo.services.goods_in import receive
-from bopo.services.intake import take_order
-from bopo.services.po_line_update import update_po_line
-from bopo.services.supply import (
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import status_change
+from bopo.services.supply.changes import (
     cancel_po_line,
     cancel_purchase_order,
     change_due_date,
@@ -22,6 +20,8 @@ from bopo.services.supply import (
     change_po_line_qty,
     close_po_line_short,
 )
+from bopo.services.supply.goods_in import receive
+from bopo.services.supply.po_line_update import update_po_line
 from tests.helpers import (
     day,
     given_po,

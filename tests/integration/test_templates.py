@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 
 from bopo.db.models import AuditEvent, EmailTemplate
 from bopo.errors import Conflict, InvalidInput, NotFound
-from bopo.services import catalog, templates
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.email import templates
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 
 
@@ -40,7 +41,7 @@ def test_an_edit_that_breaks_the_template_is_refused_and_the_old_one_stays(ctx: 
 
 
 def test_an_edit_changes_what_new_emails_say_but_not_queued_ones(ctx: Context) -> None:
-    from bopo.services import outbox
+    from bopo.services.email import outbox
 
     given_stock(ctx, A=0)
     given_status(ctx, "ON ORDER")

@@ -48,22 +48,15 @@ from bopo.db.models import (
     SoLine,
 )
 from bopo.errors import BopoError
-from bopo.services import (
-    demand,
-    despatch,
-    goods_in,
-    mailer,
-    manual_links,
-    reversals,
-    supply,
-    templates,
-    worklist,
-)
+from bopo.services.common.serial import to_json
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.serial import to_json
-from bopo.services.status_change import set_po_line_status
-from bopo.services.superseding import untrue
+from bopo.services.email import mailer, templates
+from bopo.services.email.superseding import untrue
+from bopo.services.orders import demand_changes, despatch
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import changes, goods_in, receipt_reversal
+from bopo.services.supply.status_change import set_po_line_status
+from bopo.services.worklist import backorders, manual_links
 from tests.conftest import _empty_pg
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import Received, Sink, SmtpServer
@@ -260,9 +253,9 @@ class Truthful(RuleBasedStateMachine):
     def a_customer_cancels(self, i: int, line: int, whole: bool) -> None:
         number, n = self._so(i, line)
         if whole:
-            self._try(lambda: demand.cancel_sales_order(self.c, number, actor="clerk"))
+            self._try(lambda: demand_changes.cancel_sales_order(self.c, number, actor="clerk"))
         else:
-            self._try(lambda: demand.cancel_so_line(self.c, number, n, actor="clerk"))
+            self._try(lambda: demand_changes.cancel_so_line(self.c, number, n, actor="clerk"))
 
     @precondition(lambda self: self.orders)
     @rule(i=pick)
@@ -282,23 +275,23 @@ class Truthful(RuleBasedStateMachine):
         receipts = goods_in.list_receipts(self.c, limit=None)
         if receipts:
             chosen = receipts[i % len(receipts)].id
-            self._try(lambda: reversals.reverse_receipt(self.c, chosen, actor="warehouse"))
+            self._try(lambda: receipt_reversal.reverse_receipt(self.c, chosen, actor="warehouse"))
 
     @rule(i=pick, line=pick, qty=st.integers(1, 8))
     def cut_a_po_line(self, i: int, line: int, qty: int) -> None:
         po, n = self._po(i, line)
-        self._try(lambda: supply.change_po_line_qty(self.c, po, n, qty, actor="buyer"))
+        self._try(lambda: changes.change_po_line_qty(self.c, po, n, qty, actor="buyer"))
 
     @rule(i=pick, line=pick)
     def cancel_a_po_line(self, i: int, line: int) -> None:
         po, n = self._po(i, line)
-        self._try(lambda: supply.cancel_po_line(self.c, po, n, actor="buyer"))
+        self._try(lambda: changes.cancel_po_line(self.c, po, n, actor="buyer"))
 
     @rule(i=pick, line=pick, due=st.integers(-3, 15))
     def move_a_due_date(self, i: int, line: int, due: int) -> None:
         po, n = self._po(i, line)
         when = self.clock().date() + timedelta(days=due)
-        self._try(lambda: supply.change_due_date(self.c, po, n, when, actor="buyer"))
+        self._try(lambda: changes.change_due_date(self.c, po, n, when, actor="buyer"))
 
     @rule(i=pick, line=pick, status=st.sampled_from(sorted(STATUSES)))
     def change_a_status(self, i: int, line: int, status: str) -> None:
@@ -334,7 +327,7 @@ class Truthful(RuleBasedStateMachine):
 
     @rule()
     def retry_the_worklist(self) -> None:
-        worklist.allocate_worklist(self.c, actor="system")
+        backorders.allocate_worklist(self.c, actor="system")
 
     @rule(days=st.integers(1, 4))
     def days_pass(self, days: int) -> None:

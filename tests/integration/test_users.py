@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bopo.db.models import ApiToken, AuditEvent, User
 from bopo.domain.roles import Role, allows
 from bopo.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from bopo.services import demo, users
+from bopo.services.admin import demo, users
 from bopo.services.context import Context
 from tests.helpers import given_stock
 

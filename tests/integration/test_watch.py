@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from bopo.db.models import SalesOrder
 from bopo.services.context import Context
-from bopo.services.imports import import_purchase_orders, import_stock_items
-from bopo.services.watch import WatchState, prepare, ready, run_once
+from bopo.services.files.drop_folder import WatchState, prepare, ready, run_once
+from bopo.services.files.imports import import_purchase_orders, import_stock_items
 from tests.helpers import given_status
 
 FILES = Path(__file__).parents[1] / "files"

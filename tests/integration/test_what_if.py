@@ -8,18 +8,18 @@ import pytest
 from sqlalchemy import text
 
 from bopo.errors import Conflict
-from bopo.services import outbox, templates
+from bopo.services.common.serial import to_json
 from bopo.services.context import Context
-from bopo.services.intake import take_orders
-from bopo.services.serial import to_json
-from bopo.services.supply import cancel_purchase_order, change_due_date
-from bopo.services.whatif import (
+from bopo.services.email import outbox, templates
+from bopo.services.orders.intake import take_orders
+from bopo.services.promise.what_if import (
     what_if_cancel,
     what_if_due_date,
     what_if_po_line_qty,
     what_if_receipt,
     what_if_switch_on,
 )
+from bopo.services.supply.changes import cancel_purchase_order, change_due_date
 from tests.clock import T0, TODAY
 from tests.helpers import (
     day,

@@ -35,9 +35,12 @@ from bopo.db.models import (
     StockItem,
 )
 from bopo.errors import BopoError
-from bopo.services import goods_in, mailer, supply, templates, whatif, worklist
 from bopo.services.context import Context
-from bopo.services.intake import take_order
+from bopo.services.email import mailer, templates
+from bopo.services.orders.intake import take_order
+from bopo.services.promise import what_if
+from bopo.services.supply import changes, goods_in
+from bopo.services.worklist import backorders
 from tests.clock import Clock
 from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
@@ -144,7 +147,7 @@ def _set_the_scene(ctx: Context, scene: Scene, clock: Clock) -> None:
         clock.now += timedelta(hours=hours)
         po = _target(ctx, scene, pick)
         with contextlib.suppress(BopoError):
-            supply.change_due_date(ctx, po, 1, _moved(ctx, po, days), actor="t")
+            changes.change_due_date(ctx, po, 1, _moved(ctx, po, days), actor="t")
         if scene.send_before:
             mailer.send_emails(ctx)
     clock.now += timedelta(hours=scene.hours)
@@ -184,34 +187,34 @@ def _target(ctx: Context, scene: Scene, pick: int) -> str:
     return choices[pick % len(choices)]
 
 
-def _ask(ctx: Context, scene: Scene, po: str) -> whatif.WhatIf:
+def _ask(ctx: Context, scene: Scene, po: str) -> what_if.WhatIf:
     kind, *args = scene.change
     if kind == "due":
-        return whatif.what_if_due_date(ctx, po, 1, _moved(ctx, po, args[1]))
+        return what_if.what_if_due_date(ctx, po, 1, _moved(ctx, po, args[1]))
     if kind == "qty":
-        return whatif.what_if_po_line_qty(ctx, po, 1, args[1])
+        return what_if.what_if_po_line_qty(ctx, po, 1, args[1])
     if kind == "cancel":
-        return whatif.what_if_cancel(ctx, po, None if args[1] else 1)
+        return what_if.what_if_cancel(ctx, po, None if args[1] else 1)
     if kind == "receive":
-        return whatif.what_if_receipt(ctx, po, 1, args[1])
-    return whatif.what_if_switch_on(ctx)
+        return what_if.what_if_receipt(ctx, po, 1, args[1])
+    return what_if.what_if_switch_on(ctx)
 
 
 def _do(ctx: Context, on_ctx: Context, scene: Scene, po: str) -> None:
     kind, *args = scene.change
     if kind == "due":
-        supply.change_due_date(ctx, po, 1, _moved(ctx, po, args[1]), actor="t")
+        changes.change_due_date(ctx, po, 1, _moved(ctx, po, args[1]), actor="t")
     elif kind == "qty":
-        supply.change_po_line_qty(ctx, po, 1, args[1], actor="t")
+        changes.change_po_line_qty(ctx, po, 1, args[1], actor="t")
     elif kind == "cancel":
         if args[1]:
-            supply.cancel_purchase_order(ctx, po, actor="t")
+            changes.cancel_purchase_order(ctx, po, actor="t")
         else:
-            supply.cancel_po_line(ctx, po, 1, actor="t")
+            changes.cancel_po_line(ctx, po, 1, actor="t")
     elif kind == "receive":
         goods_in.receive(ctx, po, 1, args[1], actor="t")
     else:
-        worklist.allocate_worklist(on_ctx, actor="t")
+        backorders.allocate_worklist(on_ctx, actor="t")
 
 
 # --- reading what happened from the database -----------------------------------------------
@@ -359,7 +362,7 @@ def observed(before: State, after: State) -> dict[str, Any]:
     return out
 
 
-def answered(w: whatif.WhatIf) -> dict[str, Any]:
+def answered(w: what_if.WhatIf) -> dict[str, Any]:
     def ref(r: Any) -> tuple[str, int]:
         return (r.number, r.line_no)
 
@@ -530,8 +533,8 @@ def test_what_if_foretells_each_due_date_notice_as_dates_keep_moving(
                 when = _moved(ctx, po, days)
                 answer, real = ask_then_do(
                     ctx,
-                    lambda po=po, when=when: whatif.what_if_due_date(ctx, po, 1, when),
-                    lambda po=po, when=when: supply.change_due_date(ctx, po, 1, when, actor="t"),
+                    lambda po=po, when=when: what_if.what_if_due_date(ctx, po, 1, when),
+                    lambda po=po, when=when: changes.change_due_date(ctx, po, 1, when, actor="t"),
                 )
                 assert answer == real
         finally:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bopo.services.catalog import upsert_stock_items
+from bopo.services.common.inputs import NewStockItem
 from bopo.services.context import Context
-from bopo.services.inputs import NewStockItem
-from bopo.services.intake import take_orders
-from bopo.services.sales import show_sales_order
-from bopo.services.worklist import allocate_worklist, list_backorders
+from bopo.services.orders.intake import take_orders
+from bopo.services.orders.sales import show_sales_order
+from bopo.services.supply.catalog import upsert_stock_items
+from bopo.services.worklist.backorders import allocate_worklist, list_backorders
 from tests.helpers import day, given_po, given_status, given_stock, order
 
 

@@ -12,10 +12,11 @@ import pytest
 
 from bopo.domain.roles import Role, allows
 from bopo.errors import AuthenticationFailed, Conflict
-from bopo.services import audit, catalog, statuses, users
+from bopo.services.admin import audit, statuses, users
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.status_change import set_po_line_status
+from bopo.services.orders.intake import take_order
+from bopo.services.supply import catalog
+from bopo.services.supply.status_change import set_po_line_status
 from tests.helpers import day, given_po, given_stock, order, po_line_of
 
 

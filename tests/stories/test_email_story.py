@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from bopo.config import SmtpSettings
-from bopo.services import mailer, outbox
-from bopo.services.catalog import list_statuses
 from bopo.services.context import Context
-from bopo.services.intake import take_order
-from bopo.services.supply import change_due_date
+from bopo.services.email import mailer, outbox
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.catalog import list_statuses
+from bopo.services.supply.changes import change_due_date
 from bopo.smtp import SmtpTransport
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
 from tests.smtp_sink import SmtpServer

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bopo.services import outbox
-from bopo.services.catalog import list_statuses
 from bopo.services.context import Context
-from bopo.services.imports import import_sales_orders
-from bopo.services.worklist import list_backorders
+from bopo.services.email import outbox
+from bopo.services.files.imports import import_sales_orders
+from bopo.services.supply.catalog import list_statuses
+from bopo.services.worklist.backorders import list_backorders
 from tests.clock import TODAY
 from tests.helpers import (
     day,

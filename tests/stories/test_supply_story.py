@@ -9,10 +9,10 @@ delivery date; the pans arrive and go to the linked orders before anyone else.
 from __future__ import annotations
 
 from bopo.services.context import Context
-from bopo.services.goods_in import receive
-from bopo.services.intake import take_order
-from bopo.services.supply import change_due_date, change_po_line_qty
-from bopo.services.worklist import allocate_worklist, list_backorders
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.changes import change_due_date, change_po_line_qty
+from bopo.services.supply.goods_in import receive
+from bopo.services.worklist.backorders import allocate_worklist, list_backorders
 from tests.helpers import (
     day,
     given_po,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 
 from bopo.errors import Conflict
-from bopo.services.catalog import upsert_stock_items
+from bopo.services.common.inputs import NewStockItem
 from bopo.services.context import Context
-from bopo.services.inputs import NewStockItem
-from bopo.services.intake import take_order
-from bopo.services.manual_links import link_line, list_candidates, unlink_line
-from bopo.services.purchasing import show_purchase_order
-from bopo.services.worklist import allocate_worklist, list_backorders
+from bopo.services.orders.intake import take_order
+from bopo.services.supply.catalog import upsert_stock_items
+from bopo.services.supply.purchasing import show_purchase_order
+from bopo.services.worklist.backorders import allocate_worklist, list_backorders
+from bopo.services.worklist.manual_links import link_line, list_candidates, unlink_line
 from tests.helpers import (
     day,
     given_po,

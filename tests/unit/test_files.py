@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bopo.services.files import FileProblem, file_format, parse_stock_items
-from bopo.services.files_purchases import parse_purchase_orders
-from bopo.services.files_sales import parse_sales_orders
+from bopo.services.files.parsing import FileProblem, file_format, parse_stock_items
+from bopo.services.files.parsing_purchases import parse_purchase_orders
+from bopo.services.files.parsing_sales import parse_sales_orders
 
 HEADER = (
     "source,order_number,customer_code,customer_name,customer_email,order_date,"
@@ -274,10 +274,10 @@ def test_json_nested_too_deep_is_refused_as_a_file_problem() -> None:
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bopo.services import files
+    from bopo.services.files import parsing
 
     path = tmp_path / "orders.csv"
     path.write_text(so_csv(GOOD))
-    monkeypatch.setattr(files, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(parsing, "MAX_FILE_BYTES", 100)
     with pytest.raises(FileProblem, match=r"orders.csv: the file is 0 MB; an import reads at most"):
-        files.read_text(path)
+        parsing.read_text(path)

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
-from bopo.services.files import Parsed
-from bopo.services.formats.common import keyed_rows
-from bopo.services.formats.shopify import created_date
+from bopo.services.files.formats.common import keyed_rows
+from bopo.services.files.formats.shopify import created_date
+from bopo.services.files.parsing import Parsed
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from bopo.api.errors import ApiProblem
 from bopo.domain.roles import Role, allows
 from bopo.errors import AuthenticationFailed
+from bopo.services.admin.users import Principal, authenticate_token, hash_token
 from bopo.services.context import Context
-from bopo.services.users import Principal, authenticate_token, hash_token
 
 # A checked token is trusted for this long without asking the database again,
 # so revoking a token or disabling a user takes effect within this time.

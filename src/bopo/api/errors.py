@@ -3,7 +3,7 @@
 bopo's errors map to 404, 409 and 422; FastAPI's validation errors to 422 with
 the field and message of each; anything the database refuses to store to 422
 or 409 (said in words, never with the database's own message: see
-services/refusals.py), so that no input can produce a 500.
+services/common/refusals.py), so that no input can produce a 500.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from bopo.errors import (
     InvalidTransition,
     NotFound,
 )
-from bopo.services.files import _say as plain_message  # the same wording as import reports
-from bopo.services.refusals import refusal
+from bopo.services.common.refusals import refusal
+from bopo.services.files.parsing import _say as plain_message  # the same wording as import reports
 
 log = logging.getLogger(__name__)
 

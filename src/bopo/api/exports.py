@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from bopo.services import exports
 from bopo.services.context import Context
-from bopo.services.exports import Export, ExportFormat
+from bopo.services.files import exports
+from bopo.services.files.exports import Export, ExportFormat
 
 # What the list routes say in OpenAPI besides their JSON page.
 EXPORT_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -25,10 +25,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bopo.services.admin.jobs import job_statuses
+from bopo.services.admin.monitoring import work_counts
 from bopo.services.context import Context
-from bopo.services.jobs import job_statuses
-from bopo.services.monitoring import work_counts
-from bopo.services.outcomes import OrderResult
+from bopo.services.orders.outcomes import OrderResult
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"

@@ -1,4 +1,4 @@
-"""The API's JSON shapes. Create and update shapes wrap services/inputs.py, so the
+"""The API's JSON shapes. Create and update shapes wrap services/common/inputs.py, so the
 validation rules live in one place; read shapes are built from the services' views.
 """
 
@@ -10,8 +10,8 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from bopo.domain.roles import Role
-from bopo.services import inputs
-from bopo.services.pages import Page as ServicePage
+from bopo.services.common import inputs
+from bopo.services.common.pages import Page as ServicePage
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bopo.services import inputs
+from bopo.services.common import inputs
 
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 ReducedQty = Annotated[inputs.StockQty, Field(le=inputs.MAX_QTY)]

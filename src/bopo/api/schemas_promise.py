@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from bopo.api.schemas import LineOutcomeRead
 from bopo.domain.statuses import Priority
-from bopo.services import inputs
+from bopo.services.common import inputs
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
 

@@ -19,9 +19,7 @@ from bopo.cli.common import (
     out,
     print_json,
 )
-from bopo.services import (
-    users,
-)
+from bopo.services.admin import users
 
 if TYPE_CHECKING:
     from bopo.config import Settings

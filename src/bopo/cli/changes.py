@@ -26,16 +26,12 @@ from bopo.cli.common import (
     sales_app,
 )
 from bopo.domain.records import ChangeLog
-from bopo.services import (
-    demand,
-    despatch,
-    goods_in,
-    manual_links,
-    supply,
-)
-from bopo.services.demand import DemandChangeResult
-from bopo.services.serial import to_json
-from bopo.services.supply import SupplyChangeResult
+from bopo.services.common.serial import to_json
+from bopo.services.orders import demand_changes, despatch
+from bopo.services.orders.demand_changes import DemandChangeResult
+from bopo.services.supply import changes, goods_in
+from bopo.services.supply.changes import SupplyChangeResult
+from bopo.services.worklist import manual_links
 
 # --- goods in, supply and demand changes, manual links, despatch ---------------------------
 
@@ -211,7 +207,7 @@ def po_set_qty(
 ) -> None:
     """Change a PO line's ordered quantity; links that no longer fit are released."""
     with handled_errors():
-        result = supply.change_po_line_qty(open_context(tctx), po, line, qty, actor=actor())
+        result = changes.change_po_line_qty(open_context(tctx), po, line, qty, actor=actor())
     print_json(to_json(result)) if as_json else _print_supply(result)
 
 
@@ -226,7 +222,7 @@ def po_set_due(
     """Move a PO line's due date; orders it now makes late go on the worklist."""
     with handled_errors():
         when = parse_due_date(due)
-        result = supply.change_due_date(open_context(tctx), po, line, when, actor=actor())
+        result = changes.change_due_date(open_context(tctx), po, line, when, actor=actor())
     print_json(to_json(result)) if as_json else _print_supply(result)
 
 
@@ -241,9 +237,9 @@ def po_cancel(
     with handled_errors():
         context = open_context(tctx)
         if line is None:
-            result = supply.cancel_purchase_order(context, po, actor=actor())
+            result = changes.cancel_purchase_order(context, po, actor=actor())
         else:
-            result = supply.cancel_po_line(context, po, line, actor=actor())
+            result = changes.cancel_po_line(context, po, line, actor=actor())
     print_json(to_json(result)) if as_json else _print_supply(result)
 
 
@@ -253,7 +249,7 @@ def po_close_short(
 ) -> None:
     """Close a part-delivered PO line: nothing more will come."""
     with handled_errors():
-        result = supply.close_po_line_short(open_context(tctx), po, line, actor=actor())
+        result = changes.close_po_line_short(open_context(tctx), po, line, actor=actor())
     print_json(to_json(result)) if as_json else _print_supply(result)
 
 
@@ -269,9 +265,13 @@ def so_cancel(
     with handled_errors():
         context = open_context(tctx)
         if line is None:
-            result = demand.cancel_sales_order(context, number, source=source, actor=actor())
+            result = demand_changes.cancel_sales_order(
+                context, number, source=source, actor=actor()
+            )
         else:
-            result = demand.cancel_so_line(context, number, line, source=source, actor=actor())
+            result = demand_changes.cancel_so_line(
+                context, number, line, source=source, actor=actor()
+            )
     print_json(to_json(result)) if as_json else _print_demand(result)
 
 
@@ -286,7 +286,7 @@ def so_set_qty(
 ) -> None:
     """Reduce a sales order line to QTY units in all."""
     with handled_errors():
-        result = demand.change_so_line_qty(
+        result = demand_changes.change_so_line_qty(
             open_context(tctx), number, line, qty, source=source, actor=actor()
         )
     print_json(to_json(result)) if as_json else _print_demand(result)

@@ -144,7 +144,7 @@ def handled_errors() -> Iterator[None]:
         # Loaded here, not at start: `bopo version` loads no database code.
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-        from bopo.services.refusals import refusal
+        from bopo.services.common.refusals import refusal
 
         if not isinstance(exc, IntegrityError | DataError | OperationalError):
             raise

@@ -23,14 +23,9 @@ from bopo.cli.common import (
     purchase_app,
     status_app,
 )
-from bopo.services import (
-    catalog,
-    mailer,
-    outbox,
-    status_change,
-    templates,
-)
-from bopo.services.serial import to_json
+from bopo.services.common.serial import to_json
+from bopo.services.email import mailer, outbox, templates
+from bopo.services.supply import catalog, status_change
 
 # --- email templates, PO line status changes, the outbox and the mailer ----------------
 

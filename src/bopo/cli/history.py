@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bopo.cli.common import JsonOpt, app, handled_errors, open_context, out, print_json
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import audit
+from bopo.services.admin import audit
 
 
 def _day(raw: str | None, name: str) -> date | None:

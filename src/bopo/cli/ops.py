@@ -11,8 +11,8 @@ import typer
 
 from bopo.cli.common import JsonOpt, app, fail, handled_errors, open_context, out, print_json
 from bopo.logs import configure_logging
-from bopo.services import backup, jobs
-from bopo.services.serial import to_json
+from bopo.services.admin import backup, jobs
+from bopo.services.common.serial import to_json
 
 
 @app.command()

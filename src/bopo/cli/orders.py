@@ -25,17 +25,14 @@ from bopo.cli.common import (
     purchase_app,
     sales_app,
 )
-from bopo.services import (
-    formats,
-    imports,
-    manual_links,
-    purchasing,
-    sales,
-    worklist,
-)
+from bopo.services.common.serial import to_json
 from bopo.services.context import Context
-from bopo.services.imports import ImportSummary
-from bopo.services.serial import to_json
+from bopo.services.files import formats, imports
+from bopo.services.files.imports import ImportSummary
+from bopo.services.orders import sales
+from bopo.services.supply import purchasing
+from bopo.services.worklist import backorders as worklist
+from bopo.services.worklist import manual_links
 
 # --- imports ---------------------------------------------------------------------------
 

@@ -23,12 +23,9 @@ from bopo.cli.common import (
     print_json,
     sales_app,
 )
-from bopo.services import (
-    explain,
-    sales,
-    whatif,
-)
-from bopo.services.serial import to_json
+from bopo.services.common.serial import to_json
+from bopo.services.orders import sales
+from bopo.services.promise import explain, what_if
 
 # --- explain, what-if, priority -------------------------------------------------------------
 
@@ -60,7 +57,7 @@ def explain_cmd(
         out.print(explained.text)
 
 
-def _print_what_if(answer: whatif.WhatIf) -> None:
+def _print_what_if(answer: what_if.WhatIf) -> None:
     out.print(Text(f"what if: {answer.change}", style="bold"))
     if answer.nothing:
         out.print("  no order would be affected, and no email queued")
@@ -106,7 +103,7 @@ def what_if_due_date_cmd(
 ) -> None:
     """A PO line's due date moved: orders made late, notices that would go."""
     with handled_errors():
-        answer = whatif.what_if_due_date(open_context(tctx), po, line, parse_due_date(due))
+        answer = what_if.what_if_due_date(open_context(tctx), po, line, parse_due_date(due))
     print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
@@ -116,7 +113,7 @@ def what_if_qty_cmd(
 ) -> None:
     """A PO line's ordered quantity changed (cut): orders re-linked or sent to the worklist."""
     with handled_errors():
-        answer = whatif.what_if_po_line_qty(open_context(tctx), po, line, qty)
+        answer = what_if.what_if_po_line_qty(open_context(tctx), po, line, qty)
     print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
@@ -129,7 +126,7 @@ def what_if_cancel_cmd(
 ) -> None:
     """A PO (or one line) cancelled: where its orders would go."""
     with handled_errors():
-        answer = whatif.what_if_cancel(open_context(tctx), po, line)
+        answer = what_if.what_if_cancel(open_context(tctx), po, line)
     print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
@@ -139,7 +136,7 @@ def what_if_receive_cmd(
 ) -> None:
     """QTY received on a PO line: which orders would get the stock."""
     with handled_errors():
-        answer = whatif.what_if_receipt(open_context(tctx), po, line, qty)
+        answer = what_if.what_if_receipt(open_context(tctx), po, line, qty)
     print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 
@@ -147,7 +144,7 @@ def what_if_receive_cmd(
 def what_if_switch_on_cmd(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Allocation to existing POs switched on: what today's worklist would be linked to."""
     with handled_errors():
-        answer = whatif.what_if_switch_on(open_context(tctx))
+        answer = what_if.what_if_switch_on(open_context(tctx))
     print_json(to_json(answer)) if as_json else _print_what_if(answer)
 
 

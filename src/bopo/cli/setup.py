@@ -22,13 +22,9 @@ from bopo.cli.common import (
 )
 from bopo.config import load_settings
 from bopo.db.migrate import head_revision, upgrade
-from bopo.services import (
-    catalog,
-    demo,
-    runtime,
-    statuses,
-)
-from bopo.services.serial import to_json
+from bopo.services.admin import demo, runtime_settings, statuses
+from bopo.services.common.serial import to_json
+from bopo.services.supply import catalog
 
 
 @app.command()
@@ -171,7 +167,7 @@ def config_show(tctx: typer.Context, as_json: JsonOpt = False) -> None:
         out.print()
 
 
-def _origins(tctx: typer.Context) -> list[runtime.SettingOrigin] | None:
+def _origins(tctx: typer.Context) -> list[runtime_settings.SettingOrigin] | None:
     """Where each value comes from; None when the database cannot say (not set up)."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -180,7 +176,7 @@ def _origins(tctx: typer.Context) -> list[runtime.SettingOrigin] | None:
     except typer.Exit:
         return None
     try:
-        return runtime.origins(context)
+        return runtime_settings.origins(context)
     except SQLAlchemyError:
         return None
     finally:
@@ -190,7 +186,7 @@ def _origins(tctx: typer.Context) -> list[runtime.SettingOrigin] | None:
 @config_app.command("set")
 def config_set(
     tctx: typer.Context,
-    key: Annotated[str, typer.Argument(help=f"one of {', '.join(runtime.CHANGEABLE)}")],
+    key: Annotated[str, typer.Argument(help=f"one of {', '.join(runtime_settings.CHANGEABLE)}")],
     value: Annotated[str, typer.Argument(help="true/false, a policy, a status code or none")],
 ) -> None:
     """Change an allocation setting while bopo runs: at once for every process, audited,
@@ -202,7 +198,7 @@ def config_set(
         parsed = None
     with handled_errors():
         context = open_context(tctx)
-        changed = runtime.change_backorders(context, actor=actor(), **{key: parsed})
+        changed = runtime_settings.change_backorders(context, actor=actor(), **{key: parsed})
     if not changed:
         out.print(f"{key} is {value} already; nothing changed")
     for c in changed:

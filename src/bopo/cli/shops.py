@@ -12,8 +12,8 @@ import typer
 from rich.markup import escape
 
 from bopo.cli.common import actor, app, err, fail, handled_errors, import_app, open_context, out
-from bopo.services import exports, watch
-from bopo.services.formats.detect import choose
+from bopo.services.files import drop_folder, exports
+from bopo.services.files.formats.detect import choose
 
 export_app = typer.Typer(help="Lists as CSV or .xlsx: worklist, po-lines, waiting-orders, emails.")
 app.add_typer(export_app, name="export")
@@ -172,7 +172,7 @@ def import_watch(
     signal.signal(signal.SIGTERM, stop_now)
     signal.signal(signal.SIGINT, stop_now)
 
-    def say(h: watch.Handled) -> None:
+    def say(h: drop_folder.Handled) -> None:
         s = h.summary
         out.print(
             f"{h.name}: {h.outcome} ({s.orders_taken} taken, {s.orders_duplicate} already there, "
@@ -187,7 +187,7 @@ def import_watch(
         err.print(
             f"watching {folder} every {interval:g} s; Ctrl-C or SIGTERM stops", highlight=False
         )
-        watch.watch(
+        drop_folder.watch(
             ctx,
             folder,
             fmt=fmt,

@@ -21,7 +21,7 @@ from bopo.db.models import Customer, SalesOrder
 from bopo.db.queries import StockRow, by_code_sql, ensure_codes
 from bopo.db.workset import lock_skus
 
-log = logging.getLogger("bopo.services.intake")  # where intake's operators look
+log = logging.getLogger("bopo.services.orders.intake")  # where intake's operators look
 
 CUSTOMER_FIELDS = ("name", "email")  # kept up to date from the orders
 

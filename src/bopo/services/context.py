@@ -41,8 +41,9 @@ class Context:
 
     def backorders(self, conn: Connection | None = None) -> BackorderSettings:
         """[backorders] as in effect: the INI's values with an admin's run-time changes
-        (bopo.services.runtime) over them. Read again once RUNTIME_TTL has passed, so a
-        change made on any node counts everywhere within that, without a restart."""
+        (bopo.services.admin.runtime_settings) over them. Read again once RUNTIME_TTL has
+        passed, so a change made on any node counts everywhere within that, without a
+        restart."""
         cached, base = self._backorders, self.settings.backorders
         now = time.monotonic()  # a duration, not the day: the one clock is not needed
         if cached is not None and now - cached[0] < RUNTIME_TTL and cached[2] is base:

@@ -27,9 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bopo.config import Settings
 from bopo.errors import BopoError, ConfigError, NotFound
+from bopo.services.admin.web_sessions import IDLE
+from bopo.services.common.refusals import refusal
 from bopo.services.context import Context
-from bopo.services.refusals import refusal
-from bopo.services.web_sessions import IDLE
 from bopo.web.cookies import SessionCookies
 from bopo.web.forms import say
 from bopo.web.render import PAGE_CSP, STATIC, make_env, render

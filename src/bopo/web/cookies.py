@@ -5,7 +5,7 @@ marked Secure when the request came over HTTPS, as the connection says or a
 trusted proxy does (`[server] trusted_proxies`: the proxy-headers middleware
 in front has set the scope's scheme from X-Forwarded-Proto by then). And the
 signature carries no timestamp: how long a session lasts is decided by its
-record in `web_sessions` against the services' clock (services/web_sessions.py),
+record in `web_sessions` against the services' clock (services/admin/web_sessions.py),
 not by the machine's clock; the cookie's Max-Age only tells the browser when
 to let it go.
 """

@@ -18,8 +18,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.datastructures import FormData
 
 from bopo.errors import BopoError, FieldError, InvalidInput, NotFound
-from bopo.services.files import _say as plain_message  # the import reports' wording
-from bopo.services.refusals import refusal
+from bopo.services.common.refusals import refusal
+from bopo.services.files.parsing import _say as plain_message  # the import reports' wording
 from bopo.web.session import flash
 from bopo.web.urls import local_path
 

@@ -8,18 +8,18 @@ from datetime import date
 from typing import Any
 
 from bopo.domain.records import ChangeLog
-from bopo.services.demand import DemandChangeResult
-from bopo.services.despatch import Shipment
-from bopo.services.goods_in import ReceiptResult
-from bopo.services.manual_links import LinkBatch, LinkResult, UnlinkResult
-from bopo.services.outbox import SendReport
-from bopo.services.outcomes import OrderResult
-from bopo.services.po_line_update import PoLineUpdate
-from bopo.services.reversals import ReversalResult
-from bopo.services.sales import PriorityChange
-from bopo.services.supply import SupplyChangeResult
-from bopo.services.whatif import WhatIf
-from bopo.services.worklist import RetrySummary
+from bopo.services.email.outbox import SendReport
+from bopo.services.orders.demand_changes import DemandChangeResult
+from bopo.services.orders.despatch import Shipment
+from bopo.services.orders.outcomes import OrderResult
+from bopo.services.orders.sales import PriorityChange
+from bopo.services.promise.what_if import WhatIf
+from bopo.services.supply.changes import SupplyChangeResult
+from bopo.services.supply.goods_in import ReceiptResult
+from bopo.services.supply.po_line_update import PoLineUpdate
+from bopo.services.supply.receipt_reversal import ReversalResult
+from bopo.services.worklist.backorders import RetrySummary
+from bopo.services.worklist.manual_links import LinkBatch, LinkResult, UnlinkResult
 from bopo.web.forms import plural
 
 Day = Callable[[date | None], str]

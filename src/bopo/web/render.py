@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bopo.domain.roles import Role, allows
-from bopo.services.pages import Page
+from bopo.services.common.pages import Page
 from bopo.web.session import context_of, csrf_token, flash, take_flashes
 from bopo.web.urls import local_path
 

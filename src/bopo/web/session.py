@@ -1,7 +1,7 @@
 """Who is signed in, what their role lets them do, CSRF tokens and flash messages.
 
 The session is a signed cookie (web/cookies.py) holding the secret of a
-session record (services/web_sessions.py), a CSRF token and messages waiting
+session record (services/admin/web_sessions.py), a CSRF token and messages waiting
 to be shown. The record and its user are looked up on every request, in one
 query: signing out, a password change, disabling a user or changing a role
 takes effect on the next click, in every worker process, and a copied cookie
@@ -20,7 +20,7 @@ from starlette.middleware.sessions import Session
 
 from bopo.domain.roles import Role, allows
 from bopo.errors import AuthenticationFailed
-from bopo.services import users, web_sessions
+from bopo.services.admin import users, web_sessions
 from bopo.services.context import Context
 
 SESSION_KEY = "sid"

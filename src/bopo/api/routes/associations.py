@@ -11,9 +11,9 @@ from bopo.api.errors import responses
 from bopo.api.schemas import Page, page_of
 from bopo.api.schemas_lifecycle import AssociationCreate
 from bopo.domain.statuses import AssociationState
-from bopo.services import associations
-from bopo.services.associations import AssociationView
-from bopo.services.manual_links import UnlinkResult
+from bopo.services.worklist import associations
+from bopo.services.worklist.associations import AssociationView
+from bopo.services.worklist.manual_links import UnlinkResult
 
 router = APIRouter(
     prefix="/associations", tags=["associations"], responses=responses(401, 403, 422)

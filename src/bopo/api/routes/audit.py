@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from bopo.api.deps import Admin, CtxDep, PagingDep
 from bopo.api.errors import responses
 from bopo.api.schemas import Page, page_of
-from bopo.services import audit
-from bopo.services.audit import AuditRow
+from bopo.services.admin import audit
+from bopo.services.admin.audit import AuditRow
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=responses(401, 403, 422))
 Text = Annotated[str | None, Query(max_length=64)]

@@ -13,9 +13,10 @@ from bopo.api.errors import responses
 from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
 from bopo.api.schemas import Page, page_of
 from bopo.domain.statuses import SkipReason
-from bopo.services import exports, manual_links, worklist
-from bopo.services.manual_links import LineCandidates
-from bopo.services.worklist import BackorderLine, RetrySummary
+from bopo.services.files import exports
+from bopo.services.worklist import backorders, manual_links
+from bopo.services.worklist.backorders import BackorderLine, RetrySummary
+from bopo.services.worklist.manual_links import LineCandidates
 
 router = APIRouter(prefix="/backorders", tags=["backorder worklist"], responses=responses(401, 403))
 
@@ -46,7 +47,7 @@ def list_backorders(
             delivery_to=delivery_to,
         )
         return file_response(ctx, export, fmt)
-    page = worklist.find_backorders(
+    page = backorders.find_backorders(
         ctx,
         sku=sku,
         reason=reason.value if reason else None,
@@ -63,7 +64,7 @@ def list_backorders(
 @router.post("/allocate")
 def allocate(ctx: CtxDep, user: Operator) -> RetrySummary:
     """Offer every worklist line free stock, then a PO line, oldest delivery date first."""
-    return worklist.allocate_worklist(ctx, actor=user.actor)
+    return backorders.allocate_worklist(ctx, actor=user.actor)
 
 
 @router.get("/{so_line_id}/candidates", responses=responses(404, 422))

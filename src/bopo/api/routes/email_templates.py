@@ -17,8 +17,8 @@ from bopo.api.deps import Admin, CtxDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas_emails import TemplateCreate, TemplatePreviewCreate, TemplateUpdate
 from bopo.domain.templating import TemplateSource
-from bopo.services import templates
-from bopo.services.templates import Preview, TemplateView
+from bopo.services.email import templates
+from bopo.services.email.templates import Preview, TemplateView
 from bopo.threads import in_long_thread
 
 router = APIRouter(

@@ -13,8 +13,9 @@ from bopo.api.schemas import Page, page_of
 from bopo.api.schemas_emails import EmailSend
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
-from bopo.services import exports, outbox
-from bopo.services.outbox import EmailSummary, EmailView, SendReport
+from bopo.services.email import outbox
+from bopo.services.email.outbox import EmailSummary, EmailView, SendReport
+from bopo.services.files import exports
 from bopo.threads import in_long_thread
 
 router = APIRouter(prefix="/emails", tags=["emails"], responses=responses(401, 403, 422))

@@ -11,8 +11,8 @@ from bopo.api.deps import CtxDep, MetricsAccess, Viewer
 from bopo.api.errors import ApiProblem, responses
 from bopo.api.metrics import CONTENT_TYPE, Metrics
 from bopo.api.schemas_ops import Live, Ready
-from bopo.services.jobs import JobStatus, job_statuses
-from bopo.services.monitoring import readiness
+from bopo.services.admin.jobs import JobStatus, job_statuses
+from bopo.services.admin.monitoring import readiness
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.exports import EXPORT_RESPONSES, file_response, wanted
-from bopo.services import exports
+from bopo.services.files import exports
 
 router = APIRouter(prefix="/po-lines", tags=["purchase orders"], responses=responses(401, 403))
 

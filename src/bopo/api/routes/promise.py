@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from bopo.api.deps import CtxDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas_promise import ExplanationRead, WhatIfDueDate, WhatIfQty, WhatIfReceipt
-from bopo.services import explain, whatif
-from bopo.services.lookup import OrderKey, sales_order_key
-from bopo.services.serial import to_json
-from bopo.services.whatif import WhatIf
+from bopo.services.common.lookup import OrderKey, sales_order_key
+from bopo.services.common.serial import to_json
+from bopo.services.promise import explain, what_if
+from bopo.services.promise.what_if import WhatIf
 
 explain_router = APIRouter(
     prefix="/sales-orders", tags=["sales orders"], responses=responses(401, 403, 422)
@@ -63,7 +63,7 @@ def what_if_due_date(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo, body: WhatIfDueDate
 ) -> WhatIf:
     """If a PO line's due date moved: orders made late (or on time), notices that would go."""
-    return whatif.what_if_due_date(ctx, number, line_no, body.due_date)
+    return what_if.what_if_due_date(ctx, number, line_no, body.due_date)
 
 
 @what_if_router.post(f"{LINE}/qty", responses=REFUSED)
@@ -71,13 +71,13 @@ def what_if_po_line_qty(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo, body: WhatIfQty
 ) -> WhatIf:
     """If a PO line's ordered quantity changed: links released, re-linked or sent to wait."""
-    return whatif.what_if_po_line_qty(ctx, number, line_no, body.qty)
+    return what_if.what_if_po_line_qty(ctx, number, line_no, body.qty)
 
 
 @what_if_router.post(f"{LINE}/cancel", responses=REFUSED)
 def what_if_cancel_po_line(ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo) -> WhatIf:
     """If an undelivered PO line were cancelled: where its orders would go."""
-    return whatif.what_if_cancel(ctx, number, line_no)
+    return what_if.what_if_cancel(ctx, number, line_no)
 
 
 @what_if_router.post(f"{LINE}/close-short", responses=REFUSED)
@@ -85,13 +85,13 @@ def what_if_close_po_line_short(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo
 ) -> WhatIf:
     """If a part-delivered PO line were closed short: where its orders would go."""
-    return whatif.what_if_close_short(ctx, number, line_no)
+    return what_if.what_if_close_short(ctx, number, line_no)
 
 
 @what_if_router.post("/purchase-orders/{number}/cancel", responses=REFUSED)
 def what_if_cancel_purchase_order(ctx: CtxDep, _: Viewer, number: Number) -> WhatIf:
     """If a whole PO were cancelled: where the orders linked to its lines would go."""
-    return whatif.what_if_cancel(ctx, number)
+    return what_if.what_if_cancel(ctx, number)
 
 
 @what_if_router.post(f"{LINE}/receipts", responses=REFUSED)
@@ -99,10 +99,10 @@ def what_if_receipt(
     ctx: CtxDep, _: Viewer, number: Number, line_no: PoLineNo, body: WhatIfReceipt
 ) -> WhatIf:
     """If goods were received on a PO line: which orders would get the stock."""
-    return whatif.what_if_receipt(ctx, number, line_no, body.qty)
+    return what_if.what_if_receipt(ctx, number, line_no, body.qty)
 
 
 @what_if_router.post("/switch-on")
 def what_if_switch_on(ctx: CtxDep, _: Viewer) -> WhatIf:
     """If allocation to existing POs were switched on: what today's worklist would be linked to."""
-    return whatif.what_if_switch_on(ctx)
+    return what_if.what_if_switch_on(ctx)

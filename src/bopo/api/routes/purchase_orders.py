@@ -13,10 +13,10 @@ from bopo.api.deps import CtxDep, Operator, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import Page, PurchaseOrderCreate, page_of
 from bopo.api.schemas_lifecycle import PoLineUpdate, ReceiptCreate
-from bopo.services import goods_in, po_line_update, purchasing, supply
-from bopo.services.goods_in import ReceiptResult
-from bopo.services.purchasing import PurchaseOrderSummary, PurchaseOrderView
-from bopo.services.supply import SupplyChangeResult
+from bopo.services.supply import changes, goods_in, po_line_update, purchasing
+from bopo.services.supply.changes import SupplyChangeResult
+from bopo.services.supply.goods_in import ReceiptResult
+from bopo.services.supply.purchasing import PurchaseOrderSummary, PurchaseOrderView
 
 router = APIRouter(
     prefix="/purchase-orders", tags=["purchase orders"], responses=responses(401, 403, 422)
@@ -86,7 +86,7 @@ def update_po_line(
         number,
         line_no,
         qty=body.qty,
-        due_date=body.due_date if body.due_date_given else supply.KEEP,
+        due_date=body.due_date if body.due_date_given else changes.KEEP,
         status=body.status,
         actor=user.actor,
     )
@@ -98,7 +98,7 @@ def cancel_po_line(
     ctx: CtxDep, user: Operator, number: Number, line_no: LineNo
 ) -> SupplyChangeResult:
     """Cancel an undelivered PO line; its links are released and offered to other PO lines."""
-    result = supply.cancel_po_line(ctx, number, line_no, actor=user.actor)
+    result = changes.cancel_po_line(ctx, number, line_no, actor=user.actor)
     return result
 
 
@@ -107,14 +107,14 @@ def close_po_line_short(
     ctx: CtxDep, user: Operator, number: Number, line_no: LineNo
 ) -> SupplyChangeResult:
     """Close a part-delivered PO line: nothing more comes; its links are re-allocated."""
-    result = supply.close_po_line_short(ctx, number, line_no, actor=user.actor)
+    result = changes.close_po_line_short(ctx, number, line_no, actor=user.actor)
     return result
 
 
 @router.post("/{number}/cancel", responses=responses(404, 409))
 def cancel_purchase_order(ctx: CtxDep, user: Operator, number: Number) -> SupplyChangeResult:
     """Cancel every open line of a PO (lines with deliveries close short); links re-allocated."""
-    result = supply.cancel_purchase_order(ctx, number, actor=user.actor)
+    result = changes.cancel_purchase_order(ctx, number, actor=user.actor)
     return result
 
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import Page, page_of
-from bopo.services import goods_in
-from bopo.services.goods_in import ReceiptView
+from bopo.services.supply import goods_in
+from bopo.services.supply.goods_in import ReceiptView
 
 router = APIRouter(prefix="/receipts", tags=["goods in"], responses=responses(401, 403, 422))
 

@@ -19,13 +19,14 @@ from bopo.api.schemas_lifecycle import ShipmentCreate, SoLineUpdate
 from bopo.api.schemas_promise import SalesOrderUpdate
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import InvalidInput
-from bopo.services import demand, despatch, exports, formats, imports, intake, sales
-from bopo.services.demand import DemandChangeResult
-from bopo.services.despatch import Shipment
-from bopo.services.formats.detect import choose as choose_format
-from bopo.services.lookup import OrderKey, sales_order_key
-from bopo.services.outcomes import OrderResult, OrderStatus
-from bopo.services.sales import PriorityChange, SalesOrderSummary, SalesOrderView
+from bopo.services.common.lookup import OrderKey, sales_order_key
+from bopo.services.files import exports, formats, imports
+from bopo.services.files.formats.detect import choose as choose_format
+from bopo.services.orders import demand_changes, despatch, intake, sales
+from bopo.services.orders.demand_changes import DemandChangeResult
+from bopo.services.orders.despatch import Shipment
+from bopo.services.orders.outcomes import OrderResult, OrderStatus
+from bopo.services.orders.sales import PriorityChange, SalesOrderSummary, SalesOrderView
 from bopo.threads import in_long_thread
 
 router = APIRouter(
@@ -213,7 +214,9 @@ def update_sales_order(
 @router.post("/{order_id}/cancel", responses=responses(404, 409))
 def cancel_sales_order(ctx: CtxDep, user: Operator, order: Order) -> DemandChangeResult:
     """Cancel an order: its stock and quantity on order are offered to waiting lines."""
-    result = demand.cancel_sales_order(ctx, order.number, source=order.source, actor=user.actor)
+    result = demand_changes.cancel_sales_order(
+        ctx, order.number, source=order.source, actor=user.actor
+    )
     return result
 
 
@@ -222,7 +225,7 @@ def cancel_so_line(
     ctx: CtxDep, user: Operator, order: Order, line_no: LineNo
 ) -> DemandChangeResult:
     """Cancel one line: its stock and quantity on order are offered to waiting lines."""
-    result = demand.cancel_so_line(
+    result = demand_changes.cancel_so_line(
         ctx, order.number, line_no, source=order.source, actor=user.actor
     )
     return result
@@ -233,7 +236,7 @@ def update_so_line(
     ctx: CtxDep, user: Operator, order: Order, line_no: LineNo, body: SoLineUpdate
 ) -> DemandChangeResult:
     """Reduce a line to `qty` in all: what is not in stock yet goes first, then its stock."""
-    result = demand.change_so_line_qty(
+    result = demand_changes.change_so_line_qty(
         ctx, order.number, line_no, body.qty, source=order.source, actor=user.actor
     )
     return result

@@ -10,8 +10,9 @@ from bopo.api.deps import Admin, CtxDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import StatusCreate, StatusRename
 from bopo.api.schemas_emails import StatusUpdate
-from bopo.services import catalog, statuses
-from bopo.services.catalog import StatusView
+from bopo.services.admin import statuses
+from bopo.services.supply import catalog
+from bopo.services.supply.catalog import StatusView
 
 router = APIRouter(
     prefix="/po-line-statuses", tags=["PO line statuses"], responses=responses(401, 403)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Path, Query, Response
 from bopo.api.deps import Admin, CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import Page, StockItemCreate, StockItemUpdate, page_of
-from bopo.services import catalog
-from bopo.services.catalog import StockItemView
+from bopo.services.supply import catalog
+from bopo.services.supply.catalog import StockItemView
 
 router = APIRouter(prefix="/stock-items", tags=["stock items"], responses=responses(401, 403, 422))
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query
 from bopo.api.deps import CtxDep, PagingDep, Viewer
 from bopo.api.errors import responses
 from bopo.api.schemas import Page, page_of
-from bopo.services import parties
-from bopo.services.parties import SupplierView
+from bopo.services.common import parties
+from bopo.services.common.parties import SupplierView
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"], responses=responses(401, 403, 422))
 

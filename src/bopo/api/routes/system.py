@@ -10,7 +10,7 @@ from bopo.api.deps import Admin, CtxDep, MetricsAccess, Viewer
 from bopo.api.errors import ApiProblem, responses
 from bopo.api.metrics import CONTENT_TYPE, Metrics
 from bopo.api.schemas import Health, MeRead, SettingsRead
-from bopo.services.monitoring import database_problem
+from bopo.services.admin.monitoring import database_problem
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])

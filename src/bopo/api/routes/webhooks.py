@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from bopo.api.errors import ApiProblem, responses
-from bopo.services import webhooks
+from bopo.services.files import webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 

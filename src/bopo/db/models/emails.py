@@ -47,7 +47,7 @@ class PendingEmail(Base):
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         Index("ix_pending_emails_state_id", "state", "id"),
         # One email waits per sales order and template: a change supersedes it with one
-        # that says what is true (bopo.services.superseding).
+        # that says what is true (bopo.services.email.superseding).
         Index(
             "uq_pending_emails_pending_order_template",
             "sales_order_id",

@@ -292,7 +292,8 @@ class Receipt(Base):
     to_stock: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_by: Mapped[str] = mapped_column(String(64))
-    # A receipt booked in error, taken back: every unit out again (bopo.services.reversals).
+    # A receipt booked in error, taken back: every unit out again
+    # (bopo.services.supply.receipt_reversal).
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reversed_by: Mapped[str | None] = mapped_column(String(64))
 

@@ -1,4 +1,4 @@
-"""Settings an admin changed while bopo runs (bopo.services.runtime)."""
+"""Settings an admin changed while bopo runs (bopo.services.admin.runtime_settings)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.domain.roles import Role
 from bopo.errors import BopoError, Conflict
-from bopo.services import users
+from bopo.services.admin import users
 from bopo.web.forms import act, say, text
 from bopo.web.render import redirect, render
 from bopo.web.session import Admin, Form, context_of

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from bopo.services import audit
+from bopo.services.admin import audit
 from bopo.web.forms import query_date
 from bopo.web.render import pager, render
 from bopo.web.session import Admin, context_of

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bopo.errors import AuthenticationFailed
-from bopo.services import users
+from bopo.services.admin import users
 from bopo.web.render import redirect, render
 from bopo.web.session import (
     Form,

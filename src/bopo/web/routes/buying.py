@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from bopo.errors import BopoError, FieldError, InvalidInput
-from bopo.services import buying, catalog
-from bopo.services.inputs import NewPurchaseOrder
-from bopo.services.purchasing import PurchaseOrdersResult
-from bopo.services.worklist import RetrySummary
+from bopo.services.common.inputs import NewPurchaseOrder
+from bopo.services.supply import buying, catalog
+from bopo.services.supply.purchasing import PurchaseOrdersResult
+from bopo.services.worklist.backorders import RetrySummary
 from bopo.web.forms import field_errors, say, whole
 from bopo.web.render import redirect, render
 from bopo.web.routes.purchase_orders import po_url

@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from bopo.services import customers, sales, worklist
+from bopo.services.orders import customers, sales
+from bopo.services.worklist import backorders
 from bopo.web.forms import act, plural, text
 from bopo.web.render import render
 from bopo.web.session import Form, Operator, Viewer, context_of
@@ -30,7 +31,7 @@ def detail_page(request: Request, user: Viewer, customer_id: int) -> HTMLRespons
         "customer.html",
         customer=customer,
         orders=sales.list_sales_orders(ctx, customer=customer.code, limit=SHOWN),
-        waiting=worklist.find_backorders(ctx, customer=customer.code, limit=SHOWN),
+        waiting=backorders.find_backorders(ctx, customer=customer.code, limit=SHOWN),
         emails=customers.customer_emails(ctx, customer_id),
         back=f"/customers/{customer_id}",
     )

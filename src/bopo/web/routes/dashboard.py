@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from bopo.services import dashboard
+from bopo.services.worklist import dashboard
 from bopo.web.render import render
 from bopo.web.session import Viewer, context_of
 

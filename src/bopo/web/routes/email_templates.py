@@ -22,9 +22,9 @@ from starlette.datastructures import FormData
 
 from bopo.domain.templating import TemplateSource, TemplateType
 from bopo.errors import Conflict, InvalidInput, NotFound
-from bopo.services import templates
 from bopo.services.context import Context
-from bopo.services.templates import Preview, TemplateView
+from bopo.services.email import templates
+from bopo.services.email.templates import Preview, TemplateView
 from bopo.threads import in_long_thread
 from bopo.web.forms import say
 from bopo.web.render import EMAIL_FRAME_CSP, redirect, render

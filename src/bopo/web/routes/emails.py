@@ -14,7 +14,8 @@ from starlette.datastructures import FormData
 from bopo.domain.statuses import EmailState
 from bopo.domain.templating import EmailEvent
 from bopo.errors import BopoError, FieldError, InvalidInput
-from bopo.services import outbox, sales
+from bopo.services.email import outbox
+from bopo.services.orders import sales
 from bopo.threads import in_long_thread
 from bopo.web import messages
 from bopo.web.forms import act, say

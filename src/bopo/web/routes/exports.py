@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from bopo.api.exports import file_response
-from bopo.services import exports
+from bopo.services.files import exports
 from bopo.web.session import Viewer, context_of
 
 router = APIRouter(prefix="/export", include_in_schema=False)

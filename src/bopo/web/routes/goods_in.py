@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from bopo.errors import BopoError
-from bopo.services import deliveries, goods_in, reversals
+from bopo.services.supply import deliveries, goods_in, receipt_reversal
 from bopo.web import messages
 from bopo.web.forms import act, say, text, whole
 from bopo.web.render import render
@@ -92,7 +92,7 @@ def reverse(request: Request, user: Operator, receipt_id: int) -> RedirectRespon
     """Take a receipt booked in error back out; its orders are offered again."""
 
     def run() -> str:
-        done = reversals.reverse_receipt(context_of(request), receipt_id, actor=user.actor)
+        done = receipt_reversal.reverse_receipt(context_of(request), receipt_id, actor=user.actor)
         return messages.reversal(done)
 
     return act(request, f"/goods-in/receipts/{receipt_id}", run)

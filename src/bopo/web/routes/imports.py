@@ -13,8 +13,8 @@ from starlette.datastructures import UploadFile
 from bopo.config import Settings
 from bopo.domain.roles import Role, allows
 from bopo.errors import InvalidInput
-from bopo.services import formats, imports
-from bopo.services.formats.detect import choose as choose_format
+from bopo.services.files import formats, imports
+from bopo.services.files.formats.detect import choose as choose_format
 from bopo.threads import in_long_thread
 from bopo.web.render import render
 from bopo.web.session import Form, Operator, context_of

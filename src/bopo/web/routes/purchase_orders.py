@@ -9,15 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import (
-    audit,
-    catalog,
-    goods_in,
-    po_line_update,
-    purchasing,
-    sorting,
-    supply,
-)
+from bopo.services.admin import audit
+from bopo.services.common import sorting
+from bopo.services.supply import catalog, changes, goods_in, po_line_update, purchasing
 from bopo.web import messages
 from bopo.web.forms import act, optional_date, query_date, text, whole
 from bopo.web.render import PAGE_SIZES, page_size, pager, render
@@ -121,7 +115,7 @@ def act_on(request: Request, user: Operator, form: Form, number: str) -> Redirec
             raise InvalidInput([FieldError("action", f"unknown action {action!r}")])
         if action == "cancel-po":
             return messages.supply_change(
-                supply.cancel_purchase_order(ctx, number, actor=user.actor), day
+                changes.cancel_purchase_order(ctx, number, actor=user.actor), day
             )
         line_no = whole(form, "line_no", high=100_000)
         if action == "receive":
@@ -136,14 +130,14 @@ def act_on(request: Request, user: Operator, form: Form, number: str) -> Redirec
             return messages.status_set(changed, sends)
         if action == "qty":
             qty = whole(form, "qty")
-            result = supply.change_po_line_qty(ctx, number, line_no, qty, actor=user.actor)
+            result = changes.change_po_line_qty(ctx, number, line_no, qty, actor=user.actor)
         elif action == "due":
             due = optional_date(form, "due_date")
-            result = supply.change_due_date(ctx, number, line_no, due, actor=user.actor)
+            result = changes.change_due_date(ctx, number, line_no, due, actor=user.actor)
         elif action == "cancel-line":
-            result = supply.cancel_po_line(ctx, number, line_no, actor=user.actor)
+            result = changes.cancel_po_line(ctx, number, line_no, actor=user.actor)
         else:
-            result = supply.close_po_line_short(ctx, number, line_no, actor=user.actor)
+            result = changes.close_po_line_short(ctx, number, line_no, actor=user.actor)
         return messages.supply_change(result, day)
 
     return act(request, po_url(number), run)

@@ -15,20 +15,14 @@ from starlette.datastructures import FormData
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import Priority, SalesOrderStatus
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import (
-    audit,
-    catalog,
-    customers,
-    demand,
-    despatch,
-    explain,
-    intake,
-    manual_links,
-    sales,
-    sorting,
-)
-from bopo.services.inputs import NewSalesOrder
-from bopo.services.outcomes import OrderStatus
+from bopo.services.admin import audit
+from bopo.services.common import sorting
+from bopo.services.common.inputs import NewSalesOrder
+from bopo.services.orders import customers, demand_changes, despatch, intake, sales
+from bopo.services.orders.outcomes import OrderStatus
+from bopo.services.promise import explain
+from bopo.services.supply import catalog
+from bopo.services.worklist import manual_links
 from bopo.web import messages
 from bopo.web.forms import act, field_errors, query_date, text, whole
 from bopo.web.render import PAGE_SIZES, page_size, pager, redirect, render
@@ -316,7 +310,7 @@ def act_on(request: Request, user: Operator, form: Form, order_id: int) -> Redir
         so = sales.get_sales_order(ctx, order_id)
         number, source, actor = so.number, so.source, user.actor
         if action == "cancel":
-            result = demand.cancel_sales_order(ctx, number, source=source, actor=actor)
+            result = demand_changes.cancel_sales_order(ctx, number, source=source, actor=actor)
             return messages.demand_change(result, day)
         if action == "ship":
             return messages.shipment(despatch.ship(ctx, number, source=source, actor=actor))
@@ -326,7 +320,7 @@ def act_on(request: Request, user: Operator, form: Form, order_id: int) -> Redir
             return messages.priority(changed)
         line_no = whole(form, "line_no", high=100_000)
         if action == "cancel-line":
-            result = demand.cancel_so_line(ctx, number, line_no, source=source, actor=actor)
+            result = demand_changes.cancel_so_line(ctx, number, line_no, source=source, actor=actor)
             return messages.demand_change(result, day)
         unlinked = manual_links.unlink_line(ctx, number, line_no, source=source, actor=actor)
         return messages.unlink(unlinked, day)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from bopo.services import search
+from bopo.services.common import search
 from bopo.web.render import render
 from bopo.web.routes.purchase_orders import po_url
 from bopo.web.session import Viewer, context_of

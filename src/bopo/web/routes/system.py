@@ -8,7 +8,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bopo.domain.allocation import POLICIES
 from bopo.domain.templating import TemplateType
-from bopo.services import catalog, jobs, runtime, statuses, templates
+from bopo.services.admin import jobs, runtime_settings, statuses
+from bopo.services.email import templates
+from bopo.services.supply import catalog
 from bopo.web.forms import act, text
 from bopo.web.render import render
 from bopo.web.session import Admin, Form, Viewer, context_of
@@ -104,7 +106,9 @@ def settings_page(request: Request, user: Admin) -> HTMLResponse:
         settings=settings.masked(),
         source=settings.source,
         backorders=ctx.backorders(),
-        origins={o.key: o.origin for o in runtime.origins(ctx) if o.section == "backorders"},
+        origins={
+            o.key: o.origin for o in runtime_settings.origins(ctx) if o.section == "backorders"
+        },
         policies=POLICIES,
         statuses=[s for s in catalog.list_statuses(ctx) if s.retired_at is None],
         jobs=jobs.job_statuses(ctx),
@@ -117,7 +121,7 @@ def change_allocation(request: Request, user: Admin, form: Form) -> RedirectResp
     for everyone, audited (the preview comes first: /what-if/switch-on)."""
 
     def run() -> str:
-        changed = runtime.change_backorders(
+        changed = runtime_settings.change_backorders(
             context_of(request),
             actor=user.actor,
             allocate_existing_pos=text(form, "allocate", max_length=3) == "on",

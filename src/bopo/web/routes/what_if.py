@@ -2,7 +2,7 @@
 do, shown before anyone does it.
 
 A Preview button posts the action's own form here instead (CSRF token included); the page
-answers from bopo.services.whatif, which reads and never writes, and offers the action
+answers from bopo.services.promise.what_if, which reads and never writes, and offers the action
 itself as a form with the same fields, so that confirming is submitting the action.
 Previews are for the people who may then act: operators, and admins for the switch.
 """
@@ -18,9 +18,10 @@ from starlette.datastructures import FormData
 
 from bopo.domain.allocation import POLICIES
 from bopo.errors import BopoError, FieldError, InvalidInput
-from bopo.services import purchasing, whatif
-from bopo.services.purchasing import PoLineView, PurchaseOrderView
-from bopo.services.whatif import WhatIf
+from bopo.services.promise import what_if
+from bopo.services.promise.what_if import WhatIf
+from bopo.services.supply import purchasing
+from bopo.services.supply.purchasing import PoLineView, PurchaseOrderView
 from bopo.web import messages
 from bopo.web.forms import optional_date, say, text, whole
 from bopo.web.messages import Day
@@ -65,7 +66,7 @@ def _ask_po(request: Request, number: str, form: FormData, day: Day) -> Asked:
     action = text(form, "action", max_length=20)
     back = po_url(number)
     if action == "cancel-po":
-        answer = whatif.what_if_cancel(ctx, number)
+        answer = what_if.what_if_cancel(ctx, number)
         return Asked(
             f"Cancel every open line of {number}?",
             answer,
@@ -79,7 +80,7 @@ def _ask_po(request: Request, number: str, form: FormData, day: Day) -> Asked:
         return _ask_receipt(request, number, line_no, whole(form, "qty"), back, fields)
     if action == "qty":
         qty = whole(form, "qty")
-        answer = whatif.what_if_po_line_qty(ctx, number, line_no, qty)
+        answer = what_if.what_if_po_line_qty(ctx, number, line_no, qty)
         line = _line(purchasing.show_purchase_order(ctx, number), line_no)
         return Asked(
             f"Change the ordered quantity of {number} line {line_no} ({line.sku}) "
@@ -89,7 +90,7 @@ def _ask_po(request: Request, number: str, form: FormData, day: Day) -> Asked:
         )
     if action == "due":
         due = optional_date(form, "due_date")
-        answer = whatif.what_if_due_date(ctx, number, line_no, due)
+        answer = what_if.what_if_due_date(ctx, number, line_no, due)
         line = _line(purchasing.show_purchase_order(ctx, number), line_no)
         return Asked(
             f"Move the due date of {number} line {line_no} ({line.sku}) "
@@ -100,13 +101,13 @@ def _ask_po(request: Request, number: str, form: FormData, day: Day) -> Asked:
             ),
         )
     if action == "cancel-line":
-        answer = whatif.what_if_cancel(ctx, number, line_no)
+        answer = what_if.what_if_cancel(ctx, number, line_no)
         return Asked(
             f"Cancel {number} line {line_no}?",
             answer,
             Confirm(back, fields, f"Cancel line {line_no}", danger=True),
         )
-    answer = whatif.what_if_close_short(ctx, number, line_no)
+    answer = what_if.what_if_close_short(ctx, number, line_no)
     return Asked(
         f"Close {number} line {line_no} short? Nothing more would come on it.",
         answer,
@@ -118,7 +119,7 @@ def _ask_receipt(
     request: Request, number: str, line_no: int, qty: int, back: str, fields: dict[str, str]
 ) -> Asked:
     ctx = context_of(request)
-    answer = whatif.what_if_receipt(ctx, number, line_no, qty)
+    answer = what_if.what_if_receipt(ctx, number, line_no, qty)
     line = _line(purchasing.show_purchase_order(ctx, number), line_no)
     return Asked(
         f"Receive {qty:,} of {line.sku} on {number} line {line_no} "
@@ -210,7 +211,7 @@ def preview_switch_on(
     current = ctx.backorders()
     chosen = policy if policy is not None and policy in POLICIES else current.policy
     status = current.default_po_line_status if default_status is None else default_status
-    answer = whatif.what_if_switch_on(ctx, policy=chosen, default_status=status or "")
+    answer = what_if.what_if_switch_on(ctx, policy=chosen, default_status=status or "")
     asked = Asked(
         f"What if allocation to existing purchase orders were on, policy {chosen}, "
         f"default status {status or 'none'}?",

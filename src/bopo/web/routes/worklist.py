@@ -14,8 +14,8 @@ from starlette.datastructures import FormData
 from bopo.domain.records import SalesLineRef
 from bopo.domain.statuses import SkipReason
 from bopo.errors import FieldError, InvalidInput
-from bopo.services import manual_links, worklist
-from bopo.services.manual_links import LinkRequest
+from bopo.services.worklist import backorders, manual_links
+from bopo.services.worklist.manual_links import LinkRequest
 from bopo.web import messages
 from bopo.web.forms import act, query_date, text, whole
 from bopo.web.render import PAGE_SIZES, page_size, pager, render
@@ -142,5 +142,5 @@ def retry(request: Request, user: Operator, form: Form) -> RedirectResponse:
     return act(
         request,
         _back(form),
-        lambda: messages.retry(worklist.allocate_worklist(ctx, actor=user.actor)),
+        lambda: messages.retry(backorders.allocate_worklist(ctx, actor=user.actor)),
     )

@@ -1,0 +1,1 @@
+"""Running bopo: users and sessions, the audit trail, jobs, backups, system data."""

@@ -1,0 +1,1 @@
+"""What several flows share: inputs, lists and paging, lookups, the change engine."""

@@ -1,0 +1,1 @@
+"""Back-order emails: writing them, keeping them true, the outbox and the mailer."""

@@ -1,0 +1,127 @@
+"""Recording what became of each email a mailer held: each in its own transaction, and
+only while the mailer still holds it (see bopo.services.email.mailer)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy.orm import aliased
+
+from bopo.db.models import PendingEmail, SalesOrder
+from bopo.domain.statuses import EmailState
+from bopo.services.context import Context
+
+log = logging.getLogger("bopo.services.email.mailer")
+
+_TAKEN_OVER = "email %d was taken over by another mailer before its result was kept"
+
+
+_HELD = and_(
+    PendingEmail.id == bindparam("email_id"),
+    PendingEmail.state == EmailState.SENDING.value,
+    PendingEmail.claimed_by == bindparam("mailer"),
+)
+# Built once: it runs for every email sent.
+_SENT = (
+    update(PendingEmail)
+    .where(_HELD)
+    .values(state=EmailState.SENT.value, sent_at=bindparam("at"), lease_until=None)
+    .values(updated_at=bindparam("at"))
+)
+
+
+def record_sent(ctx: Context, me: str, email_id: int) -> None:
+    with ctx.db.write() as conn:
+        done = conn.execute(_SENT, {"email_id": email_id, "mailer": me, "at": ctx.clock()})
+    if not done.rowcount:
+        log.warning(_TAKEN_OVER, email_id)
+
+
+def finish(ctx: Context, me: str, email_id: int, **values: Any) -> None:
+    """Record one email's result in its own transaction, if this mailer still holds it."""
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        if values.get("state") == EmailState.PENDING.value and give_way(conn, me, [email_id], now):
+            log.info("email %d gave way to a newer one for its order", email_id)
+            return
+        done = conn.execute(
+            update(PendingEmail)
+            .where(
+                PendingEmail.id == email_id,
+                PendingEmail.state == EmailState.SENDING.value,
+                PendingEmail.claimed_by == me,
+            )
+            .values(lease_until=None, updated_at=now, **values)
+        ).rowcount
+    if not done:
+        log.warning(_TAKEN_OVER, email_id)
+
+
+def give_way(conn: Connection, me: str, ids: Sequence[int], now: datetime) -> int:
+    """Emails of this mailer going back in the queue give way to a newer one waiting there
+    for the same order and template: a change queued it, saying what is true now, while
+    these were out being sent. They are superseded by it, not queued beside it."""
+    held = and_(
+        PendingEmail.id.in_(sorted(ids)),
+        PendingEmail.state == EmailState.SENDING.value,
+        PendingEmail.claimed_by == me,
+    )
+    orders = conn.scalars(select(PendingEmail.sales_order_id).where(held)).all()
+    if not any(orders):
+        return 0
+    # The orders first, as a change locks them before it queues their emails.
+    conn.execute(
+        select(SalesOrder.id)
+        .where(SalesOrder.id.in_(sorted({o for o in orders if o is not None})))
+        .order_by(SalesOrder.id)
+        .with_for_update()
+    ).all()
+    waiting = aliased(PendingEmail)
+    newer = (
+        select(waiting.id)
+        .where(
+            waiting.sales_order_id == PendingEmail.sales_order_id,
+            waiting.template_id == PendingEmail.template_id,
+            waiting.state == EmailState.PENDING.value,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    return conn.execute(
+        update(PendingEmail)
+        .where(held, newer.is_not(None))
+        .values(
+            state=EmailState.SUPERSEDED.value,
+            superseded_by_id=newer,
+            superseded_reason="a newer email for this order waits to be sent",
+            claimed_by=None,
+            lease_until=None,
+            updated_at=now,
+        )
+    ).rowcount
+
+
+def release(ctx: Context, me: str, ids: Sequence[int]) -> int:
+    """Hand claimed emails back unsent, as they were before the claim; how many went back."""
+    with ctx.db.write() as conn:
+        give_way(conn, me, ids, ctx.clock())
+        released = conn.execute(
+            update(PendingEmail)
+            .where(
+                PendingEmail.id.in_(ids),
+                PendingEmail.state == EmailState.SENDING.value,
+                PendingEmail.claimed_by == me,
+            )
+            .values(
+                state=EmailState.PENDING.value,
+                attempts=PendingEmail.attempts - 1,
+                claimed_by=None,
+                lease_until=None,
+                updated_at=ctx.clock(),
+            )
+        ).rowcount
+    return int(released)

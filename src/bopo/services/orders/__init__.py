@@ -1,0 +1,1 @@
+"""Sales orders: taking them in, how they stand, changing and despatching them."""

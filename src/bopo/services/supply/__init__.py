@@ -1,0 +1,1 @@
+"""Purchase orders and stock: bringing them in, supply changes, goods in, statuses."""

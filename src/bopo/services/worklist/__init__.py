@@ -1,0 +1,1 @@
+"""The backorder worklist: lines waiting, retrying them, linking them by hand."""

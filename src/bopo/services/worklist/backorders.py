@@ -1,0 +1,276 @@
+"""The backorder worklist: lines waiting for stock or a PO line, and retrying them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import Field, PlainSerializer
+from sqlalchemy import Connection, and_, func, select
+
+from bopo.db.bulk import one_of
+from bopo.db.models import (
+    Association,
+    Customer,
+    PoLine,
+    PurchaseOrder,
+    SalesOrder,
+    SoLine,
+    StockItem,
+)
+from bopo.db.workset import WorksetQuery, load_workset
+from bopo.domain.decisions import DecisionKind
+from bopo.domain.statuses import SkipReason
+from bopo.domain.templating import EmailEvent
+from bopo.services.common.engine import commit
+from bopo.services.common.pages import MAX_LIMIT, Page
+from bopo.services.common.search import matches, normal, same
+from bopo.services.context import Context
+
+# Highest priority first, then the oldest delivery date: the order that should ship
+# soonest gets served first (bopo.domain.changes.serving_order, in SQL).
+WORKLIST_ORDER = (
+    SalesOrder.priority.desc(),
+    SalesOrder.delivery_date,
+    SalesOrder.id,
+    SoLine.line_no,
+)
+# Worklist lines waiting for stock or a PO line; a `late supply` line is on
+# the worklist too, but linked. Both terms keep the partial index usable.
+UNALLOCATED = (
+    SoLine.backorder_reason.is_not(None),
+    SoLine.backorder_reason != SkipReason.LATE_SUPPLY.value,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BackorderLine:
+    so_line_id: int
+    source: str
+    number: str
+    line_no: int
+    sku: str
+    item_name: str
+    waiting: int
+    reason: str
+    since: datetime | None
+    delivery_date: date
+    customer_code: str
+    customer_name: str
+    # Set for a `late supply` line: still linked, to a PO line now due too late.
+    po_number: Annotated[
+        str | None, Field(description="For `late supply`: the PO line it is linked to")
+    ] = None
+    po_line_no: int | None = None
+    expected: date | None = None
+
+
+def _remaining() -> Any:
+    return SoLine.qty - SoLine.qty_shipped - SoLine.qty_assigned - SoLine.qty_cancelled
+
+
+def list_backorders(
+    ctx: Context, *, limit: int | None = None, sku: str | None = None
+) -> list[BackorderLine]:
+    """The worklist, highest priority and oldest delivery date first."""
+    with ctx.db.read() as conn:
+        return load_backorders(conn, limit=limit, sku=sku)
+
+
+def _worklist() -> Any:
+    """Every worklist line in serving order; one scan of the partial index.
+
+    A `late supply` line split over several PO lines shows the latest-due part.
+    """
+    latest_part = (
+        select(Association.id)
+        .join(PoLine, PoLine.id == Association.po_line_id)
+        .where(Association.so_line_id == SoLine.id, Association.state == "active")
+        .order_by(PoLine.due_date.desc().nulls_last(), Association.id)
+        .limit(1)
+        .correlate(SoLine)
+        .scalar_subquery()
+    )
+    active = and_(Association.so_line_id == SoLine.id, Association.id == latest_part)
+    return (
+        select(
+            SoLine.id.label("so_line_id"),
+            SalesOrder.source,
+            SalesOrder.number,
+            SoLine.line_no,
+            StockItem.sku,
+            StockItem.name.label("item_name"),
+            _remaining().label("waiting"),
+            SoLine.backorder_reason.label("reason"),
+            SoLine.backorder_since.label("since"),
+            SalesOrder.delivery_date,
+            Customer.code.label("customer_code"),
+            Customer.name.label("customer_name"),
+            PurchaseOrder.number.label("po_number"),
+            PoLine.line_no.label("po_line_no"),
+            PoLine.due_date.label("expected"),
+        )
+        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        .join(StockItem, StockItem.id == SoLine.stock_item_id)
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .outerjoin(Association, active)
+        .outerjoin(PoLine, PoLine.id == Association.po_line_id)
+        .outerjoin(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
+        .where(SoLine.backorder_reason.is_not(None))
+        .order_by(*WORKLIST_ORDER)
+    )
+
+
+def load_backorders(
+    conn: Connection,
+    *,
+    limit: int | None = None,
+    sku: str | None = None,
+    so_line_id: int | None = None,
+    ids: Collection[int] | None = None,
+) -> list[BackorderLine]:
+    """The worklist (or those of its lines with these ids) inside the caller's transaction."""
+    stmt = _worklist().limit(limit)
+    if sku:
+        stmt = stmt.where(same(StockItem.sku, sku))
+    if so_line_id is not None:
+        stmt = stmt.where(SoLine.id == so_line_id)
+    if ids is not None:
+        stmt = stmt.where(one_of(conn, SoLine.id, sorted(ids)))
+    return [BackorderLine(**r._mapping) for r in conn.execute(stmt)]
+
+
+def _sorted(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
+
+
+@dataclass
+class RetrySummary:
+    lines: int = 0
+    # lines that took stock (units in units_from_stock)
+    from_stock: Annotated[int, Field(serialization_alias="lines_from_stock")] = 0
+    units_from_stock: int = 0
+    linked: Annotated[int, Field(serialization_alias="lines_linked")] = 0
+    still_waiting: Annotated[Counter[str], PlainSerializer(_sorted, return_type=dict[str, int])] = (
+        field(default_factory=Counter)
+    )
+
+
+def allocate_worklist(ctx: Context, *, actor: str) -> RetrySummary:
+    """Offer every worklist line free stock, then a PO line, highest priority and oldest
+    delivery date first."""
+    with ctx.db.write() as conn:
+        return retry_lines(conn, ctx, item_ids=None, actor=actor, now=ctx.clock())
+
+
+def retry_lines(
+    conn: Connection,
+    ctx: Context,
+    *,
+    item_ids: set[int] | None,
+    actor: str,
+    now: datetime,
+    cause: EmailEvent = EmailEvent.WORKLIST,
+) -> RetrySummary:
+    """Retry the worklist lines of some items (or all) inside the caller's transaction.
+
+    The same change engine as every other change: the items' worklist lines (and,
+    with the switch on, their open PO lines) are locked and loaded, offered free
+    stock then a PO line, and written back. `cause` is what the back-order emails
+    of the new links record.
+    """
+    summary = RetrySummary()
+    rules = ctx.rules(conn)
+    waiting_items = select(SoLine.stock_item_id).where(*UNALLOCATED)
+    if item_ids is not None:
+        waiting_items = waiting_items.where(SoLine.stock_item_id.in_(sorted(item_ids)))
+    items = set(conn.scalars(waiting_items.distinct()))
+    if not items:
+        return summary
+    query = WorksetQuery.of(items, worklist=True, open_supply=rules.enabled)
+    workset = load_workset(conn, query, now=now, actor=actor)
+    lines = workset.waiting(items)
+    offered = workset.offer(lines, rules, "so_line.allocate", kind=DecisionKind.WORKLIST)
+    commit(conn, ctx, workset, stock_action="stock.assign", details={}, cause=cause)
+    summary.lines = len(lines)
+    for o in offered:
+        summary.from_stock += bool(o.from_stock)
+        summary.units_from_stock += o.from_stock
+        summary.linked += bool(o.linked_qty)
+    summary.still_waiting.update(line.reason for line in lines if line.reason)
+    return summary
+
+
+def find_backorders(
+    ctx: Context,
+    *,
+    sku: str | None = None,
+    reason: str | None = None,
+    customer: str | None = None,
+    source: str | None = None,
+    delivery_from: date | None = None,
+    delivery_to: date | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[BackorderLine]:
+    """One page of the worklist, highest priority and oldest delivery date first, with
+    the total. `q` is part of the order number, the SKU or item name, or the customer's
+    name, code or email address, in any case.
+
+    A `late supply` line comes with the PO line it is still linked to. The
+    count and the ordering touch only the tables the filters need (the
+    worklist's partial index and the orders); the page's lines are then read
+    whole by id.
+    """
+    where: list[Any] = [SoLine.backorder_reason.is_not(None)]
+    if reason:
+        where.append(SoLine.backorder_reason == reason)
+    if sku:
+        where.append(SoLine.stock_item_id.in_(select(StockItem.id).where(same(StockItem.sku, sku))))
+    by_order: list[Any] = []
+    if customer:
+        by_order.append(
+            SalesOrder.customer_id
+            == select(Customer.id).where(Customer.code == customer).scalar_subquery()
+        )
+    if source:
+        by_order.append(SalesOrder.source == source)
+    if q and normal(q):
+        skus = select(StockItem.id).where(matches([StockItem.sku, StockItem.name], q))
+        who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
+        by_order.append(
+            matches([SalesOrder.number], q)
+            | SalesOrder.customer_id.in_(who)
+            | SoLine.stock_item_id.in_(skus)
+        )
+    if delivery_from:
+        by_order.append(SalesOrder.delivery_date >= delivery_from)
+    if delivery_to:
+        by_order.append(SalesOrder.delivery_date <= delivery_to)
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    counted = select(func.count()).select_from(SoLine).where(*where)
+    if by_order:
+        counted = counted.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id).where(*by_order)
+    with ctx.db.read() as conn:
+        total = conn.scalar(counted) or 0
+        ids = (
+            list(
+                conn.scalars(
+                    select(SoLine.id)
+                    .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+                    .where(*where, *by_order)
+                    .order_by(*WORKLIST_ORDER)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            )
+            if total
+            else []
+        )
+        items = load_backorders(conn, ids=ids) if ids else []
+    return Page(items, total, limit, offset)
