@@ -98,19 +98,18 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     # Added last, so outermost: the id is set before anything else sees the request.
     app.add_middleware(RequestIdMiddleware)
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            app.openapi_schema = errors.problem_content_types(schema)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema, built once, with errors as application/problem+json."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        app.openapi_schema = errors.problem_content_types(schema)
+    return app.openapi_schema
 
 
 def app_from_env() -> FastAPI:

@@ -86,7 +86,7 @@ def update_po_line(
         number,
         line_no,
         qty=body.qty,
-        due_date=body.due_date if body.due_date_given else changes.KEEP,
+        due_date=body.due_date if body.due_date_given else po_line_update.KEEP,
         status=body.status,
         actor=user.actor,
     )

@@ -14,67 +14,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
-from typing import Annotated
 
-from pydantic import Field
 from sqlalchemy import Connection, select, update
-from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
 
 from bopo.db.models import PoLine, PurchaseOrder
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.allocation import AllocationRules
 from bopo.domain.changes import keep_what_fits
-from bopo.domain.records import LATE, ChangeLog, PoLineRow, Released, SalesLineRef
+from bopo.domain.records import LATE, PoLineRow, Released, SalesLineRef
 from bopo.domain.workset import Workset
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.common.engine import commit
 from bopo.services.common.lookup import as_stored, find_po_line, positive_qty
-from bopo.services.common.record_json import LoggedChange
 from bopo.services.context import Context
 from bopo.services.email.notices import Moved, NoticePlan, plan_notices, write_notices
+from bopo.services.supply.change_results import (
+    PoLineChange,
+    SupplyChangeResult,
+    line_values,
+)
 
-
-class PoLineValues(TypedDict):
-    ordered: int
-    delivered: int
-    cancelled: int
-    outstanding: int
-    due_date: str | None  # YYYY-MM-DD
-
-
-@dataclass(frozen=True, slots=True)
-class PoLineChange:
-    line_no: int
-    before: PoLineValues
-    after: PoLineValues
-
-
-@dataclass
-class SupplyChangeResult(LoggedChange):
-    """What a supply change did: PO lines changed, links released, lines re-allocated."""
-
-    po_number: str
-    lines: list[PoLineChange] = field(default_factory=list)
-    log: Annotated[ChangeLog, Field(exclude=True)] = field(default_factory=ChangeLog)
-    late_supply: Annotated[
-        list[SalesLineRef],
-        Field(description="Linked lines now due after their delivery date (on the worklist)"),
-    ] = field(default_factory=list)  # flagged by a due date
-    on_time_again: list[SalesLineRef] = field(default_factory=list)
-    notices: Annotated[
-        list[NoticePlan], Field(description="Due-date emails it queued, merged or cancelled")
-    ] = field(default_factory=list)
-
-
-def _values(po: PoLineRow) -> PoLineValues:
-    return {
-        "ordered": po.ordered,
-        "delivered": po.delivered,
-        "cancelled": po.cancelled,
-        "outstanding": po.outstanding,
-        "due_date": po.due_date.isoformat() if po.due_date else None,
-    }
+__all__ = ["PoLineChange", "SupplyChangeResult", "plan_due_date", "plan_po_line_qty"]
 
 
 Change = Callable[[Workset, PoLineRow], list[Released]]
@@ -130,11 +90,11 @@ def _plan(
     released: list[Released] = []
     for po_id in sorted(ids, key=lambda i: workset.po_lines[i].line_no):
         po = workset.po_lines[po_id]
-        before = _values(po)
+        before = line_values(po)
         released += change(workset, po)
         po.sync()
-        if _values(po) != before:
-            result.lines.append(PoLineChange(po.line_no, before, _values(po)))
+        if line_values(po) != before:
+            result.lines.append(PoLineChange(po.line_no, before, line_values(po)))
     result.log.released = released
     if realloc and result.lines:
         result.log.offered = workset.offer(workset.waiting(items), rules, "so_line.reallocate")
@@ -144,7 +104,7 @@ def _plan(
     return planned
 
 
-def _apply(conn: Connection, ctx: Context, planned: PlannedSupplyChange) -> None:
+def apply_change(conn: Connection, ctx: Context, planned: PlannedSupplyChange) -> None:
     workset = planned.workset
     if planned.cancel_po_id is not None:
         _mark_cancelled(conn, workset, planned.cancel_po_id)
@@ -174,7 +134,7 @@ def _run(
             now=ctx.clock(),
             reallocate=reallocate,
         )
-        _apply(conn, ctx, planned)
+        apply_change(conn, ctx, planned)
     return planned.result
 
 
@@ -378,7 +338,7 @@ def _run_plan(
 ) -> SupplyChangeResult:
     with ctx.db.write() as conn:
         planned = plan(conn, ctx.rules(conn))
-        _apply(conn, ctx, planned)
+        apply_change(conn, ctx, planned)
     return planned.result
 
 
@@ -427,70 +387,3 @@ def change_due_date(
             conn, ctx, rules, po_number, line_no, due_date, actor=actor, now=ctx.clock()
         ),
     )
-
-
-class Keep(Enum):
-    KEEP = "keep"
-
-
-KEEP = Keep.KEEP  # change_po_line: leave the due date as it is
-
-
-def change_po_line(
-    ctx: Context,
-    po_number: str,
-    line_no: int,
-    *,
-    qty: int | None = None,
-    due_date: date | Keep | None = KEEP,
-    actor: str,
-) -> SupplyChangeResult:
-    """Set a PO line's ordered quantity and/or due date in one transaction.
-
-    The quantity first (links that no longer fit are released and offered
-    again), then the due date (the links left are flagged `late supply` or
-    cleared, and their customers hear of the move). None and KEEP leave a
-    value as it is; a due date of None clears it.
-    """
-    with ctx.db.write() as conn:
-        return change_po_line_in(
-            conn, ctx, po_number, line_no, qty=qty, due_date=due_date, actor=actor, now=ctx.clock()
-        )
-
-
-def change_po_line_in(
-    conn: Connection,
-    ctx: Context,
-    po_number: str,
-    line_no: int,
-    *,
-    qty: int | None,
-    due_date: date | Keep | None,
-    actor: str,
-    now: datetime,
-) -> SupplyChangeResult:
-    """change_po_line inside the caller's transaction (one PATCH, one transaction)."""
-    if qty is None and isinstance(due_date, Keep):
-        raise InvalidInput([FieldError("qty", "give a quantity, a due date or both")])
-    rules = ctx.rules(conn)
-    first = None
-    if qty is not None:
-        first = plan_po_line_qty(conn, ctx, rules, po_number, line_no, qty, actor=actor, now=now)
-        _apply(conn, ctx, first)
-    if isinstance(due_date, Keep):
-        assert first is not None
-        return first.result
-    then = plan_due_date(conn, ctx, rules, po_number, line_no, due_date, actor=actor, now=now)
-    _apply(conn, ctx, then)
-    if first is None:
-        return then.result
-    result = first.result
-    befores = {c.line_no: c.before for c in result.lines}
-    result.lines = [
-        PoLineChange(c.line_no, befores.get(c.line_no, c.before), c.after)
-        for c in then.result.lines
-    ] or result.lines
-    result.late_supply = then.result.late_supply
-    result.on_time_again = then.result.on_time_again
-    result.notices = then.result.notices
-    return result

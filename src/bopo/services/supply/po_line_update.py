@@ -15,11 +15,12 @@ of it is done.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from enum import Enum
 from typing import Annotated
 
 from pydantic import Field, PlainSerializer, computed_field
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
 
 from bopo.db.models import PoLineStatus
@@ -28,8 +29,15 @@ from bopo.services.admin.statuses import refuse_retired
 from bopo.services.context import Context
 from bopo.services.supply import changes as supply
 from bopo.services.supply import status_change
-from bopo.services.supply.changes import KEEP, Keep, SupplyChangeResult
+from bopo.services.supply.change_results import PoLineChange, SupplyChangeResult
 from bopo.services.supply.status_change import StatusChange
+
+
+class Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP  # change_po_line: leave the due date as it is
 
 
 class StatusMove(TypedDict):
@@ -96,7 +104,7 @@ def update_po_line(
                 raise NotFound("PO line status", code)
             refuse_retired(conn, code)
         changed = (
-            supply.change_po_line_in(
+            change_po_line_in(
                 conn, ctx, po_number, line_no, qty=qty, due_date=due_date, actor=actor, now=now
             )
             if quantities
@@ -111,3 +119,67 @@ def update_po_line(
         )
     supplied = changed or SupplyChangeResult(po_number)
     return PoLineUpdate(**vars(supplied), line_no=line_no, supply=changed, status=given)
+
+
+def change_po_line(
+    ctx: Context,
+    po_number: str,
+    line_no: int,
+    *,
+    qty: int | None = None,
+    due_date: date | Keep | None = KEEP,
+    actor: str,
+) -> SupplyChangeResult:
+    """Set a PO line's ordered quantity and/or due date in one transaction.
+
+    The quantity first (links that no longer fit are released and offered
+    again), then the due date (the links left are flagged `late supply` or
+    cleared, and their customers hear of the move). None and KEEP leave a
+    value as it is; a due date of None clears it.
+    """
+    with ctx.db.write() as conn:
+        return change_po_line_in(
+            conn, ctx, po_number, line_no, qty=qty, due_date=due_date, actor=actor, now=ctx.clock()
+        )
+
+
+def change_po_line_in(
+    conn: Connection,
+    ctx: Context,
+    po_number: str,
+    line_no: int,
+    *,
+    qty: int | None,
+    due_date: date | Keep | None,
+    actor: str,
+    now: datetime,
+) -> SupplyChangeResult:
+    """change_po_line inside the caller's transaction (one PATCH, one transaction)."""
+    if qty is None and isinstance(due_date, Keep):
+        raise InvalidInput([FieldError("qty", "give a quantity, a due date or both")])
+    rules = ctx.rules(conn)
+    first = None
+    if qty is not None:
+        first = supply.plan_po_line_qty(
+            conn, ctx, rules, po_number, line_no, qty, actor=actor, now=now
+        )
+        supply.apply_change(conn, ctx, first)
+    if isinstance(due_date, Keep):
+        assert first is not None
+        return first.result
+    then = supply.plan_due_date(
+        conn, ctx, rules, po_number, line_no, due_date, actor=actor, now=now
+    )
+    supply.apply_change(conn, ctx, then)
+    if first is None:
+        return then.result
+    result = first.result
+    befores = {c.line_no: c.before for c in result.lines}
+    result.lines = [
+        PoLineChange(c.line_no, befores.get(c.line_no, c.before), c.after)
+        for c in then.result.lines
+    ] or result.lines
+    result.late_supply = then.result.late_supply
+    result.on_time_again = then.result.on_time_again
+    result.notices = then.result.notices
+    return result

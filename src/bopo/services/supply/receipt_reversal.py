@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from bopo.db.models import PoLine, Receipt, ReceiptLine
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.records import ChangeLog, SalesLineRef
+from bopo.domain.workset import Workset
 from bopo.errors import Conflict, NotFound
 from bopo.services.common.engine import commit
 from bopo.services.context import Context
@@ -67,37 +68,12 @@ def reverse_receipt(ctx: Context, receipt_id: int, *, actor: str) -> ReversalRes
         # Read again now that the rows are locked: two reversals cannot both pass.
         if conn.scalar(select(Receipt.reversed_at).where(Receipt.id == receipt_id)):
             raise Conflict(f"receipt {receipt_id} is reversed already")
-        po = workset.po_lines[head.po_line_id]
-        result = ReversalResult(receipt_id, po.po_number, po.line_no, "", head.qty)
-        if po.closed:
-            raise Conflict(f"{po} is closed since: reopen nothing by reversing a receipt on it")
-        workset.touch_po_line(po, "po_line.unreceive")
-        po.delivered -= head.qty
-        po.sync()
-        offered = []
-        for so_line_id, qty in sorted(shares.items()):
-            line = workset.so_lines[so_line_id]
-            result.sku = line.sku
-            if line.assigned < qty:
-                raise Conflict(
-                    f"{line.ref} has shipped or given up some of the {qty} it got: "
-                    "they cannot be taken back"
-                )
-            workset.take_back(line, qty, "so_line.unreceive")
-            result.taken_back.append((line.ref, qty))
-            if line.links:  # linked in part: offered again whole, as allocation would
-                result.log.released += workset.release(line, WHY, "so_line.unreceive")
-            offered.append(line)
-        stock = workset.stock[item]
-        stock.on_hand -= head.qty
-        if stock.on_hand < stock.assigned:
-            raise Conflict(
-                f"{stock.assigned - stock.on_hand} of the units received are assigned to "
-                "other orders since: unassign or ship them before reversing the receipt"
-            )
+        result = _take_back(workset, head.po_line_id, head.qty, shares, item)
+        offered = [workset.so_lines[i] for i in sorted(shares)]
         waiting = {line.id: line for line in [*offered, *workset.waiting({item})]}
         rules = ctx.rules(conn)
         result.log.offered = workset.offer(waiting.values(), rules, "so_line.reallocate")
+        result.receipt_id = receipt_id
         conn.execute(
             update(Receipt)
             .where(Receipt.id == receipt_id)
@@ -105,4 +81,38 @@ def reverse_receipt(ctx: Context, receipt_id: int, *, actor: str) -> ReversalRes
         )
         details = {"receipt_id": receipt_id, "reversal": True}
         commit(conn, ctx, workset, stock_action="stock.unreceive", details=details)
+    return result
+
+
+def _take_back(
+    workset: Workset, po_line_id: int, qty: int, shares: dict[int, int], item: int
+) -> ReversalResult:
+    """The receipt's units out of the PO line, the stock and each line it served (a line
+    left linked in part is released whole); refused if they are gone."""
+    po = workset.po_lines[po_line_id]
+    result = ReversalResult(0, po.po_number, po.line_no, "", qty)
+    if po.closed:
+        raise Conflict(f"{po} is closed since: reopen nothing by reversing a receipt on it")
+    workset.touch_po_line(po, "po_line.unreceive")
+    po.delivered -= qty
+    po.sync()
+    for so_line_id, n in sorted(shares.items()):
+        line = workset.so_lines[so_line_id]
+        result.sku = line.sku
+        if line.assigned < n:
+            raise Conflict(
+                f"{line.ref} has shipped or given up some of the {n} it got: "
+                "they cannot be taken back"
+            )
+        workset.take_back(line, n, "so_line.unreceive")
+        result.taken_back.append((line.ref, n))
+        if line.links:  # linked in part: offered again whole, as allocation would
+            result.log.released += workset.release(line, WHY, "so_line.unreceive")
+    stock = workset.stock[item]
+    stock.on_hand -= qty
+    if stock.on_hand < stock.assigned:
+        raise Conflict(
+            f"{stock.assigned - stock.on_hand} of the units received are assigned to "
+            "other orders since: unassign or ship them before reversing the receipt"
+        )
     return result

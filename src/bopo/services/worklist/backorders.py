@@ -226,6 +226,45 @@ def find_backorders(
     worklist's partial index and the orders); the page's lines are then read
     whole by id.
     """
+    where, by_order = _worklist_filters(
+        sku, reason, customer, source, delivery_from, delivery_to, q
+    )
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    counted = select(func.count()).select_from(SoLine).where(*where)
+    if by_order:
+        counted = counted.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id).where(*by_order)
+    with ctx.db.read() as conn:
+        total = conn.scalar(counted) or 0
+        ids = (
+            list(
+                conn.scalars(
+                    select(SoLine.id)
+                    .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+                    .where(*where, *by_order)
+                    .order_by(*WORKLIST_ORDER)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            )
+            if total
+            else []
+        )
+        items = load_backorders(conn, ids=ids) if ids else []
+    return Page(items, total, limit, offset)
+
+
+def _worklist_filters(
+    sku: str | None,
+    reason: str | None,
+    customer: str | None,
+    source: str | None,
+    delivery_from: date | None,
+    delivery_to: date | None,
+    q: str | None,
+) -> tuple[list[Any], list[Any]]:
+    """find_backorders' conditions: on the lines (the worklist's partial index), and on
+    their orders (joined only when there are some)."""
     where: list[Any] = [SoLine.backorder_reason.is_not(None)]
     if reason:
         where.append(SoLine.backorder_reason == reason)
@@ -251,26 +290,4 @@ def find_backorders(
         by_order.append(SalesOrder.delivery_date >= delivery_from)
     if delivery_to:
         by_order.append(SalesOrder.delivery_date <= delivery_to)
-    limit = max(1, min(limit, MAX_LIMIT))
-    offset = max(0, offset)
-    counted = select(func.count()).select_from(SoLine).where(*where)
-    if by_order:
-        counted = counted.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id).where(*by_order)
-    with ctx.db.read() as conn:
-        total = conn.scalar(counted) or 0
-        ids = (
-            list(
-                conn.scalars(
-                    select(SoLine.id)
-                    .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-                    .where(*where, *by_order)
-                    .order_by(*WORKLIST_ORDER)
-                    .limit(limit)
-                    .offset(offset)
-                )
-            )
-            if total
-            else []
-        )
-        items = load_backorders(conn, ids=ids) if ids else []
-    return Page(items, total, limit, offset)
+    return where, by_order

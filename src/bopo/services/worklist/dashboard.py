@@ -53,17 +53,7 @@ def overview(ctx: Context) -> Overview:
                 func.count().filter(PoLine.due_date < today),
             ).where(IS_OPEN)
         ).one()
-        on_overdue = (
-            conn.scalar(
-                select(func.count(distinct(SoLine.sales_order_id)))
-                .select_from(Association)
-                .join(PoLine, PoLine.id == Association.po_line_id)
-                .join(SoLine, SoLine.id == Association.so_line_id)
-                .where(Association.state == "active", PoLine.due_date < today)
-            )
-            if overdue
-            else 0
-        )
+        on_overdue = _orders_on_overdue(conn, today) if overdue else 0
         open_orders = conn.scalar(
             select(func.count()).select_from(SalesOrder).where(SalesOrder.status == "open")
         )
@@ -101,6 +91,20 @@ def overview(ctx: Context) -> Overview:
         recent_receipts=tuple(list_receipts(ctx, since=midnight, limit=RECENT_RECEIPTS)),
         ageing=ageing,
         supply_due=supply_due,
+    )
+
+
+def _orders_on_overdue(conn: Connection, today: date) -> int:
+    """Sales orders with a line linked to a PO line due before today."""
+    return (
+        conn.scalar(
+            select(func.count(distinct(SoLine.sales_order_id)))
+            .select_from(Association)
+            .join(PoLine, PoLine.id == Association.po_line_id)
+            .join(SoLine, SoLine.id == Association.so_line_id)
+            .where(Association.state == "active", PoLine.due_date < today)
+        )
+        or 0
     )
 
 

@@ -17,8 +17,9 @@ from bopo.db.models import PoLine, PoLineStatus, PurchaseOrder, StockItem
 from bopo.db.queries import IS_OPEN, OUTSTANDING
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.allocation import PoLineSupply, fitting_po_lines
-from bopo.domain.records import ChangeLog, SalesLineRef
+from bopo.domain.records import ChangeLog, PoLineRow, Released, SalesLineRef, SoLineRow
 from bopo.domain.templating import EmailEvent
+from bopo.domain.workset import Workset
 from bopo.errors import BopoError, Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.common.engine import commit
 from bopo.services.common.lookup import find_po_line, find_sales_order, order_lines
@@ -86,19 +87,8 @@ def link_line(
         workset = load_workset(conn, query, now=now, actor=actor)
         line = workset.so_lines[key.id]
         po = workset.po_lines[po_key.id]
-        if line.order_status != "open":
-            raise Conflict(f"sales order {order.source}/{order.number} is {line.order_status}")
-        if po.id in line.links:
-            raise Conflict(f"{line.ref} is linked to {po} already")
-        if line.links and not relink:
-            linked = ", ".join(str(workset.po_lines[p]) for p in sorted(line.links))
-            raise Conflict(f"{line.ref} is linked to {linked} already: unlink it first")
-        freed = workset.release(line, f"re-linked to {po}", "so_line.relink") if relink else []
+        freed = _make_room(workset, line, po, relink)
         need = line.remaining
-        if need == 0:
-            raise Conflict(f"{line.ref} has nothing on backorder")
-        if po.outstanding == 0:
-            raise Conflict(f"{po} has nothing outstanding")
         if po.supply.free_on_order < need:
             raise Conflict(
                 f"{po} has {po.supply.free_on_order} free on order; {line.ref} needs {need}"
@@ -116,6 +106,23 @@ def link_line(
             cause=EmailEvent.MANUAL_LINK,
         )
     return LinkResult(line.ref, line.sku, need, po.po_number, po.line_no, po.due_date)
+
+
+def _make_room(workset: Workset, line: SoLineRow, po: PoLineRow, relink: bool) -> list[Released]:
+    """Refuse a link that cannot be made; a line re-linked gives up its links first."""
+    if line.order_status != "open":
+        raise Conflict(f"sales order {line.source}/{line.number} is {line.order_status}")
+    if po.id in line.links:
+        raise Conflict(f"{line.ref} is linked to {po} already")
+    if line.links and not relink:
+        linked = ", ".join(str(workset.po_lines[p]) for p in sorted(line.links))
+        raise Conflict(f"{line.ref} is linked to {linked} already: unlink it first")
+    freed = workset.release(line, f"re-linked to {po}", "so_line.relink") if relink else []
+    if line.remaining == 0:
+        raise Conflict(f"{line.ref} has nothing on backorder")
+    if po.outstanding == 0:
+        raise Conflict(f"{po} has nothing outstanding")
+    return freed
 
 
 @dataclass(frozen=True, slots=True)

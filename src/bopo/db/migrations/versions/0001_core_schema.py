@@ -2,6 +2,8 @@
 the email outbox and the audit trail, plus the triggers that keep each PO line's
 `qty_associated` equal to the sum of its active associations.
 
+(Long, and kept whole: a migration is the schema as it was released, never edited.)
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-25

@@ -208,20 +208,7 @@ def webhook_order(
     source = (profile.source if profile else None) or SOURCE
     if payload.get("cancelled_at"):
         return None, [f"{number}: cancelled in the shop ({payload['cancelled_at']}); left out"]
-    found = payload.get("customer")
-    customer: dict[str, Any] = found if isinstance(found, dict) else {}
-    billing = payload.get("billing_address")
-    shipping = payload.get("shipping_address")
-    email = str(payload.get("email") or payload.get("contact_email") or customer.get("email") or "")
-    name = next(
-        (
-            str(a["name"]).strip()
-            for a in (billing, shipping)
-            if isinstance(a, dict) and str(a.get("name") or "").strip()
-        ),
-        " ".join(str(customer.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
-        or email,
-    )
+    name, email = _webhook_customer(payload)
     created = str(payload.get("created_at") or "")
     try:
         ordered: Any = created_date(created)
@@ -256,6 +243,24 @@ def webhook_order(
         where=Where(path="order"),
     )
     return order, notes
+
+
+def _webhook_customer(payload: dict[str, Any]) -> tuple[str, str]:
+    """The customer's name (billing, then shipping address, then the customer record)
+    and email address in an `orders/create` payload."""
+    found = payload.get("customer")
+    customer: dict[str, Any] = found if isinstance(found, dict) else {}
+    email = str(payload.get("email") or payload.get("contact_email") or customer.get("email") or "")
+    name = next(
+        (
+            str(a["name"]).strip()
+            for a in (payload.get("billing_address"), payload.get("shipping_address"))
+            if isinstance(a, dict) and str(a.get("name") or "").strip()
+        ),
+        " ".join(str(customer.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+        or email,
+    )
+    return name, email
 
 
 def matches(header: Iterable[str]) -> bool:
