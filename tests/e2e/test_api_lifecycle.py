@@ -291,3 +291,39 @@ def test_a_caller_without_the_role_learns_nothing_about_what_exists(shop: Api) -
     assert shop.post("/api/sales-orders/999/cancel", None).status_code == 401
     assert shop.post("/api/sales-orders/999/cancel", Role.VIEWER).status_code == 403
     assert shop.request("DELETE", "/api/associations/999", Role.VIEWER).status_code == 403
+
+
+def test_a_receipt_booked_in_error_is_reversed_once(shop: Api) -> None:
+    take(shop, "SO-1", ("A", 4))
+    receipt = shop.post("/api/purchase-orders/PO-1/lines/1/receipts", json={"qty": 5}).json()
+
+    viewer = shop.post(f"/api/receipts/{receipt['id']}/reverse", Role.VIEWER)
+    assert viewer.status_code == 403
+    done = shop.post(f"/api/receipts/{receipt['id']}/reverse")
+
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["receipt_id"], body["qty"], body["sku"]) == (receipt["id"], 5, "A")
+    assert [(t["number"], t["qty"]) for t in body["taken_back"]] == [("SO-1", 4)]
+    assert [(r["number"], r["linked_qty"], r["po_number"]) for r in body["reallocated"]] == [
+        ("SO-1", 4, "PO-1")
+    ]
+    assert links(shop)[0] == ("SO-1", "PO-1", 4, "active")
+    again = problem(shop.post(f"/api/receipts/{receipt['id']}/reverse"), 409)
+    assert "reversed already" in again["detail"]
+    problem(shop.post("/api/receipts/999/reverse"), 404)
+
+
+def test_a_late_line_is_re_linked_in_one_request(shop: Api) -> None:
+    take(shop, "SO-1", ("A", 4))  # on PO-1
+    shop.patch("/api/purchase-orders/PO-1/lines/1", json={"due_date": "2027-03-01"})
+    [line] = shop.get("/api/backorders").json()["items"]
+    assert line["reason"] == "late supply"
+    body = {"so_line_id": line["so_line_id"], "po_number": "PO-2", "po_line_no": 1}
+
+    assert "unlink it first" in problem(shop.post("/api/associations", json=body), 409)["detail"]
+    made = shop.post("/api/associations", json=body | {"relink": True})
+
+    assert made.status_code == 201, made.text
+    assert links(shop, "state=active") == [("SO-1", "PO-2", 4, "active")]
+    assert shop.get("/api/backorders").json()["items"] == []

@@ -99,3 +99,18 @@ def test_changing_and_cancelling_sales_orders_then_shipping(scene: Context, bopo
     bopo("sales-orders", "cancel", "SO-1", code=5)
     bopo("ship", "SO-404", code=4)
     bopo("purchase-orders", "close-short", "PO-1", "1", code=5)
+
+
+def test_a_receipt_is_reversed_and_a_late_line_re_linked(scene: Context, bopo: Bopo) -> None:
+    bopo("receive", "PO-1", "1", "6")
+    [receipt] = json.loads(bopo("receipts", "--json").output)
+
+    shown = bopo("unreceive", str(receipt["id"])).output
+
+    assert f"receipt {receipt['id']} reversed: 6 of A out again from PO-1 line 1" in shown
+    assert "web/SO-1 line 1: 4 taken back" in shown
+    assert "web/SO-1 line 1: linked to PO-1 line 1" in shown
+    assert "reversed already" in bopo("unreceive", str(receipt["id"]), code=5).output
+    bopo("purchase-orders", "set-due", "PO-1", "1", "2026-12-31")  # SO-1 turns late
+    assert "unlink it first" in bopo("link", "SO-1", "1", "PO-2", "1", code=5).output
+    assert "on PO-2 line 1" in bopo("link", "SO-1", "1", "PO-2", "1", "--relink").output

@@ -28,7 +28,7 @@ def test_a_reversed_receipt_puts_the_linked_line_back_on_its_po_line(shop: Conte
 
     done = receipt_reversal.reverse_receipt(shop, receipt.id, actor="dock")
 
-    assert [(str(ref), n) for ref, n in done.taken_back] == [("web/SO-1 line 1", 4)]
+    assert [(str(t.line), t.qty) for t in done.taken_back] == [("web/SO-1 line 1", 4)]
     line = line_of(shop, "SO-1")
     assert (line.from_stock, line.linked_qty, line.po_number) == (0, 4, "PO-1")
     po = po_line_of(shop, "PO-1")

@@ -81,3 +81,8 @@ class AssociationCreate(_Body):
     so_line_id: Id = Field(description="The worklist line (`so_line_id` in /api/backorders)")
     po_number: inputs.Code
     po_line_no: inputs.LineNo
+    relink: bool = Field(
+        default=False,
+        description="A linked line (late supply, say): unlink it and link it here in one "
+        "transaction",
+    )

@@ -29,7 +29,7 @@ from bopo.domain.records import ChangeLog
 from bopo.services.common.serial import to_json
 from bopo.services.orders import demand_changes, despatch
 from bopo.services.orders.demand_changes import DemandChangeResult
-from bopo.services.supply import changes, goods_in
+from bopo.services.supply import changes, goods_in, receipt_reversal
 from bopo.services.supply.changes import SupplyChangeResult
 from bopo.services.worklist import manual_links
 
@@ -100,6 +100,30 @@ def receive_cmd(
     out.print(f"  free stock: {result.to_stock}")
 
 
+@app.command("unreceive")
+def unreceive_cmd(
+    tctx: typer.Context,
+    receipt: Annotated[int, typer.Argument(help="The receipt's id (bopo receipts).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Reverse a receipt booked in error: every unit out again, its orders offered again."""
+    with handled_errors():
+        done = receipt_reversal.reverse_receipt(open_context(tctx), receipt, actor=actor())
+    if as_json:
+        print_json(to_json(done))
+        return
+    out.print(
+        f"receipt {done.receipt_id} reversed: {done.qty} of {done.sku} out again from "
+        f"{done.po_number} line {done.po_line_no}",
+        highlight=False,
+    )
+    for t in done.taken_back:
+        out.print(f"  {t.line}: {t.qty} taken back", highlight=False)
+    for o in done.log.offered:
+        where = f"linked to {o.po_number} line {o.po_line_no}" if o.linked_qty else o.reason
+        out.print(f"  {o.line}: {where or 'from stock'}", highlight=False)
+
+
 @app.command()
 def receipts(
     tctx: typer.Context,
@@ -163,12 +187,22 @@ def link_cmd(
     po: PoArg,
     po_line: PoLineArg,
     source: SourceOpt = None,
+    relink: Annotated[
+        bool, typer.Option("--relink", help="A linked line: unlink it and link it here at once.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Link a worklist line to a PO line that covers its whole backorder quantity."""
     with handled_errors():
         result = manual_links.link_line(
-            open_context(tctx), number, line, po, po_line, source=source, actor=actor()
+            open_context(tctx),
+            number,
+            line,
+            po,
+            po_line,
+            source=source,
+            relink=relink,
+            actor=actor(),
         )
     if as_json:
         print_json(to_json(result))

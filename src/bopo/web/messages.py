@@ -163,7 +163,7 @@ def reversal(r: ReversalResult) -> str:
     text = f"Receipt {r.receipt_id} reversed: {r.qty:,} of {r.sku or 'the item'} out again"
     text += f" from {r.po_number} line {r.po_line_no}"
     if r.taken_back:
-        text += "; taken back from " + ", ".join(f"{ref} ({n:,})" for ref, n in r.taken_back)
+        text += "; taken back from " + ", ".join(f"{t.line} ({t.qty:,})" for t in r.taken_back)
     relinked = [o for o in r.log.offered if o.linked_qty]
     if relinked:
         text += "; linked again: " + ", ".join(

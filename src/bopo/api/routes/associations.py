@@ -60,7 +60,7 @@ def create_association(
 ) -> AssociationView:
     """Link a worklist line to a PO line with enough free on order (409 if it does not fit)."""
     made = associations.link(
-        ctx, body.so_line_id, body.po_number, body.po_line_no, actor=user.actor
+        ctx, body.so_line_id, body.po_number, body.po_line_no, relink=body.relink, actor=user.actor
     )
     response.headers["Location"] = f"/api/associations/{made.id}"
     return made

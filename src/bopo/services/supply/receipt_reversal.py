@@ -13,7 +13,9 @@ became assigned since to other orders.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import select, update
 
 from bopo.db.models import PoLine, Receipt, ReceiptLine
@@ -22,20 +24,32 @@ from bopo.domain.records import ChangeLog, SalesLineRef
 from bopo.domain.workset import Workset
 from bopo.errors import Conflict, NotFound
 from bopo.services.common.engine import commit
+from bopo.services.common.record_json import LineFields, LoggedChange
 from bopo.services.context import Context
 
 WHY = "receipt reversed"
 
 
+@dataclass(frozen=True, slots=True)
+class TakenBack(LineFields):
+    """What one sales-order line gave back."""
+
+    line: Annotated[SalesLineRef, Field(exclude=True)]
+    qty: int
+
+
 @dataclass
-class ReversalResult:
+class ReversalResult(LoggedChange):
+    """A receipt reversed: what went out again, who gave back what, and how the lines
+    were offered again (`released`, `reallocated`)."""
+
     receipt_id: int
     po_number: str
     po_line_no: int
     sku: str
     qty: int
-    taken_back: list[tuple[SalesLineRef, int]] = field(default_factory=list)
-    log: ChangeLog = field(default_factory=ChangeLog)
+    taken_back: list[TakenBack] = field(default_factory=list)
+    log: Annotated[ChangeLog, Field(exclude=True)] = field(default_factory=ChangeLog)
 
 
 def reverse_receipt(ctx: Context, receipt_id: int, *, actor: str) -> ReversalResult:
@@ -105,7 +119,7 @@ def _take_back(
                 "they cannot be taken back"
             )
         workset.take_back(line, n, "so_line.unreceive")
-        result.taken_back.append((line.ref, n))
+        result.taken_back.append(TakenBack(line.ref, n))
         if line.links:  # linked in part: offered again whole, as allocation would
             result.log.released += workset.release(line, WHY, "so_line.unreceive")
     stock = workset.stock[item]

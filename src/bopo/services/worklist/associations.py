@@ -120,7 +120,13 @@ def load_associations(conn: Connection, ids: Collection[int]) -> list[Associatio
 
 
 def link(
-    ctx: Context, so_line_id: int, po_number: str, po_line_no: int, *, actor: str
+    ctx: Context,
+    so_line_id: int,
+    po_number: str,
+    po_line_no: int,
+    *,
+    relink: bool = False,
+    actor: str,
 ) -> AssociationView:
     """Link a worklist line (by id) to a PO line by hand; the association made.
 
@@ -129,7 +135,14 @@ def link(
     """
     ref = sales_line_ref(ctx, so_line_id)
     manual_links.link_line(
-        ctx, ref.number, ref.line_no, po_number, po_line_no, source=ref.source, actor=actor
+        ctx,
+        ref.number,
+        ref.line_no,
+        po_number,
+        po_line_no,
+        source=ref.source,
+        relink=relink,
+        actor=actor,
     )
     # The line's newest association is the one just made (ids only grow); shown
     # as it stands, even if someone has changed it since.
