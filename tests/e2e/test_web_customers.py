@@ -53,7 +53,7 @@ def test_the_search_box_is_on_every_page_and_finds_by_any_part_in_any_case(shop:
     text = _text(page.split("<main")[1])
     assert "Stock items 1" in text
     assert "Sales orders" not in text  # nothing in that group: not shown
-    assert 'href="/purchase-orders?sku=W-5004"' in page
+    assert 'href="/stock-items/W-5004"' in page
     page = shop.client.get("/search", params={"q": "5004"}).text
     assert 'href="/sales-orders/1"><strong>SO-5004</strong>' in page
     assert "W-5004" in page

@@ -61,6 +61,8 @@ PAGES: list[tuple[str, Role]] = [
     ("/purchase-orders/new", OP),
     ("/purchase-orders/new?sku=B&qty=2", OP),
     ("/goods-in?window=overdue", V),
+    ("/stock-items/A", V),
+    ("/stock-items/b", V),
 ]
 
 # Every action, a form for it, and the least role that may do it.
@@ -725,3 +727,23 @@ def test_numbers_and_skus_typed_in_any_case_are_found(web: Web) -> None:
          "po_line_no": 2, "back": "/worklist"},
     )  # fmt: skip
     assert "web/SO-2 line 1" in linked[0]
+
+
+def test_a_stock_item_page_shows_its_stock_supply_waiting_lines_and_history(web: Web) -> None:
+    _scene(web)  # A: 5 in stock, 3 of SO-1 linked to PO-1; B: SO-2 waits, 2 on order
+    web.sign_in(V)
+
+    page = " ".join(
+        html.unescape(re.sub(r"<[^>]+>", " ", web.client.get("/stock-items/a").text)).split()
+    )
+
+    assert "In stock 5 5 assigned to orders, 0 free." in page
+    assert "PO-1 line 1 SUP 10 3 (1 order) 7" in page
+    assert "No line waits for A." in page
+    assert "History" in page
+    assert "stock.assign" in page
+    b = " ".join(
+        html.unescape(re.sub(r"<[^>]+>", " ", web.client.get("/stock-items/B").text)).split()
+    )
+    assert "web/SO-2 line 1 Customer C1 4 not enough outstanding on order" in b
+    assert web.client.get("/stock-items/NOPE").status_code == 404

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -23,7 +23,7 @@ def hit_url(hit: search.Hit) -> str:
         return po_url(hit.key)
     if hit.kind is search.Kind.CUSTOMER:
         return f"/customers/{hit.id}"
-    return "/purchase-orders?" + urlencode({"sku": hit.key})
+    return "/stock-items/" + quote(hit.key, safe="")
 
 
 @router.get("")
