@@ -641,7 +641,7 @@ def test_a_purchase_order_form_with_mistakes_says_each_and_makes_nothing(web: We
          "due_date": ["2026-12-02"], "status": [""]},
     )  # fmt: skip
     assert answer.status_code == 409
-    assert "PO-1 exists already" in html.unescape(answer.text)
+    assert "'PO-1' exists already" in html.unescape(answer.text)
 
     answer = web.post(
         "/purchase-orders/new",

@@ -9,13 +9,13 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from bopo.db.models import PoLine, PurchaseOrder, SoLine, StockItem
+from bopo.db.models import PoLine, SoLine, StockItem
 from bopo.db.queries import IS_OPEN
 from bopo.domain.statuses import SkipReason
-from bopo.errors import Conflict
 from bopo.services.common.inputs import NewPurchaseOrder
 from bopo.services.context import Context
-from bopo.services.supply.purchasing import PurchaseOrdersResult, add_purchase_orders
+from bopo.services.supply import purchasing
+from bopo.services.supply.purchasing import PurchaseOrdersResult, PurchaseOrderView
 from bopo.services.worklist.backorders import RetrySummary, retry_lines
 
 LIMIT = 500
@@ -92,27 +92,27 @@ def short_items(ctx: Context, *, limit: int = LIMIT) -> list[ShortItem]:
 
 def create_purchase_order(
     ctx: Context, order: NewPurchaseOrder, *, actor: str
-) -> tuple[PurchaseOrdersResult, RetrySummary]:
-    """A new PO, whole or not at all; then its items' waiting lines are offered to it
-    (and to anything else now free) as the worklist retry would."""
-    with ctx.db.read() as conn:
-        exists = conn.scalar(select(PurchaseOrder.id).where(PurchaseOrder.number == order.number))
-    if exists is not None:
-        raise Conflict(f"purchase order {order.number} exists already: add lines on its page")
-    return add_lines(ctx, order, actor=actor)
+) -> tuple[PurchaseOrderView, RetrySummary]:
+    """A new PO (purchasing.create_purchase_order: whole or not at all, its number new);
+    then its items' waiting lines are offered to it, as the worklist retry would."""
+    made = purchasing.create_purchase_order(ctx, order, actor=actor)
+    return made, _offer_waiting(ctx, order, actor)
 
 
 def add_lines(
     ctx: Context, order: NewPurchaseOrder, *, actor: str
 ) -> tuple[PurchaseOrdersResult, RetrySummary]:
-    """Lines added to a PO (made if new), all or none; then the worklist retry for their
-    items, so the lines waiting for them are linked at once."""
-    created = add_purchase_orders(ctx, [order], actor=actor, all_or_nothing=True)
+    """Lines added to a PO, all or none; then the worklist retry for their items, so the
+    lines waiting for them are linked at once."""
+    created = purchasing.add_purchase_orders(ctx, [order], actor=actor, all_or_nothing=True)
+    return created, _offer_waiting(ctx, order, actor)
+
+
+def _offer_waiting(ctx: Context, order: NewPurchaseOrder, actor: str) -> RetrySummary:
     with ctx.db.write() as conn:
         items = set(
             conn.scalars(
                 select(StockItem.id).where(StockItem.sku.in_({line.sku for line in order.lines}))
             )
         )
-        retried = retry_lines(conn, ctx, item_ids=items, actor=actor, now=ctx.clock())
-    return created, retried
+        return retry_lines(conn, ctx, item_ids=items, actor=actor, now=ctx.clock())

@@ -14,7 +14,6 @@ from starlette.datastructures import FormData
 from bopo.errors import BopoError, FieldError, InvalidInput
 from bopo.services.common.inputs import NewPurchaseOrder
 from bopo.services.supply import buying, catalog
-from bopo.services.supply.purchasing import PurchaseOrdersResult
 from bopo.services.worklist.backorders import RetrySummary
 from bopo.web.forms import field_errors, say, whole
 from bopo.web.render import redirect, render
@@ -59,7 +58,8 @@ def create(request: Request, user: Operator, form: Form) -> Response:
         return _form(request, values, exc.errors, 422)
     except BopoError as exc:
         return _form(request, values, [FieldError("purchase order", say(exc))], 409)
-    return redirect(po_url(order.number), _created(order, created, retried), request=request)
+    said = _created(order, len(created.lines), retried)
+    return redirect(po_url(order.number), said, request=request)
 
 
 @router.post("/purchase-orders/{number}/lines", response_model=None)
@@ -83,7 +83,8 @@ def add_line(request: Request, user: Operator, number: str, form: Form) -> Respo
         created, retried = buying.add_lines(ctx, order, actor=user.actor)
     except BopoError as exc:
         return redirect(po_url(number), say(exc), "error", request=request)
-    return redirect(po_url(number), _created(order, created, retried), request=request)
+    said = _created(order, created.lines_created, retried)
+    return redirect(po_url(number), said, request=request)
 
 
 def _form(
@@ -145,8 +146,7 @@ def _order(values: dict[str, Any], *, first_line: int = 1) -> NewPurchaseOrder:
         raise InvalidInput(field_errors(exc, "purchase order")) from None
 
 
-def _created(order: NewPurchaseOrder, created: PurchaseOrdersResult, retried: RetrySummary) -> str:
-    lines = created.lines_created
+def _created(order: NewPurchaseOrder, lines: int, retried: RetrySummary) -> str:
     text = f"{order.number}: {lines} line{'' if lines == 1 else 's'} added"
     if retried.linked or retried.from_stock:
         text += (
