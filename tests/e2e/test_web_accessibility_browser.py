@@ -97,6 +97,10 @@ def test_a_clerk_receives_an_expected_delivery_confirms_the_extra_and_prints_the
     expect(page.get_by_role("status")).to_contain_text("linked again: web/SO-1 line 1 to PO-1")
     expect(page.get_by_text("Reversed", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Reverse this receipt")).to_have_count(0)
+    page.goto(site.url("/goods-in"))
+    expect(page.get_by_role("region", name=re.compile("Released at goods in"))).to_contain_text(
+        "reversed"
+    )
     assert line_of(site.ctx, "SO-1").linked_qty == 3
     assert accessibility_violations(page) == []
     assert page.problems == []

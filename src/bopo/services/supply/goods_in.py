@@ -70,6 +70,9 @@ class ReceiptView:
     received_at: datetime
     received_by: str
     lines: Annotated[tuple[ReceivedLine, ...], Field(serialization_alias="to_orders")]
+    reversed_at: Annotated[
+        datetime | None, Field(description="Taken back out as booked in error (then not counted)")
+    ] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,6 +245,7 @@ class _Head(NamedTuple):
     to_stock: int
     received_at: datetime
     received_by: str
+    reversed_at: datetime | None
 
 
 def _heads() -> AnySelect:
@@ -255,6 +259,7 @@ def _heads() -> AnySelect:
             Receipt.to_stock,
             Receipt.received_at,
             Receipt.received_by,
+            Receipt.reversed_at,
         )
         .join(PoLine, PoLine.id == Receipt.po_line_id)
         .join(PurchaseOrder, PurchaseOrder.id == PoLine.purchase_order_id)
