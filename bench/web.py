@@ -73,6 +73,7 @@ def pages(scale: Scale, email_id: int, email_order: int) -> list[str]:
         "/audit",
         "/audit?action=so_line",
         "/admin",
+        "/stock-items/SKU-00042",
     ]
 
 
