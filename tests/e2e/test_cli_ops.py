@@ -202,7 +202,7 @@ def given_a_shop(ctx: Context) -> None:
 def orders_seen(url: str) -> list[tuple[Any, ...]]:
     ctx = Context(Database(url), Settings(database=DatabaseSettings(url=url)), clock=Clock())
     try:
-        page = sales.list_sales_orders(ctx, limit=500)
+        page = sales.find_sales_orders(ctx, limit=500)
         return sorted((o.id, o.number, o.status, o.lines, o.waiting_lines) for o in page.items)
     finally:
         ctx.db.dispose()

@@ -231,7 +231,7 @@ class Standing:
 
 def standing(web: Web) -> Standing:
     lines = {}
-    for head in sales.list_sales_orders(web.ctx, limit=500).items:
+    for head in sales.find_sales_orders(web.ctx, limit=500).items:
         so = sales.get_sales_order(web.ctx, head.id)
         for x in so.lines:
             lines[f"{so.source}/{so.number} line {x.line_no}"] = Line(

@@ -98,9 +98,9 @@ def test_sales_orders_are_paged_newest_first_and_filtered_by_the_worklist(ctx: C
     for n in range(1, 6):
         take_order(ctx, order(f"SO-{n}", ("A" if n % 2 else "B", 1)), actor="t")
 
-    page = sales.list_sales_orders(ctx, limit=2, offset=2)
-    waiting = sales.list_sales_orders(ctx, waiting=True)
-    served = sales.list_sales_orders(ctx, waiting=False)
+    page = sales.find_sales_orders(ctx, limit=2, offset=2)
+    waiting = sales.find_sales_orders(ctx, waiting=True)
+    served = sales.find_sales_orders(ctx, waiting=False)
 
     assert (page.total, [s.number for s in page.items]) == (5, ["SO-3", "SO-2"])
     assert [(s.number, s.lines, s.waiting_lines) for s in waiting.items] == [
@@ -108,8 +108,8 @@ def test_sales_orders_are_paged_newest_first_and_filtered_by_the_worklist(ctx: C
         ("SO-2", 1, 1),
     ]
     assert [s.number for s in served.items] == ["SO-5", "SO-3", "SO-1"]
-    assert sales.list_sales_orders(ctx, sku="B", customer="C1").total == 2
-    assert sales.list_sales_orders(ctx, customer="NOBODY").total == 0
+    assert sales.find_sales_orders(ctx, sku="B", customer="C1").total == 2
+    assert sales.find_sales_orders(ctx, customer="NOBODY").total == 0
 
 
 def test_linking_several_lines_links_each_that_fits_and_says_why_not_the_others(

@@ -16,12 +16,11 @@ from bopo.services.supply.changes import (
     cancel_po_line,
     cancel_purchase_order,
     change_due_date,
-    change_po_line,
     change_po_line_qty,
     close_po_line_short,
 )
 from bopo.services.supply.goods_in import receive
-from bopo.services.supply.po_line_update import update_po_line
+from bopo.services.supply.po_line_update import change_po_line, update_po_line
 from tests.helpers import (
     day,
     given_po,

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/customers", tags=["customers"], responses=responses(
 
 
 @router.get("", response_model=Page[CustomerView])
-def list_customers(
+def find_customers(
     ctx: CtxDep,
     _: Viewer,
     paging: PagingDep,
@@ -24,7 +24,7 @@ def list_customers(
     email: Annotated[str | None, Query(max_length=320, description="This email address")] = None,
 ) -> dict[str, object]:
     """Customers by code, with how many orders each has."""
-    page = parties.list_customers(ctx, q=q, email=email, limit=paging.limit, offset=paging.offset)
+    page = parties.find_customers(ctx, q=q, email=email, limit=paging.limit, offset=paging.offset)
     return page_of(page)
 
 

@@ -28,7 +28,7 @@ Code = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get("", response_model=Page[PurchaseOrderSummary])
-def list_purchase_orders(
+def find_purchase_orders(
     ctx: CtxDep,
     _: Viewer,
     paging: PagingDep,
@@ -46,7 +46,7 @@ def list_purchase_orders(
     ] = None,
 ) -> dict[str, object]:
     """Purchase orders, newest first, with open lines, outstanding quantity and next due date."""
-    page = purchasing.list_purchase_orders(
+    page = purchasing.find_purchase_orders(
         ctx,
         number=number,
         supplier=supplier,

@@ -142,7 +142,7 @@ def _save(file: UploadFile, path: Path) -> None:
 
 
 @router.get("", response_model=Page[SalesOrderSummary], responses=EXPORT_RESPONSES)
-def list_sales_orders(
+def find_sales_orders(
     ctx: CtxDep,
     _: Viewer,
     request: Request,
@@ -181,7 +181,7 @@ def list_sales_orders(
     fmt = wanted(request)
     if fmt is not None:
         return file_response(ctx, exports.waiting_orders_export(ctx, **filters), fmt)
-    page = sales.list_sales_orders(ctx, **filters, limit=paging.limit, offset=paging.offset)
+    page = sales.find_sales_orders(ctx, **filters, limit=paging.limit, offset=paging.offset)
     return page_of(page)
 
 

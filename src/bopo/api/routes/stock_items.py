@@ -19,7 +19,7 @@ Sku = Annotated[str, Path(min_length=1, max_length=64, description="The stock it
 
 
 @router.get("", response_model=Page[StockItemView])
-def list_stock_items(
+def find_stock_items(
     ctx: CtxDep,
     _: Viewer,
     paging: PagingDep,
@@ -28,7 +28,7 @@ def list_stock_items(
     short: Annotated[bool | None, Query(description="true: no free stock; false: some")] = None,
 ) -> dict[str, object]:
     """Stock items by SKU, with free stock and quantity on order."""
-    page = catalog.list_stock_items(
+    page = catalog.find_stock_items(
         ctx, sku=sku, q=q, short=short, limit=paging.limit, offset=paging.offset
     )
     return page_of(page)

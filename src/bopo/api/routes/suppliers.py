@@ -16,14 +16,14 @@ router = APIRouter(prefix="/suppliers", tags=["suppliers"], responses=responses(
 
 
 @router.get("", response_model=Page[SupplierView])
-def list_suppliers(
+def find_suppliers(
     ctx: CtxDep,
     _: Viewer,
     paging: PagingDep,
     q: Annotated[str | None, Query(max_length=200, description="Code or name contains")] = None,
 ) -> dict[str, object]:
     """Suppliers by code, with how many purchase orders each has."""
-    page = parties.list_suppliers(ctx, q=q, limit=paging.limit, offset=paging.offset)
+    page = parties.find_suppliers(ctx, q=q, limit=paging.limit, offset=paging.offset)
     return page_of(page)
 
 

@@ -55,7 +55,7 @@ def customer_rows() -> AnySelect:
     )
 
 
-def list_customers(
+def find_customers(
     ctx: Context,
     *,
     q: str | None = None,
@@ -100,7 +100,7 @@ def _suppliers() -> AnySelect:
     )
 
 
-def list_suppliers(
+def find_suppliers(
     ctx: Context, *, q: str | None = None, limit: int = 50, offset: int = 0
 ) -> Page[SupplierView]:
     """Suppliers by code; `q` is part of the code or name."""

@@ -165,7 +165,7 @@ def waiting_orders_export(
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for o in _pages(
-            lambda limit, offset: sales.list_sales_orders(
+            lambda limit, offset: sales.find_sales_orders(
                 ctx,
                 source=source,
                 customer=customer,

@@ -141,7 +141,7 @@ SALES_ORDER_SORTS = {
 }
 
 
-def list_sales_orders(
+def find_sales_orders(
     ctx: Context,
     *,
     status: str | None = None,

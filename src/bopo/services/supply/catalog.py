@@ -246,7 +246,7 @@ def _stock_query() -> AnySelect:
     )
 
 
-def list_stock_items(
+def find_stock_items(
     ctx: Context,
     *,
     sku: str | None = None,

@@ -40,7 +40,7 @@ __all__ = [
     "PurchaseOrdersResult",
     "add_purchase_orders",
     "create_purchase_order",
-    "list_purchase_orders",
+    "find_purchase_orders",
     "show_purchase_order",
 ]
 
@@ -200,7 +200,7 @@ class PurchaseOrderSummary:
 PURCHASE_ORDER_SORTS = ("number", "supplier", "ordered", "outstanding", "next_due")
 
 
-def list_purchase_orders(
+def find_purchase_orders(
     ctx: Context,
     *,
     number: str | None = None,
@@ -284,7 +284,7 @@ def _filtered(
     due_before: date | None,
     q: str | None,
 ) -> AnySelect:
-    """The list narrowed by what was asked (see list_purchase_orders)."""
+    """The list narrowed by what was asked (see find_purchase_orders)."""
     open_line = and_(PoLine.purchase_order_id == PurchaseOrder.id, IS_OPEN)
     any_line = PoLine.purchase_order_id == PurchaseOrder.id
     if number:

@@ -30,7 +30,7 @@ def detail_page(request: Request, user: Viewer, customer_id: int) -> HTMLRespons
         request,
         "customer.html",
         customer=customer,
-        orders=sales.list_sales_orders(ctx, customer=customer.code, limit=SHOWN),
+        orders=sales.find_sales_orders(ctx, customer=customer.code, limit=SHOWN),
         waiting=backorders.find_backorders(ctx, customer=customer.code, limit=SHOWN),
         emails=customers.customer_emails(ctx, customer_id),
         back=f"/customers/{customer_id}",

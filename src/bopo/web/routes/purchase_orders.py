@@ -42,7 +42,7 @@ def list_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     ctx = context_of(request)
-    page = purchasing.list_purchase_orders(
+    page = purchasing.find_purchase_orders(
         ctx,
         number=number or None,
         supplier=supplier or None,

@@ -59,7 +59,7 @@ def list_page(
     sort: Annotated[str | None, Query(max_length=20)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
-    page = sales.list_sales_orders(
+    page = sales.find_sales_orders(
         context_of(request),
         number=number or None,
         customer=customer or None,
