@@ -265,7 +265,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    tab.set_default_timeout(10_000)
+    tab.set_default_timeout(20_000)  # CI runs two workers of browser and database tests at once
     problems: list[str] = []
     tab.on(
         "console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None

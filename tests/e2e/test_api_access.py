@@ -54,6 +54,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], Role]] = [
     ("POST", "/api/purchase-orders/PO-1/lines/1/receipts", {"json": {"qty": 2}}, OP),
     ("GET", "/api/receipts", {}, V),
     ("GET", "/api/receipts/1", {}, V),
+    ("POST", "/api/receipts/1/reverse", {}, OP),
     ("GET", "/api/backorders", {}, V),
     ("POST", "/api/backorders/allocate", {}, OP),
     ("GET", "/api/backorders/2/candidates", {}, V),
