@@ -15,13 +15,21 @@ from sqlalchemy import Connection, Integer, Select, bindparam, insert, literal_c
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bopo.db.bulk import in_list, one_of
-from bopo.db.models import AuditEvent, PoLine, StockItem
+from bopo.db.models import AuditEvent, PoLine, SoLine, StockItem
 from bopo.domain.allocation import StockPosition
 from bopo.logs import current_request_id
 
-OUTSTANDING = (PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled).label(
-    "outstanding"
-)
+# What a PO line still brings: ordered, less delivered and cancelled.
+OPEN_QTY = PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled
+OUTSTANDING = OPEN_QTY.label("outstanding")
+
+
+def waiting_qty(line: Any = SoLine) -> Any:
+    """What an SO line (or an alias of so_lines) still wants: neither shipped, assigned nor
+    cancelled; on order or waiting."""
+    return line.qty - line.qty_shipped - line.qty_assigned - line.qty_cancelled
+
+
 # Written exactly as the partial index ix_po_lines_open_item is (models.PO_LINE_OPEN_SQL),
 # so both PostgreSQL and SQLite use it: with a literal 0, as a bound parameter would
 # not match the index's predicate in PostgreSQL's generic plans.

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 
 from bopo.db.models import PoLine, SoLine, StockItem
-from bopo.db.queries import IS_OPEN
+from bopo.db.queries import IS_OPEN, OPEN_QTY, waiting_qty
 from bopo.domain.statuses import SkipReason
 from bopo.services.common.inputs import NewPurchaseOrder
 from bopo.services.context import Context
@@ -36,7 +36,7 @@ class ShortItem:
 def short_items(ctx: Context, *, limit: int = LIMIT) -> list[ShortItem]:
     """Items whose waiting lines want more than is free in stock and on order, the
     biggest shortfall first: the buyer's list of what to order."""
-    waiting = SoLine.qty - SoLine.qty_shipped - SoLine.qty_assigned - SoLine.qty_cancelled
+    waiting = waiting_qty()
     demand = (
         select(
             SoLine.stock_item_id.label("item_id"),
@@ -52,17 +52,7 @@ def short_items(ctx: Context, *, limit: int = LIMIT) -> list[ShortItem]:
         .subquery()
     )
     on_order = (
-        select(
-            func.coalesce(
-                func.sum(
-                    PoLine.qty_ordered
-                    - PoLine.qty_delivered
-                    - PoLine.qty_cancelled
-                    - PoLine.qty_associated
-                ),
-                0,
-            )
-        )
+        select(func.coalesce(func.sum(OPEN_QTY - PoLine.qty_associated), 0))
         .where(PoLine.stock_item_id == StockItem.id, IS_OPEN)
         .scalar_subquery()
     )

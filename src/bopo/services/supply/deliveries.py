@@ -25,7 +25,7 @@ from bopo.db.models import (
     StockItem,
     Supplier,
 )
-from bopo.db.queries import IS_OPEN
+from bopo.db.queries import IS_OPEN, OPEN_QTY, OUTSTANDING, waiting_qty
 from bopo.domain.statuses import Priority
 from bopo.services.common.lookup import find_po_line
 from bopo.services.context import Context
@@ -88,7 +88,7 @@ def expected_deliveries(
             StockItem.sku,
             StockItem.name.label("item"),
             PoLine.due_date,
-            (PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled).label("outstanding"),
+            OUTSTANDING,
             PoLine.qty_associated.label("promised"),
             orders.label("orders"),
         )
@@ -113,11 +113,7 @@ def outstanding_on(ctx: Context, po_number: str, line_no: int) -> int:
     """What is still to come on a PO line: a receipt beyond it is an over-delivery."""
     with ctx.db.read() as conn:
         key = find_po_line(conn, po_number, line_no)
-        outstanding = conn.scalar(
-            select(PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled).where(
-                PoLine.id == key.id
-            )
-        )
+        outstanding = conn.scalar(select(OPEN_QTY).where(PoLine.id == key.id))
     return max(0, outstanding or 0)
 
 
@@ -153,7 +149,7 @@ def receipt_slip(ctx: Context, receipt_id: int) -> ReceiptSlip:
     waiting = (
         select(
             func.coalesce(
-                func.sum(other.qty - other.qty_shipped - other.qty_assigned - other.qty_cancelled),
+                func.sum(waiting_qty(other)),
                 0,
             )
         )

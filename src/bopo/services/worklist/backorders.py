@@ -21,6 +21,7 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
+from bopo.db.queries import waiting_qty
 from bopo.db.workset import WorksetQuery, load_workset
 from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import SkipReason
@@ -68,10 +69,6 @@ class BackorderLine:
     expected: date | None = None
 
 
-def _remaining() -> Any:
-    return SoLine.qty - SoLine.qty_shipped - SoLine.qty_assigned - SoLine.qty_cancelled
-
-
 def list_backorders(
     ctx: Context, *, limit: int | None = None, sku: str | None = None
 ) -> list[BackorderLine]:
@@ -103,7 +100,7 @@ def _worklist() -> Any:
             SoLine.line_no,
             StockItem.sku,
             StockItem.name.label("item_name"),
-            _remaining().label("waiting"),
+            waiting_qty().label("waiting"),
             SoLine.backorder_reason.label("reason"),
             SoLine.backorder_since.label("since"),
             SalesOrder.delivery_date,

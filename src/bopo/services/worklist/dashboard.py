@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, case, distinct, func, select
 
 from bopo.db.models import Association, PendingEmail, PoLine, Receipt, SalesOrder, SoLine
-from bopo.db.queries import IS_OPEN, pairs
+from bopo.db.queries import IS_OPEN, OPEN_QTY, pairs, waiting_qty
 from bopo.domain.charts import AGE_BUCKETS, Bar, age_limits, bars, week_labels, week_starts
 from bopo.services.context import Context
 from bopo.services.supply.goods_in import ReceiptView, list_receipts
@@ -122,7 +122,7 @@ def _ageing(conn: Connection, now: datetime) -> tuple[Bar, ...]:
     limits = age_limits(now)
     since = SoLine.backorder_since
     bucket = case(*((since > limit, i) for i, limit in enumerate(limits)), else_=len(limits))
-    waiting = SoLine.qty - SoLine.qty_shipped - SoLine.qty_assigned - SoLine.qty_cancelled
+    waiting = waiting_qty()
     counted = _counted(
         conn, bucket, waiting, SoLine.backorder_reason.is_not(None), since.is_not(None)
     )
@@ -140,5 +140,5 @@ def _supply_due(conn: Connection, today: date) -> tuple[Bar, ...]:
         *((due < monday, i) for i, monday in enumerate(mondays[1:], start=1)),
         else_=SUPPLY_WEEKS + 1,
     )
-    outstanding = PoLine.qty_ordered - PoLine.qty_delivered - PoLine.qty_cancelled
+    outstanding = OPEN_QTY
     return bars(week_labels(today, SUPPLY_WEEKS), _counted(conn, bucket, outstanding, IS_OPEN))
