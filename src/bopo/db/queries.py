@@ -56,7 +56,7 @@ def stock_by_sku_sql(dialect: str) -> Any:
         select(StockItem.id, StockItem.sku, StockItem.on_hand, StockItem.assigned, StockItem.name)
         .where(in_list(dialect, StockItem.sku, "skus"))
         .order_by(StockItem.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
 
 
@@ -84,7 +84,7 @@ def lock_stock_by_id(
         .where(one_of(conn, StockItem.id, sorted(ids)))
         .order_by(StockItem.id)
     )
-    rows = conn.execute(stmt.with_for_update() if lock else stmt)
+    rows = conn.execute(stmt.with_for_update(key_share=True) if lock else stmt)
     return {r.id: StockRow(**r._mapping) for r in rows.all()}
 
 

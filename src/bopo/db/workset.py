@@ -6,13 +6,16 @@ A change works on a workset (bopo.domain.workset): some stock items, PO lines
 re-allocation every open line of those items), SO lines (those linked to the
 changed PO lines, those named, and the items' worklist lines) and every
 active association of those SO lines. `load_workset` locks them in the fixed
-order (stock items, PO lines, SO lines, associations, each by ascending id);
-the change is decided in memory by the pure rules; `write_workset` writes
-every difference with a few bulk statements, in the order the CHECKs need
-(associations end or shrink before a PO line's delivered or cancelled
-quantity rises; new links come last, through `write_links`), with the audit
-rows and decision records. A what-if loads the same rows without locks and
-never writes them.
+order (stock items, PO lines, SO lines, associations, each by ascending id,
+then the touched sales orders: bopo.services.common.engine). Locks are FOR NO
+KEY UPDATE: no locked row is ever deleted or re-keyed, and a row that only names
+a locked one (an email naming a link) must not wait for it, or a change holding
+the order and one holding the link would deadlock. The change is decided in
+memory by the pure rules; `write_workset` writes every difference with a few
+bulk statements, in the order the CHECKs need (associations end or shrink
+before a PO line's delivered or cancelled quantity rises; new links come last,
+through `write_links`), with the audit rows and decision records. A what-if
+loads the same rows without locks and never writes them.
 
 Intake uses the same engine in its fast mode: it locks its batch's stock items
 by SKU, together with its other reads in one round trip (`lock_skus`), and
@@ -159,7 +162,7 @@ def load_workset(
             .where(_ACTIVE, one_of(conn, Association.so_line_id, sorted(linked)))
             .order_by(Association.id)
         )
-        for a in conn.execute(stmt.with_for_update() if lock else stmt):
+        for a in conn.execute(stmt.with_for_update(key_share=True) if lock else stmt):
             so_lines[a.so_line_id].links[a.po_line_id] = AssocRow(a.id, a.po_line_id, a.qty)
     return Workset(now=now, actor=actor, stock=stock, po_lines=po_lines, so_lines=so_lines)
 
@@ -234,7 +237,9 @@ def _load_po_lines(
     if not where:
         return {}
     stmt = _po_lines_sql().where(or_(*where))
-    return _po_line_rows(conn.execute(stmt.with_for_update(of=PoLine) if lock else stmt))
+    return _po_line_rows(
+        conn.execute(stmt.with_for_update(of=PoLine, key_share=True) if lock else stmt)
+    )
 
 
 def _po_line_rows(rows: Iterable[Any]) -> dict[int, PoLineRow]:
@@ -276,7 +281,7 @@ def _load_so_lines(
         .order_by(SoLine.id)
     )
     out = {}
-    for r in conn.execute(stmt.with_for_update(of=SoLine) if lock else stmt):
+    for r in conn.execute(stmt.with_for_update(of=SoLine, key_share=True) if lock else stmt):
         values: tuple[Any, ...] = tuple(r)
         out[r.id] = SoLineRow(*values)
     return out

@@ -52,7 +52,7 @@ def _row(conn: Connection, code: str) -> tuple[int, str, datetime | None]:
     row = conn.execute(
         select(PoLineStatus.id, PoLineStatus.name, PoLineStatus.retired_at)
         .where(PoLineStatus.code == code.strip().upper())
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).first()
     if row is None:
         raise NotFound("PO line status", code.strip().upper())

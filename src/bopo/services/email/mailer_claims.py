@@ -107,7 +107,7 @@ def _due(ids: Collection[int] | None, size: int, now: datetime) -> AnySelect:
         .where(or_(pending, abandoned))
         .order_by(PendingEmail.id)
         .limit(size)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     if ids is not None:
         stmt = stmt.where(PendingEmail.id.in_(sorted(ids)))

@@ -78,7 +78,7 @@ def give_way(conn: Connection, me: str, ids: Sequence[int], now: datetime) -> in
         select(SalesOrder.id)
         .where(SalesOrder.id.in_(sorted({o for o in orders if o is not None})))
         .order_by(SalesOrder.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
     waiting = aliased(PendingEmail)
     newer = (

@@ -211,7 +211,7 @@ def _lock_orders(conn: Connection, orders: list[int]) -> None:
         select(SalesOrder.id)
         .where(one_of(conn, SalesOrder.id, orders))
         .order_by(SalesOrder.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
 
 
@@ -343,7 +343,7 @@ def _unsent(conn: Connection, ids: list[int], lock: bool) -> set[int]:
         .where(one_of(conn, PendingEmail.id, ids), PendingEmail.state == "pending")
         .order_by(PendingEmail.id)
     )
-    return set(conn.scalars(stmt.with_for_update() if lock else stmt))
+    return set(conn.scalars(stmt.with_for_update(key_share=True) if lock else stmt))
 
 
 def _current_dates(conn: Connection, association_ids: set[int]) -> dict[int, date | None]:

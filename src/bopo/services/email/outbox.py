@@ -258,7 +258,7 @@ def _change_state(ctx: Context, email_id: int, wanted: EmailState, actor: str) -
                 PendingEmail.superseded_by_id,
             )
             .where(PendingEmail.id == email_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         ).first()
         if row is None:
             raise NotFound("email", email_id)

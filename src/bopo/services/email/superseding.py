@@ -161,7 +161,7 @@ def _waiting(
     if not notices:
         stmt = stmt.where(PendingEmail.event != NOTICE)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     return [Waiting(r.id, r.sales_order_id, r.template_id, r.event) for r in conn.execute(stmt)]
 
 
@@ -173,7 +173,7 @@ def lock_orders(conn: Connection, order_ids: Collection[int]) -> None:
             select(SalesOrder.id)
             .where(one_of(conn, SalesOrder.id, sorted(order_ids)))
             .order_by(SalesOrder.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         ).all()
 
 

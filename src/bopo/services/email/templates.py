@@ -228,7 +228,7 @@ def edit_template(
     renamed = _clean_name(new_name) if new_name is not None else name
     validate_template(seen.type, after, ctx.settings.email.render_limits)
     with ctx.db.write() as conn:
-        current = conn.execute(stmt.with_for_update()).first()
+        current = conn.execute(stmt.with_for_update(key_share=True)).first()
         if current is None:
             raise NotFound("email template", name)
         if tuple(current) != tuple(seen):

@@ -127,7 +127,7 @@ def update_customer(
         row = conn.execute(
             select(Customer.name, Customer.email)
             .where(Customer.id == customer_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         ).one_or_none()
         if row is None:
             raise NotFound("customer", customer_id)

@@ -350,7 +350,9 @@ def set_order_priority(
     with ctx.db.write() as conn:
         order = find_sales_order(conn, number, source)
         rank = conn.scalar(
-            select(SalesOrder.priority).where(SalesOrder.id == order.id).with_for_update()
+            select(SalesOrder.priority)
+            .where(SalesOrder.id == order.id)
+            .with_for_update(key_share=True)
         )
         before = Priority.of_rank(rank or 0)
         if before is wanted:

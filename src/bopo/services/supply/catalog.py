@@ -318,7 +318,7 @@ def set_status_template(ctx: Context, code: str, template: str | None, *, actor:
         status = conn.execute(
             select(PoLineStatus.id, PoLineStatus.email_template_id)
             .where(PoLineStatus.code == code)
-            .with_for_update()
+            .with_for_update(key_share=True)
         ).first()
         if status is None:
             raise NotFound("PO line status", code)

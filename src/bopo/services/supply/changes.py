@@ -28,6 +28,7 @@ from bopo.services.common.engine import commit
 from bopo.services.common.lookup import as_stored, find_po_line, positive_qty
 from bopo.services.context import Context
 from bopo.services.email.notices import Moved, NoticePlan, plan_notices, write_notices
+from bopo.services.email.superseding import lock_orders
 from bopo.services.supply.change_results import (
     PoLineChange,
     SupplyChangeResult,
@@ -328,6 +329,8 @@ def plan_due_date(
     )
     planned.result.late_supply = flagged
     planned.result.on_time_again = cleared
+    if lock:  # every order this change touches, at once and by id, before notices look
+        lock_orders(conn, planned.workset.touched_orders() | {m.sales_order_id for m in moved})
     planned.notices = plan_notices(conn, ctx, moved, now=now, lock=lock)
     planned.result.notices = planned.notices
     return planned

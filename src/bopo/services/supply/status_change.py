@@ -108,7 +108,7 @@ def _locked_line(conn: Connection, po_number: str, line_no: int) -> Row[int, int
     return conn.execute(
         select(PoLine.id, PoLine.status_id, PoLine.stock_item_id)
         .where(PoLine.id == line.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).one()
 
 
@@ -119,7 +119,7 @@ def _announce(conn: Connection, ctx: Context, po_line_id: int, *, now: datetime,
         select(Association.id)
         .where(Association.po_line_id == po_line_id, Association.state == "active")
         .order_by(Association.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
     orders = conn.scalars(
         select(SoLine.sales_order_id)
