@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -144,3 +144,38 @@ def test_one_of_finds_the_rows_of_a_list_of_any_length(ctx: Context, count: int)
         ).all()
     assert sorted(by_sku) == sorted(wanted[:-2])
     assert sorted(by_id) == sorted(wanted[:-2])
+
+
+def test_ids_reserved_ahead_are_used_first_and_the_rest_reserved(ctx: Context) -> None:
+    with ctx.db.write() as conn:
+        ahead = Writes(conn).reserve_ids({Customer: 2, AuditEvent: 1})
+        ids = Writes(conn).reserve_ids({Customer: 3, AuditEvent: 1, StockItem: 0}, ahead)
+    assert ids[Customer][:2] == ahead[Customer]  # the two reserved ahead, then one more
+    assert len(set(ids[Customer])) == 3
+    assert ids[AuditEvent] == ahead[AuditEvent]
+    assert ids[StockItem] == []
+
+
+def test_a_naive_timestamp_is_refused_and_an_offset_one_kept(ctx: Context) -> None:
+    """Rows in the pipeline go as JSON: a timestamp must say its zone, as SQLAlchemy's
+    type insists; one given at another offset is stored as the same instant."""
+    elsewhere = datetime(2026, 11, 25, 12, 0, tzinfo=timezone(timedelta(hours=5)))
+
+    def customer(i: int, at: datetime) -> dict[str, object]:
+        return {"id": i, "code": f"T{i}", "name": "n", "email": "t@example.com", "created_at": at}
+
+    with pytest.raises(ValueError, match="naive"), ctx.db.write() as conn:
+        writes = Writes(conn)
+        (i,) = writes.reserve_ids({Customer: 1})[Customer]
+        writes.insert(Customer, [customer(i, datetime(2026, 11, 25, 12, 0))])
+        writes.flush()
+    with ctx.db.write() as conn:
+        writes = Writes(conn)
+        (i,) = writes.reserve_ids({Customer: 1})[Customer]
+        writes.insert(Customer, [customer(i, elsewhere)])
+        writes.flush()
+    with ctx.db.read() as conn:
+        stored = conn.scalar(select(Customer.created_at).where(Customer.id == i))
+    assert stored == elsewhere
+    assert stored is not None
+    assert stored.utcoffset() == timedelta(0)

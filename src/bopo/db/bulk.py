@@ -3,15 +3,19 @@
 Ids are reserved before rows are written (a sequence on PostgreSQL; under
 SQLite's write lock, past the current max), so rows can reference each other
 without RETURNING. On PostgreSQL, large inserts go by COPY and all other
-queued writes go out together in one pipeline, straight through psycopg;
-statements stay small and fixed, because psycopg re-parses (and does not
-cache) any statement with more than 50 parameters. On SQLite, which is
-in-process, each queued write simply runs as an executemany.
+queued writes go out together in one pipeline, straight through psycopg. A
+small insert is one statement whatever its row count: its rows go as one JSON
+parameter read by json_populate_recordset, so the statement's text is fixed
+(prepared once per connection) and neither side pays per-row statement costs
+(psycopg re-parses, and does not cache, any statement with more than 50
+parameters). On SQLite, which is in-process, each queued write simply runs as
+an executemany.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -111,6 +115,28 @@ def fetch_all(
             cur.close()
 
 
+@functools.cache
+def reserve_sql(models: tuple[type[Any], ...]) -> Any:
+    """PostgreSQL: new ids of each model's table, how many given as parameters n0,
+    n1, ... (zero allowed); rows of (model's index, id). The text is fixed, so it is
+    prepared once, and it can go ahead in a pipeline (fetch_all)."""
+    return text(
+        " UNION ALL ".join(
+            f"SELECT {k} AS t, nextval('{table_of(m).name}_id_seq') AS id "
+            f"FROM generate_series(1, :n{k})"
+            for k, m in enumerate(models)
+        )
+    )
+
+
+def reserved_ids(models: Sequence[type[Any]], rows: Iterable[Any]) -> dict[type[Any], list[int]]:
+    """The rows of reserve_sql(models), by model."""
+    out: dict[type[Any], list[int]] = {m: [] for m in models}
+    for t, new_id in rows:
+        out[models[t]].append(new_id)
+    return out
+
+
 def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
@@ -124,29 +150,45 @@ class Writes:
         self._ops: list[tuple[str, Any, Any]] = []
         self._after: list[Callable[[], object]] = []
         self._sqlite_next: dict[str, int] = {}
+        self._sqlite_floor: dict[str, int] = {}
 
-    def reserve_ids(self, counts: Mapping[type[Any], int]) -> dict[type[Any], list[int]]:
-        """New primary keys for each model's table, in one round trip."""
+    def reserve_ids(
+        self,
+        counts: Mapping[type[Any], int],
+        reserved: Mapping[type[Any], Sequence[int]] | None = None,
+    ) -> dict[type[Any], list[int]]:
+        """New primary keys for each model's table, in one round trip; taken first
+        from `reserved` (ids reserved ahead, see reserve_sql), which may leave none."""
+        out: dict[type[Any], list[int]] = {}
+        short: dict[type[Any], int] = {}
+        for m, n in counts.items():
+            pool = (reserved or {}).get(m, ())
+            out[m] = list(pool[:n])
+            if len(out[m]) < n:
+                short[m] = n - len(out[m])
+            if pool:  # SQLite reserves past the table's max: past these too
+                name = table_of(m).name
+                self._sqlite_floor[name] = max(self._sqlite_floor.get(name, 0), max(pool) + 1)
+        for m, more in self._reserve(short).items():
+            out[m] += more
+        return out
+
+    def _reserve(self, counts: Mapping[type[Any], int]) -> dict[type[Any], list[int]]:
         wanted = {table_of(m): n for m, n in counts.items() if n > 0}
         by_table: dict[Table, list[int]] = {t: [] for t in wanted}
         out = {m: by_table.get(table_of(m), []) for m in counts}
         if not wanted:
             return out
         if self.pg:
-            tables = list(wanted)
-            sql = " UNION ALL ".join(
-                f"SELECT {k} AS t, nextval('{t.name}_id_seq') AS id "
-                f"FROM generate_series(1, {int(wanted[t])})"
-                for k, t in enumerate(tables)
-            )
-            for k, new_id in self.conn.execute(text(sql)):
-                by_table[tables[k]].append(new_id)
-            return out
+            models = tuple(m for m, n in counts.items() if n > 0)
+            params = {f"n{k}": int(counts[m]) for k, m in enumerate(models)}
+            rows = self.conn.execute(reserve_sql(models), params)
+            return {m: [] for m in counts} | reserved_ids(models, rows)
         for t, n in wanted.items():
             start = self._sqlite_next.get(t.name)
             if start is None:
                 last = self.conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t.name}"))
-                start = (last or 0) + 1
+                start = max((last or 0) + 1, self._sqlite_floor.get(t.name, 0))
             by_table[t].extend(range(start, start + n))
             self._sqlite_next[t.name] = start + n
         return out
@@ -233,19 +275,19 @@ class Writes:
         statements = [self._pg_statement(*op) for op in ops]
         with self._psycopg_errors("pipeline") as raw, raw.pipeline(), raw.cursor() as cur:
             for sql, params in statements:
-                if params:
+                if len(params) > 1:
                     cur.executemany(sql, params)
                 else:
-                    cur.execute(sql)
+                    cur.execute(sql, params[0] if params else None)
 
-    def _pg_statement(self, kind: str, target: Any, data: Any) -> tuple[str, list[dict[str, Any]]]:
+    def _pg_statement(self, kind: str, target: Any, data: Any) -> tuple[str, list[Any]]:
         if kind == "insert":
-            columns = list(data[0])
+            named = ", ".join(data[0])
             sql = (
-                f"INSERT INTO {target.name} ({', '.join(columns)}) "
-                f"VALUES ({', '.join(f'%({c})s' for c in columns)})"
+                f"INSERT INTO {target.name} ({named}) SELECT {named} "
+                f"FROM json_populate_recordset(NULL::{target.name}, %s::json)"
             )
-            return sql, [_adapt(target, row) for row in data]
+            return sql, [(_rows_json(data),)]
         if kind == "update":
             columns = [c for c in data[0] if c != "id"]
             sets = ", ".join(f"{c} = %({c})s" for c in columns)
@@ -287,6 +329,28 @@ class Writes:
             yield raw
         except psycopg.Error as exc:
             raise DBAPIError.instance(what, None, exc, psycopg.Error) from exc
+
+
+def _json_date(value: Any) -> str:
+    if isinstance(value, datetime):
+        return _copy_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def _rows_json(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as one JSON array for json_populate_recordset: dates as ISO dates,
+    timestamps with their offset (a naive one is refused, as SQLAlchemy's type
+    refuses it), JSON columns' values nested as they are."""
+    try:
+        return orjson.dumps(
+            rows,
+            default=_json_date,
+            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME,
+        ).decode()
+    except orjson.JSONEncodeError as exc:  # say what _json_date said
+        raise (exc.__cause__ or exc) from None
 
 
 def _adapt(table: Table, row: dict[str, Any]) -> dict[str, Any]:

@@ -8,18 +8,19 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from bopo.db.bulk import in_list
+from bopo.db.bulk import in_list, reserve_sql, reserved_ids
 from bopo.db.engine import Database
-from bopo.db.models import Customer, SalesOrder
+from bopo.db.models import Association, Customer, PendingEmail, SalesOrder, SoLine
 from bopo.db.queries import StockRow, by_code_sql, ensure_codes
-from bopo.db.workset import lock_skus
+from bopo.db.workset import lock_skus, open_supply_by_sku_sql, po_line_rows
+from bopo.domain.records import PoLineRow
 
 log = logging.getLogger("bopo.services.orders.intake")  # where intake's operators look
 
@@ -35,27 +36,46 @@ class BatchRead:
     existing: dict[tuple[str, str], Any]
     customers: Sequence[Any]
     gate: Sequence[Any]
+    supply: dict[int, PoLineRow] | None = None  # read ahead: the items' open PO lines
+    reserved: dict[type[Any], list[int]] = field(default_factory=dict)  # ids reserved ahead
 
 
-def read_batch(conn: Connection, orders: Sequence[Any], gate: Any) -> BatchRead:
+# What a batch read ahead reserves ids for: its orders and lines, a link per line
+# and an email per order (the common case; the rest are reserved when written).
+AHEAD = (SalesOrder, SoLine, Association, PendingEmail)
+
+
+def read_batch(
+    conn: Connection, orders: Sequence[Any], gate: Any, *, ahead: bool = False
+) -> BatchRead:
     """One round trip for a batch of orders (with source, number, customer and lines):
     its stock items, locked, then the orders that exist already, the customers as
     stored and the `gate` statement (built once). The lock comes first: a transaction
     taking the same order holds it until it commits, and the orders are read once it
-    has, so they include that one."""
+    has, so they include that one. With `ahead` (PostgreSQL, a small batch), the open
+    PO lines of its items and ids for its rows come in the same round trip: what the
+    batch would otherwise fetch in two more."""
     keys = {(o.source, o.number) for o in orders}
+    skus = sorted({line.sku for order in orders for line in order.lines})
     existing_sql, customers_sql = batch_reads(conn.dialect.name)
-    stock, (existing_rows, customers, gate_rows) = lock_skus(
-        conn,
-        {line.sku for order in orders for line in order.lines},
-        [
-            (existing_sql, {"numbers": sorted({number for _, number in keys})}),
-            (customers_sql, {"codes": sorted({o.customer.code for o in orders})}),
-            (gate, {}),
-        ],
-    )
+    alongside: list[tuple[Any, Mapping[str, Any]]] = [
+        (existing_sql, {"numbers": sorted({number for _, number in keys})}),
+        (customers_sql, {"codes": sorted({o.customer.code for o in orders})}),
+        (gate, {}),
+    ]
+    if ahead:
+        lines = sum(len(o.lines) for o in orders)
+        counts = {"n0": len(orders), "n1": lines, "n2": lines, "n3": len(orders)}
+        alongside += [
+            (open_supply_by_sku_sql(conn.dialect.name), {"skus": skus}),
+            (reserve_sql(AHEAD), counts),
+        ]
+    stock, (existing_rows, customers, gate_rows, *more) = lock_skus(conn, skus, alongside)
     existing = {(r.source, r.number): r for r in existing_rows if (r.source, r.number) in keys}
-    return BatchRead(stock, existing, customers, gate_rows)
+    read = BatchRead(stock, existing, customers, gate_rows)
+    if ahead:
+        read.supply, read.reserved = po_line_rows(more[0]), reserved_ids(AHEAD, more[1])
+    return read
 
 
 @functools.cache

@@ -121,9 +121,11 @@ def load_workset(
     now: datetime,
     actor: str,
     locked: Mapping[int, StockPosition] | None = None,
+    supply: Mapping[int, PoLineRow] | None = None,
 ) -> Workset:
     """Lock and load a change's rows, in the fixed order. `locked`: the stock
-    positions, when `lock_skus` locked the items already."""
+    positions, when `lock_skus` locked the items already; `supply`: the open PO
+    lines of (at least) the query's supply items, when read with that lock."""
     lock = query.lock
     if locked is not None:
         stock = dict(locked)
@@ -139,7 +141,11 @@ def load_workset(
     linked = {a.so_line_id for a in links}
 
     by_id = set(targets) | {a.po_line_id for a in links} | set(query.also_po_line_ids)
-    po_lines = _load_po_lines(conn, query, sorted(by_id))
+    if supply is not None and not by_id and not query.lock_supply:
+        wanted = query.items if query.supply_items is None else query.supply_items
+        po_lines = {i: r for i, r in supply.items() if r.item_id in wanted}
+    else:
+        po_lines = _load_po_lines(conn, query, sorted(by_id))
 
     so_where: list[ColumnElement[bool]] = []
     # Id lists (not a subquery), so each arm of the OR uses its index; one_of sends
@@ -214,6 +220,20 @@ def _open_supply_sql(dialect: str) -> Any:
     """The open PO lines of some items (parameter `items`), read without locks: built
     once, as intake asks it for every batch."""
     return _po_lines_sql().where(in_list(dialect, PoLine.stock_item_id, "items"), IS_OPEN)
+
+
+@functools.cache
+def open_supply_by_sku_sql(dialect: str) -> Any:
+    """The open PO lines of the items with some SKUs (parameter `skus`), read without
+    locks: a small intake batch reads them in the round trip that locks its stock
+    (lock_skus), after the lock, so they stay true as `_open_supply_sql`'s would."""
+    items = select(StockItem.id).where(in_list(dialect, StockItem.sku, "skus"))
+    return _po_lines_sql().where(PoLine.stock_item_id.in_(items.scalar_subquery()), IS_OPEN)
+
+
+def po_line_rows(rows: Iterable[Any]) -> dict[int, PoLineRow]:
+    """PO lines by id, from the rows of the statements above."""
+    return _po_line_rows(rows)
 
 
 def _load_po_lines(

@@ -84,6 +84,9 @@ log = logging.getLogger(__name__)
 # lines of its short items afresh; bigger batches load them less often, smaller
 # ones hold PostgreSQL's row locks (and SQLite's write lock) for less time.
 BATCH_SIZE = 5000
+# Up to this many lines, a batch on PostgreSQL reads its open PO lines (of all its
+# items, not only those it is short of) and reserves ids with its stock lock.
+READ_AHEAD_LINES = 200
 RETRIES = 3  # for deadlocks and serialization failures the database resolves by aborting one
 
 
@@ -176,8 +179,15 @@ def _take_batch(
     """Read and lock, decide every new order on the batch's workset, write them."""
     now = ctx.clock()
     rules = ctx.rules(conn)
-    r = read_batch(conn, batch, GATE)
-    read = _Batch(r.stock, r.existing, r.customers, r.gate, orders=batch)
+    # A small batch on PostgreSQL reads its supply and reserves its ids with its
+    # stock lock: three round trips fewer to a single order.
+    ahead = (
+        conn.dialect.name == "postgresql"
+        and rules.enabled
+        and sum(len(o.lines) for o in batch) <= READ_AHEAD_LINES
+    )
+    r = read_batch(conn, batch, GATE, ahead=ahead)
+    read = _Batch(r.stock, r.existing, r.customers, r.gate, r.supply, r.reserved, orders=batch)
     results: list[OrderResult | None] = [None] * len(batch)
     valid, rejected = new_orders(batch, read.existing, read.stock)
     for i, errors in rejected.items():
@@ -212,7 +222,7 @@ def _load(
     demand = [(read.stock[line.sku].id, line.qty) for i in valid for line in read.orders[i].lines]
     short = short_items(demand, positions) if rules.enabled else set()
     query = WorksetQuery.of(positions, open_supply=True, supply_items=short, lock_supply=False)
-    return load_workset(conn, query, now=now, actor=actor, locked=positions)
+    return load_workset(conn, query, now=now, actor=actor, locked=positions, supply=read.supply)
 
 
 def _given_customers(
@@ -268,7 +278,8 @@ def _write(
             SoLine: sum(len(t.lines) for t in taken),
             Association: len(linked),
             PendingEmail: len(emails),
-        }
+        },
+        read.reserved,
     )
     rows = NewRows(now, actor, intake.rules)
     line_ids = iter(ids[SoLine])
