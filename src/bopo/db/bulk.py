@@ -184,19 +184,34 @@ class Writes:
             params = {f"n{k}": int(counts[m]) for k, m in enumerate(models)}
             rows = self.conn.execute(reserve_sql(models), params)
             return {m: [] for m in counts} | reserved_ids(models, rows)
+        unknown = [t for t in wanted if t.name not in self._sqlite_next]
+        if unknown:  # every table's max in one statement
+            maxima = self.conn.execute(
+                text(
+                    "SELECT "
+                    + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t.name})" for t in unknown)
+                )
+            ).one()
+            for t, last in zip(unknown, maxima, strict=True):
+                self._sqlite_next[t.name] = max(last + 1, self._sqlite_floor.get(t.name, 0))
         for t, n in wanted.items():
-            start = self._sqlite_next.get(t.name)
-            if start is None:
-                last = self.conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t.name}"))
-                start = max((last or 0) + 1, self._sqlite_floor.get(t.name, 0))
+            start = self._sqlite_next[t.name]
             by_table[t].extend(range(start, start + n))
             self._sqlite_next[t.name] = start + n
         return out
 
     def insert(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
-        """Rows as dicts with the same keys, ids included."""
-        if rows:
-            self._ops.append(("insert", table_of(model), rows))
+        """Rows as dicts with the same keys, ids included. Rows queued right after
+        others for the same table and columns join them: one statement for both."""
+        if not rows:
+            return
+        table = table_of(model)
+        if self._ops:
+            kind, last, queued = self._ops[-1]
+            if kind == "insert" and last is table and list(queued[0]) == list(rows[0]):
+                self._ops[-1] = ("insert", table, [*queued, *rows])
+                return
+        self._ops.append(("insert", table, rows))
 
     def update_by_id(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
         """Rows of {"id": ..., column: value, ...}, all with the same columns."""

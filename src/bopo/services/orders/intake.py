@@ -3,16 +3,16 @@
 Intake runs on the change engine, in its fast mode. A batch of orders is taken
 in one transaction, in four steps: lock the batch's stock items and read what
 else it needs in one round trip, then read (without locks) the open PO lines
-of the items it is short of (bopo.db.workset; a small batch on PostgreSQL reads
-them, and reserves its ids, in that first round trip); decide every line in memory
-with the pure allocation rules, in the batch's order, on that workset
+of the items it is short of (bopo.db.workset; a small batch on PostgreSQL
+reads them, and reserves its ids, in that first round trip); decide every line
+in memory with the pure allocation rules, in the batch's order, on that workset
 (bopo.domain.intake); reserve ids and queue every row, the workset's writer
 queuing the stock, the links, the audit rows and the decision records; send
 the writes in bulk. The emails that announce the new links are rendered from
 memory. A single order costs three round trips on PostgreSQL (read and lock,
-write, commit); a batch of 500 about a dozen. Each order is whole or absent: if a batch fails in the database, its
-orders are retried one transaction each, and only the one that fails is
-rejected.
+write, commit); a batch of 500 about a dozen. Each order is whole or absent:
+if a batch fails in the database, its orders are retried one transaction each,
+and only the one that fails is rejected.
 """
 
 from __future__ import annotations
