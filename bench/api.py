@@ -1,4 +1,5 @@
-"""HTTP order intake: `bopo serve --workers 2` on PostgreSQL, 16 clients posting orders.
+"""HTTP order intake: `bopo serve --workers 2` on PostgreSQL, 16 clients posting orders,
+then the same orders' work in process (2 worker processes) for the ratio of the two.
 
 The load generator runs in its own process and is kept cheap (asyncio, raw
 HTTP/1.1 on keep-alive connections, request bytes built before the clock
@@ -25,8 +26,9 @@ from typing import Any
 
 import httpx
 
-from bench.common import WORK, Scale, context, database
+from bench.common import WORK, Scale, context, database, run_workers
 from bench.generate import STATUSES, generate
+from bench.intake import single_worker
 from bopo.services.admin import users
 from bopo.services.files import imports
 from bopo.services.supply import catalog
@@ -201,10 +203,23 @@ def run(scale: Scale) -> dict[str, Any]:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+        # The same work without HTTP: as many processes as the server has workers,
+        # each taking orders in a loop, on the same database right after.
+        in_process = run_workers(
+            url,
+            single_worker,
+            [
+                (url, 50 + w, min(per_client * CLIENTS, 4_000) // WORKERS, scale.items)
+                for w in range(WORKERS)
+            ],
+        )
     taken = len(latencies)
     return {
         "api_orders_per_s": round(taken / seconds),
         "api_orders_per_s_target": {"min": 400},
+        "api_in_process_orders_per_s": in_process["orders_per_s"],
+        "api_vs_in_process_ratio": round(taken / seconds / in_process["orders_per_s"], 3),
+        "api_vs_in_process_ratio_target": {"min": 0.8},
         "api_p50_ms": round(1000 * _percentile(latencies, 0.50), 1),
         "api_p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
         "api_p99_ms_target": {"max": 100},
@@ -216,5 +231,6 @@ def run(scale: Scale) -> dict[str, Any]:
             "seconds": round(seconds, 2),
             "status_codes": codes,
             "server_mean_ms_per_order": server_ms,
+            "in_process": in_process,
         },
     }

@@ -71,7 +71,7 @@ def _orders(worker: int, count: int, items: int) -> list[NewSalesOrder]:
     return out
 
 
-def _worker(url: str, worker: int, count: int, items: int, gate: Gate) -> None:
+def single_worker(url: str, worker: int, count: int, items: int, gate: Gate) -> None:
     ctx = context(url)
     orders = _orders(worker, count, items)
     take_order(ctx, orders[0], actor="bench")  # warm the connection and statement cache
@@ -86,7 +86,7 @@ def _worker(url: str, worker: int, count: int, items: int, gate: Gate) -> None:
 def _single(url: str, workers: int, items: int) -> dict[str, Any]:
     return run_workers(
         url,
-        _worker,
+        single_worker,
         [(url, w + 10 * workers, SINGLE_ORDERS // workers, items) for w in range(workers)],
     )
 
