@@ -287,7 +287,18 @@ class Writes:
     def _pipeline(self, ops: list[tuple[str, Any, Any]]) -> None:
         if not ops:
             return
-        statements = [self._pg_statement(*op) for op in ops]
+        statements: list[tuple[str, list[Any]]] = []
+        inserts: list[tuple[str, Any, Any]] = []
+        for op in ops:
+            if op[0] == "insert":
+                inserts.append(op)
+                continue
+            if inserts:
+                statements.append(_inserts(inserts))
+                inserts = []
+            statements.append(self._pg_statement(*op))
+        if inserts:
+            statements.append(_inserts(inserts))
         with self._psycopg_errors("pipeline") as raw, raw.pipeline(), raw.cursor() as cur:
             for sql, params in statements:
                 if len(params) > 1:
@@ -296,13 +307,6 @@ class Writes:
                     cur.execute(sql, params[0] if params else None)
 
     def _pg_statement(self, kind: str, target: Any, data: Any) -> tuple[str, list[Any]]:
-        if kind == "insert":
-            named = ", ".join(data[0])
-            sql = (
-                f"INSERT INTO {target.name} ({named}) SELECT {named} "
-                f"FROM json_populate_recordset(NULL::{target.name}, %s::json)"
-            )
-            return sql, [(_rows_json(data),)]
         if kind == "update":
             columns = [c for c in data[0] if c != "id"]
             sets = ", ".join(f"{c} = %({c})s" for c in columns)
@@ -344,6 +348,22 @@ class Writes:
             yield raw
         except psycopg.Error as exc:
             raise DBAPIError.instance(what, None, exc, psycopg.Error) from exc
+
+
+def _inserts(ops: Sequence[tuple[str, Any, Any]]) -> tuple[str, list[Any]]:
+    """Small inserts queued one after another, as one statement: each but the last a
+    data-modifying WITH query. PostgreSQL runs every one to completion and checks
+    foreign keys when the statement ends, so rows may name rows inserted beside them."""
+    parts = []
+    for _, table, rows in ops:
+        named = ", ".join(rows[0])
+        parts.append(
+            f"INSERT INTO {table.name} ({named}) SELECT {named} "
+            f"FROM json_populate_recordset(NULL::{table.name}, %s::json)"
+        )
+    *before, last = parts
+    with_ = "".join(f"{'WITH' if k == 0 else ','} w{k} AS ({p}) " for k, p in enumerate(before))
+    return with_ + last, [tuple(_rows_json(rows) for _, _, rows in ops)]
 
 
 def _json_date(value: Any) -> str:
