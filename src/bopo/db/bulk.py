@@ -31,6 +31,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    TypeDecorator,
     any_,
     bindparam,
     func,
@@ -66,14 +67,27 @@ def one_of(conn: Connection, column: Any, values: Collection[Any]) -> ColumnElem
     return column.in_(list(values))  # type: ignore[no-any-return]
 
 
-def in_list(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
-    """`column IN :name`, the list given when the statement runs (an array on PostgreSQL).
+class _JsonList(TypeDecorator[list[Any]]):
+    """A list sent to SQLite as one JSON text parameter, read there by json_each."""
 
-    Unlike one_of, the statement does not carry the values, so it can be built once.
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Any) -> str | None:
+        return None if value is None else _json_text(value)
+
+
+def in_list(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
+    """`column IN :name`, the list given when the statement runs: one parameter, an
+    array on PostgreSQL and a JSON array on SQLite.
+
+    Unlike one_of, the statement does not carry the values, so it is built once, and
+    its text does not change with the list's length (nothing to expand each time).
     """
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
-    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+    each = func.json_each(bindparam(name, type_=_JsonList))
+    return column.in_(select(each.table_valued("value").c.value))  # type: ignore[no-any-return]
 
 
 # Compiled forms of long-lived statements; each entry holds its statement, so
