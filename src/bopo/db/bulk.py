@@ -15,6 +15,7 @@ an executemany.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -294,7 +295,14 @@ class Writes:
                 if values[i] is not None:
                     values[i] = f(values[i])
             rows.append(tuple(values))
-        self.conn.exec_driver_sql(sql, rows)
+        # Straight to sqlite3 (it caches the statement): SQLAlchemy's execution
+        # context, made for every call, costs more than a small executemany itself.
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        try:
+            raw.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
     # --- PostgreSQL, through psycopg -------------------------------------------
 
