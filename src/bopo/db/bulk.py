@@ -24,7 +24,6 @@ from sqlalchemy import (
     Connection,
     Date,
     Executable,
-    Integer,
     String,
     Table,
     any_,
@@ -257,25 +256,34 @@ class Writes:
         return compiled.string, [compiled.construct_params(p) for p in data]
 
     def _copy(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        """COPY in text format, encoded here: far cheaper per row than adapting each value."""
+        """COPY, each row formatted by psycopg's C code for the column's own type (a
+        third of the CPU of text built in Python). Rows go out as the buffer fills, so
+        the server inserts and checks the first ones while the rest are formatted.
+
+        Text, not binary: binary COPY would wrap an integer too big for its column
+        instead of letting the server refuse it."""
+        from psycopg.types.json import set_json_dumps
+
         columns = list(rows[0])
+        types = [_pg_copy_type(table, c, self.conn.dialect) for c in columns]
+        for c, t in zip(columns, types, strict=True):
+            if t == "timestamptz":
+                _refuse_naive({row[c] for row in rows})
         pick = itemgetter(*columns)
-        encoders = [_copy_encoder(table.c[c].type) for c in columns]
-        lines = []
-        for row in rows:
-            values = pick(row) if len(columns) > 1 else (pick(row),)
-            lines.append(
-                "\t".join(
-                    "\\N" if v is None else f(v) for v, f in zip(values, encoders, strict=True)
-                )
-            )
-        lines.append("")
         with (
             self._psycopg_errors(f"COPY {table.name}") as raw,
             raw.cursor() as cur,
-            cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
-            copy.write("\n".join(lines))
+            set_json_dumps(_json_bytes, context=cur)
+            with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.set_types(types)
+                write = copy.write_row
+                if len(columns) == 1:
+                    for row in rows:
+                        write((pick(row),))
+                else:
+                    for values in map(pick, rows):
+                        write(values)
 
     @contextmanager
     def _psycopg_errors(self, what: str) -> Iterator[Any]:
@@ -299,38 +307,38 @@ def _adapt(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return {k: (Json(v) if k in json_columns and v is not None else v) for k, v in row.items()}
 
 
-def _copy_text(value: Any) -> str:
-    """COPY's escapes. str.replace, guarded by `in`, runs at memory speed where
-    str.translate with a mapping looks up every character: 50x on an email body."""
-    s = value if type(value) is str else str(value)
-    if "\\" in s:
-        s = s.replace("\\", "\\\\")
-    if "\t" in s:
-        s = s.replace("\t", "\\t")
-    if "\n" in s:
-        s = s.replace("\n", "\\n")
-    if "\r" in s:
-        s = s.replace("\r", "\\r")
-    return s
+# What COPY formats each column's values as: the column's own type on the server.
+_PG_COPY_TYPES = {
+    "INTEGER": "int4",
+    "BIGINT": "int8",
+    "SMALLINT": "int2",
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "BOOLEAN": "bool",
+    "FLOAT": "float8",
+    "DATE": "date",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "JSON": "json",
+}
+_COPY_TYPES: dict[tuple[str, str], str] = {}
 
 
-def _copy_timestamp(value: datetime) -> str:
-    if value.tzinfo is None:
+def _pg_copy_type(table: Table, column: str, dialect: Any) -> str:
+    found = _COPY_TYPES.get((table.name, column))
+    if found is None:
+        sql_type = table.c[column].type.compile(dialect=dialect)
+        found = _COPY_TYPES[(table.name, column)] = _PG_COPY_TYPES[sql_type.split("(")[0]]
+    return found
+
+
+def _refuse_naive(values: Collection[datetime | None]) -> None:
+    """The server would read a naive timestamp in the session's zone: refuse it."""
+    if any(v is not None and v.tzinfo is None for v in values):
         raise ValueError("naive datetime given; bopo stores aware UTC timestamps")
-    return value.isoformat()
 
 
-def _copy_encoder(sql_type: Any) -> Callable[[Any], str]:
-    """How a value of this column type is written in COPY's text format."""
-    if isinstance(sql_type, Integer):
-        return str
-    if isinstance(sql_type, UTCDateTime):
-        return _memo(_copy_timestamp)
-    if isinstance(sql_type, Date):
-        return _memo(date.isoformat)
-    if isinstance(sql_type, JSON):
-        return lambda v: _copy_text(_json_text(v))
-    return _copy_text
+def _json_bytes(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _sqlite_datetime(value: datetime) -> str:
