@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from bopo.db.base import Base
-from bopo.db.bulk import COPY_FROM_ROWS, SQLITE_INLINE_MAX, Writes, _pg_copy_type, one_of
+from bopo.db.bulk import COPY_FROM_ROWS, SQLITE_INLINE_MAX, Writes, one_of, pg_type
 from bopo.db.models import AuditEvent, Customer, StockItem
 from bopo.services.context import Context
 
@@ -191,4 +191,4 @@ def test_every_column_has_a_copy_type() -> None:
     dialect = pg.dialect()  # type: ignore[no-untyped-call]
     for table in Base.metadata.sorted_tables:
         for column in table.c:
-            assert _pg_copy_type(table, column.name, dialect)
+            assert pg_type(table, column.name, dialect)

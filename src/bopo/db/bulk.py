@@ -209,19 +209,21 @@ class Writes:
             sets = ", ".join(f"{c} = ?" for c in columns[:-1])
             sql = f"UPDATE {target.name} SET {sets} WHERE id = ?"
         pick = itemgetter(*columns)
+        rows: list[Any] = list(map(pick, data)) if len(columns) > 1 else [(pick(r),) for r in data]
         converted = [
-            (i, _memo(f))
+            (i, f)
             for i, c in enumerate(columns)
             if (f := _SQLITE_STORE.get(type(target.c[c].type))) is not None
         ]
-        rows: list[Any] = []
-        for row in data:
-            values = pick(row)
-            values = list(values) if len(columns) > 1 else [values]
+        if converted:  # column by column: each distinct date or timestamp converted once
+            values = list(zip(*rows, strict=True))
             for i, f in converted:
-                if values[i] is not None:
-                    values[i] = f(values[i])
-            rows.append(tuple(values))
+                if f is _json_text:  # lists and dicts: one each
+                    values[i] = tuple(None if v is None else f(v) for v in values[i])
+                else:
+                    stored = {v: f(v) for v in set(values[i]) if v is not None}
+                    values[i] = tuple(map(stored.get, values[i]))
+            rows = list(zip(*values, strict=True))
         self.conn.exec_driver_sql(sql, rows)
 
     # --- PostgreSQL, through psycopg -------------------------------------------
@@ -265,7 +267,7 @@ class Writes:
         from psycopg.types.json import set_json_dumps
 
         columns = list(rows[0])
-        types = [_pg_copy_type(table, c, self.conn.dialect) for c in columns]
+        types = [pg_type(table, c, self.conn.dialect) for c in columns]
         for c, t in zip(columns, types, strict=True):
             if t == "timestamptz":
                 _refuse_naive({row[c] for row in rows})
@@ -307,7 +309,7 @@ def _adapt(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return {k: (Json(v) if k in json_columns and v is not None else v) for k, v in row.items()}
 
 
-# What COPY formats each column's values as: the column's own type on the server.
+# What COPY formats each column's values as (and arrays are cast to): the column's type.
 _PG_COPY_TYPES = {
     "INTEGER": "int4",
     "BIGINT": "int8",
@@ -323,7 +325,8 @@ _PG_COPY_TYPES = {
 _COPY_TYPES: dict[tuple[str, str], str] = {}
 
 
-def _pg_copy_type(table: Table, column: str, dialect: Any) -> str:
+def pg_type(table: Table, column: str, dialect: Any) -> str:
+    """The PostgreSQL type name of a column (for COPY, or to cast an array)."""
     found = _COPY_TYPES.get((table.name, column))
     if found is None:
         sql_type = table.c[column].type.compile(dialect=dialect)
@@ -358,21 +361,6 @@ _SQLITE_STORE: dict[type[Any], Callable[[Any], Any]] = {
     UTCDateTime: _sqlite_datetime,
     JSON: _json_text,
 }
-
-
-def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Rows of one batch share most dates and timestamps: convert each value once."""
-    if convert is _json_text:
-        return convert
-    seen: dict[Any, Any] = {}
-
-    def cached(value: Any) -> Any:
-        out = seen.get(value)
-        if out is None:
-            out = seen[value] = convert(value)
-        return out
-
-    return cached
 
 
 _JSON_COLUMNS: dict[str, frozenset[str]] = {}
