@@ -159,9 +159,9 @@ def _stock_rows(ids: list[int], now: datetime, on_hand: int = 0) -> list[dict[st
 def test_a_value_that_does_not_fit_its_column_is_refused_not_wrapped(
     ctx: Context, count: int
 ) -> None:
-    """PostgreSQL checks every value however the rows are sent: an integer too big for
-    its column is refused (binary COPY would have wrapped it); COPY refuses a naive
-    timestamp (the server would read it in the session's zone)."""
+    """However the rows are sent, an integer too big for its column is refused as the
+    server refuses it (binary COPY alone would wrap it), and COPY refuses a naive
+    timestamp (binary COPY would read it in the session's zone)."""
     if ctx.db.is_sqlite:
         pytest.skip("SQLite's integers are 64 bits whatever the column")
     now = datetime(2026, 11, 25, tzinfo=UTC)
