@@ -133,13 +133,14 @@ class Writes:
             return out
         if self.pg:
             tables = list(wanted)
+            # One row per table, its ids as an array: far less to fetch than a row each.
             sql = " UNION ALL ".join(
-                f"SELECT {k} AS t, nextval('{t.name}_id_seq') AS id "
-                f"FROM generate_series(1, {int(wanted[t])})"
+                f"SELECT {k} AS t, array_agg(id ORDER BY id) AS ids FROM (SELECT "
+                f"nextval('{t.name}_id_seq') AS id FROM generate_series(1, {int(wanted[t])})) s"
                 for k, t in enumerate(tables)
             )
-            for k, new_id in self.conn.execute(text(sql)):
-                by_table[tables[k]].append(new_id)
+            for k, new_ids in self.conn.execute(text(sql)):
+                by_table[tables[k]].extend(new_ids)
             return out
         for t, n in wanted.items():
             start = self._sqlite_next.get(t.name)
