@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
-from bopo.db.bulk import COPY_FROM_ROWS, SQLITE_INLINE_MAX, Writes, one_of
+from bopo.db.base import Base
+from bopo.db.bulk import COPY_FROM_ROWS, SQLITE_INLINE_MAX, Writes, one_of, pg_type
 from bopo.db.models import AuditEvent, Customer, StockItem
 from bopo.services.context import Context
 
@@ -179,3 +181,48 @@ def test_a_naive_timestamp_is_refused_and_an_offset_one_kept(ctx: Context) -> No
     assert stored == elsewhere
     assert stored is not None
     assert stored.utcoffset() == timedelta(0)
+
+
+def _stock_rows(ids: list[int], now: datetime, on_hand: int = 0) -> list[dict[str, object]]:
+    return [
+        {"id": i, "sku": f"S{i}", "name": "n", "on_hand": on_hand, "assigned": 0, "created_at": now}
+        for i in ids
+    ]
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM_ROWS + 5], ids=["pipeline", "copy"])
+def test_a_value_that_does_not_fit_its_column_is_refused_not_wrapped(
+    ctx: Context, count: int
+) -> None:
+    """However the rows are sent, an integer too big for its column is refused as the
+    server refuses it (binary COPY alone would wrap it), and a naive timestamp is
+    refused (binary COPY, or JSON, would read it in the session's zone)."""
+    if ctx.db.is_sqlite:
+        pytest.skip("SQLite's integers are 64 bits whatever the column")
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with pytest.raises(DBAPIError), ctx.db.write() as conn:
+        writes = Writes(conn)
+        ids = writes.reserve_ids({StockItem: count})[StockItem]
+        rows = _stock_rows(ids, now)
+        rows[-1]["on_hand"] = 2**32 + 5
+        writes.insert(StockItem, rows)
+        writes.flush()
+    with pytest.raises(ValueError, match="naive"), ctx.db.write() as conn:
+        writes = Writes(conn)
+        ids = writes.reserve_ids({StockItem: count})[StockItem]
+        rows = _stock_rows(ids, now)
+        rows[-1]["created_at"] = datetime(2026, 11, 25)
+        writes.insert(StockItem, rows)
+        writes.flush()
+    with ctx.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(StockItem)) == 0
+
+
+def test_every_column_has_a_copy_type() -> None:
+    """COPY formats each value for its column's type: every type in the schema has one."""
+    from sqlalchemy.dialects.postgresql import psycopg as pg
+
+    dialect = pg.dialect()  # type: ignore[no-untyped-call]
+    for table in Base.metadata.sorted_tables:
+        for column in table.c:
+            assert pg_type(table, column.name, dialect)

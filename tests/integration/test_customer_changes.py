@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
+from bopo.db.intake import CUSTOMER_FIELDS
+from bopo.db.models import Customer
+from bopo.db.queries import ensure_codes
 from bopo.services.common.inputs import NewCustomer
 from bopo.services.context import Context
 from bopo.services.files.imports import import_sales_orders
@@ -51,3 +57,29 @@ def test_an_order_taken_one_at_a_time_says_what_it_changed(ctx: Context) -> None
     )
     result = take_order(ctx, moved, actor="test")
     assert result.warnings == ("customer C1: email c1@example.com → new@example.com",)
+
+
+def test_customers_stored_meanwhile_are_kept_up_and_new_ones_added_in_one_go(
+    ctx: Context,
+) -> None:
+    """ensure_codes on a customer another transaction stored after intake read them (not
+    in `known`): its row is updated, not doubled, and every code gets its id."""
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    rows = {
+        "C1": {"name": "Stored", "email": "c1@example.com", "created_at": now},
+    }
+    with ctx.db.write() as conn:
+        first = ensure_codes(conn, Customer, rows, update=CUSTOMER_FIELDS, known=[])
+    given = {
+        "C2": {"name": "New", "email": "c2@example.com", "created_at": now},
+        "C1": {"name": "Renamed", "email": "b@example.com", "created_at": now},
+    }
+    with ctx.db.write() as conn:
+        ids = ensure_codes(conn, Customer, given, update=CUSTOMER_FIELDS, known=[])
+    with ctx.db.read() as conn:
+        stored = {r.code: r for r in conn.execute(select(Customer.__table__))}
+    assert ids == {code: stored[code].id for code in ("C1", "C2")}
+    assert ids["C1"] == first["C1"]
+    assert len(stored) == 2
+    assert (stored["C1"].name, stored["C1"].email) == ("Renamed", "b@example.com")
+    assert (stored["C2"].name, stored["C2"].email) == ("New", "c2@example.com")

@@ -20,9 +20,12 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import aliased
 
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
+from bopo.db.bulk import COPY_FROM_ROWS
 from bopo.db.engine import Database
 from bopo.db.models import (
+    AllocationDecision,
     Association,
+    AuditEvent,
     Customer,
     PendingEmail,
     PoLine,
@@ -284,3 +287,72 @@ def test_an_overlapping_file_leaves_the_store_as_the_new_orders_alone_would(
         assert store == alone
 
     check()
+
+
+def _history(conn: Connection) -> dict[str, Any]:
+    """The decision records and the audit trail, as written; an association's id by its
+    rank (a small batch on PostgreSQL reserves a link id for every line ahead, so the
+    ids taken one by one have gaps where a line needed none)."""
+    rank = {
+        a: n for n, a in enumerate(conn.scalars(select(Association.id).order_by(Association.id)))
+    }
+    decisions = select(
+        AllocationDecision.so_line_id,
+        AllocationDecision.kind,
+        AllocationDecision.policy,
+        AllocationDecision.need,
+        AllocationDecision.from_stock,
+        AllocationDecision.reason,
+        AllocationDecision.candidates,
+        AllocationDecision.considered,
+    ).order_by(AllocationDecision.so_line_id)
+    audit = select(
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.entity,
+        AuditEvent.entity_id,
+        AuditEvent.before,
+        AuditEvent.after,
+    )
+    return {
+        "decisions": [tuple(r) for r in conn.execute(decisions)],
+        "audit": sorted(
+            tuple(
+                json.dumps(rank[v] if k == 3 and r.entity == "association" else v, sort_keys=True)
+                for k, v in enumerate(r)
+            )
+            for r in conn.execute(audit)
+        ),
+    }
+
+
+def test_a_batch_written_in_bulk_leaves_the_store_of_orders_taken_one_by_one(
+    fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """Sixty orders in one batch go by COPY (rows, links, decision records, audit rows,
+    emails); taken one by one, each batch's rows go in the pipeline (or, on SQLite, in
+    executemany all the same). Both leave the same store, decisions and audit trail."""
+    file = [
+        (f"N-{n}", (CUSTOMERS[n % 4], (("A", 1 + n % 4), ("B", 1 + n % 3)), 1 + n % 10))
+        for n in range(60)
+    ]
+    stores = []
+    for batch_size in (100, 1):
+        ctx = _context(fresh_database())
+        try:
+            given_status(ctx, "ON ORDER")
+            given_template(ctx, statuses=("ON ORDER",))
+            given_stock(ctx, A=3, B=1)
+            given_po(ctx, "PO-1", ("A", 200, day(5), "ON ORDER"), ("B", 80, day(3)))
+            given_po(ctx, "PO-2", ("B", 90, day(9), "ON ORDER"), ("A", 40, day(2), "ON ORDER"))
+            path = _write(tmp_path / f"bulk-{batch_size}.csv", file)
+            summary = import_sales_orders(ctx, path, batch_size=batch_size)
+            assert (summary.ok, summary.orders_taken) == (True, 60), summary.errors
+            assert summary.lines_linked >= COPY_FROM_ROWS
+            with ctx.db.read() as conn:
+                stores.append(_store(conn) | _history(conn) | {"worklist": _worklist(ctx)})
+        finally:
+            ctx.db.dispose()
+    assert len(stores[0]["decisions"]) >= COPY_FROM_ROWS
+    assert stores[0]["emails"]
+    assert stores[0] == stores[1]

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Integer, Select, bindparam, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bopo.db.bulk import in_list, one_of
+from bopo.db.bulk import in_list, one_of, pg_type
 from bopo.db.models import AuditEvent, PoLine, SoLine, StockItem
 from bopo.domain.allocation import StockPosition
 from bopo.logs import current_request_id
@@ -137,7 +137,9 @@ def ensure_codes(
             changed,
         )
     new = sorted(set(rows) - set(ids))
-    if new:
+    if new and update and conn.dialect.name == "postgresql":
+        ids.update(_pg_upsert(conn, table, new, rows, update))
+    elif new:
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         stmt = dialect_insert(table)
         stmt = (
@@ -155,6 +157,27 @@ def ensure_codes(
             )
         )
     return ids
+
+
+def _pg_upsert(
+    conn: Connection,
+    table: Any,
+    codes: Sequence[str],
+    rows: Mapping[str, Mapping[str, Any]],
+    update: Sequence[str],
+) -> list[tuple[str, int]]:
+    """New codes (sorted: two transactions insert shared ones in the same order) in one
+    statement, one array per column; on a code stored meanwhile, its `update` columns
+    are set. Returns (code, id) of every one of them."""
+    columns = list(rows[codes[0]])
+    arrays = {"code": list(codes)} | {c: [rows[code][c] for code in codes] for c in columns}
+    unnest = ", ".join(f"%({c})s::{pg_type(table, c, conn.dialect)}[]" for c in ["code", *columns])
+    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+    sql = (
+        f"INSERT INTO {table.name} (code, {', '.join(columns)}) SELECT * FROM unnest({unnest}) "
+        f"ON CONFLICT (code) DO UPDATE SET {sets} RETURNING code, id"
+    )
+    return [(r[0], r[1]) for r in conn.exec_driver_sql(sql, arrays)]
 
 
 def record_audit(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
