@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union_all
 
 from bopo.db.models import AuditEvent, PoLine, SoLine
 from bopo.services.common.pages import Page, fetch_page
@@ -108,10 +108,16 @@ def history(
 ) -> Page[AuditRow]:
     """What happened to one sales order or purchase order and its lines, newest first
     (any other kind: the rows about it alone). Served by the (entity, entity_id) index."""
-    about = (AuditEvent.entity == entity) & (AuditEvent.entity_id == entity_id)
+    about: Any = (AuditEvent.entity == entity) & (AuditEvent.entity_id == entity_id)
     if entity in PARTS:
+        # Two lookups of the (entity, entity_id) index, united by id: one condition
+        # with OR between them would have the trail read whole.
         part, ids, parent = PARTS[entity]
         lines = ids.where(parent == entity_id)
-        about = about | ((AuditEvent.entity == part) & AuditEvent.entity_id.in_(lines))
+        found = union_all(
+            select(AuditEvent.id).where(about),
+            select(AuditEvent.id).where(AuditEvent.entity == part, AuditEvent.entity_id.in_(lines)),
+        )
+        about = AuditEvent.id.in_(select(found.subquery().c.id))
     with ctx.db.read() as conn:
         return fetch_page(conn, _rows().where(about), AuditRow, limit=limit, offset=offset)

@@ -1,4 +1,10 @@
-"""One page of a list: the rows asked for and how many there are in all."""
+"""One page of a list: the rows asked for and how many there are in all.
+
+Counting every match of a large list reads every match, however small the page:
+counts stop at COUNT_CAP rows past the page's end instead, and a page says when its
+total is only a floor ("more than 10,050"). Reaching a page deep in the list reads
+the rows before it anyway, so counting on to just past it costs little more.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, literal, select
 
 T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
 
 MAX_LIMIT = 500
+COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +27,24 @@ class Page(Generic[T]):
     total: int
     limit: int
     offset: int
+    # True: more than `total` match; the count stopped there rather than read them all.
+    total_capped: bool = False
+
+    @property
+    def has_next(self) -> bool:
+        return self.total_capped or self.offset + len(self.items) < self.total
+
+
+def count_capped(conn: Connection, stmt: AnySelect, *, offset: int, limit: int) -> tuple[int, bool]:
+    """How many rows `stmt` selects, counting no further than COUNT_CAP rows past the
+    page that ends at `offset + limit`: (the count, whether it stopped there)."""
+    cap = offset + limit + COUNT_CAP
+    stmt = stmt.order_by(None)
+    if not stmt._distinct and not stmt._group_by_clauses:  # the rows, not what they show
+        stmt = stmt.with_only_columns(literal(1), maintain_column_froms=True)
+    rows = stmt.limit(cap + 1).subquery()
+    found = conn.scalar(select(func.count()).select_from(rows)) or 0
+    return (cap, True) if found > cap else (found, False)
 
 
 def fetch_page(
@@ -30,14 +55,14 @@ def fetch_page(
     limit: int,
     offset: int,
 ) -> Page[T]:
-    """Count the whole selection, then read one ordered slice of it; `make` is given each
-    row's columns by their labels."""
+    """Count the selection (up to the cap), then read one ordered slice of it; `make` is
+    given each row's columns by their labels."""
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
-    total = conn.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total, capped = count_capped(conn, stmt, offset=offset, limit=limit)
     items = (
         [make(**r._mapping) for r in conn.execute(stmt.limit(limit).offset(offset))]
         if total
         else []
     )
-    return Page(items, total, limit, offset)
+    return Page(items, total, limit, offset, capped)

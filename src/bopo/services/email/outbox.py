@@ -162,7 +162,7 @@ def find_emails(
         if ids.items:
             for r in conn.execute(_summaries().where(PendingEmail.id.in_(ids.items))):
                 found[r.id] = EmailSummary(**r._mapping)
-    return Page([found[i] for i in ids.items], ids.total, ids.limit, ids.offset)
+    return Page([found[i] for i in ids.items], ids.total, ids.limit, ids.offset, ids.total_capped)
 
 
 def count_emails(ctx: Context) -> dict[str, int]:

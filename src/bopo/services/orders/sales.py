@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, computed_field
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, union, update
+from sqlalchemy.orm import aliased
 
 from bopo.db.audit import event
 from bopo.db.models import Association, Customer, PoLine, SalesOrder, SoLine, StockItem
@@ -16,7 +17,7 @@ from bopo.domain.statuses import Priority
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.common import sorting
 from bopo.services.common.lookup import find_sales_order
-from bopo.services.common.pages import MAX_LIMIT, AnySelect, Page
+from bopo.services.common.pages import MAX_LIMIT, AnySelect, Page, count_capped
 from bopo.services.common.search import matches, normal, same
 from bopo.services.context import Context
 from bopo.services.orders.outcomes import LineOutcome, load_line_outcomes
@@ -183,7 +184,8 @@ def find_sales_orders(
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     with ctx.db.read() as conn:
-        total = conn.scalar(select(func.count()).select_from(SalesOrder).where(*where)) or 0
+        counted = select(SalesOrder.id).where(*where)
+        total, capped = count_capped(conn, counted, offset=offset, limit=limit)
         heads = _heads(conn, where, sort, limit, offset) if total else []
         ids = [h.id for h in heads]
         counts = _line_counts(conn, ids) if heads else {}
@@ -191,7 +193,7 @@ def find_sales_orders(
     items = [
         replace(_summary(h, counts.get(h.id, (0, 0))), on_overdue=h.id in overdue) for h in heads
     ]
-    return Page(items, total, limit, offset)
+    return Page(items, total, limit, offset, capped)
 
 
 def _where(
@@ -246,8 +248,14 @@ def _where(
     if priority:
         where.append(SalesOrder.priority == _priority(priority).rank)
     if q and normal(q):
+        # Two searches, each on its own index, united by id (an OR would read every order).
         who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
-        where.append(matches([SalesOrder.number], q) | SalesOrder.customer_id.in_(who))
+        so = aliased(SalesOrder)
+        found = union(
+            select(so.id).where(matches([so.number], q)),
+            select(so.id).where(so.customer_id.in_(who)),
+        )
+        where.append(SalesOrder.id.in_(found))
     return where
 
 

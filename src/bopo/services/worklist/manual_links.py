@@ -261,7 +261,7 @@ def find_candidates(
     )
     with ctx.db.read() as conn:
         items = _with_candidates(conn, page.items, ctx.backorders(conn).policy)
-    return Page(items, page.total, page.limit, page.offset)
+    return Page(items, page.total, page.limit, page.offset, page.total_capped)
 
 
 def _with_candidates(
