@@ -34,6 +34,11 @@ class Page(_Read, Generic[T]):
     limit: int
     offset: int
     next_offset: int | None = Field(description="The next page's offset; null on the last page")
+    next_after: int | None = Field(
+        default=None,
+        description="For a list in id order: give it as `after` (with `next_offset`) for the "
+        "next page, found by id however deep; null on the last page",
+    )
 
 
 def page_of(page: ServicePage[Any]) -> dict[str, Any]:
@@ -46,6 +51,7 @@ def page_of(page: ServicePage[Any]) -> dict[str, Any]:
         "limit": page.limit,
         "offset": page.offset,
         "next_offset": end if page.has_next else None,
+        "next_after": page.next_after,
     }
 
 

@@ -200,4 +200,5 @@ def pager(page: Page[Any]) -> dict[str, int | bool | None]:
         "capped": page.total_capped,
         "prev": max(0, page.offset - page.limit) if page.offset else None,
         "next": last if page.has_next else None,
+        "after": page.next_after,  # a list in id order: the next page by id
     }

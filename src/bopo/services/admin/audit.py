@@ -78,11 +78,12 @@ def find_audit(
     until: date | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[AuditRow]:
     """The audit trail, newest first. `actor` is part of who did it (`ines` finds
     `web:ines`), `action` an action or its group (`email` finds `email.retry`),
     `entity` a kind of thing (and `entity_id` one of them); dates are UTC days,
-    inclusive."""
+    inclusive. `after`: the page after this row (bopo.services.common.pages)."""
     stmt = _rows()
     if actor and normal(actor):
         stmt = stmt.where(matches([AuditEvent.actor], actor))
@@ -100,7 +101,16 @@ def find_audit(
     if until:
         stmt = stmt.where(AuditEvent.at < _start(until + timedelta(days=1)))
     with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, AuditRow, limit=limit, offset=offset)
+        return fetch_page(
+            conn,
+            stmt,
+            AuditRow,
+            limit=limit,
+            offset=offset,
+            key=AuditEvent.id,
+            newest_first=True,
+            after=after,
+        )
 
 
 def history(

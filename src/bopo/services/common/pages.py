@@ -2,14 +2,19 @@
 
 Counting every match of a large list reads every match, however small the page:
 counts stop at COUNT_CAP rows past the page's end instead, and a page says when its
-total is only a floor ("more than 10,050"). Reaching a page deep in the list reads
-the rows before it anyway, so counting on to just past it costs little more.
+total is only a floor ("more than 10,050"). Reaching a page deep in the list by its
+offset reads the rows before it anyway, so counting on to just past it costs little more.
+
+A list in id order also pages by key: `after` (the last id of the page before) seeks
+the next page on the primary key, so that a page deep in the list costs what the
+first one does; the offset then only says where the page is, and the count runs on
+from the key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Select, func, literal, select
@@ -29,6 +34,8 @@ class Page(Generic[T]):
     offset: int
     # True: more than `total` match; the count stopped there rather than read them all.
     total_capped: bool = False
+    # For a list in id order: the `after` of the next page (None on the last page).
+    next_after: int | None = None
 
     @property
     def has_next(self) -> bool:
@@ -54,15 +61,24 @@ def fetch_page(
     *,
     limit: int,
     offset: int,
+    key: Any = None,
+    newest_first: bool = False,
+    after: int | None = None,
 ) -> Page[T]:
     """Count the selection (up to the cap), then read one ordered slice of it; `make` is
-    given each row's columns by their labels."""
+    given each row's columns by their labels. With `key` (the id column the list is
+    ordered by, descending if `newest_first`), `after` seeks past that id instead of
+    skipping `offset` rows, and the page carries the next page's `after`."""
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
-    total, capped = count_capped(conn, stmt, offset=offset, limit=limit)
-    items = (
-        [make(**r._mapping) for r in conn.execute(stmt.limit(limit).offset(offset))]
-        if total
-        else []
-    )
-    return Page(items, total, limit, offset, capped)
+    seek = 0 if key is not None and after is not None else offset
+    if key is not None and after is not None:
+        stmt = stmt.where(key < after if newest_first else key > after)
+    total, capped = count_capped(conn, stmt, offset=seek, limit=limit)
+    total += offset - seek
+    rows = list(conn.execute(stmt.limit(limit).offset(seek))) if total > offset - seek else []
+    items = [make(**r._mapping) for r in rows]
+    page = Page(items, total, limit, offset, capped)
+    if key is not None and rows and page.has_next:
+        page = replace(page, next_after=rows[-1]._mapping[key.key])
+    return page

@@ -160,6 +160,7 @@ def find_sales_orders(
     sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[SalesOrderSummary]:
     """Sales orders, newest first; dates are inclusive; `sku` matches any line;
     `waiting` keeps orders with a line on the worklist (false: none); `priority`
@@ -183,17 +184,26 @@ def find_sales_orders(
     )
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
+    # Newest first (no other sort): `after` seeks the page after that order by id.
+    keyed = sorting.sort_key(sort, SALES_ORDER_SORTS) is None
+    seek = 0 if keyed and after is not None else offset
+    if seek != offset:
+        where.append(SalesOrder.id < after)
     with ctx.db.read() as conn:
         counted = select(SalesOrder.id).where(*where)
-        total, capped = count_capped(conn, counted, offset=offset, limit=limit)
-        heads = _heads(conn, where, sort, limit, offset) if total else []
+        total, capped = count_capped(conn, counted, offset=seek, limit=limit)
+        total += offset - seek
+        heads = _heads(conn, where, sort, limit, seek) if total > offset - seek else []
         ids = [h.id for h in heads]
         counts = _line_counts(conn, ids) if heads else {}
         overdue = _on_overdue(conn, ids, ctx.clock().date()) if heads else set()
     items = [
         replace(_summary(h, counts.get(h.id, (0, 0))), on_overdue=h.id in overdue) for h in heads
     ]
-    return Page(items, total, limit, offset, capped)
+    page = Page(items, total, limit, offset, capped)
+    if keyed and items and page.has_next:
+        page = replace(page, next_after=items[-1].id)
+    return page
 
 
 def _where(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import Connection, select
+from sqlalchemy.orm import aliased
 
 from bopo.db.models import Association, PoLine, PurchaseOrder, SalesOrder, SoLine, StockItem
 from bopo.errors import Conflict, NotFound
@@ -85,8 +86,10 @@ def find_associations(
     sku: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[AssociationView]:
-    """One page of associations, newest first, with the total."""
+    """One page of associations, newest first, with the total; `after`: the page after
+    this association (bopo.services.common.pages)."""
     stmt = _select().order_by(Association.id.desc())
     equal: list[tuple[Any, object]] = [
         (Association.state, state),
@@ -98,8 +101,23 @@ def find_associations(
     for column, value in equal:
         if value is not None:
             stmt = stmt.where(column == value)
+    if sku is not None:  # the same item's PO lines: a way in by the links' po_line_id index
+        po_line, stock = aliased(PoLine), aliased(StockItem)  # not the joined ones
+        item = select(stock.id).where(stock.sku == sku).scalar_subquery()
+        stmt = stmt.where(
+            Association.po_line_id.in_(select(po_line.id).where(po_line.stock_item_id == item))
+        )
     with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, AssociationView, limit=limit, offset=offset)
+        return fetch_page(
+            conn,
+            stmt,
+            AssociationView,
+            limit=limit,
+            offset=offset,
+            key=Association.id,
+            newest_first=True,
+            after=after,
+        )
 
 
 def get_association(ctx: Context, association_id: int) -> AssociationView:
