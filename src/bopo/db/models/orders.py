@@ -244,7 +244,7 @@ class SoLine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sales_order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
     line_no: Mapped[int] = mapped_column(Integer)
-    stock_item_id: Mapped[int] = mapped_column(ForeignKey("stock_items.id"))
+    stock_item_id: Mapped[int] = mapped_column(ForeignKey("stock_items.id"), index=True)
     qty: Mapped[int] = mapped_column(Integer)
     qty_assigned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     qty_shipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

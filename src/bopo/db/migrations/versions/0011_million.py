@@ -1,5 +1,6 @@
 """Indexes that keep pages flat at a million orders: the worklist in serving order and by
-reason and age, and sales orders by status. The serving order's index on the orders
+reason and age, sales orders by status, and every order line by its item (the
+orders and links of one SKU). The serving order's index on the orders
 (priority descending, then delivery date) is PostgreSQL's only: SQLite's planner does
 not walk one table's index into another's for a sort, so there it would only cost.
 
@@ -41,9 +42,11 @@ def upgrade() -> None:
             [sa.text("priority DESC"), "delivery_date", "id"],
         )
     op.create_index("ix_sales_orders_status", "sales_orders", ["status"])
+    op.create_index("ix_so_lines_stock_item_id", "so_lines", ["stock_item_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_so_lines_stock_item_id", "so_lines")
     op.drop_index("ix_sales_orders_status", "sales_orders")
     op.drop_index("ix_sales_orders_serving", "sales_orders", if_exists=True)
     op.drop_index("ix_so_lines_worklist_since", "so_lines")
