@@ -4,7 +4,7 @@ sales order or purchase order (with its lines) for their pages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -100,17 +100,22 @@ def find_audit(
         stmt = stmt.where(AuditEvent.at >= _start(since))
     if until:
         stmt = stmt.where(AuditEvent.at < _start(until + timedelta(days=1)))
-    with ctx.db.read() as conn:
-        return fetch_page(
+    with ctx.db.read() as conn:  # ids paged on the primary key; the page's rows read whole
+        ids = fetch_page(
             conn,
-            stmt,
-            AuditRow,
+            stmt.with_only_columns(AuditEvent.id),
+            lambda id: id,
             limit=limit,
             offset=offset,
             key=AuditEvent.id,
             newest_first=True,
             after=after,
         )
+        found = {
+            r.id: AuditRow(**r._mapping)
+            for r in conn.execute(_rows().where(AuditEvent.id.in_(ids.items)))
+        }
+    return replace(ids, items=[found[i] for i in ids.items])
 
 
 def history(

@@ -272,30 +272,31 @@ def _where(
 def _heads(
     conn: Connection, where: list[Any], sort: str | None, limit: int, offset: int
 ) -> list[Any]:
-    """The page's orders, with their customers."""
-    return list(
-        conn.execute(
-            select(
-                SalesOrder.id,
-                SalesOrder.source,
-                SalesOrder.number,
-                SalesOrder.status,
-                Customer.code,
-                Customer.name,
-                SalesOrder.order_date,
-                SalesOrder.delivery_date,
-                SalesOrder.created_at,
-                SalesOrder.priority,
-            )
-            .join(Customer, Customer.id == SalesOrder.customer_id)
-            .where(*where)
-            .order_by(
-                *sorting.order_by(sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()])
-            )
-            .limit(limit)
-            .offset(offset)
-        ).all()
+    """The page's orders, with their customers: the page's ids are sliced on the orders
+    table alone (joining customers only to sort by their name), however deep the page."""
+    order = sorting.order_by(sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()])
+    ids = select(SalesOrder.id).where(*where).order_by(*order).limit(limit).offset(offset)
+    if sorting.sort_key(sort, SALES_ORDER_SORTS) in ("customer", "-customer"):
+        ids = ids.join(Customer, Customer.id == SalesOrder.customer_id)
+    page = list(conn.scalars(ids))
+    rows = conn.execute(
+        select(
+            SalesOrder.id,
+            SalesOrder.source,
+            SalesOrder.number,
+            SalesOrder.status,
+            Customer.code,
+            Customer.name,
+            SalesOrder.order_date,
+            SalesOrder.delivery_date,
+            SalesOrder.created_at,
+            SalesOrder.priority,
+        )
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(SalesOrder.id.in_(page))
     )
+    found = {r.id: r for r in rows}
+    return [found[i] for i in page]
 
 
 def _line_counts(conn: Connection, order_ids: list[int]) -> dict[int, tuple[int, int]]:
