@@ -123,7 +123,7 @@ def _keyed(conn: Any, scale: Scale) -> list[str]:
     def at(table: str, n: int) -> int:
         return int(
             conn.scalar(
-                text(f"SELECT id FROM {table} ORDER BY id DESC OFFSET :n LIMIT 1"), {"n": n}
+                text(f"SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET :n"), {"n": n}
             )
         )
 
@@ -134,7 +134,7 @@ def _keyed(conn: Any, scale: Scale) -> list[str]:
         text(
             "SELECT l.id FROM so_lines l JOIN sales_orders s ON s.id = l.sales_order_id "
             "WHERE l.backorder_reason IS NOT NULL "
-            "ORDER BY s.priority DESC, s.delivery_date, s.id, l.line_no OFFSET :n LIMIT 1"
+            "ORDER BY s.priority DESC, s.delivery_date, s.id, l.line_no LIMIT 1 OFFSET :n"
         ),
         {"n": quarter - 1},
     )
