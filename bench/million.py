@@ -90,7 +90,8 @@ SEQUENCED = [t for t in COPIES if t != "pending_email_associations"]
 
 
 def database_name(scale: Scale) -> str:
-    head = sorted(os.listdir(_versions()))[-1].split("_")[0]
+    revisions = [f for f in os.listdir(_versions()) if f[:1].isdigit() and f.endswith(".py")]
+    head = max(revisions).split("_")[0]
     return f"bopo_bench_web_{scale.orders}_{head}"
 
 
