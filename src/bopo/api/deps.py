@@ -122,13 +122,23 @@ Admin = Annotated[Principal, _require(Role.ADMIN)]
 class Paging:
     limit: int
     offset: int
+    after: int | None = None
 
 
 async def paging(
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many items.")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="Skip this many.")] = 0,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            description="A page's `next_after`: the page after it, sought by key however "
+            "deep (the lists that give one; `offset` then only numbers the page)",
+        ),
+    ] = None,
 ) -> Paging:
-    return Paging(limit, offset)
+    return Paging(limit, offset, after)
 
 
 PagingDep = Annotated[Paging, Depends(paging)]

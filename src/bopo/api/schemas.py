@@ -24,10 +24,21 @@ class Page(_Read, Generic[T]):
     """One page of a list; ask for the next with `offset=next_offset`."""
 
     items: list[T]
-    total: int = Field(description="How many match, in all pages")
+    total: int = Field(
+        description="How many match, in all pages; with `total_capped`, more than this many"
+    )
+    total_capped: bool = Field(
+        default=False,
+        description="The count stopped 10,000 rows past this page rather than read every match",
+    )
     limit: int
     offset: int
     next_offset: int | None = Field(description="The next page's offset; null on the last page")
+    next_after: int | None = Field(
+        default=None,
+        description="For a list in id order: give it as `after` (with `next_offset`) for the "
+        "next page, found by id however deep; null on the last page",
+    )
 
 
 def page_of(page: ServicePage[Any]) -> dict[str, Any]:
@@ -36,9 +47,11 @@ def page_of(page: ServicePage[Any]) -> dict[str, Any]:
     return {
         "items": page.items,
         "total": page.total,
+        "total_capped": page.total_capped,
         "limit": page.limit,
         "offset": page.offset,
-        "next_offset": end if end < page.total else None,
+        "next_offset": end if page.has_next else None,
+        "next_after": page.next_after,
     }
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bopo.domain.roles import Role, allows
+from bopo.services.common import pages
 from bopo.services.common.pages import Page
 from bopo.web.session import context_of, csrf_token, flash, take_flashes
 from bopo.web.urls import local_path
@@ -69,6 +70,12 @@ def qty(n: int | None) -> str:
     return NONE if n is None else f"{n:,}"
 
 
+def count(n: int) -> str:
+    """A count that stops past the cap (bopo.services.common.pages): '10,000+'."""
+    cap = pages.COUNT_CAP
+    return f"{cap:,}+" if n > cap else f"{n:,}"
+
+
 def make_filters(clock: Callable[[], datetime]) -> dict[str, Callable[..., str]]:
     """Filters that know today (from the services' clock, so tests can fix it)."""
 
@@ -114,7 +121,7 @@ def make_filters(clock: Callable[[], datetime]) -> dict[str, Callable[..., str]]
             return f"{seconds // 3600} h"
         return f"{seconds // 86400} days"
 
-    return {"day": day, "relday": relday, "stamp": stamp, "age": age, "qty": qty}
+    return {"day": day, "relday": relday, "stamp": stamp, "age": age, "qty": qty, "count": count}
 
 
 def customer_url(code: str) -> str:
@@ -183,13 +190,15 @@ def page_size(size: int) -> int:
     return size if size in PAGE_SIZES else 50
 
 
-def pager(page: Page[Any]) -> dict[str, int | None]:
+def pager(page: Page[Any]) -> dict[str, int | bool | None]:
     """Where this page sits in the list, for the pager macro."""
     last = page.offset + len(page.items)
     return {
         "first": page.offset + 1 if page.items else 0,
         "last": last,
         "total": page.total,
+        "capped": page.total_capped,
         "prev": max(0, page.offset - page.limit) if page.offset else None,
-        "next": last if last < page.total else None,
+        "next": last if page.has_next else None,
+        "after": page.next_after,  # a list in id order: the next page by id
     }

@@ -44,6 +44,7 @@ def list_associations(
         sku=sku,
         limit=paging.limit,
         offset=paging.offset,
+        after=paging.after,
     )
     return page_of(page)
 

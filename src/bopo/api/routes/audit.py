@@ -44,5 +44,6 @@ def list_audit(
         until=until,
         limit=paging.limit,
         offset=paging.offset,
+        after=paging.after,
     )
     return page_of(page)

@@ -57,6 +57,7 @@ def list_backorders(
         delivery_to=delivery_to,
         limit=paging.limit,
         offset=paging.offset,
+        after=paging.after,
     )
     return page_of(page)
 

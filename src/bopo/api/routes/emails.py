@@ -50,6 +50,7 @@ def list_emails(
         event=event.value if event else None,
         limit=paging.limit,
         offset=paging.offset,
+        after=paging.after,
     )
     return page_of(page)
 

@@ -181,7 +181,9 @@ def find_sales_orders(
     fmt = wanted(request)
     if fmt is not None:
         return file_response(ctx, exports.waiting_orders_export(ctx, **filters), fmt)
-    page = sales.find_sales_orders(ctx, **filters, limit=paging.limit, offset=paging.offset)
+    page = sales.find_sales_orders(
+        ctx, **filters, limit=paging.limit, offset=paging.offset, after=paging.after
+    )
     return page_of(page)
 
 

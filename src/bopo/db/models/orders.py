@@ -174,6 +174,12 @@ class SalesOrder(Base):
         UniqueConstraint("number", "source"),
         CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
         search_index("sales_orders", "number"),
+        # The worklist's serving order (bopo.services.worklist.backorders.WORKLIST_ORDER),
+        # on PostgreSQL, whose planner walks it into the worklist's lines.
+        Index("ix_sales_orders_serving", text("priority DESC"), "delivery_date", "id").ddl_if(
+            dialect="postgresql"
+        ),
+        Index("ix_sales_orders_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -219,12 +225,26 @@ class SoLine(Base):
             postgresql_where=text("backorder_reason IS NOT NULL"),
             sqlite_where=text("backorder_reason IS NOT NULL"),
         ),
+        # The worklist in serving order (its orders first), by reason, by how long waited.
+        *(
+            Index(
+                f"ix_so_lines_worklist_{name}",
+                *columns,
+                postgresql_where=text("backorder_reason IS NOT NULL"),
+                sqlite_where=text("backorder_reason IS NOT NULL"),
+            )
+            for name, columns in (
+                ("order", ("sales_order_id", "line_no")),
+                ("reason", ("backorder_reason", "backorder_since")),
+                ("since", ("backorder_since",)),
+            )
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sales_order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
     line_no: Mapped[int] = mapped_column(Integer)
-    stock_item_id: Mapped[int] = mapped_column(ForeignKey("stock_items.id"))
+    stock_item_id: Mapped[int] = mapped_column(ForeignKey("stock_items.id"), index=True)
     qty: Mapped[int] = mapped_column(Integer)
     qty_assigned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     qty_shipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

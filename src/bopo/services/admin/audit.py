@@ -4,12 +4,12 @@ sales order or purchase order (with its lines) for their pages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union_all
 
 from bopo.db.models import AuditEvent, PoLine, SoLine
 from bopo.services.common.pages import Page, fetch_page
@@ -78,11 +78,12 @@ def find_audit(
     until: date | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[AuditRow]:
     """The audit trail, newest first. `actor` is part of who did it (`ines` finds
     `web:ines`), `action` an action or its group (`email` finds `email.retry`),
     `entity` a kind of thing (and `entity_id` one of them); dates are UTC days,
-    inclusive."""
+    inclusive. `after`: the page after this row (bopo.services.common.pages)."""
     stmt = _rows()
     if actor and normal(actor):
         stmt = stmt.where(matches([AuditEvent.actor], actor))
@@ -99,8 +100,22 @@ def find_audit(
         stmt = stmt.where(AuditEvent.at >= _start(since))
     if until:
         stmt = stmt.where(AuditEvent.at < _start(until + timedelta(days=1)))
-    with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, AuditRow, limit=limit, offset=offset)
+    with ctx.db.read() as conn:  # ids paged on the primary key; the page's rows read whole
+        ids = fetch_page(
+            conn,
+            stmt.with_only_columns(AuditEvent.id),
+            lambda id: id,
+            limit=limit,
+            offset=offset,
+            key=AuditEvent.id,
+            newest_first=True,
+            after=after,
+        )
+        found = {
+            r.id: AuditRow(**r._mapping)
+            for r in conn.execute(_rows().where(AuditEvent.id.in_(ids.items)))
+        }
+    return replace(ids, items=[found[i] for i in ids.items])
 
 
 def history(
@@ -108,10 +123,16 @@ def history(
 ) -> Page[AuditRow]:
     """What happened to one sales order or purchase order and its lines, newest first
     (any other kind: the rows about it alone). Served by the (entity, entity_id) index."""
-    about = (AuditEvent.entity == entity) & (AuditEvent.entity_id == entity_id)
+    about: Any = (AuditEvent.entity == entity) & (AuditEvent.entity_id == entity_id)
     if entity in PARTS:
+        # Two lookups of the (entity, entity_id) index, united by id: one condition
+        # with OR between them would have the trail read whole.
         part, ids, parent = PARTS[entity]
         lines = ids.where(parent == entity_id)
-        about = about | ((AuditEvent.entity == part) & AuditEvent.entity_id.in_(lines))
+        found = union_all(
+            select(AuditEvent.id).where(about),
+            select(AuditEvent.id).where(AuditEvent.entity == part, AuditEvent.entity_id.in_(lines)),
+        )
+        about = AuditEvent.id.in_(select(found.subquery().c.id))
     with ctx.db.read() as conn:
         return fetch_page(conn, _rows().where(about), AuditRow, limit=limit, offset=offset)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from email.generator import BytesGenerator
 from email.header import decode_header, make_header
@@ -142,6 +142,7 @@ def find_emails(
     event: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[EmailSummary]:
     """One page of the outbox in the order the mailer sends it (oldest first), with the total.
 
@@ -157,12 +158,14 @@ def find_emails(
     if event is not None:
         stmt = stmt.where(PendingEmail.event == _event(event).value)
     with ctx.db.read() as conn:
-        ids = fetch_page(conn, stmt, lambda id: id, limit=limit, offset=offset)
+        ids = fetch_page(
+            conn, stmt, lambda id: id, limit=limit, offset=offset, key=PendingEmail.id, after=after
+        )
         found = {}
         if ids.items:
             for r in conn.execute(_summaries().where(PendingEmail.id.in_(ids.items))):
                 found[r.id] = EmailSummary(**r._mapping)
-    return Page([found[i] for i in ids.items], ids.total, ids.limit, ids.offset)
+    return replace(ids, items=[found[i] for i in ids.items])
 
 
 def count_emails(ctx: Context) -> dict[str, int]:

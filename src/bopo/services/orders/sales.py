@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, computed_field
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, union, update
+from sqlalchemy.orm import aliased
 
 from bopo.db.audit import event
 from bopo.db.models import Association, Customer, PoLine, SalesOrder, SoLine, StockItem
@@ -16,7 +17,7 @@ from bopo.domain.statuses import Priority
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.common import sorting
 from bopo.services.common.lookup import find_sales_order
-from bopo.services.common.pages import MAX_LIMIT, AnySelect, Page
+from bopo.services.common.pages import MAX_LIMIT, AnySelect, Page, count_capped
 from bopo.services.common.search import matches, normal, same
 from bopo.services.context import Context
 from bopo.services.orders.outcomes import LineOutcome, load_line_outcomes
@@ -159,6 +160,7 @@ def find_sales_orders(
     sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[SalesOrderSummary]:
     """Sales orders, newest first; dates are inclusive; `sku` matches any line;
     `waiting` keeps orders with a line on the worklist (false: none); `priority`
@@ -182,16 +184,26 @@ def find_sales_orders(
     )
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
+    # Newest first (no other sort): `after` seeks the page after that order by id.
+    keyed = sorting.sort_key(sort, SALES_ORDER_SORTS) is None
+    seek = 0 if keyed and after is not None else offset
+    if seek != offset:
+        where.append(SalesOrder.id < after)
     with ctx.db.read() as conn:
-        total = conn.scalar(select(func.count()).select_from(SalesOrder).where(*where)) or 0
-        heads = _heads(conn, where, sort, limit, offset) if total else []
+        counted = select(SalesOrder.id).where(*where)
+        total, capped = count_capped(conn, counted, offset=seek, limit=limit)
+        total += offset - seek
+        heads = _heads(conn, where, sort, limit, seek) if total > offset - seek else []
         ids = [h.id for h in heads]
         counts = _line_counts(conn, ids) if heads else {}
         overdue = _on_overdue(conn, ids, ctx.clock().date()) if heads else set()
     items = [
         replace(_summary(h, counts.get(h.id, (0, 0))), on_overdue=h.id in overdue) for h in heads
     ]
-    return Page(items, total, limit, offset)
+    page = Page(items, total, limit, offset, capped)
+    if keyed and items and page.has_next:
+        page = replace(page, next_after=items[-1].id)
+    return page
 
 
 def _where(
@@ -246,38 +258,45 @@ def _where(
     if priority:
         where.append(SalesOrder.priority == _priority(priority).rank)
     if q and normal(q):
+        # Two searches, each on its own index, united by id (an OR would read every order).
         who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
-        where.append(matches([SalesOrder.number], q) | SalesOrder.customer_id.in_(who))
+        so = aliased(SalesOrder)
+        found = union(
+            select(so.id).where(matches([so.number], q)),
+            select(so.id).where(so.customer_id.in_(who)),
+        )
+        where.append(SalesOrder.id.in_(found))
     return where
 
 
 def _heads(
     conn: Connection, where: list[Any], sort: str | None, limit: int, offset: int
 ) -> list[Any]:
-    """The page's orders, with their customers."""
-    return list(
-        conn.execute(
-            select(
-                SalesOrder.id,
-                SalesOrder.source,
-                SalesOrder.number,
-                SalesOrder.status,
-                Customer.code,
-                Customer.name,
-                SalesOrder.order_date,
-                SalesOrder.delivery_date,
-                SalesOrder.created_at,
-                SalesOrder.priority,
-            )
-            .join(Customer, Customer.id == SalesOrder.customer_id)
-            .where(*where)
-            .order_by(
-                *sorting.order_by(sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()])
-            )
-            .limit(limit)
-            .offset(offset)
-        ).all()
+    """The page's orders, with their customers: the page's ids are sliced on the orders
+    table alone (joining customers only to sort by their name), however deep the page."""
+    order = sorting.order_by(sort, SALES_ORDER_SORTS, SalesOrder.id, [SalesOrder.id.desc()])
+    ids = select(SalesOrder.id).where(*where).order_by(*order).limit(limit).offset(offset)
+    if sorting.sort_key(sort, SALES_ORDER_SORTS) in ("customer", "-customer"):
+        ids = ids.join(Customer, Customer.id == SalesOrder.customer_id)
+    page = list(conn.scalars(ids))
+    rows = conn.execute(
+        select(
+            SalesOrder.id,
+            SalesOrder.source,
+            SalesOrder.number,
+            SalesOrder.status,
+            Customer.code,
+            Customer.name,
+            SalesOrder.order_date,
+            SalesOrder.delivery_date,
+            SalesOrder.created_at,
+            SalesOrder.priority,
+        )
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(SalesOrder.id.in_(page))
     )
+    found = {r.id: r for r in rows}
+    return [found[i] for i in page]
 
 
 def _line_counts(conn: Connection, order_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -224,7 +224,8 @@ def find_receipts(
         stmt = stmt.where(PurchaseOrder.number == po_number)
     with ctx.db.read() as conn:
         heads = fetch_page(conn, stmt, _Head, limit=limit, offset=offset)
-        return Page(_with_lines(conn, heads.items), heads.total, heads.limit, heads.offset)
+        items = _with_lines(conn, heads.items)
+        return Page(items, heads.total, heads.limit, heads.offset, heads.total_capped)
 
 
 def get_receipt(ctx: Context, receipt_id: int) -> ReceiptView:

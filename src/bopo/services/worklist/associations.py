@@ -9,12 +9,13 @@ an unlink names the association it means, so it never removes a newer one.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import Connection, select
+from sqlalchemy.orm import aliased
 
 from bopo.db.models import Association, PoLine, PurchaseOrder, SalesOrder, SoLine, StockItem
 from bopo.errors import Conflict, NotFound
@@ -85,8 +86,12 @@ def find_associations(
     sku: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[AssociationView]:
-    """One page of associations, newest first, with the total."""
+    """One page of associations, newest first, with the total; `after`: the page after
+    this association (bopo.services.common.pages). Filtered by state or not at all, the
+    page's ids are counted and sliced on the links table alone (its primary key), and only
+    the page's rows are joined to their orders and PO lines, however deep the page."""
     stmt = _select().order_by(Association.id.desc())
     equal: list[tuple[Any, object]] = [
         (Association.state, state),
@@ -98,8 +103,43 @@ def find_associations(
     for column, value in equal:
         if value is not None:
             stmt = stmt.where(column == value)
+    if sku is not None:  # the same item's PO lines: a way in by the links' po_line_id index
+        po_line, stock = aliased(PoLine), aliased(StockItem)  # not the joined ones
+        item = select(stock.id).where(stock.sku == sku).scalar_subquery()
+        stmt = stmt.where(
+            Association.po_line_id.in_(select(po_line.id).where(po_line.stock_item_id == item))
+        )
+    bare = all(v is None for v in (po_number, sales_order_id, so_line_id, sku))
     with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, AssociationView, limit=limit, offset=offset)
+        if bare:  # filtered on the links alone: page their ids, then read the page whole
+            ids = select(Association.id).order_by(Association.id.desc())
+            if state is not None:
+                ids = ids.where(Association.state == state)
+            page = fetch_page(
+                conn,
+                ids,
+                lambda id: id,
+                limit=limit,
+                offset=offset,
+                key=Association.id,
+                newest_first=True,
+                after=after,
+            )
+            found = {
+                r.id: AssociationView(**r._mapping)
+                for r in conn.execute(_select().where(Association.id.in_(page.items)))
+            }
+            return replace(page, items=[found[i] for i in page.items])
+        return fetch_page(
+            conn,
+            stmt,
+            AssociationView,
+            limit=limit,
+            offset=offset,
+            key=Association.id,
+            newest_first=True,
+            after=after,
+        )
 
 
 def get_association(ctx: Context, association_id: int) -> AssociationView:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, PlainSerializer
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, or_, select, tuple_, union
+from sqlalchemy.orm import aliased
 
 from bopo.db.bulk import one_of
 from bopo.db.models import (
@@ -27,7 +28,7 @@ from bopo.domain.decisions import DecisionKind
 from bopo.domain.statuses import SkipReason
 from bopo.domain.templating import EmailEvent
 from bopo.services.common.engine import commit
-from bopo.services.common.pages import MAX_LIMIT, Page
+from bopo.services.common.pages import MAX_LIMIT, Page, count_capped
 from bopo.services.common.search import matches, normal, same
 from bopo.services.context import Context
 
@@ -213,10 +214,12 @@ def find_backorders(
     q: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[BackorderLine]:
     """One page of the worklist, highest priority and oldest delivery date first, with
     the total. `q` is part of the order number, the SKU or item name, or the customer's
-    name, code or email address, in any case.
+    name, code or email address, in any case. `after` (a page's `next_after`, a line's
+    id): the page after that line, sought on the serving order's index.
 
     A `late supply` line comes with the PO line it is still linked to. The
     count and the ordering touch only the tables the filters need (the
@@ -228,11 +231,16 @@ def find_backorders(
     )
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
-    counted = select(func.count()).select_from(SoLine).where(*where)
-    if by_order:
-        counted = counted.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id).where(*by_order)
     with ctx.db.read() as conn:
-        total = conn.scalar(counted) or 0
+        past = _after(conn, after) if after is not None else None
+        seek = offset if past is None else 0
+        if past is not None:
+            by_order.append(past)
+        counted = select(SoLine.id).where(*where)
+        if by_order:
+            counted = counted.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        total, capped = count_capped(conn, counted.where(*by_order), offset=seek, limit=limit)
+        total += offset - seek
         ids = (
             list(
                 conn.scalars(
@@ -241,14 +249,53 @@ def find_backorders(
                     .where(*where, *by_order)
                     .order_by(*WORKLIST_ORDER)
                     .limit(limit)
-                    .offset(offset)
+                    .offset(seek)
                 )
             )
-            if total
+            if total > offset - seek
             else []
         )
         items = load_backorders(conn, ids=ids) if ids else []
-    return Page(items, total, limit, offset)
+    page = Page(items, total, limit, offset, capped)
+    return replace(page, next_after=items[-1].so_line_id) if page.has_next and items else page
+
+
+def _after(conn: Connection, so_line_id: int) -> Any:
+    """The lines served after this one (WORKLIST_ORDER), or None for an unknown line."""
+    key = conn.execute(
+        select(SalesOrder.priority, SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
+        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+        .where(SoLine.id == so_line_id)
+    ).first()
+    if key is None:
+        return None
+    priority, delivery, order_id, line_no = key
+    same_rank = and_(
+        SalesOrder.priority == priority,
+        or_(
+            tuple_(SalesOrder.delivery_date, SalesOrder.id) > tuple_(delivery, order_id),
+            and_(SalesOrder.id == order_id, SoLine.line_no > line_no),
+        ),
+    )
+    return or_(SalesOrder.priority < priority, same_rank)
+
+
+def _searched(q: str) -> Any:
+    """Worklist lines whose order number, customer or item has `q` in it: three searches,
+    each on its own index (the orders' numbers, the customers, the items), united by
+    line id; one condition with OR across them would read the whole worklist."""
+    line, so = aliased(SoLine), aliased(SalesOrder)
+    skus = select(StockItem.id).where(matches([StockItem.sku, StockItem.name], q))
+    who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
+    orders = union(
+        select(so.id).where(matches([so.number], q)),
+        select(so.id).where(so.customer_id.in_(who)),
+    )
+    waiting = line.backorder_reason.is_not(None)
+    return union(
+        select(line.id).where(waiting, line.sales_order_id.in_(orders)),
+        select(line.id).where(waiting, line.stock_item_id.in_(skus)),
+    )
 
 
 def _worklist_filters(
@@ -276,13 +323,7 @@ def _worklist_filters(
     if source:
         by_order.append(SalesOrder.source == source)
     if q and normal(q):
-        skus = select(StockItem.id).where(matches([StockItem.sku, StockItem.name], q))
-        who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
-        by_order.append(
-            matches([SalesOrder.number], q)
-            | SalesOrder.customer_id.in_(who)
-            | SoLine.stock_item_id.in_(skus)
-        )
+        where.append(SoLine.id.in_(_searched(q)))
     if delivery_from:
         by_order.append(SalesOrder.delivery_date >= delivery_from)
     if delivery_to:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, case, distinct, func, select
 
-from bopo.db.models import Association, PendingEmail, PoLine, Receipt, SalesOrder, SoLine
-from bopo.db.queries import IS_OPEN, OPEN_QTY, pairs, waiting_qty
+from bopo.db.models import (
+    Association,
+    PendingEmail,
+    PoLine,
+    PurchaseOrder,
+    Receipt,
+    SalesOrder,
+    SoLine,
+)
+from bopo.db.queries import IS_OPEN, OPEN_QTY, waiting_qty
 from bopo.domain.charts import AGE_BUCKETS, Bar, age_limits, bars, week_labels, week_starts
+from bopo.domain.statuses import EmailState, SkipReason
+from bopo.services.common import pages
 from bopo.services.context import Context
 from bopo.services.supply.goods_in import ReceiptView, list_receipts
 
@@ -35,38 +46,37 @@ class Overview:
     recent_receipts: tuple[ReceiptView, ...]  # today's, newest first
     ageing: tuple[Bar, ...] = ()  # worklist lines by how long they have waited
     supply_due: tuple[Bar, ...] = ()  # open PO lines' outstanding units by week due
+    # orders_on_overdue counted over the first COUNT_CAP + 1 links only: at least that many
+    orders_on_overdue_floor: bool = False
 
     @property
     def worklist_total(self) -> int:
         return sum(self.worklist.values())
 
+    @property
+    def worklist_capped(self) -> bool:
+        """A reason's count stopped at the cap: the total is at least worklist_total."""
+        return any(n > pages.COUNT_CAP for n in self.worklist.values())
+
 
 def overview(ctx: Context) -> Overview:
-    """The dashboard's figures; each one query, none of them scans the orders' lines."""
+    """The dashboard's figures. Each count over the orders, their lines or the outbox
+    stops past COUNT_CAP (a figure above it reads "more than 10,000"), on an index that
+    holds just what it counts: the page costs the same at a thousand orders or a million."""
     today = ctx.clock().date()
     midnight = datetime.combine(today, time(), tzinfo=UTC)
     with ctx.db.read() as conn:
-        open_pos, open_lines, overdue = conn.execute(
+        open_pos, open_lines, overdue, open_orders = conn.execute(
             select(
-                func.count(distinct(PoLine.purchase_order_id)),
-                func.count(),
-                func.count().filter(PoLine.due_date < today),
-            ).where(IS_OPEN)
-        ).one()
-        on_overdue = _orders_on_overdue(conn, today) if overdue else 0
-        open_orders = conn.scalar(
-            select(func.count()).select_from(SalesOrder).where(SalesOrder.status == "open")
-        )
-        worklist = pairs(
-            conn.execute(
-                select(SoLine.backorder_reason, func.count())
-                .where(SoLine.backorder_reason.is_not(None))
-                .group_by(SoLine.backorder_reason)
+                _capped(select(PurchaseOrder.id).where(_any_open_line().is_not(None))),
+                _capped(select(PoLine.id).where(IS_OPEN)),
+                _capped(select(PoLine.id).where(IS_OPEN, PoLine.due_date < today)),
+                _capped(select(SalesOrder.id).where(SalesOrder.status == "open")),
             )
-        )
-        emails = pairs(
-            conn.execute(select(PendingEmail.state, func.count()).group_by(PendingEmail.state))
-        )
+        ).one()
+        on_overdue = _orders_on_overdue(conn, today) if overdue else (0, False)
+        worklist = _by(conn, SoLine.backorder_reason, SkipReason)
+        emails = _by(conn, PendingEmail.state, EmailState)
         receipts, units = conn.execute(
             select(func.count(), func.coalesce(func.sum(Receipt.qty), 0)).where(
                 Receipt.received_at >= midnight
@@ -82,7 +92,8 @@ def overview(ctx: Context) -> Overview:
         open_purchase_orders=open_pos,
         open_po_lines=open_lines,
         overdue_po_lines=overdue,
-        orders_on_overdue=on_overdue or 0,
+        orders_on_overdue=on_overdue[0],
+        orders_on_overdue_floor=on_overdue[1],
         open_sales_orders=open_orders or 0,
         worklist=dict(sorted(worklist.items(), key=lambda kv: -kv[1])),
         emails=emails,
@@ -94,18 +105,71 @@ def overview(ctx: Context) -> Overview:
     )
 
 
-def _orders_on_overdue(conn: Connection, today: date) -> int:
-    """Sales orders with a line linked to a PO line due before today."""
+def _any_open_line() -> Any:
+    """A PO's first open line, looked up per PO (not as a join that reads every line):
+    the count of open POs stops at the cap after as many lookups."""
     return (
-        conn.scalar(
-            select(func.count(distinct(SoLine.sales_order_id)))
-            .select_from(Association)
-            .join(PoLine, PoLine.id == Association.po_line_id)
-            .join(SoLine, SoLine.id == Association.so_line_id)
-            .where(Association.state == "active", PoLine.due_date < today)
-        )
-        or 0
+        select(PoLine.id)
+        .where(PoLine.purchase_order_id == PurchaseOrder.id, IS_OPEN)
+        .limit(1)
+        .correlate(PurchaseOrder)
+        .scalar_subquery()
     )
+
+
+def _capped(stmt: Any) -> Any:
+    """How many rows `stmt` selects, counted no further than COUNT_CAP + 1."""
+    rows = stmt.limit(pages.COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+
+def _by(conn: Connection, column: Any, values: type[StrEnum]) -> dict[str, int]:
+    """Rows by each value of `column` (those with any), each counted up to the cap."""
+    counts = conn.execute(
+        select(*(_capped(select(column).where(column == v.value)) for v in values))
+    ).one()
+    return {v.value: n for v, n in zip(values, counts, strict=True) if n}
+
+
+def _orders_on_overdue(conn: Connection, today: date) -> tuple[int, bool]:
+    """Sales orders with a line linked to a PO line due before today, among the first
+    COUNT_CAP + 1 such links: (how many, whether there may be more)."""
+    links = (
+        select(SoLine.sales_order_id)
+        .select_from(PoLine)
+        .join(Association, Association.po_line_id == PoLine.id)
+        .join(SoLine, SoLine.id == Association.so_line_id)
+        .where(IS_OPEN, PoLine.due_date < today, Association.state == "active")
+        .limit(pages.COUNT_CAP + 1)
+        .subquery()
+    )
+    found, seen = conn.execute(
+        select(func.count(distinct(links.c.sales_order_id)), func.count()).select_from(links)
+    ).one()
+    return found, seen > pages.COUNT_CAP
+
+
+def _ageing(conn: Connection, now: datetime) -> tuple[Bar, ...]:
+    """Worklist lines by how long they have waited (since they went on the worklist),
+    each bucket a range of the worklist's index by time, counted up to the cap."""
+    since = SoLine.backorder_since
+    limits = [None, *age_limits(now), None]  # newest first: (limit, older limit]
+    counted = {}
+    for i in range(len(limits) - 1):
+        newer, older = limits[i], limits[i + 1]
+        rows = select(waiting_qty().label("units")).where(
+            SoLine.backorder_reason.is_not(None), since.is_not(None)
+        )
+        if newer is not None:
+            rows = rows.where(since <= newer)
+        if older is not None:
+            rows = rows.where(since > older)
+        bucket = rows.limit(pages.COUNT_CAP + 1).subquery()
+        n, units = conn.execute(
+            select(func.count(), func.coalesce(func.sum(bucket.c.units), 0))
+        ).one()
+        counted[i] = (int(n), int(units))
+    return bars([label for _, label in AGE_BUCKETS], counted)
 
 
 def _counted(conn: Connection, bucket: Any, units: Any, *where: Any) -> dict[int, tuple[int, int]]:
@@ -115,18 +179,6 @@ def _counted(conn: Connection, bucket: Any, units: Any, *where: Any) -> dict[int
         .group_by("bucket")
     )
     return {int(b): (int(n), int(u)) for b, n, u in rows if b is not None}
-
-
-def _ageing(conn: Connection, now: datetime) -> tuple[Bar, ...]:
-    """Worklist lines by how long they have waited (since they went on the worklist)."""
-    limits = age_limits(now)
-    since = SoLine.backorder_since
-    bucket = case(*((since > limit, i) for i, limit in enumerate(limits)), else_=len(limits))
-    waiting = waiting_qty()
-    counted = _counted(
-        conn, bucket, waiting, SoLine.backorder_reason.is_not(None), since.is_not(None)
-    )
-    return bars([label for _, label in AGE_BUCKETS], counted)
 
 
 def _supply_due(conn: Connection, today: date) -> tuple[Bar, ...]:

@@ -245,6 +245,7 @@ def find_candidates(
     q: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
 ) -> Page[LineCandidates]:
     """One page of the worklist (as `find_backorders`), each line with its candidates."""
     page = find_backorders(
@@ -258,10 +259,11 @@ def find_candidates(
         q=q,
         limit=limit,
         offset=offset,
+        after=after,
     )
     with ctx.db.read() as conn:
         items = _with_candidates(conn, page.items, ctx.backorders(conn).policy)
-    return Page(items, page.total, page.limit, page.offset)
+    return Page(items, page.total, page.limit, page.offset, page.total_capped, page.next_after)
 
 
 def _with_candidates(

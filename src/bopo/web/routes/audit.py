@@ -28,6 +28,7 @@ def audit_page(
     since: Annotated[str | None, Query(max_length=10)] = None,
     until: Annotated[str | None, Query(max_length=10)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> HTMLResponse:
     page = audit.find_audit(
         context_of(request),
@@ -39,6 +40,7 @@ def audit_page(
         until=query_date(until),
         limit=PAGE_SIZE,
         offset=offset,
+        after=after,
     )
     return render(
         request,

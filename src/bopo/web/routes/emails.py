@@ -49,6 +49,7 @@ def list_page(
     event: Annotated[str | None, Query(max_length=16)] = None,
     order: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> HTMLResponse:
     """The outbox of one state (pending unless asked), oldest first as the mailer sends."""
     ctx = context_of(request)
@@ -61,6 +62,7 @@ def list_page(
         event=chosen_event,
         limit=PAGE_SIZE,
         offset=offset,
+        after=after,
     )
     so = sales.get_sales_order(ctx, order) if order is not None else None
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -58,6 +58,7 @@ def list_page(
     size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
     sort: Annotated[str | None, Query(max_length=20)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> HTMLResponse:
     page = sales.find_sales_orders(
         context_of(request),
@@ -74,6 +75,7 @@ def list_page(
         sort=sort,
         limit=page_size(size),
         offset=offset,
+        after=after,
     )
     return render(
         request,

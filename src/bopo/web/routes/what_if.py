@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from bopo.domain.allocation import POLICIES
 from bopo.errors import BopoError, FieldError, InvalidInput
-from bopo.services.promise import what_if
+from bopo.services.promise import switch_on, what_if
 from bopo.services.promise.what_if import WhatIf
 from bopo.services.supply import purchasing
 from bopo.services.supply.purchasing import PoLineView, PurchaseOrderView
@@ -142,6 +142,7 @@ def _show(
     back: str,
     still: str = "",
     switch: dict[str, str] | None = None,
+    orders: switch_on.SwitchOnPage | None = None,
 ) -> HTMLResponse:
     """The preview page; `still` says what the action does even when no order is touched."""
     return render(
@@ -154,6 +155,7 @@ def _show(
         back=local_path(back),
         still=still,
         switch=switch,
+        orders=orders,
         events=EVENTS,
         shown=SHOWN,
     )
@@ -204,18 +206,20 @@ def preview_switch_on(
     user: Admin,
     policy: Annotated[str | None, Query(max_length=40)] = None,
     default_status: Annotated[str | None, Query(max_length=32)] = None,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
 ) -> HTMLResponse:
     """What switching allocation to existing POs on (with this policy and default status)
-    would do over today's worklist; the page applies it once confirmed."""
+    would do over today's worklist, a page of its waiting orders at a time (in the order
+    a retry serves them); the page applies it once confirmed."""
     ctx = context_of(request)
     current = ctx.backorders()
     chosen = policy if policy is not None and policy in POLICIES else current.policy
     status = current.default_po_line_status if default_status is None else default_status
-    answer = what_if.what_if_switch_on(ctx, policy=chosen, default_status=status or "")
+    page = switch_on.switch_on_page(ctx, policy=chosen, default_status=status or "", offset=offset)
     asked = Asked(
         f"What if allocation to existing purchase orders were on, policy {chosen}, "
         f"default status {status or 'none'}?",
-        answer,
+        page.answer,
         None,
     )
     return _show(
@@ -225,4 +229,5 @@ def preview_switch_on(
         crumbs=[("/settings", "Settings")],
         back="/settings",
         switch={"policy": chosen, "default_status": status or ""},
+        orders=page,
     )

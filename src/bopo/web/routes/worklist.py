@@ -41,6 +41,7 @@ def list_page(
     q: Annotated[str | None, Query(max_length=100)] = None,
     size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> HTMLResponse:
     page = manual_links.find_candidates(
         context_of(request),
@@ -52,6 +53,7 @@ def list_page(
         q=q or None,
         limit=page_size(size),
         offset=offset,
+        after=after,
     )
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(
