@@ -64,7 +64,8 @@ class EmailSettings(_Section):
     lease_seconds: int = Field(default=300, ge=1, le=86_400)
     retry_delay_seconds: int = Field(default=60, ge=0, le=86_400)
     # Rendering one email from a template (at save, preview, intake, status change):
-    # the longest it may take, and the most any part (or text built on the way) may hold.
+    # the most CPU time it may take, and the most any part (or text built on the way)
+    # may hold.
     template_time_limit_ms: int = Field(default=200, ge=10, le=10_000)
     template_max_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=16 * 1024 * 1024)
 
