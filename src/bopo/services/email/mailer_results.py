@@ -1,10 +1,11 @@
 """Recording what became of each email a mailer held: each in its own transaction, and
 only while the mailer still holds it (see bopo.services.email.mailer).
 
-An email sent is recorded by a thread of its own, on a connection it keeps for the
-batch, while the mailer offers the next message to the server: one statement (on
-PostgreSQL in autocommit, so one round trip), committed before the server may accept
-the next message (see ResultWriter).
+An email sent is recorded with one statement on a connection kept for the batch. On
+PostgreSQL it runs in autocommit (one round trip) in a thread of its own while the
+mailer offers the next message to the server, and is committed before the server may
+accept that message (see ResultWriter). On SQLite the commit is local and does not
+wait for the disk (WAL, synchronous=NORMAL): it runs at once, in the mailer's thread.
 """
 
 from __future__ import annotations
@@ -53,15 +54,15 @@ class ResultWriter:
         self._ctx, self._me, self._on_kept = ctx, me, on_kept
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="bopo-mailer-results")
         self._pending: Future[None] | None = None
-        self._conn: Connection | None = None  # used by the thread alone
+        self._conn: Connection | None = None  # used by one thread at a time
 
     def __enter__(self) -> ResultWriter:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         error = self.settle()
-        self._thread.submit(self._disconnect).result()
         self._thread.shutdown()
+        self._disconnect()
         if error is not None:
             if kind is None:
                 raise error
@@ -69,6 +70,9 @@ class ResultWriter:
 
     def submit(self, email_id: int) -> None:
         assert self._pending is None, "settle() the last result first"
+        if self._ctx.db.is_sqlite:  # a local commit, not flushed (WAL): no wait to hide
+            self._record(email_id)
+            return
         self._pending = self._thread.submit(self._record, email_id)
 
     def settle(self) -> BaseException | None:
