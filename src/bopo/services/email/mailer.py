@@ -19,11 +19,12 @@ so a mailer killed mid-batch leaves only its unfinished emails `sending`;
 when the lease runs out, another mailer takes them over. The one message
 that can go twice is the one the server accepted just before the kill and
 whose result was not yet committed: it goes again with the same Message-ID.
-That commit runs in a thread (mailer_results.ResultWriter) while the next
-message is offered: its envelope and content go out, but the line that ends
-it, after which the server may accept it, only once the commit has returned.
-A mailer killed, or a commit failing, in between leaves that next message
-unended; the server drops it, and it goes later as any unsent email.
+On PostgreSQL that commit runs in a thread (mailer_results.ResultWriter)
+while the next message is offered: its envelope goes out, but its content and
+the line that ends it, after which the server may accept it, only once the
+commit has returned. A mailer killed, or a commit failing, in between leaves
+that next message unended; the server drops it, and it goes later as any
+unsent email.
 
 A 5xx answer fails the email at once; a 4xx answer or a lost connection
 puts it back as pending with a growing delay, until `[email] max_attempts`
