@@ -441,10 +441,13 @@ class _Breaks:
     def __init__(self, inner: mailer.Transport, recipient: str) -> None:
         self.inner, self.recipient, self.closed = inner, recipient, 0
 
-    def send(self, email: Any) -> None:
+    def start(self, email: Any) -> None:
         if email.recipient == self.recipient:
             raise UnicodeEncodeError("ascii", "ä", 0, 1, "ordinal not in range(128)")
-        self.inner.send(email)
+        self.inner.start(email)
+
+    def finish(self) -> None:
+        self.inner.finish()
 
     def close(self) -> None:
         self.closed += 1

@@ -19,6 +19,12 @@ so a mailer killed mid-batch leaves only its unfinished emails `sending`;
 when the lease runs out, another mailer takes them over. The one message
 that can go twice is the one the server accepted just before the kill and
 whose result was not yet committed: it goes again with the same Message-ID.
+On PostgreSQL that commit runs in a thread (mailer_results.ResultWriter)
+while the next message is offered: its envelope goes out, but its content and
+the line that ends it, after which the server may accept it, only once the
+commit has returned. A mailer killed, or a commit failing, in between leaves
+that next message unended; the server drops it, and it goes later as any
+unsent email.
 
 A 5xx answer fails the email at once; a 4xx answer or a lost connection
 puts it back as pending with a growing delay, until `[email] max_attempts`
@@ -54,7 +60,7 @@ from bopo.domain.addresses import BadAddress
 from bopo.services.context import Context
 from bopo.services.email.mailer_claims import Claimed, claim_due, supersede_untrue
 from bopo.services.email.mailer_lease import Lease
-from bopo.services.email.mailer_results import finish, record_sent, release
+from bopo.services.email.mailer_results import ResultWriter, finish, release
 from bopo.smtp import Outgoing, SendFailure, SmtpTransport, build_message
 
 log = logging.getLogger(__name__)
@@ -63,7 +69,12 @@ MAX_RETRY_DELAY = timedelta(days=1)
 
 
 class Transport(Protocol):
-    def send(self, email: Outgoing) -> None: ...
+    """start() offers a message and its content, all but the end; finish() ends it, and
+    the server accepts it (SmtpTransport)."""
+
+    def start(self, email: Outgoing) -> None: ...
+
+    def finish(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -183,8 +194,8 @@ def _send_batch(
     should_stop: Callable[[], bool] | None,
 ) -> bool:
     """Send a claimed batch; False when the run should end (stopped, server unreachable)."""
-    with Lease(ctx, me, batch) as lease:
-        return _send_held(ctx, me, transport, batch, lease, summary, should_stop)
+    with Lease(ctx, me, batch) as lease, ResultWriter(ctx, me, lease.done) as results:
+        return _send_held(ctx, me, transport, batch, lease, results, summary, should_stop)
 
 
 def _send_held(
@@ -193,14 +204,18 @@ def _send_held(
     transport: Transport,
     batch: Sequence[Claimed],
     lease: Lease,
+    results: ResultWriter,
     summary: SendSummary,
     should_stop: Callable[[], bool] | None,
 ) -> bool:
+    """Each message is offered (envelope and content) while the last one's result is
+    being committed, and ended only once that commit has returned."""
     reconnected = False
     i = 0
     while i < len(batch):
         email = batch[i]
         if should_stop is not None and should_stop():
+            results.wait()
             _release(ctx, me, batch[i:], summary)
             summary.stopped = "stopped"
             return False
@@ -208,13 +223,18 @@ def _send_held(
             i += 1
             continue
         if not lease.holds(email.id):  # claim afresh rather than overstay
+            results.wait()
             _release(ctx, me, batch[i:], summary)
             return True
-        outgoing = _built(ctx, me, email, summary)
+        outgoing = _built(ctx, me, email, results, summary)
         if outgoing is not None:
             try:
-                transport.send(outgoing)
+                transport.start(outgoing)
+                unkept = results.settle()
+                if unkept is None:
+                    transport.finish()
             except SendFailure as failure:
+                results.wait()
                 if failure.connection_lost and not reconnected:
                     reconnected = True  # one more go on a new connection
                     continue
@@ -226,25 +246,34 @@ def _send_held(
                     return False
                 _refused(ctx, me, email, failure, summary)
             except Exception as exc:  # unforeseen: this email alone, the rest on a new connection
+                results.wait()
                 log.exception("email %d: sending failed unexpectedly", email.id)
                 transport.close()
                 _retry_or_fail(ctx, me, email, f"sending failed: {exc!r}", summary)
             else:
-                record_sent(ctx, me, email.id)
+                if unkept is not None:  # the last result was not kept: this one must not go
+                    transport.close()  # mid-message: the server drops it
+                    raise unkept
+                results.submit(email.id)  # the lease lets it go once recorded
                 summary.sent += 1
                 reconnected = False
+                i += 1
+                continue
         lease.done(email.id)
         i += 1
     return True
 
 
-def _built(ctx: Context, me: str, email: Claimed, summary: SendSummary) -> Outgoing | None:
+def _built(
+    ctx: Context, me: str, email: Claimed, results: ResultWriter, summary: SendSummary
+) -> Outgoing | None:
     """The message to send; None when it cannot be built: it will not build next time
     either, so it fails, alone."""
     try:
         return _message(ctx, email)
     except Exception as exc:
         reason = str(exc) if isinstance(exc, BadAddress) else f"cannot be built: {exc!r}"
+        results.wait()
         finish(ctx, me, email.id, state="failed", last_error=reason)
         summary.failed += 1
         summary.errors.append(f"email {email.id}: {reason}")

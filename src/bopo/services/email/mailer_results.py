@@ -1,10 +1,18 @@
 """Recording what became of each email a mailer held: each in its own transaction, and
-only while the mailer still holds it (see bopo.services.email.mailer)."""
+only while the mailer still holds it (see bopo.services.email.mailer).
+
+An email sent is recorded with one statement on a connection kept for the batch. On
+PostgreSQL it runs in autocommit (one round trip) in a thread of its own while the
+mailer offers the next message to the server, and is committed before the server may
+accept that message (see ResultWriter). On SQLite the commit is local and does not
+wait for the disk (WAL, synchronous=NORMAL): it runs at once, in the mailer's thread.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -34,11 +42,69 @@ _SENT = (
 )
 
 
-def record_sent(ctx: Context, me: str, email_id: int) -> None:
-    with ctx.db.write() as conn:
-        done = conn.execute(_SENT, {"email_id": email_id, "mailer": me, "at": ctx.clock()})
-    if not done.rowcount:
-        log.warning(_TAKEN_OVER, email_id)
+class ResultWriter:
+    """Commits the result of the message just accepted while the next is being offered.
+
+    One at a time: `submit()` starts recording an email sent; `settle()` waits for it.
+    The mailer settles before it lets the server accept the next message, and before
+    any write of its own, so at most one accepted message is ever unrecorded.
+    """
+
+    def __init__(self, ctx: Context, me: str, on_kept: Callable[[int], None]) -> None:
+        self._ctx, self._me, self._on_kept = ctx, me, on_kept
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bopo-mailer-results")
+        self._pending: Future[None] | None = None
+        self._conn: Connection | None = None  # used by one thread at a time
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        error = self.settle()
+        self._thread.shutdown()
+        self._disconnect()
+        if error is not None:
+            if kind is None:
+                raise error
+            log.error("mailer %s: a result could not be kept", self._me, exc_info=error)
+
+    def submit(self, email_id: int) -> None:
+        assert self._pending is None, "settle() the last result first"
+        if self._ctx.db.is_sqlite:  # a local commit, not flushed (WAL): no wait to hide
+            self._record(email_id)
+            return
+        self._pending = self._thread.submit(self._record, email_id)
+
+    def settle(self) -> BaseException | None:
+        """Wait for the result being recorded; what went wrong, if anything."""
+        pending, self._pending = self._pending, None
+        return None if pending is None else pending.exception()
+
+    def wait(self) -> None:
+        """settle(), raising what went wrong."""
+        error = self.settle()
+        if error is not None:
+            raise error
+
+    def _record(self, email_id: int) -> None:
+        if self._conn is None:
+            self._conn = self._ctx.db.engine.connect()
+            if not self._ctx.db.is_sqlite:  # one statement: its own transaction
+                self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        params = {"email_id": email_id, "mailer": self._me, "at": self._ctx.clock()}
+        if self._ctx.db.is_sqlite:
+            with self._conn.begin():
+                done = self._conn.execute(_SENT, params)
+        else:
+            done = self._conn.execute(_SENT, params)
+        if not done.rowcount:
+            log.warning(_TAKEN_OVER, email_id)
+        self._on_kept(email_id)
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 def finish(ctx: Context, me: str, email_id: int, **values: Any) -> None:
