@@ -4,7 +4,7 @@ sales order or purchase order (with its lines) for their pages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -12,7 +12,7 @@ from pydantic import Field
 from sqlalchemy import or_, select, union_all
 
 from bopo.db.models import AuditEvent, PoLine, SoLine
-from bopo.services.common.pages import Page, fetch_page
+from bopo.services.common.pages import Page, fetch_page, fetch_page_by_id
 from bopo.services.common.search import matches, normal
 from bopo.services.context import Context
 
@@ -101,21 +101,17 @@ def find_audit(
     if until:
         stmt = stmt.where(AuditEvent.at < _start(until + timedelta(days=1)))
     with ctx.db.read() as conn:  # ids paged on the primary key; the page's rows read whole
-        ids = fetch_page(
+        return fetch_page_by_id(
             conn,
             stmt.with_only_columns(AuditEvent.id),
-            lambda id: id,
+            _rows(),
+            AuditRow,
+            key=AuditEvent.id,
             limit=limit,
             offset=offset,
-            key=AuditEvent.id,
             newest_first=True,
             after=after,
         )
-        found = {
-            r.id: AuditRow(**r._mapping)
-            for r in conn.execute(_rows().where(AuditEvent.id.in_(ids.items)))
-        }
-    return replace(ids, items=[found[i] for i in ids.items])
 
 
 def history(

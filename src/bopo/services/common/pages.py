@@ -82,3 +82,37 @@ def fetch_page(
     if key is not None and rows and page.has_next:
         page = replace(page, next_after=rows[-1]._mapping[key.key])
     return page
+
+
+def fetch_page_by_id(
+    conn: Connection,
+    ids: AnySelect,
+    rows: AnySelect,
+    make: Callable[..., T],
+    *,
+    key: Any,
+    limit: int,
+    offset: int,
+    newest_first: bool = False,
+    after: int | None = None,
+) -> Page[T]:
+    """A page of a list paged on its primary key: `ids` (selecting `key` alone, in the
+    list's order) is counted and sliced on the list's own table, however deep the page,
+    and only the page's ids are read whole through `rows` (which selects `key`)."""
+    page = fetch_page(
+        conn,
+        ids,
+        lambda **r: r[key.key],
+        limit=limit,
+        offset=offset,
+        key=key,
+        newest_first=newest_first,
+        after=after,
+    )
+    found = {}
+    if page.items:
+        found = {
+            r._mapping[key.key]: make(**r._mapping)
+            for r in conn.execute(rows.where(key.in_(page.items)))
+        }
+    return replace(page, items=[found[i] for i in page.items])

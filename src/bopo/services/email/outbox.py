@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from email.generator import BytesGenerator
 from email.header import decode_header, make_header
@@ -21,7 +21,7 @@ from bopo.domain.addresses import BadAddress
 from bopo.domain.statuses import EmailState, transition
 from bopo.domain.templating import EmailEvent
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
-from bopo.services.common.pages import Page, fetch_page
+from bopo.services.common.pages import Page, fetch_page_by_id
 from bopo.services.context import Context
 from bopo.services.email.mailer import SendSummary, Transport, send_emails
 from bopo.services.worklist.associations import AssociationView, load_associations
@@ -158,14 +158,16 @@ def find_emails(
     if event is not None:
         stmt = stmt.where(PendingEmail.event == _event(event).value)
     with ctx.db.read() as conn:
-        ids = fetch_page(
-            conn, stmt, lambda id: id, limit=limit, offset=offset, key=PendingEmail.id, after=after
+        return fetch_page_by_id(
+            conn,
+            stmt,
+            _summaries(),
+            EmailSummary,
+            key=PendingEmail.id,
+            limit=limit,
+            offset=offset,
+            after=after,
         )
-        found = {}
-        if ids.items:
-            for r in conn.execute(_summaries().where(PendingEmail.id.in_(ids.items))):
-                found[r.id] = EmailSummary(**r._mapping)
-    return replace(ids, items=[found[i] for i in ids.items])
 
 
 def count_emails(ctx: Context) -> dict[str, int]:

@@ -9,7 +9,7 @@ an unlink names the association it means, so it never removes a newer one.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from bopo.db.models import Association, PoLine, PurchaseOrder, SalesOrder, SoLine, StockItem
 from bopo.errors import Conflict, NotFound
 from bopo.services.common.lookup import sales_line_ref
-from bopo.services.common.pages import AnySelect, Page, fetch_page
+from bopo.services.common.pages import AnySelect, Page, fetch_page, fetch_page_by_id
 from bopo.services.context import Context
 from bopo.services.worklist import manual_links
 from bopo.services.worklist.manual_links import UnlinkResult
@@ -115,21 +115,17 @@ def find_associations(
             ids = select(Association.id).order_by(Association.id.desc())
             if state is not None:
                 ids = ids.where(Association.state == state)
-            page = fetch_page(
+            return fetch_page_by_id(
                 conn,
                 ids,
-                lambda id: id,
+                _select(),
+                AssociationView,
+                key=Association.id,
                 limit=limit,
                 offset=offset,
-                key=Association.id,
                 newest_first=True,
                 after=after,
             )
-            found = {
-                r.id: AssociationView(**r._mapping)
-                for r in conn.execute(_select().where(Association.id.in_(page.items)))
-            }
-            return replace(page, items=[found[i] for i in page.items])
         return fetch_page(
             conn,
             stmt,
