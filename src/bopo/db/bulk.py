@@ -189,30 +189,30 @@ class Writes:
         return out
 
     def _reserve(self, counts: Mapping[type[Any], int]) -> dict[type[Any], list[int]]:
-        wanted = {table_of(m): n for m, n in counts.items() if n > 0}
-        by_table: dict[Table, list[int]] = {t: [] for t in wanted}
-        out = {m: by_table.get(table_of(m), []) for m in counts}
+        wanted = {m: n for m, n in counts.items() if n > 0}
+        out: dict[type[Any], list[int]] = {m: [] for m in counts}
         if not wanted:
             return out
         if self.pg:
-            models = tuple(m for m, n in counts.items() if n > 0)
-            params = {f"n{k}": int(counts[m]) for k, m in enumerate(models)}
-            rows = self.conn.execute(reserve_sql(models), params)
-            return {m: [] for m in counts} | reserved_ids(models, rows)
-        unknown = [t for t in wanted if t.name not in self._sqlite_next]
+            models = tuple(wanted)
+            params = {f"n{k}": n for k, n in enumerate(wanted.values())}
+            return out | reserved_ids(models, self.conn.execute(reserve_sql(models), params))
+        tables = [t.name for t in dict.fromkeys(table_of(m) for m in wanted)]
+        unknown = [t for t in tables if t not in self._sqlite_next]
         if unknown:  # every table's max in one statement
             maxima = self.conn.execute(
                 text(
                     "SELECT "
-                    + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t.name})" for t in unknown)
+                    + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in unknown)
                 )
             ).one()
             for t, last in zip(unknown, maxima, strict=True):
-                self._sqlite_next[t.name] = max(last + 1, self._sqlite_floor.get(t.name, 0))
-        for t, n in wanted.items():
-            start = self._sqlite_next[t.name]
-            by_table[t].extend(range(start, start + n))
-            self._sqlite_next[t.name] = start + n
+                self._sqlite_next[t] = max(last + 1, self._sqlite_floor.get(t, 0))
+        for m, n in wanted.items():
+            name = table_of(m).name
+            start = self._sqlite_next[name]
+            out[m] = list(range(start, start + n))
+            self._sqlite_next[name] = start + n
         return out
 
     def insert(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
