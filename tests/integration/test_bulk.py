@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
 from bopo.db.base import Base
-from bopo.db.bulk import COPY_FROM_ROWS, SQLITE_INLINE_MAX, Writes, one_of, pg_type
+from bopo.db.bulk import (
+    COPY_FROM_ROWS,
+    SQLITE_INLINE_MAX,
+    Writes,
+    fetch_all,
+    in_list,
+    one_of,
+    pg_type,
+)
 from bopo.db.models import AuditEvent, Customer, StockItem
 from bopo.services.context import Context
 
@@ -146,6 +154,56 @@ def test_one_of_finds_the_rows_of_a_list_of_any_length(ctx: Context, count: int)
         ).all()
     assert sorted(by_sku) == sorted(wanted[:-2])
     assert sorted(by_id) == sorted(wanted[:-2])
+
+
+def test_reads_run_together_come_back_as_sqlalchemy_reads_them(ctx: Context) -> None:
+    """fetch_all's rows (straight from the driver) equal SQLAlchemy's: timestamps aware,
+    dates as dates, JSON parsed, a list parameter and a fixed one sent as SQLAlchemy sends
+    them, the columns named alike."""
+    now = datetime(2026, 11, 25, 10, 30, 15, 123456, tzinfo=UTC)
+    after = {"a": [1, None]}
+    with ctx.db.write() as conn:
+        conn.execute(
+            Customer.__table__.insert(),
+            [
+                {"code": f"C{n}", "name": name, "email": "c@example.com", "created_at": now}
+                for n, name in enumerate(AWKWARD)
+            ],
+        )
+        conn.execute(
+            AuditEvent.__table__.insert(),
+            [
+                {
+                    "at": now,
+                    "actor": "t",
+                    "action": "x",
+                    "entity": "e",
+                    "entity_id": 1,
+                    "after": after,
+                }
+            ],
+        )
+    with ctx.db.read() as conn:
+        customers = (
+            select(Customer.code, Customer.name, Customer.created_at, literal(date(2026, 1, 2)))
+            .where(in_list(conn.dialect.name, Customer.code, "codes"))
+            .order_by(Customer.id)
+        )
+        audit = select(AuditEvent.at, AuditEvent.after.label("changed")).where(
+            AuditEvent.action == "x"
+        )
+        plain = text("SELECT code AS c FROM customers WHERE name = :name").bindparams(
+            name=AWKWARD[1]
+        )
+        queries = [(customers, {"codes": ["C1", "C3", "nobody"]}), (audit, {}), (plain, {})]
+        together = fetch_all(conn, queries)
+        alone = [conn.execute(stmt, params) for stmt, params in queries]
+        assert [[tuple(r) for r in rows] for rows in together] == [
+            [tuple(r) for r in result.all()] for result in alone
+        ]
+        assert [rows[0]._fields for rows in together] == [tuple(r.keys()) for r in alone]
+    assert together[0][0].created_at == now
+    assert together[1][0].changed == after
 
 
 def test_ids_reserved_ahead_are_used_first_and_the_rest_reserved(ctx: Context) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections import namedtuple
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import (
@@ -95,17 +96,30 @@ def in_list(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
 _COMPILED: dict[tuple[int, str], tuple[Any, Any]] = {}
 
 
+def _compiled(stmt: Any, dialect: Any, build: Callable[[Any], Any]) -> Any:
+    """`build(compiled statement)`, once per long-lived statement and dialect."""
+    key = (id(stmt), dialect.name)
+    held, made = _COMPILED.get(key, (None, None))
+    if held is not stmt:
+        made = build(stmt.compile(dialect=dialect))
+        _COMPILED[key] = (stmt, made)
+    return made
+
+
 def fetch_all(
     conn: Connection, queries: Sequence[tuple[Any, Mapping[str, Any]]]
 ) -> list[list[Any]]:
-    """Run independent SELECTs (statement, parameters) and return each one's rows.
+    """Run independent SELECTs (statement, parameters) and return each one's rows, as
+    named tuples.
 
     On PostgreSQL they go out together in one pipeline: one round trip, not one
-    each. The statements must be long-lived (built once, e.g. with in_list):
-    their compiled form is kept.
+    each. On SQLite each goes straight to sqlite3, its parameters and columns
+    converted as SQLAlchemy converts them: SQLAlchemy's execution context, made
+    for every statement, costs more than a small SELECT itself. The statements
+    must be long-lived (built once, e.g. with in_list): their compiled form is kept.
     """
-    if conn.dialect.name != "postgresql":
-        return [list(conn.execute(stmt, dict(params)).all()) for stmt, params in queries]
+    if conn.dialect.name == "sqlite":
+        return [_sqlite_fetch(conn, stmt, params) for stmt, params in queries]
     import psycopg
     from psycopg.rows import namedtuple_row
 
@@ -115,11 +129,7 @@ def fetch_all(
     try:
         with raw.pipeline():
             for cur, (stmt, params) in zip(cursors, queries, strict=True):
-                key = (id(stmt), conn.dialect.name)
-                held, compiled = _COMPILED.get(key, (None, None))
-                if held is not stmt:
-                    compiled = stmt.compile(dialect=conn.dialect)
-                    _COMPILED[key] = (stmt, compiled)
+                compiled = _compiled(stmt, conn.dialect, lambda c: c)
                 cur.execute(compiled.string, compiled.construct_params(dict(params)))
         return [cur.fetchall() for cur in cursors]
     except psycopg.Error as exc:
@@ -127,6 +137,66 @@ def fetch_all(
     finally:
         for cur in cursors:
             cur.close()
+
+
+class _SqliteSelect(NamedTuple):
+    """A SELECT compiled for sqlite3: its text, its parameters in order with their
+    converters, and each column's converter (None when no column has one)."""
+
+    compiled: Any
+    sql: str
+    names: tuple[str, ...]
+    binds: tuple[Callable[[Any], Any] | None, ...]
+    columns: tuple[Callable[[Any], Any] | None, ...] | None
+
+
+def _sqlite_select(compiled: Any) -> _SqliteSelect | None:
+    """What SQLAlchemy's execution does with a compiled SELECT, worked out once; None for
+    a statement whose text changes with its parameters (an expanding IN)."""
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return None
+    dialect = compiled.dialect
+    names = tuple(compiled.positiontup or ())
+    types = [compiled.binds[n].type.dialect_impl(dialect) for n in names]
+    binds = tuple(t.bind_processor(dialect) for t in types)
+    selected = getattr(compiled.statement, "selected_columns", None)  # plain text() has none
+    processors = [
+        c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected or ()
+    ]
+    columns = tuple(processors) if any(processors) else None
+    return _SqliteSelect(compiled, compiled.string, names, binds, columns)
+
+
+def _sqlite_fetch(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> list[Any]:
+    query: _SqliteSelect | None = _compiled(stmt, conn.dialect, _sqlite_select)
+    if query is None:
+        return list(conn.execute(stmt, dict(params)).all())
+    values = query.compiled.construct_params(dict(params), escape_names=False)
+    args = [
+        v if f is None else f(v)
+        for f, v in zip(query.binds, map(values.__getitem__, query.names), strict=True)
+    ]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    try:
+        cur = raw.execute(query.sql, args)
+        rows = cur.fetchall()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(query.sql, args, exc, sqlite3.Error) from exc
+    row = _row_type(tuple(d[0] for d in cur.description))
+    if query.columns is None:
+        return [row._make(r) for r in rows]
+    if len(query.columns) != len(row._fields):
+        raise AssertionError(f"columns read are not those selected: {query.sql}")
+    return [
+        row._make([v if f is None else f(v) for f, v in zip(query.columns, r, strict=True)])
+        for r in rows
+    ]
+
+
+@functools.cache
+def _row_type(names: tuple[str, ...]) -> Any:
+    return namedtuple("Row", names, rename=True)
 
 
 @functools.cache

@@ -248,7 +248,7 @@ def _load_po_lines(
     if items and not by_id and not lock and short_list:
         # Intake's case, in every batch: a statement built once.
         stmt = _open_supply_sql(conn.dialect.name)
-        return _po_line_rows(conn.execute(stmt, {"items": items}))
+        return _po_line_rows(fetch_all(conn, [(stmt, {"items": items})])[0])
     where: list[ColumnElement[bool]] = []
     if by_id:
         where.append(one_of(conn, PoLine.id, by_id))
