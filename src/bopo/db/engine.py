@@ -8,11 +8,13 @@ on the database lock, waiting up to the busy timeout, and readers go on.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -85,8 +87,17 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports touch many index pages
         cur.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to sqlite3: every transaction begins, and SQLAlchemy's execution
+        # of a statement costs more than the statement.
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        try:
+            raw.execute(begin)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
     return engine
