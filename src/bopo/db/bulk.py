@@ -19,9 +19,10 @@ import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
@@ -139,15 +140,18 @@ def fetch_all(
             cur.close()
 
 
-class _SqliteSelect(NamedTuple):
+@dataclass(slots=True)
+class _SqliteSelect:
     """A SELECT compiled for sqlite3: its text, its parameters in order with their
-    converters, and each column's converter (None when no column has one)."""
+    converters, each column's converter (None when no column has one), and the
+    type of its rows (known once it has run)."""
 
     compiled: Any
     sql: str
     names: tuple[str, ...]
     binds: tuple[Callable[[Any], Any] | None, ...]
     columns: tuple[Callable[[Any], Any] | None, ...] | None
+    row: Any = None
 
 
 def _sqlite_select(compiled: Any) -> _SqliteSelect | None:
@@ -176,27 +180,30 @@ def _sqlite_fetch(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> lis
         v if f is None else f(v)
         for f, v in zip(query.binds, map(values.__getitem__, query.names), strict=True)
     ]
+    description, rows = sqlite_driver(conn, query.sql, args)
+    if query.row is None:
+        query.row = namedtuple("Row", [d[0] for d in description], rename=True)  # type: ignore[misc]
+        if query.columns is not None and len(query.columns) != len(description):
+            raise AssertionError(f"columns read are not those selected: {query.sql}")
+    make = query.row._make
+    if query.columns is None:
+        return [make(r) for r in rows]
+    columns = query.columns
+    return [make([v if f is None else f(v) for f, v in zip(columns, r, strict=True)]) for r in rows]
+
+
+def sqlite_driver(
+    conn: Connection, sql: str, args: Any = (), *, many: bool = False
+) -> tuple[Any, list[Any]]:
+    """`sql` straight to sqlite3, which caches the statement: its cursor's description
+    and rows. Its errors come out as SQLAlchemy's, like all others."""
     raw = conn.connection.driver_connection
     assert raw is not None
     try:
-        cur = raw.execute(query.sql, args)
-        rows = cur.fetchall()
+        cur = raw.executemany(sql, args) if many else raw.execute(sql, args)
+        return cur.description, cur.fetchall()
     except sqlite3.Error as exc:
-        raise DBAPIError.instance(query.sql, args, exc, sqlite3.Error) from exc
-    row = _row_type(tuple(d[0] for d in cur.description))
-    if query.columns is None:
-        return [row._make(r) for r in rows]
-    if len(query.columns) != len(row._fields):
-        raise AssertionError(f"columns read are not those selected: {query.sql}")
-    return [
-        row._make([v if f is None else f(v) for f, v in zip(query.columns, r, strict=True)])
-        for r in rows
-    ]
-
-
-@functools.cache
-def _row_type(names: tuple[str, ...]) -> Any:
-    return namedtuple("Row", names, rename=True)
+        raise DBAPIError.instance(sql, args, exc, sqlite3.Error) from exc
 
 
 @functools.cache
@@ -224,6 +231,11 @@ def reserved_ids(models: Sequence[type[Any]], rows: Iterable[Any]) -> dict[type[
 
 def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
+
+
+@functools.cache
+def _sqlite_maxima(tables: tuple[str, ...]) -> str:
+    return "SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in tables)
 
 
 class Writes:
@@ -270,12 +282,7 @@ class Writes:
         tables = [t.name for t in dict.fromkeys(table_of(m) for m in wanted)]
         unknown = [t for t in tables if t not in self._sqlite_next]
         if unknown:  # every table's max in one statement
-            maxima = self.conn.execute(
-                text(
-                    "SELECT "
-                    + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in unknown)
-                )
-            ).one()
+            _, (maxima,) = sqlite_driver(self.conn, _sqlite_maxima(tuple(unknown)))
             for t, last in zip(unknown, maxima, strict=True):
                 self._sqlite_next[t] = max(last + 1, self._sqlite_floor.get(t, 0))
         for m, n in wanted.items():
@@ -341,23 +348,8 @@ class Writes:
         if kind == "execute":
             self.conn.execute(target, data) if data is not None else self.conn.execute(target)
             return
-        columns = list(data[0])
-        if kind == "insert":
-            sql = (
-                f"INSERT INTO {target.name} ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})"
-            )
-        else:
-            columns = [c for c in columns if c != "id"] + ["id"]
-            sets = ", ".join(f"{c} = ?" for c in columns[:-1])
-            sql = f"UPDATE {target.name} SET {sets} WHERE id = ?"
-        pick = itemgetter(*columns)
-        rows: list[Any] = list(map(pick, data)) if len(columns) > 1 else [(pick(r),) for r in data]
-        converted = [
-            (i, f)
-            for i, c in enumerate(columns)
-            if (f := _SQLITE_STORE.get(type(target.c[c].type))) is not None
-        ]
+        sql, pick, converted = _sqlite_write(kind, target, tuple(data[0]))
+        rows: list[Any] = list(map(pick, data))
         if converted:  # column by column: each distinct date or timestamp converted once
             values = list(zip(*rows, strict=True))
             for i, f in converted:
@@ -367,14 +359,9 @@ class Writes:
                     stored = {v: f(v) for v in set(values[i]) if v is not None}
                     values[i] = tuple(map(stored.get, values[i]))
             rows = list(zip(*values, strict=True))
-        # Straight to sqlite3 (it caches the statement): SQLAlchemy's execution
-        # context, made for every call, costs more than a small executemany itself.
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        try:
-            raw.executemany(sql, rows)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+        # Straight to sqlite3: SQLAlchemy's execution context, made for every call,
+        # costs more than a small executemany itself.
+        sqlite_driver(self.conn, sql, rows, many=True)
 
     # --- PostgreSQL, through psycopg -------------------------------------------
 
@@ -449,6 +436,32 @@ class Writes:
             yield raw
         except psycopg.Error as exc:
             raise DBAPIError.instance(what, None, exc, psycopg.Error) from exc
+
+
+@functools.cache
+def _sqlite_write(
+    kind: str, table: Table, columns: tuple[str, ...]
+) -> tuple[str, Callable[[Any], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]]:
+    """An insert or update by id of these columns, worked out once: its SQL, what picks
+    a row's values in order, the columns whose values are converted (index, converter)."""
+    if kind == "insert":
+        ordered = list(columns)
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(ordered)}) "
+            f"VALUES ({', '.join('?' for _ in ordered)})"
+        )
+    else:
+        ordered = [c for c in columns if c != "id"] + ["id"]
+        sets = ", ".join(f"{c} = ?" for c in ordered[:-1])
+        sql = f"UPDATE {table.name} SET {sets} WHERE id = ?"
+    get = itemgetter(*ordered)
+    pick = get if len(ordered) > 1 else lambda row: (get(row),)
+    converted = [
+        (i, f)
+        for i, c in enumerate(ordered)
+        if (f := _SQLITE_STORE.get(type(table.c[c].type))) is not None
+    ]
+    return sql, pick, converted
 
 
 def _inserts(ops: Sequence[tuple[str, Any, Any]]) -> tuple[str, list[Any]]:
