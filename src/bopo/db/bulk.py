@@ -50,6 +50,8 @@ COPY_FROM_ROWS = 50  # fewer rows than this go in the pipeline instead
 
 # Above this many values, SQLite gets them as one JSON parameter, not one each.
 SQLITE_INLINE_MAX = 500
+# From this many rows, a SQLite write converts its dates and timestamps column by column.
+SQLITE_BY_COLUMN = 50
 
 
 def one_of(conn: Connection, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
@@ -142,54 +144,66 @@ def fetch_all(
 
 @dataclass(slots=True)
 class _SqliteSelect:
-    """A SELECT compiled for sqlite3: its text, its parameters in order with their
-    converters, each column's converter (None when no column has one), and the
-    type of its rows (known once it has run)."""
+    """A SELECT compiled for sqlite3: its text; its parameters in order (name, the
+    statement's own value when not given, converter); its columns, how many and
+    those converted (index, converter); the type of its rows, once it has run."""
 
-    compiled: Any
     sql: str
-    names: tuple[str, ...]
-    binds: tuple[Callable[[Any], Any] | None, ...]
-    columns: tuple[Callable[[Any], Any] | None, ...] | None
+    params: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    width: int | None  # None: plain text, its columns untyped
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]
     row: Any = None
+
+
+_REQUIRED = object()
 
 
 def _sqlite_select(compiled: Any) -> _SqliteSelect | None:
     """What SQLAlchemy's execution does with a compiled SELECT, worked out once; None for
-    a statement whose text changes with its parameters (an expanding IN)."""
+    a statement whose text changes with its parameters (an expanding IN) or whose
+    values are computed when it runs."""
     if compiled.post_compile_params or compiled.literal_execute_params:
         return None
     dialect = compiled.dialect
-    names = tuple(compiled.positiontup or ())
-    types = [compiled.binds[n].type.dialect_impl(dialect) for n in names]
-    binds = tuple(t.bind_processor(dialect) for t in types)
+    params = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        if bind.callable is not None:
+            return None
+        own = _REQUIRED if bind.required else bind.value
+        params.append((name, own, bind.type.dialect_impl(dialect).bind_processor(dialect)))
     selected = getattr(compiled.statement, "selected_columns", None)  # plain text() has none
     processors = [
         c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected or ()
     ]
-    columns = tuple(processors) if any(processors) else None
-    return _SqliteSelect(compiled, compiled.string, names, binds, columns)
+    converted = tuple((i, f) for i, f in enumerate(processors) if f is not None)
+    width = None if selected is None else len(processors)
+    return _SqliteSelect(compiled.string, tuple(params), width, converted)
 
 
 def _sqlite_fetch(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> list[Any]:
     query: _SqliteSelect | None = _compiled(stmt, conn.dialect, _sqlite_select)
     if query is None:
         return list(conn.execute(stmt, dict(params)).all())
-    values = query.compiled.construct_params(dict(params), escape_names=False)
-    args = [
-        v if f is None else f(v)
-        for f, v in zip(query.binds, map(values.__getitem__, query.names), strict=True)
-    ]
+    args = []
+    for name, own, bind in query.params:
+        value = params[name] if name in params or own is _REQUIRED else own
+        args.append(value if bind is None else bind(value))
     description, rows = sqlite_driver(conn, query.sql, args)
     if query.row is None:
-        query.row = namedtuple("Row", [d[0] for d in description], rename=True)  # type: ignore[misc]
-        if query.columns is not None and len(query.columns) != len(description):
+        if query.width is not None and query.width != len(description):
             raise AssertionError(f"columns read are not those selected: {query.sql}")
+        query.row = namedtuple("Row", [d[0] for d in description], rename=True)  # type: ignore[misc]
     make = query.row._make
-    if query.columns is None:
+    if not query.converted:
         return [make(r) for r in rows]
-    columns = query.columns
-    return [make([v if f is None else f(v) for f, v in zip(columns, r, strict=True)]) for r in rows]
+    out = []
+    for r in rows:
+        values = list(r)
+        for i, f in query.converted:
+            values[i] = f(values[i])
+        out.append(make(values))
+    return out
 
 
 def sqlite_driver(
@@ -248,6 +262,7 @@ class Writes:
         self._after: list[Callable[[], object]] = []
         self._sqlite_next: dict[str, int] = {}
         self._sqlite_floor: dict[str, int] = {}
+        self._sqlite_stored: dict[Callable[[Any], Any], dict[Any, Any]] = {}
 
     def reserve_ids(
         self,
@@ -350,7 +365,9 @@ class Writes:
             return
         sql, pick, converted = _sqlite_write(kind, target, tuple(data[0]))
         rows: list[Any] = list(map(pick, data))
-        if converted:  # column by column: each distinct date or timestamp converted once
+        if converted and len(rows) < SQLITE_BY_COLUMN:
+            rows = [self._sqlite_row(row, converted) for row in rows]
+        elif converted:  # column by column: each distinct date or timestamp converted once
             values = list(zip(*rows, strict=True))
             for i, f in converted:
                 if f is _json_text:  # lists and dicts: one each
@@ -362,6 +379,26 @@ class Writes:
         # Straight to sqlite3: SQLAlchemy's execution context, made for every call,
         # costs more than a small executemany itself.
         sqlite_driver(self.conn, sql, rows, many=True)
+
+    def _sqlite_row(
+        self, row: tuple[Any, ...], converted: list[tuple[int, Callable[[Any], Any]]]
+    ) -> list[Any]:
+        """A row's values as stored; a date or timestamp converted once per transaction
+        (its rows carry the same few)."""
+        values = list(row)
+        for i, f in converted:
+            v = values[i]
+            if v is None:
+                continue
+            if f is _json_text:
+                values[i] = f(v)
+                continue
+            seen = self._sqlite_stored.setdefault(f, {})
+            stored = seen.get(v)
+            if stored is None:
+                stored = seen[v] = f(v)
+            values[i] = stored
+        return values
 
     # --- PostgreSQL, through psycopg -------------------------------------------
 
