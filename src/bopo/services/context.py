@@ -34,6 +34,9 @@ class Context:
     _backorders: tuple[float, BackorderSettings, BackorderSettings] | None = field(
         default=None, init=False, repr=False
     )
+    _rules: tuple[BackorderSettings, AllocationRules] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -74,12 +77,18 @@ class Context:
             if found is None:
                 raise ConfigError([_missing_status(code)])
             self._default_status = (code, found)
-        return AllocationRules(
+        status_id = self._default_status[1] if code and self._default_status else None
+        made = self._rules
+        if made is not None and made[0] is cfg and made[1].default_status_id == status_id:
+            return made[1]  # every order asks: the same settings make the same rules
+        rules = AllocationRules(
             enabled=cfg.allocate_existing_pos,
-            default_status_id=self._default_status[1] if code and self._default_status else None,
+            default_status_id=status_id,
             policy=cfg.policy,
             allow_split=cfg.allow_split,
         )
+        self._rules = (cfg, rules)
+        return rules
 
     def check(self) -> None:
         """Settings that depend on the database: report them at start, by name."""
