@@ -122,7 +122,8 @@ def fetch_all(
     must be long-lived (built once, e.g. with in_list): their compiled form is kept.
     """
     if conn.dialect.name == "sqlite":
-        return [_sqlite_fetch(conn, stmt, params) for stmt, params in queries]
+        driver = sqlite_connection(conn)
+        return [_sqlite_fetch(conn, driver, stmt, params) for stmt, params in queries]
     import psycopg
     from psycopg.rows import namedtuple_row
 
@@ -181,7 +182,9 @@ def _sqlite_select(compiled: Any) -> _SqliteSelect | None:
     return _SqliteSelect(compiled.string, tuple(params), width, converted)
 
 
-def _sqlite_fetch(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> list[Any]:
+def _sqlite_fetch(
+    conn: Connection, raw: sqlite3.Connection, stmt: Any, params: Mapping[str, Any]
+) -> list[Any]:
     query: _SqliteSelect | None = _compiled(stmt, conn.dialect, _sqlite_select)
     if query is None:
         return list(conn.execute(stmt, dict(params)).all())
@@ -189,7 +192,7 @@ def _sqlite_fetch(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> lis
     for name, own, bind in query.params:
         value = params[name] if name in params or own is _REQUIRED else own
         args.append(value if bind is None else bind(value))
-    description, rows = sqlite_driver(conn, query.sql, args)
+    description, rows = sqlite_driver(raw, query.sql, args)
     if query.row is None:
         if query.width is not None and query.width != len(description):
             raise AssertionError(f"columns read are not those selected: {query.sql}")
@@ -206,13 +209,18 @@ def _sqlite_fetch(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> lis
     return out
 
 
+def sqlite_connection(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
+
+
 def sqlite_driver(
-    conn: Connection, sql: str, args: Any = (), *, many: bool = False
+    raw: sqlite3.Connection, sql: str, args: Any = (), *, many: bool = False
 ) -> tuple[Any, list[Any]]:
     """`sql` straight to sqlite3, which caches the statement: its cursor's description
     and rows. Its errors come out as SQLAlchemy's, like all others."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
     try:
         cur = raw.executemany(sql, args) if many else raw.execute(sql, args)
         return cur.description, cur.fetchall()
@@ -264,6 +272,10 @@ class Writes:
         self._sqlite_floor: dict[str, int] = {}
         self._sqlite_stored: dict[Callable[[Any], Any], dict[Any, Any]] = {}
 
+    @functools.cached_property
+    def _sqlite_raw(self) -> sqlite3.Connection:
+        return sqlite_connection(self.conn)
+
     def reserve_ids(
         self,
         counts: Mapping[type[Any], int],
@@ -297,7 +309,7 @@ class Writes:
         tables = [t.name for t in dict.fromkeys(table_of(m) for m in wanted)]
         unknown = [t for t in tables if t not in self._sqlite_next]
         if unknown:  # every table's max in one statement
-            _, (maxima,) = sqlite_driver(self.conn, _sqlite_maxima(tuple(unknown)))
+            _, (maxima,) = sqlite_driver(self._sqlite_raw, _sqlite_maxima(tuple(unknown)))
             for t, last in zip(unknown, maxima, strict=True):
                 self._sqlite_next[t] = max(last + 1, self._sqlite_floor.get(t, 0))
         for m, n in wanted.items():
@@ -378,7 +390,7 @@ class Writes:
             rows = list(zip(*values, strict=True))
         # Straight to sqlite3: SQLAlchemy's execution context, made for every call,
         # costs more than a small executemany itself.
-        sqlite_driver(self.conn, sql, rows, many=True)
+        sqlite_driver(self._sqlite_raw, sql, rows, many=True)
 
     def _sqlite_row(
         self, row: tuple[Any, ...], converted: list[tuple[int, Callable[[Any], Any]]]
