@@ -66,15 +66,17 @@ class ImportIssue:
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where a record came from: a CSV row or a JSON path, and where each of its lines did."""
+    """Where a record came from: a CSV row or a JSON path, and where each of its lines
+    did: a Where, or just the line's CSV row (most lines never need a Where made)."""
 
     row: int | None = None
     path: str | None = None
-    lines: tuple[Where, ...] = ()
+    lines: tuple[Where | int, ...] = ()
 
     def line(self, k: int) -> Where:
         if k < len(self.lines):
-            return self.lines[k]
+            at = self.lines[k]
+            return Where(row=at) if isinstance(at, int) else at
         return Where(path=f"{self.path}.lines[{k}]") if self.path else self
 
     def issue(
