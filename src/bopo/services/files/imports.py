@@ -148,7 +148,7 @@ def import_sales_orders(
 ) -> ImportSummary:
     """Take every good order in the file, in file order; report each bad one with its place.
 
-    Orders are taken `batch_size` to a transaction (each order still whole or absent).
+    Orders are taken up to `batch_size` to a transaction (each order still whole or absent).
     """
     with gc_paused():
         return _import_sales_orders(ctx, path, actor, progress, batch_size)
