@@ -36,7 +36,7 @@ def test_rows_of_one_order_become_one_order_with_its_lines() -> None:
         (1, "KET-01", 2),
         (2, "MUG-12", 1),
     ]
-    assert (where.row, [w.row for w in where.lines]) == (2, [2, 3])
+    assert (where.row, [where.line(k).row for k in range(2)]) == (2, [2, 3])
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 from bopo.domain.allocation import AllocationRules, PoLineSupply, StockPosition
+from bopo.domain.decisions import DECISION_COLUMNS
 from bopo.domain.intake import (
+    LINE_COLUMNS,
     AsTaken,
     Intake,
     NewRows,
@@ -56,12 +58,15 @@ def test_new_rows_carry_the_reserved_ids() -> None:
     t = intake.take(0, [(1, 1, 1), (2, 1, 2)])
     rows = NewRows(NOW, "intake", ON)
     rows.add(t, 500, [900, 901])
-    assert [(r["id"], r["sales_order_id"], r["qty_assigned"]) for r in rows.lines] == [
+    lines = [dict(zip(LINE_COLUMNS, r, strict=True)) for r in rows.lines]
+    assert [(r["id"], r["sales_order_id"], r["qty_assigned"]) for r in lines] == [
         (900, 500, 1),
         (901, 500, 0),
     ]
     assert [(n.so_line_id, n.sales_order_id, n.link.qty) for n in rows.links] == [(901, 500, 2)]
-    assert [d["so_line_id"] for d in rows.decisions] == [901]
+    assert [dict(zip(DECISION_COLUMNS, d, strict=True))["so_line_id"] for d in rows.decisions] == [
+        901
+    ]
     [audit] = rows.audit
     assert (audit["action"], audit["before"], audit["after"]) == (
         "stock.assign",
@@ -75,8 +80,9 @@ def test_a_line_waiting_with_the_switch_off_leaves_no_decision_record() -> None:
     t = intake.take(0, [(1, 1, 2)])
     rows = NewRows(NOW, "intake", AllocationRules())
     rows.add(t, 1, [2])
-    assert rows.lines[0]["backorder_reason"] == SkipReason.FEATURE_OFF.value
-    assert rows.lines[0]["backorder_since"] == NOW
+    line = dict(zip(LINE_COLUMNS, rows.lines[0], strict=True))
+    assert line["backorder_reason"] == SkipReason.FEATURE_OFF.value
+    assert line["backorder_since"] == NOW
     assert rows.decisions == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from bopo.db.bulk import Writes
@@ -26,7 +27,13 @@ def event(
     return {"request_id": current_request_id()} | row
 
 
+_FIELDS = ("at", "actor", "action", "entity", "entity_id", "before", "after")  # audit_row's
+_values = itemgetter(*_FIELDS)
+
+
 def insert_audit(writes: Writes, rows: Sequence[dict[str, Any]]) -> None:
     """Queue audit rows made by the pure rules, stamped with the current request."""
     request_id = current_request_id()
-    writes.insert(AuditEvent, [{"request_id": request_id} | row for row in rows])
+    writes.insert_values(
+        AuditEvent, ("request_id", *_FIELDS), [(request_id, *_values(row)) for row in rows]
+    )

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import (
@@ -260,6 +260,16 @@ def _sqlite_maxima(tables: tuple[str, ...]) -> str:
     return "SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in tables)
 
 
+class _Rows(NamedTuple):
+    """Rows queued for one insert: their columns, and each row's values in that order."""
+
+    columns: tuple[str, ...]
+    values: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, v, strict=True)) for v in self.values]
+
+
 class Writes:
     """The queued writes of one transaction; `flush()` sends them in order."""
 
@@ -322,15 +332,27 @@ class Writes:
     def insert(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
         """Rows as dicts with the same keys, ids included. Rows queued right after
         others for the same table and columns join them: one statement for both."""
-        if not rows:
+        if rows:
+            columns = tuple(rows[0])
+            pick = itemgetter(*columns)
+            values = list(map(pick, rows)) if len(columns) > 1 else [(pick(r),) for r in rows]
+            self.insert_values(model, columns, values)
+
+    def insert_values(
+        self, model: type[Any], columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Rows as tuples of the `columns`' values: what insert() makes of dicts, built
+        directly where many rows are made (intake), without a dict each."""
+        if not values:
             return
         table = table_of(model)
+        columns = tuple(columns)
         if self._ops:
             kind, last, queued = self._ops[-1]
-            if kind == "insert" and last is table and list(queued[0]) == list(rows[0]):
-                self._ops[-1] = ("insert", table, [*queued, *rows])
+            if kind == "insert" and last is table and queued.columns == columns:
+                self._ops[-1] = ("insert", table, _Rows(columns, [*queued.values, *values]))
                 return
-        self._ops.append(("insert", table, rows))
+        self._ops.append(("insert", table, _Rows(columns, list(values))))
 
     def update_by_id(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
         """Rows of {"id": ..., column: value, ...}, all with the same columns."""
@@ -360,7 +382,7 @@ class Writes:
             return
         pipeline: list[tuple[str, Any, Any]] = []
         for op in ops:
-            if op[0] == "insert" and len(op[2]) >= COPY_FROM_ROWS:
+            if op[0] == "insert" and len(op[2].values) >= COPY_FROM_ROWS:
                 self._pipeline(pipeline)
                 pipeline = []
                 self._copy(op[1], op[2])
@@ -375,8 +397,13 @@ class Writes:
         if kind == "execute":
             self.conn.execute(target, data) if data is not None else self.conn.execute(target)
             return
-        sql, pick, converted = _sqlite_write(kind, target, tuple(data[0]))
-        rows: list[Any] = list(map(pick, data))
+        rows: list[Any]
+        if kind == "insert":  # its values in its columns' order already
+            sql, _, converted = _sqlite_write(kind, target, data.columns)
+            rows = data.values
+        else:
+            sql, pick, converted = _sqlite_write(kind, target, tuple(data[0]))
+            rows = list(map(pick, data))
         if converted and len(rows) < SQLITE_BY_COLUMN:
             rows = [self._sqlite_row(row, converted) for row in rows]
         elif converted:  # column by column: each distinct date or timestamp converted once
@@ -447,7 +474,7 @@ class Writes:
             return compiled.string, [compiled.construct_params()]
         return compiled.string, [compiled.construct_params(p) for p in data]
 
-    def _copy(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    def _copy(self, table: Table, rows: _Rows) -> None:
         """Binary COPY: each value sent as its column's type, formatted by psycopg's C
         code, read by the server without parsing text (half the client's CPU of text
         COPY). Rows go out as the buffer fills, so the server inserts and checks the
@@ -458,10 +485,8 @@ class Writes:
         refuses them in text."""
         from psycopg.types.json import set_json_dumps
 
-        columns = list(rows[0])
+        columns, values = list(rows.columns), rows.values
         types = [pg_type(table, c, self.conn.dialect) for c in columns]
-        pick = itemgetter(*columns)
-        values = list(map(pick, rows)) if len(columns) > 1 else [(pick(r),) for r in rows]
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
         with (
             self._psycopg_errors(f"COPY {table.name}") as raw,
@@ -519,14 +544,14 @@ def _inserts(ops: Sequence[tuple[str, Any, Any]]) -> tuple[str, list[Any]]:
     foreign keys when the statement ends, so rows may name rows inserted beside them."""
     parts = []
     for _, table, rows in ops:
-        named = ", ".join(rows[0])
+        named = ", ".join(rows.columns)
         parts.append(
             f"INSERT INTO {table.name} ({named}) SELECT {named} "
             f"FROM json_populate_recordset(NULL::{table.name}, %s::json)"
         )
     *before, last = parts
     with_ = "".join(f"{'WITH' if k == 0 else ','} w{k} AS ({p}) " for k, p in enumerate(before))
-    return with_ + last, [tuple(_rows_json(rows) for _, _, rows in ops)]
+    return with_ + last, [tuple(_rows_json(rows.dicts()) for _, _, rows in ops)]
 
 
 def _json_date(value: Any) -> str:

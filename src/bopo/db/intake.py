@@ -151,26 +151,41 @@ def ensure_customers(
     return customers, ids
 
 
+# The sales_orders columns of order_rows' tuples, in order.
+ORDER_COLUMNS = (
+    "id",
+    "source",
+    "number",
+    "customer_id",
+    "order_date",
+    "delivery_date",
+    "status",
+    "created_at",
+    "created_by",
+    "priority",
+)
+
+
 def order_rows(
     orders: Sequence[Any],
     order_ids: Sequence[int],
     customer_ids: Mapping[str, int],
     now: datetime,
     actor: str,
-) -> list[dict[str, Any]]:
-    """The sales_orders rows of new orders, with their reserved ids."""
+) -> list[tuple[Any, ...]]:
+    """The sales_orders rows of new orders, with their reserved ids (ORDER_COLUMNS' values)."""
     return [
-        {
-            "id": order_id,
-            "source": o.source,
-            "number": o.number,
-            "customer_id": customer_ids[o.customer.code],
-            "order_date": o.order_date,
-            "delivery_date": o.delivery_date,
-            "status": "open",
-            "created_at": now,
-            "created_by": actor,
-            "priority": o.priority.rank,
-        }
+        (
+            order_id,
+            o.source,
+            o.number,
+            customer_ids[o.customer.code],
+            o.order_date,
+            o.delivery_date,
+            "open",
+            now,
+            actor,
+            o.priority.rank,
+        )
         for o, order_id in zip(orders, order_ids, strict=True)
     ]

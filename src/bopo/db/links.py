@@ -26,6 +26,9 @@ _SET_DEFAULT_STATUS = (
 )
 
 
+_LINK_COLUMNS = ("id", "so_line_id", "po_line_id", "qty", "state", "created_at", "created_by")
+
+
 def write_links(
     writes: Writes,
     links: Sequence[NewLink],
@@ -43,18 +46,11 @@ def write_links(
     """
     if not links:
         return
-    writes.insert(
+    writes.insert_values(
         Association,
+        _LINK_COLUMNS,
         [
-            {
-                "id": assoc_id,
-                "so_line_id": n.so_line_id,
-                "po_line_id": n.link.po_line_id,
-                "qty": n.link.qty,
-                "state": "active",
-                "created_at": now,
-                "created_by": actor,
-            }
+            (assoc_id, n.so_line_id, n.link.po_line_id, n.link.qty, "active", now, actor)
             for n, assoc_id in zip(links, ids, strict=True)
         ],
     )

@@ -117,6 +117,20 @@ def _one_link(decision: LineDecision, day: int) -> list[int | None]:
     return flat
 
 
+# An allocation_decisions row's columns, in the order decision_values gives them.
+DECISION_COLUMNS = (
+    "so_line_id",
+    "at",
+    "kind",
+    "policy",
+    "need",
+    "from_stock",
+    "reason",
+    "candidates",
+    "considered",
+)
+
+
 def decision_row(
     *,
     so_line_id: int,
@@ -128,26 +142,35 @@ def decision_row(
 ) -> dict[str, Any]:
     """One allocation_decisions row: what the line took from stock, and how the rest
     (its backorder quantity) was placed on order or why it was not."""
+    values = decision_values(
+        so_line_id, at, _KIND_CODES[kind], policy_code(policy, allow_split), decision, policy
+    )
+    return dict(zip(DECISION_COLUMNS, values, strict=True))
+
+
+def decision_values(
+    so_line_id: int,
+    at: datetime,
+    kind: str,
+    code: str,
+    decision: LineDecision,
+    policy: str,
+    day: int | None = None,
+) -> tuple[Any, ...]:
+    """decision_row's values in DECISION_COLUMNS' order, for a batch that writes many:
+    `kind` and `code` (the policy's, see policy_code) and `day` (`at`'s ordinal) worked
+    out once for all of them."""
     need = decision.qty - decision.from_stock
     links = decision.links
     seen = decision.considered
-    day = at.toordinal()
+    day = at.toordinal() if day is None else day
     if len(links) == 1 and len(seen) <= MAX_CANDIDATES:
         flat, count = _one_link(decision, day), len(seen)
     else:
         flat, count = candidates(decision, need, policy, day)
     skip = decision.skip
-    return {
-        "so_line_id": so_line_id,
-        "at": at,
-        "kind": _KIND_CODES[kind],
-        "policy": policy_code(policy, allow_split),
-        "need": need,
-        "from_stock": decision.from_stock,
-        "reason": REASON_CODES[skip] if skip and not links else None,
-        "candidates": flat,
-        "considered": count,
-    }
+    reason = REASON_CODES[skip] if skip and not links else None
+    return (so_line_id, at, kind, code, need, decision.from_stock, reason, flat, count)
 
 
 _KIND_CODES: Mapping[DecisionKind, str] = {k: k.value for k in DecisionKind}

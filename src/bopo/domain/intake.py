@@ -18,7 +18,7 @@ from bopo.domain.allocation import (
     StockPosition,
     allocate_order,
 )
-from bopo.domain.decisions import DecisionKind, decision_row
+from bopo.domain.decisions import DecisionKind, decision_values, policy_code
 from bopo.domain.records import NewLink, audit_row
 from bopo.domain.statuses import SkipReason
 from bopo.domain.workset import Workset
@@ -96,50 +96,67 @@ class Intake:
         return taken
 
 
+# The so_lines columns of NewRows.lines, in order.
+LINE_COLUMNS = (
+    "id",
+    "sales_order_id",
+    "line_no",
+    "stock_item_id",
+    "qty",
+    "qty_assigned",
+    "qty_shipped",
+    "qty_cancelled",
+    "backorder_reason",
+    "backorder_since",
+)
+
+
 @dataclass
 class NewRows:
-    """The rows of taken orders, with their reserved ids: SO lines, new links, audit rows
-    (stock moved by each order) and decision records."""
+    """The rows of taken orders, with their reserved ids: SO lines (as LINE_COLUMNS'
+    values), new links, audit rows (stock moved by each order) and decision records
+    (as DECISION_COLUMNS' values). Tuples, not dicts: a bulk import makes one of each
+    per line."""
 
     now: datetime
     actor: str
     rules: AllocationRules
-    lines: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
     links: list[NewLink] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._kind = DecisionKind.INTAKE.value
+        self._code = policy_code(self.rules.policy, self.rules.allow_split)
+        self._day = self.now.toordinal()
 
     def add(self, t: TakenOrder, order_id: int, line_ids: Sequence[int]) -> None:
-        now = self.now
+        now, lines, links, decisions = self.now, self.lines, self.links, self.decisions
+        kind, code, day, policy = self._kind, self._code, self._day, self.rules.policy
         for (line_no, item, qty), d, line_id in zip(t.lines, t.decisions, line_ids, strict=True):
-            self.lines.append(
-                {
-                    "id": line_id,
-                    "sales_order_id": order_id,
-                    "line_no": line_no,
-                    "stock_item_id": item,
-                    "qty": qty,
-                    "qty_assigned": d.from_stock,
-                    "qty_shipped": 0,
-                    "qty_cancelled": 0,
-                    "backorder_reason": d.skip.value if d.skip else None,
-                    "backorder_since": now if d.skip else None,
-                }
-            )
-            self.links.extend(NewLink(line_id, order_id, link) for link in d.links)
-            if d.considered or (d.skip and d.skip is not SkipReason.FEATURE_OFF):
-                self.decisions.append(
-                    decision_row(
-                        so_line_id=line_id,
-                        at=now,
-                        kind=DecisionKind.INTAKE,
-                        policy=self.rules.policy,
-                        allow_split=self.rules.allow_split,
-                        decision=d,
-                    )
+            skip = d.skip
+            lines.append(
+                (
+                    line_id,
+                    order_id,
+                    line_no,
+                    item,
+                    qty,
+                    d.from_stock,
+                    0,
+                    0,
+                    skip.value if skip else None,
+                    now if skip else None,
                 )
+            )
+            for link in d.links:
+                links.append(NewLink(line_id, order_id, link))
+            if d.considered or (skip and skip is not SkipReason.FEATURE_OFF):
+                decisions.append(decision_values(line_id, now, kind, code, d, policy, day))
+        before, after = t.stock_before, t.stock_after
         for item in dict.fromkeys(item for _, item, _ in t.lines):
-            if t.stock_after[item] != t.stock_before[item]:
+            if after[item] != before[item]:
                 self.audit.append(
                     audit_row(
                         now,
@@ -147,8 +164,8 @@ class NewRows:
                         "stock.assign",
                         "stock_item",
                         item,
-                        {"assigned": t.stock_before[item]},
-                        {"assigned": t.stock_after[item], "sales_order_id": order_id},
+                        {"assigned": before[item]},
+                        {"assigned": after[item], "sales_order_id": order_id},
                     )
                 )
 

@@ -148,7 +148,7 @@ def import_sales_orders(
 ) -> ImportSummary:
     """Take every good order in the file, in file order; report each bad one with its place.
 
-    Orders are taken `batch_size` to a transaction (each order still whole or absent).
+    Orders are taken up to `batch_size` to a transaction (each order still whole or absent).
     """
     with gc_paused():
         return _import_sales_orders(ctx, path, actor, progress, batch_size)
@@ -203,13 +203,19 @@ class _Stopped(Exception):
     pass
 
 
+# The read-ahead's first chunk: small, so that taking starts after a moment's
+# parse instead of a whole batch's; each next chunk doubles, up to the batch size.
+FIRST_CHUNK = 500
+
+
 class _ReadAhead:
     """Orders in chunks, parsed in a thread while the caller takes the previous chunk.
 
     On a database server, intake spends much of its time waiting for the
     server (with the interpreter lock released), and the parse fills that
     wait. Not for SQLite: it releases the lock for every row it writes, and a
-    busy parser would make each row wait for it to be handed back.
+    busy parser would make each row wait for it to be handed back. Only the
+    first chunk's parse is waited for with nothing else to do, so it is small.
     """
 
     _DONE = object()
@@ -234,14 +240,17 @@ class _ReadAhead:
 
     def _run(self) -> None:
         chunk: list[tuple[NewSalesOrder, Where]] = []
+        size = min(FIRST_CHUNK, self._size)
 
         def emit(order: NewSalesOrder, where: Where) -> None:
+            nonlocal size
             if self._stop.is_set():
                 raise _Stopped
             chunk.append((order, where))
-            if len(chunk) >= self._size:
+            if len(chunk) >= size:
                 self._queue.put(chunk.copy())
                 chunk.clear()
+                size = min(2 * size, self._size)
 
         try:
             self.parsed = parse_sales_orders(self._text, self._fmt, emit)

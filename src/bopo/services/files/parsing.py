@@ -66,15 +66,17 @@ class ImportIssue:
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where a record came from: a CSV row or a JSON path, and where each of its lines did."""
+    """Where a record came from: a CSV row or a JSON path, and where each of its lines
+    did: a Where, or just the line's CSV row (most lines never need a Where made)."""
 
     row: int | None = None
     path: str | None = None
-    lines: tuple[Where, ...] = ()
+    lines: tuple[Where | int, ...] = ()
 
     def line(self, k: int) -> Where:
         if k < len(self.lines):
-            return self.lines[k]
+            at = self.lines[k]
+            return Where(row=at) if isinstance(at, int) else at
         return Where(path=f"{self.path}.lines[{k}]") if self.path else self
 
     def issue(
@@ -190,16 +192,10 @@ def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
     """Each record with its row number (the header is row 1); a record the csv
     module cannot read refuses the file."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    row_no = 0
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise FileProblem(f"row {reader.line_num}: {exc}") from None
-        row_no += 1
-        yield row_no, values
+    try:
+        yield from enumerate(reader, 1)
+    except csv.Error as exc:
+        raise FileProblem(f"row {reader.line_num}: {exc}") from None
 
 
 def _csv_header(
@@ -226,7 +222,7 @@ def _csv_header(
 
 
 def _is_blank(values: list[str]) -> bool:
-    return not values or all(not v.strip() for v in values)
+    return not "".join(values).strip()  # every value blank, told at C speed
 
 
 def _csv_rows(

@@ -229,7 +229,7 @@ class _CsvOrders:
         lines = [{"line_no": r["line_no"], "sku": r["sku"], "qty": r["qty"]} for _, r in self.block]
         self.accept(
             _so_dict(head, lines),
-            Where(row=first_row, lines=tuple(Where(row=r) for r, _ in self.block)),
+            Where(row=first_row, lines=tuple(r for r, _ in self.block)),
         )
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from bopo.db.bulk import Writes
 from bopo.db.intake import (
+    ORDER_COLUMNS,
     BatchRead,
     ensure_customers,
     order_rows,
@@ -36,6 +37,7 @@ from bopo.db.intake import (
     write_with_retries,
 )
 from bopo.db.models import (
+    AllocationDecision,
     Association,
     PendingEmail,
     SalesOrder,
@@ -44,7 +46,9 @@ from bopo.db.models import (
 from bopo.db.queries import stock_positions
 from bopo.db.workset import WorksetQuery, load_workset, queue_changes
 from bopo.domain.allocation import AllocationRules
+from bopo.domain.decisions import DECISION_COLUMNS
 from bopo.domain.intake import (
+    LINE_COLUMNS,
     AsTaken,
     Intake,
     NewRows,
@@ -286,11 +290,13 @@ def _write(
     line_ids = iter(ids[SoLine])
     for t, order_id in zip(taken, ids[SalesOrder], strict=True):
         rows.add(t, order_id, [next(line_ids) for _ in t.lines])
-    writes.insert(SalesOrder, order_rows(orders, ids[SalesOrder], customer_ids, now, actor))
-    writes.insert(SoLine, rows.lines)
+    order_values = order_rows(orders, ids[SalesOrder], customer_ids, now, actor)
+    writes.insert_values(SalesOrder, ORDER_COLUMNS, order_values)
+    writes.insert_values(SoLine, LINE_COLUMNS, rows.lines)
     changes = intake.workset.changes(stock_action=None, details={})  # the stock moved
-    changes.new_links, changes.audit, changes.decisions = rows.links, rows.audit, rows.decisions
+    changes.new_links, changes.audit = rows.links, rows.audit
     queue_changes(writes, changes, ids[Association])
+    writes.insert_values(AllocationDecision, DECISION_COLUMNS, rows.decisions)
     if emails:
         announced = _announced(rows.links, ids[Association], linked, read, customers)
         groups = group_announced(announced, read.templates)

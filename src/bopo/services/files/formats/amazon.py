@@ -121,13 +121,13 @@ def _order(
         parsed.rejected += 1
         return None
     lines: list[dict[str, Any]] = []
-    wheres: list[Where] = []
+    line_rows: list[int] = []
     for k, (row_no, row) in enumerate(group.rows, 1):
         if col["item_status"] and row.get(col["item_status"], "").strip().lower() == "cancelled":
             warn(parsed, ImportIssue("item-status", "item cancelled; left out", row_no, number))
             continue
         lines.append({"line_no": k, "sku": row.get(SKU, ""), "qty": row.get(col["qty"], "")})
-        wheres.append(Where(row=row_no))
+        line_rows.append(row_no)
     if not lines:
         warn(
             parsed, ImportIssue("order", "no item left to take; order left out", first_row, number)
@@ -143,5 +143,5 @@ def _order(
         order_date=ordered,
         delivery_date=delivery,
         lines=lines,
-        where=Where(row=first_row, lines=tuple(wheres)),
+        where=Where(row=first_row, lines=tuple(line_rows)),
     )

@@ -141,6 +141,6 @@ def _order(
         order_date=ordered,
         delivery_date=delivery,
         lines=lines,
-        where=Where(row=first_row, lines=tuple(Where(row=r) for r, _ in group.rows)),
+        where=Where(row=first_row, lines=tuple(r for r, _ in group.rows)),
         priority=_value(profile, "priority", head) or None,
     )

@@ -149,7 +149,7 @@ def _order(
         parsed.rejected += 1
         return None
     lines: list[dict[str, Any]] = []
-    wheres: list[Where] = []
+    line_rows: list[int] = []
     for k, (row_no, row) in enumerate(group.rows, 1):
         why = _left_out(row)
         if why is not None:
@@ -157,7 +157,7 @@ def _order(
             warn(parsed, ImportIssue(column, message, row_no, number))
             continue
         lines.append({"line_no": k, "sku": row.get(SKU, ""), "qty": row.get(QTY, "")})
-        wheres.append(Where(row=row_no))
+        line_rows.append(row_no)
     if not lines:
         warn(
             parsed, ImportIssue("order", "no line left to take; order left out", first_row, number)
@@ -173,7 +173,7 @@ def _order(
         order_date=ordered,
         delivery_date=delivery_by_rule(ordered, lead),
         lines=lines,
-        where=Where(row=first_row, lines=tuple(wheres)),
+        where=Where(row=first_row, lines=tuple(line_rows)),
     )
 
 
