@@ -638,7 +638,7 @@ def _json_bytes(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
-def _sqlite_datetime(value: datetime) -> str:
+def sqlite_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime given; bopo stores aware UTC timestamps")
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -652,7 +652,7 @@ def _json_text(value: Any) -> str:
 
 _SQLITE_STORE: dict[type[Any], Callable[[Any], Any]] = {
     Date: date.isoformat,
-    UTCDateTime: _sqlite_datetime,
+    UTCDateTime: sqlite_datetime,
     JSON: _json_text,
 }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date
+from time import monotonic
 from typing import Any
 
 from jinja2 import nodes
@@ -10,8 +12,10 @@ from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.runtime import Context as JinjaContext
 from jinja2.runtime import markup_join, str_join
 from jinja2.utils import _PassArg, pass_context
+from markupsafe import Markup
 
 from bopo.domain.templating.budget import (
+    _BUDGET,
     MAX_RANGE,
     RenderLimitError,
     _arg,
@@ -86,6 +90,10 @@ _FILTER_CHECKS: Mapping[str, Callable[[_Budget, Sequence[Any], Mapping[str, Any]
 }
 
 
+# What a filter is mostly given: none of them an iterator (isinstance would ask the ABC).
+_NOT_ITERATORS = frozenset({str, Markup, int, float, bool, type(None), list, tuple, dict, date})
+
+
 def _bounded_filter(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
     """A filter checked against the render's budget: the deadline, its arguments where they
     can make something huge, iterators consumed one item at a time, and its result."""
@@ -95,9 +103,10 @@ def _bounded_filter(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
     # pass_context also keeps Jinja from running the filter at compile time, outside any budget.
     @pass_context
     def bounded(context: JinjaContext, *args: Any, **kwargs: Any) -> Any:
-        budget = _budget()
-        budget.tick()
-        if args and isinstance(args[0], Iterator):
+        budget = _BUDGET.get() or _budget()
+        if monotonic() > budget.deadline:  # tick(), without a call while time is left
+            budget.tick()
+        if args and type(args[0]) not in _NOT_ITERATORS and isinstance(args[0], Iterator):
             args = (budget.iterate(args[0]), *args[1:])
         if name == "join" and args and not isinstance(args[0], str):
             items = list(budget.iterate(args[0]))

@@ -7,7 +7,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from string import Formatter
+from time import monotonic
 from typing import Any
 
 from jinja2.exceptions import SecurityError
@@ -73,7 +76,13 @@ class _Budget:
     def bound(self, value: Any) -> Any:
         """The value, once it is known to be within the size limit (iterators: as consumed)."""
         if isinstance(value, str):
-            self.size(len(value))
+            if len(value) > self.limits.max_bytes:
+                self.size(len(value))
+        elif type(value) in _SIZELESS:  # most other results: a look-up, not a chain of checks
+            return value
+        elif type(value) is int:
+            if value.bit_length() > MAX_INT_BITS:
+                raise RenderLimitError("number too large")
         elif isinstance(value, list | tuple | dict | set | frozenset):
             self.size(_weight(value, self.limits.max_bytes))
         elif isinstance(value, Iterator):
@@ -84,13 +93,17 @@ class _Budget:
 
     def iterate(self, items: Iterable[Any]) -> Iterator[Any]:
         """Items one by one, with the deadline checked at each (loops, lazy filters)."""
-        tick, cap = self.tick, self.limits.max_bytes
+        cap = self.limits.max_bytes
         for n, item in enumerate(items):
-            tick()
+            if monotonic() > self.deadline:  # tick(), without a call while time is left
+                self.tick()
             if n > cap:
                 self.size(n)
             yield item
 
+
+# Results that cannot be big: bound() lets them through at once.
+_SIZELESS = frozenset({bool, float, type(None), date, datetime, Decimal})
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("bopo_render_budget", default=None)
 

@@ -42,14 +42,12 @@ def text_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None 
     if unknown:
         raise ValueError(f"table(): unknown column {unknown[0]!r}; use {', '.join(TABLE_COLUMNS)}")
     cells = [[TABLE_COLUMNS[c] for c in cols]]
-    for row in rows:
-        cells.append([_cell(row, c) for c in cols])
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
-    lines = []
-    for r in cells:
-        padded = [
-            r[i].rjust(widths[i]) if cols[i] == "qty" else r[i].ljust(widths[i])
-            for i in range(len(cols))
-        ]
-        lines.append("  ".join(padded).rstrip())
-    return "\n".join(lines)
+    cells += ([_cell(row, c) for c in cols] for row in rows)
+    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
+    pads = [str.rjust if c == "qty" else str.ljust for c in cols]
+    return "\n".join(
+        "  ".join(
+            [pad(cell, width) for pad, cell, width in zip(pads, r, widths, strict=True)]
+        ).rstrip()
+        for r in cells
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 from jinja2 import StrictUndefined
@@ -23,6 +24,7 @@ from bopo.domain.templating.bounded import (
     _loop_guard,
 )
 from bopo.domain.templating.budget import (
+    _BUDGET,
     MAX_INT_BITS,
     RenderLimitError,
     _budget,
@@ -54,7 +56,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        _budget().tick()
+        budget = _BUDGET.get() or _budget()
+        if monotonic() > budget.deadline:  # tick(), without a call while time is left
+            budget.tick()
         return super().getitem(obj, argument)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -73,8 +77,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         # Ours and safe: skip the checks made for callables from data.
         if __obj is _loop_guard:
             return _loop_guard(*args)
-        budget = _budget()
-        budget.tick()
+        budget = _BUDGET.get() or _budget()
+        if monotonic() > budget.deadline:
+            budget.tick()
         if __obj is text_table:
             return budget.bound(text_table(*args, **kwargs))
         return budget.bound(super().call(__context, __obj, *args, **kwargs))

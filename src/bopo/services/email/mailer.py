@@ -209,8 +209,12 @@ def _send_held(
     should_stop: Callable[[], bool] | None,
 ) -> bool:
     """Each message is offered (envelope and content) while the last one's result is
-    being committed, and ended only once that commit has returned."""
+    being committed, and ended only once that commit has returned. The next message is
+    built in that wait too: once a message is accepted, its result's commit (in a thread
+    on PostgreSQL) starts while the next envelope goes out, not after Python has built
+    the next message holding the interpreter's lock."""
     reconnected = False
+    made: dict[int, Outgoing | Exception] = {}
     i = 0
     while i < len(batch):
         email = batch[i]
@@ -226,10 +230,12 @@ def _send_held(
             results.wait()
             _release(ctx, me, batch[i:], summary)
             return True
-        outgoing = _built(ctx, me, email, results, summary)
+        outgoing = _built(ctx, me, email, results, summary, made.pop(email.id, None))
         if outgoing is not None:
             try:
                 transport.start(outgoing)
+                if i + 1 < len(batch):
+                    made[batch[i + 1].id] = _made(ctx, batch[i + 1])
                 unkept = results.settle()
                 if unkept is None:
                     transport.finish()
@@ -264,20 +270,33 @@ def _send_held(
     return True
 
 
-def _built(
-    ctx: Context, me: str, email: Claimed, results: ResultWriter, summary: SendSummary
-) -> Outgoing | None:
-    """The message to send; None when it cannot be built: it will not build next time
-    either, so it fails, alone."""
+def _made(ctx: Context, email: Claimed) -> Outgoing | Exception:
     try:
         return _message(ctx, email)
-    except Exception as exc:
-        reason = str(exc) if isinstance(exc, BadAddress) else f"cannot be built: {exc!r}"
-        results.wait()
-        finish(ctx, me, email.id, state="failed", last_error=reason)
-        summary.failed += 1
-        summary.errors.append(f"email {email.id}: {reason}")
-        return None
+    except Exception as exc:  # dealt with in its turn (_built)
+        return exc
+
+
+def _built(
+    ctx: Context,
+    me: str,
+    email: Claimed,
+    results: ResultWriter,
+    summary: SendSummary,
+    made: Outgoing | Exception | None,
+) -> Outgoing | None:
+    """The message to send (built already, or now); None when it cannot be built: it
+    will not build next time either, so it fails, alone."""
+    if made is None:
+        made = _made(ctx, email)
+    if isinstance(made, Outgoing):
+        return made
+    reason = str(made) if isinstance(made, BadAddress) else f"cannot be built: {made!r}"
+    results.wait()
+    finish(ctx, me, email.id, state="failed", last_error=reason)
+    summary.failed += 1
+    summary.errors.append(f"email {email.id}: {reason}")
+    return None
 
 
 def _refused(

@@ -16,9 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.orm import aliased
 
+from bopo.db.bulk import sqlite_datetime
 from bopo.db.models import PendingEmail, SalesOrder
 from bopo.domain.statuses import EmailState
 from bopo.services.context import Context
@@ -28,18 +29,17 @@ log = logging.getLogger("bopo.services.email.mailer")
 _TAKEN_OVER = "email %d was taken over by another mailer before its result was kept"
 
 
-_HELD = and_(
-    PendingEmail.id == bindparam("email_id"),
-    PendingEmail.state == EmailState.SENDING.value,
-    PendingEmail.claimed_by == bindparam("mailer"),
-)
-# Built once: it runs for every email sent.
+# An email sent, recorded if this mailer still holds it. Straight on the driver's
+# cursor, the statement's text fixed (sqlite3 and psycopg prepare it once): it runs for
+# every email sent, and SQLAlchemy's execution of a compiled statement cost more than
+# the statement itself.
 _SENT = (
-    update(PendingEmail)
-    .where(_HELD)
-    .values(state=EmailState.SENT.value, sent_at=bindparam("at"), lease_until=None)
-    .values(updated_at=bindparam("at"))
+    f"UPDATE {PendingEmail.__tablename__} SET state = '{EmailState.SENT.value}',"
+    " sent_at = {p}, lease_until = NULL, updated_at = {p}"
+    f" WHERE id = {{p}} AND state = '{EmailState.SENDING.value}' AND claimed_by = {{p}}"
 )
+_SENT_SQLITE = _SENT.format(p="?")
+_SENT_PG = _SENT.format(p="%s")
 
 
 class ResultWriter:
@@ -88,16 +88,25 @@ class ResultWriter:
 
     def _record(self, email_id: int) -> None:
         if self._conn is None:
-            self._conn = self._ctx.db.engine.connect()
+            conn = self._ctx.db.engine.connect()
             if not self._ctx.db.is_sqlite:  # one statement: its own transaction
-                self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
-        params = {"email_id": email_id, "mailer": self._me, "at": self._ctx.clock()}
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._conn = conn
+        raw = self._conn.connection.driver_connection
+        assert raw is not None
+        at = self._ctx.clock()
         if self._ctx.db.is_sqlite:
-            with self._conn.begin():
-                done = self._conn.execute(_SENT, params)
+            stored = sqlite_datetime(at)
+            raw.execute("BEGIN IMMEDIATE")  # as every write on SQLite (bopo.db.engine)
+            try:
+                done = raw.execute(_SENT_SQLITE, (stored, stored, email_id, self._me)).rowcount
+                raw.execute("COMMIT")
+            except BaseException:
+                raw.rollback()
+                raise
         else:
-            done = self._conn.execute(_SENT, params)
-        if not done.rowcount:
+            done = raw.execute(_SENT_PG, (at, at, email_id, self._me), prepare=True).rowcount
+        if not done:
             log.warning(_TAKEN_OVER, email_id)
         self._on_kept(email_id)
 
