@@ -105,18 +105,23 @@ def _line_view(r: Any, linked: Sequence[LinkedSalesLine]) -> PoLineView:
     )
 
 
+def _heading() -> tuple[Any, ...]:
+    """A purchase order's number, supplier and date, as its page and the list show them."""
+    return (
+        PurchaseOrder.id,
+        PurchaseOrder.number,
+        Supplier.code.label("supplier_code"),
+        Supplier.name.label("supplier_name"),
+        PurchaseOrder.order_date,
+    )
+
+
 def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
     """A PO by number, typed in any case, with its lines."""
     with ctx.db.read() as conn:
         number = as_stored(conn, PurchaseOrder.number, number)
         head = conn.execute(
-            select(
-                PurchaseOrder.id,
-                PurchaseOrder.number,
-                Supplier.code.label("supplier_code"),
-                Supplier.name.label("supplier_name"),
-                PurchaseOrder.order_date,
-            )
+            select(*_heading())
             .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
             .where(PurchaseOrder.number == number)
         ).first()
@@ -253,11 +258,7 @@ def find_purchase_orders(
             lines = _line_totals(page.items)
             rows = conn.execute(
                 select(
-                    PurchaseOrder.id,
-                    PurchaseOrder.number,
-                    Supplier.code.label("supplier_code"),
-                    Supplier.name.label("supplier_name"),
-                    PurchaseOrder.order_date,
+                    *_heading(),
                     PurchaseOrder.created_at,
                     func.coalesce(lines.c.lines, 0).label("lines"),
                     func.coalesce(lines.c.open_lines, 0).label("open_lines"),
