@@ -461,3 +461,40 @@ def test_a_json_file_nested_100000_deep_is_a_file_error(shop: Context, tmp_path:
     summary = import_sales_orders(shop, path)
     assert [e.field for e in summary.errors] == ["file"]
     assert "more than 32 levels deep" in summary.errors[0].message
+
+
+def test_an_import_keeps_each_items_waiting_counters(shop: Context, tmp_path: Path) -> None:
+    # Many lines in one file (on PostgreSQL one COPY), most of them left waiting.
+    path = tmp_path / "many.csv"
+    path.write_text(
+        HEADER
+        + "".join(
+            row(f"SO-{n}", line, sku, str(n % 7 + 1))
+            for n in range(200)
+            for line, sku in enumerate(("MUG-12", "KET-01"), 1)
+        )
+    )
+    assert import_sales_orders(shop, path).ok
+    waiting = (SoLine.backorder_reason.is_not(None), SoLine.backorder_reason != "late supply")
+    units = SoLine.qty - SoLine.qty_shipped - SoLine.qty_assigned - SoLine.qty_cancelled
+    with shop.db.read() as conn:
+        counted = {
+            r.stock_item_id: (r.lines, r.units)
+            for r in conn.execute(
+                select(
+                    SoLine.stock_item_id,
+                    func.count().label("lines"),
+                    func.sum(units).label("units"),
+                )
+                .where(*waiting)
+                .group_by(SoLine.stock_item_id)
+            )
+        }
+        kept = {
+            r.id: (r.waiting_lines, r.waiting_units)
+            for r in conn.execute(
+                select(StockItem.id, StockItem.waiting_lines, StockItem.waiting_units)
+            )
+        }
+    assert sum(lines for lines, _ in counted.values()) > 100
+    assert kept == {item: counted.get(item, (0, 0)) for item in kept}

@@ -302,6 +302,17 @@ def check_books(conn: Connection, *, split: bool = False) -> None:
         assert 0 <= item.assigned <= item.on_hand
         assert item.assigned == assigned[item.id], f"item {item.sku}: assigned out of step"
 
+    # The items' waiting counters (kept by triggers) against the lines, counted afresh.
+    waits: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for line in so_lines.values():
+        if line.backorder_reason not in (None, LATE):
+            lines, units = waits[line.stock_item_id]
+            remaining = line.qty - line.qty_shipped - line.qty_assigned - line.qty_cancelled
+            waits[line.stock_item_id] = (lines + 1, units + remaining)
+    for item in items.values():
+        counted = (item.waiting_lines, item.waiting_units)
+        assert counted == waits[item.id], f"item {item.sku}: waiting counters out of step"
+
     associated: dict[int, int] = defaultdict(int)
     for links in active.values():
         assert len({a.po_line_id for a in links}) == len(links), "two links to one PO line"

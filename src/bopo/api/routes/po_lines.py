@@ -32,10 +32,16 @@ def list_open_po_lines(
 
     JSON: `limit` rows from `offset`, as objects named like the export's columns.
     With `Accept: text/csv` (or the .xlsx type): every row, as a file."""
-    export = exports.po_lines_export(
-        ctx, supplier=supplier, sku=sku, status=status, number=number, due_before=due_before
-    )
     fmt = wanted(request)
+    export = exports.po_lines_export(
+        ctx,
+        supplier=supplier,
+        sku=sku,
+        status=status,
+        number=number,
+        due_before=due_before,
+        rows=None if fmt is not None else paging.offset + paging.limit,
+    )
     if fmt is not None:
         return file_response(ctx, export, fmt)
     rows = islice(export.rows, paging.offset, paging.offset + paging.limit)

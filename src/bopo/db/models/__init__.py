@@ -3,6 +3,9 @@
 `po_lines.qty_associated` is the sum of the line's active associations, kept by
 database triggers (see the first migration), so the CHECK on it lets the
 database itself refuse over-association, whatever the application does.
+`stock_items.waiting_lines` and `waiting_units` (the item's worklist lines waiting
+for stock or a PO line, and their units) are kept by triggers on so_lines the same way
+(migration 0012).
 """
 
 from bopo.db.models.access import ApiToken, SignInFailure, User, WebSession

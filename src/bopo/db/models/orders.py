@@ -46,6 +46,11 @@ class StockItem(Base):
     on_hand: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     assigned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The item's worklist lines waiting for stock or a PO line (not `late supply`) and
+    # the units they wait for: kept by triggers on so_lines (migration 0012), so that
+    # the items running short are ranked without adding up the worklist.
+    waiting_lines: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    waiting_units: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Customer(Base):
@@ -136,6 +141,13 @@ class PoLine(Base):
         ),
         Index(  # expected deliveries, by due date
             "ix_po_lines_open_due",
+            "due_date",
+            postgresql_where=text(PO_LINE_OPEN_SQL),
+            sqlite_where=text(PO_LINE_OPEN_SQL),
+        ),
+        Index(  # the purchase orders with an open line (due by a date), from the index alone
+            "ix_po_lines_open_order",
+            "purchase_order_id",
             "due_date",
             postgresql_where=text(PO_LINE_OPEN_SQL),
             sqlite_where=text(PO_LINE_OPEN_SQL),

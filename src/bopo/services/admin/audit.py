@@ -12,6 +12,7 @@ from pydantic import Field
 from sqlalchemy import or_, select, union_all
 
 from bopo.db.models import AuditEvent, PoLine, SoLine
+from bopo.db.models.history import action_group
 from bopo.services.common.pages import Page, fetch_page, fetch_page_by_id
 from bopo.services.common.search import matches, normal
 from bopo.services.context import Context
@@ -88,10 +89,14 @@ def find_audit(
     if actor and normal(actor):
         stmt = stmt.where(matches([AuditEvent.actor], actor))
     if action:
+        # Sought on the (group, id) index in the trail's order; a whole action (with its
+        # dot) is then picked out of its group's rows.
         action = action.strip()
-        stmt = stmt.where(
-            or_(AuditEvent.action == action, AuditEvent.action.startswith(action + "."))
-        )
+        stmt = stmt.where(action_group(AuditEvent.action) == action.split(".", 1)[0])
+        if "." in action:
+            stmt = stmt.where(
+                or_(AuditEvent.action == action, AuditEvent.action.startswith(action + "."))
+            )
     if entity:
         stmt = stmt.where(AuditEvent.entity == entity.strip())
     if entity_id is not None:

@@ -57,9 +57,13 @@ def po_lines_export(
     status: str | None = None,
     number: str | None = None,
     due_before: date | None = None,
+    rows: int | None = None,
 ) -> Export:
     """Open PO lines, oldest first, one row per sales-order line linked to each (a line
-    with nothing linked has one row with the linked columns empty)."""
+    with nothing linked has one row with the linked columns empty). `rows`: at most that
+    many are read by the caller (a page), so the first batch is no more PO lines than
+    that, each giving one row at least, instead of PO_LINE_BATCH lines with all their
+    links."""
     where: list[Any] = [IS_OPEN]
     if supplier:
         where.append(Supplier.code == supplier)
@@ -72,7 +76,8 @@ def po_lines_export(
     if due_before:
         where.append(PoLine.due_date <= due_before)
     base = _with_links(where)
-    return Export("po-lines", PO_LINE_COLUMNS, _po_line_rows(ctx, base, where))
+    first = PO_LINE_BATCH if rows is None else max(1, min(rows, PO_LINE_BATCH))
+    return Export("po-lines", PO_LINE_COLUMNS, _po_line_rows(ctx, base, where, first))
 
 
 def _with_links(where: list[Any]) -> AnySelect:
@@ -114,9 +119,12 @@ def _with_links(where: list[Any]) -> AnySelect:
     )
 
 
-def _po_line_rows(ctx: Context, base: AnySelect, where: list[Any]) -> Iterator[tuple[Any, ...]]:
-    """The rows, read a batch of PO lines at a time, each batch in a transaction of its own."""
-    last = 0
+def _po_line_rows(
+    ctx: Context, base: AnySelect, where: list[Any], first: int
+) -> Iterator[tuple[Any, ...]]:
+    """The rows, read a batch of PO lines at a time (`first` lines, then PO_LINE_BATCH),
+    each batch in a transaction of its own."""
+    last, batch = 0, first
     while True:
         with ctx.db.read() as conn:
             ids = list(
@@ -128,7 +136,7 @@ def _po_line_rows(ctx: Context, base: AnySelect, where: list[Any]) -> Iterator[t
                     .outerjoin(PoLineStatus, PoLineStatus.id == PoLine.status_id)
                     .where(*where, PoLine.id > last)
                     .order_by(PoLine.id)
-                    .limit(PO_LINE_BATCH)
+                    .limit(batch)
                 )
             )
             found = conn.execute(base.where(PoLine.id.in_(ids))).all() if ids else []
@@ -146,6 +154,6 @@ def _po_line_rows(ctx: Context, base: AnySelect, where: list[Any]) -> Iterator[t
                 *r[13:18],
                 _iso(r[18]),
             )
-        if len(ids) < PO_LINE_BATCH:
+        if len(ids) < batch:
             return
-        last = ids[-1]
+        last, batch = ids[-1], PO_LINE_BATCH

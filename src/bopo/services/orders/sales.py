@@ -132,6 +132,9 @@ class SalesOrderSummary:
 
 
 # The columns a list of sales orders may be sorted by (`sort=delivery`, `sort=-ordered`).
+# A search finding up to this many customers looks up their orders by customer id.
+CUSTOMERS_LISTED = 100
+
 SALES_ORDER_SORTS = {
     "number": SalesOrder.number,
     "customer": Customer.name,
@@ -170,26 +173,27 @@ def find_sales_orders(
     Every filter is a condition on the orders table alone, so counting them
     joins nothing; the lines are counted for the page's orders only.
     """
-    where = _where(
-        status=status,
-        source=source,
-        number=number,
-        customer=customer,
-        sku=sku,
-        ordered=(ordered_from, ordered_to),
-        delivery=(delivery_from, delivery_to),
-        waiting=waiting,
-        priority=priority,
-        q=q,
-    )
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     # Newest first (no other sort): `after` seeks the page after that order by id.
     keyed = sorting.sort_key(sort, SALES_ORDER_SORTS) is None
     seek = 0 if keyed and after is not None else offset
-    if seek != offset:
-        where.append(SalesOrder.id < after)
     with ctx.db.read() as conn:
+        where = _where(
+            conn,
+            status=status,
+            source=source,
+            number=number,
+            customer=customer,
+            sku=sku,
+            ordered=(ordered_from, ordered_to),
+            delivery=(delivery_from, delivery_to),
+            waiting=waiting,
+            priority=priority,
+            q=q,
+        )
+        if seek != offset:
+            where.append(SalesOrder.id < after)
         counted = select(SalesOrder.id).where(*where)
         total, capped = count_capped(conn, counted, offset=seek, limit=limit)
         total += offset - seek
@@ -207,6 +211,7 @@ def find_sales_orders(
 
 
 def _where(
+    conn: Connection,
     *,
     status: str | None,
     source: str | None,
@@ -259,7 +264,15 @@ def _where(
         where.append(SalesOrder.priority == _priority(priority).rank)
     if q and normal(q):
         # Two searches, each on its own index, united by id (an OR would read every order).
-        who = select(Customer.id).where(matches([Customer.code, Customer.name, Customer.email], q))
+        who: Any = select(Customer.id).where(
+            matches([Customer.code, Customer.name, Customer.email], q)
+        )
+        # The customers found go in as their ids when few: the planner cannot tell from
+        # a search by part of a name how many match, and guessing many it would read
+        # every order rather than look up each customer's.
+        listed = list(conn.scalars(who.limit(CUSTOMERS_LISTED + 1)))
+        if len(listed) <= CUSTOMERS_LISTED:
+            who = listed
         so = aliased(SalesOrder)
         found = union(
             select(so.id).where(matches([so.number], q)),

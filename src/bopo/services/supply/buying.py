@@ -10,13 +10,12 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 
 from bopo.db.models import PoLine, SoLine, StockItem
-from bopo.db.queries import IS_OPEN, OPEN_QTY, waiting_qty
-from bopo.domain.statuses import SkipReason
+from bopo.db.queries import IS_OPEN, OPEN_QTY
 from bopo.services.common.inputs import NewPurchaseOrder
 from bopo.services.context import Context
 from bopo.services.supply import purchasing
 from bopo.services.supply.purchasing import PurchaseOrdersResult, PurchaseOrderView
-from bopo.services.worklist.backorders import RetrySummary, retry_lines
+from bopo.services.worklist.backorders import UNALLOCATED, RetrySummary, retry_lines
 
 LIMIT = 500
 
@@ -35,49 +34,63 @@ class ShortItem:
 
 def short_items(ctx: Context, *, limit: int = LIMIT) -> list[ShortItem]:
     """Items whose waiting lines want more than is free in stock and on order, the
-    biggest shortfall first: the buyer's list of what to order."""
-    waiting = waiting_qty()
-    demand = (
+    biggest shortfall first: the buyer's list of what to order.
+
+    What waits is each item's counters (kept by the database as lines come on and off
+    the worklist), so the ranking adds up only the open PO lines; how long the page's
+    items have waited is read for those items alone."""
+    on_order = (
         select(
-            SoLine.stock_item_id.label("item_id"),
-            func.count().label("lines"),
-            func.sum(waiting).label("units"),
-            func.min(SoLine.backorder_since).label("since"),
+            PoLine.stock_item_id.label("item_id"),
+            func.sum(OPEN_QTY - PoLine.qty_associated).label("free"),
         )
-        .where(
-            SoLine.backorder_reason.is_not(None),
-            SoLine.backorder_reason != SkipReason.LATE_SUPPLY.value,
-        )
-        .group_by(SoLine.stock_item_id)
+        .where(IS_OPEN)
+        .group_by(PoLine.stock_item_id)
         .subquery()
     )
-    on_order = (
-        select(func.coalesce(func.sum(OPEN_QTY - PoLine.qty_associated), 0))
-        .where(PoLine.stock_item_id == StockItem.id, IS_OPEN)
-        .scalar_subquery()
-    )
+    free_on_order = func.coalesce(on_order.c.free, 0)
     free = case(
         (StockItem.on_hand > StockItem.assigned, StockItem.on_hand - StockItem.assigned), else_=0
     )
-    shortfall = demand.c.units - free - on_order
+    shortfall = StockItem.waiting_units - free - free_on_order
     with ctx.db.read() as conn:
-        stmt = (
+        rows = conn.execute(
             select(
+                StockItem.id,
                 StockItem.sku,
                 StockItem.name,
-                demand.c.lines.label("waiting_lines"),
-                demand.c.units.label("waiting_units"),
-                demand.c.since.label("waiting_since"),
+                StockItem.waiting_lines,
+                StockItem.waiting_units,
                 free.label("free_stock"),
-                on_order.label("free_on_order"),
+                free_on_order.label("free_on_order"),
                 shortfall.label("shortfall"),
             )
-            .join(demand, demand.c.item_id == StockItem.id)
-            .where(shortfall > 0)
+            .outerjoin(on_order, on_order.c.item_id == StockItem.id)
+            .where(StockItem.waiting_lines > 0, shortfall > 0)
             .order_by(shortfall.desc(), StockItem.sku)
             .limit(limit)
+        ).all()
+        since: dict[int, datetime | None] = {}
+        if rows:
+            waited = (
+                select(SoLine.stock_item_id, func.min(SoLine.backorder_since).label("since"))
+                .where(*UNALLOCATED, SoLine.stock_item_id.in_([r.id for r in rows]))
+                .group_by(SoLine.stock_item_id)
+            )
+            since = {w.stock_item_id: w.since for w in conn.execute(waited)}
+    return [
+        ShortItem(
+            sku=r.sku,
+            name=r.name,
+            waiting_lines=r.waiting_lines,
+            waiting_units=r.waiting_units,
+            waiting_since=since.get(r.id),
+            free_stock=r.free_stock,
+            free_on_order=r.free_on_order,
+            shortfall=r.shortfall,
         )
-        return [ShortItem(**row._mapping) for row in conn.execute(stmt)]
+        for r in rows
+    ]
 
 
 def create_purchase_order(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -105,18 +105,23 @@ def _line_view(r: Any, linked: Sequence[LinkedSalesLine]) -> PoLineView:
     )
 
 
+def _heading() -> tuple[Any, ...]:
+    """A purchase order's number, supplier and date, as its page and the list show them."""
+    return (
+        PurchaseOrder.id,
+        PurchaseOrder.number,
+        Supplier.code.label("supplier_code"),
+        Supplier.name.label("supplier_name"),
+        PurchaseOrder.order_date,
+    )
+
+
 def show_purchase_order(ctx: Context, number: str) -> PurchaseOrderView:
     """A PO by number, typed in any case, with its lines."""
     with ctx.db.read() as conn:
         number = as_stored(conn, PurchaseOrder.number, number)
         head = conn.execute(
-            select(
-                PurchaseOrder.id,
-                PurchaseOrder.number,
-                Supplier.code.label("supplier_code"),
-                Supplier.name.label("supplier_name"),
-                PurchaseOrder.order_date,
-            )
+            select(*_heading())
             .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
             .where(PurchaseOrder.number == number)
         ).first()
@@ -216,36 +221,28 @@ def find_purchase_orders(
 ) -> Page[PurchaseOrderSummary]:
     """Purchase orders, newest first. `sku`, `status` and `due_before` match any line;
     `open_only` keeps those with something still to come (false: fully delivered); `q`
-    is part of the PO number or of the supplier's code or name, in any case."""
-    lines = _line_totals()
-    stmt = (
-        select(
-            PurchaseOrder.id,
-            PurchaseOrder.number,
-            Supplier.code.label("supplier_code"),
-            Supplier.name.label("supplier_name"),
-            PurchaseOrder.order_date,
-            PurchaseOrder.created_at,
-            func.coalesce(lines.c.lines, 0).label("lines"),
-            func.coalesce(lines.c.open_lines, 0).label("open_lines"),
-            func.coalesce(lines.c.outstanding, 0).label("outstanding"),
-            lines.c.next_due,
-        )
-        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-        .outerjoin(lines, lines.c.po_id == PurchaseOrder.id)
-    )
+    is part of the PO number or of the supplier's code or name, in any case.
+
+    The page is counted and sliced on the purchase orders alone (the suppliers or the
+    line totals joined only to filter or sort by them); the line totals are added up
+    for the page's orders only."""
+    totals = _line_totals()
     sorts: dict[str, Any] = {  # PURCHASE_ORDER_SORTS
         "number": PurchaseOrder.number,
         "supplier": Supplier.name,
         "ordered": PurchaseOrder.order_date,
-        "outstanding": func.coalesce(lines.c.outstanding, 0),
-        "next_due": lines.c.next_due,
+        "outstanding": func.coalesce(totals.c.outstanding, 0),
+        "next_due": totals.c.next_due,
     }
-    stmt = stmt.order_by(
-        *sorting.order_by(sort, sorts, PurchaseOrder.id, [PurchaseOrder.id.desc()])
-    )
-    stmt = _filtered(
-        stmt,
+    chosen = (sorting.sort_key(sort, sorts) or "").removeprefix("-")
+    ids = select(PurchaseOrder.id)
+    if supplier or (q and normal(q)) or chosen == "supplier":
+        ids = ids.join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+    if chosen in ("outstanding", "next_due"):
+        ids = ids.outerjoin(totals, totals.c.po_id == PurchaseOrder.id)
+    ids = ids.order_by(*sorting.order_by(sort, sorts, PurchaseOrder.id, [PurchaseOrder.id.desc()]))
+    ids = _filtered(
+        ids,
         number=number,
         supplier=supplier,
         sku=sku,
@@ -255,22 +252,40 @@ def find_purchase_orders(
         q=q,
     )
     with ctx.db.read() as conn:
-        return fetch_page(conn, stmt, PurchaseOrderSummary, limit=limit, offset=offset)
+        page = fetch_page(conn, ids, lambda **r: r["id"], limit=limit, offset=offset)
+        found = {}
+        if page.items:
+            lines = _line_totals(page.items)
+            rows = conn.execute(
+                select(
+                    *_heading(),
+                    PurchaseOrder.created_at,
+                    func.coalesce(lines.c.lines, 0).label("lines"),
+                    func.coalesce(lines.c.open_lines, 0).label("open_lines"),
+                    func.coalesce(lines.c.outstanding, 0).label("outstanding"),
+                    lines.c.next_due,
+                )
+                .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+                .outerjoin(lines, lines.c.po_id == PurchaseOrder.id)
+                .where(PurchaseOrder.id.in_(page.items))
+            )
+            found = {r.id: PurchaseOrderSummary(**r._mapping) for r in rows}
+    return replace(page, items=[found[i] for i in page.items])
 
 
-def _line_totals() -> Subquery:
-    """Each purchase order's lines, open lines, outstanding units and next due date."""
-    return (
-        select(
-            PoLine.purchase_order_id.label("po_id"),
-            func.count().label("lines"),
-            func.count().filter(IS_OPEN).label("open_lines"),
-            func.coalesce(func.sum(OUTSTANDING).filter(IS_OPEN), 0).label("outstanding"),
-            func.min(PoLine.due_date).filter(IS_OPEN).label("next_due"),
-        )
-        .group_by(PoLine.purchase_order_id)
-        .subquery()
-    )
+def _line_totals(po_ids: Sequence[int] | None = None) -> Subquery:
+    """Each purchase order's (or these ones') lines, open lines, outstanding units and
+    next due date."""
+    stmt = select(
+        PoLine.purchase_order_id.label("po_id"),
+        func.count().label("lines"),
+        func.count().filter(IS_OPEN).label("open_lines"),
+        func.coalesce(func.sum(OUTSTANDING).filter(IS_OPEN), 0).label("outstanding"),
+        func.min(PoLine.due_date).filter(IS_OPEN).label("next_due"),
+    ).group_by(PoLine.purchase_order_id)
+    if po_ids is not None:
+        stmt = stmt.where(PoLine.purchase_order_id.in_(po_ids))
+    return stmt.subquery()
 
 
 def _filtered(
@@ -303,7 +318,8 @@ def _filtered(
                 any_line, PoLine.status_id == PoLineStatus.id, PoLineStatus.code == status
             )
         )
-    if open_only is not None:
+    # A line due by a date is an open one: the open-lines index answers both at once.
+    if open_only is not None and not (open_only and due_before):
         has_open = exists().where(open_line)
         stmt = stmt.where(has_open if open_only else ~has_open)
     if due_before:
