@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         # (imports have threads of their own: bopo.threads).
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = context.settings.server.request_threads
+        await _build_routes(app)
         yield
         if ctx is None:  # ours to close
             context.db.dispose()
@@ -100,6 +101,25 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _build_routes(app: FastAPI) -> None:
+    """FastAPI works out each router's routes when a request first looks through them
+    (~0.3 s of CPU for bopo's); a path that matches nothing looks through them all, here
+    at start-up, rather than in some customer's first requests."""
+    scope: dict[str, Any] = {
+        "type": "http", "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": "/.routes", "raw_path": b"/.routes", "root_path": "", "query_string": b"",
+        "headers": [], "client": None, "server": None, "state": {},
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_: Any) -> None:  # the 404's messages, which go nowhere
+        return None
+
+    await app.router(scope, receive, send)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
