@@ -19,37 +19,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
-from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
 from bopo.services.context import Context
 from bopo.services.email import mailer, mailer_results
-from bopo.services.orders.intake import take_orders
-from tests.clock import Clock
-from tests.helpers import day, given_po, given_status, given_stock, given_template, order
+from tests.mailing import mailer_context, queue_emails
 from tests.smtp_sink import Sink, SmtpServer
 
 ROOT = Path(__file__).parents[2]
-
-
-def _context(db_url: str, port: int, **email: Any) -> Context:
-    settings = Settings(
-        database=DatabaseSettings(url=db_url),
-        backorders=BackorderSettings(allocate_existing_pos=True),
-        email=EmailSettings(**email),
-        smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5),
-    )
-    return Context(Database(db_url), settings, clock=Clock(ticking=True))
-
-
-def _queue(ctx: Context, count: int) -> None:
-    given_stock(ctx, KETTLE=0)
-    given_status(ctx, "ON ORDER")
-    given_template(ctx, statuses=("ON ORDER",))
-    given_po(ctx, "PO-1", ("KETTLE", count, day(5), "ON ORDER"))
-    take_orders(
-        ctx, [order(f"SO-{n}", ("KETTLE", 1), customer=f"C{n}") for n in range(count)], actor="t"
-    )
 
 
 def _states(ctx: Context) -> dict[str, str]:
@@ -85,10 +61,10 @@ def test_each_message_is_accepted_only_once_the_last_ones_result_is_kept(
 ) -> None:
     sink = Witness(parse=False)
     server = SmtpServer(sink).start()
-    ctx = _context(db_url, server.port, batch_size=20)
+    ctx = mailer_context(db_url, server.port, batch_size=20)
     sink.ctx = ctx
     try:
-        _queue(ctx, 45)
+        queue_emails(ctx, 45)
         summary = mailer.send_emails(ctx)
     finally:
         server.stop()
@@ -105,7 +81,7 @@ def test_a_result_that_cannot_be_kept_stops_the_mailer_before_the_next_message_e
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = SmtpServer(Sink(parse=False)).start()
-    ctx = _context(db_url, server.port, batch_size=10, lease_seconds=60)
+    ctx = mailer_context(db_url, server.port, batch_size=10, lease_seconds=60)
     record = mailer_results.ResultWriter._record
     kept: list[int] = []
 
@@ -117,7 +93,7 @@ def test_a_result_that_cannot_be_kept_stops_the_mailer_before_the_next_message_e
 
     monkeypatch.setattr(mailer_results.ResultWriter, "_record", record_until_the_database_goes)
     try:
-        _queue(ctx, 6)
+        queue_emails(ctx, 6)
         with pytest.raises(OperationalError):
             mailer.send_emails(ctx)
         delivered = server.sink.ids()
@@ -185,9 +161,9 @@ def test_a_mailer_killed_between_a_messages_envelope_and_content_sends_it_once_l
 ) -> None:
     sink = KillsAtRecipient(parse=False)
     server = SmtpServer(sink).start()
-    ctx = _context(db_url, server.port, lease_seconds=2)
+    ctx = mailer_context(db_url, server.port, lease_seconds=2)
     try:
-        _queue(ctx, 5)
+        queue_emails(ctx, 5)
         victim = _mailer(db_url, server.port, tmp_path)
         sink.victim = victim.pid
         victim.wait(timeout=60)

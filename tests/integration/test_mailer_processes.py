@@ -14,37 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
-from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
 from bopo.services.context import Context
 from bopo.services.email import mailer
 from bopo.services.orders.intake import take_orders
-from tests.clock import Clock
-from tests.helpers import day, given_po, given_status, given_stock, given_template, order
+from tests.helpers import day, given_po, order
+from tests.mailing import mailer_context, queue_emails
 from tests.smtp_sink import Sink, SmtpServer
 
 ROOT = Path(__file__).parents[2]
-
-
-def _context(db_url: str, port: int, **email: object) -> Context:
-    settings = Settings(
-        database=DatabaseSettings(url=db_url),
-        backorders=BackorderSettings(allocate_existing_pos=True),
-        email=EmailSettings(**email),  # type: ignore[arg-type]
-        smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5),
-    )
-    return Context(Database(db_url), settings, clock=Clock(ticking=True))
-
-
-def _queue(ctx: Context, count: int) -> None:
-    given_stock(ctx, KETTLE=0)
-    given_status(ctx, "ON ORDER")
-    given_template(ctx, statuses=("ON ORDER",))
-    given_po(ctx, "PO-1", ("KETTLE", count, day(5), "ON ORDER"))
-    take_orders(
-        ctx, [order(f"SO-{n}", ("KETTLE", 1), customer=f"C{n}") for n in range(count)], actor="t"
-    )
 
 
 def _mailer(db_url: str, port: int, tmp_path: Path, **email: str) -> subprocess.Popen[bytes]:
@@ -86,9 +64,9 @@ def test_two_mailers_at_once_deliver_each_of_a_thousand_emails_exactly_once(
     db_url: str, tmp_path: Path
 ) -> None:
     server = SmtpServer().start()
-    ctx = _context(db_url, server.port)
+    ctx = mailer_context(db_url, server.port)
     try:
-        _queue(ctx, 1200)
+        queue_emails(ctx, 1200)
         mailers = [_mailer(db_url, server.port, tmp_path, batch_size="20") for _ in range(2)]
         for m in mailers:
             _, stderr = m.communicate(timeout=120)
@@ -110,9 +88,9 @@ def test_a_mailer_killed_mid_batch_leaves_nothing_lost_and_at_most_one_sent_twic
     db_url: str, tmp_path: Path
 ) -> None:
     server = SmtpServer(Sink(delay=0.004)).start()
-    ctx = _context(db_url, server.port, lease_seconds=2)
+    ctx = mailer_context(db_url, server.port, lease_seconds=2)
     try:
-        _queue(ctx, 400)
+        queue_emails(ctx, 400)
         victim = _mailer(db_url, server.port, tmp_path, batch_size="50", lease_seconds="2")
         deadline = time.monotonic() + 60
         while len(server.sink.ids()) < 100 and time.monotonic() < deadline:
@@ -145,9 +123,9 @@ def test_a_looping_mailer_sends_as_emails_come_and_stops_cleanly_on_sigterm(
     db_url: str, tmp_path: Path
 ) -> None:
     server = SmtpServer().start()
-    ctx = _context(db_url, server.port)
+    ctx = mailer_context(db_url, server.port)
     try:
-        _queue(ctx, 5)
+        queue_emails(ctx, 5)
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOPO_")}
         env |= {
             "PYTHONPATH": str(ROOT),
