@@ -323,6 +323,13 @@ def check_books(conn: Connection, *, split: bool = False) -> None:
         assert p.qty_associated == associated[p.id]
         assert associated[p.id] <= outstanding, f"PO line {p.id} over-associated"
 
+    # Each line's copies of its order's fields (written by intake, kept by triggers), on
+    # which the worklist is served, against the order.
+    for s in so_lines.values():
+        o = orders[s.sales_order_id]
+        copies = (s.order_source, s.order_priority, s.order_delivery_date)
+        assert copies == (o.source, o.priority, o.delivery_date), f"SO line {s.id}: stale copies"
+
     for s in so_lines.values():
         links = active.get(s.id, [])
         remaining = s.qty - s.qty_shipped - s.qty_assigned - s.qty_cancelled
@@ -438,4 +445,13 @@ def test_the_books_check_notices_an_unexplained_stock_movement(ctx: Context) -> 
     with ctx.db.write() as conn:
         conn.execute(update(StockItem).values(on_hand=5))
     with ctx.db.read() as conn, pytest.raises(AssertionError):
+        check_books(conn)
+
+
+def test_the_books_check_notices_a_line_out_of_step_with_its_order(ctx: Context) -> None:
+    given_stock(ctx, A=0)
+    take_order(ctx, order("SO-1", ("A", 2)), actor="web")
+    with ctx.db.write() as conn:
+        conn.execute(update(SoLine).values(order_priority=3))
+    with ctx.db.read() as conn, pytest.raises(AssertionError, match="stale copies"):
         check_books(conn)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import func, select, tuple_, update
 
+from bopo.db.models import SalesOrder, SoLine
 from bopo.errors import InvalidInput
 from bopo.services.context import Context
 from bopo.services.files.imports import import_sales_orders
@@ -13,7 +17,7 @@ from bopo.services.orders.intake import take_orders
 from bopo.services.orders.sales import set_order_priority, show_sales_order
 from bopo.services.supply.changes import change_po_line_qty
 from bopo.services.supply.goods_in import receive
-from bopo.services.worklist.backorders import allocate_worklist, list_backorders
+from bopo.services.worklist.backorders import allocate_worklist, find_backorders, list_backorders
 from tests.helpers import day, given_po, given_status, given_stock, line_of, order, po_line_of
 
 
@@ -119,3 +123,52 @@ def test_priority_comes_in_from_the_import_file_and_a_bad_one_is_reported(
     )
     assert import_sales_orders(ctx, json_file).orders_taken == 1
     assert show_sales_order(ctx, "J-1").priority == "urgent"
+
+
+def _served(ctx: Context, **filters: Any) -> list[str]:
+    """The worklist's orders as its pages list them, in serving order."""
+    return [line.number for line in find_backorders(ctx, **filters).items]
+
+
+def test_an_orders_new_priority_delivery_date_or_source_moves_its_lines_in_the_worklist(
+    make_ctx: Callable[..., Context],
+) -> None:
+    """The worklist is served on its lines' copies of their orders' fields: whatever
+    changes an order's, the database writes them on its lines."""
+    ctx = make_ctx(allocate_existing_pos=False)
+    given_stock(ctx, A=0, B=0)
+    take_orders(
+        ctx,
+        [
+            order("SO-1", ("A", 1), delivery=day(3)),
+            order("SO-2", ("A", 1), ("B", 1), delivery=day(5)),
+            order("SO-3", ("B", 1), delivery=day(7)),
+        ],
+        actor="web",
+    )
+    assert _served(ctx) == ["SO-1", "SO-2", "SO-2", "SO-3"]
+    set_order_priority(ctx, "SO-3", "urgent", actor="clerk")
+    assert _served(ctx) == ["SO-3", "SO-1", "SO-2", "SO-2"]
+    first = find_backorders(ctx, limit=1)
+    assert first.next_after is not None
+    assert _served(ctx, after=first.next_after) == ["SO-1", "SO-2", "SO-2"]
+    with ctx.db.write() as conn:  # no service moves a delivery date or a source yet
+        conn.execute(
+            update(SalesOrder).where(SalesOrder.number == "SO-2").values(delivery_date=day(1))
+        )
+        conn.execute(update(SalesOrder).where(SalesOrder.number == "SO-1").values(source="shop"))
+    assert _served(ctx) == ["SO-3", "SO-2", "SO-2", "SO-1"]
+    assert _served(ctx, source="shop") == ["SO-1"]
+    assert _served(ctx, source="web", delivery_to=day(2)) == ["SO-2", "SO-2"]
+    assert _served(ctx, reason="feature off", source="web", offset=1) == ["SO-2", "SO-2"]
+    with ctx.db.read() as conn:
+        stale = conn.scalar(
+            select(func.count())
+            .select_from(SoLine)
+            .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
+            .where(
+                tuple_(SoLine.order_source, SoLine.order_priority, SoLine.order_delivery_date)
+                != tuple_(SalesOrder.source, SalesOrder.priority, SalesOrder.delivery_date)
+            )
+        )
+    assert stale == 0

@@ -120,3 +120,21 @@ def test_a_refused_association_does_not_change_any_count(ctx: Context) -> None:
         conn.execute(update(Association).values(qty=4))  # still fits
         conn.execute(update(Association).values(qty=40))  # does not: all rolls back
     assert _associated(ctx) == before == 4
+
+
+def test_a_line_written_without_its_orders_fields_gets_them_from_the_order(ctx: Context) -> None:
+    """The worklist is served on each line's copies of its order's source, priority and
+    delivery date; a writer that leaves them out (not intake) has them filled in."""
+    _so_line(ctx)
+    with ctx.db.write() as conn:
+        order_id, item = conn.execute(select(SoLine.sales_order_id, SoLine.stock_item_id)).one()
+        conn.execute(
+            insert(SoLine).values(sales_order_id=order_id, line_no=2, stock_item_id=item, qty=1)
+        )
+        conn.execute(update(SalesOrder).values(priority=3, source="shop"))
+    with ctx.db.read() as conn:
+        copies = conn.execute(
+            select(SoLine.order_source, SoLine.order_priority, SoLine.order_delivery_date)
+        ).all()
+        delivery = conn.scalar(select(SalesOrder.delivery_date))
+    assert copies == [("shop", 3, delivery)] * 2

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bopo.domain.charts import AGE_BUCKETS, Bar, age_limits, bars, week_labels, week_starts
+from bopo.domain.charts import (
+    AGE_BUCKETS,
+    Bar,
+    age_limits,
+    bars,
+    due_bucket,
+    week_labels,
+    week_starts,
+)
 
 
 def test_weeks_begin_on_monday_whatever_day_today_is() -> None:
@@ -28,3 +36,14 @@ def test_each_age_limit_is_that_many_days_before_now() -> None:
 
 def test_empty_buckets_are_drawn_at_zero() -> None:
     assert bars(["a", "b", "c"], {1: (2, 5)}) == (Bar("a", 0, 0), Bar("b", 2, 5), Bar("c", 0, 0))
+
+
+def test_a_due_date_falls_in_its_weeks_bar() -> None:
+    wednesday = date(2028, 3, 1)
+    mondays = week_starts(wednesday, 2)  # 28 Feb, 6 Mar; the end 13 Mar
+    labels = week_labels(wednesday, 2)
+    dues = [None, date(2028, 2, 29), wednesday, date(2028, 3, 5), date(2028, 3, 6)]
+    dues += [date(2028, 3, 12), date(2028, 3, 13)]
+    assert [labels[due_bucket(d, wednesday, mondays)] for d in dues] == [
+        "no date", "overdue", "this week", "this week", "w/c 6 Mar", "w/c 6 Mar", "later"
+    ]  # fmt: skip

@@ -57,12 +57,15 @@ def test_new_rows_carry_the_reserved_ids() -> None:
     intake = Intake(_workset(on_hand=1, po_qty=4), ON)
     t = intake.take(0, [(1, 1, 1), (2, 1, 2)])
     rows = NewRows(NOW, "intake", ON)
-    rows.add(t, 500, [900, 901])
+    rows.add(t, 500, [900, 901], ("web", 2, date(2026, 12, 1)))
     lines = [dict(zip(LINE_COLUMNS, r, strict=True)) for r in rows.lines]
     assert [(r["id"], r["sales_order_id"], r["qty_assigned"]) for r in lines] == [
         (900, 500, 1),
         (901, 500, 0),
     ]
+    assert {(r["order_source"], r["order_priority"], r["order_delivery_date"]) for r in lines} == {
+        ("web", 2, date(2026, 12, 1))
+    }
     assert [(n.so_line_id, n.sales_order_id, n.link.qty) for n in rows.links] == [(901, 500, 2)]
     assert [dict(zip(DECISION_COLUMNS, d, strict=True))["so_line_id"] for d in rows.decisions] == [
         901
@@ -79,7 +82,7 @@ def test_a_line_waiting_with_the_switch_off_leaves_no_decision_record() -> None:
     intake = Intake(_workset(on_hand=0, po_qty=0), AllocationRules())
     t = intake.take(0, [(1, 1, 2)])
     rows = NewRows(NOW, "intake", AllocationRules())
-    rows.add(t, 1, [2])
+    rows.add(t, 1, [2], ("web", 1, date(2026, 12, 1)))
     line = dict(zip(LINE_COLUMNS, rows.lines[0], strict=True))
     assert line["backorder_reason"] == SkipReason.FEATURE_OFF.value
     assert line["backorder_since"] == NOW

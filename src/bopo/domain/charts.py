@@ -50,6 +50,16 @@ def week_labels(today: date, weeks: int) -> list[str]:
     ]
 
 
+def due_bucket(due: date | None, today: date, mondays: list[date]) -> int:
+    """The supply chart's bar of a due date (week_labels' index): overdue, the week of
+    each of `mondays` but the last (the end), later, no date."""
+    if due is None:
+        return len(mondays) + 1
+    if due < today:
+        return 0
+    return next((i for i, monday in enumerate(mondays[1:], start=1) if due < monday), len(mondays))
+
+
 def bars(labels: list[str], counted: dict[int, tuple[int, int]]) -> tuple[Bar, ...]:
     """Every bucket in order, the empty ones at zero: (lines, units) by bucket index."""
     return tuple(Bar(label, *counted.get(i, (0, 0))) for i, label in enumerate(labels))

@@ -108,6 +108,9 @@ LINE_COLUMNS = (
     "qty_cancelled",
     "backorder_reason",
     "backorder_since",
+    "order_source",
+    "order_priority",
+    "order_delivery_date",
 )
 
 
@@ -131,7 +134,15 @@ class NewRows:
         self._code = policy_code(self.rules.policy, self.rules.allow_split)
         self._day = self.now.toordinal()
 
-    def add(self, t: TakenOrder, order_id: int, line_ids: Sequence[int]) -> None:
+    def add(
+        self,
+        t: TakenOrder,
+        order_id: int,
+        line_ids: Sequence[int],
+        copied: tuple[str, int, date],
+    ) -> None:
+        """Rows of an order taken as `order_id`, its lines with `line_ids`; `copied`:
+        the order's source, priority rank and delivery date, which its lines carry."""
         now, lines, links, decisions = self.now, self.lines, self.links, self.decisions
         kind, code, day, policy = self._kind, self._code, self._day, self.rules.policy
         for (line_no, item, qty), d, line_id in zip(t.lines, t.decisions, line_ids, strict=True):
@@ -148,6 +159,7 @@ class NewRows:
                     0,
                     skip.value if skip else None,
                     now if skip else None,
+                    *copied,
                 )
             )
             for link in d.links:

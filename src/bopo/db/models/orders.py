@@ -139,11 +139,12 @@ class PoLine(Base):
             postgresql_where=text(PO_LINE_OPEN_SQL),
             sqlite_where=text(PO_LINE_OPEN_SQL),
         ),
-        Index(  # expected deliveries, by due date
+        Index(  # expected deliveries, by due date; the dashboard's sums from it alone
             "ix_po_lines_open_due",
             "due_date",
             postgresql_where=text(PO_LINE_OPEN_SQL),
             sqlite_where=text(PO_LINE_OPEN_SQL),
+            postgresql_include=["id", "qty_ordered", "qty_delivered", "qty_cancelled"],
         ),
         Index(  # the purchase orders with an open line (due by a date), from the index alone
             "ix_po_lines_open_order",
@@ -251,6 +252,22 @@ class SoLine(Base):
                 ("since", ("backorder_since",)),
             )
         ),
+        # The worklist in serving order on the lines alone (their copies of the order's
+        # fields), all of it and by source, carrying what a page, an offset and a count by
+        # reason read (migration 0013); PostgreSQL's, as ix_sales_orders_serving was.
+        *(
+            Index(
+                f"ix_so_lines_worklist_{name}",
+                *first,
+                text("(-order_priority)"),
+                "order_delivery_date",
+                "sales_order_id",
+                "line_no",
+                postgresql_where=text("backorder_reason IS NOT NULL"),
+                postgresql_include=["id", "backorder_reason", "order_priority"],
+            ).ddl_if(dialect="postgresql")
+            for name, first in (("serving", ()), ("source_serving", ("order_source",)))
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -263,6 +280,13 @@ class SoLine(Base):
     qty_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     backorder_reason: Mapped[str | None] = mapped_column(String(64))
     backorder_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Copies of the order's source, priority and delivery date, so the worklist is served
+    # and filtered on the lines alone. The order's are the truth: the database fills
+    # these on a line inserted without them and writes them on the lines when the order's
+    # change (migration 0013); intake writes them with the line.
+    order_source: Mapped[str] = mapped_column(String(40), nullable=True)
+    order_priority: Mapped[int] = mapped_column(SmallInteger, nullable=True)
+    order_delivery_date: Mapped[date] = mapped_column(Date, nullable=True)
 
     sales_order: Mapped[SalesOrder] = relationship(back_populates="lines")
     stock_item: Mapped[StockItem] = relationship()

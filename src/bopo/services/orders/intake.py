@@ -289,7 +289,9 @@ def _write(
     rows = NewRows(now, actor, intake.rules)
     line_ids = iter(ids[SoLine])
     for t, order_id in zip(taken, ids[SalesOrder], strict=True):
-        rows.add(t, order_id, [next(line_ids) for _ in t.lines])
+        o = read.orders[t.index]
+        copied = (o.source, o.priority.rank, o.delivery_date)
+        rows.add(t, order_id, [next(line_ids) for _ in t.lines], copied)
     order_values = order_rows(orders, ids[SalesOrder], customer_ids, now, actor)
     writes.insert_values(SalesOrder, ORDER_COLUMNS, order_values)
     writes.insert_values(SoLine, LINE_COLUMNS, rows.lines)

@@ -11,12 +11,13 @@ from sqlalchemy import Connection, func, select, union, update
 from sqlalchemy.orm import aliased
 
 from bopo.db.audit import event
+from bopo.db.bulk import one_of
 from bopo.db.models import Association, Customer, PoLine, SalesOrder, SoLine, StockItem
-from bopo.db.queries import record_audit
+from bopo.db.queries import lock_stock_by_id, record_audit
 from bopo.domain.statuses import Priority
 from bopo.errors import Conflict, FieldError, InvalidInput, NotFound
 from bopo.services.common import sorting
-from bopo.services.common.lookup import find_sales_order
+from bopo.services.common.lookup import find_sales_order, order_lines
 from bopo.services.common.pages import MAX_LIMIT, AnySelect, Page, count_capped
 from bopo.services.common.search import matches, normal, same
 from bopo.services.context import Context
@@ -376,11 +377,21 @@ def set_order_priority(
     """Give a sales order another priority (low, normal, high, urgent).
 
     Nothing moves at once: the next goods in, re-allocation or worklist retry
-    serves it in its new place.
+    serves it in its new place. The order's lines carry its priority (the database
+    writes it on them, migration 0013), so they are locked first, in the documented
+    order: their stock items, the lines, then the order (bopo.db.workset).
     """
     wanted = _priority(priority)
     with ctx.db.write() as conn:
         order = find_sales_order(conn, number, source)
+        keys = order_lines(conn, order)
+        lock_stock_by_id(conn, {k.stock_item_id for k in keys})
+        conn.execute(
+            select(SoLine.id)
+            .where(one_of(conn, SoLine.id, sorted(k.id for k in keys)))
+            .order_by(SoLine.id)
+            .with_for_update(key_share=True)
+        )
         rank = conn.scalar(
             select(SalesOrder.priority)
             .where(SalesOrder.id == order.id)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, PlainSerializer
-from sqlalchemy import Connection, and_, or_, select, tuple_, union
+from sqlalchemy import Connection, and_, select, tuple_, union
 from sqlalchemy.orm import aliased
 
 from bopo.db.bulk import one_of
@@ -33,11 +33,13 @@ from bopo.services.common.search import matches, normal, same
 from bopo.services.context import Context
 
 # Highest priority first, then the oldest delivery date: the order that should ship
-# soonest gets served first (bopo.domain.changes.serving_order, in SQL).
+# soonest gets served first (bopo.domain.changes.serving_order, in SQL), on the lines'
+# copies of their orders' fields, priority negated: every column ascending, as the
+# worklist's serving indexes have it (migration 0013), so the lines after one are a seek.
 WORKLIST_ORDER = (
-    SalesOrder.priority.desc(),
-    SalesOrder.delivery_date,
-    SalesOrder.id,
+    -SoLine.order_priority,
+    SoLine.order_delivery_date,
+    SoLine.sales_order_id,
     SoLine.line_no,
 )
 # Worklist lines waiting for stock or a PO line; a `late supply` line is on
@@ -222,9 +224,8 @@ def find_backorders(
     id): the page after that line, sought on the serving order's index.
 
     A `late supply` line comes with the PO line it is still linked to. The
-    count and the ordering touch only the tables the filters need (the
-    worklist's partial index and the orders); the page's lines are then read
-    whole by id.
+    count and the ordering read the lines alone (the worklist's serving indexes;
+    the orders only for a customer); the page's lines are then read whole by id.
     """
     where, by_order = _worklist_filters(
         sku, reason, customer, source, delivery_from, delivery_to, q
@@ -235,18 +236,19 @@ def find_backorders(
         past = _after(conn, after) if after is not None else None
         seek = offset if past is None else 0
         if past is not None:
-            by_order.append(past)
+            where.append(past)
         counted = select(SoLine.id).where(*where)
         if by_order:
             counted = counted.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
         total, capped = count_capped(conn, counted.where(*by_order), offset=seek, limit=limit)
         total += offset - seek
+        ordered = select(SoLine.id)
+        if by_order:
+            ordered = ordered.join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
         ids = (
             list(
                 conn.scalars(
-                    select(SoLine.id)
-                    .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-                    .where(*where, *by_order)
+                    ordered.where(*where, *by_order)
                     .order_by(*WORKLIST_ORDER)
                     .limit(limit)
                     .offset(seek)
@@ -262,22 +264,8 @@ def find_backorders(
 
 def _after(conn: Connection, so_line_id: int) -> Any:
     """The lines served after this one (WORKLIST_ORDER), or None for an unknown line."""
-    key = conn.execute(
-        select(SalesOrder.priority, SalesOrder.delivery_date, SalesOrder.id, SoLine.line_no)
-        .join(SalesOrder, SalesOrder.id == SoLine.sales_order_id)
-        .where(SoLine.id == so_line_id)
-    ).first()
-    if key is None:
-        return None
-    priority, delivery, order_id, line_no = key
-    same_rank = and_(
-        SalesOrder.priority == priority,
-        or_(
-            tuple_(SalesOrder.delivery_date, SalesOrder.id) > tuple_(delivery, order_id),
-            and_(SalesOrder.id == order_id, SoLine.line_no > line_no),
-        ),
-    )
-    return or_(SalesOrder.priority < priority, same_rank)
+    key = conn.execute(select(*WORKLIST_ORDER).where(SoLine.id == so_line_id)).first()
+    return None if key is None else tuple_(*WORKLIST_ORDER) > tuple_(*key)
 
 
 def _searched(q: str) -> Any:
@@ -307,11 +295,17 @@ def _worklist_filters(
     delivery_to: date | None,
     q: str | None,
 ) -> tuple[list[Any], list[Any]]:
-    """find_backorders' conditions: on the lines (the worklist's partial index), and on
-    their orders (joined only when there are some)."""
+    """find_backorders' conditions: on the lines (the worklist's indexes, with their
+    copies of the orders' fields), and on their orders (joined only for a customer)."""
     where: list[Any] = [SoLine.backorder_reason.is_not(None)]
     if reason:
         where.append(SoLine.backorder_reason == reason)
+    if source:
+        where.append(SoLine.order_source == source)
+    if delivery_from:
+        where.append(SoLine.order_delivery_date >= delivery_from)
+    if delivery_to:
+        where.append(SoLine.order_delivery_date <= delivery_to)
     if sku:
         where.append(SoLine.stock_item_id.in_(select(StockItem.id).where(same(StockItem.sku, sku))))
     by_order: list[Any] = []
@@ -320,12 +314,6 @@ def _worklist_filters(
             SalesOrder.customer_id
             == select(Customer.id).where(Customer.code == customer).scalar_subquery()
         )
-    if source:
-        by_order.append(SalesOrder.source == source)
     if q and normal(q):
         where.append(SoLine.id.in_(_searched(q)))
-    if delivery_from:
-        by_order.append(SalesOrder.delivery_date >= delivery_from)
-    if delivery_to:
-        by_order.append(SalesOrder.delivery_date <= delivery_to)
     return where, by_order

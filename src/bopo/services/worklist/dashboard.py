@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, case, distinct, func, select
+from sqlalchemy import Connection, distinct, func, select
 
 from bopo.db.models import (
     Association,
@@ -19,7 +20,15 @@ from bopo.db.models import (
     SoLine,
 )
 from bopo.db.queries import IS_OPEN, OPEN_QTY, waiting_qty
-from bopo.domain.charts import AGE_BUCKETS, Bar, age_limits, bars, week_labels, week_starts
+from bopo.domain.charts import (
+    AGE_BUCKETS,
+    Bar,
+    age_limits,
+    bars,
+    due_bucket,
+    week_labels,
+    week_starts,
+)
 from bopo.domain.statuses import EmailState, SkipReason
 from bopo.services.common import pages
 from bopo.services.context import Context
@@ -172,25 +181,19 @@ def _ageing(conn: Connection, now: datetime) -> tuple[Bar, ...]:
     return bars([label for _, label in AGE_BUCKETS], counted)
 
 
-def _counted(conn: Connection, bucket: Any, units: Any, *where: Any) -> dict[int, tuple[int, int]]:
-    rows = conn.execute(
-        select(bucket.label("bucket"), func.count(), func.coalesce(func.sum(units), 0))
-        .where(*where)
-        .group_by("bucket")
-    )
-    return {int(b): (int(n), int(u)) for b, n, u in rows if b is not None}
-
-
 def _supply_due(conn: Connection, today: date) -> tuple[Bar, ...]:
     """Open PO lines' outstanding units by the week they are due: overdue, this week,
-    the weeks after, later, no date."""
+    the weeks after, later, no date. Added up by due date in the database, from the
+    open lines' index by due date alone (it carries the quantities), then by week here."""
     mondays = week_starts(today, SUPPLY_WEEKS)
-    due = PoLine.due_date
-    bucket = case(
-        (due.is_(None), SUPPLY_WEEKS + 2),
-        (due < today, 0),
-        *((due < monday, i) for i, monday in enumerate(mondays[1:], start=1)),
-        else_=SUPPLY_WEEKS + 1,
+    counted: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    rows = conn.execute(
+        select(PoLine.due_date, func.count(), func.sum(OPEN_QTY))
+        .where(IS_OPEN)
+        .group_by(PoLine.due_date)
     )
-    outstanding = OPEN_QTY
-    return bars(week_labels(today, SUPPLY_WEEKS), _counted(conn, bucket, outstanding, IS_OPEN))
+    for due, n, units in rows:
+        bucket = due_bucket(due, today, mondays)
+        lines, total = counted[bucket]
+        counted[bucket] = (lines + int(n), total + int(units))
+    return bars(week_labels(today, SUPPLY_WEEKS), counted)
