@@ -1,5 +1,6 @@
-"""Many hands at once on PostgreSQL: intake, goods in, supply and demand changes and manual
-links running side by side neither deadlock nor leave the books out of step.
+"""Many hands at once on PostgreSQL: intake, goods in, supply and demand changes, manual
+links and priority changes running side by side neither deadlock nor leave the books out
+of step.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bopo.db.workset import WorksetQuery, load_workset
 from bopo.errors import BopoError
 from bopo.services.context import Context
 from bopo.services.email import templates
-from bopo.services.orders import demand_changes, despatch
+from bopo.services.orders import demand_changes, despatch, sales
 from bopo.services.orders.intake import take_order
 from bopo.services.supply import changes, goods_in
 from bopo.services.worklist import manual_links
@@ -57,6 +58,9 @@ def test_concurrent_changes_keep_the_books_straight(
         for step in range(STEPS):
             try:
                 one_step(ctx, rng, f"SO-{worker}-{step}", mine)
+                if mine and step % 4 == 3:  # its lines follow: locked after their stock
+                    so, rank = mine[step % len(mine)], ("low", "normal", "high", "urgent")
+                    sales.set_order_priority(ctx, so, rank[step // 4 % 4], actor="clerk")
             except BopoError:
                 pass
             except BaseException as exc:  # a deadlock or a CHECK violation is a bug
