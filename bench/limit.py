@@ -68,10 +68,12 @@ WITH so AS (
     ) p ON true
 ), lines AS (
     INSERT INTO so_lines (id, sales_order_id, line_no, stock_item_id, qty,
-                          backorder_reason, backorder_since)
+                          backorder_reason, backorder_since,
+                          order_source, order_priority, order_delivery_date)
     SELECT pick.id, so.id, pick.line_no, pick.item, pick.qty,
            CASE WHEN pick.po_line_id IS NULL THEN %(waiting)s END,
-           CASE WHEN pick.po_line_id IS NULL THEN now() END
+           CASE WHEN pick.po_line_id IS NULL THEN now() END,
+           %(source)s, 1, %(delivery_date)s
     FROM pick, so
 )
 INSERT INTO associations (so_line_id, po_line_id, qty, created_at, created_by)
@@ -227,8 +229,9 @@ def _sqlite_order(conn: sqlite3.Connection, order: Any) -> None:
             pick = conn.execute(SQLITE_CANDIDATE, (item, line.qty)).fetchone()
             line_id = conn.execute(
                 "INSERT INTO so_lines (sales_order_id, line_no, stock_item_id, qty, "
-                "qty_assigned, qty_shipped, qty_cancelled, backorder_reason, backorder_since) "
-                "VALUES (?, ?, ?, ?, 0, 0, 0, ?, ?)",
+                "qty_assigned, qty_shipped, qty_cancelled, backorder_reason, backorder_since, "
+                "order_source, order_priority, order_delivery_date) "
+                "VALUES (?, ?, ?, ?, 0, 0, 0, ?, ?, ?, 1, ?)",
                 (
                     order_id,
                     line.line_no,
@@ -236,6 +239,8 @@ def _sqlite_order(conn: sqlite3.Connection, order: Any) -> None:
                     line.qty,
                     None if pick else WAITING,
                     None if pick else now,
+                    SOURCE,
+                    order.delivery_date.isoformat(),
                 ),
             ).lastrowid
             if pick:
@@ -307,8 +312,9 @@ JOIN customers c ON c.code = o.customer_code
 ORDER BY o.seq
 """
 PG_LINES = """
-INSERT INTO so_lines (sales_order_id, line_no, stock_item_id, qty)
-SELECT o.id, s.line_no, i.id, s.qty
+INSERT INTO so_lines (sales_order_id, line_no, stock_item_id, qty,
+                      order_source, order_priority, order_delivery_date)
+SELECT o.id, s.line_no, i.id, s.qty, o.source, o.priority, o.delivery_date
 FROM staged s
 JOIN sales_orders o ON o.number = s.order_number AND o.source = s.source
 JOIN stock_items i ON i.sku = s.sku
@@ -421,11 +427,13 @@ def _sqlite_bulk(conn: sqlite3.Connection, sales_orders: Path) -> dict[str, Any]
     next_line = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM so_lines").fetchone()[0]
     order_ids: dict[tuple[str, str], int] = {}
     orders, lines, links = [], [], []
+    heads: dict[int, tuple[str, str]] = {}  # what an order's lines carry: source, delivery
     for r in rows:
         key = (r["source"], r["order_number"])
         order_id = order_ids.get(key)
         if order_id is None:
             order_id = order_ids[key] = next_order
+            heads[order_id] = (r["source"], r["delivery_date"])
             next_order += 1
             orders.append(
                 (
@@ -452,6 +460,7 @@ def _sqlite_bulk(conn: sqlite3.Connection, sales_orders: Path) -> dict[str, Any]
                 qty,
                 None if pick else WAITING,
                 None if pick else now,
+                *heads[order_id],
             )
         )
         next_line += 1
@@ -463,8 +472,8 @@ def _sqlite_bulk(conn: sqlite3.Connection, sales_orders: Path) -> dict[str, Any]
     )
     conn.executemany(
         "INSERT INTO so_lines (id, sales_order_id, line_no, stock_item_id, qty, qty_assigned, "
-        "qty_shipped, qty_cancelled, backorder_reason, backorder_since) "
-        "VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
+        "qty_shipped, qty_cancelled, backorder_reason, backorder_since, order_source, "
+        "order_priority, order_delivery_date) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, 1, ?)",
         lines,
     )
     conn.executemany(

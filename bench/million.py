@@ -7,10 +7,11 @@ associations, emails and decision records get ids (and SKUs, PO and order number
 the ones before, numbered as bench/generate.py numbers them at that scale (SKU-49999 and
 SO-0999999 at BOPO_BENCH_SCALE=10), so each copy's counters (qty_associated, assigned)
 stay true of its own rows, and so do its order lines' copies of their order's source,
-priority and delivery date (0013): copied as they are, as the orders' are. Customers and suppliers are shared, as generate.py draws
-them from fixed pools. Triggers and foreign-key checks are off while copying
-(`session_replication_role = replica`): the copied counters are already right, and the
-copied rows point only at rows copied with them.
+priority and delivery date (0013): copied as they are, as the orders' are. Customers
+and suppliers are shared, as generate.py draws them from fixed pools. Triggers and
+foreign-key checks are off while copying (`session_replication_role = replica`): the
+copied counters are already right, and the copied rows point only at rows copied with
+them.
 
 The database is kept (`bopo_bench_web_<orders>_<migration head>`) and reused by the next
 run at the same scale; BOPO_BENCH_REBUILD=1 builds it afresh.

@@ -391,7 +391,7 @@ def set_order_priority(
             .where(one_of(conn, SoLine.id, sorted(k.id for k in keys)))
             .order_by(SoLine.id)
             .with_for_update(key_share=True)
-        )
+        ).all()
         rank = conn.scalar(
             select(SalesOrder.priority)
             .where(SalesOrder.id == order.id)
