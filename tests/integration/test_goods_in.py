@@ -11,6 +11,7 @@ from bopo.services.common.serial import to_json
 from bopo.services.context import Context
 from bopo.services.orders.intake import take_order
 from bopo.services.supply.changes import cancel_po_line
+from bopo.services.supply.deliveries import expected_deliveries
 from bopo.services.supply.goods_in import list_receipts, receive
 from tests.helpers import (
     day,
@@ -161,3 +162,26 @@ def test_a_bad_quantity_or_an_unknown_line_changes_nothing(two_linked_orders: Co
         receive(ctx, "PO-1", 2, 1, actor="warehouse")
     assert stock_of(ctx, "A") == (0, 0)
     assert po_line_of(ctx, "PO-1").associated == 7
+
+
+def test_expected_deliveries_come_by_due_date_then_po_with_undated_lines_last(
+    ctx: Context,
+) -> None:
+    given_stock(ctx, A=0, B=0)
+    given_po(ctx, "PO-2", ("A", 1, day(-3)), ("B", 1, None), ("A", 1, day(1)))
+    given_po(ctx, "PO-1", ("B", 1, day(1)), ("A", 1, None), ("B", 1, day(-3)))
+    given_po(ctx, "PO-3", ("A", 1, day(30)))
+    receive(ctx, "PO-1", 3, 1, actor="test")  # no longer expected
+
+    def shown(window: str, sku: str | None = None) -> list[tuple[str, int]]:
+        return [(e.po_number, e.line_no) for e in expected_deliveries(ctx, window=window, sku=sku)]
+
+    assert shown("overdue") == [("PO-2", 1)]
+    assert shown("next") == [("PO-2", 1), ("PO-1", 1), ("PO-2", 3)]
+    assert shown("all") == [
+        *shown("next"),
+        ("PO-3", 1),
+        ("PO-1", 2),  # no date: after every dated line
+        ("PO-2", 2),
+    ]
+    assert shown("all", sku="A") == [("PO-2", 1), ("PO-2", 3), ("PO-3", 1), ("PO-1", 2)]

@@ -96,7 +96,9 @@ def expected_deliveries(
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
         .join(StockItem, StockItem.id == PoLine.stock_item_id)
         .where(IS_OPEN)
-        .order_by(PoLine.due_date.is_(None), PoLine.due_date, PurchaseOrder.number, PoLine.line_no)
+        # Undated last, as the open lines' index by due date holds them (PostgreSQL): a
+        # window is a range of it, read in order up to the limit, not every open line.
+        .order_by(PoLine.due_date.asc().nulls_last(), PurchaseOrder.number, PoLine.line_no)
         .limit(LIMIT)
     )
     if until is not None:
