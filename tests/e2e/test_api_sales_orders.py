@@ -71,6 +71,20 @@ def test_an_order_taken_or_taken_again_is_answered_in_its_schema_with_its_locati
         assert (response.json()["errors"], response.json()["differences"]) == ([], [])
 
 
+def test_the_schema_lists_each_operation_once_in_the_routers_order(api: Api) -> None:
+    """Orders are looked for first when routing; the docs keep their own order."""
+    schema = api.get("/openapi.json").json()
+    paths = list(schema["paths"])
+    ids = [op["operationId"] for path in schema["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))
+    assert paths.index("/api/po-lines") < paths.index("/api/sales-orders")
+    assert paths.index("/api/sales-orders") < paths.index("/api/backorders")
+    tags = list(
+        dict.fromkeys(op["tags"][0] for path in paths for op in schema["paths"][path].values())
+    )
+    assert tags.index("purchase orders") < tags.index("sales orders")
+
+
 def test_the_same_number_with_other_content_is_a_conflict_naming_each_difference(
     api: Api,
 ) -> None:
