@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import WORK, Scale, context, database, run_workers
+from bench.common import WORK, ProcessTreeCpu, Scale, ServerCpu, context, database, run_workers
 from bench.generate import STATUSES, generate
 from bench.intake import single_worker
 from bopo.services.admin import users
@@ -138,17 +138,21 @@ async def _send_all(
     writer.close()
 
 
-def _load_generator(port: int, token: str, per_client: int, items: int, done: Any) -> None:
+def _load_generator(
+    port: int, token: str, per_client: int, items: int, warm: Any, go: Any, done: Any
+) -> None:
     batches = [
         _requests(c, WARMUP_PER_CLIENT + per_client, items, token, port) for c in range(CLIENTS)
     ]
 
     async def main() -> tuple[float, list[float], Counter[int]]:
         ignored: list[float] = []
-        warm: Counter[int] = Counter()
+        warmed: Counter[int] = Counter()
         await asyncio.gather(
-            *(_send_all(port, b[:WARMUP_PER_CLIENT], ignored, warm) for b in batches)
+            *(_send_all(port, b[:WARMUP_PER_CLIENT], ignored, warmed) for b in batches)
         )
+        warm.put(None)  # the parent reads the servers' CPU, then lets the timed part go
+        go.wait()
         latencies: list[float] = []
         codes: Counter[int] = Counter()
         start = time.perf_counter()
@@ -178,6 +182,10 @@ def _server_mean_ms(port: int, token: str) -> float | None:
     return round(1000 * found["sum"] / found["count"], 2) if found["count"] else None
 
 
+def _per_order(seconds: float | None, orders: int) -> float | None:
+    return None if seconds is None else round(1000 * seconds / orders, 3)
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -192,12 +200,17 @@ def run(scale: Scale) -> dict[str, Any]:
         server = _start_server(url, port)
         try:
             mp_ctx = mp.get_context("spawn")
-            done = mp_ctx.Queue()
+            warm, go, done = mp_ctx.Queue(), mp_ctx.Event(), mp_ctx.Queue()
             loader = mp_ctx.Process(
-                target=_load_generator, args=(port, token, per_client, scale.items, done)
+                target=_load_generator,
+                args=(port, token, per_client, scale.items, warm, go, done),
             )
             loader.start()
+            warm.get()
+            workers, database_cpu = ProcessTreeCpu(server.pid), ServerCpu(url)
+            go.set()
             seconds, latencies, codes = done.get()
+            workers_seconds, database_seconds = workers.seconds(), database_cpu.seconds()
             loader.join()
             server_ms = _server_mean_ms(port, token)
         finally:
@@ -231,6 +244,10 @@ def run(scale: Scale) -> dict[str, Any]:
             "seconds": round(seconds, 2),
             "status_codes": codes,
             "server_mean_ms_per_order": server_ms,
+            # CPU per order of bopo's worker processes and of the PostgreSQL processes
+            # serving them, to set beside in_process's client and server CPU per order
+            "workers_cpu_ms_per_order": _per_order(workers_seconds, taken),
+            "database_cpu_ms_per_order": _per_order(database_seconds, taken),
             "in_process": in_process,
         },
     }

@@ -173,6 +173,48 @@ def _result(done: Any, procs: list[Any]) -> Any:
                 raise RuntimeError(f"a benchmark worker failed (exit codes {dead})") from None
 
 
+def _cpu_ticks(pids: list[int]) -> int | None:
+    """utime + stime of the processes, in clock ticks; None if one cannot be read."""
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return total
+
+
+class ProcessTreeCpu:
+    """CPU time of a process and its descendants (`bopo serve`'s workers), from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pids = [pid, *self._descendants(pid)]
+        self.start = _cpu_ticks(self.pids)
+
+    @staticmethod
+    def _descendants(pid: int) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, todo = [], [pid]
+        while todo:
+            kids = children.get(todo.pop(), [])
+            found += kids
+            todo += kids
+        return found
+
+    def seconds(self) -> float | None:
+        end = _cpu_ticks(self.pids)
+        if self.start is None or end is None:
+            return None
+        return (end - self.start) / os.sysconf("SC_CLK_TCK")
+
+
 class ServerCpu:
     """CPU time of the PostgreSQL processes serving a database's clients, from /proc.
 
@@ -195,20 +237,10 @@ class ServerCpu:
                     "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
                 )
             ]
-        self.start = self._ticks()
-
-    def _ticks(self) -> int | None:
-        total = 0
-        try:
-            for pid in self.pids:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            return None
-        return total
+        self.start = _cpu_ticks(self.pids)
 
     def seconds(self) -> float | None:
-        end = self._ticks() if self.start is not None else None
+        end = _cpu_ticks(self.pids) if self.start is not None else None
         if self.start is None or end is None or not self.pids:
             return None
         return (end - self.start) / os.sysconf("SC_CLK_TCK")

@@ -50,6 +50,41 @@ def test_the_same_order_again_returns_it_as_it_stands_and_changes_nothing(api: A
     assert po_line["associated"] == 3
 
 
+def test_an_order_taken_or_taken_again_is_answered_in_its_schema_with_its_location(
+    api: Api,
+) -> None:
+    _supply(api)
+    schema = api.get("/openapi.json").json()
+    operation = schema["paths"]["/api/sales-orders"]["post"]
+    for code in ("201", "200"):
+        ref = operation["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/OrderResult"
+    fields = set(schema["components"]["schemas"]["OrderResult"]["properties"])
+    first = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 5)))
+    again = api.post("/api/sales-orders", json=order_json("SO-1", ("A", 5)))
+    for response, status in ((first, 201), (again, 200)):
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["location"] == f"/api/sales-orders/{first.json()['id']}"
+        assert response.headers["x-request-id"]
+        assert set(response.json()) == fields
+        assert (response.json()["errors"], response.json()["differences"]) == ([], [])
+
+
+def test_the_schema_lists_each_operation_once_in_the_routers_order(api: Api) -> None:
+    """Orders are looked for first when routing; the docs keep their own order."""
+    schema = api.get("/openapi.json").json()
+    paths = list(schema["paths"])
+    ids = [op["operationId"] for path in schema["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))
+    assert paths.index("/api/po-lines") < paths.index("/api/sales-orders")
+    assert paths.index("/api/sales-orders") < paths.index("/api/backorders")
+    tags = list(
+        dict.fromkeys(op["tags"][0] for path in paths for op in schema["paths"][path].values())
+    )
+    assert tags.index("purchase orders") < tags.index("sales orders")
+
+
 def test_the_same_number_with_other_content_is_a_conflict_naming_each_difference(
     api: Api,
 ) -> None:
