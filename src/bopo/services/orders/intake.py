@@ -265,7 +265,8 @@ def _write(
     taken = intake.taken
     writes = Writes(conn)
     made = _make(writes, read, [read.orders[t.index] for t in taken], now, actor)
-    rows = _queue_taken(writes, intake.rules, taken, made)
+    order_values, rows = _rows(intake.rules, taken, made)
+    _queue_orders(writes, order_values, rows)
     _queue_links(writes, ctx, read, taken, rows.links, made, rows.audit)
     writes.insert_values(AllocationDecision, DECISION_COLUMNS, rows.decisions)
     _queue_stock(writes, intake)
@@ -292,12 +293,13 @@ def _decide_and_write(
     A batch of more than PIPELINE_ORDERS orders on PostgreSQL goes in parts, in
     its one transaction, under the locks it took: while a thread sends one part's
     orders, lines, decision records and stock audit (COPY: the server inserting,
-    checking keys, running the triggers), this one decides the next part in memory,
-    without the connection. The links go last, all at once (each statement of links
-    updates their PO lines' counts: once a batch, not once a part). Every order is
-    decided on the workset as the ones before it left it, exactly as if the batch
-    went at once, and the batch is still whole or absent: an error in either thread
-    waits for the writer to let go of the connection and rolls the transaction back.
+    checking keys, running the triggers), this one decides the next part and makes
+    its rows, in memory, without the connection. The links go last, all at once
+    (each statement of links updates their PO lines' counts: once a batch, not once
+    a part). Every order is decided on the workset as the ones before it left it,
+    exactly as if the batch went at once, and the batch is still whole or absent:
+    an error in either thread waits for the writer to let go of the connection and
+    rolls the transaction back.
     """
     stock = read.stock
 
@@ -319,16 +321,18 @@ def _decide_and_write(
 
         # The customers stored and ids reserved while the first part is decided.
         making = send(_make, writes, read, [read.orders[i] for i in valid], now, actor)
-        sent: Future[list[NewLink]] | None = None
+        sent: Future[None] | None = None
         for start in range(0, len(valid), PIPELINE_ORDERS):
             where = slice(start, start + PIPELINE_ORDERS)
             part = [take(i) for i in valid[where]]
-            if sent is not None:
-                links += sent.result()  # the last part written (or its error, raised here)
             made = making.result()
-            sent = send(_write_part, writes, intake.rules, part, made[where])
+            order_values, rows = _rows(intake.rules, part, made[where])
+            links += rows.links
+            if sent is not None:
+                sent.result()  # the last part written (or its error, raised here)
+            sent = send(_write_part, writes, order_values, rows)
         assert sent is not None
-        links += sent.result()
+        sent.result()
     _queue_links(writes, ctx, read, intake.taken, links, made, [])
     _queue_stock(writes, intake)
     writes.flush()
@@ -370,31 +374,30 @@ def _make(
     return _Made(orders, ids[SalesOrder], lines, customers, customer_ids, now, actor)
 
 
-def _write_part(
-    writes: Writes, rules: AllocationRules, taken: Sequence[TakenOrder], made: _Made
-) -> list[NewLink]:
-    """Queue and send a part of a batch (the writer thread's), its stock audit rows and
-    decision records with it; return its links, to write."""
-    rows = _queue_taken(writes, rules, taken, made)
+def _write_part(writes: Writes, order_values: list[tuple[Any, ...]], rows: NewRows) -> None:
+    """Send a part of a batch (the writer thread's): its orders and lines, their stock
+    audit rows and decision records; not its links (_queue_links)."""
+    _queue_orders(writes, order_values, rows)
     insert_audit(writes, rows.audit)
     writes.insert_values(AllocationDecision, DECISION_COLUMNS, rows.decisions)
     writes.flush()
-    return rows.links
 
 
-def _queue_taken(
-    writes: Writes, rules: AllocationRules, taken: Sequence[TakenOrder], made: _Made
-) -> NewRows:
-    """Queue the decided orders and their lines; return their rows still to write: their
+def _rows(
+    rules: AllocationRules, taken: Sequence[TakenOrder], made: _Made
+) -> tuple[list[tuple[Any, ...]], NewRows]:
+    """The rows of decided orders: the orders' (ORDER_COLUMNS' values), and their lines,
     links, decision records and audit rows (the stock each order moved)."""
     now, actor = made.now, made.actor
     rows = NewRows(now, actor, rules)
     for t, order_id, line_ids in zip(taken, made.order_ids, made.line_ids, strict=True):
         rows.add(t, order_id, line_ids)
-    order_values = order_rows(made.orders, made.order_ids, made.customer_ids, now, actor)
+    return order_rows(made.orders, made.order_ids, made.customer_ids, now, actor), rows
+
+
+def _queue_orders(writes: Writes, order_values: list[tuple[Any, ...]], rows: NewRows) -> None:
     writes.insert_values(SalesOrder, ORDER_COLUMNS, order_values)
     writes.insert_values(SoLine, LINE_COLUMNS, rows.lines)
-    return rows
 
 
 def _queue_links(
@@ -442,7 +445,7 @@ def _queue_links(
 
 def _queue_stock(writes: Writes, intake: Intake) -> None:
     """Queue what the batch changed on its workset besides the rows of its orders: the
-    stock assigned (audited per order by _queue_taken)."""
+    stock assigned (audited per order: NewRows)."""
     changes = intake.workset.changes(stock_action=None, details={})
     changes.new_links, changes.audit = [], []
     queue_changes(writes, changes, [])
