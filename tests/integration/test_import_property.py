@@ -37,6 +37,7 @@ from bopo.db.models import (
     StockItem,
 )
 from bopo.domain.intake import Intake
+from bopo.logs import request_id
 from bopo.services.context import Context
 from bopo.services.files.imports import ImportSummary, import_sales_orders
 from bopo.services.orders import intake
@@ -462,5 +463,30 @@ def test_an_error_deciding_a_later_part_leaves_nothing_of_its_batch(
         monkeypatch.setattr(Intake, "take", take)
         summary = import_sales_orders(ctx, tmp_path / "failing.csv", batch_size=100)
         assert (summary.ok, summary.orders_taken) == (True, 60), summary.errors
+    finally:
+        ctx.db.dispose()
+
+
+def test_audit_rows_written_in_parts_carry_the_request_they_were_made_in(
+    fresh_database: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread sends the parts' rows in the importing request's context: every
+    audit row of an import in parts carries its request id, as one written at once."""
+    monkeypatch.setattr(intake, "PIPELINE_ORDERS", 7)
+    ctx = _context(fresh_database())
+    token = request_id.set("import-42")
+    try:
+        summary = _import_sixty(ctx, tmp_path / "request.csv", 100)
+        assert (summary.ok, summary.orders_taken) == (True, 60), summary.errors
+    finally:
+        request_id.reset(token)
+    try:
+        with ctx.db.read() as conn:
+            rows = conn.execute(
+                select(AuditEvent.action, AuditEvent.request_id).where(AuditEvent.actor == "import")
+            )
+            marked = Counter((r.action, r.request_id) for r in rows)
+        assert {r for _, r in marked} == {"import-42"}
+        assert {a for a, _ in marked} >= {"stock.assign", "association.create"}
     finally:
         ctx.db.dispose()
