@@ -6,11 +6,13 @@ else it needs in one round trip, then read (without locks) the open PO lines
 of the items it is short of (bopo.db.workset; a small batch on PostgreSQL
 reads them, and reserves its ids, in that first round trip); decide every line
 in memory with the pure allocation rules, in the batch's order, on that workset
-(bopo.domain.intake); reserve ids and queue every row, the workset's writer
-queuing the stock, the links, the audit rows and the decision records; send
-the writes in bulk. The emails that announce the new links are rendered from
-memory. A single order costs three round trips on PostgreSQL (read and lock,
-write, commit); a batch of 500 about a dozen. Each order is whole or absent:
+(bopo.domain.intake); reserve ids and queue every row: the orders, lines,
+links, audit rows and decision records, and the workset's stock; send the
+writes in bulk (a big batch on PostgreSQL decides and writes in parts, a
+thread writing one part while the next is decided: _decide_and_write). The
+emails that announce the new links are rendered from memory. A single order
+costs three round trips on PostgreSQL (read and lock, write, commit); a batch
+of 500 about a dozen. Each order is whole or absent:
 if a batch fails in the database, its orders are retried one transaction each,
 and only the one that fails is rejected.
 """
