@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import aliased
 
 from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
@@ -35,8 +36,11 @@ from bopo.db.models import (
     SoLine,
     StockItem,
 )
+from bopo.domain.intake import Intake
+from bopo.logs import request_id
 from bopo.services.context import Context
 from bopo.services.files.imports import ImportSummary, import_sales_orders
+from bopo.services.orders import intake
 from bopo.services.worklist.backorders import list_backorders
 from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, given_template
@@ -326,33 +330,163 @@ def _history(conn: Connection) -> dict[str, Any]:
     }
 
 
+# Sixty orders, two lines each: more than COPY_FROM_ROWS links and decision records.
+SIXTY: list[tuple[str, Order]] = [
+    (f"N-{n}", (CUSTOMERS[n % 4], (("A", 1 + n % 4), ("B", 1 + n % 3)), 1 + n % 10))
+    for n in range(60)
+]
+
+
+def _import_sixty(ctx: Context, path: Path, batch_size: int) -> ImportSummary:
+    given_status(ctx, "ON ORDER")
+    given_template(ctx, statuses=("ON ORDER",))
+    given_stock(ctx, A=3, B=1)
+    given_po(ctx, "PO-1", ("A", 200, day(5), "ON ORDER"), ("B", 80, day(3)))
+    given_po(ctx, "PO-2", ("B", 90, day(9), "ON ORDER"), ("A", 40, day(2), "ON ORDER"))
+    return import_sales_orders(ctx, _write(path, SIXTY), batch_size=batch_size)
+
+
+def _everything(ctx: Context) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        return _store(conn) | _history(conn) | {"worklist": _worklist(ctx)}
+
+
+@pytest.mark.parametrize("part", [intake.PIPELINE_ORDERS, 7])
 def test_a_batch_written_in_bulk_leaves_the_store_of_orders_taken_one_by_one(
-    fresh_database: Callable[[], str], tmp_path: Path
+    fresh_database: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: int
 ) -> None:
     """Sixty orders in one batch go by COPY (rows, links, decision records, audit rows,
     emails); taken one by one, each batch's rows go in the pipeline (or, on SQLite, in
-    executemany all the same). Both leave the same store, decisions and audit trail."""
-    file = [
-        (f"N-{n}", (CUSTOMERS[n % 4], (("A", 1 + n % 4), ("B", 1 + n % 3)), 1 + n % 10))
-        for n in range(60)
-    ]
+    executemany all the same). Both leave the same store, decisions and audit trail. On
+    PostgreSQL a batch of more orders than a part is decided and written in parts (here
+    also nine parts of seven, each decided while the last is written)."""
+    monkeypatch.setattr(intake, "PIPELINE_ORDERS", part)
     stores = []
     for batch_size in (100, 1):
         ctx = _context(fresh_database())
         try:
-            given_status(ctx, "ON ORDER")
-            given_template(ctx, statuses=("ON ORDER",))
-            given_stock(ctx, A=3, B=1)
-            given_po(ctx, "PO-1", ("A", 200, day(5), "ON ORDER"), ("B", 80, day(3)))
-            given_po(ctx, "PO-2", ("B", 90, day(9), "ON ORDER"), ("A", 40, day(2), "ON ORDER"))
-            path = _write(tmp_path / f"bulk-{batch_size}.csv", file)
-            summary = import_sales_orders(ctx, path, batch_size=batch_size)
+            summary = _import_sixty(ctx, tmp_path / f"bulk-{batch_size}.csv", batch_size)
             assert (summary.ok, summary.orders_taken) == (True, 60), summary.errors
             assert summary.lines_linked >= COPY_FROM_ROWS
-            with ctx.db.read() as conn:
-                stores.append(_store(conn) | _history(conn) | {"worklist": _worklist(ctx)})
+            stores.append(_everything(ctx))
         finally:
             ctx.db.dispose()
     assert len(stores[0]["decisions"]) >= COPY_FROM_ROWS
     assert stores[0]["emails"]
     assert stores[0] == stores[1]
+
+
+_REFUSE_N30 = [
+    """CREATE FUNCTION test_refuse_n30() RETURNS trigger AS $$
+    BEGIN
+        IF NEW.number = 'N-30' THEN
+            RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER test_refuse_n30 BEFORE INSERT ON sales_orders
+    FOR EACH ROW EXECUTE FUNCTION test_refuse_n30()""",
+]
+
+
+@pytest.mark.postgres_only
+def test_an_order_refused_in_a_later_part_is_rejected_and_the_rest_of_its_batch_taken(
+    fresh_database: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses one order of a batch written in parts (its part's insert
+    fails while the next part is decided): the batch rolls back whole and is taken
+    order by order, as any batch the database refuses, so only that order is rejected
+    and the store is the one the orders taken one by one leave (with as many decision
+    records and audit rows of each kind)."""
+    monkeypatch.setattr(intake, "PIPELINE_ORDERS", 7)
+    url = fresh_database()
+    db = Database(url)
+    try:
+        with db.write() as conn:
+            for ddl in _REFUSE_N30:
+                conn.execute(text(ddl))
+        stores = []
+        for batch_size in (100, 1):
+            ctx = _context(fresh_database())
+            try:
+                summary = _import_sixty(ctx, tmp_path / f"refused-{batch_size}.csv", batch_size)
+                assert (summary.orders_taken, summary.orders_rejected) == (59, 1)
+                assert [e.order_number for e in summary.errors] == ["N-30"]
+                with ctx.db.read() as conn:  # the failed batch used ids: by natural keys
+                    actions = Counter(conn.scalars(select(AuditEvent.action)))
+                    decided = conn.scalar(select(func.count()).select_from(AllocationDecision))
+                    stores.append(_store(conn) | {"actions": actions, "decided": decided})
+            finally:
+                ctx.db.dispose()
+        assert stores[0] == stores[1]
+    finally:
+        with db.write() as conn:
+            conn.execute(text("DROP TRIGGER test_refuse_n30 ON sales_orders"))
+            conn.execute(text("DROP FUNCTION test_refuse_n30()"))
+        db.dispose()
+
+
+def test_an_error_deciding_a_later_part_leaves_nothing_of_its_batch(
+    fresh_database: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch written in parts fails while its fifth part is decided (the fourth being
+    written meanwhile): the error stops the import, after the writer has let go of the
+    connection, and the transaction rolls back whole: no order, line, link, customer,
+    decision record, audit row or email of the batch, the stock as it was. The same
+    connection then takes the file as usual."""
+    monkeypatch.setattr(intake, "PIPELINE_ORDERS", 7)
+    take = Intake.take
+
+    def failing(self: Intake, index: int, lines: Any) -> Any:
+        if index == 30:
+            raise RuntimeError("failed deciding order 30")
+        return take(self, index, lines)
+
+    ctx = _context(fresh_database())
+    try:
+        monkeypatch.setattr(Intake, "take", failing)
+        with pytest.raises(RuntimeError, match="order 30"):
+            _import_sixty(ctx, tmp_path / "failing.csv", 100)
+        with ctx.db.read() as conn:
+            written = [
+                conn.scalar(select(func.count()).select_from(model))
+                for model in (SalesOrder, SoLine, Association, Customer, PendingEmail)
+            ]
+            assert written == [0, 0, 0, 0, 0]
+            assert conn.scalar(select(func.count()).select_from(AllocationDecision)) == 0
+            actions = conn.scalars(select(AuditEvent.action).where(AuditEvent.actor == "import"))
+            assert list(actions) == []
+            assert sorted(conn.execute(select(StockItem.sku, StockItem.assigned))) == [
+                ("A", 0),
+                ("B", 0),
+            ]
+        monkeypatch.setattr(Intake, "take", take)
+        summary = import_sales_orders(ctx, tmp_path / "failing.csv", batch_size=100)
+        assert (summary.ok, summary.orders_taken) == (True, 60), summary.errors
+    finally:
+        ctx.db.dispose()
+
+
+def test_audit_rows_written_in_parts_carry_the_request_they_were_made_in(
+    fresh_database: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread sends the parts' rows in the importing request's context: every
+    audit row of an import in parts carries its request id, as one written at once."""
+    monkeypatch.setattr(intake, "PIPELINE_ORDERS", 7)
+    ctx = _context(fresh_database())
+    token = request_id.set("import-42")
+    try:
+        summary = _import_sixty(ctx, tmp_path / "request.csv", 100)
+        assert (summary.ok, summary.orders_taken) == (True, 60), summary.errors
+    finally:
+        request_id.reset(token)
+    try:
+        with ctx.db.read() as conn:
+            rows = conn.execute(
+                select(AuditEvent.action, AuditEvent.request_id).where(AuditEvent.actor == "import")
+            )
+            marked = Counter((r.action, r.request_id) for r in rows)
+        assert {r for _, r in marked} == {"import-42"}
+        assert {a for a, _ in marked} >= {"stock.assign", "association.create"}
+    finally:
+        ctx.db.dispose()

@@ -551,7 +551,7 @@ def _inserts(ops: Sequence[tuple[str, Any, Any]]) -> tuple[str, list[Any]]:
         )
     *before, last = parts
     with_ = "".join(f"{'WITH' if k == 0 else ','} w{k} AS ({p}) " for k, p in enumerate(before))
-    return with_ + last, [tuple(_rows_json(rows.dicts()) for _, _, rows in ops)]
+    return with_ + last, [tuple(rows_json(rows.dicts()) for _, _, rows in ops)]
 
 
 def _json_date(value: Any) -> str:
@@ -564,7 +564,7 @@ def _json_date(value: Any) -> str:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
-def _rows_json(rows: Sequence[dict[str, Any]]) -> str:
+def rows_json(rows: Sequence[dict[str, Any]]) -> str:
     """Rows as one JSON array for json_populate_recordset: dates as ISO dates,
     timestamps with their offset (a naive one is refused, as SQLAlchemy's type
     refuses it), JSON columns' values nested as they are."""

@@ -6,27 +6,32 @@ else it needs in one round trip, then read (without locks) the open PO lines
 of the items it is short of (bopo.db.workset; a small batch on PostgreSQL
 reads them, and reserves its ids, in that first round trip); decide every line
 in memory with the pure allocation rules, in the batch's order, on that workset
-(bopo.domain.intake); reserve ids and queue every row, the workset's writer
-queuing the stock, the links, the audit rows and the decision records; send
-the writes in bulk. The emails that announce the new links are rendered from
-memory. A single order costs three round trips on PostgreSQL (read and lock,
-write, commit); a batch of 500 about a dozen. Each order is whole or absent:
+(bopo.domain.intake); reserve ids and queue every row: the orders, lines,
+links, audit rows and decision records, and the workset's stock; send the
+writes in bulk (a big batch on PostgreSQL decides and writes in parts, a
+thread writing one part while the next is decided: _decide_and_write). The
+emails that announce the new links are rendered from memory. A single order
+costs three round trips on PostgreSQL (read and lock, write, commit); a batch
+of 500 about a dozen. Each order is whole or absent:
 if a batch fails in the database, its orders are retried one transaction each,
 and only the one that fails is rejected.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from bopo.db.audit import insert_audit
 from bopo.db.bulk import Writes
 from bopo.db.intake import (
     ORDER_COLUMNS,
@@ -36,6 +41,7 @@ from bopo.db.intake import (
     read_batch,
     write_with_retries,
 )
+from bopo.db.links import write_links
 from bopo.db.models import (
     AllocationDecision,
     Association,
@@ -84,6 +90,7 @@ from bopo.services.orders.outcomes import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Orders per transaction when importing. Each batch locks and loads the open PO
 # lines of its short items afresh; bigger batches load them less often, smaller
@@ -199,11 +206,8 @@ def _take_batch(
         results[i] = _rejected(batch[i], errors)
     intake = Intake(_load(conn, rules, read, valid, now, actor), rules)
     read.po_lines = intake.workset.po_lines
-    stock = read.stock
-    for i in valid:
-        intake.take(i, [(line.line_no, stock[line.sku].id, line.qty) for line in batch[i].lines])
+    order_ids = _decide_and_write(conn, ctx, read, intake, valid, actor, now)
     if intake.taken:
-        order_ids = _write(conn, ctx, read, intake, actor, now)
         said = customer_changes(read.customers, _given_customers(intake.taken, batch))
         for t, order_id in zip(intake.taken, order_ids, strict=True):
             change = said.pop(batch[t.index].customer.code, None)  # told once, with its first
@@ -262,8 +266,156 @@ def _write(
     ids. The workset's writer writes the stock, the links, the audit and the decisions."""
     taken = intake.taken
     writes = Writes(conn)
-    orders = [read.orders[t.index] for t in taken]
-    customers, customer_ids = ensure_customers(conn, orders, read.customers, now)
+    made = _make(writes, read, [read.orders[t.index] for t in taken], now, actor)
+    order_values, rows = _rows(intake.rules, taken, made)
+    _queue_orders(writes, order_values, rows)
+    _queue_links(writes, ctx, read, taken, rows.links, made, rows.audit)
+    writes.insert_values(AllocationDecision, DECISION_COLUMNS, rows.decisions)
+    _queue_stock(writes, intake)
+    writes.flush()
+    return list(made.order_ids)
+
+
+# A big batch on PostgreSQL is decided and written this many orders at a time, in
+# its one transaction: the next part is decided while the server writes the last.
+PIPELINE_ORDERS = 1250
+
+
+def _decide_and_write(
+    conn: Connection,
+    ctx: Context,
+    read: _Batch,
+    intake: Intake,
+    valid: Sequence[int],
+    actor: str,
+    now: datetime,
+) -> list[int]:
+    """Decide the batch's new orders and write them; return their ids.
+
+    A batch of more than PIPELINE_ORDERS orders on PostgreSQL goes in parts, in
+    its one transaction, under the locks it took: while a thread sends one part's
+    orders, lines, decision records and stock audit (COPY: the server inserting,
+    checking keys, running the triggers), this one decides the next part and makes
+    its rows, in memory, without the connection. The links go last, all at once
+    (each statement of links updates their PO lines' counts: once a batch, not once
+    a part). Every order is decided on the workset as the ones before it left it,
+    exactly as if the batch went at once, and the batch is still whole or absent:
+    an error in either thread waits for the writer to let go of the connection and
+    rolls the transaction back.
+    """
+    stock = read.stock
+
+    def take(i: int) -> TakenOrder:
+        lines = read.orders[i].lines
+        return intake.take(i, [(line.line_no, stock[line.sku].id, line.qty) for line in lines])
+
+    if conn.dialect.name != "postgresql" or len(valid) <= PIPELINE_ORDERS:
+        for i in valid:
+            take(i)
+        return _write(conn, ctx, read, intake, actor, now) if intake.taken else []
+    writes = Writes(conn)
+    links: list[NewLink] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="bopo-intake-write") as writer:
+
+        def send(work: Callable[..., T], *args: Any) -> Future[T]:
+            # In the caller's context: its audit rows carry its request (bopo.logs).
+            return writer.submit(contextvars.copy_context().run, work, *args)
+
+        # The customers stored and ids reserved while the first part is decided.
+        making = send(_make, writes, read, [read.orders[i] for i in valid], now, actor)
+        sent: Future[None] | None = None
+        for start in range(0, len(valid), PIPELINE_ORDERS):
+            where = slice(start, start + PIPELINE_ORDERS)
+            part = [take(i) for i in valid[where]]
+            made = making.result()
+            order_values, rows = _rows(intake.rules, part, made[where])
+            links += rows.links
+            if sent is not None:
+                sent.result()  # the last part written (or its error, raised here)
+            sent = send(_write_part, writes, order_values, rows)
+        assert sent is not None
+        sent.result()
+    _queue_links(writes, ctx, read, intake.taken, links, made, [])
+    _queue_stock(writes, intake)
+    writes.flush()
+    return list(made.order_ids)
+
+
+@dataclass(frozen=True)
+class _Made:
+    """What the rows of taken orders are made with, in their order: the orders, their
+    ids and their lines' ids, the customers as stored and their ids, the time and the
+    actor."""
+
+    orders: Sequence[NewSalesOrder]
+    order_ids: Sequence[int]
+    line_ids: Sequence[Sequence[int]]
+    customers: dict[str, dict[str, Any]]
+    customer_ids: dict[str, int]
+    now: datetime
+    actor: str
+
+    def __getitem__(self, part: slice) -> _Made:
+        return replace(
+            self,
+            orders=self.orders[part],
+            order_ids=self.order_ids[part],
+            line_ids=self.line_ids[part],
+        )
+
+
+def _make(
+    writes: Writes, read: _Batch, orders: Sequence[NewSalesOrder], now: datetime, actor: str
+) -> _Made:
+    """The customers of the orders to take stored, and ids for the orders and lines."""
+    customers, customer_ids = ensure_customers(writes.conn, orders, read.customers, now)
+    counts = [len(o.lines) for o in orders]
+    ids = writes.reserve_ids({SalesOrder: len(orders), SoLine: sum(counts)}, read.reserved)
+    line_ids = iter(ids[SoLine])
+    lines = [[next(line_ids) for _ in range(n)] for n in counts]
+    return _Made(orders, ids[SalesOrder], lines, customers, customer_ids, now, actor)
+
+
+def _write_part(writes: Writes, order_values: list[tuple[Any, ...]], rows: NewRows) -> None:
+    """Send a part of a batch (the writer thread's): its orders and lines, their stock
+    audit rows and decision records; not its links (_queue_links)."""
+    _queue_orders(writes, order_values, rows)
+    insert_audit(writes, rows.audit)
+    writes.insert_values(AllocationDecision, DECISION_COLUMNS, rows.decisions)
+    writes.flush()
+
+
+def _rows(
+    rules: AllocationRules, taken: Sequence[TakenOrder], made: _Made
+) -> tuple[list[tuple[Any, ...]], NewRows]:
+    """The rows of decided orders: the orders' (ORDER_COLUMNS' values), and their lines,
+    links, decision records and audit rows (the stock each order moved)."""
+    now, actor = made.now, made.actor
+    rows = NewRows(now, actor, rules)
+    for t, o, order_id, line_ids in zip(
+        taken, made.orders, made.order_ids, made.line_ids, strict=True
+    ):
+        rows.add(t, order_id, line_ids, (o.source, o.priority.rank, o.delivery_date))
+    return order_rows(made.orders, made.order_ids, made.customer_ids, now, actor), rows
+
+
+def _queue_orders(writes: Writes, order_values: list[tuple[Any, ...]], rows: NewRows) -> None:
+    writes.insert_values(SalesOrder, ORDER_COLUMNS, order_values)
+    writes.insert_values(SoLine, LINE_COLUMNS, rows.lines)
+
+
+def _queue_links(
+    writes: Writes,
+    ctx: Context,
+    read: _Batch,
+    taken: Sequence[TakenOrder],
+    links: list[NewLink],
+    made: _Made,
+    audit: list[dict[str, Any]],
+) -> None:
+    """Queue the links of the taken orders (`links`, as NewRows made them) with their
+    PO lines' default statuses, their audit rows after `audit`, and the emails
+    announcing them (ids reserved here for the links and emails)."""
     linked = [  # each link's order and line, in the order NewRows makes the links
         (read.orders[t.index], line)
         for t in taken
@@ -277,37 +429,30 @@ def _write(
         for x in d.links
         if (s := read.status(x.po_line_id)) in read.templates
     }
-    ids = writes.reserve_ids(
-        {
-            SalesOrder: len(taken),
-            SoLine: sum(len(t.lines) for t in taken),
-            Association: len(linked),
-            PendingEmail: len(emails),
-        },
-        read.reserved,
-    )
-    rows = NewRows(now, actor, intake.rules)
-    line_ids = iter(ids[SoLine])
-    for t, order_id in zip(taken, ids[SalesOrder], strict=True):
-        o = read.orders[t.index]
-        copied = (o.source, o.priority.rank, o.delivery_date)
-        rows.add(t, order_id, [next(line_ids) for _ in t.lines], copied)
-    order_values = order_rows(orders, ids[SalesOrder], customer_ids, now, actor)
-    writes.insert_values(SalesOrder, ORDER_COLUMNS, order_values)
-    writes.insert_values(SoLine, LINE_COLUMNS, rows.lines)
-    changes = intake.workset.changes(stock_action=None, details={})  # the stock moved
-    changes.new_links, changes.audit = rows.links, rows.audit
-    queue_changes(writes, changes, ids[Association])
-    writes.insert_values(AllocationDecision, DECISION_COLUMNS, rows.decisions)
+    ids = writes.reserve_ids({Association: len(links), PendingEmail: len(emails)}, read.reserved)
+    audit = list(audit)
+    write_links(writes, links, ids[Association], actor=made.actor, now=made.now, audit=audit)
+    insert_audit(writes, audit)
     if emails:
-        announced = _announced(rows.links, ids[Association], linked, read, customers)
+        announced = _announced(links, ids[Association], linked, read, made.customers)
         groups = group_announced(announced, read.templates)
-        email_ids = ids[PendingEmail]
         write_emails(
-            writes, ctx, groups, read.templates, email_ids, event=EmailEvent.INTAKE, now=now
+            writes,
+            ctx,
+            groups,
+            read.templates,
+            ids[PendingEmail],
+            event=EmailEvent.INTAKE,
+            now=made.now,
         )
-    writes.flush()
-    return ids[SalesOrder]
+
+
+def _queue_stock(writes: Writes, intake: Intake) -> None:
+    """Queue what the batch changed on its workset besides the rows of its orders: the
+    stock assigned (audited per order: NewRows)."""
+    changes = intake.workset.changes(stock_action=None, details={})
+    changes.new_links, changes.audit = [], []
+    queue_changes(writes, changes, [])
 
 
 def _announced(
