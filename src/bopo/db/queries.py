@@ -145,10 +145,8 @@ def ensure_codes(
             changed,
         )
     new = sorted(set(rows) - set(ids))
-    if new and update and conn.dialect.name == "postgresql":
-        ids.update(_pg_upsert(conn, table, new, rows, update))
-    elif new and conn.dialect.name == "sqlite":
-        ids.update(_sqlite_upsert(conn, table, new, rows, update))
+    if new and (update or conn.dialect.name == "sqlite"):
+        ids.update(_upsert(conn, table, new, rows, update))
     elif new:
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         stmt = dialect_insert(table)
@@ -169,30 +167,7 @@ def ensure_codes(
     return ids
 
 
-def _sqlite_upsert(
-    conn: Connection,
-    table: Any,
-    codes: Sequence[str],
-    rows: Mapping[str, Mapping[str, Any]],
-    update: Sequence[str],
-) -> list[tuple[str, int]]:
-    """New codes straight to sqlite3 in one executemany (an import brings thousands of
-    new customers), their `update` columns set on a code stored meanwhile, as
-    _pg_upsert does; then (code, id) of every one of them, in one read."""
-    columns = ["code", *rows[codes[0]]]
-    values = [(code, *(rows[code][c] for c in columns[1:])) for code in codes]
-    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
-    conflict = f"ON CONFLICT (code) DO {f'UPDATE SET {sets}' if sets else 'NOTHING'}"
-    sqlite_insert(conn, table, columns, values, on_conflict=conflict)
-    _, found = sqlite_driver(
-        sqlite_connection(conn),
-        f"SELECT code, id FROM {table.name} WHERE code IN (SELECT value FROM json_each(?))",
-        [orjson.dumps(list(codes)).decode()],
-    )
-    return found
-
-
-def _pg_upsert(
+def _upsert(
     conn: Connection,
     table: Any,
     codes: Sequence[str],
@@ -200,12 +175,23 @@ def _pg_upsert(
     update: Sequence[str],
 ) -> list[tuple[str, int]]:
     """New codes (sorted: two transactions insert shared ones in the same order) in one
-    statement, one array per column; on a code stored meanwhile, its `update` columns
-    are set. Returns (code, id) of every one of them."""
+    statement, on PostgreSQL one array per column, on SQLite straight to sqlite3 in one
+    executemany (an import brings thousands of new customers); on a code stored
+    meanwhile, its `update` columns are set. Returns (code, id) of every one of them."""
     columns = list(rows[codes[0]])
+    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+    if conn.dialect.name == "sqlite":
+        values = [(code, *(rows[code][c] for c in columns)) for code in codes]
+        conflict = f"ON CONFLICT (code) DO {f'UPDATE SET {sets}' if sets else 'NOTHING'}"
+        sqlite_insert(conn, table, ["code", *columns], values, on_conflict=conflict)
+        _, found = sqlite_driver(
+            sqlite_connection(conn),
+            f"SELECT code, id FROM {table.name} WHERE code IN (SELECT value FROM json_each(?))",
+            [orjson.dumps(list(codes)).decode()],
+        )
+        return found
     arrays = {"code": list(codes)} | {c: [rows[code][c] for code in codes] for c in columns}
     unnest = ", ".join(f"%({c})s::{pg_type(table, c, conn.dialect)}[]" for c in ["code", *columns])
-    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
     sql = (
         f"INSERT INTO {table.name} (code, {', '.join(columns)}) SELECT * FROM unnest({unnest}) "
         f"ON CONFLICT (code) DO UPDATE SET {sets} RETURNING code, id"
