@@ -391,14 +391,18 @@ def pg_bulk(url: str, sales_orders: Path) -> dict[str, Any]:
 def sqlite_bulk(url: str, sales_orders: Path) -> dict[str, Any]:
     """The sales-order file in: read in Python, allocated in memory, executemany."""
     conn = _sqlite_connect(url)
+    cpu = time.process_time()
     try:
         with Timer() as t:
             result = _sqlite_bulk(conn, sales_orders)
     finally:
         conn.close()
+    cpu = time.process_time() - cpu
     return result | {
         "seconds": round(t.seconds, 2),
         "lines_per_s": round(result["lines"] / t.seconds),
+        "cpu_seconds": round(cpu, 2),
+        "lines_per_cpu_s": round(result["lines"] / cpu),
     }
 
 

@@ -83,3 +83,26 @@ def test_customers_stored_meanwhile_are_kept_up_and_new_ones_added_in_one_go(
     assert len(stored) == 2
     assert (stored["C1"].name, stored["C1"].email) == ("Renamed", "b@example.com")
     assert (stored["C2"].name, stored["C2"].email) == ("New", "c2@example.com")
+    assert stored["C2"].created_at == now  # stored as the model stores it: it reads back
+
+
+def test_codes_stored_meanwhile_without_columns_to_keep_up_are_left_alone(
+    ctx: Context,
+) -> None:
+    """ensure_codes with nothing to update (a supplier named by a file): a code stored
+    meanwhile keeps its row as it is, and gets its id."""
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with ctx.db.write() as conn:
+        first = ensure_codes(conn, Customer, {"C1": _customer("Stored", now)})
+    given = {"C1": _customer("Other", now), "C2": _customer("New", now)}
+    with ctx.db.write() as conn:
+        ids = ensure_codes(conn, Customer, given, known=[])
+    with ctx.db.read() as conn:
+        stored = {r.code: r for r in conn.execute(select(Customer.__table__))}
+    assert ids == {code: stored[code].id for code in ("C1", "C2")}
+    assert ids["C1"] == first["C1"]
+    assert (stored["C1"].name, stored["C2"].name) == ("Stored", "New")
+
+
+def _customer(name: str, now: datetime) -> dict[str, object]:
+    return {"name": name, "email": f"{name.lower()}@example.com", "created_at": now}

@@ -406,15 +406,8 @@ class Writes:
             rows = list(map(pick, data))
         if converted and len(rows) < SQLITE_BY_COLUMN:
             rows = [self._sqlite_row(row, converted) for row in rows]
-        elif converted:  # column by column: each distinct date or timestamp converted once
-            values = list(zip(*rows, strict=True))
-            for i, f in converted:
-                if f is _json_text:  # lists and dicts: one each
-                    values[i] = tuple(None if v is None else f(v) for v in values[i])
-                else:
-                    stored = {v: f(v) for v in set(values[i]) if v is not None}
-                    values[i] = tuple(map(stored.get, values[i]))
-            rows = list(zip(*values, strict=True))
+        elif converted:
+            rows = _sqlite_by_column(rows, converted)
         # Straight to sqlite3: SQLAlchemy's execution context, made for every call,
         # costs more than a small executemany itself.
         sqlite_driver(self._sqlite_raw, sql, rows, many=True)
@@ -536,6 +529,40 @@ def _sqlite_write(
         if (f := _SQLITE_STORE.get(type(table.c[c].type))) is not None
     ]
     return sql, pick, converted
+
+
+def _sqlite_by_column(
+    rows: Sequence[tuple[Any, ...]], converted: list[tuple[int, Callable[[Any], Any]]]
+) -> list[tuple[Any, ...]]:
+    """Rows' values as stored, converted column by column: each distinct date or
+    timestamp once (a batch's rows carry the same few), each list or dict once a row."""
+    values = list(zip(*rows, strict=True))
+    for i, f in converted:
+        if f is _json_text:
+            values[i] = tuple(None if v is None else f(v) for v in values[i])
+        else:
+            stored = {v: f(v) for v in set(values[i]) if v is not None}
+            values[i] = tuple(map(stored.get, values[i]))
+    return list(zip(*values, strict=True))
+
+
+def sqlite_insert(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+    *,
+    on_conflict: str = "",
+) -> None:
+    """SQLite: rows as tuples of the `columns`' values, now, in one executemany straight
+    to sqlite3, converted as Writes converts them; `on_conflict` (an ON CONFLICT clause)
+    ends the statement. SQLAlchemy's executemany converts each row's parameters one by
+    one, and costs more than the insert itself."""
+    if not values:
+        return
+    sql, _, converted = _sqlite_write("insert", table, tuple(columns))
+    rows = _sqlite_by_column(values, converted) if converted else list(values)
+    sqlite_driver(sqlite_connection(conn), f"{sql} {on_conflict}".rstrip(), rows, many=True)
 
 
 def _inserts(ops: Sequence[tuple[str, Any, Any]]) -> tuple[str, list[Any]]:

@@ -11,10 +11,18 @@ import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import Connection, Integer, Select, bindparam, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bopo.db.bulk import in_list, one_of, rows_json
+from bopo.db.bulk import (
+    in_list,
+    one_of,
+    rows_json,
+    sqlite_connection,
+    sqlite_driver,
+    sqlite_insert,
+)
 from bopo.db.models import AuditEvent, PoLine, SoLine, StockItem
 from bopo.domain.allocation import StockPosition
 from bopo.logs import current_request_id
@@ -137,8 +145,8 @@ def ensure_codes(
             changed,
         )
     new = sorted(set(rows) - set(ids))
-    if new and update and conn.dialect.name == "postgresql":
-        ids.update(_pg_upsert(conn, table, new, rows, update))
+    if new and (update or conn.dialect.name == "sqlite"):
+        ids.update(_upsert(conn, table, new, rows, update))
     elif new:
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         stmt = dialect_insert(table)
@@ -159,7 +167,7 @@ def ensure_codes(
     return ids
 
 
-def _pg_upsert(
+def _upsert(
     conn: Connection,
     table: Any,
     codes: Sequence[str],
@@ -167,11 +175,23 @@ def _pg_upsert(
     update: Sequence[str],
 ) -> list[tuple[str, int]]:
     """New codes (sorted: two transactions insert shared ones in the same order) in one
-    statement, their rows as one JSON parameter (made at C speed, where psycopg makes an
-    array in Python, value by value); on a code stored meanwhile, its `update` columns
-    are set. Returns (code, id) of every one of them."""
-    named = ", ".join(["code", *rows[codes[0]]])
+    statement, on PostgreSQL their rows as one JSON parameter (made at C speed, where
+    psycopg makes an array in Python, value by value), on SQLite straight to sqlite3 in one
+    executemany (an import brings thousands of new customers); on a code stored
+    meanwhile, its `update` columns are set. Returns (code, id) of every one of them."""
+    columns = list(rows[codes[0]])
     sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+    if conn.dialect.name == "sqlite":
+        values = [(code, *(rows[code][c] for c in columns)) for code in codes]
+        conflict = f"ON CONFLICT (code) DO {f'UPDATE SET {sets}' if sets else 'NOTHING'}"
+        sqlite_insert(conn, table, ["code", *columns], values, on_conflict=conflict)
+        _, found = sqlite_driver(
+            sqlite_connection(conn),
+            f"SELECT code, id FROM {table.name} WHERE code IN (SELECT value FROM json_each(?))",
+            [orjson.dumps(list(codes)).decode()],
+        )
+        return found
+    named = ", ".join(["code", *columns])
     sql = (
         f"INSERT INTO {table.name} ({named}) SELECT {named} "
         f"FROM json_populate_recordset(NULL::{table.name}, %(rows)s::json) "
