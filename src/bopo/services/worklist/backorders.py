@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import Field, PlainSerializer
 from sqlalchemy import Connection, and_, select, tuple_, union
@@ -202,6 +202,21 @@ def retry_lines(
         summary.linked += bool(o.linked_qty)
     summary.still_waiting.update(line.reason for line in lines if line.reason)
     return summary
+
+
+class WorklistQuery(TypedDict, total=False):
+    """What a worklist page asks for: `find_backorders`' keywords, passed on as they are."""
+
+    sku: str | None
+    reason: str | None
+    customer: str | None
+    source: str | None
+    delivery_from: date | None
+    delivery_to: date | None
+    q: str | None
+    limit: int
+    offset: int
+    after: int | None
 
 
 def find_backorders(

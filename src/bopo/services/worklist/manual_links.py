@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Unpack
 
 from pydantic import Field, computed_field
 from sqlalchemy import Connection, select
@@ -33,7 +33,12 @@ from bopo.services.common.record_json import (
     released_json,
 )
 from bopo.services.context import Context
-from bopo.services.worklist.backorders import BackorderLine, find_backorders, load_backorders
+from bopo.services.worklist.backorders import (
+    BackorderLine,
+    WorklistQuery,
+    find_backorders,
+    load_backorders,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,34 +238,9 @@ def line_candidates(ctx: Context, so_line_id: int) -> LineCandidates:
         return _with_candidates(conn, lines, ctx.backorders(conn).policy)[0]
 
 
-def find_candidates(
-    ctx: Context,
-    *,
-    sku: str | None = None,
-    reason: str | None = None,
-    customer: str | None = None,
-    source: str | None = None,
-    delivery_from: date | None = None,
-    delivery_to: date | None = None,
-    q: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    after: int | None = None,
-) -> Page[LineCandidates]:
+def find_candidates(ctx: Context, **query: Unpack[WorklistQuery]) -> Page[LineCandidates]:
     """One page of the worklist (as `find_backorders`), each line with its candidates."""
-    page = find_backorders(
-        ctx,
-        sku=sku,
-        reason=reason,
-        customer=customer,
-        source=source,
-        delivery_from=delivery_from,
-        delivery_to=delivery_to,
-        q=q,
-        limit=limit,
-        offset=offset,
-        after=after,
-    )
+    page = find_backorders(ctx, **query)
     with ctx.db.read() as conn:
         items = _with_candidates(conn, page.items, ctx.backorders(conn).policy)
     return Page(items, page.total, page.limit, page.offset, page.total_capped, page.next_after)
