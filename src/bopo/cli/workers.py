@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("uvicorn.error")
 
 STARTUP_FAILURE = 3  # uvicorn's exit code for a server that could not start
-QUICK_DEATH_S = 10.0  # a worker dying sooner than this after its start backs off the next
+QUICK_DEATH_S = 10.0  # dying before serving this long backs off the next worker's start
 MAX_PAUSE_S = 30.0
 READY_TIMEOUT_S = 60.0  # how long a worker replaced on HUP may take to serve
 _SPAWN = multiprocessing.get_context("spawn")
@@ -131,7 +131,7 @@ def _worker_main(config: uvicorn.Config, started: Event) -> None:  # in the work
 class _Worker:
     process: SpawnProcess
     started: Event
-    born: float = field(default_factory=time.monotonic)
+    serving_since: float | None = None  # when the supervisor saw it serve
 
     @property
     def pid(self) -> int:
@@ -150,7 +150,7 @@ class _Worker:
 @dataclass
 class _Slot:
     worker: _Worker | None = None
-    quick_deaths: int = 0  # deaths in a row, each soon after its start
+    quick_deaths: int = 0  # deaths in a row, each before serving QUICK_DEATH_S
     start_at: float = 0.0  # when to start the next worker, if none runs
 
 
@@ -219,9 +219,10 @@ class Supervisor:
 
     def _keep_alive(self) -> None:
         now = time.monotonic()
-        self.any_started = self.any_started or any(
-            s.worker is not None and s.worker.started.is_set() for s in self.slots
-        )
+        for slot in self.slots:
+            if slot.worker and slot.worker.serving_since is None and slot.worker.started.is_set():
+                slot.worker.serving_since = now
+                self.any_started = True
         for slot in self.slots:
             worker = slot.worker
             if worker is not None and worker.process.is_alive():
@@ -247,7 +248,8 @@ class Supervisor:
             self.exit_code = STARTUP_FAILURE
             self.stopping.set()
             return
-        slot.quick_deaths = slot.quick_deaths + 1 if now - worker.born < QUICK_DEATH_S else 0
+        served = None if worker.serving_since is None else now - worker.serving_since
+        slot.quick_deaths = 0 if served and served >= QUICK_DEATH_S else slot.quick_deaths + 1
         pause = min(MAX_PAUSE_S, 0.5 * 2 ** (slot.quick_deaths - 1)) if slot.quick_deaths else 0
         slot.start_at = now + pause
         logger.warning(
