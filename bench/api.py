@@ -9,6 +9,7 @@ starts), because it shares the machine's cores with the server and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -165,6 +166,37 @@ def _load_generator(
     done.put((seconds, latencies, dict(codes)))
 
 
+def _connections_per_worker(server_pid: int, port: int) -> list[int]:
+    """How many established connections to `port` each of the server's processes holds
+    (socket inodes from /proc/<pid>/fd matched against /proc/net/tcp)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                f = row.split()
+                if f[3] == "01" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f[9])
+    held = []
+    for pid in ProcessTreeCpu.descendants(server_pid):
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        held.append(sum(1 for link in links if link[8:-1] in inodes and link[:8] == "socket:["))
+    return sorted((n for n in held if n), reverse=True)
+
+
+def _split_while_running(server_pid: int, port: int, done: Any) -> list[int]:
+    """The connections' split between workers once all clients are connected."""
+    split: list[int] = []
+    for _ in range(500):
+        split = _connections_per_worker(server_pid, port)
+        if sum(split) >= CLIENTS or not done.empty():
+            break
+        time.sleep(0.01)
+    return split
+
+
 def _server_mean_ms(port: int, token: str) -> float | None:
     """Mean time the workers spent per POST /api/sales-orders, from /api/metrics."""
     text = httpx.get(
@@ -209,6 +241,7 @@ def run(scale: Scale) -> dict[str, Any]:
             warm.get()
             workers, database_cpu = ProcessTreeCpu(server.pid), ServerCpu(url)
             go.set()
+            split = _split_while_running(server.pid, port, done)
             seconds, latencies, codes = done.get()
             workers_seconds, database_seconds = workers.seconds(), database_cpu.seconds()
             loader.join()
@@ -241,6 +274,7 @@ def run(scale: Scale) -> dict[str, Any]:
             "lines_per_order": LINES,
             "clients": CLIENTS,
             "workers": WORKERS,
+            "connections_per_worker": split,
             "seconds": round(seconds, 2),
             "status_codes": codes,
             "server_mean_ms_per_order": server_ms,

@@ -189,11 +189,11 @@ class ProcessTreeCpu:
     """CPU time of a process and its descendants (`bopo serve`'s workers), from /proc."""
 
     def __init__(self, pid: int) -> None:
-        self.pids = [pid, *self._descendants(pid)]
+        self.pids = [pid, *self.descendants(pid)]
         self.start = _cpu_ticks(self.pids)
 
     @staticmethod
-    def _descendants(pid: int) -> list[int]:
+    def descendants(pid: int) -> list[int]:
         children: dict[int, list[int]] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:

@@ -14,6 +14,7 @@ from bopo.cli.common import (
     actor,
     app,
     err,
+    fail,
     handled_errors,
     open_context,
     out,
@@ -104,15 +105,19 @@ def _serve_workers(
     metrics_port: int | None,
     options: dict[str, Any],
 ) -> None:
-    """Worker processes: each builds its own app from the same file and environment."""
+    """Worker processes (bopo.cli.workers): each builds its own app from the same file
+    and environment."""
     import os
     import shutil
     import tempfile
 
-    import uvicorn
-
     from bopo.api.metrics import Metrics, serve_metrics
+    from bopo.cli.workers import PortInUse, serve
     from bopo.services.context import Context
+
+    def start_metrics() -> None:  # every worker's figures, from the files they share
+        if metrics_port is not None:
+            serve_metrics(Metrics(), Context.from_settings(settings), options["host"], metrics_port)
 
     if tctx.obj is not None:
         os.environ["BOPO_CONFIG"] = str(Path(tctx.obj).resolve())
@@ -120,12 +125,14 @@ def _serve_workers(
     if own_metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bopo-metrics-")
     try:
-        if metrics_port is not None:  # every worker's figures, from the files they share
-            serve_metrics(Metrics(), Context.from_settings(settings), options["host"], metrics_port)
-        uvicorn.run("bopo.api.app:app_from_env", factory=True, workers=workers, **options)
+        code = serve("bopo.api.app:app_from_env", workers, options, start_metrics)
+    except PortInUse as exc:
+        fail(str(exc), 1)
     finally:
         if own_metrics_dir:
             shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
+    if code:
+        raise typer.Exit(code)
 
 
 def _user_dict(u: users.UserView) -> dict[str, Any]:
