@@ -14,7 +14,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bopo.domain.templating import (
@@ -26,6 +25,7 @@ from bopo.domain.templating import (
     linked_line,
     text_table,
 )
+from bopo.domain.templating.sandbox import OPTIONS
 from bopo.services.admin.demo import TEMPLATES
 from tests.helpers import BACK_ORDER_HTML, BACK_ORDER_TEXT
 
@@ -57,13 +57,7 @@ def reference_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | 
 
 
 def _reference_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=html,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = ImmutableSandboxedEnvironment(autoescape=html, **OPTIONS)
     env.filters["date"] = format_date
     env.globals["table"] = reference_table
     return env

@@ -113,14 +113,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return budget.bound(super().call_binop(context, operator, left, right))
 
 
+# How templates are read: the same for text and HTML (autoescaped).
+OPTIONS: dict[str, Any] = {
+    "undefined": StrictUndefined,
+    "keep_trailing_newline": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
+
+
 def _environment(*, html: bool) -> _Sandbox:
-    env = _Sandbox(
-        undefined=StrictUndefined,
-        autoescape=html,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = _Sandbox(autoescape=html, **OPTIONS)
     env.filters["date"] = format_date
     for name, keep in (("selectattr", True), ("rejectattr", False)):
         env.filters[name] = _by_attribute(keep, env.filters[name].__wrapped__)
