@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from time import monotonic
+from types import GeneratorType
 from typing import Any
 
 from jinja2 import nodes
@@ -12,7 +14,7 @@ from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.runtime import Context as JinjaContext
 from jinja2.runtime import markup_join, str_join
 from jinja2.utils import _PassArg, pass_context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bopo.domain.templating.budget import (
     _BUDGET,
@@ -97,8 +99,13 @@ _NOT_ITERATORS = frozenset({str, Markup, int, float, bool, type(None), list, tup
 def _bounded_filter(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
     """A filter checked against the render's budget: the deadline, its arguments where they
     can make something huge, iterators consumed one item at a time, and its result."""
+    if getattr(f, "jinja_async_variant", False):
+        # Jinja's dispatch between the sync and async filter, made on every call: these
+        # environments are never async, so the sync one (whose arguments it takes).
+        f = f.__wrapped__  # type: ignore[attr-defined]
     passing = _PassArg.from_obj(f)
     check = _FILTER_CHECKS.get(name)
+    join = name == "join"
 
     # pass_context also keeps Jinja from running the filter at compile time, outside any budget.
     @pass_context
@@ -106,27 +113,83 @@ def _bounded_filter(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
         budget = _BUDGET.get() or _budget()
         if monotonic() > budget.deadline:  # tick(), without a call while time is left
             budget.tick()
-        if args and type(args[0]) not in _NOT_ITERATORS and isinstance(args[0], Iterator):
-            args = (budget.iterate(args[0]), *args[1:])
-        if name == "join" and args and not isinstance(args[0], str):
-            items = list(budget.iterate(args[0]))
-            sep = _arg(args, kwargs, 1, "d", "")
-            budget.size(sum(len(str(x)) for x in items) + len(items) * _width(sep))
-            args = (items, *args[1:])
+        if args:
+            first = args[0]
+            if (
+                type(first) not in _NOT_ITERATORS
+                and isinstance(first, Iterator)
+                and not _iterating(first)
+            ):
+                args = (budget.iterate(first), *args[1:])
+            if join and not isinstance(first, str):
+                items = list(budget.iterate(args[0]))
+                sep = _arg(args, kwargs, 1, "d", "")
+                budget.size(sum(len(str(x)) for x in items) + len(items) * _width(sep))
+                args = (items, *args[1:])
+            elif check is not None:
+                check(budget, args, kwargs)
         elif check is not None:
             check(budget, args, kwargs)
-        if passing is _PassArg.context:
+        if passing is None:
+            result = f(*args, **kwargs)
+        elif passing is _PassArg.context:
             result = f(context, *args, **kwargs)
         elif passing is _PassArg.eval_context:
             result = f(context.eval_ctx, *args, **kwargs)
-        elif passing is _PassArg.environment:
-            result = f(context.environment, *args, **kwargs)
         else:
-            result = f(*args, **kwargs)
+            result = f(context.environment, *args, **kwargs)
+        if type(result) is str:  # bound(), without a call for the most common result
+            if len(result) > budget.limits.max_bytes:
+                budget.size(len(result))
+            return result
         return budget.bound(result)
 
     bounded.__name__ = f"bounded_{name}"
     return bounded
+
+
+_ITERATE = _Budget.iterate.__code__
+
+
+def _iterating(items: Iterator[Any]) -> bool:
+    """Whether these items are already counted one by one by the budget (the lazy result of
+    another filter, `selectattr` into `list`, say): they need not be counted twice."""
+    return type(items) is GeneratorType and items.gi_code is _ITERATE
+
+
+def _by_attribute(keep: bool, general: Callable[..., Any]) -> Callable[..., Any]:
+    """`selectattr` (keep: True) or `rejectattr`: Jinja's `general` filter, with its common
+    case (`lines | selectattr("overdue")`: a list of plain dicts, an attribute's name and no
+    test) taken from the dicts directly instead of through a getter and a test per item."""
+
+    @pass_context
+    def by_attribute(context: JinjaContext, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if (
+            len(args) == 1
+            and not kwargs
+            and type(value) in _SEQUENCES
+            and type(name := args[0]) is str
+            and "." not in name
+            and not name.isdigit()
+        ):
+            return _selected(context.environment, value, name, keep)
+        return general(context, value, *args, **kwargs)
+
+    return by_attribute
+
+
+_SEQUENCES = frozenset({list, tuple})
+
+
+def _selected(environment: Any, items: Iterable[Any], name: str, keep: bool) -> Iterator[Any]:
+    """The items whose attribute `name` is true (keep) or false, as Jinja's filters find it:
+    by environment.getitem, unless the item is a dict that has it."""
+    for item in items:
+        found = (
+            item[name] if type(item) is dict and name in item else environment.getitem(item, name)
+        )
+        if bool(found) is keep:
+            yield item
 
 
 # str methods a template can call that can make text much bigger than the string itself.
@@ -202,7 +265,14 @@ def _bounded_concat(parts: Iterable[str]) -> str:
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    """Jinja's code generator, with every `for` loop and every `~` going through the budget."""
+    """Jinja's code generator, with every `for` loop and every `~` going through the budget,
+    and what an HTML template outputs escaped by `_escape_output`."""
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.autoescape and not frame.eval_ctx.volatile:
+            self.write("environment.escape_output(")
+        else:
+            super()._output_child_pre(node, frame, finalize)
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         for loop in node.find_all(nodes.For):
@@ -233,3 +303,17 @@ def _bounded_join(values: tuple[Any, ...], markup: bool) -> str:
     parts = [str(v) if not isinstance(v, str) else v for v in values]
     _budget().size(sum(len(p) for p in parts))
     return markup_join(parts) if markup else str_join(parts)
+
+
+_ESCAPED = re.compile("[&<>'\"]").search  # what markupsafe's escape() replaces
+
+
+def _escape_output(value: Any) -> str:
+    """`{{ x }}` in an HTML template: the same text as markupsafe's escape(), without
+    making a Markup of each piece of a template's output (its pieces are joined as text)."""
+    kind = type(value)
+    if kind is str:
+        return value if _ESCAPED(value) is None else escape(value)
+    if kind is int:  # digits and a sign: nothing to escape
+        return str(value)
+    return escape(value)

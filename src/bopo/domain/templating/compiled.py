@@ -89,10 +89,11 @@ class CompiledTemplate:
                     continue
                 try:
                     try:
-                        out[part] = _stream(
-                            budget,
-                            template.root_render_func(template.new_context(namespace, shared=True)),
-                        )
+                        env = template.environment
+                        # template.new_context(namespace, shared=True), less its layers
+                        # and its copy of the globals' names (for imported templates).
+                        jinja = env.context_class(env, namespace, template.name, template.blocks)
+                        out[part] = _stream(budget, template.root_render_func(jinja))
                     except Exception:
                         template.environment.handle_exception()  # re-raises, at the template's line
                 except RecursionError:  # a macro that calls itself without end

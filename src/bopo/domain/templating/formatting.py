@@ -29,25 +29,50 @@ TABLE_COLUMNS: Mapping[str, str] = {
 _DATE_COLUMNS = frozenset({"expected", "previous_expected"})
 
 
-def _cell(row: Mapping[str, Any], column: str) -> str:
-    if column == "expected" and row.get("overdue"):
-        return "being confirmed (overdue)"
-    return format_date(row[column]) if column in _DATE_COLUMNS else str(row[column])
+_DEFAULT_COLUMNS = ("sku", "item_name", "qty", "expected")
+_DEFAULT_LIST = list(_DEFAULT_COLUMNS)
+_OVERDUE = "being confirmed (overdue)"
 
 
 def text_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     """`{{ table(lines) }}`: the lines as an aligned plain-text table."""
-    cols = list(columns or ("sku", "item_name", "qty", "expected"))
+    cols = list(columns or _DEFAULT_COLUMNS)
     unknown = [c for c in cols if c not in TABLE_COLUMNS]
     if unknown:
         raise ValueError(f"table(): unknown column {unknown[0]!r}; use {', '.join(TABLE_COLUMNS)}")
     cells = [[TABLE_COLUMNS[c] for c in cols]]
-    cells += ([_cell(row, c) for c in cols] for row in rows)
-    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
-    pads = [str.rjust if c == "qty" else str.ljust for c in cols]
-    return "\n".join(
-        "  ".join(
-            [pad(cell, width) for pad, cell, width in zip(pads, r, widths, strict=True)]
-        ).rstrip()
-        for r in cells
+    if cols == _DEFAULT_LIST:  # the same cells, with no test of each column's kind
+        cells += (
+            [
+                str(row["sku"]),
+                str(row["item_name"]),
+                str(row["qty"]),
+                _OVERDUE if row.get("overdue") else format_date(row["expected"]),
+            ]
+            for row in rows
+        )
+    else:
+        cells += (
+            [
+                _OVERDUE
+                if c == "expected" and row.get("overdue")
+                else format_date(row[c])
+                if c in _DATE_COLUMNS
+                else str(row[c])
+                for c in cols
+            ]
+            for row in rows
+        )
+    widths = tuple([max(map(len, column)) for column in zip(*cells, strict=True)])
+    line = _row_format(tuple(cols), widths)
+    return "\n".join([line.format(*r).rstrip() for r in cells])
+
+
+@lru_cache(maxsize=1024)  # a batch's tables have the same few shapes
+def _row_format(columns: tuple[str, ...], widths: tuple[int, ...]) -> str:
+    """Every row of a table in one format: the quantity right-aligned, the rest left (every
+    width is at least its heading's, so never 0)."""
+    return "  ".join(
+        f"{{:{'>' if c == 'qty' else '<'}{width}}}"
+        for c, width in zip(columns, widths, strict=True)
     )

@@ -21,6 +21,8 @@ from bopo.domain.templating.bounded import (
     _bounded_range,
     _bounded_str_method,
     _BoundedCodeGenerator,
+    _by_attribute,
+    _escape_output,
     _loop_guard,
 )
 from bopo.domain.templating.budget import (
@@ -111,21 +113,27 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return budget.bound(super().call_binop(context, operator, left, right))
 
 
+# How templates are read: the same for text and HTML (autoescaped).
+OPTIONS: dict[str, Any] = {
+    "undefined": StrictUndefined,
+    "keep_trailing_newline": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
+
+
 def _environment(*, html: bool) -> _Sandbox:
-    env = _Sandbox(
-        undefined=StrictUndefined,
-        autoescape=html,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = _Sandbox(autoescape=html, **OPTIONS)
     env.filters["date"] = format_date
+    for name, keep in (("selectattr", True), ("rejectattr", False)):
+        env.filters[name] = _by_attribute(keep, env.filters[name].__wrapped__)
     env.filters = {name: _bounded_filter(name, f) for name, f in env.filters.items()}
     env.globals["table"] = text_table
     env.globals["range"] = _bounded_range
     del env.globals["lipsum"]  # filler text on demand: nothing an email needs
     env.bounded_iter = _loop_guard  # type: ignore[attr-defined]
     env.bounded_join = _bounded_join  # type: ignore[attr-defined]
+    env.escape_output = _escape_output  # type: ignore[attr-defined]
     env.concat = _bounded_concat  # type: ignore[method-assign]
     return env
 

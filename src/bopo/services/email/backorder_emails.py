@@ -42,6 +42,7 @@ from bopo.domain.templating import (
     CompiledTemplate,
     EmailEvent,
     Rendered,
+    RenderLimits,
     TemplateSource,
     TemplateTooSlow,
     TemplateType,
@@ -56,8 +57,14 @@ log = logging.getLogger(__name__)
 
 def message_id(from_address: str) -> str:
     """A new, globally unique Message-ID, kept with the email so a resend carries it again."""
+    return message_ids(from_address, 1)[0]
+
+
+def message_ids(from_address: str, count: int) -> list[str]:
+    """`count` new Message-IDs (as message_id), their random parts drawn at once."""
     domain = from_address.rpartition("@")[2] or "bopo.invalid"
-    return f"<{secrets.token_hex(16)}@{domain}>"
+    random = secrets.token_hex(16 * count)
+    return [f"<{random[i : i + 32]}@{domain}>" for i in range(0, 32 * count, 32)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,37 +192,40 @@ def write_emails(
     """Render one email per group (ids reserved by the caller) and queue its rows."""
     refs = {ref.id: ref for ref in by_status.values()}
     templates = compiled_templates(writes.conn, ctx, {refs[tid] for _, tid in groups})
-    settings = ctx.settings.email
-    emails: list[dict[str, Any]] = []
-    # Template id -> the fewest lines it ran out of time on, and why. An order at least
-    # as big is not tried again in this transaction: its locks are held meanwhile.
-    too_slow: dict[int, tuple[int, str]] = {}
-    for email_id, ((order_id, template_id), group) in zip(email_ids, groups.items(), strict=True):
-        head = group[0]
-        email: dict[str, Any] = {
+    settings, today = ctx.settings.email, now.date()
+    render = partial(
+        _content,
+        settings.company_name,
+        settings.render_limits,
+        event=event,
+        today=today,
+        slow={},  # template id -> the fewest lines it ran out of time on (see _content)
+    )
+    emails = [
+        {
             "id": email_id,
             "sales_order_id": order_id,
             "template_id": template_id,
             "event": event.value,
-            "to_address": head.email,
-            "to_name": head.customer_name,
-            "message_id": message_id(settings.from_address),
+            "to_address": group[0].email,
+            "to_name": group[0].customer_name,
+            "message_id": mid,
             "state": "pending",
             "attempts": 0,
             "last_error": None,
             "created_at": now,
             "updated_at": now,
         }
-        compiled, name = templates[template_id], refs[template_id].name
-        email |= _content(
-            ctx, compiled, name, group, event=event, now=now, slow=too_slow, template_id=template_id
+        | render(templates[template_id], refs[template_id].name, group, template_id)
+        for email_id, mid, ((order_id, template_id), group) in zip(
+            email_ids, message_ids(settings.from_address, len(groups)), groups.items(), strict=True
         )
-        emails.append(email)
+    ]
     writes.insert(PendingEmail, emails)
     writes.insert(
         PendingEmailAssociation,
         [
-            stated(email_id, r, now.date())
+            stated(email_id, r, today)
             for email_id, group in zip(email_ids, groups.values(), strict=True)
             for r in group
         ],
@@ -223,19 +233,21 @@ def write_emails(
 
 
 def _content(
-    ctx: Context,
+    company: str,
+    limits: RenderLimits,
     compiled: CompiledTemplate,
     name: str,
     group: Sequence[Any],
+    template_id: int,
     *,
     event: EmailEvent,
-    now: datetime,
+    today: date,
     slow: dict[int, tuple[int, str]],
-    template_id: int,
 ) -> dict[str, Any]:
     """An email's subject and bodies; or, when its template does not render, a failed
     email saying why. `slow` holds the fewest lines each template (by id) ran out
-    of time on: an order at least as big is not tried again."""
+    of time on: an order at least as big is not tried again in this transaction (its
+    locks are held meanwhile)."""
     head = group[0]
     rendered: Rendered | None = None
     too_slow = slow.get(template_id)
@@ -243,10 +255,7 @@ def _content(
         error = f"{too_slow[1]} (as for {too_slow[0]} lines earlier in this batch)"
     else:
         try:
-            rendered = compiled.render(
-                email_context(ctx, group, event.value, today=now.date()),
-                ctx.settings.email.render_limits,
-            )
+            rendered = compiled.render(context_of(company, group, event.value, today=today), limits)
         except InvalidInput as exc:
             if isinstance(exc, TemplateTooSlow):
                 slow[template_id] = (len(group), str(exc))
@@ -337,9 +346,21 @@ def email_context(
     """The template context for one sales order's lines; `previous` gives each
     association's earlier expected date (due-date notices). A line whose due date is
     before `today` is overdue: no date is promised for it."""
+    return context_of(ctx.settings.email.company_name, group, event, previous, today=today)
+
+
+def context_of(
+    company: str,
+    group: Sequence[Any],
+    event: str,
+    previous: Mapping[int, date | None] | None = None,
+    *,
+    today: date,
+) -> dict[str, Any]:
+    """email_context, given the company's name."""
     head = group[0]
     return backorder_context(
-        company=ctx.settings.email.company_name,
+        company=company,
         customer={"code": head.customer_code, "name": head.customer_name, "email": head.email},
         order={
             "number": head.number,
