@@ -5,6 +5,9 @@ from __future__ import annotations
 import html
 import os
 import re
+import sys
+import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -218,6 +221,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Keep each phase's report on the test, so a fixture can tell that it failed."""
     report = yield
     setattr(item, f"report_{report.when}", report)
+    if report.when == "call" and report.failed and "page" in getattr(item, "fixturenames", ()):
+        # A page that did not load: what the served app (in this process) was doing.
+        report.sections.append(("threads when the test failed", threads_now()))
     return report
 
 
@@ -265,7 +271,11 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    tab.set_default_timeout(20_000)  # CI runs two workers of browser and database tests at once
+    # CI runs two workers of browser and database tests at once, on a shared machine that
+    # can stall for seconds; a page that never answers still fails, with every thread's
+    # stack in the report (pytest_runtest_makereport).
+    tab.set_default_timeout(20_000)
+    tab.set_default_navigation_timeout(60_000)
     problems: list[str] = []
     tab.on(
         "console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None
@@ -280,6 +290,16 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
         tab.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
     context.close()
+
+
+def threads_now() -> str:
+    """Every thread's stack, the served app's included (it runs in this process): what a
+    page that did not load was waiting for."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"--- {names.get(ident, ident)}\n{''.join(traceback.format_stack(frame))}"
+        for ident, frame in sys._current_frames().items()
+    )
 
 
 def sign_in_as(page: Any, site: Site, role: Role) -> None:
