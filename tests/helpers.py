@@ -113,6 +113,12 @@ def worklist(ctx: Context) -> dict[str, str]:
     return {f"{b.number}:{b.line_no}": b.reason for b in list_backorders(ctx)}
 
 
+# How long a test waits for a process (or a served app) of its own to come up: importing
+# bopo on a shared 2-core CI machine running two test workers has taken over 30 s. The
+# waits end as soon as the process answers, so a generous bound costs nothing.
+STARTUP_S = 90
+
+
 BACK_ORDER_TEXT = """Dear {{ customer.name }},
 
 Items on your order {{ order.number }} are on their way to us:

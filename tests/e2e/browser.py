@@ -16,6 +16,8 @@ from typing import Any
 
 import uvicorn
 
+from tests.helpers import STARTUP_S
+
 CHROMIUM = Path("/usr/bin/chromium")
 # axe-core from its npm package (tests/e2e/package.json; `make test` installs it).
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
@@ -46,7 +48,7 @@ def serving(app: Any) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + STARTUP_S
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")

@@ -27,7 +27,7 @@ from bopo.services.context import Context
 from bopo.services.orders import sales
 from bopo.services.orders.intake import take_order
 from tests.clock import Clock
-from tests.helpers import day, given_po, given_status, given_stock, order
+from tests.helpers import STARTUP_S, day, given_po, given_status, given_stock, order
 
 HEAVY = ("fastapi", "starlette", "uvicorn", "argon2", "sqlalchemy", "alembic", "psycopg")
 
@@ -102,7 +102,7 @@ def test_workers_run_each_tick_once_and_stop_cleanly_on_sigterm(
     count = 1 if db_url.startswith("sqlite") else 2
     workers = [_worker(db_url, tmp_path) for _ in range(count)]
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_S
         while time.monotonic() < deadline:
             ran = {r.tick for r in _runs(db_url) if r.job == "send_emails"}
             if len(ran) >= 4:
@@ -298,7 +298,7 @@ def test_serve_answers_metrics_on_a_port_of_their_own_without_a_token(tmp_path: 
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_S
         while True:
             try:
                 live = httpx.get(f"http://127.0.0.1:{port}/api/health/live", timeout=2)

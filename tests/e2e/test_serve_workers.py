@@ -24,6 +24,7 @@ import pytest
 
 from bopo.cli.workers import reuseport_available
 from tests.e2e.test_cli_ops import clean_env
+from tests.helpers import STARTUP_S
 from tests.smtp_sink import free_port
 
 pytestmark = pytest.mark.skipif(not reuseport_available(), reason="needs SO_REUSEPORT (Linux)")
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.skipif(not reuseport_available(), reason="needs SO_REUS
 # coin, all 32 landing on one worker would happen once in 2**31 runs.
 CONNECTIONS = 32
 LISTEN, ESTABLISHED = "0A", "01"
-STARTUP_S = 90  # two workers importing the app on a busy 2-core machine
 
 
 def _serve(db_url: str, cwd: Path, port: int) -> subprocess.Popen[str]:

@@ -18,7 +18,7 @@ from bopo.db.models import PendingEmail
 from bopo.services.context import Context
 from bopo.services.email import mailer
 from bopo.services.orders.intake import take_orders
-from tests.helpers import day, given_po, order
+from tests.helpers import STARTUP_S, day, given_po, order
 from tests.mailing import mailer_context, queue_emails
 from tests.smtp_sink import Sink, SmtpServer
 
@@ -141,7 +141,7 @@ def test_a_looping_mailer_sends_as_emails_come_and_stops_cleanly_on_sigterm(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_S
         while len(server.sink.ids()) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         given_po(ctx, "PO-2", ("KETTLE", 5, day(9), "ON ORDER"))

@@ -20,7 +20,7 @@ from bopo.db.models import SalesOrder
 from bopo.services.context import Context
 from bopo.services.files.drop_folder import WatchState, prepare, ready, run_once
 from bopo.services.files.imports import import_purchase_orders, import_stock_items
-from tests.helpers import given_status
+from tests.helpers import STARTUP_S, given_status
 
 FILES = Path(__file__).parents[1] / "files"
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -158,7 +158,7 @@ def test_the_command_stops_cleanly_on_sigterm(shop: tuple[Context, Path]) -> Non
         cwd=folder.parent,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_S
         while not list((folder / "done").glob("*.summary.json")):
             assert time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
             time.sleep(0.1)
