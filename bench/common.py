@@ -219,29 +219,40 @@ class ServerCpu:
     """CPU time of the PostgreSQL processes serving a database's clients, from /proc.
 
     Read when it is made and again by `seconds()`; None on SQLite, or when the
-    server's processes cannot be read (another machine, another namespace).
+    server's processes cannot be read (another machine, another namespace). With
+    `include_new`, backends that connected in between count too, all their CPU (a
+    connection pool that grows during the work).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, include_new: bool = False) -> None:
+        self.url, self.include_new = url, include_new
         self.pids: list[int] = []
         self.start: int | None = None
         if url.startswith("sqlite"):
             return
+        self.pids = self._backends()
+        self.start = _cpu_ticks(self.pids)
+
+    def _backends(self) -> list[int]:
         import psycopg
 
-        with psycopg.connect(psycopg_url(url), autocommit=True) as conn:
-            self.pids = [
+        with psycopg.connect(psycopg_url(self.url), autocommit=True) as conn:
+            return [
                 r[0]
                 for r in conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                     "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
                 )
             ]
-        self.start = _cpu_ticks(self.pids)
 
     def seconds(self) -> float | None:
-        end = _cpu_ticks(self.pids) if self.start is not None else None
-        if self.start is None or end is None or not self.pids:
+        if self.start is None:
+            return None
+        pids = self.pids
+        if self.include_new:
+            pids = pids + [pid for pid in self._backends() if pid not in set(self.pids)]
+        end = _cpu_ticks(pids)
+        if end is None or not pids:
             return None
         return (end - self.start) / os.sysconf("SC_CLK_TCK")
 
