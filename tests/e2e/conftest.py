@@ -235,6 +235,11 @@ def browser() -> Iterator[Any]:
         if REQUIRE_BROWSER:
             pytest.fail(f"BOPO_REQUIRE_BROWSER=1 but {why}", pytrace=False)
         pytest.skip(why)
+    from playwright.sync_api import expect
+
+    # Assertions wait for their page up to 15 s (Playwright's own is 5): a stall of the
+    # shared CI machine is not a failure; they still pass the moment the page is right.
+    expect.set_options(timeout=15_000)
     with chromium() as launched:
         yield launched
 
