@@ -250,7 +250,8 @@ class ServerCpu:
             return None
         pids = self.pids
         if self.include_new:
-            pids = pids + [pid for pid in self._backends() if pid not in set(self.pids)]
+            known = set(pids)
+            pids = pids + [pid for pid in self._backends() if pid not in known]
         end = _cpu_ticks(pids)
         if end is None or not pids:
             return None
