@@ -7,6 +7,7 @@ stopped on a fixed port, to play a mail server that goes down and comes back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 import threading
@@ -23,9 +24,32 @@ _MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>\r\n]+>)", re.MULTILINE | re.IGNOR
 
 
 def free_port() -> int:
+    """A port free now, for a server about to listen on it (it may be taken meanwhile)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _hold(port: int = 0) -> socket.socket:
+    """A socket bound to 127.0.0.1:port and not listening: connecting to it is refused, and
+    no other process is handed the port while it is held. A port merely free is not
+    "nobody listens": another test process may start its SMTP server there, and mail a
+    test meant for nowhere would land in that test's sink."""
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past our own TIME_WAITs
+    held.bind(("127.0.0.1", port))
+    return held
+
+
+_DEAD: socket.socket | None = None
+
+
+def dead_port() -> int:
+    """A port nobody listens on, held for the life of this test process."""
+    global _DEAD
+    if _DEAD is None:
+        _DEAD = _hold()
+    return int(_DEAD.getsockname()[1])
 
 
 @dataclass
@@ -88,7 +112,8 @@ class Sink:
 
 
 class SmtpServer:
-    """A Sink served on 127.0.0.1:port; start() and stop() as often as wanted."""
+    """A Sink served on 127.0.0.1:port; start() and stop() as often as wanted. While not
+    started it holds its port (connections are refused, and no other test takes it)."""
 
     def __init__(
         self,
@@ -98,7 +123,8 @@ class SmtpServer:
         smtputf8: bool = False,  # offer SMTPUTF8 (addresses that are not ASCII)
     ) -> None:
         self.sink = sink or Sink()
-        self.port = port or free_port()
+        self._held: socket.socket | None = _hold(port or 0)
+        self.port = int(self._held.getsockname()[1])
         self.login = login
         self.smtputf8 = smtputf8
         self._controller: Controller | None = None
@@ -118,6 +144,9 @@ class SmtpServer:
                 "auth_require_tls": False,  # a test on loopback: no certificate to hand
             }
         self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port, **extra)
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         self._controller.start()
         return self
 
@@ -125,3 +154,11 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+        if self._held is None:
+            # taken the moment it was let go: a start() again will say so
+            with contextlib.suppress(OSError):
+                self._held = _hold(self.port)
+
+    def __del__(self) -> None:
+        if getattr(self, "_held", None) is not None:
+            self._held.close()  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ from bopo.services.admin import demo, users
 from bopo.services.context import Context
 from tests.clock import Clock
 from tests.conftest import _empty_pg
-from tests.smtp_sink import free_port
+from tests.smtp_sink import dead_port
 
 EXAMPLES = 25  # per operation: the whole run stays well under a minute
 CHECKS = (
@@ -59,7 +59,7 @@ def demo_app(
         Settings(
             database=DatabaseSettings(url=url),
             backorders=BackorderSettings(allocate_existing_pos=True),
-            smtp=SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2),
+            smtp=SmtpSettings(host="127.0.0.1", port=dead_port(), timeout=2),
         ),
         clock=Clock(ticking=True),
     )

@@ -22,7 +22,7 @@ from bopo.services.orders.outcomes import OrderResult
 from bopo.smtp import SmtpTransport
 from tests.clock import Clock
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
-from tests.smtp_sink import Sink, SmtpServer, free_port
+from tests.smtp_sink import Sink, SmtpServer
 
 HTML = """<p>Dear {{ customer.name }},</p>
 <table>{% for line in lines %}
@@ -128,7 +128,7 @@ def test_text_a_customer_typed_is_escaped_in_html_and_kept_in_text(
 def test_emails_wait_while_the_smtp_server_is_down_and_go_once_it_is_back(
     make_mail_ctx: Callable[..., Context],
 ) -> None:
-    down = SmtpServer(port=free_port())  # nothing listens there yet
+    down = SmtpServer()  # not started: nothing listens there yet
     ctx = make_mail_ctx(down.port, max_attempts=5)
     given_orders_with_emails(
         ctx, order("SO-1", ("KETTLE", 1), customer="ADA"), order("SO-2", ("PAN", 1), customer="BOB")
