@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from bopo.cli import app
 from bopo.errors import AuthenticationFailed
 from bopo.services.admin import users, web_sessions
 from bopo.services.context import Context
+from tests.smtp_sink import free_port
 
 runner = CliRunner()
 
@@ -105,12 +105,6 @@ def test_the_demo_login_is_refused_on_a_database_the_demo_did_not_load(env: Cont
     assert users.list_users(env) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_with_two_workers_answers_over_real_http(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bopo.db'}"
@@ -122,7 +116,7 @@ def test_serve_with_two_workers_answers_over_real_http(tmp_path: Path) -> None:
     bopo = [str(Path(sys.executable).with_name("bopo"))]
     subprocess.run([*bopo, "demo"], env=environ, check=True, capture_output=True)
     subprocess.run([*bopo, "users", "demo-login"], env=environ, check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*bopo, "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
         env=environ,
