@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
+from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
 from bopo.db.engine import Database
 from bopo.services.context import Context
 from bopo.services.orders.intake import take_orders
 from tests.clock import Clock
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
+from tests.smtp_sink import smtp_to
 
 
 def mailer_context(db_url: str, port: int, **email: Any) -> Context:
@@ -18,7 +19,7 @@ def mailer_context(db_url: str, port: int, **email: Any) -> Context:
         database=DatabaseSettings(url=db_url),
         backorders=BackorderSettings(allocate_existing_pos=True),
         email=EmailSettings(**email),
-        smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5),
+        smtp=smtp_to(port),
     )
     return Context(Database(db_url), settings, clock=Clock(ticking=True))
 

@@ -20,7 +20,20 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from bopo.config import SmtpSettings
+
 _MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>\r\n]+>)", re.MULTILINE | re.IGNORECASE)
+
+
+# How long a mailer in a test waits on the SMTP server: long enough for a stalled machine
+# (a timeout there retries a message the server may have taken). A port nobody listens
+# on answers at once, so a long bound costs nothing.
+TIMEOUT_S = 30
+
+
+def smtp_to(port: int, **settings: Any) -> SmtpSettings:
+    """[smtp] settings that mail to 127.0.0.1:port."""
+    return SmtpSettings(host="127.0.0.1", port=port, timeout=TIMEOUT_S, **settings)
 
 
 def free_port() -> int:

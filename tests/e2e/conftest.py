@@ -21,12 +21,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bopo.api.app import create_app
-from bopo.config import SmtpSettings
 from bopo.domain.roles import Role
 from bopo.services.admin import users
 from bopo.services.context import Context
 from tests.e2e.browser import CHROMIUM, chromium, serving, sign_in
-from tests.smtp_sink import dead_port
+from tests.smtp_sink import dead_port, smtp_to
 
 
 @dataclass
@@ -180,7 +179,7 @@ def flashes(html_text: str) -> list[str]:
 def with_smtp(ctx: Context, port: int | None) -> Context:
     """Mail to 127.0.0.1:port; by default a port nobody listens on, so that no test sends
     mail anywhere by accident."""
-    smtp = SmtpSettings(host="127.0.0.1", port=port or dead_port(), timeout=5)
+    smtp = smtp_to(port or dead_port())
     ctx.settings = ctx.settings.model_copy(update={"smtp": smtp})
     return ctx
 

@@ -307,11 +307,11 @@ def test_serve_answers_metrics_on_a_port_of_their_own_without_a_token(tmp_path: 
                 assert time.monotonic() < deadline, "bopo serve did not start"
                 time.sleep(0.2)
         assert live.status_code == 200
-        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30)
         assert scraped.status_code == 200
         assert 'bopo_emails{state="pending"} 0.0' in scraped.text
-        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
-        ready = httpx.get(f"http://127.0.0.1:{port}/api/health/ready", timeout=5)
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).status_code == 401
+        ready = httpx.get(f"http://127.0.0.1:{port}/api/health/ready", timeout=30)
         assert ready.headers["x-request-id"]
     finally:
         server.send_signal(signal.SIGTERM)

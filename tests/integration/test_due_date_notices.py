@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
+from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
 from bopo.db.engine import Database
 from bopo.errors import Conflict
 from bopo.services.context import Context
@@ -17,7 +17,7 @@ from bopo.services.orders.intake import take_order
 from bopo.services.supply.changes import change_due_date
 from tests.clock import T0, Clock
 from tests.helpers import day, given_po, given_status, given_stock, order
-from tests.smtp_sink import SmtpServer
+from tests.smtp_sink import SmtpServer, smtp_to
 
 NOTICE = """Dear {{ customer.name }},
 {% for line in lines %}
@@ -47,7 +47,7 @@ def shop(db_url: str, smtp: SmtpServer, clock: Clock) -> Iterator[Callable[..., 
             database=DatabaseSettings(url=db_url),
             backorders=BackorderSettings(allocate_existing_pos=True, **backorders),
             email=EmailSettings(from_address="shop@example.com", company_name="Kitchen & Co"),
-            smtp=SmtpSettings(host="127.0.0.1", port=smtp.port, timeout=5),
+            smtp=smtp_to(smtp.port),
         )
         ctx = Context(Database(db_url), settings, clock=clock)
         made.append(ctx)

@@ -15,7 +15,6 @@ from bopo.config import (
     DatabaseSettings,
     EmailSettings,
     Settings,
-    SmtpSettings,
     WorkerSettings,
 )
 from bopo.db.engine import Database
@@ -30,7 +29,7 @@ from bopo.services.supply import catalog
 from bopo.services.supply.changes import change_due_date
 from tests.clock import T0, Clock
 from tests.helpers import day, given_po, given_status, given_stock, order
-from tests.smtp_sink import SmtpServer
+from tests.smtp_sink import SmtpServer, smtp_to
 
 
 @pytest.fixture
@@ -48,7 +47,7 @@ def node(db_url: str, clock: Clock) -> Iterator[Callable[..., Context]]:
             database=DatabaseSettings(url=db_url),
             backorders=BackorderSettings(allocate_existing_pos=True),
             email=EmailSettings(from_address="shop@example.com", company_name="Kitchen & Co"),
-            smtp=SmtpSettings(host="127.0.0.1", port=smtp_port, timeout=5),
+            smtp=smtp_to(smtp_port),
             worker=WorkerSettings(**worker),
         )
         ctx = Context(Database(db_url), settings, clock=clock)

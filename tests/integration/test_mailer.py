@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
+from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
 from bopo.db.engine import Database
 from bopo.db.models import PendingEmail
 from bopo.services.common.inputs import NewCustomer
@@ -22,7 +22,7 @@ from bopo.services.orders.outcomes import OrderResult
 from bopo.smtp import SmtpTransport
 from tests.clock import Clock
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
-from tests.smtp_sink import Sink, SmtpServer
+from tests.smtp_sink import Sink, SmtpServer, smtp_to
 
 HTML = """<p>Dear {{ customer.name }},</p>
 <table>{% for line in lines %}
@@ -53,7 +53,7 @@ def make_mail_ctx(db_url: str) -> Iterator[Callable[..., Context]]:
                 }
                 | email
             ),
-            smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5),
+            smtp=smtp_to(port),
         )
         ctx = Context(Database(db_url), settings, clock=clock or Clock(ticking=True))
         made.append(ctx)

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bopo.config import SmtpSettings
 from bopo.db.models import PendingEmail
 from bopo.errors import Conflict
 from bopo.services.context import Context
@@ -24,7 +23,7 @@ from bopo.services.supply.status_change import set_po_line_status
 from bopo.services.worklist import manual_links
 from bopo.smtp import SmtpTransport
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
-from tests.smtp_sink import Sink, SmtpServer
+from tests.smtp_sink import Sink, SmtpServer, smtp_to
 
 MORNING = datetime.combine(TODAY, time(9), tzinfo=UTC)
 
@@ -235,7 +234,7 @@ def test_the_mailer_never_sends_a_date_that_has_passed_meanwhile(
 ) -> None:
     """Queued while PO-1 line 1 was due in 5 days; the mailer runs a week later."""
     scene.clock = lambda: MORNING + timedelta(days=7)
-    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=sink.port, timeout=5))
+    transport = SmtpTransport(smtp_to(sink.port))
 
     summary = mailer.send_emails(scene, transport=transport)
     transport.close()
@@ -262,7 +261,7 @@ def test_the_mailer_supersedes_an_email_put_back_after_its_links_changed(
         conn.execute(update(PendingEmail).values(state="failed", attempts=5))
     manual_links.unlink_line(scene, "SO-1", 1, actor="ann")  # not pending: left alone
     outbox.retry_email(scene, email.id, actor="ann")
-    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=sink.port, timeout=5))
+    transport = SmtpTransport(smtp_to(sink.port))
 
     summary = mailer.send_emails(scene, transport=transport)
     transport.close()
@@ -296,7 +295,7 @@ def test_an_email_put_back_gives_way_to_the_one_a_change_queued_while_it_was_out
 ) -> None:
     sink = ChangeWhileSending(ctx=scene)
     smtp = SmtpServer(sink).start()
-    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=smtp.port, timeout=5))
+    transport = SmtpTransport(smtp_to(smtp.port))
     try:
         summary = mailer.send_emails(scene, transport=transport)
     finally:

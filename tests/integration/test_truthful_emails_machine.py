@@ -35,7 +35,6 @@ from bopo.config import (
     DatabaseSettings,
     EmailSettings,
     Settings,
-    SmtpSettings,
 )
 from bopo.db.engine import Database
 from bopo.db.models import (
@@ -59,7 +58,7 @@ from bopo.services.supply.status_change import set_po_line_status
 from bopo.services.worklist import backorders, manual_links
 from tests.conftest import _empty_pg
 from tests.helpers import TODAY, day, given_po, given_status, given_stock, given_template, order
-from tests.smtp_sink import Received, Sink, SmtpServer
+from tests.smtp_sink import Received, Sink, SmtpServer, smtp_to
 
 SKUS = ("A", "B")
 pick = st.integers(min_value=0, max_value=1_000)
@@ -197,7 +196,7 @@ class Truthful(RuleBasedStateMachine):
                 allocate_existing_pos=True, default_po_line_status="ON ORDER"
             ),
             email=EmailSettings(from_address="shop@example.com", retry_delay_seconds=0),
-            smtp=SmtpSettings(host="127.0.0.1", port=self.server.port, timeout=5),
+            smtp=smtp_to(self.server.port),
         )
         self.ctx = Context(Database(self.url), settings_, clock=self.clock)
         for code, template in STATUSES.items():

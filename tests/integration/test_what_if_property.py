@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, select
 
-from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings, SmtpSettings
+from bopo.config import BackorderSettings, DatabaseSettings, EmailSettings, Settings
 from bopo.db.base import Base
 from bopo.db.engine import Database
 from bopo.db.models import (
@@ -44,7 +44,7 @@ from bopo.services.worklist import backorders
 from tests.clock import Clock
 from tests.conftest import _empty_pg
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
-from tests.smtp_sink import SmtpServer
+from tests.smtp_sink import SmtpServer, smtp_to
 
 SKUS = ("A", "B")
 
@@ -121,7 +121,7 @@ def _context(url: str, port: int, clock: Clock, *, on: bool, scene: Scene) -> Co
             allow_split=scene.split,
         ),
         email=EmailSettings(from_address="shop@example.com", retry_delay_seconds=0),
-        smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=5),
+        smtp=smtp_to(port),
     )
     return Context(Database(url), settings_, clock=clock)
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from bopo.config import SmtpSettings
 from bopo.services.context import Context
 from bopo.services.email import mailer, outbox
 from bopo.services.orders.intake import take_order
@@ -20,7 +19,7 @@ from bopo.services.supply.catalog import list_statuses
 from bopo.services.supply.changes import change_due_date
 from bopo.smtp import SmtpTransport
 from tests.helpers import day, given_po, given_status, given_stock, given_template, order
-from tests.smtp_sink import SmtpServer
+from tests.smtp_sink import SmtpServer, smtp_to
 
 HTML = """<p>Dear {{ customer.name }},</p>
 <ul>{% for line in lines %}
@@ -46,7 +45,7 @@ def pending(ctx: Context) -> dict[str, outbox.EmailSummary]:
 
 def batch_mailer(ctx: Context, server: SmtpServer) -> mailer.SendSummary:
     """One run of the batch mailer (`bopo emails send`) against the shop's mail server."""
-    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=server.port, timeout=5))
+    transport = SmtpTransport(smtp_to(server.port))
     try:
         return mailer.send_emails(ctx, transport=transport)
     finally:
